@@ -1,0 +1,59 @@
+/**
+ * The LiveKit worker entry (`npm run agent` / `npm run agent:dev`), in the agents-js style:
+ * default-exports `defineAgent({ prewarm, entry })` and hands this file to `cli.runApp`, which
+ * starts the worker and re-imports this file in each job process (LiveKit docs, "Worker
+ * options"). The worker registers as `AGENT_NAME` (default `switchboard`), so it only receives
+ * explicit dispatches. What a session does lives in `run-session.ts`.
+ */
+import { fileURLToPath } from 'node:url';
+import { ServerOptions, cli, defineAgent, type JobContext, type JobProcess } from '@livekit/agents';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
+import { SettingsError, type Settings } from '../shared/settings.js';
+import { runSession } from './run-session.js';
+import { loadWorkerSettings } from './worker-settings.js';
+
+/** What `prewarm` prepares once per job process for every job it runs. */
+interface ProcessData {
+  settings: Settings;
+  logger: Logger;
+  /** The cap on this job process's stdio MCP servers, killed if the process exits unclosed. */
+  stdioLimiter: StdioProcessLimiter;
+}
+
+function loadSettingsOrExit(): Settings {
+  try {
+    return loadWorkerSettings();
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
+// Validated once per process (the CLI process and each job process import this file).
+const settings = loadSettingsOrExit();
+
+export default defineAgent<ProcessData>({
+  prewarm: (proc: JobProcess<ProcessData>) => {
+    proc.userData.settings = settings;
+    proc.userData.logger = createLogger({ name: 'agent', level: settings.LOG_LEVEL });
+    proc.userData.stdioLimiter = new StdioProcessLimiter({
+      maxProcesses: settings.MCP_MAX_STDIO_PROCESSES,
+    });
+    proc.userData.stdioLimiter.killOnExit(process);
+  },
+  entry: async (ctx: JobContext<ProcessData>) => {
+    const { logger, stdioLimiter } = ctx.proc.userData;
+    try {
+      await runSession(ctx, { settings: ctx.proc.userData.settings, logger, stdioLimiter });
+    } catch (error) {
+      logger.error({ err: error, jobId: ctx.job.id }, 'session could not start');
+      ctx.shutdown(error instanceof Error ? error.message : String(error));
+    }
+  },
+});
+
+cli.runApp(
+  new ServerOptions({ agent: fileURLToPath(import.meta.url), agentName: settings.AGENT_NAME }),
+);

@@ -1,0 +1,159 @@
+/**
+ * What one job does (DESIGN §2): connect to the room, resolve the user, open the database, build
+ * the user's toolsets, start a `voice.AgentSession` on the OpenAI realtime model and greet.
+ * Everything it opens is closed by a job shutdown callback (LiveKit docs, "Job lifecycle ›
+ * Shutdown hooks"), so no MCP child process outlives its session (DESIGN §6, §8).
+ */
+import { voice, type llm } from '@livekit/agents';
+import * as openai from '@livekit/agents-plugin-openai';
+import type { Room } from '@livekit/rtc-node';
+import { eq } from 'drizzle-orm';
+import type { DatabaseHandle } from '../shared/db/open.js';
+import { users } from '../shared/db/schema.js';
+import type { Logger } from '../shared/logger.js';
+import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
+import { connectionGuards, healthPolicy, type Settings } from '../shared/settings.js';
+import { loadUserToolsets, type UserToolsets } from './load-user-toolsets.js';
+import { openSessionDatabase } from './session-database.js';
+import { UserResolutionError, resolveUser, type UserSource } from './user-resolution.js';
+
+/** The parts of LiveKit's `JobContext` a session uses; a `JobContext` fits. */
+export interface SessionJobContext extends UserSource {
+  /** Joins the room; called first, as LiveKit recommends. */
+  connect(): Promise<void>;
+  job: { id: string; metadata: string };
+  /** The job's room; absent only in tests, where the session runs in text mode. */
+  room?: Room;
+  addShutdownCallback(callback: () => Promise<void>): void;
+}
+
+/** Dependencies of {@link runSession}. */
+export interface RunSessionDeps {
+  settings: Settings;
+  logger: Logger;
+  /** Opens the session's database; default {@link openSessionDatabase} with `settings`. */
+  openDatabase?: () => Promise<DatabaseHandle>;
+  /** Builds the model; default {@link createRealtimeModel} with `settings`. */
+  createModel?: () => llm.LLM | llm.RealtimeModel;
+  /**
+   * The job process's cap on stdio server processes, made once per process (`prewarm`); default
+   * a new one per session with `MCP_MAX_STDIO_PROCESSES`.
+   */
+  stdioLimiter?: StdioProcessLimiter;
+}
+
+/** A started session and what it holds. */
+export interface RunningSession {
+  userId: number;
+  session: voice.AgentSession;
+  agent: voice.Agent;
+  tools: UserToolsets;
+  /** The greeting asked for at start (`AGENT_GREETING`); it plays in the background. */
+  greeting: voice.SpeechHandle;
+  /** Closes every MCP connection, then the database. Also registered as a shutdown callback. */
+  close(): Promise<void>;
+}
+
+/**
+ * The OpenAI realtime model configured from the settings.
+ *
+ * @param settings `OPENAI_REALTIME_MODEL`, `OPENAI_VOICE`, `OPENAI_TEMPERATURE` (0–2, ignored
+ *   by the GA realtime API but passed through), `OPENAI_API_KEY`, `OPENAI_BASE_URL`.
+ * @throws Error from the plugin when no API key is available.
+ */
+export function createRealtimeModel(settings: Settings): openai.realtime.RealtimeModel {
+  return new openai.realtime.RealtimeModel({
+    model: settings.OPENAI_REALTIME_MODEL,
+    voice: settings.OPENAI_VOICE,
+    temperature: settings.OPENAI_TEMPERATURE,
+    apiKey: settings.OPENAI_API_KEY,
+    baseURL: settings.OPENAI_BASE_URL,
+  });
+}
+
+/**
+ * Runs the start of one session: connect, resolve the user, open the database, connect the
+ * user's MCP servers in parallel (one that cannot be reached is retried, never awaited), start the agent with one toolset per
+ * server, and ask for the greeting (`AGENT_GREETING`) without waiting for it.
+ *
+ * @returns the running session; it ends when LiveKit shuts the job down.
+ * @throws UserResolutionError when the session names no user or an unknown one;
+ *   SessionDatabaseError when the database cannot be opened; whatever `session.start` throws.
+ *   Anything opened before the failure is closed first.
+ */
+export async function runSession(
+  ctx: SessionJobContext,
+  deps: RunSessionDeps,
+): Promise<RunningSession> {
+  const { settings } = deps;
+  await ctx.connect();
+  const roomName = ctx.room?.name ?? null;
+  const logger = deps.logger.child({ room: roomName, jobId: ctx.job.id });
+
+  const { userId, source, userToken } = await resolveUser(ctx);
+  logger.info({ userId, source }, 'session user resolved');
+
+  const database = await (deps.openDatabase ?? (() => openSessionDatabase(settings, logger)))();
+  let tools: UserToolsets | undefined;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await tools?.close();
+      await database.close();
+      logger.info({ userId }, 'session resources closed');
+    })());
+  ctx.addShutdownCallback(close);
+
+  try {
+    await assertUserExists(database, userId);
+    tools = await loadUserToolsets({
+      db: database.db,
+      secrets: database.secrets,
+      userId,
+      logger,
+      roomName,
+      sessionId: ctx.job.id,
+      policy: healthPolicy(settings),
+      maxResultChars: settings.MCP_MAX_RESULT_CHARS,
+      startDeadlineMs: settings.AGENT_TOOLS_DEADLINE_MS,
+      ...connectionGuards(settings),
+      userToken,
+      stdioLimiter:
+        deps.stdioLimiter ??
+        new StdioProcessLimiter({ maxProcesses: settings.MCP_MAX_STDIO_PROCESSES }),
+    });
+    logger.info(
+      {
+        userId,
+        serverCount: tools.toolsets.length,
+        unavailableCount: tools.unavailable.length,
+        pendingCount: tools.pending.length,
+        toolCount: tools.toolsets.reduce((sum, t) => sum + t.advertisedTools.length, 0),
+      },
+      'session tools ready',
+    );
+
+    const agent = new voice.Agent({
+      instructions: settings.AGENT_INSTRUCTIONS,
+      tools: tools.toolsets,
+    });
+    const session = new voice.AgentSession({
+      llm: (deps.createModel ?? (() => createRealtimeModel(settings)))(),
+    });
+    await session.start({ agent, room: ctx.room });
+    const greeting = session.generateReply({ instructions: settings.AGENT_GREETING });
+    return { userId, session, agent, tools, greeting, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function assertUserExists(database: DatabaseHandle, userId: number): Promise<void> {
+  const [user] = await database.db
+    .select({ id: users.id })
+    .from(users)
+    .where(eq(users.id, userId))
+    .limit(1);
+  if (!user) throw new UserResolutionError('no_user', `User ${userId} does not exist`);
+}

@@ -1,0 +1,138 @@
+/** The benchmark's results as written to the JSON file, and their readable summary. */
+import type { ApiThroughput } from './api-throughput.js';
+import type { HealthLoop } from './health-loop.js';
+import type { SessionStart } from './session-start.js';
+import { formatTable } from './table.js';
+import type { ToolCallOverhead } from './tool-call-overhead.js';
+
+/** Targets the summary compares against. */
+export const TARGETS = {
+  toolCallOverheadRatio: 1.05,
+  sessionStartRatio: 1.2,
+  apiRatio: 0.8,
+  apiStatusP99Ms: 5,
+} as const;
+
+/** Everything one run measured; a part is absent when it was not run (`--only`). */
+export interface BenchResults {
+  toolCallOverhead?: { stdio: ToolCallOverhead; streamableHttp: ToolCallOverhead };
+  sessionStart?: SessionStart;
+  healthLoop?: HealthLoop;
+  /** `api.listServers` and `api.status`: ours beside a bare Express handler. */
+  api?: ApiThroughput;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    platform: string;
+    totalMemMb: number;
+    /** 1-minute load average when the run started and ended (other work on the machine). */
+    loadAverage: { start: number; end: number };
+  };
+  /** ISO 8601 time the run finished. */
+  timestamp: string;
+}
+
+/** The results as a table of metric, value, target and a note, plus the setup lines. */
+export function formatBenchResults(results: BenchResults): string[] {
+  const rows: (string | number)[][] = [];
+  const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
+  const overhead = results.toolCallOverhead;
+  if (overhead) {
+    for (const [name, result] of Object.entries(overhead)) {
+      rows.push([
+        `toolCallOverhead.${name}.ratio`,
+        result.ratio,
+        `≤ ${TARGETS.toolCallOverheadRatio} ${mark(result.ratio <= TARGETS.toolCallOverheadRatio)}`,
+        `median ${result.switchboardMedianMs} ms vs bare ${result.bareMedianMs} ms, ` +
+          `${result.iterations} calls each in ${result.rounds} rounds`,
+      ]);
+      rows.push([
+        `  of which SDK call options`,
+        result.sdkCallOptionsRatio,
+        '',
+        'bare client with vs without abort signal + progress token (as McpConnection calls)',
+      ]);
+    }
+  }
+  const session = results.sessionStart;
+  if (session) {
+    const ratioOk = session.ratioToSlowestHealthy <= TARGETS.sessionStartRatio;
+    rows.push(
+      [
+        'sessionStart.parallelMs',
+        session.parallelMs,
+        '',
+        `loadUserToolsets, 6 servers: all connectable tools ready; it returned at ` +
+          `${session.sessionReturnedMs} ms (start deadline)`,
+      ],
+      ['sessionStart.serialMs', session.serialMs, '', 'one after another'],
+      [
+        'sessionStart.ratioToSlowestHealthy',
+        session.ratioToSlowestHealthy,
+        `≤ ${TARGETS.sessionStartRatio} ${mark(ratioOk)}`,
+        `slowest connectable server alone: ${session.slowestHealthyMs} ms`,
+      ],
+      [
+        'sessionStart.waitedOnDeadServer',
+        String(session.waitedOnDeadServer),
+        `false ${mark(!session.waitedOnDeadServer)}`,
+        `dead server timeout ${session.deadServerTimeoutMs} ms, failed at ` +
+          `${session.deadServerFailedMs ?? '?'} ms`,
+      ],
+    );
+  }
+  const health = results.healthLoop;
+  if (health) {
+    rows.push([
+      'healthLoop.cpuPercent',
+      health.cpuPercent,
+      '',
+      `${health.connections} connections every ${health.intervalMs} ms: ${health.pings} pings ` +
+        `in ${Math.round(health.durationMs)} ms, ${health.cpuMsPerPing} CPU ms each, ` +
+        `${health.unhealthy} unhealthy`,
+    ]);
+  }
+  const api = results.api;
+  if (api) {
+    for (const [name, result] of [
+      ['listServers', api.listServers],
+      ['status', api.status],
+    ] as const) {
+      rows.push([
+        `api.${name}.ratio`,
+        result.ratio,
+        `≥ ${TARGETS.apiRatio} ${mark(result.ratio >= TARGETS.apiRatio)}`,
+        `${result.switchboard.requestsPerSecond} req/s (p99 ${result.switchboard.p99Ms} ms) vs ` +
+          `bare ${result.bare.requestsPerSecond} req/s (p99 ${result.bare.p99Ms} ms); ` +
+          `${result.switchboard.failures + result.bare.failures} failures`,
+      ]);
+    }
+    rows.push([
+      'api.status.p99Ms',
+      api.status.switchboard.p99Ms,
+      `≤ ${TARGETS.apiStatusP99Ms} ${mark(api.status.switchboard.p99Ms <= TARGETS.apiStatusP99Ms)}`,
+      `at concurrency ${api.connections}`,
+    ]);
+  }
+  const machine = results.machine;
+  const lines = formatTable(['metric', 'value', 'target', 'note'], rows);
+  if (session) {
+    lines.push('', 'sessionStart servers (serial run, own connect + tools/list):');
+    for (const server of session.serial) {
+      const outcome = server.error ? `failed: ${server.error}` : `${server.toolCount} tools`;
+      lines.push(
+        `  ${server.name} (${server.kind}, ${server.transport}): ${server.ms} ms, ${outcome}`,
+      );
+    }
+  }
+  if (health) lines.push('', `healthLoop: ${health.setup}`);
+  if (api) lines.push('', `api: ${api.setup}`);
+  lines.push(
+    '',
+    `machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.totalMemMb} MB, node ` +
+      `${machine.node} on ${machine.platform}, load average ${machine.loadAverage.start} → ` +
+      `${machine.loadAverage.end}; ${results.timestamp}`,
+  );
+  return lines;
+}

@@ -1,0 +1,231 @@
+/**
+ * `npm start`: validates the settings, opens the database (Postgres when `DATABASE_URL` is set,
+ * otherwise embedded PGlite under `DATA_DIR`), creates the admin and demo servers on first
+ * start, starts the status monitor, listens, and, when LiveKit is configured, runs the agent
+ * worker as a child process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { Registry } from 'prom-client';
+import { fileURLToPath } from 'node:url';
+import { openDatabase } from '../shared/db/open.js';
+import { createLogger } from '../shared/logger.js';
+import { SecretError, secretBoxFromSettings, type SecretBox } from '../shared/secrets.js';
+import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
+import {
+  SettingsError,
+  connectionGuards,
+  healthPolicy,
+  livekitConfigured,
+  loadSettings,
+  type Settings,
+} from '../shared/settings.js';
+import { createApp } from './app.js';
+import { bootstrap } from './bootstrap.js';
+import { TokenCache } from './cached-auth.js';
+import { ApiMetrics, ToolCallMetrics } from './metrics.js';
+import { StatusMonitor } from './monitor.js';
+import { attachStatusStream } from './status-stream.js';
+import { statusSnapshotFor } from './status-snapshot.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function readSettings(): Settings {
+  try {
+    return loadSettings();
+  } catch (error) {
+    if (error instanceof SettingsError) {
+      process.stderr.write(`${error.message}\nSee .env.example for every setting.\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+const settings = readSettings();
+const logger = createLogger({ level: settings.LOG_LEVEL, name: 'switchboard' });
+
+function readSecretBox(): SecretBox {
+  try {
+    return secretBoxFromSettings(settings, {
+      onGenerated: (file) =>
+        logger.warn(
+          { file },
+          'SWITCHBOARD_SECRET_KEY is not set: generated a key to seal server secrets with; back ' +
+            'it up, and give a worker on another machine the same key as SWITCHBOARD_SECRET_KEY',
+        ),
+    });
+  } catch (error) {
+    if (error instanceof SecretError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+const database = await openDatabase({
+  databaseUrl: settings.DATABASE_URL,
+  pgliteDir: path.join(settings.dataDir, 'pglite'),
+  secretBox: readSecretBox(),
+});
+logger.info(
+  { database: database.kind, dataDir: database.kind === 'pglite' ? settings.dataDir : undefined },
+  'database ready, migrations applied',
+);
+
+const boot = await bootstrap(database, {
+  adminEmail: settings.ADMIN_EMAIL,
+  adminToken: settings.ADMIN_TOKEN,
+  seedDemoServers: settings.SEED_DEMO_SERVERS,
+  dataDir: settings.dataDir,
+});
+if (boot.created) {
+  logger.info(
+    { adminId: boot.admin.id, email: boot.admin.email, demoServers: boot.demoServers },
+    'first start: admin created',
+  );
+}
+if (boot.generatedToken) {
+  // Printed once, straight to the terminal and not through the logger, which never logs secrets.
+  process.stdout.write(
+    `\n  Admin API token (shown once, store it now):\n\n    ${boot.generatedToken}\n\n` +
+      `  Set ADMIN_TOKEN to choose your own instead.\n\n`,
+  );
+}
+
+// The one cap on this process's stdio MCP servers (monitor and "test" probes), whose process
+// groups are killed if the process exits without closing them.
+const stdioLimiter = new StdioProcessLimiter({ maxProcesses: settings.MCP_MAX_STDIO_PROCESSES });
+stdioLimiter.killOnExit(process);
+
+const monitor = new StatusMonitor({
+  db: database.db,
+  secrets: database.secrets,
+  logger,
+  policy: healthPolicy(settings),
+  stdioLimiter,
+  guards: connectionGuards(settings),
+});
+
+/** What `/api/status` checks besides the database and MCP servers. */
+const externalChecks = {
+  livekit: {
+    url: settings.LIVEKIT_URL,
+    apiKey: settings.LIVEKIT_API_KEY,
+    apiSecret: settings.LIVEKIT_API_SECRET,
+  },
+  openai: { apiKey: settings.OPENAI_API_KEY, baseUrl: settings.OPENAI_BASE_URL },
+  statusCheckTimeoutMs: settings.STATUS_CHECK_TIMEOUT_MS,
+  statusCacheMs: settings.STATUS_CACHE_MS,
+};
+
+const statusSnapshot = statusSnapshotFor({
+  database,
+  logger,
+  watcher: monitor,
+  ...externalChecks,
+});
+const tokenCache = new TokenCache(database.db);
+const metrics = new ApiMetrics({
+  registry: new Registry(),
+  connectionStates: () => statusSnapshot.countsByStatus(),
+});
+metrics.watch(monitor);
+const toolCallMetrics = new ToolCallMetrics({ db: database.db, metrics, logger });
+
+const app = createApp({
+  database,
+  logger,
+  watcher: monitor,
+  statusSnapshot,
+  tokenCache,
+  metrics,
+  ...externalChecks,
+  stdioLimiter,
+  safety: connectionGuards(settings),
+  bodyLimit: settings.API_BODY_LIMIT,
+  rateLimitPerMinute: settings.API_RATE_LIMIT_PER_MINUTE,
+  corsOrigins: settings.CORS_ORIGINS,
+});
+
+const server = app.listen(settings.PORT, settings.HOST, () => {
+  logger.info({ url: `http://${settings.HOST}:${settings.PORT}` }, 'switchboard API listening');
+});
+server.on('error', (error) => {
+  logger.fatal({ err: error }, 'the API cannot listen');
+  process.exit(1);
+});
+const statusStream = attachStatusStream(server, {
+  snapshot: statusSnapshot,
+  tokens: tokenCache,
+  logger,
+});
+void statusSnapshot.start();
+void toolCallMetrics.start().catch((error: unknown) => {
+  logger.warn({ err: error }, 'tool call metrics cannot read tool_calls yet');
+});
+
+void monitor.start().catch((error: unknown) => {
+  logger.error({ err: error }, 'status monitor failed to start');
+});
+
+let worker: ChildProcess | undefined;
+if (!livekitConfigured(settings)) {
+  logger.info(
+    'voice agent worker is off: set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET ' +
+      '(and OPENAI_API_KEY) to run it',
+  );
+} else if (!settings.OPENAI_API_KEY) {
+  logger.warn('voice agent worker is off: set OPENAI_API_KEY for its realtime model');
+} else if (database.kind === 'pglite') {
+  logger.warn(
+    'voice agent worker is off: its job processes need a database they can share with the API. ' +
+      'Set DATABASE_URL to a Postgres database (the embedded PGlite serves one process only)',
+  );
+} else {
+  worker = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'agent', 'main.ts'), 'start'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+      // An absolute DATA_DIR, so the worker finds the API's generated secret key file.
+      env: { ...process.env, DATA_DIR: settings.dataDir },
+    },
+  );
+  logger.info({ pid: worker.pid, agentName: settings.AGENT_NAME }, 'voice agent worker started');
+  worker.on('exit', (code, signal) => {
+    if (!shuttingDown) logger.error({ code, signal }, 'voice agent worker exited');
+  });
+}
+
+let shuttingDown = false;
+async function shutdown(signal: string): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  logger.info({ signal }, 'shutting down');
+  const workerExited =
+    worker && worker.exitCode === null && worker.signalCode === null
+      ? new Promise((resolve) => worker!.once('exit', resolve))
+      : Promise.resolve();
+  worker?.kill('SIGTERM');
+  // Stop accepting; in-flight requests finish (server.close waits for them), idle keep-alive
+  // connections are closed, and status stream clients are told the server is going away.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  // A connection still busy after 10 s (a stuck client) must not hold the exit.
+  const force = setTimeout(() => server.closeAllConnections(), 10_000);
+  await statusStream.close();
+  await closed;
+  clearTimeout(force);
+  statusSnapshot.stop();
+  await toolCallMetrics.stop();
+  await monitor.stop();
+  await workerExited;
+  await database.close();
+  logger.info('shut down cleanly');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

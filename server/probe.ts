@@ -1,0 +1,74 @@
+/**
+ * `npm run probe -- <url> | --command CMD [options]`: connects to one MCP server with the agent's
+ * connection code, prints what it says about itself and its tools (as the agent would advertise
+ * them), and optionally calls one tool. See `PROBE_USAGE` in `probe-args.ts` for the flags.
+ *
+ * Exit status: 0 on success, 1 when connecting, listing or the call fails, 2 for a bad command
+ * line; a failure is one line on stderr.
+ */
+import { pino } from 'pino';
+import { createLogger } from '../shared/logger.js';
+import { describeError } from '../shared/mcp/errors.js';
+import { SettingsError, connectionGuards, loadSettings } from '../shared/settings.js';
+import { PROBE_USAGE, UsageError, parseProbeArgs, type ProbeCommand } from './probe-args.js';
+import { formatProbeReport } from './probe-format.js';
+import { runProbe } from './probe-run.js';
+
+/** How long the process may linger after the work is done (open sockets, exiting children). */
+const EXIT_GRACE_MS = 2_000;
+
+async function main(argv: readonly string[]): Promise<number> {
+  let command: ProbeCommand;
+  try {
+    command = parseProbeArgs(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    fail(`${error.message} (see --help)`);
+    return 2;
+  }
+  if (command.kind === 'help') {
+    process.stdout.write(`${PROBE_USAGE}\n`);
+    return 0;
+  }
+  // The operator's own command line: the URL policy applies, the stdio allow list does not.
+  let urlPolicy;
+  try {
+    urlPolicy = connectionGuards(loadSettings()).urlPolicy;
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    fail(error.message);
+    return 2;
+  }
+  const logger = createLogger({
+    level: command.verbose ? 'debug' : 'silent',
+    name: 'probe',
+    destination: pino.destination(2),
+  });
+  try {
+    const report = await runProbe(command.config, {
+      logger,
+      name: command.name,
+      call: command.call,
+      urlPolicy,
+    });
+    const output = command.json ? [JSON.stringify(report, null, 2)] : formatProbeReport(report);
+    process.stdout.write(`${output.join('\n')}\n`);
+    if (report.call?.isError) {
+      fail(`${report.call.tool} failed: ${report.call.text}`);
+      return 1;
+    }
+    return 0;
+  } catch (error) {
+    fail(describeError(error));
+    return 1;
+  }
+}
+
+/** One line on stderr, whatever the message holds. */
+function fail(message: string): void {
+  process.stderr.write(`probe: ${message.replace(/\s*\n\s*/g, ' | ')}\n`);
+}
+
+process.exitCode = await main(process.argv.slice(2));
+// Everything is closed by now; do not let a keep-alive socket hold the exit code back.
+setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();

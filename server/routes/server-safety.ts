@@ -1,0 +1,82 @@
+/**
+ * Save-time guards of a server config (issue 4, "Safety"): stdio servers start processes on the
+ * worker's machine, so only admins may register or change them, and only with an allowed
+ * command; remote URLs must not point at cloud metadata, link-local or (unless allowed) private
+ * addresses. The connection layer checks the same rules again when it connects.
+ */
+import type { Response } from 'express';
+import type { McpServerRow } from '../../shared/db/schema.js';
+import { commandAllowed, commandRefusal } from '../../shared/mcp/command-guard.js';
+import { UrlRefusedError, assertUrlAllowed, type UrlPolicy } from '../../shared/mcp/url-guard.js';
+import { currentUser } from '../auth.js';
+import { ForbiddenError, HttpError } from '../errors.js';
+import type { CreateServerBody } from './server-input.js';
+
+/** The rules {@link assertServerAllowed} applies. */
+export interface ServerSafety {
+  /** Where remote servers may be (`MCP_ALLOW_PRIVATE_NETWORKS`). */
+  urlPolicy: UrlPolicy;
+  /** Commands a stdio server may run (`MCP_STDIO_ALLOWED_COMMANDS`); `undefined`: any command. */
+  allowedCommands?: readonly string[];
+}
+
+/**
+ * The rules when the app is given none: private networks allowed, any command (admins only).
+ * `server/main.ts` passes the settings, whose defaults are strict.
+ */
+export const PERMISSIVE_SAFETY: ServerSafety = { urlPolicy: { allowPrivateNetworks: true } };
+
+/**
+ * 422 for a remote URL the policy refuses; `errors` names the field, as validation errors do.
+ */
+export class UrlRefusedProblem extends HttpError {
+  override readonly name = 'UrlRefusedProblem';
+  /** @param reason why, e.g. `169.254.169.254 is a cloud metadata address`. */
+  constructor(reason: string) {
+    super(422, 'url_refused', `body.url: ${reason}`, {
+      errors: [{ path: 'body.url', message: reason }],
+    });
+  }
+}
+
+/**
+ * Checks a validated create body, or the merged result of an update, before anything is written.
+ *
+ * @param config the server as it would be stored.
+ * @param res the response whose `locals.user` is the caller (see `requireAuth`).
+ * @param stored the stored server, for an update: changing a stdio server needs an admin too.
+ * @throws ForbiddenError (403) when a non-admin registers or changes a stdio server, or the
+ *   command is not on the allow list (the detail names the list).
+ * @throws UrlRefusedProblem (422) when the URL, or an address its host resolves to, is refused.
+ *   A host that does not resolve within 2 s is accepted here; the connection checks again.
+ */
+export async function assertServerAllowed(
+  config: CreateServerBody,
+  res: Response,
+  safety: ServerSafety,
+  stored?: Pick<McpServerRow, 'transport'>,
+): Promise<void> {
+  if (config.transport === 'stdio' || stored?.transport === 'stdio') {
+    if (currentUser(res).role !== 'admin') {
+      throw new ForbiddenError(
+        "Only admins may register or change stdio servers: they start processes on the worker's machine.",
+      );
+    }
+  }
+  if (config.transport === 'stdio') {
+    const allowed = safety.allowedCommands;
+    if (allowed && !commandAllowed(config.command, allowed)) {
+      throw new ForbiddenError(commandRefusal(config.command, allowed));
+    }
+    return;
+  }
+  try {
+    await assertUrlAllowed(config.url, safety.urlPolicy, {
+      ignoreResolveErrors: true,
+      resolveTimeoutMs: 2_000,
+    });
+  } catch (error) {
+    if (error instanceof UrlRefusedError) throw new UrlRefusedProblem(error.message);
+    throw error;
+  }
+}

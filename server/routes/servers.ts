@@ -1,0 +1,258 @@
+/**
+ * `/api/mcp/servers`: the caller's MCP servers (DESIGN §4). Every query is scoped to the
+ * caller, so another user's server answers 404 like a missing one.
+ */
+import { Router, type Request, type Response } from 'express';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Database } from '../../shared/db/open.js';
+import type { McpServerRow } from '../../shared/db/schema.js';
+import {
+  createServer,
+  deleteServer,
+  getServer,
+  isUniqueViolation,
+  listServers,
+  updateServer,
+  updateServerStatus,
+  type ServerStore,
+} from '../../shared/db/servers.js';
+import { listToolCalls } from '../../shared/db/tool-calls.js';
+import type { Logger } from '../../shared/logger.js';
+import type { SecretBox } from '../../shared/secrets.js';
+import { advertiseTools, type AdvertisedTool } from '../../shared/mcp/advertised-tools.js';
+import type { StdioProcessLimiter } from '../../shared/mcp/stdio-process-limiter.js';
+import { API_ROUTES } from '../api-routes.js';
+import { BadRequestError, ConflictError, HttpError, NotFoundError } from '../errors.js';
+import { probeServer, type ServerWatcher } from '../monitor.js';
+import { validate } from '../route-spec.js';
+import { actingUserId } from '../scope.js';
+import { serializeServer } from '../serialize.js';
+import { PERMISSIVE_SAFETY, assertServerAllowed, type ServerSafety } from './server-safety.js';
+import {
+  columnsFromBody,
+  createServerBody,
+  mergeUpdate,
+  serverIdParam,
+  testServerBody,
+  updateServerBody,
+} from './server-input.js';
+
+/** Dependencies of {@link serversRouter}. */
+export interface ServersRouterDeps {
+  db: Database;
+  /** Seals and opens the servers' secrets (`DatabaseHandle.secrets`). */
+  secrets: SecretBox;
+  logger: Logger;
+  /** The status monitor, told of every change; absent in tests that do not need it. */
+  watcher?: ServerWatcher;
+  /** The process's cap on stdio server processes, for the probes; default none. */
+  stdioLimiter?: StdioProcessLimiter;
+  /**
+   * Save-time and connect-time guards (URL policy, stdio allow list); default
+   * {@link PERMISSIVE_SAFETY}. Stdio servers need an admin either way.
+   */
+  safety?: ServerSafety;
+}
+
+/** Result of `POST /api/mcp/servers/:id/test`. */
+export type TestResult =
+  | {
+      status: 'connected';
+      serverInfo: { name: string; version: string } | undefined;
+      transport: string;
+      toolCount: number;
+      tools: AdvertisedTool[];
+      latencyMs: number;
+    }
+  | { status: 'error'; error: string; latencyMs: number };
+
+/**
+ * The advertised tools of one server, named as the agent names them: the user's earlier active
+ * servers' tools (from their stored metadata) are taken first, so collisions resolve the same way.
+ */
+export function advertisedToolsFor(
+  server: McpServerRow,
+  tools: readonly Tool[],
+  userServers: readonly McpServerRow[],
+): AdvertisedTool[] {
+  const taken = new Set<string>();
+  for (const other of userServers) {
+    if (other.id >= server.id || !other.isActive) continue;
+    const names = other.metadata.toolNames ?? [];
+    advertiseTools(
+      other.name,
+      names.map((name) => ({ name, inputSchema: { type: 'object' } })),
+      { filter: other.toolFilter, taken },
+    );
+  }
+  return advertiseTools(server.name, tools, { filter: server.toolFilter, taken });
+}
+
+/**
+ * The router for `/api/mcp/servers`. Mount behind `requireAuth`. Every route acts for the caller,
+ * or for the user an admin names with `?userId=` (see `scope.ts`).
+ */
+export function serversRouter({
+  db,
+  secrets,
+  logger,
+  watcher,
+  stdioLimiter,
+  safety = PERMISSIVE_SAFETY,
+}: ServersRouterDeps): Router {
+  const router = Router();
+  const store: ServerStore = { db, secrets };
+
+  const notify = (id: number) => {
+    void watcher?.sync(id);
+  };
+
+  /** The user the request acts for, from the caller and the validated `?userId=`. */
+  async function owner(req: Request, res: Response): Promise<number> {
+    const query = validate(API_ROUTES.listServers.query, req.query, 'query');
+    return actingUserId(db, res, query.userId);
+  }
+
+  async function loadServer(req: Request, res: Response): Promise<McpServerRow> {
+    const id = serverIdParam.safeParse(req.params.id);
+    if (!id.success) throw BadRequestError.fromZod(id.error, 'params.id');
+    const row = await getServer(store, await owner(req, res), id.data);
+    if (!row) throw new NotFoundError(`MCP server ${id.data} does not exist.`);
+    return row;
+  }
+
+  function conflictOnDuplicate(error: unknown, name: string): never {
+    if (isUniqueViolation(error)) {
+      throw new ConflictError(`You already have an MCP server named "${name}".`);
+    }
+    throw error;
+  }
+
+  router.get('/', async (req, res) => {
+    const rows = await listServers(store, await owner(req, res));
+    res.json(rows.map(serializeServer));
+  });
+
+  router.post('/', async (req, res) => {
+    const userId = await owner(req, res);
+    const body = createServerBody.safeParse(req.body ?? {});
+    if (!body.success) throw BadRequestError.fromZod(body.error);
+    await assertServerAllowed(body.data, res, safety);
+    const row = await createServer(store, {
+      ...columnsFromBody(body.data),
+      userId,
+    }).catch((error: unknown) => conflictOnDuplicate(error, body.data.name));
+    notify(row.id);
+    res.status(201).location(`/api/mcp/servers/${row.id}`).json(serializeServer(row));
+  });
+
+  router.get('/:id', async (req, res) => {
+    res.json(serializeServer(await loadServer(req, res)));
+  });
+
+  router.put('/:id', async (req, res) => {
+    const row = await loadServer(req, res);
+    const patch = updateServerBody.safeParse(req.body ?? {});
+    if (!patch.success) throw BadRequestError.fromZod(patch.error);
+    const merged = mergeUpdate(row, patch.data);
+    await assertServerAllowed(merged, res, safety, row);
+    const updated = await updateServer(store, row.userId, row.id, columnsFromBody(merged)).catch(
+      (error: unknown) => conflictOnDuplicate(error, merged.name),
+    );
+    if (!updated) throw new NotFoundError(`MCP server ${row.id} does not exist.`);
+    notify(row.id);
+    res.json(serializeServer(updated));
+  });
+
+  router.delete('/:id', async (req, res) => {
+    const row = await loadServer(req, res);
+    if (!(await deleteServer(db, row.userId, row.id))) {
+      throw new NotFoundError(`MCP server ${row.id} does not exist.`);
+    }
+    notify(row.id);
+    res.status(204).end();
+  });
+
+  router.post('/:id/test', async (req, res) => {
+    const row = await loadServer(req, res);
+    const body = testServerBody.safeParse(req.body ?? {});
+    if (!body.success) throw BadRequestError.fromZod(body.error);
+    const started = performance.now();
+    const result = await probeServer(row, logger, {
+      stdioLimiter,
+      ...safety,
+      userToken: body.data.userToken,
+    });
+    const latencyMs = Math.round(performance.now() - started);
+    // A user-token server's status belongs to the sessions; a test only refreshes its tools.
+    const patch =
+      row.auth.type !== 'user-token'
+        ? result.patch
+        : result.ok
+          ? { metadata: result.patch.metadata }
+          : {};
+    await updateServerStatus(db, row.id, patch);
+    let answer: TestResult;
+    if (result.ok) {
+      await result.connection.close();
+      const userServers = await listServers(store, row.userId);
+      answer = {
+        status: 'connected',
+        serverInfo: result.info.serverInfo,
+        transport: result.info.transport,
+        toolCount: result.tools.length,
+        tools: advertisedToolsFor(row, result.tools, userServers),
+        latencyMs: result.info.latencyMs,
+      };
+    } else {
+      answer = { status: 'error', error: result.error, latencyMs };
+    }
+    // A server the monitor had given up on is retried now that someone is looking at it.
+    if (row.isActive && watcher?.connection(row.id)?.status !== 'connected') notify(row.id);
+    res.json(answer);
+  });
+
+  router.get('/:id/tools', async (req, res) => {
+    const row = await loadServer(req, res);
+    const live = watcher?.connection(row.id);
+    let tools: readonly Tool[];
+    if (live?.status === 'connected') {
+      tools = live.tools;
+    } else {
+      const result = await probeServer(row, logger, { stdioLimiter, ...safety });
+      if (!result.ok) {
+        await updateServerStatus(db, row.id, result.patch);
+        throw new HttpError(
+          503,
+          'mcp_unavailable',
+          `MCP server ${row.id} cannot be reached: ${result.error}`,
+        );
+      }
+      await result.connection.close();
+      tools = result.tools;
+    }
+    const userServers = await listServers(store, row.userId);
+    res.json(advertisedToolsFor(row, tools, userServers));
+  });
+
+  router.get('/:id/calls', async (req, res) => {
+    const row = await loadServer(req, res);
+    const { limit } = validate(API_ROUTES.listCalls.query, req.query, 'query');
+    const calls = await listToolCalls(db, row.id, limit);
+    res.json(
+      calls.map((call) => ({
+        id: call.id,
+        serverId: call.serverId,
+        toolName: call.toolName,
+        roomName: call.roomName,
+        sessionId: call.sessionId,
+        startedAt: call.startedAt.toISOString(),
+        durationMs: call.durationMs,
+        ok: call.ok,
+        error: call.error,
+      })),
+    );
+  });
+
+  return router;
+}

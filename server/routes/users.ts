@@ -1,0 +1,97 @@
+/**
+ * `/api/users` (admins only) and `/api/tokens` (the caller's own API tokens): DESIGN §3, issue 4.
+ * Tokens are shown once, when created; listings never include them.
+ */
+import { Router } from 'express';
+import type { Database } from '../../shared/db/open.js';
+import { isUniqueViolation } from '../../shared/db/servers.js';
+import type { User } from '../../shared/db/schema.js';
+import {
+  createToken,
+  createUserWithToken,
+  listTokens,
+  listUsers,
+  revokeToken,
+} from '../accounts.js';
+import { API_ROUTES } from '../api-routes.js';
+import { currentUser } from '../auth.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { validate } from '../route-spec.js';
+import { requireAdmin } from '../scope.js';
+
+/** The API form of a user. */
+export function serializeUser(user: User) {
+  return {
+    id: user.id,
+    name: user.name,
+    email: user.email,
+    role: user.role,
+    createdAt: user.createdAt.toISOString(),
+  };
+}
+
+/** The router for `/api/users`. Mount behind `requireAuth`; it checks the admin role itself. */
+export function usersRouter(db: Database): Router {
+  const router = Router();
+  router.use(requireAdmin);
+
+  router.get('/', async (_req, res) => {
+    res.json((await listUsers(db)).map(serializeUser));
+  });
+
+  router.post('/', async (req, res) => {
+    const body = validate(API_ROUTES.createUser.body, req.body ?? {}, 'body');
+    const created = await createUserWithToken(db, body).catch((error: unknown) => {
+      if (isUniqueViolation(error)) {
+        throw new ConflictError(`A user with the email ${body.email} already exists.`);
+      }
+      throw error;
+    });
+    res
+      .status(201)
+      .location(`/api/users/${created.user.id}`)
+      .json({ user: serializeUser(created.user), token: created.token });
+  });
+
+  return router;
+}
+
+/** Options of {@link tokensRouter}. */
+export interface TokensRouterOptions {
+  /** Called with a revoked token's SHA-256, e.g. to drop it from a token cache. */
+  onRevoke?: (tokenHash: string) => void;
+}
+
+/** The router for `/api/tokens`: the caller's tokens. Mount behind `requireAuth`. */
+export function tokensRouter(db: Database, options: TokensRouterOptions = {}): Router {
+  const router = Router();
+
+  router.get('/', async (_req, res) => {
+    const tokens = await listTokens(db, currentUser(res).id);
+    res.json(
+      tokens.map((token) => ({
+        id: token.id,
+        label: token.label,
+        createdAt: token.createdAt.toISOString(),
+        lastUsedAt: token.lastUsedAt?.toISOString() ?? null,
+        revokedAt: token.revokedAt?.toISOString() ?? null,
+      })),
+    );
+  });
+
+  router.post('/', async (req, res) => {
+    const body = validate(API_ROUTES.createToken.body, req.body ?? {}, 'body');
+    const created = await createToken(db, currentUser(res).id, body.label);
+    res.status(201).json({ ...created, createdAt: created.createdAt.toISOString() });
+  });
+
+  router.delete('/:id', async (req, res) => {
+    const { id } = validate(API_ROUTES.revokeToken.params, req.params, 'params');
+    const revoked = await revokeToken(db, currentUser(res).id, id);
+    if (!revoked) throw new NotFoundError(`API token ${id} does not exist.`);
+    options.onRevoke?.(revoked.tokenHash);
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,51 @@
+/**
+ * Change notifications on `mcp_servers` (DESIGN §6): every configuration write sends a Postgres
+ * `NOTIFY` on {@link SERVERS_CHANNEL} so running workers can react without polling. PGlite
+ * implements `LISTEN`/`NOTIFY` within its one process, so the embedded database behaves alike.
+ */
+import { sql } from 'drizzle-orm';
+import type { Database } from './open.js';
+
+/** The channel every `mcp_servers` configuration write notifies. */
+export const SERVERS_CHANNEL = 'mcp_servers_changed';
+
+/** The JSON payload of a {@link SERVERS_CHANNEL} notification. */
+export interface ServerChange {
+  userId: number;
+  serverId: number;
+  op: 'insert' | 'update' | 'delete';
+}
+
+/**
+ * Sends `NOTIFY mcp_servers_changed, '{"userId":…,"serverId":…,"op":…}'` through
+ * `pg_notify` (Postgres docs, "NOTIFY"). Inside a transaction the notification is delivered on
+ * commit, and not at all on rollback.
+ */
+export async function notifyServerChange(db: Database, change: ServerChange): Promise<void> {
+  const payload = JSON.stringify({
+    userId: change.userId,
+    serverId: change.serverId,
+    op: change.op,
+  });
+  await db.execute(sql`select pg_notify(${SERVERS_CHANNEL}, ${payload})`);
+}
+
+/**
+ * Parses a {@link SERVERS_CHANNEL} payload; `undefined` when it is not one (another sender on
+ * the channel must not crash a listener).
+ */
+export function parseServerChange(payload: string): ServerChange | undefined {
+  try {
+    const value = JSON.parse(payload) as Partial<ServerChange>;
+    if (
+      typeof value.userId === 'number' &&
+      typeof value.serverId === 'number' &&
+      (value.op === 'insert' || value.op === 'update' || value.op === 'delete')
+    ) {
+      return { userId: value.userId, serverId: value.serverId, op: value.op };
+    }
+  } catch {
+    // not JSON: not ours
+  }
+  return undefined;
+}

@@ -1,0 +1,152 @@
+/**
+ * The drizzle schema of Switchboard's four tables (DESIGN §3): `users`, `api_tokens`,
+ * `mcp_servers` and `tool_calls`. Migrations are generated from this file with
+ * `npm run db:generate` (drizzle-kit) and committed under `shared/db/migrations`.
+ */
+import {
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+import type { ServerAuth } from '../mcp/server-config.js';
+
+/** Roles a user can hold: an admin may act for any user, a user only for themself. */
+export const USER_ROLES = ['admin', 'user'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+/** MCP transports a server can be reached over (MCP spec, "Transports"). */
+export const TRANSPORTS = ['stdio', 'streamable-http', 'sse', 'websocket'] as const;
+export type TransportKind = (typeof TRANSPORTS)[number];
+
+/** Connection statuses of an MCP server (DESIGN §5). */
+export const CONNECTION_STATUSES = [
+  'disconnected',
+  'connecting',
+  'connected',
+  'degraded',
+  'error',
+] as const;
+export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
+
+/** People who talk to the agent or administer servers. */
+export const users = pgTable('users', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull(),
+  email: text('email').notNull().unique(),
+  role: text('role', { enum: USER_ROLES }).notNull().default('user'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** API bearer tokens; only the SHA-256 hash of a token is stored. */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: serial('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    label: text('label').notNull().default(''),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('api_tokens_token_hash_idx').on(t.tokenHash)],
+);
+
+/** Allow list or deny list of MCP tool names (original names, before prefixing). */
+export interface ToolFilter {
+  allow?: string[];
+  deny?: string[];
+}
+
+/**
+ * Authentication of a remote MCP server (DESIGN §3), the type of the `auth` column: derived from
+ * the zod schema that validates it (`serverAuthSchema`), so the two cannot drift. A static bearer
+ * token is the `apiKey` column. Secret parts are sealed in issue 4.
+ */
+export type { ServerAuth };
+
+/** What the status monitor learned about a server the last time it connected. */
+export interface ServerMetadata {
+  serverInfo?: { name: string; version: string; title?: string };
+  protocolVersion?: string;
+  capabilities?: Record<string, unknown>;
+  instructions?: string;
+  toolCount?: number;
+  toolNames?: string[];
+  latencyMs?: number;
+  /** The transport in use (`sse` when a `streamable-http` server fell back). */
+  transport?: TransportKind;
+  checkedAt?: string;
+}
+
+/** The MCP servers each user has configured. */
+export const mcpServers = pgTable(
+  'mcp_servers',
+  {
+    id: serial('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    transport: text('transport', { enum: TRANSPORTS }).notNull(),
+    url: text('url'),
+    command: text('command'),
+    args: jsonb('args').$type<string[]>().notNull().default([]),
+    cwd: text('cwd'),
+    env: jsonb('env').$type<Record<string, string>>().notNull().default({}),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    apiKey: text('api_key'),
+    auth: jsonb('auth').$type<ServerAuth>().notNull().default({ type: 'none' }),
+    timeoutMs: integer('timeout_ms').notNull().default(30000),
+    toolFilter: jsonb('tool_filter').$type<ToolFilter>().notNull().default({}),
+    isActive: boolean('is_active').notNull().default(true),
+    connectionStatus: text('connection_status', { enum: CONNECTION_STATUSES })
+      .notNull()
+      .default('disconnected'),
+    lastConnected: timestamp('last_connected', { withTimezone: true }),
+    lastError: text('last_error'),
+    metadata: jsonb('metadata').$type<ServerMetadata>().notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Set when the configuration changes; status writes leave it alone. */
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('mcp_servers_user_name_idx').on(t.userId, t.name),
+    index('mcp_servers_active_idx').on(t.isActive),
+  ],
+);
+
+/** One row per tool call an agent session made; arguments are never stored. */
+export const toolCalls = pgTable(
+  'tool_calls',
+  {
+    id: serial('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    serverId: integer('server_id').references(() => mcpServers.id, { onDelete: 'set null' }),
+    toolName: text('tool_name').notNull(),
+    roomName: text('room_name'),
+    sessionId: text('session_id'),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    ok: boolean('ok').notNull(),
+    error: text('error'),
+  },
+  (t) => [index('tool_calls_server_started_idx').on(t.serverId, t.startedAt)],
+);
+
+export type User = typeof users.$inferSelect;
+export type ApiToken = typeof apiTokens.$inferSelect;
+export type McpServerRow = typeof mcpServers.$inferSelect;
+export type NewMcpServerRow = typeof mcpServers.$inferInsert;
+export type ToolCallRow = typeof toolCalls.$inferSelect;

@@ -1,0 +1,192 @@
+/**
+ * Queries on `mcp_servers` that both the agent and the API need. Every query that reads or
+ * changes one user's servers takes the user id, so a caller can never reach another user's row.
+ */
+import { and, asc, eq } from 'drizzle-orm';
+import { notifyServerChange } from './notify.js';
+import type { SecretBox } from '../secrets.js';
+import type { Database } from './open.js';
+import { openServerSecrets, sealServerSecrets } from './server-secrets.js';
+import {
+  mcpServers,
+  type ConnectionStatus,
+  type McpServerRow,
+  type NewMcpServerRow,
+  type ServerMetadata,
+} from './schema.js';
+
+/**
+ * What the queries that read or write secret columns need: the database and the box that seals
+ * and opens the secrets (`server-secrets.ts`). A `DatabaseHandle` is one.
+ */
+export interface ServerStore {
+  db: Database;
+  secrets: SecretBox;
+}
+
+/** Options of {@link listServers}. */
+export interface ListServersOptions {
+  /** Only servers with `is_active = true`. */
+  activeOnly?: boolean;
+}
+
+/**
+ * A user's servers, oldest first (the order the agent advertises their tools in), secrets opened.
+ *
+ * @throws SecretError when a secret cannot be opened with the store's keys.
+ */
+export async function listServers(
+  { db, secrets }: ServerStore,
+  userId: number,
+  options: ListServersOptions = {},
+): Promise<McpServerRow[]> {
+  const where = options.activeOnly
+    ? and(eq(mcpServers.userId, userId), eq(mcpServers.isActive, true))
+    : eq(mcpServers.userId, userId);
+  const rows = await db.select().from(mcpServers).where(where).orderBy(asc(mcpServers.id));
+  return rows.map((row) => openServerSecrets(row, secrets));
+}
+
+/**
+ * Every active server of every user, for the API's status monitor, secrets opened.
+ *
+ * @throws SecretError when a secret cannot be opened with the store's keys.
+ */
+export async function listAllActiveServers({ db, secrets }: ServerStore): Promise<McpServerRow[]> {
+  const rows = await db
+    .select()
+    .from(mcpServers)
+    .where(eq(mcpServers.isActive, true))
+    .orderBy(asc(mcpServers.id));
+  return rows.map((row) => openServerSecrets(row, secrets));
+}
+
+/**
+ * One server by id, whoever owns it, secrets opened; `undefined` when it does not exist.
+ *
+ * @throws SecretError when a secret cannot be opened with the store's keys.
+ */
+export async function findServer(
+  { db, secrets }: ServerStore,
+  id: number,
+): Promise<McpServerRow | undefined> {
+  const [row] = await db.select().from(mcpServers).where(eq(mcpServers.id, id));
+  return row && openServerSecrets(row, secrets);
+}
+
+/**
+ * One of a user's servers, secrets opened; `undefined` when it does not exist or belongs to
+ * someone else.
+ *
+ * @throws SecretError when a secret cannot be opened with the store's keys.
+ */
+export async function getServer(
+  { db, secrets }: ServerStore,
+  userId: number,
+  id: number,
+): Promise<McpServerRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(mcpServers)
+    .where(and(eq(mcpServers.id, id), eq(mcpServers.userId, userId)));
+  return row && openServerSecrets(row, secrets);
+}
+
+/**
+ * Inserts a server, its secrets sealed; returns the row with plain secrets.
+ *
+ * @throws the driver's unique-violation error (SQLSTATE 23505) when the user already has a
+ *   server of that name; see {@link isUniqueViolation}.
+ */
+export async function createServer(
+  { db, secrets }: ServerStore,
+  values: NewMcpServerRow,
+): Promise<McpServerRow> {
+  const [sealed] = await db
+    .insert(mcpServers)
+    .values(sealServerSecrets(values, values.userId, secrets))
+    .returning();
+  const row = openServerSecrets(sealed!, secrets);
+  await notifyServerChange(db, { userId: row!.userId, serverId: row!.id, op: 'insert' });
+  return row!;
+}
+
+/** The configuration columns a caller may change. */
+export type ServerConfigPatch = Partial<
+  Omit<
+    NewMcpServerRow,
+    | 'id'
+    | 'userId'
+    | 'createdAt'
+    | 'updatedAt'
+    | 'connectionStatus'
+    | 'lastConnected'
+    | 'lastError'
+    | 'metadata'
+  >
+>;
+
+/**
+ * Changes a user's server configuration and bumps `updated_at`. A changed configuration also
+ * resets the stored status to `disconnected` until the monitor reconnects. The secret columns in
+ * `patch` are sealed (so a plain value stored before sealing is sealed when it is written again).
+ *
+ * @param patch plain values; columns it omits are left as stored.
+ * @returns the updated row with plain secrets, or `undefined` when the server is not the user's.
+ * @throws the driver's unique-violation error on a duplicate name; SecretError when a stored
+ *   secret the patch does not replace cannot be opened.
+ */
+export async function updateServer(
+  { db, secrets }: ServerStore,
+  userId: number,
+  id: number,
+  patch: ServerConfigPatch,
+): Promise<McpServerRow | undefined> {
+  const [sealed] = await db
+    .update(mcpServers)
+    .set({ ...sealServerSecrets(patch, userId, secrets), updatedAt: new Date() })
+    .where(and(eq(mcpServers.id, id), eq(mcpServers.userId, userId)))
+    .returning();
+  const row = sealed && openServerSecrets(sealed, secrets);
+  if (row) await notifyServerChange(db, { userId, serverId: id, op: 'update' });
+  return row;
+}
+
+/** Deletes a user's server. @returns whether a row was deleted. */
+export async function deleteServer(db: Database, userId: number, id: number): Promise<boolean> {
+  const rows = await db
+    .delete(mcpServers)
+    .where(and(eq(mcpServers.id, id), eq(mcpServers.userId, userId)))
+    .returning({ id: mcpServers.id });
+  if (rows.length > 0) await notifyServerChange(db, { userId, serverId: id, op: 'delete' });
+  return rows.length > 0;
+}
+
+/** Status columns the monitor and the "test" route write. */
+export interface ServerStatusPatch {
+  connectionStatus?: ConnectionStatus;
+  lastConnected?: Date;
+  lastError?: string | null;
+  metadata?: ServerMetadata;
+}
+
+/** Writes status columns without touching `updated_at`. No-op for a deleted server. */
+export async function updateServerStatus(
+  db: Database,
+  id: number,
+  patch: ServerStatusPatch,
+): Promise<void> {
+  if (Object.keys(patch).length === 0) return;
+  await db.update(mcpServers).set(patch).where(eq(mcpServers.id, id));
+}
+
+/**
+ * True when a database error is a unique-constraint violation (SQLSTATE 23505), whether it
+ * came from postgres.js or PGlite, bare or wrapped in drizzle's query error.
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    if ((current as { code?: unknown }).code === '23505') return true;
+  }
+  return false;
+}

@@ -1,0 +1,616 @@
+/**
+ * One live connection to one MCP server, over the SDK's `Client` and client transports
+ * (MCP spec 2025-11-25, "Lifecycle" and "Transports"). Both the agent (one per server of a
+ * session) and the API (the status monitor and the "test" button) use this class.
+ */
+import { statSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { z } from 'zod';
+import {
+  ErrorCode,
+  ListToolsResultSchema,
+  McpError,
+  ToolSchema,
+  type CallToolResult,
+  type Implementation,
+  type Progress,
+  type ServerCapabilities,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ConnectionStatus } from '../db/schema.js';
+import type { Logger } from '../logger.js';
+import { authHeaders, createOAuthProvider, isOAuth } from './auth.js';
+import { McpConnectionError, describeError, type McpErrorCode } from './errors.js';
+import type { McpServerConfig, RemoteServerConfig } from './server-config.js';
+import { StderrLog, type StderrLimits } from './stderr-log.js';
+import { assertCommandAllowed } from './command-guard.js';
+import type { StdioProcessLimiter } from './stdio-process-limiter.js';
+import { StdioProcessTransport } from './stdio-transport.js';
+import { assertUrlAllowed, guardedFetch, type UrlPolicy } from './url-guard.js';
+import { WebSocketClientTransport } from './websocket-transport.js';
+
+/** What Switchboard tells servers about itself at `initialize`. */
+export const CLIENT_INFO: Implementation = { name: 'switchboard', version: '0.1.0' };
+
+/** A `tools/list` page whose tools are checked one by one (see `#usableTools`). */
+const LenientToolsPageSchema = ListToolsResultSchema.extend({ tools: z.array(z.unknown()) });
+
+/** Pages of `tools/list` followed before giving up on a server that never stops paginating. */
+const MAX_TOOL_PAGES = 100;
+
+/** What the server said about itself when the connection was made. */
+export interface ConnectionInfo {
+  serverInfo?: Implementation;
+  capabilities?: ServerCapabilities;
+  instructions?: string;
+  /** The transport actually used: `sse` when a `streamable-http` server only spoke HTTP+SSE. */
+  transport: McpServerConfig['transport'];
+  /** The protocol version client and server agreed on at `initialize` (MCP spec, "Lifecycle"). */
+  protocolVersion?: string;
+  /** Time from the start of `connect()` to a completed `initialize`, in milliseconds. */
+  latencyMs: number;
+}
+
+/** Options of {@link McpConnection}. */
+export interface McpConnectionOptions {
+  /** Logger for connection events; each line carries `label`. */
+  logger: Logger;
+  /** A name for logs and errors, e.g. the server's display name. */
+  label?: string;
+  /** Called on every status change, with the error that caused it when there is one. */
+  onStatusChange?: (status: ConnectionStatus, error?: McpConnectionError) => void;
+  /**
+   * Called when the server sends `notifications/tools/list_changed` (debounced by 100 ms);
+   * call {@link McpConnection.listTools} to get the new list.
+   */
+  onToolsListChanged?: () => void;
+  /**
+   * Called when the transport reports an error while connected (for Streamable HTTP, e.g. its
+   * server-sent event stream broke), so a supervisor can check the server at once instead of at
+   * the next ping.
+   */
+  onTransportError?: (error: Error) => void;
+  /**
+   * Caps and tracks the stdio server processes of this Node process. Pass the one instance the
+   * process created at its entry point; default none: no cap, and nothing killed at exit.
+   */
+  stdioLimiter?: StdioProcessLimiter;
+  /**
+   * Milliseconds a stdio server gets to exit after its stdin closes, and its process group again
+   * after SIGTERM, before SIGKILL; default 2000.
+   */
+  killGraceMs?: number;
+  /** Bounds on a stdio server's stderr in the log; default `DEFAULT_STDERR_LIMITS`. */
+  stderrLimits?: Partial<StderrLimits>;
+  /** Clock of the stderr rate limit, in milliseconds; default `Date.now`. */
+  now?: () => number;
+  /**
+   * The token of the user whose session connects, for servers with `auth: { type: 'user-token' }`
+   * (sent as `Authorization: Bearer` and `X-User-Token`). Connecting such a server without it
+   * fails with `connect_failed`. Ignored by other servers.
+   */
+  userToken?: string;
+  /**
+   * Where a remote server may be: its URL is checked before connecting, after DNS resolution,
+   * and so is every HTTP request and redirect hop (see `url-guard.ts`). Cloud metadata and
+   * link-local addresses are always refused. Default `{ allowPrivateNetworks: true }`: callers
+   * that connect user-supplied URLs pass the `MCP_ALLOW_PRIVATE_NETWORKS` setting.
+   */
+  urlPolicy?: UrlPolicy;
+  /**
+   * Commands a stdio server may run (`MCP_STDIO_ALLOWED_COMMANDS`, see `command-guard.ts`);
+   * connecting another one fails with `connect_failed`. Default: any command.
+   */
+  allowedCommands?: readonly string[];
+}
+
+/** Options of {@link McpConnection.callTool}. */
+export interface CallToolOptions {
+  /** Aborts the call (the SDK then sends `notifications/cancelled`). */
+  signal?: AbortSignal;
+  /** Called with each `notifications/progress` the server sends for this call. */
+  onProgress?: (progress: Progress) => void;
+  /** Upper bound on the whole call however often progress restarts its timeout; default none. */
+  maxTotalTimeoutMs?: number;
+  /** Overrides the server's `timeoutMs` for this call (restarted by each progress report). */
+  timeoutMs?: number;
+}
+
+/**
+ * A connection to one MCP server. Create it, `connect()`, then `listTools()` and `callTool()`;
+ * `close()` ends it, and for a stdio server ends the server's whole process group (stdin closed,
+ * then SIGTERM, then SIGKILL; see {@link StdioProcessTransport}).
+ */
+export class McpConnection {
+  readonly config: McpServerConfig;
+  readonly #logger: Logger;
+  readonly #label: string;
+  readonly #onStatusChange?: McpConnectionOptions['onStatusChange'];
+  readonly #onToolsListChanged?: () => void;
+  readonly #onTransportError?: (error: Error) => void;
+  readonly #userToken?: string;
+  readonly #urlPolicy: UrlPolicy;
+  readonly #allowedCommands?: readonly string[];
+  /** The OAuth provider, made once so its token outlives the Streamable HTTP → SSE fallback. */
+  #authProvider?: OAuthClientProvider;
+  #client?: Client;
+  #transport?: Transport;
+  #status: ConnectionStatus = 'disconnected';
+  #lastError?: McpConnectionError;
+  #closing = false;
+  readonly #stdioLimiter: StdioProcessLimiter | undefined;
+  readonly #killGraceMs: number | undefined;
+  /** A stdio server's stderr: bounded log lines, and the tail quoted in errors. */
+  readonly #stderr: StderrLog;
+  #info?: ConnectionInfo;
+  #protocolVersion?: string;
+  #tools: Tool[] = [];
+
+  /**
+   * @param config how to reach the server (validated with `mcpServerConfigSchema`).
+   * @param options logger, label and status listener.
+   */
+  constructor(config: McpServerConfig, options: McpConnectionOptions) {
+    this.config = config;
+    this.#label = options.label ?? describeTarget(config);
+    this.#logger = options.logger.child({ mcpServer: this.#label });
+    this.#onStatusChange = options.onStatusChange;
+    this.#onToolsListChanged = options.onToolsListChanged;
+    this.#onTransportError = options.onTransportError;
+    this.#stdioLimiter = options.stdioLimiter;
+    this.#killGraceMs = options.killGraceMs;
+    this.#stderr = new StderrLog({
+      logger: this.#logger,
+      limits: options.stderrLimits,
+      now: options.now,
+    });
+    this.#userToken = options.userToken;
+    this.#urlPolicy = options.urlPolicy ?? { allowPrivateNetworks: true };
+    this.#allowedCommands = options.allowedCommands;
+  }
+
+  /** The current status (DESIGN §5). */
+  get status(): ConnectionStatus {
+    return this.#status;
+  }
+
+  /** The error behind the last `error` status, if any. */
+  get lastError(): McpConnectionError | undefined {
+    return this.#lastError;
+  }
+
+  /** What the server said at `initialize`; undefined before the first successful connect. */
+  get info(): ConnectionInfo | undefined {
+    return this.#info;
+  }
+
+  /** The tools from the last `listTools()`. */
+  get tools(): readonly Tool[] {
+    return this.#tools;
+  }
+
+  /** Process id of a stdio server's child process while it runs, otherwise `null`. */
+  get pid(): number | null {
+    return this.#transport instanceof StdioProcessTransport ? this.#transport.pid : null;
+  }
+
+  /**
+   * Connects and runs the MCP `initialize` handshake, within the server's `timeoutMs`.
+   * For `streamable-http`, a 4xx answer to the first POST makes it retry over HTTP+SSE, as the
+   * spec's "Backwards Compatibility" section describes.
+   *
+   * @returns what the server said about itself and how long it took.
+   * @throws McpConnectionError `connect_failed` or `connect_timeout`; the status is then `error`
+   *   (or stays `disconnected` when `close()` was called meanwhile).
+   */
+  async connect(): Promise<ConnectionInfo> {
+    if (this.#client) throw new Error('McpConnection.connect() called twice; create a new one');
+    this.#closing = false;
+    this.#setStatus('connecting');
+    const started = performance.now();
+    try {
+      let transportKind = this.config.transport;
+      // Stdio is checked synchronously, so the child process starts within this call as before.
+      if (this.config.transport === 'stdio') this.#checkCommand();
+      else await assertUrlAllowed(this.config.url, this.#urlPolicy);
+      if (this.#closing) {
+        throw new McpConnectionError('connect_failed', `Connection to ${this.#label} was closed`);
+      }
+      try {
+        await this.#connectWith(this.#createTransport(this.config.transport));
+      } catch (error) {
+        if (
+          this.#closing ||
+          this.config.transport !== 'streamable-http' ||
+          !shouldFallBackToSse(error)
+        ) {
+          throw error;
+        }
+        this.#logger.info(
+          { status: (error as StreamableHTTPError).code },
+          'server refused Streamable HTTP; falling back to HTTP+SSE',
+        );
+        transportKind = 'sse';
+        await this.#connectWith(this.#createTransport('sse'));
+      }
+      // close(), or the server hanging up, may have ended the client while connect() awaited.
+      const client = this.#liveClient();
+      if (!client) {
+        throw new McpConnectionError(
+          'connect_failed',
+          `Connection to ${this.#label} was closed while connecting${this.#stderrNote()}`,
+        );
+      }
+      this.#info = {
+        serverInfo: client.getServerVersion(),
+        capabilities: client.getServerCapabilities(),
+        instructions: client.getInstructions(),
+        transport: transportKind,
+        protocolVersion: this.#protocolVersion,
+        latencyMs: roundMs(performance.now() - started),
+      };
+      this.#setStatus('connected');
+      this.#logger.info(
+        { transport: transportKind, latencyMs: this.#info.latencyMs },
+        'mcp server connected',
+      );
+      return this.#info;
+    } catch (error) {
+      const failure =
+        error instanceof McpConnectionError
+          ? error
+          : new McpConnectionError(
+              'connect_failed',
+              `Could not connect to ${this.#label}: ${describeError(error)}${this.#stderrNote()}`,
+              { cause: error },
+            );
+      await this.#teardown();
+      // After close() the caller ended the attempt: the status stays `disconnected`.
+      if (!this.#closing) this.#fail(failure);
+      throw failure;
+    }
+  }
+
+  /**
+   * Lists every tool, following `nextCursor` pagination (MCP spec, "Pagination").
+   *
+   * @throws McpConnectionError `not_connected`, or `request_failed` when the server answers
+   *   with an error or never ends its pagination.
+   */
+  async listTools(): Promise<Tool[]> {
+    const client = this.#requireClient();
+    const tools: Tool[] = [];
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    try {
+      for (let page = 0; page < MAX_TOOL_PAGES; page++) {
+        const result = await client.request(
+          { method: 'tools/list', params: cursor ? { cursor } : undefined },
+          LenientToolsPageSchema,
+          { timeout: this.config.timeoutMs },
+        );
+        tools.push(...this.#usableTools(result.tools));
+        cursor = result.nextCursor;
+        if (!cursor) {
+          this.#tools = tools;
+          return tools;
+        }
+        if (seen.has(cursor)) break;
+        seen.add(cursor);
+      }
+    } catch (error) {
+      throw this.#requestError('tools/list', error);
+    }
+    throw new McpConnectionError(
+      'request_failed',
+      `${this.#label} kept paginating tools/list (more than ${MAX_TOOL_PAGES} pages or a repeated cursor)`,
+    );
+  }
+
+  /**
+   * The tools of one page that match the spec's `Tool` schema. One malformed tool is skipped with
+   * a log line instead of failing the whole listing (which the SDK's `listTools` would do).
+   */
+  #usableTools(raw: readonly unknown[]): Tool[] {
+    const tools: Tool[] = [];
+    for (const candidate of raw) {
+      const parsed = ToolSchema.safeParse(candidate);
+      if (parsed.success) {
+        tools.push(parsed.data);
+        continue;
+      }
+      const name = (candidate as { name?: unknown } | null)?.name;
+      this.#logger.warn(
+        { tool: typeof name === 'string' ? name : undefined, reason: parsed.error.message },
+        'mcp tool skipped: its definition does not match the MCP Tool schema',
+      );
+    }
+    return tools;
+  }
+
+  /**
+   * Calls a tool by its original MCP name, within the server's `timeoutMs`.
+   *
+   * @param name the tool's name on the server (not the advertised name).
+   * @param args the tool's arguments, matching its `inputSchema`.
+   * @returns the raw result; a result with `isError: true` is returned, not thrown.
+   * @throws McpConnectionError `not_connected`, `connection_lost` or `request_failed`.
+   */
+  async callTool(
+    name: string,
+    args: Record<string, unknown>,
+    options: CallToolOptions = {},
+  ): Promise<CallToolResult> {
+    const client = this.#requireClient();
+    try {
+      const onProgress = options.onProgress;
+      const result = await client.callTool({ name, arguments: args }, undefined, {
+        timeout: options.timeoutMs ?? this.config.timeoutMs,
+        signal: options.signal,
+        // A progress token is sent with every call, so a server that reports progress keeps a
+        // long call alive: each notification restarts the timeout (MCP spec, "Progress").
+        onprogress: (progress) => onProgress?.(progress),
+        resetTimeoutOnProgress: true,
+        maxTotalTimeout: options.maxTotalTimeoutMs,
+      });
+      return result as CallToolResult;
+    } catch (error) {
+      throw this.#requestError(`tools/call ${name}`, error, options.signal);
+    }
+  }
+
+  /**
+   * Sends an MCP `ping` (never a second `initialize`).
+   *
+   * @param timeoutMs how long to wait for the answer; default the server's `timeoutMs`.
+   * @returns the round trip in milliseconds.
+   * @throws McpConnectionError when not connected or the ping fails or times out.
+   */
+  async ping(timeoutMs = this.config.timeoutMs): Promise<number> {
+    const client = this.#requireClient();
+    const started = performance.now();
+    try {
+      await client.ping({ timeout: timeoutMs });
+    } catch (error) {
+      throw this.#requestError('ping', error);
+    }
+    return roundMs(performance.now() - started);
+  }
+
+  /** Closes the connection and ends a stdio server's process. Safe to call more than once. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#teardown();
+    this.#setStatus('disconnected');
+  }
+
+  async #connectWith(transport: Transport): Promise<void> {
+    const onToolsListChanged = this.#onToolsListChanged;
+    const client = new Client(CLIENT_INFO, {
+      capabilities: {},
+      // The SDK's own refresh reads one page only; we list (paginated) when told to.
+      listChanged: onToolsListChanged
+        ? { tools: { autoRefresh: false, debounceMs: 100, onChanged: () => onToolsListChanged() } }
+        : undefined,
+    });
+    client.onclose = () => this.#onTransportClosed(client);
+    const onTransportError = this.#onTransportError;
+    client.onerror = (error) => {
+      this.#logger.debug({ err: error }, 'mcp transport error');
+      if (this.#status === 'connected' && this.#client === client) onTransportError?.(error);
+    };
+    this.#client = client;
+    this.#transport = transport;
+    const timeoutMs = this.config.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new McpConnectionError(
+              'connect_timeout',
+              `${this.#label} did not complete initialize within ${timeoutMs} ms${this.#stderrNote()}`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
+    // The SDK tells the transport the negotiated version after `initialize` (HTTP transports put
+    // it in a header); listening there is the one place the SDK exposes it, on every transport.
+    const setProtocolVersion = transport.setProtocolVersion?.bind(transport);
+    transport.setProtocolVersion = (version: string) => {
+      this.#protocolVersion = version;
+      setProtocolVersion?.(version);
+    };
+    try {
+      await Promise.race([client.connect(transport, { timeout: timeoutMs }), deadline]);
+    } catch (error) {
+      await this.#teardown();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #createTransport(kind: McpServerConfig['transport']): Transport {
+    const config = this.config;
+    if (config.transport === 'stdio') {
+      // spawn() reports a missing cwd as ENOENT of the command ("command not found: node"),
+      // which sends the admin after the wrong field.
+      if (
+        config.cwd !== undefined &&
+        !statSync(config.cwd, { throwIfNoEntry: false })?.isDirectory()
+      ) {
+        throw new Error(`working directory does not exist: ${config.cwd}`);
+      }
+      const transport = new StdioProcessTransport({
+        command: config.command,
+        args: config.args,
+        env: config.env,
+        cwd: config.cwd,
+        killGraceMs: this.#killGraceMs,
+        limiter: this.#stdioLimiter,
+        label: this.#label,
+        logger: this.#logger,
+      });
+      transport.stderr.on('data', (chunk: Buffer) => this.#stderr.write(chunk));
+      transport.stderr.on('end', () => this.#stderr.flush());
+      return transport;
+    }
+    const url = new URL(config.url);
+    const headers = { ...remoteHeaders(config), ...authHeaders(config.auth, this.#userToken) };
+    if (kind === 'websocket') return new WebSocketClientTransport(url, { headers });
+    // Websocket configs cannot hold OAuth (server-config rejects it), so only HTTP gets here.
+    if (isOAuth(config.auth)) this.#authProvider ??= createOAuthProvider(config.auth, url);
+    const options = {
+      requestInit: { headers },
+      authProvider: this.#authProvider,
+      fetch: guardedFetch(this.#urlPolicy),
+    };
+    if (kind === 'sse') return new SSEClientTransport(url, options);
+    return new StreamableHTTPClientTransport(url, options);
+  }
+
+  /** Refuses a stdio command off the allow list, before anything is started. */
+  #checkCommand(): void {
+    const config = this.config;
+    if (config.transport === 'stdio' && this.#allowedCommands) {
+      assertCommandAllowed(config.command, this.#allowedCommands);
+    }
+  }
+
+  #stderrNote(): string {
+    return this.#stderr.note();
+  }
+
+  #onTransportClosed(client: Client): void {
+    if (this.#client !== client) return;
+    this.#client = undefined;
+    this.#transport = undefined;
+    if (this.#closing || this.#status === 'connecting') return;
+    this.#fail(
+      new McpConnectionError(
+        'connection_lost',
+        `Connection to ${this.#label} was closed by the server${this.#stderrNote()}`,
+      ),
+    );
+    this.#logger.warn({ err: this.#lastError }, 'mcp connection lost');
+  }
+
+  async #teardown(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    this.#transport = undefined;
+    if (client) {
+      try {
+        await client.close();
+      } catch (error) {
+        this.#logger.debug({ err: error }, 'error while closing mcp client');
+      }
+    }
+  }
+
+  /** The client unless close() has begun (a method, so TypeScript keeps no stale narrowing). */
+  #liveClient(): Client | undefined {
+    return this.#closing ? undefined : this.#client;
+  }
+
+  #requireClient(): Client {
+    if (!this.#client) {
+      throw new McpConnectionError(
+        'not_connected',
+        `${this.#label} is not connected${this.#lastError ? `: ${this.#lastError.message}` : ''}`,
+      );
+    }
+    return this.#client;
+  }
+
+  /**
+   * Classifies a failed request, so callers know whether it may have run and whether to
+   * reconnect: a session the server forgot (Streamable HTTP 404, MCP spec "Session Management")
+   * or a transport that broke marks this connection lost.
+   */
+  #requestError(what: string, error: unknown, signal?: AbortSignal): McpConnectionError {
+    if (error instanceof McpConnectionError) return error;
+    const message = `${what} on ${this.#label} failed: ${describeError(error)}`;
+    if (signal?.aborted) {
+      return new McpConnectionError('cancelled', `${what} on ${this.#label} was cancelled`, {
+        cause: error,
+      });
+    }
+    if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+      return new McpConnectionError('timeout', message, { cause: error });
+    }
+    let code: McpErrorCode = 'request_failed';
+    if (isSessionExpired(error)) code = 'session_expired';
+    else if (!this.#client || isNetworkError(error)) code = 'connection_lost';
+    const failure = new McpConnectionError(code, message, { cause: error });
+    if (code !== 'request_failed') this.#markLost(failure);
+    return failure;
+  }
+
+  /** Drops a client whose transport can no longer be trusted, and says so once. */
+  #markLost(failure: McpConnectionError): void {
+    if (this.#closing || this.#status !== 'connected') return;
+    void this.#teardown();
+    this.#fail(failure);
+  }
+
+  #fail(error: McpConnectionError): void {
+    this.#lastError = error;
+    this.#setStatus('error', error);
+  }
+
+  #setStatus(status: ConnectionStatus, error?: McpConnectionError): void {
+    if (this.#status === status && !error) return;
+    this.#status = status;
+    this.#onStatusChange?.(status, error);
+  }
+}
+
+/** Headers for a remote server: its custom headers plus `Authorization: Bearer <apiKey>`. */
+export function remoteHeaders(config: RemoteServerConfig): Record<string, string> {
+  const headers = { ...config.headers };
+  if (config.apiKey) headers['Authorization'] = `Bearer ${config.apiKey}`;
+  return headers;
+}
+
+function shouldFallBackToSse(error: unknown): boolean {
+  if (!(error instanceof StreamableHTTPError) || typeof error.code !== 'number') return false;
+  return error.code >= 400 && error.code < 500 && error.code !== 401 && error.code !== 403;
+}
+
+function describeTarget(config: McpServerConfig): string {
+  return config.transport === 'stdio' ? config.command : new URL(config.url).host;
+}
+
+function roundMs(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+/** True for a failure to reach an HTTP server at all (fetch's TypeError, a refused or reset socket). */
+function isNetworkError(error: unknown): boolean {
+  for (let current = error; current instanceof Error; current = current.cause) {
+    const code = (current as { code?: unknown }).code;
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+    if (current instanceof TypeError && current.message === 'fetch failed') return true;
+  }
+  return false;
+}
+
+/**
+ * True when a Streamable HTTP server no longer knows our session. The spec's answer is 404
+ * ("Session Management"); servers built on the SDK's examples, server-everything among them,
+ * answer 400 "No valid session ID provided" instead, so that is recognised too.
+ */
+function isSessionExpired(error: unknown): boolean {
+  if (!(error instanceof StreamableHTTPError)) return false;
+  return error.code === 404 || (error.code === 400 && /session/i.test(error.message));
+}

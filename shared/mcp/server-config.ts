@@ -1,0 +1,339 @@
+/**
+ * How to reach one MCP server: a zod discriminated union on `transport` (MCP spec,
+ * "Transports"): a local `stdio` command, or a remote `streamable-http`, `sse` or `websocket`
+ * URL with optional headers, API key and `auth` (OAuth 2.0 client credentials or the session
+ * user's token; MCP spec 2025-11-25, "Authorization"). The same schema validates API input and
+ * rows read back from the database.
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { z } from 'zod';
+
+/** Default per-request timeout of an MCP server, in milliseconds. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+const timeoutMs = z
+  .number()
+  .int()
+  .min(100, 'timeoutMs must be at least 100 ms')
+  .max(600_000, 'timeoutMs must be at most 600000 ms (10 minutes)')
+  .default(DEFAULT_TIMEOUT_MS);
+
+/** Error map of a required string: `missing` when absent, zod's own message otherwise. */
+function requiredString(missing: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? missing : undefined);
+}
+
+/**
+ * A record of strings whose keys must match `namePattern`. A bad key is reported at its own path
+ * with `rule` and the key itself (zod's own record-key issue only says "Invalid key in record").
+ */
+function namedStringRecord(namePattern: RegExp, rule: string) {
+  return z.record(z.string(), z.string()).superRefine((record, ctx) => {
+    for (const name of Object.keys(record)) {
+      if (!namePattern.test(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `${rule}: ${JSON.stringify(name)}` });
+      }
+    }
+  });
+}
+
+/** RFC 9110 §5.1 field names: `token` characters only. */
+const headerRecord = namedStringRecord(
+  /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/,
+  "header names must be HTTP tokens (letters, digits and !#$%&'*+-.^_`|~)",
+).superRefine((headers, ctx) => {
+  for (const [name, value] of Object.entries(headers)) {
+    if (/[\r\n\0]/.test(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: 'header values must not contain line breaks',
+      });
+    }
+  }
+});
+
+/** A local server started as a child process speaking JSON-RPC over stdin/stdout. */
+export const stdioConfigSchema = z.object({
+  transport: z.literal('stdio'),
+  command: z
+    .string({ error: requiredString('command is required for a stdio server') })
+    .trim()
+    .min(1, 'command is required for a stdio server'),
+  args: z.array(z.string()).default([]),
+  env: namedStringRecord(
+    /^[A-Za-z_][A-Za-z0-9_]*$/,
+    'env names must be shell-safe (letters, digits and _, not starting with a digit)',
+  ).default({}),
+  cwd: z.string().min(1).optional(),
+  timeoutMs,
+});
+
+function remoteUrl(protocols: readonly string[]) {
+  return z
+    .string({ error: requiredString('url is required for a remote server') })
+    .trim()
+    .refine((value) => URL.canParse(value), 'url must be an absolute URL')
+    .refine(
+      (value) => !URL.canParse(value) || protocols.includes(new URL(value).protocol),
+      `url must use ${protocols.map((p) => p.replace(':', '')).join(' or ')}`,
+    );
+}
+
+/**
+ * JWS algorithms a `private_key_jwt` client assertion may be signed with (RFC 7518 §3.1), with
+ * the key each needs. These are the asymmetric ones the SDK's `createPrivateKeyJwtAuth` signs.
+ */
+export const JWT_ALGORITHMS = {
+  RS256: { keyType: 'rsa' },
+  RS384: { keyType: 'rsa' },
+  RS512: { keyType: 'rsa' },
+  PS256: { keyType: 'rsa' },
+  PS384: { keyType: 'rsa' },
+  PS512: { keyType: 'rsa' },
+  ES256: { keyType: 'ec', curve: 'prime256v1' },
+  ES384: { keyType: 'ec', curve: 'secp384r1' },
+  ES512: { keyType: 'ec', curve: 'secp521r1' },
+} as const satisfies Record<string, { keyType: string; curve?: string }>;
+export type JwtAlgorithm = keyof typeof JWT_ALGORITHMS;
+
+/** RFC 6749 §3.3 `scope-token`: printable ASCII without space, `"` or `\`. */
+const scopeToken = z
+  .string()
+  .regex(
+    /^[\x21\x23-\x5B\x5D-\x7E]+$/,
+    'each scope must be one OAuth scope token (printable ASCII without spaces, quotes or backslashes)',
+  );
+
+const oauthFields = {
+  clientId: z
+    .string({ error: requiredString('clientId is required for OAuth') })
+    .trim()
+    .min(1, 'clientId is required for OAuth'),
+  tokenUrl: z
+    .string()
+    .trim()
+    .refine((value) => URL.canParse(value), 'tokenUrl must be an absolute URL')
+    .refine(
+      (value) => !URL.canParse(value) || ['http:', 'https:'].includes(new URL(value).protocol),
+      'tokenUrl must use http or https',
+    )
+    .optional(),
+  scopes: z.array(scopeToken).optional(),
+};
+
+/** No authentication beyond `headers` and `apiKey`. */
+export const noAuthSchema = z.strictObject({ type: z.literal('none') });
+
+/**
+ * OAuth 2.0 client credentials grant (RFC 6749 §4.4) with a client secret, sent as HTTP Basic
+ * (`client_secret_basic`, the default) or in the form body (`client_secret_post`), RFC 6749
+ * §2.3.1. Without `tokenUrl` the token endpoint is discovered (RFC 9728, then RFC 8414).
+ */
+export const clientCredentialsAuthSchema = z.strictObject({
+  type: z.literal('oauth2-client-credentials'),
+  ...oauthFields,
+  clientSecret: z
+    .string({ error: requiredString('clientSecret is required for oauth2-client-credentials') })
+    .min(1, 'clientSecret is required for oauth2-client-credentials'),
+  tokenEndpointAuthMethod: z
+    .enum(['client_secret_basic', 'client_secret_post'])
+    .default('client_secret_basic'),
+});
+
+/**
+ * OAuth 2.0 client credentials grant authenticated with a JWT signed by the client's private key
+ * (`private_key_jwt`, RFC 7523 §2.2). `privateKey` is a PKCS#8 PEM whose type fits `algorithm`.
+ */
+export const privateKeyJwtAuthSchema = z
+  .strictObject({
+    type: z.literal('oauth2-private-key-jwt'),
+    ...oauthFields,
+    privateKey: z
+      .string({ error: requiredString('privateKey is required for oauth2-private-key-jwt') })
+      .min(1, 'privateKey is required for oauth2-private-key-jwt'),
+    algorithm: z.enum(Object.keys(JWT_ALGORITHMS) as [JwtAlgorithm, ...JwtAlgorithm[]], {
+      error: `algorithm must be one of ${Object.keys(JWT_ALGORITHMS).join(', ')}`,
+    }),
+  })
+  .superRefine((auth, ctx) => {
+    const problem = privateKeyProblem(auth.privateKey, auth.algorithm);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['privateKey'], message: problem });
+  });
+
+/**
+ * The user of the agent session is the one who authenticates: their token is sent as
+ * `Authorization: Bearer <token>` and `X-User-Token: <token>` (seed 003, "MCP Auth Utils").
+ */
+export const userTokenAuthSchema = z.strictObject({ type: z.literal('user-token') });
+
+/** How Switchboard authenticates to a remote server, discriminated on `type`. */
+export const serverAuthSchema = z.discriminatedUnion('type', [
+  noAuthSchema,
+  clientCredentialsAuthSchema,
+  privateKeyJwtAuthSchema,
+  userTokenAuthSchema,
+]);
+
+/** The `auth` of a remote server as stored in the `auth` column (DESIGN §3). */
+export type ServerAuth = z.infer<typeof serverAuthSchema>;
+/** The two OAuth variants of {@link ServerAuth}. */
+export type OAuthServerAuth = Extract<ServerAuth, { type: `oauth2-${string}` }>;
+
+/** Why a PEM cannot sign `algorithm` assertions, or undefined when it can. */
+function privateKeyProblem(pem: string, algorithm: JwtAlgorithm): string | undefined {
+  // The SDK imports the key with jose's importPKCS8, which takes PKCS#8 PEM only.
+  if (!pem.includes('-----BEGIN PRIVATE KEY-----')) {
+    return 'privateKey must be an unencrypted PKCS#8 PEM (-----BEGIN PRIVATE KEY-----)';
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    return 'privateKey is not a readable PEM private key';
+  }
+  const wanted: { keyType: string; curve?: string } = JWT_ALGORITHMS[algorithm];
+  const keyType = key.asymmetricKeyType === 'rsa-pss' ? 'rsa' : key.asymmetricKeyType;
+  if (
+    keyType !== wanted.keyType ||
+    (wanted.curve && key.asymmetricKeyDetails?.namedCurve !== wanted.curve)
+  ) {
+    const curve = wanted.curve ? ` on curve ${wanted.curve}` : '';
+    return `privateKey must be an ${wanted.keyType.toUpperCase()} key${curve} to sign ${algorithm}`;
+  }
+  return undefined;
+}
+
+/**
+ * Checks that a remote server's `auth` fits the rest of its config: OAuth needs a transport the
+ * SDK can authorize (not WebSocket), and an `auth` that sets `Authorization` excludes `apiKey`
+ * and a custom `Authorization` header (custom headers would win over the token, silently).
+ */
+function checkRemoteAuth(
+  config: {
+    transport: string;
+    auth?: ServerAuth;
+    apiKey?: string;
+    headers: Record<string, string>;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const type = config.auth?.type ?? 'none';
+  if (type === 'none') return;
+  if (config.transport === 'websocket' && type.startsWith('oauth2-')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['auth', 'type'],
+      message: `${type} is not supported over websocket: the MCP SDK authorizes only HTTP transports; use streamable-http or sse, or user-token, headers or apiKey`,
+    });
+  }
+  if (config.apiKey !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['apiKey'],
+      message: `apiKey cannot be combined with auth ${type}: both set the Authorization header`,
+    });
+  }
+  const authorization = Object.keys(config.headers).find((name) => /^authorization$/i.test(name));
+  if (authorization) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['headers', authorization],
+      message: `an Authorization header cannot be combined with auth ${type}, which sets it`,
+    });
+  }
+}
+
+const remoteFields = {
+  headers: headerRecord.default({}),
+  apiKey: z.string().min(1).optional(),
+  /** Authentication beyond `headers`/`apiKey`; absent means `{ type: 'none' }`. */
+  auth: serverAuthSchema.optional(),
+  timeoutMs,
+};
+
+/** A remote server over Streamable HTTP (falls back to HTTP+SSE for older servers). */
+export const streamableHttpConfigSchema = z
+  .object({
+    transport: z.literal('streamable-http'),
+    url: remoteUrl(['http:', 'https:']),
+    ...remoteFields,
+  })
+  .superRefine(checkRemoteAuth);
+
+/** A remote server over the older HTTP+SSE transport (protocol version 2024-11-05). */
+export const sseConfigSchema = z
+  .object({
+    transport: z.literal('sse'),
+    url: remoteUrl(['http:', 'https:']),
+    ...remoteFields,
+  })
+  .superRefine(checkRemoteAuth);
+
+/** A remote server over WebSocket with the `mcp` subprotocol. */
+export const websocketConfigSchema = z
+  .object({
+    transport: z.literal('websocket'),
+    url: remoteUrl(['ws:', 'wss:']),
+    ...remoteFields,
+  })
+  .superRefine(checkRemoteAuth);
+
+/** Any server config, discriminated on `transport`. */
+export const mcpServerConfigSchema = z.discriminatedUnion('transport', [
+  stdioConfigSchema,
+  streamableHttpConfigSchema,
+  sseConfigSchema,
+  websocketConfigSchema,
+]);
+
+export type StdioServerConfig = z.infer<typeof stdioConfigSchema>;
+export type RemoteServerConfig =
+  | z.infer<typeof streamableHttpConfigSchema>
+  | z.infer<typeof sseConfigSchema>
+  | z.infer<typeof websocketConfigSchema>;
+export type McpServerConfig = z.infer<typeof mcpServerConfigSchema>;
+/** A config as a caller may write it, with defaults still to be filled. */
+export type McpServerConfigInput = z.input<typeof mcpServerConfigSchema>;
+
+/** The columns of a stored server that make up its connection config. */
+export interface ServerConfigColumns {
+  transport: McpServerConfig['transport'];
+  url: string | null;
+  command: string | null;
+  args: string[];
+  cwd: string | null;
+  env: Record<string, string>;
+  headers: Record<string, string>;
+  apiKey: string | null;
+  /** The `auth` column; absent or `{ type: 'none' }` for no authentication. */
+  auth?: ServerAuth;
+  timeoutMs: number;
+}
+
+/**
+ * Builds the connection config of a stored server.
+ *
+ * @throws ZodError when the stored columns do not form a valid config (e.g. a remote server
+ *   without a URL); callers report it as the server's connection error.
+ */
+export function configFromColumns(row: ServerConfigColumns): McpServerConfig {
+  if (row.transport === 'stdio') {
+    return mcpServerConfigSchema.parse({
+      transport: 'stdio',
+      command: row.command ?? '',
+      args: row.args,
+      env: row.env,
+      cwd: row.cwd ?? undefined,
+      timeoutMs: row.timeoutMs,
+    });
+  }
+  return mcpServerConfigSchema.parse({
+    transport: row.transport,
+    url: row.url ?? '',
+    headers: row.headers,
+    apiKey: row.apiKey ?? undefined,
+    auth: row.auth,
+    timeoutMs: row.timeoutMs,
+  });
+}

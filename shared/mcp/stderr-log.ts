@@ -1,0 +1,156 @@
+/**
+ * A stdio MCP server's stderr on its way to the log, bounded so that a server that floods it
+ * cannot flood our logs (DESIGN §8): each line is cut at `maxLineBytes`, lines pass a token
+ * bucket (`burstLines` at once, then `linesPerSecond`), and the lines dropped meanwhile are
+ * counted in one "suppressed" line. The last `tailChars` of it are kept, unlimited by the rate,
+ * to explain a failure in an error message.
+ */
+import type { Logger } from '../logger.js';
+
+/** Bounds on a stdio server's stderr in the log. */
+export interface StderrLimits {
+  /** Longest line logged, in bytes (UTF-8); the rest is cut and marked. Default 1000. */
+  maxLineBytes: number;
+  /** Lines logged per second once the burst is spent (the bucket's refill rate). Default 10. */
+  linesPerSecond: number;
+  /** Lines logged at once before the rate applies (the bucket's size). Default 50. */
+  burstLines: number;
+  /** Characters of the most recent stderr kept for error messages. Default 2048. */
+  tailChars: number;
+}
+
+/** The defaults of {@link StderrLimits}. */
+export const DEFAULT_STDERR_LIMITS: StderrLimits = {
+  maxLineBytes: 1000,
+  linesPerSecond: 10,
+  burstLines: 50,
+  tailChars: 2048,
+};
+
+/** Options of {@link StderrLog}. */
+export interface StderrLogOptions {
+  /** Where lines go: `info` for a line, `warn` for a count of suppressed lines. */
+  logger: Logger;
+  /** Missing fields take {@link DEFAULT_STDERR_LIMITS}. */
+  limits?: Partial<StderrLimits>;
+  /** Clock for the rate, in milliseconds; default `Date.now`. */
+  now?: () => number;
+}
+
+const NEWLINE = 0x0a;
+
+/** Splits a byte stream into bounded, rate-limited log lines and keeps its tail. */
+export class StderrLog {
+  readonly #logger: Logger;
+  readonly #limits: StderrLimits;
+  readonly #now: () => number;
+  /** The current line's bytes so far, at most `maxLineBytes` of them. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** Bytes of the current line dropped beyond `maxLineBytes`. */
+  #cutBytes = 0;
+  #tail = '';
+  #tokens: number;
+  #refilledAt: number;
+  #suppressed = 0;
+
+  constructor(options: StderrLogOptions) {
+    this.#logger = options.logger;
+    this.#limits = { ...DEFAULT_STDERR_LIMITS, ...options.limits };
+    this.#now = options.now ?? Date.now;
+    this.#tokens = this.#limits.burstLines;
+    this.#refilledAt = this.#now();
+  }
+
+  /** Takes the next chunk of the stream; complete lines are logged (within the limits). */
+  write(chunk: Buffer): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(NEWLINE, start);
+      this.#collect(chunk.subarray(start, newline === -1 ? chunk.length : newline));
+      if (newline === -1) return;
+      this.#endLine();
+      start = newline + 1;
+    }
+  }
+
+  /**
+   * Ends the stream: logs an unterminated last line and the count of lines suppressed since the
+   * last logged one. Call when the stream ends; writing afterwards starts afresh.
+   */
+  flush(): void {
+    if (this.#pendingBytes > 0 || this.#cutBytes > 0) this.#endLine();
+    this.#reportSuppressed();
+  }
+
+  /** The most recent stderr (at most `tailChars`), the unterminated current line included. */
+  get tail(): string {
+    return (this.#tail + this.#pendingText()).slice(-this.#limits.tailChars);
+  }
+
+  /**
+   * The tail as a note for an error message, e.g. ` (stderr: Error: x | at y)`: its last five
+   * lines joined by ` | `, at most 500 characters; empty when the server wrote nothing.
+   */
+  note(): string {
+    const tail = this.tail.trim();
+    if (!tail) return '';
+    const lines = tail.split('\n').slice(-5).join(' | ');
+    return ` (stderr: ${lines.slice(-500)})`;
+  }
+
+  #collect(piece: Buffer): void {
+    const room = this.#limits.maxLineBytes - this.#pendingBytes;
+    if (piece.length > room) {
+      this.#cutBytes += piece.length - Math.max(room, 0);
+      piece = piece.subarray(0, Math.max(room, 0));
+    }
+    if (piece.length === 0) return;
+    this.#pending.push(piece);
+    this.#pendingBytes += piece.length;
+  }
+
+  #pendingText(): string {
+    return Buffer.concat(this.#pending).toString('utf8');
+  }
+
+  #endLine(): void {
+    let line = this.#pendingText().replace(/\r$/, '');
+    if (this.#cutBytes > 0) line += ` …[${this.#cutBytes} more bytes cut]`;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#cutBytes = 0;
+    if (!line.trim()) return;
+    this.#tail = (this.#tail + line + '\n').slice(-this.#limits.tailChars);
+    if (!this.#takeToken()) {
+      this.#suppressed++;
+      return;
+    }
+    this.#reportSuppressed();
+    this.#logger.info({ stderr: line }, 'mcp server stderr');
+  }
+
+  /** Token bucket: refills `linesPerSecond` per second up to `burstLines`. */
+  #takeToken(): boolean {
+    const now = this.#now();
+    const elapsedMs = Math.max(0, now - this.#refilledAt);
+    this.#refilledAt = now;
+    this.#tokens = Math.min(
+      this.#limits.burstLines,
+      this.#tokens + (elapsedMs * this.#limits.linesPerSecond) / 1000,
+    );
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  #reportSuppressed(): void {
+    if (this.#suppressed === 0) return;
+    const suppressedLines = this.#suppressed;
+    this.#suppressed = 0;
+    this.#logger.warn(
+      { suppressedLines },
+      `mcp server stderr: suppressed ${suppressedLines} lines (more than ${this.#limits.linesPerSecond} per second)`,
+    );
+  }
+}

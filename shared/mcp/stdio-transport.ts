@@ -1,0 +1,323 @@
+/**
+ * The client side of the MCP stdio transport (MCP spec 2025-11-25, "Transports › stdio"): spawns
+ * the server and exchanges newline-delimited JSON-RPC over its stdin and stdout. Framing is the
+ * SDK's own (`ReadBuffer`, `serializeMessage`), so no protocol code is written here.
+ *
+ * Why not the SDK's `StdioClientTransport` as it is: it spawns the server in our own process
+ * group and, on close, signals only that direct child (stdin closed, 2 s, SIGTERM, 2 s,
+ * SIGKILL). A server started through `npx`, `uvx`, `sh -c` or a wrapper script runs as a
+ * grandchild that those signals never reach, and it lingers; enough sessions later the machine
+ * runs out of memory (DESIGN §8, MetaMCP). This transport spawns the server `detached`, i.e. as
+ * the leader of a new process group (POSIX `setsid`), and signals the whole group with
+ * `kill(-pgid, signal)`, both on `close()` and when the server's main process exits by itself
+ * (so a dead `npx` leaves no orphaned server behind). It also takes its environment from
+ * {@link stdioServerEnvironment} on purpose rather than by default, makes the grace period
+ * configurable, and holds a slot of a {@link StdioProcessLimiter} while the group lives.
+ *
+ * Being its own process group, the server no longer gets the terminal's Ctrl-C: the owner ends it
+ * through `close()` or the limiter's `killOnExit`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, readdir } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../logger.js';
+import { stdioServerEnvironment } from './stdio-environment.js';
+import type { StdioProcessLimiter, StdioProcessSlot } from './stdio-process-limiter.js';
+
+/** The default of {@link StdioProcessTransportOptions.killGraceMs}. */
+export const DEFAULT_KILL_GRACE_MS = 2_000;
+
+/** How often a signalled process group is checked for survivors, in milliseconds. */
+const GROUP_POLL_MS = 25;
+
+/** Windows has no process groups to signal; there the direct child alone is signalled. */
+const USE_PROCESS_GROUPS = process.platform !== 'win32';
+
+/** Options of {@link StdioProcessTransport}. */
+export interface StdioProcessTransportOptions {
+  /** The executable, found on the child's `PATH`. */
+  command: string;
+  args?: readonly string[];
+  /** Set on top of the safe environment of {@link stdioServerEnvironment}. */
+  env?: Readonly<Record<string, string>>;
+  /** Working directory; default the parent's. */
+  cwd?: string;
+  /**
+   * Milliseconds the server gets to exit after its stdin closes, and its process group again
+   * after SIGTERM, before SIGKILL; default {@link DEFAULT_KILL_GRACE_MS}.
+   */
+  killGraceMs?: number;
+  /** Caps and tracks this process's stdio servers; default none (no cap, no exit hook). */
+  limiter?: StdioProcessLimiter;
+  /** Names the server in the limiter's error and in logs; default `command`. */
+  label?: string;
+  /** Logs a server that had to be killed; default none. */
+  logger?: Logger;
+  /** Largest message accepted from the server, in bytes; default the SDK's (10 MiB). */
+  maxBufferSize?: number;
+}
+
+/**
+ * An MCP client transport over a child process in its own process group. `start()` spawns it,
+ * `close()` ends the whole group: stdin closed, up to `killGraceMs` for the server to exit, then
+ * SIGTERM to the group, up to `killGraceMs` more, then SIGKILL (MCP spec, "Lifecycle › Shutdown").
+ */
+export class StdioProcessTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+
+  readonly #options: StdioProcessTransportOptions;
+  readonly #graceMs: number;
+  readonly #readBuffer: ReadBuffer;
+  readonly #stderr = new PassThrough();
+  #child?: ChildProcess;
+  #slot?: StdioProcessSlot;
+  #exited?: Promise<void>;
+  /** Settles on the child's `close`: it exited and its stdio pipes closed. */
+  #closed?: Promise<void>;
+  #ending?: Promise<void>;
+  #finished?: Promise<void>;
+  #closing?: Promise<void>;
+
+  constructor(options: StdioProcessTransportOptions) {
+    this.#options = options;
+    this.#graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.#readBuffer = new ReadBuffer({ maxBufferSize: options.maxBufferSize });
+  }
+
+  /** The server's process id (and process group id) while its main process runs, else `null`. */
+  get pid(): number | null {
+    const child = this.#child;
+    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return null;
+    return child.pid;
+  }
+
+  /**
+   * The server's stderr, available before `start()` so no early output is missed (as the SDK's).
+   * It is drained even when nobody listens, so a chatty server never blocks on a full pipe.
+   */
+  get stderr(): PassThrough {
+    return this.#stderr;
+  }
+
+  /**
+   * Spawns the server; resolves once it runs.
+   *
+   * @throws StdioProcessLimitError when the limiter has no free slot (nothing is spawned);
+   *   the spawn error (`ENOENT` for a missing command) when the process cannot start.
+   */
+  async start(): Promise<void> {
+    if (this.#child) throw new Error('StdioProcessTransport already started; create a new one');
+    const { command, args = [], env, cwd, limiter } = this.#options;
+    const slot = limiter?.acquire(this.#options.label ?? command);
+    let child: ChildProcess;
+    try {
+      child = spawn(command, [...args], {
+        cwd,
+        env: stdioServerEnvironment(env),
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: USE_PROCESS_GROUPS,
+        shell: false,
+        windowsHide: true,
+      });
+    } catch (error) {
+      slot?.release();
+      throw error;
+    }
+    this.#child = child;
+    this.#slot = slot;
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // The main process ending does not end its group: reap what it left behind.
+    child.once('exit', () => void this.#endGroup());
+    this.#closed = new Promise((resolve) => child.once('close', () => resolve()));
+    this.#finished = this.#closed
+      .then(() => this.#finish())
+      .catch((error: unknown) => this.onerror?.(error as Error));
+    child.stdout?.on('data', (chunk: Buffer) => this.#onStdout(chunk));
+    child.stdout?.on('error', (error) => this.onerror?.(error));
+    child.stdin?.on('error', (error) => this.onerror?.(error));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (!this.#stderr.writableEnded) this.#stderr.write(chunk);
+    });
+    child.stderr?.once('close', () => {
+      if (!this.#stderr.writableEnded) this.#stderr.end();
+    });
+    if (this.#stderr.listenerCount('data') === 0 && this.#stderr.listenerCount('readable') === 0) {
+      this.#stderr.resume();
+    }
+
+    await new Promise<void>((resolve, reject) => {
+      let spawned = false;
+      child.on('error', (error) => {
+        if (spawned) this.onerror?.(error);
+        else reject(error);
+      });
+      child.once('spawn', () => {
+        spawned = true;
+        if (child.pid !== undefined) slot?.track(child.pid);
+        resolve();
+      });
+    });
+  }
+
+  /** Writes one message to the server's stdin; resolves once it is handed to the pipe. */
+  send(message: JSONRPCMessage): Promise<void> {
+    const stdin = this.#child?.stdin;
+    if (!stdin?.writable || this.#closing) return Promise.reject(new Error('Not connected'));
+    return new Promise((resolve, reject) => {
+      stdin.write(serializeMessage(message), (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /** Ends the server's whole process group (see the class comment). Safe to call more than once. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const child = this.#child;
+    if (!child) {
+      this.#readBuffer.clear();
+      return;
+    }
+    if (child.pid !== undefined) {
+      child.stdin?.end();
+      await this.#within(this.#exited!, this.#graceMs);
+      await this.#endGroup();
+    }
+    await this.#finished;
+  }
+
+  #onStdout(chunk: Buffer): void {
+    try {
+      this.#readBuffer.append(chunk);
+    } catch (error) {
+      // A message larger than maxBufferSize: the stream can no longer be trusted.
+      this.onerror?.(error as Error);
+      void this.close();
+      return;
+    }
+    for (;;) {
+      let message: JSONRPCMessage | null;
+      try {
+        message = this.#readBuffer.readMessage();
+      } catch (error) {
+        // A line that is not JSON-RPC (stray output on stdout): reported, and skipped.
+        this.onerror?.(error as Error);
+        continue;
+      }
+      if (message === null) return;
+      this.onmessage?.(message);
+    }
+  }
+
+  /** SIGTERM to what is left of the group, then SIGKILL after the grace. Runs once. */
+  #endGroup(): Promise<void> {
+    this.#ending ??= this.#killGroup();
+    return this.#ending;
+  }
+
+  async #killGroup(): Promise<void> {
+    const child = this.#child;
+    const pid = child?.pid;
+    if (!child || pid === undefined) return;
+    if (await this.#groupAlive(child, pid)) {
+      this.#signal(child, pid, 'SIGTERM');
+      if (!(await this.#groupGoneWithin(child, pid, this.#graceMs))) {
+        this.#options.logger?.warn(
+          { pid, killGraceMs: this.#graceMs },
+          'stdio server still running after SIGTERM and the grace period; sending SIGKILL',
+        );
+        this.#signal(child, pid, 'SIGKILL');
+      }
+    }
+    // A process that left the group (its own setsid) may still hold our pipes: stop waiting on them.
+    if (!(await this.#within(this.#closed!, this.#graceMs))) {
+      this.#options.logger?.warn({ pid }, 'stdio server pipes still open after its group ended');
+      child.stdin?.destroy();
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }
+  }
+
+  /** After the main process and its pipes closed: the group is reaped, so free the slot. */
+  async #finish(): Promise<void> {
+    await this.#ending;
+    if (this.#stderr.readableFlowing && !this.#stderr.readableEnded) {
+      await new Promise((resolve) => this.#stderr.once('end', resolve));
+    }
+    this.#slot?.release();
+    this.#readBuffer.clear();
+    this.onclose?.();
+  }
+
+  #signal(child: ChildProcess, pid: number, signal: NodeJS.Signals): void {
+    try {
+      if (USE_PROCESS_GROUPS) process.kill(-pid, signal);
+      else child.kill(signal);
+    } catch {
+      // The group ended meanwhile.
+    }
+  }
+
+  async #groupAlive(child: ChildProcess, pid: number): Promise<boolean> {
+    if (!USE_PROCESS_GROUPS) return child.exitCode === null && child.signalCode === null;
+    return processGroupAlive(pid);
+  }
+
+  async #groupGoneWithin(child: ChildProcess, pid: number, ms: number): Promise<boolean> {
+    const deadline = performance.now() + ms;
+    while (await this.#groupAlive(child, pid)) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await sleep(Math.min(GROUP_POLL_MS, left));
+    }
+    return true;
+  }
+
+  /** Waits for `promise` at most `ms` milliseconds; true when it settled in time. */
+  async #within(promise: Promise<void>, ms: number): Promise<boolean> {
+    const abort = new AbortController();
+    const timeout = sleep(ms, false, { signal: abort.signal }).catch(() => false);
+    const settled = await Promise.race([promise.then(() => true), timeout]);
+    abort.abort();
+    return settled;
+  }
+}
+
+/**
+ * True while a process group has a member that still runs. `kill(-pgid, 0)` alone also counts
+ * zombies, and an init that does not reap orphans (the init of many containers) keeps those
+ * forever; on Linux the members' states are read from `/proc` to tell them apart.
+ */
+async function processGroupAlive(pgid: number): Promise<boolean> {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    // ESRCH: no member left. EPERM: members we may not signal, so nothing we could do anyway.
+    return false;
+  }
+  if (process.platform !== 'linux') return true;
+  let names: string[];
+  try {
+    names = await readdir('/proc');
+  } catch {
+    return true;
+  }
+  const states = await Promise.all(
+    names
+      .filter((name) => /^\d+$/.test(name))
+      .map((name) => readFile(`/proc/${name}/stat`, 'utf8').catch(() => '')),
+  );
+  return states.some((stat) => {
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X';
+  });
+}

@@ -1,0 +1,164 @@
+/**
+ * Every setting Switchboard reads from the environment, validated once at start-up
+ * (DESIGN §7.5). `.env.example` documents each one.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => value || undefined)
+  .optional();
+
+const booleanFlag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((value) =>
+      value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value),
+    );
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** True when `value` is base64 of exactly 32 bytes (an AES-256 key). */
+const isSecretKey = (value: string) =>
+  /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32;
+
+/** A comma-separated list, trimmed, empty entries dropped. */
+const commaList = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? fallback)
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean),
+    );
+
+const settingsSchema = z.object({
+  DATABASE_URL: optionalString.refine(
+    (value) => value === undefined || /^postgres(ql)?:\/\//.test(value),
+    'must be a postgres:// or postgresql:// URL',
+  ),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ADMIN_TOKEN: optionalString.refine(
+    (value) => value === undefined || value.length >= 16,
+    'must be at least 16 characters',
+  ),
+  ADMIN_EMAIL: z.email().default('admin@localhost'),
+  SWITCHBOARD_SECRET_KEY: optionalString.refine(
+    (value) => value === undefined || isSecretKey(value),
+    'must be 32 bytes in base64 (e.g. `openssl rand -base64 32`)',
+  ),
+  SWITCHBOARD_PREVIOUS_SECRET_KEYS: z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((key) => key.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (keys) => keys.every(isSecretKey),
+      'must be a comma-separated list of 32-byte keys in base64',
+    ),
+  SEED_DEMO_SERVERS: booleanFlag(true),
+  LIVEKIT_URL: optionalString.refine(
+    (value) => value === undefined || /^(wss?|https?):\/\//.test(value),
+    'must be a ws://, wss://, http:// or https:// URL',
+  ),
+  LIVEKIT_API_KEY: optionalString,
+  LIVEKIT_API_SECRET: optionalString,
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
+  OPENAI_REALTIME_MODEL: z.string().trim().min(1).default('gpt-realtime'),
+  OPENAI_VOICE: z.string().trim().min(1).default('marin'),
+  OPENAI_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.8),
+  AGENT_NAME: z.string().trim().min(1).default('switchboard'),
+  AGENT_INSTRUCTIONS: z
+    .string()
+    .default(
+      'You are Switchboard, a helpful voice assistant. Use your tools to look things up and act ' +
+        'for the user. Keep answers short and conversational; say plainly when a tool fails.',
+    ),
+  AGENT_GREETING: z.string().default('Greet the user briefly and offer your help.'),
+  MCP_HEALTH_INTERVAL_MS: positiveInt(30_000),
+  MCP_HEALTH_TIMEOUT_MS: positiveInt(5_000),
+  MCP_FAILURE_THRESHOLD: positiveInt(3),
+  MCP_BACKOFF_BASE_MS: positiveInt(1_000),
+  MCP_BACKOFF_CAP_MS: positiveInt(60_000),
+  MCP_MAX_RESULT_CHARS: positiveInt(8_000),
+  AGENT_TOOLS_DEADLINE_MS: positiveInt(3_000),
+  MCP_MAX_STDIO_PROCESSES: positiveInt(32),
+  STATUS_CHECK_TIMEOUT_MS: positiveInt(3_000),
+  STATUS_CACHE_MS: z.coerce.number().int().min(0).default(10_000),
+  MCP_ALLOW_PRIVATE_NETWORKS: booleanFlag(false),
+  MCP_STDIO_ALLOWED_COMMANDS: commaList('node,npx,uvx,python3'),
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
+  API_BODY_LIMIT: z
+    .string()
+    .trim()
+    .regex(/^\d+(b|kb|mb)?$/i, 'must be a size such as 100kb, 1mb or 4096')
+    .default('100kb'),
+  CORS_ORIGINS: commaList('').refine(
+    (origins) => origins.every((origin) => origin === '*' || /^https?:\/\/[^/]+$/.test(origin)),
+    'must be * or a comma-separated list of origins such as https://admin.example.com',
+  ),
+});
+
+/** Validated settings, with `DATA_DIR` made absolute. */
+export type Settings = z.infer<typeof settingsSchema> & { dataDir: string };
+
+/** Raised when the environment holds invalid settings; `message` names every failing field. */
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+}
+
+/**
+ * Reads and validates the settings.
+ *
+ * @param env the environment to read; default `process.env`.
+ * @throws SettingsError naming each invalid field and why.
+ */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = settingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new SettingsError(`Invalid settings:\n${lines.join('\n')}`);
+  }
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.DATA_DIR) };
+}
+
+/** True when the three LiveKit settings the worker needs are all present. */
+export function livekitConfigured(settings: Settings): boolean {
+  return Boolean(settings.LIVEKIT_URL && settings.LIVEKIT_API_KEY && settings.LIVEKIT_API_SECRET);
+}
+
+/** The MCP health and reconnect policy the settings describe (`MCP_HEALTH_*`, `MCP_BACKOFF_*`). */
+export function healthPolicy(settings: Settings) {
+  return {
+    intervalMs: settings.MCP_HEALTH_INTERVAL_MS,
+    pingTimeoutMs: settings.MCP_HEALTH_TIMEOUT_MS,
+    failureThreshold: settings.MCP_FAILURE_THRESHOLD,
+    backoffBaseMs: settings.MCP_BACKOFF_BASE_MS,
+    backoffCapMs: settings.MCP_BACKOFF_CAP_MS,
+  };
+}
+
+/**
+ * The connection guards the settings describe, for `McpConnectionOptions`: the URL policy
+ * (`MCP_ALLOW_PRIVATE_NETWORKS`, default false) and the stdio allow list
+ * (`MCP_STDIO_ALLOWED_COMMANDS`, default `node,npx,uvx,python3`).
+ */
+export function connectionGuards(settings: Settings) {
+  return {
+    urlPolicy: { allowPrivateNetworks: settings.MCP_ALLOW_PRIVATE_NETWORKS },
+    allowedCommands: settings.MCP_STDIO_ALLOWED_COMMANDS,
+  };
+}

@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadUserToolsets, type UserToolsets } from '../../agent/load-user-toolsets.js';
+import type { DatabaseHandle } from '../../shared/db/open.js';
+import { createServer } from '../../shared/db/servers.js';
+import { createTestUser, openTestDatabase } from '../helpers/database.js';
+import { isProcessAlive } from '../helpers/mcp-processes.js';
+import { startSilentServer } from '../../bench/fixtures/silent-server.js';
+import {
+  startSlowInitializeServer,
+  type FixtureHttpServer,
+} from '../../bench/fixtures/slow-initialize-server.js';
+import { brokenServer, everythingServer, silentLogger } from './fixtures.js';
+
+const TOOL_NAME_RULE = /^[a-zA-Z0-9_-]{1,64}$/;
+
+describe('loadUserToolsets', () => {
+  let handle: DatabaseHandle;
+  const opened: UserToolsets[] = [];
+
+  async function load(
+    userId: number,
+    policy?: Parameters<typeof loadUserToolsets>[0]['policy'],
+  ): Promise<UserToolsets> {
+    const tools = await loadUserToolsets({
+      db: handle.db,
+      secrets: handle.secrets,
+      userId,
+      logger: silentLogger(),
+      policy,
+    });
+    opened.push(tools);
+    return tools;
+  }
+
+  beforeAll(async () => {
+    handle = await openTestDatabase();
+  });
+
+  afterAll(async () => {
+    await Promise.all(opened.map((tools) => tools.close()));
+    await handle?.close();
+  });
+
+  it("advertises a working server's tools and keeps retrying a server that cannot start", async () => {
+    const user = await createTestUser(handle);
+    const everything = await createServer(handle, everythingServer(user.id));
+    const broken = await createServer(handle, brokenServer(user.id));
+
+    // A long backoff keeps the broken server's retry scheduled (not in flight) while we look.
+    const tools = await load(user.id, { backoffBaseMs: 600_000, backoffCapMs: 600_000 });
+
+    expect(tools.toolsets.map((toolset) => toolset.server.id)).toEqual([everything.id, broken.id]);
+    expect(tools.unavailable).toEqual([
+      { serverId: broken.id, name: 'Broken', error: expect.stringMatching(/not found|ENOENT/) },
+    ]);
+    const [toolset, retrying] = tools.toolsets;
+    expect(retrying!.advertisedTools).toEqual([]);
+    expect(retrying!.connection.status).toBe('error');
+    expect(retrying!.connection.retryAt).toBeGreaterThan(0);
+    expect(toolset!.id).toBe(`mcp-server-${everything.id}`);
+    const names = toolset!.advertisedTools.map((tool) => tool.name);
+    expect(names).toContain('everything__echo');
+    expect(names).toContain('everything__get-sum');
+    for (const name of names) expect(name).toMatch(TOOL_NAME_RULE);
+
+    const echo = toolset!.tools.find((tool) => 'name' in tool && tool.name === 'everything__echo');
+    expect(echo).toMatchObject({
+      type: 'function',
+      description: 'Echoes back the input string',
+      parameters: { type: 'object', properties: { message: { type: 'string' } } },
+    });
+    expect(echo && 'parameters' in echo ? echo.parameters : {}).not.toHaveProperty('$schema');
+  });
+
+  it("leaves out inactive servers and other users' servers", async () => {
+    const user = await createTestUser(handle);
+    const other = await createTestUser(handle);
+    await createServer(handle, { ...everythingServer(user.id, 'Dormant'), isActive: false });
+    await createServer(handle, everythingServer(other.id));
+
+    const tools = await load(user.id);
+
+    expect(tools.toolsets).toEqual([]);
+    expect(tools.unavailable).toEqual([]);
+  });
+
+  it('gives servers whose names share a slug distinct tool names, oldest server first', async () => {
+    const user = await createTestUser(handle);
+    await createServer(handle, everythingServer(user.id, 'Everything'));
+    await createServer(handle, everythingServer(user.id, 'EVERYTHING'));
+
+    const tools = await load(user.id);
+
+    expect(tools.toolsets).toHaveLength(2);
+    const [first, second] = tools.toolsets.map((toolset) =>
+      toolset.advertisedTools.map((tool) => tool.name),
+    );
+    expect(first).toContain('everything__echo');
+    expect(second).not.toContain('everything__echo');
+    expect(second!.some((name) => /^everything__echo_[0-9a-f]{6}$/.test(name))).toBe(true);
+    const all = [...first!, ...second!];
+    expect(new Set(all).size).toBe(all.length);
+  });
+
+  it('ends the stdio child processes on close()', async () => {
+    const user = await createTestUser(handle);
+    await createServer(handle, everythingServer(user.id));
+    const tools = await load(user.id);
+    const pid = tools.toolsets[0]!.connection.pid;
+    expect(pid).toEqual(expect.any(Number));
+    expect(isProcessAlive(pid!)).toBe(true);
+
+    await tools.close();
+
+    await vi.waitFor(() => expect(isProcessAlive(pid!)).toBe(false), {
+      timeout: 10_000,
+      interval: 50,
+    });
+    expect(tools.toolsets[0]!.connection.status).toBe('disconnected');
+  });
+});
+
+describe('loadUserToolsets start deadline', () => {
+  let handle: DatabaseHandle;
+  let slow: FixtureHttpServer;
+  let silent: FixtureHttpServer;
+  let tools: UserToolsets | undefined;
+
+  beforeAll(async () => {
+    handle = await openTestDatabase();
+    slow = await startSlowInitializeServer(1_500);
+    silent = await startSilentServer();
+  });
+
+  afterAll(async () => {
+    await tools?.close();
+    await slow?.close();
+    await silent?.close();
+    await handle?.close();
+  });
+
+  it('starts with the ready servers at the deadline; a slow server adds its tools later', async () => {
+    const user = await createTestUser(handle);
+    await createServer(handle, everythingServer(user.id));
+    const late = await createServer(handle, {
+      userId: user.id,
+      name: 'Slow',
+      transport: 'streamable-http',
+      url: slow.url,
+      timeoutMs: 20_000,
+    });
+    const dead = await createServer(handle, {
+      userId: user.id,
+      name: 'Silent',
+      transport: 'streamable-http',
+      url: silent.url,
+      timeoutMs: 60_000,
+    });
+
+    tools = await loadUserToolsets({
+      db: handle.db,
+      secrets: handle.secrets,
+      userId: user.id,
+      logger: silentLogger(),
+      startDeadlineMs: 800,
+    });
+
+    expect(tools.pending.sort()).toEqual(['Silent', 'Slow']);
+    const [everything, slowToolset, silentToolset] = tools.toolsets;
+    expect(everything!.advertisedTools.map((t) => t.name)).toContain('everything__echo');
+    expect(slowToolset!.server.id).toBe(late.id);
+    expect(slowToolset!.advertisedTools).toEqual([]);
+    expect(silentToolset!.server.id).toBe(dead.id);
+
+    await vi.waitFor(
+      () => expect(slowToolset!.advertisedTools.map((t) => t.name)).toEqual(['slow__echo']),
+      { timeout: 10_000, interval: 20 },
+    );
+    expect(silentToolset!.advertisedTools).toEqual([]);
+  });
+});

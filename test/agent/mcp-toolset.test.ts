@@ -1,0 +1,305 @@
+import { initializeLogger, voice } from '@livekit/agents';
+import { eq } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { loadUserToolsets, type UserToolsets } from '../../agent/load-user-toolsets.js';
+import type { McpToolset, ToolCallRecorder } from '../../agent/mcp-toolset.js';
+import type { DatabaseHandle } from '../../shared/db/open.js';
+import { toolCalls, type McpServerRow, type User } from '../../shared/db/schema.js';
+import { createServer } from '../../shared/db/servers.js';
+import type { ToolCallRecord } from '../../shared/db/tool-calls.js';
+import { createTestUser, openTestDatabase } from '../helpers/database.js';
+import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';
+import { everythingServer, silentLogger } from './fixtures.js';
+
+initializeLogger({ pretty: false, level: 'silent' });
+
+const SESSION_ID = 'job-under-test';
+
+/** FakeLLM that also answers an input containing one of its keys (tool errors vary in detail). */
+class SubstringFakeLLM extends voice.testing.FakeLLM {
+  readonly #responses: voice.testing.FakeLLMResponse[];
+
+  constructor(responses: voice.testing.FakeLLMResponse[]) {
+    super(responses);
+    this.#responses = responses;
+  }
+
+  override lookup(input: string): voice.testing.FakeLLMResponse | undefined {
+    const exact = super.lookup(input);
+    if (exact) return exact;
+    const partial = this.#responses.find((response) => input.includes(response.input));
+    return partial && { ttft: 0, duration: 0, ...partial };
+  }
+}
+
+describe('McpToolset in an AgentSession', () => {
+  let handle: DatabaseHandle;
+  let user: User;
+  let server: McpServerRow;
+  let tools: UserToolsets | undefined;
+  let session: voice.AgentSession | undefined;
+  let agent: voice.Agent | undefined;
+
+  async function startSession(
+    responses: voice.testing.FakeLLMResponse[],
+    recordToolCall?: ToolCallRecorder,
+  ): Promise<{ session: voice.AgentSession; toolset: McpToolset }> {
+    tools = await loadUserToolsets({
+      db: handle.db,
+      secrets: handle.secrets,
+      userId: user.id,
+      logger: silentLogger(),
+      sessionId: SESSION_ID,
+      recordToolCall,
+      // A dead server stays down for the test (retry in 5 minutes), so the model hears so.
+      policy: { backoffBaseMs: 600_000 },
+      random: () => 0.5,
+    });
+    expect(tools.toolsets).toHaveLength(1);
+    agent = new voice.Agent({ instructions: 'You are a test agent.', tools: tools.toolsets });
+    session = new voice.AgentSession({ llm: new SubstringFakeLLM(responses) });
+    await session.start({ agent });
+    return { session, toolset: tools.toolsets[0]! };
+  }
+
+  async function recordedCalls() {
+    return handle.db.select().from(toolCalls).where(eq(toolCalls.serverId, server.id));
+  }
+
+  beforeAll(async () => {
+    handle = await openTestDatabase();
+    user = await createTestUser(handle);
+    server = await createServer(handle, everythingServer(user.id));
+  });
+
+  beforeEach(async () => {
+    await handle.db.delete(toolCalls);
+  });
+
+  afterEach(async () => {
+    await session?.close();
+    await tools?.close();
+    session = undefined;
+    tools = undefined;
+    agent = undefined;
+  });
+
+  afterAll(async () => {
+    await handle?.close();
+  });
+
+  it("runs the model's tool call on the real MCP server and puts the result in the chat context", async () => {
+    const { session, toolset } = await startSession([
+      {
+        input: 'please echo hello',
+        toolCalls: [{ name: 'everything__echo', args: { message: 'hello' } }],
+      },
+      { input: '"Echo: hello"', content: 'The server said hello.' },
+    ]);
+
+    const result = await session.run({ userInput: 'please echo hello' }).wait();
+
+    result.expect
+      .nextEvent()
+      .isFunctionCall({ name: 'everything__echo', args: { message: 'hello' } });
+    const output = result.expect.nextEvent().isFunctionCallOutput({ isError: false }).event();
+    expect(output.item.output).toContain('Echo: hello');
+    const reply = result.expect.nextEvent().isMessage({ role: 'assistant' }).event();
+    expect(reply.item.textContent).toBe('The server said hello.');
+    result.expect.noMoreEvents();
+
+    const history = agent!.chatCtx.items.filter((item) => item.type === 'function_call_output');
+    expect(history).toEqual([expect.objectContaining({ output: '"Echo: hello"', isError: false })]);
+
+    await toolset.flushRecords();
+    expect(await recordedCalls()).toEqual([
+      expect.objectContaining({
+        userId: user.id,
+        serverId: server.id,
+        toolName: 'echo',
+        roomName: null,
+        sessionId: SESSION_ID,
+        startedAt: expect.any(Date),
+        durationMs: expect.any(Number),
+        ok: true,
+        error: null,
+      }),
+    ]);
+  });
+
+  it('hands an MCP error result to the model as a tool error it can answer', async () => {
+    const { session, toolset } = await startSession([
+      { input: 'echo nothing', toolCalls: [{ name: 'everything__echo', args: {} }] },
+      { input: 'Input validation error', content: 'The echo tool needs a message.' },
+    ]);
+
+    const result = await session.run({ userInput: 'echo nothing' }).wait();
+
+    result.expect.nextEvent().isFunctionCall({ name: 'everything__echo' });
+    const output = result.expect.nextEvent().isFunctionCallOutput({ isError: true }).event();
+    expect(output.item.output).toMatch(/Input validation error.*message/);
+    const reply = result.expect.nextEvent().isMessage({ role: 'assistant' }).event();
+    expect(reply.item.textContent).toBe('The echo tool needs a message.');
+    result.expect.noMoreEvents();
+
+    await toolset.flushRecords();
+    expect(await recordedCalls()).toEqual([
+      expect.objectContaining({
+        toolName: 'echo',
+        ok: false,
+        error: expect.stringContaining('Input validation error'),
+      }),
+    ]);
+  });
+
+  it('tells the model the server is unavailable when its process has died', async () => {
+    const { session, toolset } = await startSession([
+      {
+        input: 'echo after crash',
+        toolCalls: [{ name: 'everything__echo', args: { message: 'anyone?' } }],
+      },
+      { input: 'server is unavailable', content: 'That server is down right now.' },
+    ]);
+    process.kill(toolset.connection.pid!, 'SIGKILL');
+    await vi.waitFor(() => expect(toolset.connection.status).toBe('error'), {
+      timeout: 10_000,
+      interval: 20,
+    });
+
+    const result = await session.run({ userInput: 'echo after crash' }).wait();
+
+    result.expect.nextEvent().isFunctionCall({ name: 'everything__echo' });
+    const output = result.expect.nextEvent().isFunctionCallOutput({ isError: true }).event();
+    expect(output.item.output).toMatch(
+      /^The Everything server is unavailable: .*closed.*\. Retrying in \d+ s\.$/,
+    );
+    result.expect.nextEvent().isMessage({ role: 'assistant' });
+    result.expect.noMoreEvents();
+
+    await toolset.flushRecords();
+    expect(await recordedCalls()).toEqual([
+      expect.objectContaining({ toolName: 'echo', ok: false, error: expect.any(String) }),
+    ]);
+  });
+
+  it('returns the tool result even when recording the call fails', async () => {
+    const recorder = vi.fn<ToolCallRecorder>(async () => {
+      throw new Error('database is down');
+    });
+    const { session, toolset } = await startSession(
+      [{ input: 'echo hi', toolCalls: [{ name: 'everything__echo', args: { message: 'hi' } }] }],
+      recorder,
+    );
+
+    const result = await session.run({ userInput: 'echo hi' }).wait();
+
+    result.expect.nextEvent().isFunctionCall({ name: 'everything__echo' });
+    result.expect.nextEvent().isFunctionCallOutput({ output: '"Echo: hi"', isError: false });
+    await toolset.flushRecords();
+    expect(recorder).toHaveBeenCalledOnce();
+    expect(recorder.mock.calls[0]![0]).toMatchObject<Partial<ToolCallRecord>>({
+      userId: user.id,
+      serverId: server.id,
+      toolName: 'echo',
+      sessionId: SESSION_ID,
+      ok: true,
+    });
+  });
+
+  it('does not wait for the call to be recorded before returning the result', async () => {
+    const recorder = vi.fn<ToolCallRecorder>(() => new Promise<void>(() => {}));
+    const { session } = await startSession(
+      [{ input: 'echo hi', toolCalls: [{ name: 'everything__echo', args: { message: 'hi' } }] }],
+      recorder,
+    );
+
+    const result = await session.run({ userInput: 'echo hi' }).wait();
+
+    result.expect.nextEvent().isFunctionCall({ name: 'everything__echo' });
+    result.expect.nextEvent().isFunctionCallOutput({ output: '"Echo: hi"', isError: false });
+    expect(recorder).toHaveBeenCalledOnce();
+  });
+
+  it('keeps the advertised names when the tools are listed again', async () => {
+    const { toolset } = await startSession([]);
+    const before = toolset.advertisedTools.map((tool) => tool.name);
+
+    await toolset.refreshTools();
+
+    expect(toolset.advertisedTools.map((tool) => tool.name)).toEqual(before);
+    expect(toolset.tools.map((tool) => tool.id)).toEqual(before);
+    expect(Object.keys(agent!.toolCtx.functionTools).sort()).toEqual([...before].sort());
+  });
+});
+
+describe('McpToolset tools that change during a session', () => {
+  let handle: DatabaseHandle;
+  let user: User;
+  let tools: UserToolsets | undefined;
+  let session: voice.AgentSession | undefined;
+
+  beforeAll(async () => {
+    handle = await openTestDatabase();
+    user = await createTestUser(handle);
+    await createServer(handle, {
+      userId: user.id,
+      name: 'Fixture',
+      transport: 'stdio',
+      command: process.execPath,
+      args: FIXTURE_SERVER_ARGS,
+    });
+  });
+
+  afterAll(async () => {
+    await session?.close();
+    await tools?.close();
+    await handle?.close();
+  });
+
+  it('advertises a tool the server adds, and brings the tools back after a kill -9', async () => {
+    tools = await loadUserToolsets({
+      db: handle.db,
+      secrets: handle.secrets,
+      userId: user.id,
+      logger: silentLogger(),
+      random: () => 0,
+    });
+    const agent = new voice.Agent({ instructions: 'Test.', tools: tools.toolsets });
+    session = new voice.AgentSession({
+      llm: new voice.testing.FakeLLM([
+        { input: 'grow', toolCalls: [{ name: 'fixture__add-tool', args: { name: 'late' } }] },
+        { input: 'use it', toolCalls: [{ name: 'fixture__late', args: {} }] },
+        { input: 'echo back', toolCalls: [{ name: 'fixture__echo', args: { message: 'back' } }] },
+      ]),
+    });
+    await session.start({ agent });
+    expect(Object.keys(agent.toolCtx.functionTools)).not.toContain('fixture__late');
+
+    await session.run({ userInput: 'grow' }).wait();
+    await vi.waitFor(
+      () => expect(Object.keys(agent.toolCtx.functionTools)).toContain('fixture__late'),
+      {
+        timeout: 10_000,
+        interval: 20,
+      },
+    );
+    const late = await session.run({ userInput: 'use it' }).wait();
+    late.expect.nextEvent().isFunctionCall({ name: 'fixture__late' });
+    // The fixture answers unknown tools with an error result: the call reached the server.
+    late.expect.nextEvent().isFunctionCallOutput({ isError: true });
+
+    const toolset = tools.toolsets[0]!;
+    const pid = toolset.connection.pid!;
+    process.kill(pid, 'SIGKILL');
+    await vi.waitFor(
+      () => {
+        expect(toolset.connection.status).toBe('connected');
+        expect(toolset.connection.pid).not.toBe(pid);
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    const back = await session.run({ userInput: 'echo back' }).wait();
+    back.expect.nextEvent().isFunctionCall({ name: 'fixture__echo' });
+    back.expect.nextEvent().isFunctionCallOutput({ output: '"Echo: back"', isError: false });
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * An in-process MCP server over stateful Streamable HTTP (the SDK's `McpServer` and
+ * `StreamableHTTPServerTransport`, one transport per session), with an `echo` tool, a count of
+ * the calls it ran, and a way to forget every session as a restarted server would (MCP spec,
+ * "Session Management": a request with an unknown session id gets 404).
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
+import { z } from 'zod';
+
+/** One HTTP request the server received. */
+export interface RecordedRequest {
+  method: string;
+  /** The `Last-Event-ID` header of a resuming GET. */
+  lastEventId?: string;
+}
+
+/** A running stateful Streamable HTTP MCP server. */
+export interface HttpMcpServer {
+  /** `http://127.0.0.1:<port>/mcp` */
+  url: string;
+  /** How many times `echo` ran. */
+  readonly echoCalls: number;
+  /** How many sessions were initialized. */
+  readonly sessions: number;
+  /** Every HTTP request received, in order. */
+  readonly requests: readonly RecordedRequest[];
+  /** Closes every session's transport and forgets its id, as a restarted server would. */
+  forgetSessions(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return body ? JSON.parse(body) : undefined;
+}
+
+/** Options of {@link startHttpMcpServer}. */
+export interface HttpMcpServerOptions {
+  /**
+   * Make streams resumable (MCP spec, "Resumability and Redelivery"): events get ids from an
+   * in-memory event store, and each stream opens with a priming event carrying `retry:` this
+   * many milliseconds. The `interrupted-echo` tool then closes its own response stream halfway,
+   * so the client must reconnect with `Last-Event-ID` to get the result.
+   */
+  resumableRetryMs?: number;
+}
+
+/** Starts the server on a loopback port the kernel picks. */
+export async function startHttpMcpServer(
+  options: HttpMcpServerOptions = {},
+): Promise<HttpMcpServer> {
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  let echoCalls = 0;
+  let sessions = 0;
+  const requests: RecordedRequest[] = [];
+
+  const newSession = async (): Promise<StreamableHTTPServerTransport> => {
+    const server = new McpServer({ name: 'switchboard-http-fixture', version: '1.0.0' });
+    server.registerTool(
+      'echo',
+      { description: 'Echoes its message', inputSchema: { message: z.string() } },
+      async ({ message }) => {
+        echoCalls += 1;
+        return { content: [{ type: 'text', text: `Echo: ${message}` }] };
+      },
+    );
+    const resumable = options.resumableRetryMs !== undefined;
+    if (resumable) {
+      server.registerTool(
+        'interrupted-echo',
+        {
+          description: 'Echoes after closing its own response stream',
+          inputSchema: { message: z.string() },
+        },
+        async ({ message }, extra) => {
+          transport.closeSSEStream(extra.requestId);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return { content: [{ type: 'text', text: `Echo: ${message}` }] };
+        },
+      );
+    }
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      ...(resumable
+        ? { eventStore: new InMemoryEventStore(), retryInterval: options.resumableRetryMs }
+        : {}),
+      onsessioninitialized: (id) => {
+        sessions += 1;
+        transports.set(id, transport);
+      },
+    });
+    await server.connect(transport);
+    return transport;
+  };
+
+  const http: Server = createServer(async (req, res) => {
+    requests.push({
+      method: req.method ?? '',
+      lastEventId: req.headers['last-event-id'] as string | undefined,
+    });
+    try {
+      const sessionId = req.headers['mcp-session-id'];
+      const body = req.method === 'POST' ? await readJson(req) : undefined;
+      let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
+      if (!transport) {
+        if (sessionId !== undefined) {
+          res.writeHead(404, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              error: { code: -32001, message: 'Session not found' },
+              id: null,
+            }),
+          );
+          return;
+        }
+        transport = await newSession();
+      }
+      await transport.handleRequest(req, res, body);
+    } catch (error) {
+      if (!res.headersSent) res.writeHead(500).end(String(error));
+    }
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+
+  const forgetSessions = async () => {
+    const open = [...transports.values()];
+    transports.clear();
+    await Promise.all(open.map((transport) => transport.close()));
+  };
+
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    get echoCalls() {
+      return echoCalls;
+    },
+    get sessions() {
+      return sessions;
+    },
+    requests,
+    forgetSessions,
+    close: async () => {
+      await forgetSessions();
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+    },
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * `npm start` and SIGTERM, for real: `tsx server/main.ts` with a temporary DATA_DIR (embedded
+ * PGlite, the three demo stdio servers) on a random port.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { REPO_ROOT } from '../helpers/mcp-processes.js';
+
+const ADMIN_TOKEN = 'admin-token-for-the-shutdown-test-0123';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Every descendant of `pid` (children, grandchildren, ...), from `ps`. */
+function descendants(pid: number): number[] {
+  const lines = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' });
+  const children = new Map<number, number[]>();
+  for (const line of lines.trim().split('\n')) {
+    const [child, parent] = line.trim().split(/\s+/).map(Number) as [number, number];
+    children.set(parent, [...(children.get(parent) ?? []), child]);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/** Whether `pid` still runs: exists and is not a zombie waiting for init to reap it. */
+function alive(pid: number): boolean {
+  try {
+    const state = execFileSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' });
+    return !state.trim().startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
+describe('npm start and SIGTERM', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-shutdown-'));
+  let child: ChildProcess | undefined;
+
+  afterAll(() => {
+    if (child?.exitCode === null) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('finishes in-flight requests, closes streams and MCP child processes, and exits 0', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ADMIN_TOKEN,
+      LOG_LEVEL: 'warn',
+      MCP_ALLOW_PRIVATE_NETWORKS: 'true',
+    };
+    child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'server/main.ts')], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', resolve));
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+    // Up, and the monitor has started the demo servers' child processes.
+    let servers: { id: number; connectionStatus: string }[] = [];
+    for (let i = 0; i < 300; i++) {
+      const res = await fetch(`${base}/api/mcp/servers`, { headers: auth }).catch(() => undefined);
+      if (res?.ok) {
+        servers = (await res.json()) as typeof servers;
+        if (servers.length > 0 && servers.every((s) => s.connectionStatus === 'connected')) break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(servers.map((s) => s.connectionStatus)).toEqual(['connected', 'connected', 'connected']);
+    const processes = descendants(child.pid!);
+    expect(processes.length).toBeGreaterThanOrEqual(3);
+
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/status/stream`, { headers: auth });
+    const wsClosed = new Promise<number>((resolve) => ws.once('close', resolve));
+    await new Promise((resolve) => ws.once('message', resolve));
+
+    // A request in flight when the signal arrives: the "test" button spawns a server process.
+    const inFlight = fetch(`${base}/api/mcp/servers/${servers[0]!.id}/test`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    child.kill('SIGTERM');
+
+    const answer = await inFlight;
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { status: string }).status).toBe('connected');
+    expect(await wsClosed).toBe(1001);
+    expect(await exited).toBe(0);
+    expect(stderr).not.toMatch(/"level":(50|60)/);
+    await expect(fetch(`${base}/api/health`)).rejects.toThrow();
+    expect(processes.filter(alive)).toEqual([]);
+  }, 60_000);
+});

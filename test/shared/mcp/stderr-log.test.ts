@@ -1,0 +1,85 @@
+/**
+ * StderrLog on its own, with a clock the test moves: line cutting, the token bucket and the tail.
+ */
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../../shared/logger.js';
+import { StderrLog, type StderrLimits } from '../../../shared/mcp/stderr-log.js';
+
+interface LogLine {
+  level: number;
+  msg: string;
+  stderr?: string;
+  suppressedLines?: number;
+}
+
+function stderrLog(limits: Partial<StderrLimits> = {}) {
+  const lines: LogLine[] = [];
+  const clock = { nowMs: 0 };
+  const logger = createLogger({
+    destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) },
+  });
+  const log = new StderrLog({ logger, limits, now: () => clock.nowMs });
+  return { log, lines, clock };
+}
+
+const text = (lines: LogLine[]) => lines.map((line) => line.stderr ?? line.msg);
+
+describe('StderrLog', () => {
+  it('logs each complete line once, joining lines split across chunks', () => {
+    const { log, lines } = stderrLog();
+
+    log.write(Buffer.from('first li'));
+    log.write(Buffer.from('ne\r\nsecond line\n\nthird'));
+
+    expect(text(lines)).toEqual(['first line', 'second line']);
+    log.flush();
+    expect(text(lines)).toEqual(['first line', 'second line', 'third']);
+  });
+
+  it('cuts a line longer than maxLineBytes and says how many bytes were cut', () => {
+    const { log, lines } = stderrLog({ maxLineBytes: 10 });
+
+    log.write(Buffer.from(`${'a'.repeat(8)}`));
+    log.write(Buffer.from(`${'b'.repeat(30)}\nshort\n`));
+
+    expect(text(lines)).toEqual(['aaaaaaaabb …[28 more bytes cut]', 'short']);
+  });
+
+  it('logs a burst, suppresses the rest, and reports the count before the next logged line', () => {
+    const { log, lines, clock } = stderrLog({ burstLines: 3, linesPerSecond: 2 });
+
+    for (let i = 0; i < 10; i++) log.write(Buffer.from(`line ${i}\n`));
+    expect(text(lines)).toEqual(['line 0', 'line 1', 'line 2']);
+
+    clock.nowMs = 500; // one token back
+    log.write(Buffer.from('line 10\n'));
+    log.write(Buffer.from('line 11\n'));
+
+    expect(lines.slice(3).map((line) => line.suppressedLines ?? line.stderr)).toEqual([
+      7,
+      'line 10',
+    ]);
+    log.flush();
+    expect(lines.at(-1)?.suppressedLines).toBe(1);
+  });
+
+  it('keeps the last tailChars of every line, suppressed or not, for error messages', () => {
+    const { log } = stderrLog({ burstLines: 1, tailChars: 40 });
+
+    for (let i = 0; i < 20; i++) log.write(Buffer.from(`line ${i}\n`));
+    log.write(Buffer.from('Error: no token'));
+
+    expect(log.tail.length).toBeLessThanOrEqual(40);
+    expect(log.tail.endsWith('line 18\nline 19\nError: no token')).toBe(true);
+    expect(log.note()).toBe(' (stderr: line 17 | line 18 | line 19 | Error: no token)');
+  });
+
+  it('has no note while the server wrote nothing but blank lines', () => {
+    const { log, lines } = stderrLog();
+
+    log.write(Buffer.from('\n  \n'));
+
+    expect(log.note()).toBe('');
+    expect(lines).toEqual([]);
+  });
+});

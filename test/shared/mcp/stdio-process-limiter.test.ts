@@ -1,0 +1,58 @@
+/**
+ * StdioProcessLimiter on its own: slots, and killing the tracked process groups at exit.
+ */
+import { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import {
+  StdioProcessLimitError,
+  StdioProcessLimiter,
+} from '../../../shared/mcp/stdio-process-limiter.js';
+import { isProcessAlive } from '../../helpers/mcp-processes.js';
+
+describe('StdioProcessLimiter', () => {
+  it('refuses a slot past maxProcesses and gives it again after a release', () => {
+    const limiter = new StdioProcessLimiter({ maxProcesses: 2 });
+    const first = limiter.acquire('one');
+    limiter.acquire('two');
+
+    expect(() => limiter.acquire('Calendar')).toThrow(StdioProcessLimitError);
+    expect(() => limiter.acquire('Calendar')).toThrow(
+      'limit of 2 stdio MCP server processes reached in this process (MCP_MAX_STDIO_PROCESSES); ' +
+        'Calendar was not started',
+    );
+
+    first.release();
+    first.release();
+    expect(limiter.active).toBe(1);
+    expect(() => limiter.acquire('three')).not.toThrow();
+    expect(limiter.active).toBe(2);
+  });
+
+  it('rejects a limit that is not a positive integer', () => {
+    expect(() => new StdioProcessLimiter({ maxProcesses: 0 })).toThrow(RangeError);
+    expect(() => new StdioProcessLimiter({ maxProcesses: 1.5 })).toThrow(RangeError);
+  });
+
+  it('kills every tracked process group when its owner emits exit, and only then', async () => {
+    const limiter = new StdioProcessLimiter();
+    const owner = new EventEmitter();
+    const child = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+    const exitSignal = new Promise((resolve) =>
+      child.once('exit', (_code, signal) => resolve(signal)),
+    );
+    await new Promise((resolve) => child.once('spawn', resolve));
+    limiter.acquire('sleeper').track(child.pid!);
+    const detach = limiter.killOnExit(owner);
+    const untracked = limiter.acquire('not spawned yet');
+
+    owner.emit('beforeExit');
+    expect(isProcessAlive(child.pid!)).toBe(true);
+    owner.emit('exit');
+
+    expect(await exitSignal).toBe('SIGKILL');
+    untracked.release();
+    detach();
+    expect(owner.listenerCount('exit')).toBe(0);
+  });
+});

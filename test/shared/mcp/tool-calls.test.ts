@@ -1,0 +1,134 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import { createLogger } from '../../../shared/logger.js';
+import { McpConnection } from '../../../shared/mcp/connection.js';
+import type { McpServerConfig } from '../../../shared/mcp/server-config.js';
+import { startHttpMcpServer } from '../../helpers/http-mcp-server.js';
+import { EVERYTHING_BIN, FIXTURE_SERVER_ARGS } from '../../helpers/mcp-processes.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'switchboard-calls-'));
+const open: McpConnection[] = [];
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((connection) => connection.close()));
+});
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function connect(config: McpServerConfig, lines: string[] = []): McpConnection {
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const connection = new McpConnection(config, {
+    logger: createLogger({ level: 'warn', destination }),
+    label: 'fixture',
+  });
+  open.push(connection);
+  return connection;
+}
+
+function fixture(env: Record<string, string>, timeoutMs = 10_000): McpServerConfig {
+  return {
+    transport: 'stdio',
+    command: process.execPath,
+    args: FIXTURE_SERVER_ARGS,
+    env,
+    timeoutMs,
+  };
+}
+
+describe('tool listing', () => {
+  it('skips a tool whose schema breaks the MCP Tool schema, with a log line, and keeps the rest', async () => {
+    const lines: string[] = [];
+    const connection = connect(fixture({ FIXTURE_BAD_TOOL: '1' }), lines);
+    await connection.connect();
+    const names = (await connection.listTools()).map((tool) => tool.name);
+    expect(names).not.toContain('broken-schema');
+    expect(names).toEqual(expect.arrayContaining(['echo', 'hang', 'crash']));
+    const warning = lines.map((line) => JSON.parse(line)).find((l) => l.tool === 'broken-schema');
+    expect(warning?.msg).toMatch(/tool skipped/);
+  });
+});
+
+describe('cancellation and progress', () => {
+  it('sends notifications/cancelled when the caller aborts a call', async () => {
+    const log = path.join(tmp, 'cancel-log');
+    const connection = connect(fixture({ FIXTURE_CALL_LOG: log }));
+    await connection.connect();
+    const controller = new AbortController();
+    const call = connection.callTool('hang', {}, { signal: controller.signal }).catch((e) => e);
+    // The server has the call once it has logged it.
+    for (let i = 0; i < 200 && !readLog(log).includes('hang'); i++) await pause(10);
+    controller.abort('the user said never mind');
+    expect(await call).toMatchObject({ code: 'cancelled' });
+    for (let i = 0; i < 200 && !readLog(log).includes('hang:cancelled'); i++) await pause(10);
+    expect(readLog(log)).toEqual(['hang', 'hang:cancelled']);
+    // The connection is fine afterwards.
+    const echo = await connection.callTool('echo', { message: 'still here' });
+    expect(echo.content).toEqual([{ type: 'text', text: 'Echo: still here' }]);
+  });
+
+  it('keeps a long call alive while the server reports progress, and hands the progress on', async () => {
+    const connection = connect({
+      transport: 'stdio',
+      command: process.execPath,
+      args: [EVERYTHING_BIN, 'stdio'],
+      env: {},
+      // Shorter than the whole operation (3 s), longer than one step (0.5 s).
+      timeoutMs: 1_500,
+    });
+    await connection.connect();
+    const progress: Progress[] = [];
+    const result = await connection.callTool(
+      'trigger-long-running-operation',
+      { duration: 3, steps: 6 },
+      { onProgress: (p) => progress.push(p) },
+    );
+    expect(result.content).toEqual([
+      { type: 'text', text: expect.stringContaining('Long running operation completed') },
+    ]);
+    // The last report races the result itself; every earlier one arrives, in order.
+    expect(progress.map((p) => p.progress).slice(0, 5)).toEqual([1, 2, 3, 4, 5]);
+    expect(progress.every((p) => p.total === 6)).toBe(true);
+  });
+});
+
+function readLog(file: string): string[] {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe('Streamable HTTP resumability', () => {
+  it('reconnects with Last-Event-ID after the server closes a response stream, and gets the result', async () => {
+    const server = await startHttpMcpServer({ resumableRetryMs: 20 });
+    try {
+      const connection = connect({
+        transport: 'streamable-http',
+        url: server.url,
+        headers: {},
+        timeoutMs: 10_000,
+      });
+      await connection.connect();
+      const result = await connection.callTool('interrupted-echo', { message: 'resumed' });
+      expect(result.content).toEqual([{ type: 'text', text: 'Echo: resumed' }]);
+      const resumes = server.requests.filter((r) => r.method === 'GET' && r.lastEventId);
+      expect(resumes.length).toBeGreaterThan(0);
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Real child processes and databases: two cores, so keep file parallelism modest.
+    maxWorkers: 2,
+    // The suite's MCP servers listen on 127.0.0.1; spawned processes inherit this too.
+    env: { MCP_ALLOW_PRIVATE_NETWORKS: 'true' },
+  },
+});
