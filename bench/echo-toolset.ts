@@ -5,6 +5,7 @@
  * constructor is adapted in one place.
  */
 import { llm } from '@livekit/agents';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { McpToolset } from '../agent/mcp-toolset.js';
 import type { Logger } from '../shared/logger.js';
 import type { McpServerConfig } from '../shared/mcp/server-config.js';
@@ -26,6 +27,12 @@ export interface BenchTool {
    *   adds, so a shared signal would pile listeners up).
    */
   call(args: ToolArguments, abortSignal: AbortSignal): Promise<unknown>;
+  /**
+   * Calls the same tool through the bare SDK `Client.callTool` of the very connection the tool
+   * uses (same transport, same server process), with the SDK's default options, and returns the
+   * first text block. Throws when the connection is down.
+   */
+  bareCall(args: Record<string, unknown>): Promise<string | undefined>;
   /** Closes the toolset and its connection (ending a stdio server's process). */
   close(): Promise<void>;
 }
@@ -67,6 +74,13 @@ export async function createBenchTool(
     name,
     call: (args, abortSignal) =>
       tool.execute(args, { ctx: undefined as never, toolCallId: `bench-${++callId}`, abortSignal }),
+    bareCall: async (args) => {
+      const client = connection.sdkClient;
+      if (!client) throw new Error('the bench connection is down');
+      const result = await client.callTool({ name: toolName, arguments: args });
+      const first = (result as CallToolResult).content[0];
+      return first?.type === 'text' ? first.text : undefined;
+    },
     close: () => toolset.aclose(),
   };
 }

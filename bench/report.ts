@@ -44,15 +44,27 @@ export function formatBenchResults(results: BenchResults): string[] {
         `toolCallOverhead.${name}.ratio`,
         result.ratio,
         `≤ ${TARGETS.toolCallOverheadRatio} ${mark(result.ratio <= TARGETS.toolCallOverheadRatio)}`,
-        `median ${result.switchboardMedianMs} ms vs bare ${result.bareMedianMs} ms, ` +
+        `median ${result.switchboardMedianMs} ms vs bare SDK on the same connection ` +
+          `${result.bareMedianMs} ms, ` +
           `${result.iterations} calls each in ${result.rounds} rounds`,
       ]);
-      rows.push([
-        `  of which SDK call options`,
-        result.sdkCallOptionsRatio,
-        '',
-        'bare client with vs without abort signal + progress token (as McpConnection calls)',
-      ]);
+      const separate = result.separateProcess;
+      rows.push(
+        [
+          `  separate process`,
+          separate.ratio,
+          '',
+          `vs a bare client with its own ${name === 'stdio' ? 'server process' : 'session'}: ` +
+            `median ${separate.bareMedianMs} ms; bare vs bare ${separate.bareToBareRatio} ` +
+            `(process placement)`,
+        ],
+        [
+          `  bare SDK with a signal`,
+          separate.bareWithSignalRatio,
+          '',
+          'bare client with vs without an abort signal handed to the SDK (for comparison)',
+        ],
+      );
     }
   }
   const session = results.sessionStart;

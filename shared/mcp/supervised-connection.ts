@@ -159,6 +159,11 @@ export class SupervisedConnection {
     return this.#connection?.pid ?? null;
   }
 
+  /** The SDK `Client` of the live connection (see {@link McpConnection.sdkClient}). */
+  get sdkClient(): McpConnection['sdkClient'] {
+    return this.#connection?.sdkClient;
+  }
+
   /**
    * Makes the first connection attempt and starts supervising.
    *

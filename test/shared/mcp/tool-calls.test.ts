@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -73,6 +74,47 @@ describe('cancellation and progress', () => {
     // The connection is fine afterwards.
     const echo = await connection.callTool('echo', { message: 'still here' });
     expect(echo.content).toEqual([{ type: 'text', text: 'Echo: still here' }]);
+  });
+
+  it('cancels a call aborted in its first millisecond, and refuses one aborted before', async () => {
+    const log = path.join(tmp, 'early-abort-log');
+    const connection = connect(fixture({ FIXTURE_CALL_LOG: log }));
+    await connection.connect();
+    const controller = new AbortController();
+    const call = connection.callTool('hang', {}, { signal: controller.signal }).catch((e) => e);
+    controller.abort('at once');
+    expect(await call).toMatchObject({ code: 'cancelled' });
+    for (let i = 0; i < 200 && !readLog(log).includes('hang:cancelled'); i++) await pause(10);
+    expect(readLog(log)).toEqual(['hang', 'hang:cancelled']);
+
+    const refused = await connection
+      .callTool('echo', { message: 'never sent' }, { signal: controller.signal })
+      .catch((e) => e);
+    expect(refused).toMatchObject({ code: 'cancelled' });
+    expect(readLog(log)).toEqual(['hang', 'hang:cancelled']);
+  });
+
+  it('leaves no listener on the caller signal, and sends a progress token only when asked', async () => {
+    const log = path.join(tmp, 'listener-log');
+    const connection = connect(fixture({ FIXTURE_CALL_LOG: log }));
+    await connection.connect();
+    const quick = new AbortController();
+    await connection.callTool('echo', { message: 'a' }, { signal: quick.signal });
+    expect(getEventListeners(quick.signal, 'abort')).toHaveLength(0);
+
+    // A call that outlives a tick of the relay is watched, and unwatched once it settles.
+    const slow = new AbortController();
+    const hanging = connection.callTool('hang', {}, { signal: slow.signal }).catch((e) => e);
+    for (let i = 0; i < 100 && getEventListeners(slow.signal, 'abort').length === 0; i++) {
+      await pause(5);
+    }
+    expect(getEventListeners(slow.signal, 'abort')).toHaveLength(1);
+    slow.abort();
+    expect(await hanging).toMatchObject({ code: 'cancelled' });
+    expect(getEventListeners(slow.signal, 'abort')).toHaveLength(0);
+
+    await connection.callTool('echo', { message: 'b' }, { onProgress: () => {} });
+    expect(readLog(log)).toEqual(['echo', 'hang', 'hang:cancelled', 'echo +progress']);
   });
 
   it('keeps a long call alive while the server reports progress, and hands the progress on', async () => {
