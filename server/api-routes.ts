@@ -13,6 +13,8 @@ import {
   createdUser,
   healthResource,
   idParams,
+  livekitTokenBody,
+  livekitTokenResource,
   scopeQuery,
   serverResource,
   statusResource,
@@ -250,6 +252,24 @@ export const API_ROUTES = {
     auth: 'user',
     params: idParams,
     responses: { 204: { description: 'Revoked.' } },
+  }),
+  createLivekitToken: defineRoute({
+    method: 'post',
+    path: '/api/livekit/token',
+    operationId: 'createLivekitToken',
+    summary: 'A LiveKit token to talk to the agent, dispatched for the caller',
+    description:
+      'Mints a LiveKit access token for the caller (identity `user-<id>`) to join `room` (or a ' +
+      'fresh one), with an explicit dispatch of the agent (`AGENT_NAME`) whose metadata is ' +
+      '`{"userId": <caller id>}`, so the session uses the caller\'s MCP servers. LiveKit applies ' +
+      'the dispatch when the join creates the room. 503 when LiveKit is not configured.',
+    tag: 'livekit',
+    auth: 'user',
+    body: livekitTokenBody,
+    bodyRequired: false,
+    responses: {
+      200: { description: 'The token, the server URL and the room.', schema: livekitTokenResource },
+    },
   }),
 };
 

@@ -51,6 +51,31 @@ export const createTokenBody = z.strictObject({
   label: z.string().trim().max(100, 'label is at most 100 characters').default(''),
 });
 
+/** What a LiveKit room name may be: 1 to 128 letters, digits, `_`, `.` and `-`. */
+export const LIVEKIT_ROOM_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+const ROOM_NAME_RULE = 'room must be 1 to 128 characters, each a letter, digit, _, . or -';
+
+/** Body of `POST /api/livekit/token` (optional): the room to join; default a fresh one. */
+export const livekitTokenBody = z.strictObject({
+  room: z
+    .string({ error: ROOM_NAME_RULE })
+    .regex(LIVEKIT_ROOM_NAME, ROOM_NAME_RULE)
+    .optional()
+    .meta({ description: 'The room to join; omitted: a fresh `switchboard-<random>` room.' }),
+});
+
+/** Answer of `POST /api/livekit/token`: a LiveKit access token and where to use it. */
+export const livekitTokenResource = z.object({
+  token: z.string().meta({
+    description:
+      'A LiveKit access token (JWT) to join `room`, dispatching the agent with the caller ' +
+      'as its user when the join creates the room.',
+  }),
+  url: z.string().meta({ description: 'The LiveKit server to connect to (`LIVEKIT_URL`).' }),
+  room: z.string().meta({ description: 'The room the token joins.' }),
+});
+
 /** A user as the API shows it. */
 export const userResource = z.object({
   id: z.number().int(),
@@ -119,6 +144,17 @@ export const serverResource = z.object({
   auth: z.looseObject({ type: z.string() }),
   timeoutMs: z.number().int(),
   toolFilter: z.object({ allow: z.array(z.string()), deny: z.array(z.string()) }).partial(),
+  toolPolicy: z
+    .object({
+      confirm: z.enum(['destructive', 'always', 'never']),
+      longRunning: z.union([z.literal('all'), z.array(z.string())]),
+    })
+    .partial()
+    .meta({
+      description:
+        'How the agent treats the tools: `confirm` (default `destructive`) says which calls need ' +
+        "the user's spoken yes; `longRunning` names tools (MCP names) that run in the background.",
+    }),
   isActive: z.boolean(),
   connectionStatus: z.enum(CONNECTION_STATUSES),
   lastConnected: isoDate.nullable(),

@@ -2,12 +2,15 @@
  * `createApp(deps)`: the Express 5 application, with nothing started and nothing listening
  * (DESIGN §7.6). `server/main.ts` listens; tests call this with a test database.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
+import { MemoryStore } from 'express-rate-limit';
+import helmet from 'helmet';
 import type { DatabaseHandle } from '../shared/db/open.js';
 import type { Logger } from '../shared/logger.js';
 import type { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import { requireAuth } from './auth.js';
-import { httpSafety } from './http-safety.js';
+import { DEFAULT_RATE_LIMIT_PER_MINUTE, httpSafety, RATE_LIMIT_WINDOW_MS } from './http-safety.js';
 import { notFoundHandler, problemHandler } from './errors.js';
 import type { ServerWatcher } from './monitor.js';
 import { openApiRouter } from './routes/openapi.js';
@@ -15,9 +18,11 @@ import type { ServerSafety } from './routes/server-safety.js';
 import { serversRouter } from './routes/servers.js';
 import { statusRouter } from './routes/status.js';
 import { tokensRouter, usersRouter } from './routes/users.js';
+import { livekitRouter } from './routes/livekit.js';
 import { requireCachedAuth, requireAdmin, TokenCache } from './cached-auth.js';
 import { metricsHandler, type ApiMetrics } from './metrics.js';
 import { statusSnapshotFor, type StatusSnapshot } from './status-snapshot.js';
+import { captureHeaders, statusFastPath } from './status-fast-path.js';
 
 /** Dependencies of {@link createApp}. */
 export interface AppDeps {
@@ -25,8 +30,15 @@ export interface AppDeps {
   logger: Logger;
   /** The status monitor; told of every server change. Optional in tests. */
   watcher?: ServerWatcher;
-  /** LiveKit settings; any missing part reports LiveKit `unconfigured`. */
+  /**
+   * LiveKit settings; any missing part reports LiveKit `unconfigured` and makes
+   * `POST /api/livekit/token` answer 503.
+   */
   livekit?: { url?: string; apiKey?: string; apiSecret?: string };
+  /** The agent `POST /api/livekit/token` dispatches (`AGENT_NAME`); default `switchboard`. */
+  agentName?: string;
+  /** Seconds a token from `POST /api/livekit/token` can be used to join; default 3600. */
+  livekitTokenTtlSeconds?: number;
   /** OpenAI settings; no key reports OpenAI `unconfigured`. */
   openai?: { apiKey?: string; baseUrl?: string };
   /** Timeout of the LiveKit and OpenAI checks, in milliseconds; default 3000. */
@@ -58,6 +70,22 @@ export interface AppDeps {
   stdioLimiter?: StdioProcessLimiter;
 }
 
+/**
+ * Puts `fastPath` in front of the application's own request handling. Express 5's `app` function
+ * calls `app.handle(req, res, next)` for every request (also through `app.listen`), so wrapping
+ * the instance's `handle` covers every way the app is served, tests included.
+ */
+function installFastPath(
+  app: Express,
+  fastPath: (req: IncomingMessage, res: ServerResponse, fallback: () => void) => void,
+): void {
+  const handle = (app as unknown as { handle: ExpressHandle }).handle.bind(app);
+  (app as unknown as { handle: ExpressHandle }).handle = (req, res, next) =>
+    fastPath(req, res, () => handle(req, res, next));
+}
+
+type ExpressHandle = (req: IncomingMessage, res: ServerResponse, next?: unknown) => void;
+
 /** Builds the API application. */
 export function createApp(deps: AppDeps): Express {
   const { database, logger } = deps;
@@ -68,8 +96,23 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   if (deps.metrics) app.use(deps.metrics.middleware());
-  app.use(
-    httpSafety({ rateLimitPerMinute: deps.rateLimitPerMinute, corsOrigins: deps.corsOrigins }),
+  const rateLimitPerMinute = deps.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE;
+  const rateLimitStore = new MemoryStore();
+  const corsOrigins = deps.corsOrigins ?? [];
+  app.use(httpSafety({ rateLimitPerMinute, corsOrigins, rateLimitStore }));
+  installFastPath(
+    app,
+    statusFastPath({
+      snapshot,
+      tokens,
+      securityHeaders: captureHeaders(helmet()),
+      rateLimit:
+        rateLimitPerMinute > 0
+          ? { limit: rateLimitPerMinute, windowMs: RATE_LIMIT_WINDOW_MS, store: rateLimitStore }
+          : undefined,
+      cors: corsOrigins.length > 0,
+      metrics: deps.metrics,
+    }),
   );
   app.use(express.json({ limit: deps.bodyLimit ?? '100kb' }));
   app.use('/api', statusRouter({ snapshot, tokens }));
@@ -90,6 +133,15 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use('/api', openApiRouter());
   app.use('/api/users', requireAuth(database.db), usersRouter(database.db));
+  app.use(
+    '/api/livekit',
+    requireAuth(database.db),
+    livekitRouter({
+      livekit: deps.livekit,
+      agentName: deps.agentName,
+      tokenTtlSeconds: deps.livekitTokenTtlSeconds,
+    }),
+  );
   app.use(
     '/api/tokens',
     requireAuth(database.db),

@@ -35,7 +35,15 @@ export class TokenCache {
 
   /** The token's user when it was looked up within the lifetime, without waiting; else `undefined`. */
   fresh(token: string, now = Date.now()): User | undefined {
-    const cached = this.#entries.get(hashToken(token));
+    return this.freshByHash(hashToken(token), now);
+  }
+
+  /**
+   * {@link fresh} for a token already hashed ({@link hashToken}, hex SHA-256), so a caller that
+   * needs the hash anyway (the status fast path's rate-limit key) hashes once.
+   */
+  freshByHash(tokenHash: string, now = Date.now()): User | undefined {
+    const cached = this.#entries.get(tokenHash);
     return cached && now - cached.at < this.#ttlMs ? cached.user : undefined;
   }
 

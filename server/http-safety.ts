@@ -7,10 +7,13 @@
  */
 import cors from 'cors';
 import type { RequestHandler } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
 import helmet from 'helmet';
 import { hashToken } from './auth.js';
 import { HttpError } from './errors.js';
+
+/** The rate limit's window, in milliseconds. */
+export const RATE_LIMIT_WINDOW_MS = 60_000;
 
 /** Default of {@link HttpSafetyOptions.rateLimitPerMinute} (`API_RATE_LIMIT_PER_MINUTE`). */
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 600;
@@ -27,6 +30,11 @@ export interface HttpSafetyOptions {
    * `['https://admin.example.com']`, or `['*']`; default none: no CORS headers at all.
    */
   corsOrigins?: readonly string[];
+  /**
+   * The store the per-token limit counts in; default a new express-rate-limit `MemoryStore`.
+   * Pass one to share the count with the status fast path (`status-fast-path.ts`).
+   */
+  rateLimitStore?: Store;
 }
 
 /** 415: a write whose body is not `application/json`. */
@@ -89,8 +97,9 @@ export function httpSafety(options: HttpSafetyOptions = {}): RequestHandler[] {
   if (limit > 0) {
     handlers.push(
       rateLimit({
-        windowMs: 60_000,
+        windowMs: RATE_LIMIT_WINDOW_MS,
         limit,
+        store: options.rateLimitStore,
         standardHeaders: 'draft-8',
         legacyHeaders: false,
         keyGenerator: rateLimitKey,
@@ -100,7 +109,7 @@ export function httpSafety(options: HttpSafetyOptions = {}): RequestHandler[] {
       // Each guessed token is a new key above, so failed authentications (401) are also counted
       // per client address: guessing tokens is limited too.
       rateLimit({
-        windowMs: 60_000,
+        windowMs: RATE_LIMIT_WINDOW_MS,
         limit,
         standardHeaders: false,
         legacyHeaders: false,

@@ -147,6 +147,7 @@ const app = createApp({
   bodyLimit: settings.API_BODY_LIMIT,
   rateLimitPerMinute: settings.API_RATE_LIMIT_PER_MINUTE,
   corsOrigins: settings.CORS_ORIGINS,
+  agentName: settings.AGENT_NAME,
 });
 
 const server = app.listen(settings.PORT, settings.HOST, () => {

@@ -42,7 +42,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   415: 'The body is not JSON.',
   422: 'Refused by policy, e.g. a private or metadata URL, or a command not on the allow list.',
   429: 'Too many requests for this token.',
-  503: 'A dependency (the database or the MCP server) is unavailable.',
+  503: 'A dependency (the database or the MCP server) is unavailable, or LiveKit is not configured.',
 };
 
 /** JSON Schema of a zod schema as requests (`input`) or responses (`output`) see it. */

@@ -303,6 +303,7 @@ beforeAll(async () => {
       database,
       logger,
       rateLimitPerMinute: 0,
+      livekit: { url: 'ws://localhost:7880', apiKey: 'devkey', apiSecret: 'secret' },
       safety: {
         urlPolicy: {
           allowPrivateNetworks: false,

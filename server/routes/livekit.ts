@@ -1,0 +1,161 @@
+/**
+ * `POST /api/livekit/token` (issue 5, "Joining a room"): a LiveKit access token for the caller to
+ * join a room, carrying an explicit dispatch of the agent whose job metadata is
+ * `{"userId": <caller id>}`, the form `agent/user-resolution.ts` reads. Follows the LiveKit docs
+ * "Tokens & grants" (video grant, `roomConfig`) and "Agent dispatch › Dispatch on participant
+ * connection": the agents in a token's room configuration are dispatched when that
+ * participant's join creates the room.
+ */
+import { randomBytes } from 'node:crypto';
+import { Router } from 'express';
+import { AccessToken, RoomAgentDispatch, RoomConfiguration } from 'livekit-server-sdk';
+import type { User } from '../../shared/db/schema.js';
+import { API_ROUTES } from '../api-routes.js';
+import { currentUser } from '../auth.js';
+import { HttpError } from '../errors.js';
+import { validate } from '../route-spec.js';
+
+/** The agent name dispatched when none is given: the `AGENT_NAME` setting's default. */
+export const DEFAULT_AGENT_NAME = 'switchboard';
+
+/** How long a minted token can be used to join, in seconds, when none is given: one hour. */
+export const DEFAULT_LIVEKIT_TOKEN_TTL_SECONDS = 3600;
+
+/** The LiveKit settings a token needs (`LIVEKIT_URL`, `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET`). */
+export interface LivekitCredentials {
+  url?: string;
+  apiKey?: string;
+  apiSecret?: string;
+}
+
+/** 503 `livekit_unconfigured`: a LiveKit setting is missing, so no token can be minted. */
+export class LivekitUnconfiguredError extends HttpError {
+  override readonly name = 'LivekitUnconfiguredError';
+
+  /** @param missing the names of the missing settings, e.g. `['LIVEKIT_API_SECRET']`. */
+  constructor(missing: readonly string[]) {
+    super(
+      503,
+      'livekit_unconfigured',
+      `LiveKit is not configured: set ${joinNames(missing)} to mint room tokens.`,
+    );
+  }
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function joinNames(names: readonly string[]): string {
+  return names.length <= 1
+    ? (names[0] ?? '')
+    : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+/**
+ * The LiveKit settings missing from `livekit`, by their environment names, in the order
+ * `LIVEKIT_URL`, `LIVEKIT_API_KEY`, `LIVEKIT_API_SECRET`; empty when all are set. An empty
+ * string counts as missing.
+ */
+export function missingLivekitSettings(livekit: LivekitCredentials | undefined): string[] {
+  const missing: string[] = [];
+  if (!livekit?.url) missing.push('LIVEKIT_URL');
+  if (!livekit?.apiKey) missing.push('LIVEKIT_API_KEY');
+  if (!livekit?.apiSecret) missing.push('LIVEKIT_API_SECRET');
+  return missing;
+}
+
+/** The LiveKit participant identity of a Switchboard user: `user-<id>`. */
+export function participantIdentity(userId: number): string {
+  return `user-${userId}`;
+}
+
+/**
+ * A new room name, `switchboard-<16 hex digits>` (64 random bits), so that the join creates the
+ * room and the dispatch in the token applies.
+ */
+export function freshRoomName(): string {
+  return `switchboard-${randomBytes(8).toString('hex')}`;
+}
+
+/** What {@link mintRoomToken} needs. */
+export interface RoomTokenOptions {
+  /** LiveKit API key, the token's issuer. */
+  apiKey: string;
+  /** LiveKit API secret that signs the token (HS256). */
+  apiSecret: string;
+  /** The caller: `id` gives the identity and dispatch metadata, a non-empty `name` the name. */
+  user: Pick<User, 'id' | 'name'>;
+  /** The room the token may join. */
+  room: string;
+  /** The agent to dispatch (`AGENT_NAME`). */
+  agentName: string;
+  /** Seconds the token can be used to join; must be positive. */
+  ttlSeconds: number;
+}
+
+/**
+ * Mints a LiveKit access token (a JWT signed with the API secret) that lets `user` join `room`
+ * with publish, subscribe and data permissions, and whose room configuration dispatches
+ * `agentName` with the job metadata `{"userId": <user id>}`.
+ *
+ * @returns the encoded token.
+ */
+export async function mintRoomToken(options: RoomTokenOptions): Promise<string> {
+  const { user, room } = options;
+  const token = new AccessToken(options.apiKey, options.apiSecret, {
+    identity: participantIdentity(user.id),
+    ...(user.name.trim() ? { name: user.name } : {}),
+    ttl: options.ttlSeconds,
+  });
+  token.addGrant({
+    roomJoin: true,
+    room,
+    canPublish: true,
+    canSubscribe: true,
+    canPublishData: true,
+  });
+  token.roomConfig = new RoomConfiguration({
+    agents: [
+      new RoomAgentDispatch({
+        agentName: options.agentName,
+        metadata: JSON.stringify({ userId: user.id }),
+      }),
+    ],
+  });
+  return token.toJwt();
+}
+
+/** Options of {@link livekitRouter}. */
+export interface LivekitRouterOptions {
+  /** LiveKit settings; any part missing makes the route answer 503 naming it. */
+  livekit?: LivekitCredentials;
+  /** The agent to dispatch (`AGENT_NAME`); default {@link DEFAULT_AGENT_NAME}. */
+  agentName?: string;
+  /** Seconds a token can be used to join; default {@link DEFAULT_LIVEKIT_TOKEN_TTL_SECONDS}. */
+  tokenTtlSeconds?: number;
+}
+
+/**
+ * The router for `/api/livekit`: `POST /token` with an optional body `{ "room": "<name>" }`
+ * answers 200 `{ token, url, room }` (url = `LIVEKIT_URL`). Mount behind `requireAuth`.
+ * Errors: 400 for an invalid body (checked first), 503 `livekit_unconfigured` when a LiveKit
+ * setting is missing.
+ */
+export function livekitRouter(options: LivekitRouterOptions = {}): Router {
+  const router = Router();
+  const agentName = options.agentName ?? DEFAULT_AGENT_NAME;
+  const ttlSeconds = options.tokenTtlSeconds ?? DEFAULT_LIVEKIT_TOKEN_TTL_SECONDS;
+
+  router.post('/token', async (req, res) => {
+    const body = validate(API_ROUTES.createLivekitToken.body, req.body ?? {}, 'body');
+    const user = currentUser(res);
+    const { url, apiKey, apiSecret } = options.livekit ?? {};
+    if (!url || !apiKey || !apiSecret) {
+      throw new LivekitUnconfiguredError(missingLivekitSettings(options.livekit));
+    }
+    const room = body.room ?? freshRoomName();
+    const token = await mintRoomToken({ apiKey, apiSecret, user, room, agentName, ttlSeconds });
+    // A bearer credential: no cache may keep it (RFC 9111 §5.2.2.5).
+    res.set('Cache-Control', 'no-store').json({ token, url, room });
+  });
+
+  return router;
+}
