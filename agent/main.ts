@@ -10,7 +10,9 @@ import { ServerOptions, cli, defineAgent, type JobContext, type JobProcess } fro
 import { createLogger, type Logger } from '../shared/logger.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import { SettingsError, type Settings } from '../shared/settings.js';
+import type { DatabaseHandle } from '../shared/db/open.js';
 import { runSession } from './run-session.js';
+import { prewarmSessionDatabase } from './session-database.js';
 import { loadWorkerSettings } from './worker-settings.js';
 
 /** What `prewarm` prepares once per job process for every job it runs. */
@@ -19,6 +21,8 @@ interface ProcessData {
   logger: Logger;
   /** The cap on this job process's stdio MCP servers, killed if the process exits unclosed. */
   stdioLimiter: StdioProcessLimiter;
+  /** The session's database, opened (pool connected, schema checked) while the process idles. */
+  openDatabase: () => Promise<DatabaseHandle>;
 }
 
 function loadSettingsOrExit(): Settings {
@@ -35,18 +39,25 @@ function loadSettingsOrExit(): Settings {
 const settings = loadSettingsOrExit();
 
 export default defineAgent<ProcessData>({
-  prewarm: (proc: JobProcess<ProcessData>) => {
+  prewarm: async (proc: JobProcess<ProcessData>) => {
+    const logger = createLogger({ name: 'agent', level: settings.LOG_LEVEL });
     proc.userData.settings = settings;
-    proc.userData.logger = createLogger({ name: 'agent', level: settings.LOG_LEVEL });
+    proc.userData.logger = logger;
     proc.userData.stdioLimiter = new StdioProcessLimiter({
       maxProcesses: settings.MCP_MAX_STDIO_PROCESSES,
     });
     proc.userData.stdioLimiter.killOnExit(process);
+    proc.userData.openDatabase = await prewarmSessionDatabase(settings, logger);
   },
   entry: async (ctx: JobContext<ProcessData>) => {
-    const { logger, stdioLimiter } = ctx.proc.userData;
+    const { logger, stdioLimiter, openDatabase } = ctx.proc.userData;
     try {
-      await runSession(ctx, { settings: ctx.proc.userData.settings, logger, stdioLimiter });
+      await runSession(ctx, {
+        settings: ctx.proc.userData.settings,
+        logger,
+        stdioLimiter,
+        openDatabase,
+      });
     } catch (error) {
       logger.error({ err: error, jobId: ctx.job.id }, 'session could not start');
       ctx.shutdown(error instanceof Error ? error.message : String(error));

@@ -62,3 +62,34 @@ export async function openSessionDatabase(
     throw failure;
   }
 }
+
+/**
+ * Opens the session's database in the job process's `prewarm` (LiveKit docs, "Worker options ›
+ * prewarm"), before any job arrives: the Postgres pool is connected and the schema checked
+ * (migrations applied) while the process is idle, so a session starts without that round trip.
+ * A job process runs one job, which closes the handle when it ends.
+ *
+ * @param settings as for {@link openSessionDatabase}.
+ * @param logger where a prewarm failure is logged (the session retries the open and reports it).
+ * @param open the opener; default `openDatabase`.
+ * @returns the session's opener: the first call hands over the prewarmed handle; when the
+ *   prewarm failed, or on any later call, it opens anew with {@link openSessionDatabase}. Never
+ *   rejects itself; the opener rejects as `openSessionDatabase` does.
+ */
+export async function prewarmSessionDatabase(
+  settings: Pick<Settings, 'DATABASE_URL'> & SecretKeySettings,
+  logger: Logger,
+  open: typeof openDatabase = openDatabase,
+): Promise<() => Promise<DatabaseHandle>> {
+  let prewarmed: DatabaseHandle | undefined;
+  try {
+    prewarmed = await openSessionDatabase(settings, logger, open);
+  } catch (error) {
+    logger.warn({ err: error }, 'database not prewarmed; the session will open it');
+  }
+  return async () => {
+    const handle = prewarmed;
+    prewarmed = undefined;
+    return handle ?? openSessionDatabase(settings, logger, open);
+  };
+}

@@ -1,5 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { SessionDatabaseError, openSessionDatabase } from '../../agent/session-database.js';
+import {
+  SessionDatabaseError,
+  openSessionDatabase,
+  prewarmSessionDatabase,
+} from '../../agent/session-database.js';
 import type { DatabaseHandle, OpenDatabaseOptions } from '../../shared/db/open.js';
 import { SecretBox, keyId } from '../../shared/secrets.js';
 import { silentLogger } from './fixtures.js';
@@ -59,5 +63,36 @@ describe('openSessionDatabase', () => {
         throw new Error('connect ECONNREFUSED');
       }),
     ).rejects.toThrow('Could not open the Postgres database at DATABASE_URL: connect ECONNREFUSED');
+  });
+});
+
+describe('prewarmSessionDatabase', () => {
+  it('opens the database before the job and hands that handle to the session once', async () => {
+    const first = { name: 'prewarmed' } as unknown as DatabaseHandle;
+    const second = { name: 'fresh' } as unknown as DatabaseHandle;
+    const open = vi.fn(async (_options?: OpenDatabaseOptions) =>
+      open.mock.calls.length === 1 ? first : second,
+    );
+
+    const opener = await prewarmSessionDatabase(SETTINGS, silentLogger(), open);
+    expect(open).toHaveBeenCalledTimes(1);
+
+    expect(await opener()).toBe(first);
+    expect(open).toHaveBeenCalledTimes(1);
+    expect(await opener()).toBe(second);
+    expect(open).toHaveBeenCalledTimes(2);
+  });
+
+  it('lets the session open (and report) the database when the prewarm failed', async () => {
+    let reachable = false;
+    const handle = {} as DatabaseHandle;
+    const open = vi.fn(async (_options?: OpenDatabaseOptions) => {
+      if (!reachable) throw new Error('connect ECONNREFUSED');
+      return handle;
+    });
+    const opener = await prewarmSessionDatabase(SETTINGS, silentLogger(), open);
+    await expect(opener()).rejects.toBeInstanceOf(SessionDatabaseError);
+    reachable = true;
+    expect(await opener()).toBe(handle);
   });
 });
