@@ -1,0 +1,109 @@
+/**
+ * Live configuration of a running session (issue 5, DESIGN §6): the worker LISTENs on
+ * `mcp_servers_changed` (Postgres `LISTEN`/`NOTIFY`, sent by every configuration write of
+ * `shared/db/servers.ts`), and a server added, enabled, edited or disabled for the session's user
+ * is connected, reconnected or closed, its tools added to or removed from the agent through
+ * `Agent.updateTools`, without restarting the session.
+ */
+import type { DatabaseHandle } from '../shared/db/open.js';
+import { parseServerChange, SERVERS_CHANNEL, type ServerChange } from '../shared/db/notify.js';
+import type { McpServerRow } from '../shared/db/schema.js';
+import type { Logger } from '../shared/logger.js';
+import { describeError } from '../shared/mcp/errors.js';
+
+/** The session's toolsets, one per connected-or-connecting server, keyed by server id. */
+export interface ToolsetRegistry<T> {
+  /** The toolsets to hand to the agent, in server id order. */
+  current(): T[];
+  /**
+   * A string that changes exactly when the server's connection or tools would change (its
+   * config, name, tool filter and tool policy); `undefined` when the session has no toolset for
+   * it.
+   */
+  fingerprint(serverId: number): string | undefined;
+  /** Starts connecting `row` (in the background) and adds its toolset. */
+  add(row: McpServerRow): T;
+  /** Removes the server's toolset and closes its connection (ending a stdio process). */
+  remove(serverId: number): Promise<void>;
+}
+
+/** Options of {@link watchServerChanges}. */
+export interface WatchServerChangesOptions<T> {
+  /** The session's user: changes of other users' servers are ignored. */
+  userId: number;
+  /** Subscribes to a channel (`DatabaseHandle.listen`). */
+  listen: DatabaseHandle['listen'];
+  /** Reads one of the user's servers with its secrets opened; `undefined` when it is gone. */
+  readServer(serverId: number): Promise<McpServerRow | undefined>;
+  /** The fingerprint {@link ToolsetRegistry.fingerprint} would give `row` once added. */
+  fingerprintOf(row: McpServerRow): string;
+  toolsets: ToolsetRegistry<T>;
+  /** Hands the new list to the agent (`Agent.updateTools`). */
+  apply(toolsets: T[]): Promise<void>;
+  logger: Logger;
+  /** Called after each change has been applied (or failed); for tests and metrics. */
+  onApplied?(change: ServerChange, outcome: 'added' | 'replaced' | 'removed' | 'unchanged'): void;
+}
+
+/**
+ * Starts following the user's server changes.
+ *
+ * Changes are applied one at a time in arrival order, so a quick edit-then-disable ends
+ * disabled. A change that cannot be applied (database down, a secret that cannot be opened) is
+ * logged and leaves the session's tools as they were.
+ *
+ * @returns a function that stops listening (await it before closing the toolsets).
+ * @throws whatever `listen` throws when the subscription cannot be made.
+ */
+export async function watchServerChanges<T>(
+  options: WatchServerChangesOptions<T>,
+): Promise<() => Promise<void>> {
+  const { userId, toolsets, logger } = options;
+  let queue: Promise<void> = Promise.resolve();
+  let stopped = false;
+
+  const applyChange = async (change: ServerChange): Promise<void> => {
+    const row = change.op === 'delete' ? undefined : await options.readServer(change.serverId);
+    if (stopped) return;
+    const present = toolsets.fingerprint(change.serverId);
+    let outcome: 'added' | 'replaced' | 'removed' | 'unchanged';
+    if (!row || !row.isActive) {
+      if (present === undefined) {
+        outcome = 'unchanged';
+      } else {
+        await toolsets.remove(change.serverId);
+        outcome = 'removed';
+      }
+    } else if (present === options.fingerprintOf(row)) {
+      outcome = 'unchanged';
+    } else {
+      if (present !== undefined) await toolsets.remove(change.serverId);
+      toolsets.add(row);
+      outcome = present === undefined ? 'added' : 'replaced';
+    }
+    if (outcome !== 'unchanged') {
+      await options.apply(toolsets.current());
+      logger.info({ serverId: change.serverId, op: change.op, outcome }, 'session tools changed');
+    }
+    options.onApplied?.(change, outcome);
+  };
+
+  const unlisten = await options.listen(SERVERS_CHANNEL, (payload) => {
+    const change = parseServerChange(payload);
+    if (!change || change.userId !== userId || stopped) return;
+    queue = queue
+      .then(() => applyChange(change))
+      .catch((error: unknown) => {
+        logger.warn(
+          { serverId: change.serverId, err: describeError(error) },
+          'could not apply a server change to the session',
+        );
+      });
+  });
+
+  return async () => {
+    stopped = true;
+    await unlisten();
+    await queue;
+  };
+}
