@@ -90,7 +90,8 @@ export async function watchServerChanges<T>(
 
   const unlisten = await options.listen(SERVERS_CHANNEL, (payload) => {
     const change = parseServerChange(payload);
-    if (!change || change.userId !== userId || stopped) return;
+    // Status writes (op `status`) change nothing a session uses: its own connections report.
+    if (!change || change.userId !== userId || change.op === 'status' || stopped) return;
     queue = queue
       .then(() => applyChange(change))
       .catch((error: unknown) => {

@@ -40,7 +40,7 @@ export interface AppDeps {
   /** Seconds a token from `POST /api/livekit/token` can be used to join; default 3600. */
   livekitTokenTtlSeconds?: number;
   /** OpenAI settings; no key reports OpenAI `unconfigured`. */
-  openai?: { apiKey?: string; baseUrl?: string };
+  openai?: { apiKey?: string; baseUrl?: string; realtimeModel?: string };
   /** Timeout of the LiveKit and OpenAI checks, in milliseconds; default 3000. */
   statusCheckTimeoutMs?: number;
   /** How often LiveKit and OpenAI are checked in the background, in milliseconds; default 10000. */

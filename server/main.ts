@@ -115,7 +115,11 @@ const externalChecks = {
     apiKey: settings.LIVEKIT_API_KEY,
     apiSecret: settings.LIVEKIT_API_SECRET,
   },
-  openai: { apiKey: settings.OPENAI_API_KEY, baseUrl: settings.OPENAI_BASE_URL },
+  openai: {
+    apiKey: settings.OPENAI_API_KEY,
+    baseUrl: settings.OPENAI_BASE_URL,
+    realtimeModel: settings.OPENAI_REALTIME_MODEL,
+  },
   statusCheckTimeoutMs: settings.STATUS_CHECK_TIMEOUT_MS,
   statusCacheMs: settings.STATUS_CACHE_MS,
 };

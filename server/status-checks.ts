@@ -7,6 +7,7 @@ import { RoomServiceClient } from 'livekit-server-sdk';
 import type { ConnectionStatus } from '../shared/db/schema.js';
 import { CONNECTION_STATUSES } from '../shared/db/schema.js';
 import { describeError } from '../shared/mcp/errors.js';
+import { checkRealtimeEndpoint } from '../shared/realtime-check.js';
 
 /** The state of one external dependency. */
 export interface ComponentStatus {
@@ -14,6 +15,22 @@ export interface ComponentStatus {
   /** One sentence: what was checked, or why it failed, or what to set. */
   detail: string;
   /** Round trip of the check, in milliseconds, when one was made. */
+  latencyMs?: number;
+  /** OpenAI only: the realtime endpoint, and what agent sessions start on because of it. */
+  realtime?: RealtimeStatus;
+}
+
+/** Whether the OpenAI realtime endpoint accepts a session, and so what agent sessions use. */
+export interface RealtimeStatus {
+  status: 'connected' | 'unconfigured' | 'error';
+  /**
+   * What a session started now runs on: `realtime` (the realtime model), `pipeline` (the
+   * STT-LLM-TTS fallback, because the endpoint refused) or `none` (no API key: neither works).
+   */
+  sessionModel: 'realtime' | 'pipeline' | 'none';
+  /** One sentence: what was checked, or why it failed and that sessions fall back. */
+  detail: string;
+  /** Milliseconds from opening the socket to `session.created`, when it was accepted. */
   latencyMs?: number;
 }
 
@@ -124,6 +141,57 @@ export async function checkOpenAI(
   } catch (error) {
     return { status: 'error', detail: `OpenAI is unreachable: ${describeError(error)}` };
   }
+}
+
+/** OpenAI realtime settings for {@link checkRealtime}. */
+export interface RealtimeSettings extends OpenAISettings {
+  /** `OPENAI_REALTIME_MODEL`; default `gpt-realtime`. */
+  realtimeModel?: string;
+}
+
+/**
+ * Checks that the OpenAI realtime endpoint accepts a session, the check agent sessions make at
+ * start (`shared/realtime-check.ts`: a WebSocket to `{baseUrl}/realtime?model=…` waiting for
+ * `session.created`), and says what sessions will use: the realtime model, or the STT-LLM-TTS
+ * pipeline they fall back to.
+ *
+ * @param timeoutMs how long to wait for `session.created`.
+ */
+export async function checkRealtime(
+  settings: RealtimeSettings,
+  timeoutMs: number,
+): Promise<RealtimeStatus> {
+  if (!settings.apiKey) {
+    return {
+      status: 'unconfigured',
+      sessionModel: 'none',
+      detail: 'Set OPENAI_API_KEY to enable the realtime model.',
+    };
+  }
+  const model = settings.realtimeModel ?? 'gpt-realtime';
+  const result = await checkRealtimeEndpoint({
+    apiKey: settings.apiKey,
+    baseUrl: settings.baseUrl,
+    model,
+    timeoutMs,
+  });
+  if (result.ok) {
+    return {
+      status: 'connected',
+      sessionModel: 'realtime',
+      detail:
+        `The realtime endpoint accepted a ${model} session; ` +
+        'agent sessions use the realtime model.',
+      latencyMs: result.latencyMs,
+    };
+  }
+  return {
+    status: 'error',
+    sessionModel: 'pipeline',
+    detail:
+      `The realtime endpoint did not accept a ${model} session: ${result.reason} ` +
+      'Agent sessions fall back to the STT-LLM-TTS pipeline.',
+  };
 }
 
 /** Aggregates the statuses of active servers (seed 004's words, with counts). */

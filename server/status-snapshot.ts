@@ -16,6 +16,7 @@ import type { ServerStatusEvent, ServerWatcher } from './monitor.js';
 import {
   checkLivekit,
   checkOpenAI,
+  checkRealtime,
   summarizeMcp,
   type ComponentStatus,
   type LivekitSettings,
@@ -248,7 +249,11 @@ export class StatusSnapshot {
     const previous = this.#system[part];
     const next: CheckedStatus = { ...status, checkedAt: new Date().toISOString() };
     this.#system[part] = next;
-    if (previous.status !== next.status || previous.detail !== next.detail) {
+    if (
+      previous.status !== next.status ||
+      previous.detail !== next.detail ||
+      previous.realtime?.detail !== next.realtime?.detail
+    ) {
       if (part === 'database' && next.status === 'error') {
         this.#logger.warn({ detail: next.detail }, 'database unreachable');
       }
@@ -323,7 +328,8 @@ export interface StatusSnapshotSettings {
   logger: Logger;
   watcher?: Pick<ServerWatcher, 'onChange'>;
   livekit?: LivekitSettings;
-  openai?: { apiKey?: string; baseUrl?: string };
+  /** OpenAI settings; `realtimeModel` (`OPENAI_REALTIME_MODEL`) defaults to `gpt-realtime`. */
+  openai?: { apiKey?: string; baseUrl?: string; realtimeModel?: string };
   /** Timeout of the LiveKit and OpenAI checks, in milliseconds; default 3000. */
   statusCheckTimeoutMs?: number;
   /** Period of the LiveKit and OpenAI checks (`STATUS_CACHE_MS`), in milliseconds; default 10000. */
@@ -332,7 +338,8 @@ export interface StatusSnapshotSettings {
 
 /**
  * A {@link StatusSnapshot} with the real LiveKit (`RoomService.ListRooms`) and OpenAI
- * (`GET /models`) checks. Not started.
+ * (`GET /models`, and beside it the realtime endpoint as `openai.realtime`, see
+ * {@link checkRealtime}) checks. Not started.
  */
 export function statusSnapshotFor(settings: StatusSnapshotSettings): StatusSnapshot {
   const timeoutMs = settings.statusCheckTimeoutMs ?? 3000;
@@ -341,14 +348,18 @@ export function statusSnapshotFor(settings: StatusSnapshotSettings): StatusSnaps
     logger: settings.logger,
     watcher: settings.watcher,
     checkLivekit: () => checkLivekit(settings.livekit ?? {}, timeoutMs),
-    checkOpenAI: () =>
-      checkOpenAI(
-        {
-          apiKey: settings.openai?.apiKey,
-          baseUrl: settings.openai?.baseUrl ?? 'https://api.openai.com/v1',
-        },
-        timeoutMs,
-      ),
+    checkOpenAI: async () => {
+      const openai = {
+        apiKey: settings.openai?.apiKey,
+        baseUrl: settings.openai?.baseUrl ?? 'https://api.openai.com/v1',
+        realtimeModel: settings.openai?.realtimeModel,
+      };
+      const [api, realtime] = await Promise.all([
+        checkOpenAI(openai, timeoutMs),
+        checkRealtime(openai, timeoutMs),
+      ]);
+      return { ...api, realtime };
+    },
     externalIntervalMs: settings.statusCacheMs || 10_000,
   });
 }

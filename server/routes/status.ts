@@ -21,7 +21,9 @@ export interface StatusRouterDeps {
  * `latencyMs` is the time this process took to assemble the answer from memory, in
  * milliseconds; each component's own `latencyMs` is the round trip of its last background
  * check (database `select 1`, LiveKit `ListRooms`, OpenAI `GET /models`), made at its
- * `checkedAt`.
+ * `checkedAt`. `openai.realtime` says whether the OpenAI realtime endpoint accepts a session
+ * (`status`, `detail`, `latencyMs`) and so what agent sessions start on (`sessionModel`:
+ * `realtime`, or `pipeline` when they fall back to STT-LLM-TTS).
  */
 export function statusRouter({ snapshot, tokens }: StatusRouterDeps): Router {
   const router = Router();

@@ -1,5 +1,5 @@
 /**
- * Change notifications on `mcp_servers` (DESIGN §6): every configuration write sends a Postgres
+ * Change notifications on `mcp_servers` (DESIGN §6): every write (configuration or status) sends a Postgres
  * `NOTIFY` on {@link SERVERS_CHANNEL} so running workers can react without polling. PGlite
  * implements `LISTEN`/`NOTIFY` within its one process, so the embedded database behaves alike.
  */
@@ -9,12 +9,18 @@ import type { Database } from './open.js';
 /** The channel every `mcp_servers` configuration write notifies. */
 export const SERVERS_CHANNEL = 'mcp_servers_changed';
 
-/** The JSON payload of a {@link SERVERS_CHANNEL} notification. */
+/**
+ * The JSON payload of a {@link SERVERS_CHANNEL} notification. `op` is `insert`, `update` or
+ * `delete` for configuration writes, `status` for the monitor's status writes (connection status,
+ * last error, metadata), which a worker can ignore without reading the row.
+ */
 export interface ServerChange {
   userId: number;
   serverId: number;
-  op: 'insert' | 'update' | 'delete';
+  op: 'insert' | 'update' | 'delete' | 'status';
 }
+
+const OPS: ReadonlySet<string> = new Set(['insert', 'update', 'delete', 'status']);
 
 /**
  * Sends `NOTIFY mcp_servers_changed, '{"userId":…,"serverId":…,"op":…}'` through
@@ -40,7 +46,8 @@ export function parseServerChange(payload: string): ServerChange | undefined {
     if (
       typeof value.userId === 'number' &&
       typeof value.serverId === 'number' &&
-      (value.op === 'insert' || value.op === 'update' || value.op === 'delete')
+      typeof value.op === 'string' &&
+      OPS.has(value.op)
     ) {
       return { userId: value.userId, serverId: value.serverId, op: value.op };
     }

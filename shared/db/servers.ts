@@ -170,14 +170,22 @@ export interface ServerStatusPatch {
   metadata?: ServerMetadata;
 }
 
-/** Writes status columns without touching `updated_at`. No-op for a deleted server. */
+/**
+ * Writes status columns without touching `updated_at`, and notifies `mcp_servers_changed` with
+ * op `status`. No-op for a deleted server.
+ */
 export async function updateServerStatus(
   db: Database,
   id: number,
   patch: ServerStatusPatch,
 ): Promise<void> {
   if (Object.keys(patch).length === 0) return;
-  await db.update(mcpServers).set(patch).where(eq(mcpServers.id, id));
+  const [row] = await db
+    .update(mcpServers)
+    .set(patch)
+    .where(eq(mcpServers.id, id))
+    .returning({ userId: mcpServers.userId });
+  if (row) await notifyServerChange(db, { userId: row.userId, serverId: id, op: 'status' });
 }
 
 /**

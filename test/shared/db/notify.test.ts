@@ -5,7 +5,12 @@ import {
   type ServerChange,
 } from '../../../shared/db/notify.js';
 import { openDatabase, type DatabaseHandle } from '../../../shared/db/open.js';
-import { createServer, deleteServer, updateServer } from '../../../shared/db/servers.js';
+import {
+  createServer,
+  deleteServer,
+  updateServer,
+  updateServerStatus,
+} from '../../../shared/db/servers.js';
 import { createTestUser, openTestDatabase, testSecretBox } from '../../helpers/database.js';
 
 const openers: [string, () => Promise<DatabaseHandle>, boolean][] = [
@@ -42,22 +47,28 @@ describe.each(openers)('NOTIFY mcp_servers_changed on %s', (_name, open, skip) =
     return received.splice(0, count);
   }
 
-  it.skipIf(skip)('sends insert, update and delete with the user and server ids', async () => {
-    const row = await createServer(database, {
-      userId,
-      name: 'notified',
-      transport: 'stdio',
-      command: 'node',
-    });
-    expect(await next(1)).toEqual([{ userId, serverId: row.id, op: 'insert' }]);
-    await updateServer(database, userId, row.id, { description: 'changed' });
-    expect(await next(1)).toEqual([{ userId, serverId: row.id, op: 'update' }]);
-    await deleteServer(database.db, userId, row.id);
-    expect(await next(1)).toEqual([{ userId, serverId: row.id, op: 'delete' }]);
-  });
+  it.skipIf(skip)(
+    'sends insert, update, status and delete with the user and server ids',
+    async () => {
+      const row = await createServer(database, {
+        userId,
+        name: 'notified',
+        transport: 'stdio',
+        command: 'node',
+      });
+      expect(await next(1)).toEqual([{ userId, serverId: row.id, op: 'insert' }]);
+      await updateServer(database, userId, row.id, { description: 'changed' });
+      expect(await next(1)).toEqual([{ userId, serverId: row.id, op: 'update' }]);
+      await updateServerStatus(database.db, row.id, { connectionStatus: 'connected' });
+      expect(await next(1)).toEqual([{ userId, serverId: row.id, op: 'status' }]);
+      await deleteServer(database.db, userId, row.id);
+      expect(await next(1)).toEqual([{ userId, serverId: row.id, op: 'delete' }]);
+    },
+  );
 
   it.skipIf(skip)('stays silent for a write that matched no row', async () => {
     await updateServer(database, userId, 999_999, { description: 'nobody' });
+    await updateServerStatus(database.db, 999_999, { connectionStatus: 'error' });
     expect(await deleteServer(database.db, userId, 999_999)).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(received).toEqual([]);
