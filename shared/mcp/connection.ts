@@ -34,7 +34,7 @@ import { StderrLog, type StderrLimits } from './stderr-log.js';
 import { assertCommandAllowed } from './command-guard.js';
 import type { StdioProcessLimiter } from './stdio-process-limiter.js';
 import { StdioProcessTransport } from './stdio-transport.js';
-import { assertUrlAllowed, guardedFetch, type UrlPolicy } from './url-guard.js';
+import { GuardedNetwork, assertStaticUrlAllowed, type UrlPolicy } from './url-guard.js';
 import { WebSocketClientTransport } from './websocket-transport.js';
 
 /** What Switchboard tells servers about itself at `initialize`. */
@@ -99,9 +99,10 @@ export interface McpConnectionOptions {
    */
   userToken?: string;
   /**
-   * Where a remote server may be: its URL is checked before connecting, after DNS resolution,
-   * and so is every HTTP request and redirect hop (see `url-guard.ts`). Cloud metadata and
-   * link-local addresses are always refused. Default `{ allowPrivateNetworks: true }`: callers
+   * Where a remote server may be: its URL is checked before connecting and at every HTTP
+   * request and redirect hop, and every address a connection goes to is checked as it connects,
+   * after DNS resolution (see `GuardedNetwork` in `url-guard.ts`). Cloud metadata and link-local
+   * addresses are always refused. Default `{ allowPrivateNetworks: true }`: callers
    * that connect user-supplied URLs pass the `MCP_ALLOW_PRIVATE_NETWORKS` setting.
    */
   urlPolicy?: UrlPolicy;
@@ -150,6 +151,8 @@ export class McpConnection {
   #authProvider?: OAuthClientProvider;
   #client?: Client;
   #transport?: Transport;
+  /** The checked fetch/lookup of the live remote transport; closed with it (see `#teardown`). */
+  #network?: GuardedNetwork;
   #status: ConnectionStatus = 'disconnected';
   #lastError?: McpConnectionError;
   #closing = false;
@@ -234,9 +237,10 @@ export class McpConnection {
     const started = performance.now();
     try {
       let transportKind = this.config.transport;
-      // Stdio is checked synchronously, so the child process starts within this call as before.
+      // Both checks are synchronous, so a stdio child process starts within this call as before.
+      // A remote host's addresses are checked when the transport connects to them (its lookup).
       if (this.config.transport === 'stdio') this.#checkCommand();
-      else await assertUrlAllowed(this.config.url, this.#urlPolicy);
+      else assertStaticUrlAllowed(this.config.url, this.#urlPolicy);
       if (this.#closing) {
         throw new McpConnectionError('connect_failed', `Connection to ${this.#label} was closed`);
       }
@@ -488,13 +492,18 @@ export class McpConnection {
     }
     const url = new URL(config.url);
     const headers = { ...remoteHeaders(config), ...authHeaders(config.auth, this.#userToken) };
-    if (kind === 'websocket') return new WebSocketClientTransport(url, { headers });
+    // One network (undici agent and DNS answers) per transport: #teardown closes it.
+    void this.#network?.close();
+    const network = (this.#network = new GuardedNetwork(this.#urlPolicy));
+    if (kind === 'websocket') {
+      return new WebSocketClientTransport(url, { headers, lookup: network.lookup });
+    }
     // Websocket configs cannot hold OAuth (server-config rejects it), so only HTTP gets here.
     if (isOAuth(config.auth)) this.#authProvider ??= createOAuthProvider(config.auth, url);
     const options = {
       requestInit: { headers },
       authProvider: this.#authProvider,
-      fetch: guardedFetch(this.#urlPolicy),
+      fetch: network.fetch,
     };
     if (kind === 'sse') return new SSEClientTransport(url, options);
     return new StreamableHTTPClientTransport(url, options);
@@ -516,6 +525,8 @@ export class McpConnection {
     if (this.#client !== client) return;
     this.#client = undefined;
     this.#transport = undefined;
+    void this.#network?.close();
+    this.#network = undefined;
     if (this.#closing || this.#status === 'connecting') return;
     this.#fail(
       new McpConnectionError(
@@ -528,8 +539,10 @@ export class McpConnection {
 
   async #teardown(): Promise<void> {
     const client = this.#client;
+    const network = this.#network;
     this.#client = undefined;
     this.#transport = undefined;
+    this.#network = undefined;
     if (client) {
       try {
         await client.close();
@@ -537,6 +550,7 @@ export class McpConnection {
         this.#logger.debug({ err: error }, 'error while closing mcp client');
       }
     }
+    await network?.close();
   }
 
   /** The client unless close() has begun (a method, so TypeScript keeps no stale narrowing). */

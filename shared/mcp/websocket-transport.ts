@@ -7,6 +7,7 @@
  * JSON-RPC message per text frame, validated with the SDK's `JSONRPCMessageSchema`) and gives
  * it the `ws` implementation with headers.
  */
+import type { LookupFunction } from 'node:net';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { WebSocket } from 'ws';
@@ -20,6 +21,13 @@ export interface WebSocketClientTransportOptions {
   headers?: Record<string, string>;
   /** Milliseconds to wait for the upgrade to complete; default 10000. */
   handshakeTimeoutMs?: number;
+  /**
+   * Resolves the URL's host name for the TCP/TLS connection, with the signature of `dns.lookup`
+   * (passed to `net.connect`/`tls.connect`; not called for a literal IP address). Give it
+   * `GuardedNetwork.lookup` (`url-guard.ts`) so the address connected to is the address checked;
+   * its error fails `start()`. Default `dns.lookup`.
+   */
+  lookup?: LookupFunction;
 }
 
 /** A `Transport` for the SDK's `Client` that speaks MCP over a `ws` WebSocket. */
@@ -49,6 +57,7 @@ export class WebSocketClientTransport implements Transport {
       const socket = new WebSocket(this.#url, MCP_WEBSOCKET_SUBPROTOCOL, {
         headers: this.#options.headers,
         handshakeTimeout: this.#options.handshakeTimeoutMs ?? 10_000,
+        ...(this.#options.lookup && { lookup: this.#options.lookup }),
       });
       this.#socket = socket;
       let opened = false;

@@ -1,0 +1,116 @@
+import { execFileSync } from 'node:child_process';
+import { initializeLogger, voice } from '@livekit/agents';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runSession, type SessionJobContext } from '../../agent/run-session.js';
+import type { DatabaseHandle } from '../../shared/db/open.js';
+import { createServer } from '../../shared/db/servers.js';
+import { loadSettings } from '../../shared/settings.js';
+import { createTestUser, openTestDatabase } from '../helpers/database.js';
+import { EVERYTHING_BIN } from '../helpers/mcp-processes.js';
+import { everythingServer, silentLogger } from './fixtures.js';
+
+initializeLogger({ pretty: false, level: 'silent' });
+
+/**
+ * Every live process below this one (children, grandchildren…), read from `ps`, independently of
+ * the code that started them. Zombies are left out: they have exited.
+ */
+function descendants(): number[] {
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,stat=,comm='], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    // The `ps` itself is a child while it runs.
+    .filter((fields) => fields.length >= 4 && !fields[2]!.startsWith('Z') && fields[3] !== 'ps')
+    .map(([pid, ppid]) => ({ pid: Number(pid), ppid: Number(ppid) }));
+  const found: number[] = [];
+  const queue = [process.pid];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    for (const row of rows) {
+      if (row.ppid === parent && row.pid !== process.pid) {
+        found.push(row.pid);
+        queue.push(row.pid);
+      }
+    }
+  }
+  return found;
+}
+
+describe('session shutdown', () => {
+  let handle: DatabaseHandle;
+  beforeAll(async () => {
+    handle = await openTestDatabase();
+  });
+  afterAll(async () => {
+    await handle?.close();
+  });
+
+  it('leaves no process behind: servers, their shells and npx grandchildren all end', async () => {
+    const user = await createTestUser(handle);
+    await createServer(handle, everythingServer(user.id, 'Direct'));
+    // A shell that starts the server: the server is the shell's child.
+    await createServer(handle, {
+      userId: user.id,
+      name: 'Shell',
+      transport: 'stdio',
+      command: 'sh',
+      args: ['-c', `'${process.execPath}' '${EVERYTHING_BIN}' stdio; true`],
+      timeoutMs: 20_000,
+    });
+    // npx runs the locally installed bin through its own process tree.
+    await createServer(handle, {
+      userId: user.id,
+      name: 'Memory',
+      transport: 'stdio',
+      command: 'npx',
+      args: ['--no-install', 'mcp-server-memory'],
+      env: { MEMORY_FILE_PATH: '/tmp/switchboard-session-processes-memory.jsonl' },
+      timeoutMs: 30_000,
+    });
+    const before = new Set(descendants());
+    const shutdownCallbacks: Array<() => Promise<void>> = [];
+    const ctx: SessionJobContext = {
+      connect: async () => {},
+      job: { id: 'job-processes', metadata: JSON.stringify({ userId: user.id }) },
+      waitForParticipant: async () => ({ identity: 'caller', attributes: {} }),
+      addShutdownCallback: (callback) => shutdownCallbacks.push(callback),
+    };
+
+    const running = await runSession(ctx, {
+      settings: loadSettings({
+        AGENT_TOOLS_DEADLINE_MS: '30000',
+        MCP_STDIO_ALLOWED_COMMANDS: 'node,npx,sh',
+      }),
+      logger: silentLogger(),
+      openDatabase: async () => ({ ...handle, close: async () => {} }),
+      createModel: () => new voice.testing.FakeLLM(),
+    });
+    try {
+      expect(running.tools.toolsets.map((toolset) => toolset.connection.status)).toEqual([
+        'connected',
+        'connected',
+        'connected',
+      ]);
+      const during = descendants().filter((pid) => !before.has(pid));
+      // At least: two servers, one shell, npx and the server it runs.
+      expect(during.length).toBeGreaterThanOrEqual(5);
+
+      await Promise.all(shutdownCallbacks.map((callback) => callback()));
+      await vi.waitFor(
+        () => {
+          const left = descendants().filter((pid) => !before.has(pid));
+          const detail = left.length
+            ? execFileSync('ps', ['-o', 'pid,ppid,pgid,stat,args', '-p', left.join(',')], {
+                encoding: 'utf8',
+              })
+            : '';
+          expect(left, detail).toEqual([]);
+        },
+        { timeout: 15_000, interval: 100 },
+      );
+    } finally {
+      await running.session.close();
+      await running.close();
+    }
+  });
+});
