@@ -15,6 +15,7 @@ import type { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js
 import type { UrlPolicy } from '../shared/mcp/url-guard.js';
 import { SupervisedConnection, type HealthPolicy } from '../shared/mcp/supervised-connection.js';
 import { McpToolset, type ToolCallRecorder } from './mcp-toolset.js';
+import { DEFAULT_FILLER_AFTER_MS } from './slow-calls.js';
 
 /** Default of {@link LoadUserToolsetsOptions.startDeadlineMs}. */
 export const DEFAULT_START_DEADLINE_MS = 3_000;
@@ -34,6 +35,16 @@ export interface LoadUserToolsetsOptions {
   recordToolCall?: ToolCallRecorder;
   /** Longest tool result handed to the model, in characters; default 8000. */
   maxResultChars?: number;
+  /**
+   * Milliseconds a tool call may run before the agent says a filler (`AGENT_FILLER_AFTER_MS`);
+   * default {@link DEFAULT_FILLER_AFTER_MS}.
+   */
+  fillerAfterMs?: number;
+  /**
+   * Shortest time between two spoken progress updates of a long-running call, in milliseconds;
+   * default `DEFAULT_PROGRESS_INTERVAL_MS` (10 s).
+   */
+  progressIntervalMs?: number;
   /** Health and reconnect policy (from the `MCP_HEALTH_*` and `MCP_BACKOFF_*` settings). */
   policy?: Partial<HealthPolicy>;
   /** Jitter source for reconnect delays; default `Math.random`. */
@@ -79,7 +90,8 @@ export interface UserToolsets {
 /**
  * Loads a user's active servers, connects to all of them at once (each bounded by its own
  * `timeoutMs`), and returns when every first attempt is over or `startDeadlineMs` has passed,
- * with one {@link McpToolset} per server (empty for a server not connected yet). Advertised names are
+ * with one {@link McpToolset} per server (empty for a server not connected yet), each with its
+ * row's `toolPolicy` (confirmation, long-running tools). Advertised names are
  * assigned in server id order with one shared `taken` set, so they are unique and stable.
  *
  * @throws only when the servers cannot be read from the database or their secrets cannot be
@@ -158,6 +170,8 @@ export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promis
       scope,
       recordToolCall: record,
       maxResultChars: options.maxResultChars,
+      fillerAfterMs: options.fillerAfterMs ?? DEFAULT_FILLER_AFTER_MS,
+      progressIntervalMs: options.progressIntervalMs,
       logger,
     });
     entry.attach(toolset);

@@ -4,10 +4,16 @@
  * with the tool's original name. Failures the model should hear about come back as
  * `llm.ToolError` (DESIGN §7.4), and every call is written to `tool_calls` without delaying the
  * result.
+ *
+ * Issue 5 adds the server's `tool_policy`: calls that change things wait for the user's spoken yes
+ * (`confirmation.ts`), long-running tools run in the background through an `llm.AsyncToolset`
+ * (the conversation goes on, progress and the result are spoken when they arrive, the user can
+ * cancel by voice with the runtime's `lk_agents_cancel_task`), and a call still running after
+ * `AGENT_FILLER_AFTER_MS` makes the agent say a short filler (`slow-calls.ts`).
  */
-import { llm } from '@livekit/agents';
-import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
-import type { ToolFilter } from '../shared/db/schema.js';
+import { llm, type voice } from '@livekit/agents';
+import type { Progress, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import type { ToolFilter, ToolPolicy } from '../shared/db/schema.js';
 import type { ToolCallRecord } from '../shared/db/tool-calls.js';
 import type { Logger } from '../shared/logger.js';
 import {
@@ -16,8 +22,19 @@ import {
   describeError,
   toolResultToText,
   type AdvertisedTool,
+  type CallToolOptions,
 } from '../shared/mcp/index.js';
 import type { SupervisedConnection } from '../shared/mcp/supervised-connection.js';
+import { ConfirmationDesk, describeAction } from './confirmation.js';
+import { SlowCall, SlowCallWatch, progressPhrase } from './slow-calls.js';
+import { isLongRunning, needsConfirmation } from './tool-policy.js';
+
+/** Default of {@link McpToolsetOptions.progressIntervalMs}, in milliseconds. */
+export const DEFAULT_PROGRESS_INTERVAL_MS = 10_000;
+/** Smallest timeout of a long-running call, in milliseconds (progress restarts it). */
+export const LONG_RUNNING_TIMEOUT_MS = 10 * 60_000;
+/** MCP name of the per-server confirm tool, advertised as `<server>__confirm_action`. */
+const CONFIRM_TOOL_NAME = 'confirm_action';
 
 /**
  * Writes one finished tool call somewhere (normally `recordToolCall` on the database). May
@@ -41,6 +58,8 @@ export interface McpToolsetServer {
   name: string;
   /** Allow or deny list of original tool names; default none. */
   toolFilter?: ToolFilter;
+  /** Which tools need confirmation and which run in the background; default `{}`. */
+  toolPolicy?: ToolPolicy;
 }
 
 /** Options of {@link McpToolset}. */
@@ -64,8 +83,23 @@ export interface McpToolsetOptions {
   recordToolCall?: ToolCallRecorder;
   /** Longest result handed to the model, in characters (`MCP_MAX_RESULT_CHARS`); default 8000. */
   maxResultChars?: number;
+  /**
+   * Milliseconds a call may run before the agent says a filler (`AGENT_FILLER_AFTER_MS`); default
+   * none (no filler). Only calls made inside an agent session (with a `RunContext`) get one.
+   */
+  fillerAfterMs?: number;
+  /**
+   * Shortest time between two spoken progress updates of a long-running call, in milliseconds;
+   * default {@link DEFAULT_PROGRESS_INTERVAL_MS}. Reports in between are not spoken (the latest
+   * one is kept for the next filler).
+   */
+  progressIntervalMs?: number;
   logger: Logger;
 }
+
+/** The runtime's options of one tool call (agents-js `ToolOptions`); `ctx` is absent in benches. */
+type ExecuteOptions = Partial<Pick<llm.ToolOptions, 'ctx'>> &
+  Pick<llm.ToolOptions, 'abortSignal' | 'toolCallId'>;
 
 /**
  * The toolset of one MCP server in one agent session, over a {@link SupervisedConnection} that
@@ -81,7 +115,17 @@ export class McpToolset extends llm.Toolset {
   readonly #maxResultChars?: number;
   readonly #logger: Logger;
   readonly #pendingRecords = new Set<Promise<void>>();
+  readonly #slowCalls?: SlowCallWatch;
+  readonly #progressIntervalMs: number;
+  /** Tools that ran past the filler delay in this session: their calls carry a progress token. */
+  readonly #slowTools = new Set<string>();
+  readonly #confirmations = new ConfirmationDesk();
+  /** Holds the long-running tools, so they run on its own `ToolExecutor` (agents-js). */
+  readonly #background: llm.AsyncToolset;
+  /** Original names of the tools that run in the background. */
+  readonly #longRunning = new Set<string>();
   #advertised: AdvertisedTool[] = [];
+  #confirmToolName?: string;
   #context?: llm.ToolsetContext;
 
   /** @param options the server, its connection and tools, and where to record calls. */
@@ -94,6 +138,14 @@ export class McpToolset extends llm.Toolset {
     this.#recordToolCall = options.recordToolCall;
     this.#maxResultChars = options.maxResultChars;
     this.#logger = options.logger.child({ serverId: options.server.id });
+    this.#progressIntervalMs = options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
+    if (options.fillerAfterMs !== undefined) {
+      this.#slowCalls = new SlowCallWatch({ afterMs: options.fillerAfterMs, logger: this.#logger });
+    }
+    this.#background = llm.AsyncToolset.create({
+      id: `${toolsetId(options.server.id)}-background`,
+      tools: [],
+    });
     this._setTools(this.#buildTools(options.tools));
   }
 
@@ -114,10 +166,11 @@ export class McpToolset extends llm.Toolset {
    */
   setServerTools(tools: readonly McpTool[]): void {
     for (const tool of this.#advertised) this.#taken.delete(tool.name);
+    if (this.#confirmToolName) this.#taken.delete(this.#confirmToolName);
     const functionTools = this.#buildTools(tools);
     if (this.#context) this.#context.updateTools(functionTools);
     else this._setTools(functionTools);
-    this.#logger.info({ toolCount: functionTools.length }, 'mcp server tools updated');
+    this.#logger.info({ toolCount: this.#advertised.length }, 'mcp server tools updated');
   }
 
   /**
@@ -138,42 +191,255 @@ export class McpToolset extends llm.Toolset {
     await Promise.allSettled([...this.#pendingRecords]);
   }
 
-  /** Closes the connection, ending a stdio server's child process. Safe to call twice. */
+  /**
+   * Cancels the long-running calls still out (their MCP requests are cancelled), then closes the
+   * connection, ending a stdio server's child process. Safe to call twice.
+   */
   override async aclose(): Promise<void> {
+    this.#slowCalls?.close();
+    await this.#background.aclose().catch((error: unknown) => {
+      this.#logger.warn({ err: error }, 'could not cancel background tool calls');
+    });
     await this.connection.close();
   }
 
-  #buildTools(mcpTools: readonly McpTool[]): llm.FunctionTool[] {
+  #buildTools(mcpTools: readonly McpTool[]): llm.ToolContextEntry[] {
+    const policy = this.server.toolPolicy;
     this.#advertised = advertiseTools(this.server.name, mcpTools, {
       filter: this.server.toolFilter,
       taken: this.#taken,
     });
-    return this.#advertised.map((advertised) =>
-      llm.tool({
+    const byName = new Map(mcpTools.map((tool) => [tool.name, tool]));
+    const ordinary: llm.FunctionTool[] = [];
+    const background: llm.FunctionTool[] = [];
+    let anyConfirmed = false;
+    this.#longRunning.clear();
+    for (const advertised of this.#advertised) {
+      const mcpTool = byName.get(advertised.originalName);
+      const confirm = needsConfirmation(mcpTool, policy);
+      const longRunning = isLongRunning(mcpTool, policy);
+      if (longRunning) this.#longRunning.add(advertised.originalName);
+      anyConfirmed ||= confirm;
+      const common = {
         name: advertised.name,
         description: advertised.description,
         // Already a clean JSON Schema object (advertiseTools); only its static type differs.
         parameters: advertised.parameters as llm.FunctionTool['parameters'],
-        execute: (args: Record<string, unknown> | undefined, { abortSignal }) =>
-          this.#call(advertised, args ?? {}, abortSignal),
-      }),
+      };
+      if (confirm) {
+        ordinary.push(
+          llm.tool({
+            ...common,
+            execute: (args: Record<string, unknown> | undefined, options) =>
+              this.#askConfirmation(advertised, args ?? {}, options),
+          }),
+        );
+      } else if (longRunning) {
+        background.push(
+          llm.tool({
+            ...common,
+            description: `${advertised.description}\n(Runs in the background: the result comes later.)`,
+            flags: llm.ToolFlag.CANCELLABLE,
+            execute: (args: Record<string, unknown> | undefined, options) =>
+              this.#runInBackground(advertised, args ?? {}, options),
+          }),
+        );
+      } else {
+        ordinary.push(
+          llm.tool({
+            ...common,
+            execute: (args: Record<string, unknown> | undefined, { ctx, abortSignal }) =>
+              this.#call(advertised, args ?? {}, abortSignal, ctx),
+          }),
+        );
+      }
+    }
+    this.#confirmToolName = undefined;
+    if (anyConfirmed) {
+      // A confirmed long-running call runs in the background from the confirm tool's own call, so
+      // the confirm tool then runs on the AsyncToolset's executor, cancellable like the tool.
+      const confirmTool = this.#confirmTool(this.#longRunning.size > 0);
+      (this.#longRunning.size > 0 ? background : ordinary).push(confirmTool);
+    }
+    this.#background._setTools(background);
+    return background.length > 0 ? [...ordinary, this.#background] : ordinary;
+  }
+
+  /**
+   * The server's confirm tool, named like its other tools (`<server>__confirm_action`);
+   * cancellable when it may start a long-running call.
+   */
+  #confirmTool(cancellable: boolean): llm.FunctionTool {
+    const [advertised] = advertiseTools(
+      this.server.name,
+      [{ name: CONFIRM_TOOL_NAME, inputSchema: { type: 'object' } }],
+      { taken: this.#taken },
+    );
+    const name = advertised!.name;
+    this.#confirmToolName = name;
+    return llm.tool({
+      name,
+      description:
+        `Runs or drops an action of ${this.server.name} that waited for the user's confirmation. ` +
+        'Call it only after the user has answered: approved true only for a clear yes.',
+      parameters: {
+        type: 'object',
+        properties: {
+          confirmation_id: { type: 'string', description: 'The id the action answered with.' },
+          approved: { type: 'boolean', description: 'True only if the user clearly said yes.' },
+        },
+        required: ['confirmation_id', 'approved'],
+        additionalProperties: false,
+      } as llm.FunctionTool['parameters'],
+      flags: cancellable ? llm.ToolFlag.CANCELLABLE : llm.ToolFlag.NONE,
+      execute: (args: Record<string, unknown> | undefined, options) =>
+        this.#answerConfirmation(args ?? {}, options),
+    });
+  }
+
+  /**
+   * The first step of a call that needs the user's yes: holds it and tells the model what to ask.
+   * Nothing is sent to the server.
+   */
+  async #askConfirmation(
+    tool: AdvertisedTool,
+    args: Record<string, unknown>,
+    options: ExecuteOptions,
+  ): Promise<string> {
+    const pending = this.#confirmations.ask(tool, args, options.ctx?.speechHandle.id);
+    const action = `${describeAction(tool, args)} on ${this.server.name}`;
+    this.#logger.info(
+      { tool: tool.originalName, confirmationId: pending.id },
+      'tool call awaits confirmation',
+    );
+    return (
+      `Not run yet: this action needs the user's spoken confirmation first. Ask the user: ` +
+      `"${action}: are you sure?" and wait for the answer. Then call ${this.#confirmToolName} ` +
+      `with confirmation_id "${pending.id}" and approved true only if they clearly said yes, ` +
+      `or approved false otherwise.`
     );
   }
 
+  /** The second step: runs the held call on a yes, drops it on a no. */
+  async #answerConfirmation(
+    args: Record<string, unknown>,
+    options: ExecuteOptions,
+  ): Promise<string | undefined> {
+    const id = String(args.confirmation_id ?? '');
+    const answer = this.#confirmations.take(id, options.ctx?.speechHandle.id);
+    if ('refused' in answer) {
+      switch (answer.refused) {
+        case 'same_turn':
+          throw new llm.ToolError(
+            'The user has not answered yet. Ask them and wait for their answer before calling this.',
+          );
+        case 'expired':
+          throw new llm.ToolError(
+            `Confirmation ${id} expired. Call the action again if the user still wants it.`,
+          );
+        default:
+          throw new llm.ToolError(
+            `No action is waiting for confirmation ${JSON.stringify(id)}. Call the action again.`,
+          );
+      }
+    }
+    const { tool, args: heldArgs } = answer.pending;
+    if (args.approved !== true) {
+      this.#logger.info({ tool: tool.originalName }, 'tool call declined by the user');
+      return (
+        `Not done: the user declined, so ${describeAction(tool, heldArgs)} was not run on ` +
+        `${this.server.name}. Tell the user nothing was changed.`
+      );
+    }
+    if (this.#longRunning.has(tool.originalName)) {
+      return this.#runInBackground(tool, heldArgs, options);
+    }
+    return this.#call(tool, heldArgs, options.abortSignal, options.ctx);
+  }
+
+  /**
+   * A long-running call: the first `RunContext.update` makes it non-blocking (agents-js
+   * `voice/run_context.js`), so the model hears at once that it started and the conversation
+   * goes on; progress reports become further updates, at most one per `progressIntervalMs`; the
+   * result (or a sentence saying what failed) is delivered as a reply when it arrives. The call's
+   * abort signal is the AsyncToolset task's, which `lk_agents_cancel_task` aborts (the MCP request
+   * is then cancelled with `notifications/cancelled`).
+   */
+  async #runInBackground(
+    tool: AdvertisedTool,
+    args: Record<string, unknown>,
+    { ctx, abortSignal, toolCallId }: ExecuteOptions,
+  ): Promise<string | undefined> {
+    if (!ctx) return this.#call(tool, args, abortSignal, undefined);
+    await ctx.update(
+      `${tool.originalName} on ${this.server.name} has started and runs in the background ` +
+        `(call_id ${toolCallId}). Tell the user you will let them know when it is done; if they ` +
+        `no longer want it, cancel it with lk_agents_cancel_task and this call_id.`,
+    );
+    let lastSpoken = performance.now();
+    const onProgress = (progress: Progress) => {
+      const now = performance.now();
+      if (now - lastSpoken < this.#progressIntervalMs) return;
+      lastSpoken = now;
+      void ctx
+        .update(`Progress of ${tool.originalName}: ${progressPhrase(progress)}.`)
+        .catch((error: unknown) => this.#logger.debug({ err: error }, 'progress update dropped'));
+    };
+    try {
+      return await this.#call(tool, args, abortSignal, undefined, {
+        onProgress,
+        timeoutMs: Math.max(this.connection.config.timeoutMs, LONG_RUNNING_TIMEOUT_MS),
+      });
+    } catch (error) {
+      // After the first update the runtime only logs a thrown error: say it as the result.
+      if (abortSignal.aborted) return undefined;
+      const text = error instanceof Error ? error.message : String(error);
+      return `${tool.originalName} on ${this.server.name} failed: ${text}`;
+    }
+  }
+
+  /**
+   * Sends one call and turns its result into what the model reads. Inside a session (`ctx`) with a
+   * filler delay, the call is watched and gets a filler once it runs past the delay; a tool that
+   * was that slow before carries a progress token, so the filler can say how far it got.
+   */
   async #call(
     tool: AdvertisedTool,
     args: Record<string, unknown>,
     signal: AbortSignal,
+    ctx: voice.RunContext | undefined,
+    extra?: Pick<CallToolOptions, 'onProgress' | 'timeoutMs'>,
   ): Promise<string> {
     const startedAt = new Date();
     const started = performance.now();
+    const watch = ctx && this.#slowCalls;
+    let slowCall: SlowCall | undefined;
+    let options: CallToolOptions = { signal };
+    if (watch) {
+      slowCall = new SlowCall(ctx, started);
+      if (this.#slowTools.has(tool.originalName) && !extra) {
+        const call = slowCall;
+        options = { signal, onProgress: (progress) => (call.progress = progress) };
+      }
+    }
+    if (extra) options = { signal, ...extra };
     let error: string | null = null;
     try {
-      const result = await this.connection.callTool(tool.originalName, args, { signal });
-      const { text, isError } = toolResultToText(result, { maxChars: this.#maxResultChars });
+      const request = this.connection.callTool(tool.originalName, args, options);
+      if (slowCall) {
+        slowCall.promise = request;
+        watch!.add(slowCall);
+      }
+      const result = await request;
+      const { text, isError } = toolResultToText(result, {
+        maxChars: this.#maxResultChars,
+        structured: 'summary',
+      });
       if (isError) {
         error = text;
-        throw new llm.ToolError(text);
+        throw new llm.ToolError(
+          `The ${tool.originalName} tool of ${this.server.name} said: ${text}`,
+        );
       }
       return text;
     } catch (thrown) {
@@ -182,6 +448,11 @@ export class McpToolset extends llm.Toolset {
       if (signal.aborted) throw thrown;
       throw new llm.ToolError(this.#sentenceFor(tool, thrown));
     } finally {
+      const durationMs = performance.now() - started;
+      if (slowCall) {
+        watch!.delete(slowCall);
+        if (durationMs >= watch!.afterMs) this.#slowTools.add(tool.originalName);
+      }
       this.#record({
         userId: this.#scope.userId,
         serverId: this.server.id,
@@ -189,7 +460,7 @@ export class McpToolset extends llm.Toolset {
         roomName: this.#scope.roomName ?? null,
         sessionId: this.#scope.sessionId ?? null,
         startedAt,
-        durationMs: performance.now() - started,
+        durationMs,
         ok: error === null,
         error,
       });
@@ -206,9 +477,17 @@ export class McpToolset extends llm.Toolset {
       case 'unavailable':
         return error.message;
       case 'request_failed':
-        return `The ${server} server could not run ${tool.originalName}: ${error.message}`;
+        return (
+          `The ${server} server could not run ${tool.originalName}: ${error.message}. ` +
+          `It was not retried.`
+        );
       case 'timeout':
-        return `The ${server} server did not answer ${tool.originalName} in time, so it was cancelled.`;
+        return (
+          `The ${server} server did not answer ${tool.originalName} in time, so it was cancelled ` +
+          `and not retried; the user may try again later.`
+        );
+      case 'cancelled':
+        return `The call of ${tool.originalName} on ${server} was cancelled before it finished.`;
       case 'connection_lost':
         return (
           `The connection to the ${server} server broke while ${tool.originalName} was running, ` +

@@ -1,11 +1,11 @@
 /**
  * What one job does (DESIGN §2): connect to the room, resolve the user, open the database, build
- * the user's toolsets, start a `voice.AgentSession` on the OpenAI realtime model and greet.
+ * the user's toolsets, start a `voice.AgentSession` on the OpenAI realtime model (or the
+ * STT-LLM-TTS pipeline when realtime is down, see `agent/model.ts`) and greet.
  * Everything it opens is closed by a job shutdown callback (LiveKit docs, "Job lifecycle ›
  * Shutdown hooks"), so no MCP child process outlives its session (DESIGN §6, §8).
  */
 import { voice, type llm } from '@livekit/agents';
-import * as openai from '@livekit/agents-plugin-openai';
 import type { Room } from '@livekit/rtc-node';
 import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../shared/db/open.js';
@@ -14,6 +14,7 @@ import type { Logger } from '../shared/logger.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import { connectionGuards, healthPolicy, type Settings } from '../shared/settings.js';
 import { loadUserToolsets, type UserToolsets } from './load-user-toolsets.js';
+import { chooseSessionModels } from './model.js';
 import { openSessionDatabase } from './session-database.js';
 import { UserResolutionError, resolveUser, type UserSource } from './user-resolution.js';
 
@@ -33,7 +34,10 @@ export interface RunSessionDeps {
   logger: Logger;
   /** Opens the session's database; default {@link openSessionDatabase} with `settings`. */
   openDatabase?: () => Promise<DatabaseHandle>;
-  /** Builds the model; default {@link createRealtimeModel} with `settings`. */
+  /**
+   * Builds the model; default the realtime model, or the STT-LLM-TTS pipeline when the realtime
+   * endpoint does not accept a session (`chooseSessionModels` in `agent/model.ts`).
+   */
   createModel?: () => llm.LLM | llm.RealtimeModel;
   /**
    * The job process's cap on stdio server processes, made once per process (`prewarm`); default
@@ -54,22 +58,8 @@ export interface RunningSession {
   close(): Promise<void>;
 }
 
-/**
- * The OpenAI realtime model configured from the settings.
- *
- * @param settings `OPENAI_REALTIME_MODEL`, `OPENAI_VOICE`, `OPENAI_TEMPERATURE` (0–2, ignored
- *   by the GA realtime API but passed through), `OPENAI_API_KEY`, `OPENAI_BASE_URL`.
- * @throws Error from the plugin when no API key is available.
- */
-export function createRealtimeModel(settings: Settings): openai.realtime.RealtimeModel {
-  return new openai.realtime.RealtimeModel({
-    model: settings.OPENAI_REALTIME_MODEL,
-    voice: settings.OPENAI_VOICE,
-    temperature: settings.OPENAI_TEMPERATURE,
-    apiKey: settings.OPENAI_API_KEY,
-    baseURL: settings.OPENAI_BASE_URL,
-  });
-}
+/** Moved to `agent/model.ts`; re-exported for existing imports. */
+export { createRealtimeModel } from './model.js';
 
 /**
  * Runs the start of one session: connect, resolve the user, open the database, connect the
@@ -106,6 +96,8 @@ export async function runSession(
 
   try {
     await assertUserExists(database, userId);
+    // Started now so the realtime check runs while the MCP servers connect.
+    const models = chooseSessionModels({ settings, logger, createModel: deps.createModel });
     tools = await loadUserToolsets({
       db: database.db,
       secrets: database.secrets,
@@ -115,6 +107,7 @@ export async function runSession(
       sessionId: ctx.job.id,
       policy: healthPolicy(settings),
       maxResultChars: settings.MCP_MAX_RESULT_CHARS,
+      fillerAfterMs: settings.AGENT_FILLER_AFTER_MS,
       startDeadlineMs: settings.AGENT_TOOLS_DEADLINE_MS,
       ...connectionGuards(settings),
       userToken,
@@ -137,9 +130,8 @@ export async function runSession(
       instructions: settings.AGENT_INSTRUCTIONS,
       tools: tools.toolsets,
     });
-    const session = new voice.AgentSession({
-      llm: (deps.createModel ?? (() => createRealtimeModel(settings)))(),
-    });
+    const { llm: model, stt, tts } = await models.build();
+    const session = new voice.AgentSession({ llm: model, stt, tts });
     await session.start({ agent, room: ctx.room });
     const greeting = session.generateReply({ instructions: settings.AGENT_GREETING });
     return { userId, session, agent, tools, greeting, close };

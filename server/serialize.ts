@@ -50,6 +50,7 @@ export function serializeServer(row: McpServerRow) {
     auth: maskAuth(row.auth),
     timeoutMs: row.timeoutMs,
     toolFilter: row.toolFilter,
+    toolPolicy: row.toolPolicy,
     isActive: row.isActive,
     connectionStatus: row.connectionStatus,
     lastConnected: row.lastConnected?.toISOString() ?? null,

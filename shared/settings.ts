@@ -80,6 +80,11 @@ const settingsSchema = z.object({
   OPENAI_REALTIME_MODEL: z.string().trim().min(1).default('gpt-realtime'),
   OPENAI_VOICE: z.string().trim().min(1).default('marin'),
   OPENAI_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.8),
+  OPENAI_STT_MODEL: z.string().trim().min(1).default('gpt-4o-mini-transcribe'),
+  OPENAI_LLM_MODEL: z.string().trim().min(1).default('gpt-4.1-mini'),
+  OPENAI_TTS_MODEL: z.string().trim().min(1).default('gpt-4o-mini-tts'),
+  OPENAI_TTS_VOICE: z.string().trim().min(1).default('coral'),
+  AGENT_REALTIME_CHECK_TIMEOUT_MS: positiveInt(3_000),
   AGENT_NAME: z.string().trim().min(1).default('switchboard'),
   AGENT_INSTRUCTIONS: z
     .string()
@@ -95,6 +100,7 @@ const settingsSchema = z.object({
   MCP_BACKOFF_CAP_MS: positiveInt(60_000),
   MCP_MAX_RESULT_CHARS: positiveInt(8_000),
   AGENT_TOOLS_DEADLINE_MS: positiveInt(3_000),
+  AGENT_FILLER_AFTER_MS: positiveInt(1_500),
   MCP_MAX_STDIO_PROCESSES: positiveInt(32),
   STATUS_CHECK_TIMEOUT_MS: positiveInt(3_000),
   STATUS_CACHE_MS: z.coerce.number().int().min(0).default(10_000),

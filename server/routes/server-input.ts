@@ -21,6 +21,19 @@ const serverFields = {
   toolFilter: z
     .strictObject({ allow: toolNames.optional(), deny: toolNames.optional() })
     .default({}),
+  toolPolicy: z
+    .strictObject({
+      confirm: z
+        .enum(['destructive', 'always', 'never'], {
+          error: 'confirm must be one of destructive, always, never',
+        })
+        .optional(),
+      longRunning: z.union([z.literal('all'), toolNames], {
+        error: 'longRunning must be "all" or a list of tool names',
+      }),
+    })
+    .partial()
+    .default({}),
 };
 
 /** Body of `POST /api/mcp/servers`: a connection config plus name, description and flags. */
@@ -44,6 +57,7 @@ export const updateServerBody = z
     description: z.unknown(),
     isActive: z.unknown(),
     toolFilter: z.unknown(),
+    toolPolicy: z.unknown(),
     transport: z.unknown(),
     url: z.unknown(),
     command: z.unknown(),
@@ -74,6 +88,7 @@ export function columnsFromBody(body: CreateServerBody): Omit<NewMcpServerRow, '
     description: body.description,
     isActive: body.isActive,
     toolFilter: body.toolFilter,
+    toolPolicy: body.toolPolicy,
     timeoutMs: body.timeoutMs,
     transport: body.transport,
   };
@@ -133,6 +148,7 @@ export function mergeUpdate(row: McpServerRow, patch: z.infer<typeof updateServe
     description: row.description,
     isActive: row.isActive,
     toolFilter: row.toolFilter,
+    toolPolicy: row.toolPolicy,
     timeoutMs: row.timeoutMs,
     transport,
   };

@@ -67,6 +67,22 @@ export interface ToolFilter {
 }
 
 /**
+ * How the agent treats a server's tools (issue 5), the type of the `tool_policy` column. Tool
+ * names are the server's original MCP names.
+ *
+ * - `confirm`: which calls need the user's spoken yes first. `destructive` (the default): tools
+ *   whose MCP annotations say `destructiveHint: true` and not `readOnlyHint: true`; `always`:
+ *   every tool; `never`: none.
+ * - `longRunning`: tools that run in the background (the conversation goes on, the result is
+ *   spoken when it arrives, the user can cancel by voice); `all` for every tool. Tools whose
+ *   `execution.taskSupport` is `optional` or `required` count as long-running too.
+ */
+export interface ToolPolicy {
+  confirm?: 'destructive' | 'always' | 'never';
+  longRunning?: string[] | 'all';
+}
+
+/**
  * Authentication of a remote MCP server (DESIGN §3), the type of the `auth` column: derived from
  * the zod schema that validates it (`serverAuthSchema`), so the two cannot drift. A static bearer
  * token is the `apiKey` column. Secret parts are sealed in issue 4.
@@ -108,6 +124,7 @@ export const mcpServers = pgTable(
     auth: jsonb('auth').$type<ServerAuth>().notNull().default({ type: 'none' }),
     timeoutMs: integer('timeout_ms').notNull().default(30000),
     toolFilter: jsonb('tool_filter').$type<ToolFilter>().notNull().default({}),
+    toolPolicy: jsonb('tool_policy').$type<ToolPolicy>().notNull().default({}),
     isActive: boolean('is_active').notNull().default(true),
     connectionStatus: text('connection_status', { enum: CONNECTION_STATUSES })
       .notNull()

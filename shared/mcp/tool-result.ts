@@ -68,13 +68,101 @@ export interface ToolResultTextOptions {
    * much was left out. Default {@link DEFAULT_MAX_RESULT_CHARS}; `Infinity` keeps everything.
    */
   maxChars?: number;
+  /**
+   * How `structuredContent` is given: `json` (the default) as compact JSON; `summary` as short
+   * lines fit to be read out (see {@link summarizeStructured}), for a voice agent.
+   */
+  structured?: 'json' | 'summary';
+}
+
+/** Most entries of an object or list a summary names before saying how many more there are. */
+const SUMMARY_MAX_ENTRIES = 8;
+/** Longest text value a summary quotes, in characters. */
+const SUMMARY_MAX_VALUE_CHARS = 200;
+/** Keys whose value names an object in a list, in order of preference. */
+const LABEL_KEYS = ['name', 'title', 'label', 'summary', 'id'];
+
+/**
+ * A structured result (MCP spec, "Tools › Structured Content") as short lines to be spoken,
+ * instead of a JSON dump: one `key: value` line per top-level field, lists counted with their
+ * first items named (`incidents: 3 items: disk full; slow queries; cert expiring`), nested objects
+ * shown one level deep, long text and long lists cut with a count of what was left out.
+ *
+ * @param value the `structuredContent` object (any JSON value is accepted).
+ */
+export function summarizeStructured(value: unknown): string {
+  if (Array.isArray(value)) return summarizeList(value);
+  if (!isPlainObject(value)) return scalarText(value);
+  const entries = Object.entries(value);
+  if (entries.length === 0) return 'No fields.';
+  const lines = entries
+    .slice(0, SUMMARY_MAX_ENTRIES * 2)
+    .map(([key, field]) => `${key}: ${summarizeField(field)}`);
+  const more = entries.length - lines.length;
+  if (more > 0) lines.push(`(and ${more} more fields)`);
+  return lines.join('\n');
+}
+
+function summarizeField(value: unknown): string {
+  if (Array.isArray(value)) return summarizeList(value);
+  if (isPlainObject(value)) {
+    const entries = Object.entries(value);
+    const shown = entries
+      .slice(0, SUMMARY_MAX_ENTRIES)
+      .map(([key, field]) => `${key} ${shortText(field)}`);
+    const more = entries.length - shown.length;
+    return shown.join(', ') + (more > 0 ? `, and ${more} more` : '');
+  }
+  return scalarText(value);
+}
+
+function summarizeList(items: unknown[]): string {
+  if (items.length === 0) return 'none';
+  const count = items.length === 1 ? '1 item' : `${items.length} items`;
+  const shown = items.slice(0, SUMMARY_MAX_ENTRIES).map(shortText);
+  const more = items.length - shown.length;
+  return `${count}: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
+}
+
+/**
+ * An item in a list or a nested field: its label when it has one, otherwise its first three
+ * fields (`day Mon, high 21`).
+ */
+function shortText(value: unknown): string {
+  if (Array.isArray(value)) return value.length === 1 ? '1 item' : `${value.length} items`;
+  if (isPlainObject(value)) {
+    const key = LABEL_KEYS.find((candidate) => value[candidate] !== undefined);
+    if (key) return scalarText(value[key]);
+    const entries = Object.entries(value);
+    const shown = entries.slice(0, 3).map(([field, inner]) => {
+      const text = Array.isArray(inner) || isPlainObject(inner) ? '…' : scalarText(inner);
+      return `${field} ${text}`;
+    });
+    return shown.join(', ') + (entries.length > 3 ? ', …' : '');
+  }
+  return scalarText(value);
+}
+
+function scalarText(value: unknown): string {
+  if (value === null || value === undefined) return 'none';
+  if (typeof value === 'string') {
+    return value.length > SUMMARY_MAX_VALUE_CHARS
+      ? `${value.slice(0, SUMMARY_MAX_VALUE_CHARS)}… (${value.length} characters)`
+      : value;
+  }
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
  * Converts a tool result to text. When the server sent `structuredContent` (MCP spec, "Tools ›
  * Structured Content"), that object is given as JSON in place of the text parts, which by the
- * spec only repeat it; image, audio and resource parts are still described. A text longer
- * than `maxChars` is cut with a note.
+ * spec only repeat it (as JSON, or summarized for speaking with `structured: 'summary'`); image,
+ * audio and resource parts are still described. A text longer than `maxChars` is cut with a note.
  */
 export function toolResultToText(
   result: CallToolResult,
@@ -85,7 +173,13 @@ export function toolResultToText(
     .filter((part) => structured === undefined || part.type !== 'text')
     .map(contentPartToText)
     .filter((text) => text !== '');
-  if (structured !== undefined) parts.unshift(JSON.stringify(structured));
+  if (structured !== undefined) {
+    parts.unshift(
+      options.structured === 'summary'
+        ? summarizeStructured(structured)
+        : JSON.stringify(structured),
+    );
+  }
   const isError = result.isError === true;
   const text =
     parts.length > 0
