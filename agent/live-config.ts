@@ -15,6 +15,8 @@ import { describeError } from '../shared/mcp/errors.js';
 export interface ToolsetRegistry<T> {
   /** The toolsets to hand to the agent, in server id order. */
   current(): T[];
+  /** The ids of the servers the session has a toolset for. */
+  serverIds(): number[];
   /**
    * A string that changes exactly when the server's connection or tools would change (its
    * config, name, tool filter and tool policy); `undefined` when the session has no toolset for
@@ -22,7 +24,7 @@ export interface ToolsetRegistry<T> {
    */
   fingerprint(serverId: number): string | undefined;
   /** Starts connecting `row` (in the background) and adds its toolset. */
-  add(row: McpServerRow): T;
+  add(row: McpServerRow): void;
   /** Removes the server's toolset and closes its connection (ending a stdio process). */
   remove(serverId: number): Promise<void>;
 }
@@ -35,6 +37,12 @@ export interface WatchServerChangesOptions<T> {
   listen: DatabaseHandle['listen'];
   /** Reads one of the user's servers with its secrets opened; `undefined` when it is gone. */
   readServer(serverId: number): Promise<McpServerRow | undefined>;
+  /**
+   * Reads all of the user's servers. Once listening, the session is reconciled with them once,
+   * so a change made between the session's first read and the subscription is not missed.
+   * Default: no reconciliation.
+   */
+  readAllServers?(): Promise<McpServerRow[]>;
   /** The fingerprint {@link ToolsetRegistry.fingerprint} would give `row` once added. */
   fingerprintOf(row: McpServerRow): string;
   toolsets: ToolsetRegistry<T>;
@@ -88,6 +96,30 @@ export async function watchServerChanges<T>(
     options.onApplied?.(change, outcome);
   };
 
+  const reconcile = async (): Promise<void> => {
+    const rows = (await options.readAllServers!()).filter((row) => row.isActive);
+    if (stopped) return;
+    const wanted = new Set(rows.map((row) => row.id));
+    let changed = false;
+    for (const row of rows) {
+      const present = toolsets.fingerprint(row.id);
+      if (present === options.fingerprintOf(row)) continue;
+      if (present !== undefined) await toolsets.remove(row.id);
+      toolsets.add(row);
+      changed = true;
+    }
+    for (const id of toolsets.serverIds()) {
+      if (!wanted.has(id)) {
+        await toolsets.remove(id);
+        changed = true;
+      }
+    }
+    if (changed) {
+      await options.apply(toolsets.current());
+      logger.info({ userId }, 'session tools reconciled with the stored servers');
+    }
+  };
+
   const unlisten = await options.listen(SERVERS_CHANNEL, (payload) => {
     const change = parseServerChange(payload);
     // Status writes (op `status`) change nothing a session uses: its own connections report.
@@ -101,6 +133,12 @@ export async function watchServerChanges<T>(
         );
       });
   });
+
+  if (options.readAllServers) {
+    queue = queue.then(reconcile).catch((error: unknown) => {
+      logger.warn({ err: describeError(error) }, 'could not reconcile the session tools');
+    });
+  }
 
   return async () => {
     stopped = true;

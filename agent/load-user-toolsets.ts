@@ -6,6 +6,7 @@
  * connects. Later tool-list changes and reconnects reach the session the same way.
  */
 import type { Database } from '../shared/db/open.js';
+import type { McpServerRow } from '../shared/db/schema.js';
 import { listServers } from '../shared/db/servers.js';
 import type { SecretBox } from '../shared/secrets.js';
 import { recordToolCall } from '../shared/db/tool-calls.js';
@@ -14,6 +15,7 @@ import { configFromColumns, describeError } from '../shared/mcp/index.js';
 import type { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import type { UrlPolicy } from '../shared/mcp/url-guard.js';
 import { SupervisedConnection, type HealthPolicy } from '../shared/mcp/supervised-connection.js';
+import type { ToolsetRegistry } from './live-config.js';
 import { McpToolset, type ToolCallRecorder } from './mcp-toolset.js';
 import { DEFAULT_FILLER_AFTER_MS } from './slow-calls.js';
 
@@ -75,16 +77,42 @@ export interface UnavailableServer {
   error: string;
 }
 
-/** The session's toolsets and how to release them. */
-export interface UserToolsets {
+/**
+ * The session's toolsets and how to release them. As a {@link ToolsetRegistry} it follows live
+ * configuration changes (`agent/live-config.ts`): servers added, replaced or removed mid-session.
+ */
+export interface UserToolsets extends ToolsetRegistry<McpToolset> {
   /** One per active server, in server id order (oldest first); a server not yet connected has none. */
   toolsets: McpToolset[];
   /** Active servers that could not be connected at start; their toolsets fill in on reconnect. */
   unavailable: UnavailableServer[];
   /** Names of servers still connecting when the start deadline passed; their tools come later. */
   pending: string[];
-  /** Closes every toolset's connection (ending stdio child processes). Never rejects. */
+  /** Closes every current toolset's connection (ending stdio child processes). Never rejects. */
   close(): Promise<void>;
+}
+
+/**
+ * What a session's toolset of `row` depends on: its connection settings, name, tool filter and
+ * tool policy (not its description or status columns). Two rows with the same fingerprint give
+ * the same toolset, so an edit that keeps it needs no reconnect.
+ */
+export function serverFingerprint(row: McpServerRow): string {
+  return JSON.stringify([
+    row.name,
+    row.transport,
+    row.url,
+    row.command,
+    row.args,
+    row.cwd,
+    row.env,
+    row.headers,
+    row.apiKey,
+    row.auth,
+    row.timeoutMs,
+    row.toolFilter,
+    row.toolPolicy,
+  ]);
 }
 
 /**
@@ -109,7 +137,12 @@ export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promis
   };
 
   const unavailable: UnavailableServer[] = [];
-  const started = rows.map((row) => {
+  const taken = new Set<string>();
+  /** The session's toolsets by server id, with the fingerprint of the row each was made from. */
+  const live = new Map<number, { toolset: McpToolset; fingerprint: string }>();
+
+  /** Starts connecting one server; undefined (and the reason in `unavailable`) for a bad row. */
+  const start = (row: McpServerRow) => {
     let config;
     try {
       config = configFromColumns(row);
@@ -131,13 +164,27 @@ export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promis
       },
       onToolsChanged: (tools) => toolset?.setServerTools(tools),
     });
-    return {
-      row,
-      connection,
-      ready: connection.start(),
-      attach: (created: McpToolset) => (toolset = created),
+    const ready = connection.start();
+    const attach = () => {
+      toolset = new McpToolset({
+        server: row,
+        connection,
+        tools: connection.tools,
+        taken,
+        scope,
+        recordToolCall: record,
+        maxResultChars: options.maxResultChars,
+        fillerAfterMs: options.fillerAfterMs ?? DEFAULT_FILLER_AFTER_MS,
+        progressIntervalMs: options.progressIntervalMs,
+        logger,
+      });
+      live.set(row.id, { toolset, fingerprint: serverFingerprint(row) });
+      return toolset;
     };
-  });
+    return { row, connection, ready, attach };
+  };
+
+  const started = rows.map(start);
   // Every server's first attempt, or the deadline, whichever comes first: a slow or dead server
   // never holds the session back; its tools arrive through updateTools when it connects.
   let timer: NodeJS.Timeout | undefined;
@@ -149,7 +196,6 @@ export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promis
   ]);
   clearTimeout(timer);
 
-  const taken = new Set<string>();
   const toolsets: McpToolset[] = [];
   const pending: string[] = [];
   started.forEach((entry) => {
@@ -162,19 +208,7 @@ export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promis
       logger.warn({ serverId: row.id, err: error }, 'mcp server unavailable at session start');
       unavailable.push({ serverId: row.id, name: row.name, error });
     }
-    const toolset = new McpToolset({
-      server: row,
-      connection,
-      tools: connection.tools,
-      taken,
-      scope,
-      recordToolCall: record,
-      maxResultChars: options.maxResultChars,
-      fillerAfterMs: options.fillerAfterMs ?? DEFAULT_FILLER_AFTER_MS,
-      progressIntervalMs: options.progressIntervalMs,
-      logger,
-    });
-    entry.attach(toolset);
+    const toolset = entry.attach();
     logger.info(
       { serverId: row.id, toolCount: toolset.advertisedTools.length },
       'mcp server tools ready',
@@ -185,20 +219,39 @@ export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promis
   if (pending.length > 0) {
     logger.info({ pending }, 'session starts before every mcp server is connected');
   }
+  const closeToolset = async (toolset: McpToolset) => {
+    try {
+      await toolset.aclose();
+    } catch (error) {
+      logger.warn({ serverId: toolset.server.id, err: error }, 'error while closing mcp server');
+    }
+  };
   return {
     toolsets,
     unavailable,
     pending,
+    current: () => [...live.entries()].sort(([a], [b]) => a - b).map(([, entry]) => entry.toolset),
+    serverIds: () => [...live.keys()],
+    fingerprint: (serverId) => live.get(serverId)?.fingerprint,
+    add: (row) => {
+      const entry = start(row);
+      if (!entry) {
+        logger.warn({ serverId: row.id }, 'mcp server added mid-session has an unusable config');
+        return;
+      }
+      // Connecting goes on in the background; its tools arrive through setServerTools.
+      void entry.ready;
+      entry.attach();
+    },
+    remove: async (serverId) => {
+      const entry = live.get(serverId);
+      live.delete(serverId);
+      if (entry) await closeToolset(entry.toolset);
+    },
     close: async () => {
-      const results = await Promise.allSettled(toolsets.map((toolset) => toolset.aclose()));
-      results.forEach((result, index) => {
-        if (result.status === 'rejected') {
-          logger.warn(
-            { serverId: toolsets[index]!.server.id, err: result.reason },
-            'error while closing mcp server',
-          );
-        }
-      });
+      const all = [...live.values()].map((entry) => entry.toolset);
+      live.clear();
+      await Promise.all(all.map(closeToolset));
     },
   };
 }

@@ -196,6 +196,9 @@ export class McpToolset extends llm.Toolset {
    * connection, ending a stdio server's child process. Safe to call twice.
    */
   override async aclose(): Promise<void> {
+    // Its names are free again for a toolset that replaces it (a server edited mid-session).
+    for (const tool of this.#advertised) this.#taken.delete(tool.name);
+    if (this.#confirmToolName) this.#taken.delete(this.#confirmToolName);
     this.#slowCalls?.close();
     await this.#background.aclose().catch((error: unknown) => {
       this.#logger.warn({ err: error }, 'could not cancel background tool calls');

@@ -10,10 +10,12 @@ import type { Room } from '@livekit/rtc-node';
 import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../shared/db/open.js';
 import { users } from '../shared/db/schema.js';
+import { getServer, listServers } from '../shared/db/servers.js';
 import type { Logger } from '../shared/logger.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import { connectionGuards, healthPolicy, type Settings } from '../shared/settings.js';
-import { loadUserToolsets, type UserToolsets } from './load-user-toolsets.js';
+import { watchServerChanges } from './live-config.js';
+import { loadUserToolsets, serverFingerprint, type UserToolsets } from './load-user-toolsets.js';
 import { chooseSessionModels } from './model.js';
 import { openSessionDatabase } from './session-database.js';
 import { UserResolutionError, resolveUser, type UserSource } from './user-resolution.js';
@@ -85,9 +87,14 @@ export async function runSession(
 
   const database = await (deps.openDatabase ?? (() => openSessionDatabase(settings, logger)))();
   let tools: UserToolsets | undefined;
+  let stopWatching: (() => Promise<void>) | undefined;
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      // Stop following server changes first, so none adds a connection while we close.
+      await stopWatching?.().catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not stop listening for server changes'),
+      );
       await tools?.close();
       await database.close();
       logger.info({ userId }, 'session resources closed');
@@ -129,6 +136,17 @@ export async function runSession(
     const agent = new voice.Agent({
       instructions: settings.AGENT_INSTRUCTIONS,
       tools: tools.toolsets,
+    });
+    const sessionTools = tools;
+    stopWatching = await watchServerChanges({
+      userId,
+      listen: database.listen,
+      readServer: (serverId) => getServer(database, userId, serverId),
+      readAllServers: () => listServers(database, userId),
+      fingerprintOf: serverFingerprint,
+      toolsets: sessionTools,
+      apply: (toolsets) => agent.updateTools(toolsets),
+      logger,
     });
     const { llm: model, stt, tts } = await models.build();
     const session = new voice.AgentSession({ llm: model, stt, tts });

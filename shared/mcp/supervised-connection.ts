@@ -111,6 +111,8 @@ export class SupervisedConnection {
   #retryAt?: number;
   #healthTimer?: NodeJS.Timeout;
   #connecting?: Promise<boolean>;
+  /** The connection an attempt in flight is making (closed by `close()` to end the attempt). */
+  #attempting?: McpConnection;
   #closed = false;
   #reportedReason?: string;
   /** A health check is in flight (the loop and transport errors never stack pings). */
@@ -251,7 +253,9 @@ export class SupervisedConnection {
     this.#retryAt = undefined;
     const connection = this.#connection;
     this.#connection = undefined;
-    // An attempt in flight sees #closed and closes its own connection.
+    // An attempt in flight is ended now (a server that never answers must not hold the close
+    // up for its whole timeout); it then sees #closed and returns.
+    await this.#attempting?.close();
     await this.#connecting;
     await connection?.close();
     this.#setStatus('disconnected');
@@ -336,6 +340,7 @@ export class SupervisedConnection {
         if (this.#connection === connection) void this.#healthCheck();
       },
     });
+    this.#attempting = connection;
     try {
       this.#info = await connection.connect();
       const tools = await connection.listTools();
@@ -361,6 +366,8 @@ export class SupervisedConnection {
           : new McpConnectionError('connect_failed', String(error), { cause: error });
       this.#scheduleRetry();
       return false;
+    } finally {
+      if (this.#attempting === connection) this.#attempting = undefined;
     }
   }
 

@@ -14,12 +14,14 @@ class RecordingRegistry implements ToolsetRegistry<string> {
   current(): string[] {
     return [...this.entries.entries()].sort(([a], [b]) => a - b).map(([, entry]) => entry.name);
   }
+  serverIds(): number[] {
+    return [...this.entries.keys()];
+  }
   fingerprint(serverId: number): string | undefined {
     return this.entries.get(serverId)?.fingerprint;
   }
-  add(row: McpServerRow): string {
+  add(row: McpServerRow): void {
     this.entries.set(row.id, { name: row.name, fingerprint: fingerprintOf(row) });
-    return row.name;
   }
   async remove(serverId: number): Promise<void> {
     this.entries.delete(serverId);

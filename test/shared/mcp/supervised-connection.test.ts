@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
 import { McpConnectionError } from '../../../shared/mcp/errors.js';
 import type { McpServerConfig } from '../../../shared/mcp/server-config.js';
@@ -212,6 +212,29 @@ describe('SupervisedConnection', () => {
       expect(await connection.start()).toBe(false);
       expect(connection.lastError?.code).toBe('connect_timeout');
       await expect(connection.callTool('echo', {})).rejects.toMatchObject({ code: 'unavailable' });
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('ends a connect in flight on close instead of waiting for its timeout', async () => {
+    const silent: Server = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      // A timeout far beyond the test's own: only an interrupted connect lets this finish.
+      const { connection } = supervise({
+        transport: 'streamable-http',
+        url: `http://127.0.0.1:${port}/mcp`,
+        headers: {},
+        timeoutMs: 3_600_000,
+      });
+      const started = connection.start();
+      await vi.waitFor(() => expect(connection.status).toBe('connecting'));
+      await connection.close();
+      expect(await started).toBe(false);
+      expect(connection.status).toBe('disconnected');
+      expect(connection.retryAt).toBeUndefined();
     } finally {
       silent.close();
     }
