@@ -298,8 +298,11 @@ describe('McpToolset tools that change during a session', () => {
     process.kill(pid, 'SIGKILL');
     await vi.waitFor(
       () => {
-        expect(toolset.connection.status).toBe('connected');
+        // A new process (not just the old one's pid gone, which reads null before the loss is
+        // noticed), connected.
+        expect(toolset.connection.pid).toEqual(expect.any(Number));
         expect(toolset.connection.pid).not.toBe(pid);
+        expect(toolset.connection.status).toBe('connected');
       },
       { timeout: 10_000, interval: 20 },
     );

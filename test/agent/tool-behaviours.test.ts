@@ -327,7 +327,8 @@ describe('tools that take time, change things, and answer for the ear', () => {
     it('goes on with the conversation and speaks the result after the next user turn', async () => {
       const { session } = await startSession(
         [
-          { input: 'start waiting', toolCalls: [{ name: 'fixture__wait', args: { ms: 3_000 } }] },
+          // Long enough that the next turn is surely over first, even on a loaded machine.
+          { input: 'start waiting', toolCalls: [{ name: 'fixture__wait', args: { ms: 6_000 } }] },
           {
             input: 'runs in the background',
             content: "It's running, I'll tell you when it's done.",
@@ -337,7 +338,7 @@ describe('tools that take time, change things, and answer for the ear', () => {
             toolCalls: [{ name: 'fixture__echo', args: { message: 'meanwhile' } }],
           },
           { input: 'Echo: meanwhile', content: 'Meanwhile echoed.' },
-          { input: 'waited 3000 ms', content: 'The wait has finished.' },
+          { input: 'waited 6000 ms', content: 'The wait has finished.' },
         ],
         { toolPolicy: { longRunning: ['wait'] } },
       );
@@ -347,7 +348,8 @@ describe('tools that take time, change things, and answer for the ear', () => {
       const ack = started.expect.nextEvent().isFunctionCallOutput({ isError: false }).event();
       expect(ack.item.output).toContain('runs in the background');
       started.expect.nextEvent().isMessage({ role: 'assistant' });
-      expect(calls()).toEqual(['wait +progress']);
+      // The call goes out in the background: the server logs it when it gets there.
+      await vi.waitFor(() => expect(calls()).toEqual(['wait +progress']), POLL);
 
       const meanwhile = await session.run({ userInput: 'echo meanwhile' }).wait();
       meanwhile.expect.nextEvent().isFunctionCall({ name: 'fixture__echo' });
