@@ -94,6 +94,8 @@ export class StatusSnapshot {
   readonly #logger: Logger;
   /** userId → serverId → state. */
   readonly #servers = new Map<number, Map<number, ServerState>>();
+  /** Each user's `mcp` summary, kept until one of their servers changes (status polls are hot). */
+  readonly #summaries = new Map<number, McpStatus>();
   readonly #owners = new Map<number, number>();
   readonly #system: Record<SystemPart, CheckedStatus> = {
     database: STARTING,
@@ -152,13 +154,17 @@ export class StatusSnapshot {
   /** The status answer for one user, from memory only (call after {@link ready}). */
   forUser(userId: number): StatusAnswer {
     const started = performance.now();
-    const servers = this.#servers.get(userId);
-    const statuses = servers ? [...servers.values()].map((server) => server.status) : [];
+    let mcp = this.#summaries.get(userId);
+    if (!mcp) {
+      const servers = this.#servers.get(userId);
+      mcp = summarizeMcp(servers ? [...servers.values()].map((server) => server.status) : []);
+      this.#summaries.set(userId, mcp);
+    }
     const database = this.#system.database;
     return {
       livekit: this.#system.livekit,
       openai: this.#system.openai,
-      mcp: summarizeMcp(statuses),
+      mcp,
       database: { ...database, kind: this.#options.database.kind },
       latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
       timestamp: new Date().toISOString(),
@@ -297,6 +303,8 @@ export class StatusSnapshot {
     const owner = this.#owners.get(serverId);
     if (owner !== undefined && owner !== userId) this.#servers.get(owner)?.delete(serverId);
     this.#owners.set(serverId, userId);
+    if (owner !== undefined) this.#summaries.delete(owner);
+    this.#summaries.delete(userId);
     let servers = this.#servers.get(userId);
     if (!servers) this.#servers.set(userId, (servers = new Map()));
     servers.set(serverId, state);
@@ -306,6 +314,7 @@ export class StatusSnapshot {
     const owner = this.#owners.get(serverId);
     if (owner === undefined) return;
     this.#owners.delete(serverId);
+    this.#summaries.delete(owner);
     const servers = this.#servers.get(owner);
     servers?.delete(serverId);
     if (servers?.size === 0) this.#servers.delete(owner);
