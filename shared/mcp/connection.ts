@@ -113,6 +113,9 @@ export interface McpConnectionOptions {
   allowedCommands?: readonly string[];
 }
 
+/** Longest a task-augmented tool call may run in all, by default (ms). */
+const TASK_TOTAL_TIMEOUT_MS = 10 * 60_000;
+
 /** Options of {@link McpConnection.callTool}. */
 export interface CallToolOptions {
   /** Aborts the call (the SDK then sends `notifications/cancelled`). */
@@ -370,6 +373,9 @@ export class McpConnection {
     options: CallToolOptions = {},
   ): Promise<CallToolResult> {
     const client = this.#requireClient();
+    if (this.#tools.find((tool) => tool.name === name)?.execution?.taskSupport === 'required') {
+      return this.#callToolAsTask(client, name, args, options);
+    }
     const relay = options.signal ? new CallAbortRelay(options.signal) : undefined;
     try {
       const result = await client.callTool({ name, arguments: args }, undefined, {
@@ -389,6 +395,60 @@ export class McpConnection {
       throw this.#requestError(`tools/call ${name}`, error, options.signal);
     } finally {
       relay?.done();
+    }
+  }
+
+  /**
+   * A tool the server runs only as a task (`execution.taskSupport: "required"`, MCP 2025-11-25
+   * "Tasks"): the call is task-augmented through the SDK (`experimental.tasks.callToolStream`),
+   * which polls `tasks/get` at the server's interval until the result. Each status message is
+   * handed to `onProgress` (`progress` counts the reports, `message` is the server's status), so
+   * a voice session can speak it. Aborting the signal stops polling and sends `tasks/cancel`.
+   * The whole task is bounded by `maxTotalTimeoutMs` (default 10 minutes); each request within it
+   * by the server's `timeoutMs`.
+   */
+  async #callToolAsTask(
+    client: Client,
+    name: string,
+    args: Record<string, unknown>,
+    options: CallToolOptions,
+  ): Promise<CallToolResult> {
+    const total = AbortSignal.timeout(options.maxTotalTimeoutMs ?? TASK_TOTAL_TIMEOUT_MS);
+    const signal = options.signal ? AbortSignal.any([options.signal, total]) : total;
+    let taskId: string | undefined;
+    let reports = 0;
+    try {
+      const stream = client.experimental.tasks.callToolStream(
+        { name, arguments: args },
+        undefined,
+        {
+          task: {},
+          signal,
+          timeout: options.timeoutMs ?? this.config.timeoutMs,
+          onprogress: options.onProgress,
+        },
+      );
+      for await (const message of stream) {
+        if (message.type === 'taskCreated') taskId = message.task.taskId;
+        if (message.type === 'taskStatus' && message.task.statusMessage) {
+          options.onProgress?.({ progress: ++reports, message: message.task.statusMessage });
+        }
+        if (message.type === 'result') return message.result as CallToolResult;
+        if (message.type === 'error') throw message.error;
+      }
+      throw new Error(`the task of ${name} ended without a result`);
+    } catch (error) {
+      if (signal.aborted && taskId) {
+        void client.experimental.tasks.cancelTask(taskId).catch(() => undefined);
+      }
+      if (total.aborted && !options.signal?.aborted) {
+        throw new McpConnectionError(
+          'timeout',
+          `tools/call ${name} on ${this.#label} did not finish its task in time`,
+          { cause: error },
+        );
+      }
+      throw this.#requestError(`tools/call ${name}`, error, options.signal);
     }
   }
 

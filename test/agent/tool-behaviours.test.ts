@@ -455,6 +455,32 @@ describe('tools that take time, change things, and answer for the ear', () => {
     });
   });
 
+  describe("server-everything's task-only tool", () => {
+    it('runs it as an MCP task in the background, speaking its status, then its report', async () => {
+      const tool = 'everything__simulate-research-query';
+      const { session } = await startSession(
+        [
+          { input: 'research otters', toolCalls: [{ name: tool, args: { topic: 'otters' } }] },
+          { input: 'runs in the background', content: 'Researching.' },
+          { input: 'Research Report: otters', content: 'The report is ready.' },
+          // Status reports (e.g. "Analyzing…") that reach the model while it runs.
+          { input: 'simulate-research-query', content: 'Still researching.' },
+        ],
+        // No tool policy: `execution.taskSupport: "required"` alone makes it long-running.
+        { everything: true, progressIntervalMs: 0 },
+      );
+
+      await session.run({ userInput: 'research otters' }).wait();
+      await vi.waitFor(
+        () => expect(assistantTexts(session!)).toContain('The report is ready.'),
+        POLL,
+      );
+      const texts = assistantTexts(session);
+      expect(texts[0]).toBe('Researching.');
+      expect(texts.at(-1)).toBe('The report is ready.');
+    });
+  });
+
   describe('results for the ear', () => {
     it('summarizes structured content instead of reading out JSON', async () => {
       const { session } = await startSession([

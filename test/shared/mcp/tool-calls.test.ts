@@ -174,3 +174,60 @@ describe('Streamable HTTP resumability', () => {
     }
   });
 });
+
+describe('tools that run as tasks (MCP 2025-11-25 "Tasks")', () => {
+  const everything = (): McpServerConfig => ({
+    transport: 'stdio',
+    command: process.execPath,
+    args: [EVERYTHING_BIN, 'stdio'],
+    env: {},
+    timeoutMs: 10_000,
+  });
+
+  it('runs a task-only tool as a task and hands its status messages on as progress', async () => {
+    const connection = connect(everything());
+    await connection.connect();
+    const tools = await connection.listTools();
+    const research = tools.find((tool) => tool.name === 'simulate-research-query');
+    expect(research?.execution?.taskSupport).toBe('required');
+
+    const progress: Progress[] = [];
+    const result = await connection.callTool(
+      'simulate-research-query',
+      { topic: 'otters' },
+      { onProgress: (p) => progress.push(p) },
+    );
+    expect(result.isError).toBeFalsy();
+    expect(result.content[0]).toMatchObject({
+      type: 'text',
+      text: expect.stringContaining('Research Report: otters'),
+    });
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress.map((p) => p.progress)).toEqual(progress.map((_, i) => i + 1));
+    expect(progress.every((p) => typeof p.message === 'string' && p.message.length > 0)).toBe(true);
+  });
+
+  it('cancels the task when the caller aborts', async () => {
+    const connection = connect(everything());
+    await connection.connect();
+    await connection.listTools();
+    const controller = new AbortController();
+    const call = connection
+      .callTool(
+        'simulate-research-query',
+        { topic: 'never mind' },
+        { signal: controller.signal, onProgress: () => controller.abort('the user said stop') },
+      )
+      .catch((error: unknown) => error);
+    expect(await call).toMatchObject({ code: 'cancelled' });
+    const client = connection.sdkClient!;
+    let statuses: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const { tasks } = await client.experimental.tasks.listTasks();
+      statuses = tasks.map((task) => task.status);
+      if (statuses.includes('cancelled')) break;
+      await pause(20);
+    }
+    expect(statuses).toContain('cancelled');
+  });
+});
