@@ -23,8 +23,12 @@ export interface ToolsetRegistry<T> {
    * it.
    */
   fingerprint(serverId: number): string | undefined;
-  /** Starts connecting `row` (in the background) and adds its toolset. */
-  add(row: McpServerRow): void;
+  /**
+   * Starts connecting `row` (in the background) and adds its toolset.
+   *
+   * @returns false, adding nothing, when the row's configuration cannot be used.
+   */
+  add(row: McpServerRow): boolean;
   /** Removes the server's toolset and closes its connection (ending a stdio process). */
   remove(serverId: number): Promise<void>;
 }
@@ -50,7 +54,20 @@ export interface WatchServerChangesOptions<T> {
   apply(toolsets: T[]): Promise<void>;
   logger: Logger;
   /** Called after each change has been applied (or failed); for tests and metrics. */
-  onApplied?(change: ServerChange, outcome: 'added' | 'replaced' | 'removed' | 'unchanged'): void;
+  onApplied?(change: ServerChange, outcome: Outcome): void;
+}
+
+/** What one change did to the session's toolsets. */
+export type Outcome = 'added' | 'replaced' | 'removed' | 'unchanged';
+
+/** Runs `task` over `items` one after another (server changes must not interleave). */
+async function sequentially<T, R>(
+  items: readonly T[],
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = [];
+  for (const item of items) results.push(await task(item));
+  return results;
 }
 
 /**
@@ -70,25 +87,24 @@ export async function watchServerChanges<T>(
   let queue: Promise<void> = Promise.resolve();
   let stopped = false;
 
+  /** Brings one server's toolset in line with its row (`undefined`: the server is gone). */
+  const syncOne = async (serverId: number, row: McpServerRow | undefined): Promise<Outcome> => {
+    const present = toolsets.fingerprint(serverId);
+    if (!row || !row.isActive) {
+      if (present === undefined) return 'unchanged';
+      await toolsets.remove(serverId);
+      return 'removed';
+    }
+    if (present === options.fingerprintOf(row)) return 'unchanged';
+    if (present !== undefined) await toolsets.remove(serverId);
+    if (!toolsets.add(row)) return present === undefined ? 'unchanged' : 'removed';
+    return present === undefined ? 'added' : 'replaced';
+  };
+
   const applyChange = async (change: ServerChange): Promise<void> => {
     const row = change.op === 'delete' ? undefined : await options.readServer(change.serverId);
     if (stopped) return;
-    const present = toolsets.fingerprint(change.serverId);
-    let outcome: 'added' | 'replaced' | 'removed' | 'unchanged';
-    if (!row || !row.isActive) {
-      if (present === undefined) {
-        outcome = 'unchanged';
-      } else {
-        await toolsets.remove(change.serverId);
-        outcome = 'removed';
-      }
-    } else if (present === options.fingerprintOf(row)) {
-      outcome = 'unchanged';
-    } else {
-      if (present !== undefined) await toolsets.remove(change.serverId);
-      toolsets.add(row);
-      outcome = present === undefined ? 'added' : 'replaced';
-    }
+    const outcome = await syncOne(change.serverId, row);
     if (outcome !== 'unchanged') {
       await options.apply(toolsets.current());
       logger.info({ serverId: change.serverId, op: change.op, outcome }, 'session tools changed');
@@ -97,24 +113,17 @@ export async function watchServerChanges<T>(
   };
 
   const reconcile = async (): Promise<void> => {
-    const rows = (await options.readAllServers!()).filter((row) => row.isActive);
+    const rows = await options.readAllServers!();
     if (stopped) return;
-    const wanted = new Set(rows.map((row) => row.id));
-    let changed = false;
-    for (const row of rows) {
-      const present = toolsets.fingerprint(row.id);
-      if (present === options.fingerprintOf(row)) continue;
-      if (present !== undefined) await toolsets.remove(row.id);
-      toolsets.add(row);
-      changed = true;
-    }
-    for (const id of toolsets.serverIds()) {
-      if (!wanted.has(id)) {
-        await toolsets.remove(id);
-        changed = true;
-      }
-    }
-    if (changed) {
+    const stored = new Set(rows.map((row) => row.id));
+    const outcomes = [
+      ...(await sequentially(rows, (row) => syncOne(row.id, row))),
+      ...(await sequentially(
+        toolsets.serverIds().filter((id) => !stored.has(id)),
+        (id) => syncOne(id, undefined),
+      )),
+    ];
+    if (outcomes.some((outcome) => outcome !== 'unchanged')) {
       await options.apply(toolsets.current());
       logger.info({ userId }, 'session tools reconciled with the stored servers');
     }

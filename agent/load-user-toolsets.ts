@@ -141,13 +141,16 @@ export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promis
   /** The session's toolsets by server id, with the fingerprint of the row each was made from. */
   const live = new Map<number, { toolset: McpToolset; fingerprint: string }>();
 
-  /** Starts connecting one server; undefined (and the reason in `unavailable`) for a bad row. */
-  const start = (row: McpServerRow) => {
+  /**
+   * Starts connecting one server; undefined for a row whose config cannot be used (the reason
+   * goes to `report`, the session's `unavailable` list at start).
+   */
+  const start = (row: McpServerRow, report?: UnavailableServer[]) => {
     let config;
     try {
       config = configFromColumns(row);
     } catch (error) {
-      unavailable.push({ serverId: row.id, name: row.name, error: describeError(error) });
+      report?.push({ serverId: row.id, name: row.name, error: describeError(error) });
       return undefined;
     }
     let toolset: McpToolset | undefined;
@@ -184,7 +187,7 @@ export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promis
     return { row, connection, ready, attach };
   };
 
-  const started = rows.map(start);
+  const started = rows.map((row) => start(row, unavailable));
   // Every server's first attempt, or the deadline, whichever comes first: a slow or dead server
   // never holds the session back; its tools arrive through updateTools when it connects.
   let timer: NodeJS.Timeout | undefined;
@@ -237,11 +240,12 @@ export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promis
       const entry = start(row);
       if (!entry) {
         logger.warn({ serverId: row.id }, 'mcp server added mid-session has an unusable config');
-        return;
+        return false;
       }
       // Connecting goes on in the background; its tools arrive through setServerTools.
       void entry.ready;
       entry.attach();
+      return true;
     },
     remove: async (serverId) => {
       const entry = live.get(serverId);

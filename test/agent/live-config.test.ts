@@ -20,8 +20,9 @@ class RecordingRegistry implements ToolsetRegistry<string> {
   fingerprint(serverId: number): string | undefined {
     return this.entries.get(serverId)?.fingerprint;
   }
-  add(row: McpServerRow): void {
+  add(row: McpServerRow): boolean {
     this.entries.set(row.id, { name: row.name, fingerprint: fingerprintOf(row) });
+    return true;
   }
   async remove(serverId: number): Promise<void> {
     this.entries.delete(serverId);

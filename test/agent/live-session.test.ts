@@ -1,12 +1,12 @@
 import { initializeLogger, voice } from '@livekit/agents';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runSession, type SessionJobContext } from '../../agent/run-session.js';
+import { runSession } from '../../agent/run-session.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer, updateServer } from '../../shared/db/servers.js';
 import { loadSettings } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { isProcessAlive } from '../helpers/mcp-processes.js';
-import { everythingServer, silentLogger } from './fixtures.js';
+import { everythingServer, fakeJob, silentLogger } from './fixtures.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -21,13 +21,7 @@ describe('live configuration in a running session', () => {
 
   it('adds a server created mid-session, renames its tools on edit and drops it when disabled', async () => {
     const user = await createTestUser(handle);
-    const shutdownCallbacks: Array<() => Promise<void>> = [];
-    const ctx: SessionJobContext = {
-      connect: async () => {},
-      job: { id: 'job-live', metadata: JSON.stringify({ userId: user.id }) },
-      waitForParticipant: async () => ({ identity: 'caller', attributes: {} }),
-      addShutdownCallback: (callback) => shutdownCallbacks.push(callback),
-    };
+    const { ctx, shutdown } = fakeJob(JSON.stringify({ userId: user.id }), 'job-live');
     const llm = new voice.testing.FakeLLM([
       { input: 'echo it', toolCalls: [{ name: 'everything__echo', args: { message: 'it' } }] },
       { input: 'echo again', toolCalls: [{ name: 'notes__echo', args: { message: 'again' } }] },
@@ -76,7 +70,7 @@ describe('live configuration in a running session', () => {
       await vi.waitFor(() => expect(isProcessAlive(secondPid)).toBe(false), { timeout: 10_000 });
       expect(running.tools.current()).toEqual([]);
     } finally {
-      await Promise.all(shutdownCallbacks.map((callback) => callback()));
+      await shutdown();
       await running.session.close();
     }
   });

@@ -5,7 +5,7 @@ import * as openai from '@livekit/agents-plugin-openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { chooseSessionModels } from '../../agent/model.js';
-import { runSession, type SessionJobContext } from '../../agent/run-session.js';
+import { runSession } from '../../agent/run-session.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
@@ -13,7 +13,7 @@ import { loadSettings } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { startOpenAIHttpServer, type OpenAIHttpTestServer } from '../helpers/openai-http-server.js';
 import { startRealtimeServer, type RealtimeTestServer } from '../helpers/realtime-server.js';
-import { everythingServer } from './fixtures.js';
+import { everythingServer, fakeJob } from './fixtures.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -27,18 +27,6 @@ function capturingLogger() {
     destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
   });
   return { logger, lines };
-}
-
-/** A job context without a room: the session runs in text mode. */
-function fakeJob(userId: number) {
-  const shutdownCallbacks: Array<() => Promise<void>> = [];
-  const ctx: SessionJobContext = {
-    connect: async () => {},
-    job: { id: 'job-fallback', metadata: JSON.stringify({ userId }) },
-    waitForParticipant: async () => ({ identity: 'caller', attributes: {} }),
-    addShutdownCallback: (callback) => void shutdownCallbacks.push(callback),
-  };
-  return { ctx, shutdown: () => Promise.all(shutdownCallbacks.map((callback) => callback())) };
 }
 
 /** A port nothing listens on: bound, then closed. */
@@ -82,7 +70,7 @@ describe('runSession without a realtime endpoint', () => {
       AGENT_INSTRUCTIONS: 'Be brief.',
     });
     const { logger, lines } = capturingLogger();
-    const { ctx, shutdown } = fakeJob(user.id);
+    const { ctx, shutdown } = fakeJob(JSON.stringify({ userId: user.id }), 'job-fallback');
 
     const running = await runSession(ctx, {
       settings,

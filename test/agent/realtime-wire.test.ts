@@ -1,28 +1,16 @@
 import { initializeLogger, type voice } from '@livekit/agents';
 import * as openai from '@livekit/agents-plugin-openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runSession, type SessionJobContext } from '../../agent/run-session.js';
+import { runSession } from '../../agent/run-session.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer } from '../../shared/db/servers.js';
 import { realtimeUrl } from '../../shared/realtime-check.js';
 import { loadSettings } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { startRealtimeServer, type RealtimeTestServer } from '../helpers/realtime-server.js';
-import { everythingServer, silentLogger } from './fixtures.js';
+import { everythingServer, fakeJob, silentLogger } from './fixtures.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
-
-/** A job context without a room: the session runs in text mode. */
-function fakeJob(userId: number) {
-  const shutdownCallbacks: Array<() => Promise<void>> = [];
-  const ctx: SessionJobContext = {
-    connect: async () => {},
-    job: { id: 'job-realtime', metadata: JSON.stringify({ userId }) },
-    waitForParticipant: async () => ({ identity: 'caller', attributes: {} }),
-    addShutdownCallback: (callback) => void shutdownCallbacks.push(callback),
-  };
-  return { ctx, shutdown: () => Promise.all(shutdownCallbacks.map((callback) => callback())) };
-}
 
 /** Every key anywhere in a JSON value. */
 function allKeys(value: unknown): string[] {
@@ -81,7 +69,7 @@ describe('the realtime model on the wire', () => {
       AGENT_GREETING: 'Say hello.',
       AGENT_INSTRUCTIONS: 'Be brief.',
     });
-    const { ctx, shutdown } = fakeJob(user.id);
+    const { ctx, shutdown } = fakeJob(JSON.stringify({ userId: user.id }), 'job-realtime');
 
     const running = await runSession(ctx, {
       settings,

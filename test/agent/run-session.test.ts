@@ -1,30 +1,17 @@
 import { initializeLogger, voice } from '@livekit/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runSession, type SessionJobContext } from '../../agent/run-session.js';
+import { runSession } from '../../agent/run-session.js';
 import { UserResolutionError } from '../../agent/user-resolution.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer } from '../../shared/db/servers.js';
 import { loadSettings } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { isProcessAlive } from '../helpers/mcp-processes.js';
-import { brokenServer, everythingServer, silentLogger } from './fixtures.js';
+import { brokenServer, everythingServer, fakeJob, silentLogger } from './fixtures.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
 const GREETING = 'instructions: greet the user';
-
-/** A job context without a room: the session runs in text mode. */
-function fakeJob(metadata: string) {
-  const shutdownCallbacks: Array<() => Promise<void>> = [];
-  const ctx: SessionJobContext = {
-    connect: vi.fn(async () => {}),
-    job: { id: 'job-42', metadata },
-    waitForParticipant: vi.fn(async () => ({ identity: 'caller', attributes: {} })),
-    addShutdownCallback: (callback) => shutdownCallbacks.push(callback),
-  };
-  const shutdown = () => Promise.all(shutdownCallbacks.map((callback) => callback()));
-  return { ctx, shutdownCallbacks, shutdown };
-}
 
 describe('runSession', () => {
   let handle: DatabaseHandle;

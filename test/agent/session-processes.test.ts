@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { initializeLogger, voice } from '@livekit/agents';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runSession, type SessionJobContext } from '../../agent/run-session.js';
+import { runSession } from '../../agent/run-session.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer } from '../../shared/db/servers.js';
 import { loadSettings } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { EVERYTHING_BIN } from '../helpers/mcp-processes.js';
-import { everythingServer, silentLogger } from './fixtures.js';
+import { everythingServer, fakeJob, silentLogger } from './fixtures.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -68,13 +68,7 @@ describe('session shutdown', () => {
       timeoutMs: 30_000,
     });
     const before = new Set(descendants());
-    const shutdownCallbacks: Array<() => Promise<void>> = [];
-    const ctx: SessionJobContext = {
-      connect: async () => {},
-      job: { id: 'job-processes', metadata: JSON.stringify({ userId: user.id }) },
-      waitForParticipant: async () => ({ identity: 'caller', attributes: {} }),
-      addShutdownCallback: (callback) => shutdownCallbacks.push(callback),
-    };
+    const { ctx, shutdown } = fakeJob(JSON.stringify({ userId: user.id }), 'job-processes');
 
     const running = await runSession(ctx, {
       settings: loadSettings({
@@ -95,7 +89,7 @@ describe('session shutdown', () => {
       // At least: two servers, one shell, npx and the server it runs.
       expect(during.length).toBeGreaterThanOrEqual(5);
 
-      await Promise.all(shutdownCallbacks.map((callback) => callback()));
+      await shutdown();
       await vi.waitFor(
         () => {
           const left = descendants().filter((pid) => !before.has(pid));
