@@ -165,8 +165,7 @@ export class McpToolset extends llm.Toolset {
    * is running, the new list is re-advertised to the model through `ToolsetContext.updateTools`.
    */
   setServerTools(tools: readonly McpTool[]): void {
-    for (const tool of this.#advertised) this.#taken.delete(tool.name);
-    if (this.#confirmToolName) this.#taken.delete(this.#confirmToolName);
+    this.#releaseNames();
     const functionTools = this.#buildTools(tools);
     if (this.#context) this.#context.updateTools(functionTools);
     else this._setTools(functionTools);
@@ -197,13 +196,18 @@ export class McpToolset extends llm.Toolset {
    */
   override async aclose(): Promise<void> {
     // Its names are free again for a toolset that replaces it (a server edited mid-session).
-    for (const tool of this.#advertised) this.#taken.delete(tool.name);
-    if (this.#confirmToolName) this.#taken.delete(this.#confirmToolName);
+    this.#releaseNames();
     this.#slowCalls?.close();
     await this.#background.aclose().catch((error: unknown) => {
       this.#logger.warn({ err: error }, 'could not cancel background tool calls');
     });
     await this.connection.close();
+  }
+
+  /** Frees this toolset's advertised names (and its confirm tool's) in the session's set. */
+  #releaseNames(): void {
+    for (const tool of this.#advertised) this.#taken.delete(tool.name);
+    if (this.#confirmToolName) this.#taken.delete(this.#confirmToolName);
   }
 
   #buildTools(mcpTools: readonly McpTool[]): llm.ToolContextEntry[] {

@@ -22,8 +22,6 @@ export interface RealtimeCheckOptions {
   model: string;
   /** Longest wait for `session.created`, in milliseconds (`AGENT_REALTIME_CHECK_TIMEOUT_MS`). */
   timeoutMs: number;
-  /** Aborts the check (it then fails with `aborted`). */
-  signal?: AbortSignal;
 }
 
 /** The outcome of {@link checkRealtimeEndpoint}; it never throws. */
@@ -71,8 +69,8 @@ export function realtimeUrl(baseUrl: string, model: string): string {
  *
  * @returns `{ ok: true, latencyMs }`, or `{ ok: false, reason }` when there is no API key, the
  *   URL is invalid, the upgrade is refused (HTTP status), the server sends an `error` event or
- *   anything but `session.created` first, the socket closes or fails, the timeout passes, or
- *   `signal` aborts. Never rejects.
+ *   anything but `session.created` first, the socket closes or fails, or the timeout passes.
+ *   Never rejects.
  */
 export function checkRealtimeEndpoint(options: RealtimeCheckOptions): Promise<RealtimeCheckResult> {
   if (!options.apiKey) {
@@ -98,7 +96,6 @@ export function checkRealtimeEndpoint(options: RealtimeCheckOptions): Promise<Re
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
       socket.removeAllListeners();
       // A late 'error' after terminate() must not become an uncaught exception.
       socket.on('error', () => {});
@@ -106,13 +103,10 @@ export function checkRealtimeEndpoint(options: RealtimeCheckOptions): Promise<Re
       else socket.terminate();
       resolve(result);
     };
-    const onAbort = () => finish({ ok: false, reason: 'the check was aborted.' });
     const timer = setTimeout(
       () => finish({ ok: false, reason: `no session.created within ${options.timeoutMs} ms.` }),
       options.timeoutMs,
     );
-    if (options.signal?.aborted) return onAbort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
 
     socket.on('unexpected-response', (_request, response) => {
       const status = response.statusCode ?? 0;

@@ -128,7 +128,8 @@ export interface CallToolOptions {
   onProgress?: (progress: Progress) => void;
   /**
    * Upper bound on the whole call however often progress restarts its timeout; default none.
-   * Used only with `onProgress`.
+   * Used only with `onProgress`, and for a task-only tool, whose whole task it bounds (default
+   * 10 minutes there).
    */
   maxTotalTimeoutMs?: number;
   /** Overrides the server's `timeoutMs` for this call (restarted by each progress report). */
@@ -166,6 +167,8 @@ export class McpConnection {
   #info?: ConnectionInfo;
   #protocolVersion?: string;
   #tools: Tool[] = [];
+  /** Tools the server runs only as tasks (`execution.taskSupport: "required"`), from the listing. */
+  #taskOnly: ReadonlySet<string> = new Set();
 
   /**
    * @param config how to reach the server (validated with `mcpServerConfigSchema`).
@@ -324,6 +327,9 @@ export class McpConnection {
         cursor = result.nextCursor;
         if (!cursor) {
           this.#tools = tools;
+          this.#taskOnly = new Set(
+            tools.filter((tool) => tool.execution?.taskSupport === 'required').map((t) => t.name),
+          );
           return tools;
         }
         if (seen.has(cursor)) break;
@@ -360,7 +366,8 @@ export class McpConnection {
   }
 
   /**
-   * Calls a tool by its original MCP name, within the server's `timeoutMs`.
+   * Calls a tool by its original MCP name, within the server's `timeoutMs`. A tool the last
+   * listing marked task-only runs as an MCP task (see {@link McpConnection.#callToolAsTask}).
    *
    * @param name the tool's name on the server (not the advertised name).
    * @param args the tool's arguments, matching its `inputSchema`.
@@ -373,9 +380,7 @@ export class McpConnection {
     options: CallToolOptions = {},
   ): Promise<CallToolResult> {
     const client = this.#requireClient();
-    if (this.#tools.find((tool) => tool.name === name)?.execution?.taskSupport === 'required') {
-      return this.#callToolAsTask(client, name, args, options);
-    }
+    if (this.#taskOnly.has(name)) return this.#callToolAsTask(client, name, args, options);
     const relay = options.signal ? new CallAbortRelay(options.signal) : undefined;
     try {
       const result = await client.callTool({ name, arguments: args }, undefined, {

@@ -431,24 +431,6 @@ export class GuardedNetwork {
   }
 }
 
-/** One shared network per policy, for {@link guardedFetch}. */
-const sharedNetworks = new WeakMap<UrlPolicy, GuardedNetwork>();
-
-/**
- * The checked `fetch` of a {@link GuardedNetwork} shared by every caller with the same policy
- * object (made at the first call, never closed: its idle keep-alive sockets close by themselves
- * after a few seconds and do not keep the process alive). Connections that can close what they
- * open use their own {@link GuardedNetwork} instead.
- *
- * @returns a fetch that rejects with UrlRefusedError for a refused URL, redirect target or
- *   resolved address (see {@link GuardedNetwork.fetch}).
- */
-export function guardedFetch(policy: UrlPolicy): typeof fetch {
-  let network = sharedNetworks.get(policy);
-  if (!network) sharedNetworks.set(policy, (network = new GuardedNetwork(policy)));
-  return network.fetch;
-}
-
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Redirect hops followed for `redirect: 'follow'`, as in the Fetch standard. */
 const MAX_REDIRECTS = 20;

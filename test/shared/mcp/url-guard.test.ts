@@ -7,8 +7,9 @@ import {
   assertUrlAllowed,
   classifyAddress,
   embeddedIPv4,
-  guardedFetch,
+  GuardedNetwork,
   staticUrlRefusal,
+  type UrlPolicy,
   type HostResolver,
 } from '../../../shared/mcp/url-guard.js';
 
@@ -184,9 +185,16 @@ describe('assertUrlAllowed', () => {
   });
 });
 
-describe('guardedFetch', () => {
+describe('GuardedNetwork.fetch', () => {
   let server: Server;
   let base: string;
+  const networks: GuardedNetwork[] = [];
+  /** The checked fetch of a new network under `policy`, closed after the tests. */
+  const guardedFetch = (policy: UrlPolicy): typeof fetch => {
+    const network = new GuardedNetwork(policy);
+    networks.push(network);
+    return network.fetch;
+  };
   const seen: { path: string; method: string; headers: IncomingHttpHeaders }[] = [];
 
   beforeAll(async () => {
@@ -211,6 +219,7 @@ describe('guardedFetch', () => {
   });
 
   afterAll(async () => {
+    await Promise.all(networks.map((network) => network.close()));
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
