@@ -14,4 +14,6 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // The dashboard runs in the browser, as plain JavaScript checked by `// @ts-check`.
+  { files: ['server/dashboard/**/*.js'], languageOptions: { globals: globals.browser } },
 );

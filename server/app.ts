@@ -18,6 +18,7 @@ import type { ServerSafety } from './routes/server-safety.js';
 import { serversRouter } from './routes/servers.js';
 import { statusRouter } from './routes/status.js';
 import { tokensRouter, usersRouter } from './routes/users.js';
+import { dashboardRouter } from './routes/dashboard.js';
 import { livekitRouter } from './routes/livekit.js';
 import { requireCachedAuth, requireAdmin, TokenCache } from './cached-auth.js';
 import { metricsHandler, type ApiMetrics } from './metrics.js';
@@ -147,6 +148,7 @@ export function createApp(deps: AppDeps): Express {
     requireAuth(database.db),
     tokensRouter(database.db, { onRevoke: (tokenHash) => tokens.forget(tokenHash) }),
   );
+  app.use(dashboardRouter());
   app.use(notFoundHandler);
   app.use(problemHandler(logger));
   return app;

@@ -155,7 +155,8 @@ const app = createApp({
 });
 
 const server = app.listen(settings.PORT, settings.HOST, () => {
-  logger.info({ url: `http://${settings.HOST}:${settings.PORT}` }, 'switchboard API listening');
+  const url = `http://${settings.HOST}:${settings.PORT}`;
+  logger.info({ url, dashboard: `${url}/dashboard/` }, 'switchboard API listening');
 });
 server.on('error', (error) => {
   logger.fatal({ err: error }, 'the API cannot listen');

@@ -1,0 +1,396 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium through playwright-core) against the real
+ * API, status monitor and status stream, with real stdio MCP servers. Without Chromium the
+ * browser cases are skipped, unless `SWITCHBOARD_REQUIRE_BROWSER=1` (set by `.ci/run`), which
+ * turns a missing browser into a failure.
+ */
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { DatabaseHandle } from '../../shared/db/open.js';
+import { createLogger } from '../../shared/logger.js';
+import { createApp } from '../../server/app.js';
+import { generateToken, storeToken } from '../../server/auth.js';
+import { TokenCache } from '../../server/cached-auth.js';
+import { StatusMonitor } from '../../server/monitor.js';
+import { DASHBOARD_CSP } from '../../server/routes/dashboard.js';
+import { StatusSnapshot } from '../../server/status-snapshot.js';
+import { attachStatusStream, type StatusStream } from '../../server/status-stream.js';
+import { createTestUser, openTestDatabase } from '../helpers/database.js';
+import { serve, type TestServer } from '../helpers/http.js';
+import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';
+
+const CHROMIUM_PATH = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']
+  .filter((candidate): candidate is string => Boolean(candidate))
+  .find((candidate) => existsSync(candidate));
+const REQUIRE_BROWSER = process.env.SWITCHBOARD_REQUIRE_BROWSER === '1';
+
+const logger = createLogger({ level: 'silent' });
+let database: DatabaseHandle;
+let monitor: StatusMonitor;
+let snapshot: StatusSnapshot;
+let api: TestServer;
+let stream: StatusStream;
+let admin: { id: number; token: string };
+let user: { id: number; token: string; name: string };
+
+async function account(role: 'admin' | 'user') {
+  const row = await createTestUser(database, role);
+  const token = generateToken();
+  await storeToken(database.db, row.id, token);
+  return { id: row.id, token, name: row.name };
+}
+
+/** Our stdio fixture server (test/fixtures/stdio-fixture-server.ts), which has real tools. */
+const fixtureServer = (name: string) => ({
+  name,
+  transport: 'stdio',
+  command: process.execPath,
+  args: FIXTURE_SERVER_ARGS,
+});
+
+beforeAll(async () => {
+  database = await openTestDatabase();
+  admin = await account('admin');
+  user = await account('user');
+  monitor = new StatusMonitor({
+    db: database.db,
+    secrets: database.secrets,
+    logger,
+    policy: { intervalMs: 3_600_000, backoffBaseMs: 200 },
+    random: () => 0.5,
+  });
+  snapshot = new StatusSnapshot({ database, logger, watcher: monitor });
+  const tokens = new TokenCache(database.db);
+  await Promise.all([monitor.start(), snapshot.start()]);
+  api = await serve(
+    createApp({ database, logger, watcher: monitor, statusSnapshot: snapshot, tokenCache: tokens }),
+  );
+  stream = attachStatusStream(api.server, { snapshot, tokens, logger });
+});
+
+afterAll(async () => {
+  await stream?.close();
+  await api?.close();
+  snapshot?.stop();
+  await monitor?.stop();
+  await database?.close();
+});
+
+describe('serving the dashboard', () => {
+  it('redirects / to /dashboard/ and serves the page with its own content security policy', async () => {
+    const root = await fetch(`${api.baseUrl}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/dashboard/');
+
+    const page = await fetch(`${api.baseUrl}/dashboard/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toBe(DASHBOARD_CSP);
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    const html = await page.text();
+    expect(html).toContain('<script type="module" src="/dashboard/app.js">');
+
+    const script = await fetch(`${api.baseUrl}/dashboard/app.js`);
+    expect(script.headers.get('content-type')).toMatch(/javascript/);
+    const style = await fetch(`${api.baseUrl}/dashboard/style.css`);
+    expect(style.headers.get('content-type')).toMatch(/^text\/css/);
+  });
+
+  it('answers an unknown dashboard file with the API problem+json 404', async () => {
+    const res = await api.request('GET', '/dashboard/nope.js');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+  });
+});
+
+const browserMissing = !CHROMIUM_PATH && !REQUIRE_BROWSER;
+
+describe.skipIf(browserMissing)('the dashboard in a browser', () => {
+  let browser: Browser;
+  let page: Page;
+  let pageErrors: string[];
+
+  beforeAll(async () => {
+    if (!CHROMIUM_PATH) {
+      throw new Error(
+        "SWITCHBOARD_REQUIRE_BROWSER=1 but no Chromium was found: install Debian's chromium or set CHROMIUM_PATH",
+      );
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      // Root in a container: Chromium's sandbox needs user namespaces it may not have.
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  beforeEach(async () => {
+    page = await browser.newPage();
+    pageErrors = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/status of 40[0-9]/.test(message.text())) {
+        pageErrors.push(message.text());
+      }
+    });
+    page.on('dialog', (dialog) => void dialog.accept());
+  });
+
+  afterEach(async () => {
+    await page?.close();
+    // No script error and no CSP violation on any page.
+    expect(pageErrors).toEqual([]);
+  });
+
+  async function signIn(token: string) {
+    await page.goto(`${api.baseUrl}/`);
+    await page.fill('#token', token);
+    await page.click('#sign-in-form button[type=submit]');
+  }
+
+  const row = (name: string) => page.locator('#server-table tbody tr', { hasText: name });
+
+  it("refuses a wrong token with the API detail, then signs in and lists only the caller's servers", async () => {
+    const own = await api.request('POST', '/api/mcp/servers', {
+      token: admin.token,
+      body: { ...fixtureServer('Mine'), isActive: false },
+    });
+    expect(own.status).toBe(201);
+
+    await signIn('sb_wrong');
+    await page.waitForSelector('#message.error');
+    expect(await page.textContent('#message')).toMatch(/refused the token/);
+    expect(await page.isVisible('#servers')).toBe(false);
+
+    await page.fill('#token', admin.token);
+    await page.click('#sign-in-form button[type=submit]');
+    await row('Mine').waitFor();
+    expect(await row('Mine').getAttribute('data-status')).toBe('disabled');
+    // The token is kept: a reload signs in again.
+    await page.reload();
+    await row('Mine').waitFor();
+    // Signing out forgets it.
+    await page.click('#sign-out');
+    await page.reload();
+    expect(await page.isVisible('#sign-in')).toBe(true);
+
+    await api.request('DELETE', `/api/mcp/servers/${own.body.id}`, { token: admin.token });
+  });
+
+  it('shows the system status from the stream, coloured by status word', async () => {
+    await signIn(admin.token);
+    const database = page.locator('[data-part="database"]');
+    await database.waitFor();
+    expect(await database.getAttribute('data-status')).toBe('connected');
+    expect(await database.getAttribute('class')).toContain('good');
+    const livekit = page.locator('[data-part="livekit"]');
+    expect(await livekit.getAttribute('data-status')).toBe('unconfigured');
+    expect(await livekit.getAttribute('class')).toContain('idle');
+    await page.waitForSelector('#system-status[data-live="true"]');
+  });
+
+  it('adds a stdio server through the form, shows it connected without a reload, and tests it', async () => {
+    await signIn(admin.token);
+    await page.waitForSelector('#servers:not([hidden])');
+    await page.click('#add-server');
+    await page.fill('[name=name]', 'Fixture');
+    await page.fill('[name=description]', 'our stdio fixture');
+    await page.selectOption('[name=transport]', 'stdio');
+    await page.fill('[name=command]', process.execPath);
+    await page.fill('[name=args]', FIXTURE_SERVER_ARGS.join('\n'));
+    await page.fill('[name=env]', 'FIXTURE_MODE=test\nOTHER=1');
+    await page.click('#server-form button[type=submit]');
+
+    // The monitor connects it; the status stream moves the row to connected.
+    await page.waitForSelector('#server-table tr[data-status="connected"]', { timeout: 15_000 });
+    expect(await row('Fixture').textContent()).toContain('our stdio fixture');
+
+    const stored = await api.request('GET', '/api/mcp/servers', { token: admin.token });
+    const fixture = stored.body.find((s: { name: string }) => s.name === 'Fixture');
+    expect(fixture).toMatchObject({
+      command: process.execPath,
+      args: FIXTURE_SERVER_ARGS,
+      env: { FIXTURE_MODE: { set: true }, OTHER: { set: true } },
+    });
+    // The row is read again once connected: it shows the server's real tool count.
+    const toolCount = row('Fixture').locator('.tool-count');
+    expect(fixture.metadata.toolCount).toBeGreaterThan(3);
+    await expect
+      .poll(() => toolCount.textContent(), { timeout: 10_000 })
+      .toBe(String(fixture.metadata.toolCount));
+
+    await row('Fixture').locator('[data-action=test]').click();
+    await page.waitForSelector('#detail [data-result="connected"]');
+    const detail = await page.textContent('#detail');
+    expect(detail).toMatch(/Connected to .* over stdio in \d+ ms; \d+ tools/);
+    expect(detail).toContain('fixture__echo');
+
+    await row('Fixture').locator('[data-action=tools]').click();
+    await page.locator('#detail-title', { hasText: 'Tools of Fixture' }).waitFor();
+    await page.waitForSelector('#detail .tools');
+    expect(await page.textContent('#detail')).toContain('fixture__hang');
+    await api.request('DELETE', `/api/mcp/servers/${fixture.id}`, { token: admin.token });
+  });
+
+  it('shows each field the API refuses, marks it, and saves nothing', async () => {
+    const before = await api.request('GET', '/api/mcp/servers', { token: admin.token });
+    await signIn(admin.token);
+    await page.waitForSelector('#servers:not([hidden])');
+    await page.click('#add-server');
+    await page.fill('[name=name]', 'Remote');
+    await page.selectOption('[name=transport]', 'streamable-http');
+    await page.fill('[name=url]', 'ftp://example.com/mcp');
+    await page.selectOption('[name=authType]', 'oauth2-client-credentials');
+    await page.click('#server-form button[type=submit]');
+
+    await page.waitForSelector('#form-errors:not([hidden])');
+    const errors = await page.textContent('#form-errors');
+    expect(errors).toMatch(/url: /);
+    expect(errors).toMatch(/auth\.clientId: clientId is required/);
+    expect(await page.getAttribute('[name=url]', 'aria-invalid')).toBe('true');
+    expect(await page.getAttribute('[name=clientId]', 'aria-invalid')).toBe('true');
+    // A line the form cannot read is refused before anything is sent.
+    await page.selectOption('[name=authType]', 'none');
+    await page.fill('[name=url]', 'http://127.0.0.1:9/mcp');
+    await page.fill('[name=headers]', 'no separator here');
+    await page.click('#server-form button[type=submit]');
+    await page.locator('#form-errors', { hasText: 'Headers:' }).waitFor();
+
+    const after = await api.request('GET', '/api/mcp/servers', { token: admin.token });
+    expect(after.body).toHaveLength(before.body.length);
+  });
+
+  it('edits a server and keeps the secrets it did not retype', async () => {
+    const created = await api.request('POST', '/api/mcp/servers', {
+      token: admin.token,
+      body: {
+        name: 'Keeper',
+        transport: 'streamable-http',
+        url: 'http://127.0.0.1:9/mcp',
+        apiKey: 'sk-secret-key-1234',
+        headers: { 'X-Tenant': 'acme-tenant-9876' },
+        isActive: false,
+      },
+    });
+    expect(created.status).toBe(201);
+    await signIn(admin.token);
+    await row('Keeper').locator('[data-action=edit]').click();
+    expect(await page.inputValue('[name=url]')).toBe('http://127.0.0.1:9/mcp');
+    expect(await page.inputValue('[name=apiKey]')).toBe('');
+    expect(await page.textContent('[data-kept="apiKey"]')).toContain('…1234');
+    expect(await page.textContent('[data-kept="headers"]')).toContain('X-Tenant');
+    await page.fill('[name=description]', 'edited in the browser');
+    await page.click('#server-form button[type=submit]');
+    await page.waitForSelector('#editor', { state: 'hidden' });
+
+    const shown = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
+      token: admin.token,
+    });
+    expect(shown.body.description).toBe('edited in the browser');
+    expect(shown.body.apiKey).toEqual({ set: true, last4: '1234' });
+    expect(shown.body.headers).toEqual({ 'X-Tenant': { set: true, last4: '9876' } });
+
+    // Removing the key is explicit.
+    await row('Keeper').locator('[data-action=edit]').click();
+    await page.check('[name=clearApiKey]');
+    await page.click('#server-form button[type=submit]');
+    await page.waitForSelector('#editor', { state: 'hidden' });
+    const cleared = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
+      token: admin.token,
+    });
+    expect(cleared.body.apiKey).toBeNull();
+    expect(cleared.body.headers).toEqual({ 'X-Tenant': { set: true, last4: '9876' } });
+    await api.request('DELETE', `/api/mcp/servers/${created.body.id}`, { token: admin.token });
+  });
+
+  it('disables, enables and deletes a server', async () => {
+    const created = await api.request('POST', '/api/mcp/servers', {
+      token: admin.token,
+      body: fixtureServer('Switchable'),
+    });
+    await signIn(admin.token);
+    await page.waitForSelector('#server-table tr[data-status="connected"]', { timeout: 15_000 });
+    await row('Switchable').locator('[data-action=toggle]').click();
+    await page.waitForSelector('#server-table tr[data-status="disabled"]');
+    const disabled = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
+      token: admin.token,
+    });
+    expect(disabled.body.isActive).toBe(false);
+
+    await row('Switchable').locator('[data-action=toggle]').click();
+    await page.waitForSelector('#server-table tr[data-status="connected"]', { timeout: 15_000 });
+
+    await row('Switchable').locator('[data-action=delete]').click();
+    await row('Switchable').waitFor({ state: 'detached' });
+    const gone = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
+      token: admin.token,
+    });
+    expect(gone.status).toBe(404);
+  });
+
+  it('shows a server that cannot start in red with the reason', async () => {
+    const created = await api.request('POST', '/api/mcp/servers', {
+      token: admin.token,
+      body: { name: 'Broken', transport: 'stdio', command: 'switchboard-no-such-command' },
+    });
+    await signIn(admin.token);
+    await page.waitForSelector('#server-table tr[data-status="error"]', { timeout: 15_000 });
+    const text = await row('Broken').textContent();
+    expect(text).toMatch(/command not found: switchboard-no-such-command/);
+    expect(await row('Broken').locator('.pill').getAttribute('class')).toContain('bad');
+    await api.request('DELETE', `/api/mcp/servers/${created.body.id}`, { token: admin.token });
+  });
+
+  it('puts what users typed on the page as text, never as HTML', async () => {
+    const name = '<img src=x onerror="window.__injected=1">';
+    const created = await api.request('POST', '/api/mcp/servers', {
+      token: user.token,
+      body: {
+        name,
+        description: '<b>bold?</b>',
+        transport: 'websocket',
+        url: 'ws://127.0.0.1:9/mcp',
+        isActive: false,
+      },
+    });
+    expect(created.status).toBe(201);
+    await signIn(user.token);
+    await row('<img').waitFor();
+    expect(await row('<img').locator('.name').textContent()).toBe(name);
+    expect(await page.locator('#server-table img, #server-table b').count()).toBe(0);
+    expect(await page.evaluate('window.__injected')).toBeUndefined();
+    // A user is not an admin: no user switcher.
+    expect(await page.isVisible('#acting-for')).toBe(false);
+    await api.request('DELETE', `/api/mcp/servers/${created.body.id}`, { token: user.token });
+  });
+
+  it("lets an admin switch to another user's servers", async () => {
+    const theirs = await api.request('POST', '/api/mcp/servers', {
+      token: user.token,
+      body: {
+        name: 'Their server',
+        transport: 'sse',
+        url: 'http://127.0.0.1:9/sse',
+        isActive: false,
+      },
+    });
+    await signIn(admin.token);
+    await page.waitForSelector('#acting-for:not([hidden])');
+    expect(await row('Their server').count()).toBe(0);
+    await page.selectOption('#user-select', String(user.id));
+    await row('Their server').waitFor();
+    await row('Their server').locator('[data-action=edit]').click();
+    await page.fill('[name=description]', 'set by the admin');
+    await page.click('#server-form button[type=submit]');
+    await page.waitForSelector('#editor', { state: 'hidden' });
+    const shown = await api.request('GET', `/api/mcp/servers/${theirs.body.id}`, {
+      token: user.token,
+    });
+    expect(shown.body.description).toBe('set by the admin');
+    await api.request('DELETE', `/api/mcp/servers/${theirs.body.id}`, { token: user.token });
+  });
+});
