@@ -8,11 +8,16 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../shared/db/open.js';
+import { updateServerStatus } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
 import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { TokenCache } from '../../server/cached-auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import {
+  StatusMonitor,
+  type ServerStatusListener,
+  type ServerWatcher,
+} from '../../server/monitor.js';
 import { DASHBOARD_CSP } from '../../server/routes/dashboard.js';
 import { StatusSnapshot } from '../../server/status-snapshot.js';
 import { attachStatusStream, type StatusStream } from '../../server/status-stream.js';
@@ -146,8 +151,8 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  async function signIn(token: string) {
-    await page.goto(`${api.baseUrl}/`);
+  async function signIn(token: string, baseUrl = api.baseUrl) {
+    await page.goto(`${baseUrl}/`);
     await page.fill('#token', token);
     await page.click('#sign-in-form button[type=submit]');
   }
@@ -197,12 +202,12 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await signIn(admin.token);
     await page.waitForSelector('#servers:not([hidden])');
     await page.click('#add-server');
-    await page.fill('[name=name]', 'Fixture');
-    await page.fill('[name=description]', 'our stdio fixture');
-    await page.selectOption('[name=transport]', 'stdio');
-    await page.fill('[name=command]', process.execPath);
-    await page.fill('[name=args]', FIXTURE_SERVER_ARGS.join('\n'));
-    await page.fill('[name=env]', 'FIXTURE_MODE=test\nOTHER=1');
+    await page.fill('#server-form [name=name]', 'Fixture');
+    await page.fill('#server-form [name=description]', 'our stdio fixture');
+    await page.selectOption('#server-form [name=transport]', 'stdio');
+    await page.fill('#server-form [name=command]', process.execPath);
+    await page.fill('#server-form [name=args]', FIXTURE_SERVER_ARGS.join('\n'));
+    await page.fill('#server-form [name=env]', 'FIXTURE_MODE=test\nOTHER=1');
     await page.click('#server-form button[type=submit]');
 
     // The monitor connects it; the status stream moves the row to connected.
@@ -241,22 +246,22 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await signIn(admin.token);
     await page.waitForSelector('#servers:not([hidden])');
     await page.click('#add-server');
-    await page.fill('[name=name]', 'Remote');
-    await page.selectOption('[name=transport]', 'streamable-http');
-    await page.fill('[name=url]', 'ftp://example.com/mcp');
-    await page.selectOption('[name=authType]', 'oauth2-client-credentials');
+    await page.fill('#server-form [name=name]', 'Remote');
+    await page.selectOption('#server-form [name=transport]', 'streamable-http');
+    await page.fill('#server-form [name=url]', 'ftp://example.com/mcp');
+    await page.selectOption('#server-form [name=authType]', 'oauth2-client-credentials');
     await page.click('#server-form button[type=submit]');
 
     await page.waitForSelector('#form-errors:not([hidden])');
     const errors = await page.textContent('#form-errors');
     expect(errors).toMatch(/url: /);
     expect(errors).toMatch(/auth\.clientId: clientId is required/);
-    expect(await page.getAttribute('[name=url]', 'aria-invalid')).toBe('true');
-    expect(await page.getAttribute('[name=clientId]', 'aria-invalid')).toBe('true');
+    expect(await page.getAttribute('#server-form [name=url]', 'aria-invalid')).toBe('true');
+    expect(await page.getAttribute('#server-form [name=clientId]', 'aria-invalid')).toBe('true');
     // A line the form cannot read is refused before anything is sent.
-    await page.selectOption('[name=authType]', 'none');
-    await page.fill('[name=url]', 'http://127.0.0.1:9/mcp');
-    await page.fill('[name=headers]', 'no separator here');
+    await page.selectOption('#server-form [name=authType]', 'none');
+    await page.fill('#server-form [name=url]', 'http://127.0.0.1:9/mcp');
+    await page.fill('#server-form [name=headers]', 'no separator here');
     await page.click('#server-form button[type=submit]');
     await page.locator('#form-errors', { hasText: 'Headers:' }).waitFor();
 
@@ -279,11 +284,11 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     expect(created.status).toBe(201);
     await signIn(admin.token);
     await row('Keeper').locator('[data-action=edit]').click();
-    expect(await page.inputValue('[name=url]')).toBe('http://127.0.0.1:9/mcp');
-    expect(await page.inputValue('[name=apiKey]')).toBe('');
-    expect(await page.textContent('[data-kept="apiKey"]')).toContain('…1234');
-    expect(await page.textContent('[data-kept="headers"]')).toContain('X-Tenant');
-    await page.fill('[name=description]', 'edited in the browser');
+    expect(await page.inputValue('#server-form [name=url]')).toBe('http://127.0.0.1:9/mcp');
+    expect(await page.inputValue('#server-form [name=apiKey]')).toBe('');
+    expect(await page.textContent('#server-form [data-kept="apiKey"]')).toContain('…1234');
+    expect(await page.textContent('#server-form [data-kept="headers"]')).toContain('X-Tenant');
+    await page.fill('#server-form [name=description]', 'edited in the browser');
     await page.click('#server-form button[type=submit]');
     await page.waitForSelector('#editor', { state: 'hidden' });
 
@@ -296,7 +301,7 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
 
     // Removing the key is explicit.
     await row('Keeper').locator('[data-action=edit]').click();
-    await page.check('[name=clearApiKey]');
+    await page.check('#server-form [name=clearApiKey]');
     await page.click('#server-form button[type=submit]');
     await page.waitForSelector('#editor', { state: 'hidden' });
     const cleared = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
@@ -368,6 +373,114 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await api.request('DELETE', `/api/mcp/servers/${created.body.id}`, { token: user.token });
   });
 
+  it('creates a token shown once, and revokes it so the API refuses it', async () => {
+    await signIn(user.token);
+    await page.waitForSelector('#access:not([hidden])');
+    await page.fill('#token-form [name=label]', 'script');
+    await page.click('#token-form button[type=submit]');
+    const shown = page.locator('#new-token code');
+    await shown.waitFor();
+    const token = (await shown.textContent()) ?? '';
+    expect(token).toMatch(/^sb_/);
+    expect((await api.request('GET', '/api/mcp/servers', { token })).status).toBe(200);
+
+    const line = page.locator('#token-table tbody tr', { hasText: 'script' });
+    await line.locator('[data-action=revoke]').click();
+    await page.locator('#token-table tr[data-revoked="true"]', { hasText: 'script' }).waitFor();
+    expect((await api.request('GET', '/api/mcp/servers', { token })).status).toBe(401);
+    // Users see no user list.
+    expect(await page.isVisible('#users')).toBe(false);
+  });
+
+  it('lets an admin create a user, whose token is shown once and signs in', async () => {
+    await signIn(admin.token);
+    await page.waitForSelector('#users:not([hidden])');
+    await page.fill('#user-form [name=name]', 'Grace');
+    await page.fill('#user-form [name=email]', 'grace@example.com');
+    await page.click('#user-form button[type=submit]');
+    const shown = page.locator('#new-user-token code');
+    await shown.waitFor();
+    const token = (await shown.textContent()) ?? '';
+    await page.locator('#user-table tr', { hasText: 'grace@example.com' }).waitFor();
+
+    // The same email again: the API's 409 is shown.
+    await page.fill('#user-form [name=name]', 'Grace again');
+    await page.fill('#user-form [name=email]', 'grace@example.com');
+    await page.click('#user-form button[type=submit]');
+    await page.locator('#user-errors', { hasText: 'already exists' }).waitFor();
+
+    await page.click('#sign-out');
+    await page.fill('#token', token);
+    await page.click('#sign-in-form button[type=submit]');
+    await page.waitForSelector('#no-servers:not([hidden])');
+    expect(await page.isVisible('#users')).toBe(false);
+  });
+
+  it('keeps a streamed status while the stored row still lags behind it', async () => {
+    // The monitor reports a status before writing it (server/monitor.ts): this watcher reports
+    // what the test says, and the test writes the row later.
+    const listeners = new Set<ServerStatusListener>();
+    const watcher: ServerWatcher = {
+      sync: async () => {},
+      connection: () => undefined,
+      onChange: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    const report = (serverId: number, status: 'connecting' | 'connected') => {
+      for (const listener of listeners) listener({ serverId, userId: user.id, status });
+    };
+    const laggingSnapshot = new StatusSnapshot({
+      database,
+      logger,
+      watcher,
+      databaseIntervalMs: 3_600_000,
+    });
+    const tokens = new TokenCache(database.db);
+    await laggingSnapshot.start();
+    const lagging = await serve(
+      createApp({ database, logger, watcher, statusSnapshot: laggingSnapshot, tokenCache: tokens }),
+    );
+    const laggingStream = attachStatusStream(lagging.server, {
+      snapshot: laggingSnapshot,
+      tokens,
+      logger,
+    });
+    let serverId: number | undefined;
+    try {
+      const created = await lagging.request('POST', '/api/mcp/servers', {
+        token: user.token,
+        body: { name: 'Lagging', transport: 'websocket', url: 'ws://127.0.0.1:9/mcp' },
+      });
+      serverId = created.body.id;
+      expect(created.body.connectionStatus).toBe('disconnected');
+      await signIn(user.token, lagging.baseUrl);
+      await page.waitForSelector('#system-status[data-live="true"]');
+      await page.waitForSelector('#server-table tr[data-status="disconnected"]');
+
+      report(created.body.id, 'connecting');
+      report(created.body.id, 'connected');
+      await page.waitForSelector('#server-table tr[data-status="connected"]');
+      // The row the page reads again still says disconnected for a while.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      await updateServerStatus(database.db, created.body.id, {
+        connectionStatus: 'connected',
+        metadata: { toolCount: 7, latencyMs: 12 },
+      });
+      await expect
+        .poll(() => row('Lagging').locator('.tool-count').textContent(), { timeout: 10_000 })
+        .toBe('7');
+      expect(await row('Lagging').getAttribute('data-status')).toBe('connected');
+    } finally {
+      await laggingStream.close();
+      await lagging.close();
+      laggingSnapshot.stop();
+      if (serverId)
+        await api.request('DELETE', `/api/mcp/servers/${serverId}`, { token: user.token });
+    }
+  });
+
   it("lets an admin switch to another user's servers", async () => {
     const theirs = await api.request('POST', '/api/mcp/servers', {
       token: user.token,
@@ -384,7 +497,7 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await page.selectOption('#user-select', String(user.id));
     await row('Their server').waitFor();
     await row('Their server').locator('[data-action=edit]').click();
-    await page.fill('[name=description]', 'set by the admin');
+    await page.fill('#server-form [name=description]', 'set by the admin');
     await page.click('#server-form button[type=submit]');
     await page.waitForSelector('#editor', { state: 'hidden' });
     const shown = await api.request('GET', `/api/mcp/servers/${theirs.body.id}`, {
