@@ -20,6 +20,10 @@ function showOnce(id, intro, secret) {
   byId(id).hidden = false;
 }
 
+/**
+ * Lists the signed-in user's tokens (`GET /api/tokens`), each with a Revoke button.
+ * @throws {ApiError} when the API refuses
+ */
 export async function loadTokens() {
   const tokens = await api('GET', '/api/tokens');
   const body = /** @type {HTMLTableSectionElement} */ (byId('token-table').querySelector('tbody'));
@@ -66,7 +70,10 @@ async function revokeToken(token) {
   }
 }
 
-/** @param {SubmitEvent} event */
+/**
+ * Creates a token with the form's label (`POST /api/tokens`) and shows it once.
+ * @param {SubmitEvent} event the token form's submit
+ */
 export async function createToken(event) {
   event.preventDefault();
   const formElement = /** @type {HTMLFormElement} */ (event.target);
@@ -118,7 +125,11 @@ export async function loadUsers() {
   byId('users').hidden = false;
 }
 
-/** @param {SubmitEvent} event */
+/**
+ * Creates a user from the form (`POST /api/users`, admins) and shows their token once; what the
+ * API refuses (a 400 per field, a 409 for a taken email) is listed under the form.
+ * @param {SubmitEvent} event the user form's submit
+ */
 export async function createUser(event) {
   event.preventDefault();
   const formElement = /** @type {HTMLFormElement} */ (event.target);

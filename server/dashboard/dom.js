@@ -5,7 +5,11 @@
  * text nodes), never as HTML.
  */
 
-/** @param {string} id */
+/**
+ * The element with this id.
+ * @param {string} id
+ * @throws {Error} when the page has no such element (a bug in the page)
+ */
 export function byId(id) {
   const found = document.getElementById(id);
   if (!found) throw new Error(`#${id} is missing`);
@@ -43,12 +47,18 @@ export function say(text, kind = 'info') {
   line.hidden = !text;
 }
 
-/** @param {unknown} error */
+/**
+ * Shows an error's message on the message line.
+ * @param {unknown} error
+ */
 export function sayError(error) {
   say(error instanceof Error ? error.message : String(error), 'error');
 }
 
-/** @param {string | null | undefined} iso */
+/**
+ * A time for people: `12 s ago`, `5 min ago`, then the local date and time; `never` for none.
+ * @param {string | null | undefined} iso an ISO 8601 time from the API
+ */
 export function when(iso) {
   if (!iso) return 'never';
   const date = new Date(iso);

@@ -105,7 +105,10 @@ function masked(secret) {
   return secret.last4 ? `…${secret.last4}` : 'set';
 }
 
-/** @param {any | null} server null to add one */
+/**
+ * Opens the form, filled from a server (secrets only as "stored" hints) or empty to add one.
+ * @param {any | null} server a server as the API shows it, or null to add one
+ */
 export function openEditor(server) {
   editor.editing = server;
   const f = form();
@@ -172,6 +175,7 @@ export function openEditor(server) {
   field('name').focus();
 }
 
+/** Hides the form without saving. */
 export function closeEditor() {
   byId('editor').hidden = true;
   editor.editing = null;

@@ -36,7 +36,8 @@ const PART_LABELS = {
 };
 
 /**
- * @param {string} part
+ * Shows one part's pill (made on first use), coloured by its status word, its detail as the tip.
+ * @param {string} part `livekit`, `openai`, `mcp`, `database`, or `api` when the API is unreachable
  * @param {{ status: string, detail?: string }} value
  */
 export function showPart(part, value) {
@@ -51,17 +52,21 @@ export function showPart(part, value) {
   pill.setAttribute('data-status', value.status);
   pill.replaceChildren(
     h('span', { class: 'dot', 'aria-hidden': 'true' }),
-    `${PART_LABELS[/** @type {keyof PART_LABELS} */ (part)] ?? part} `,
+    `${PART_LABELS[/** @type {keyof typeof PART_LABELS} */ (part)] ?? part} `,
     h('strong', {}, [value.status]),
   );
 }
 
-/** @param {any} status the body of `GET /api/status` */
+/**
+ * Shows every part of a status answer.
+ * @param {any} status the body of `GET /api/status`
+ */
 export function showStatus(status) {
   for (const part of SYSTEM_PARTS) if (status?.[part]) showPart(part, status[part]);
   byId('system-status').hidden = false;
 }
 
+/** Reads `GET /api/status` once and shows it; an unreachable API shows as an `API error` pill. */
 export async function pollStatus() {
   try {
     showStatus(await api('GET', '/api/status'));
