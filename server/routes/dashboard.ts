@@ -11,8 +11,9 @@ import express, { Router, type RequestHandler } from 'express';
 export const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard/', import.meta.url));
 
 /**
- * The page's Content-Security-Policy: its own scripts, styles and API only (`'self'` covers the
- * same-origin `ws:`/`wss:` status stream, CSP Level 3 §6.7.2.9), no inline script, no framing.
+ * The page's Content-Security-Policy: its own scripts, styles and API only (in CSP Level 3
+ * `'self'` also matches the same host's `ws:`/`wss:` URLs: the status stream), no inline script,
+ * no framing.
  * It replaces helmet's default, whose `upgrade-insecure-requests` would send the page's own
  * requests to `https:` when the API is served over plain HTTP on a LAN address.
  */
