@@ -2,8 +2,8 @@
 /**
  * The system status pills (LiveKit, OpenAI, MCP, database) and the status stream
  * (`GET /api/status/stream`, README): the stream's first message and its `system` messages update
- * the pills; its server messages go to the handlers given to {@link openStream}. While the stream
- * is down, `/api/status` is polled and the stream is reopened with backoff.
+ * the pills; its server messages go to the handlers given to {@link openStream}. When the stream
+ * drops, `/api/status` is read at once and then polled, and the stream is reopened with backoff.
  */
 import { api, ApiError, session } from './api.js';
 import { byId, h, tone } from './dom.js';
@@ -104,7 +104,10 @@ export function openStream(handlers) {
     stream.socket = null;
     byId('system-status').dataset.live = 'false';
     if (!session.token) return;
-    if (!stream.pollTimer) stream.pollTimer = setInterval(pollStatus, STATUS_POLL_MS);
+    if (!stream.pollTimer) {
+      void pollStatus();
+      stream.pollTimer = setInterval(pollStatus, STATUS_POLL_MS);
+    }
     stream.retryTimer = setTimeout(() => openStream(handlers), stream.retryMs);
     stream.retryMs = Math.min(stream.retryMs * 2, 30_000);
   });

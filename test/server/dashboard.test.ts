@@ -36,6 +36,7 @@ let monitor: StatusMonitor;
 let snapshot: StatusSnapshot;
 let api: TestServer;
 let stream: StatusStream;
+let tokens: TokenCache;
 let admin: { id: number; token: string };
 let user: { id: number; token: string; name: string };
 
@@ -66,7 +67,7 @@ beforeAll(async () => {
     random: () => 0.5,
   });
   snapshot = new StatusSnapshot({ database, logger, watcher: monitor });
-  const tokens = new TokenCache(database.db);
+  tokens = new TokenCache(database.db);
   await Promise.all([monitor.start(), snapshot.start()]);
   api = await serve(
     createApp({ database, logger, watcher: monitor, statusSnapshot: snapshot, tokenCache: tokens }),
@@ -196,6 +197,25 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     expect(await livekit.getAttribute('data-status')).toBe('unconfigured');
     expect(await livekit.getAttribute('class')).toContain('idle');
     await page.waitForSelector('#system-status[data-live="true"]');
+  });
+
+  it('polls while the status stream is down and reconnects when it is back', async () => {
+    await signIn(admin.token);
+    await page.waitForSelector('#system-status[data-live="true"]');
+    const polls: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/status') polls.push(request.url());
+    });
+    await stream.close();
+    await page.waitForSelector('#system-status[data-live="false"]');
+    // Status is read at once when the stream drops, then every 10 s until it is back.
+    await expect.poll(() => polls.length).toBeGreaterThan(0);
+    stream = attachStatusStream(api.server, { snapshot, tokens, logger });
+    await page.waitForSelector('#system-status[data-live="true"]', { timeout: 20_000 });
+    // The pills are current again: the new stream's first message shows every part.
+    expect(await page.locator('[data-part="database"]').getAttribute('data-status')).toBe(
+      'connected',
+    );
   });
 
   it('adds a stdio server through the form, shows it connected without a reload, and tests it', async () => {
@@ -473,6 +493,8 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
         .toBe('7');
       expect(await row('Lagging').getAttribute('data-status')).toBe('connected');
     } finally {
+      // The page goes first: it would read the status again when its stream drops.
+      await page.close();
       await laggingStream.close();
       await lagging.close();
       laggingSnapshot.stop();
