@@ -18,6 +18,7 @@ import {
   upsertServer,
 } from './servers.js';
 import { closeStream, openStream, pollStatus } from './status.js';
+import { startVoiceSession } from './voice.js';
 
 /** @type {ReturnType<typeof setInterval> | undefined} */
 let listTimer;
@@ -52,6 +53,7 @@ async function signIn(token) {
   openStream({ onSnapshot: applySnapshot, onServer: applyServerMessage });
   void loadUsers();
   byId('access').hidden = false;
+  byId('voice').hidden = false;
   void loadTokens().catch(() => {});
   clearInterval(listTimer);
   listTimer = setInterval(() => void loadServers().catch(() => {}), LIST_REFRESH_MS);
@@ -77,6 +79,8 @@ function signOut(why) {
     'system-status',
     'acting-for',
     'access',
+    'voice',
+    'voice-result',
     'users',
     'new-token',
     'new-user-token',
@@ -84,7 +88,10 @@ function signOut(why) {
   ]) {
     byId(id).hidden = true;
   }
-  byId('system-status').replaceChildren();
+  // Secrets shown once and the voice session's token do not outlive the sign-in.
+  for (const id of ['new-token', 'new-user-token', 'voice-result', 'system-status']) {
+    byId(id).replaceChildren();
+  }
   byId('user-select').replaceChildren();
   byId('sign-in').hidden = false;
   say(why ?? '', why ? 'error' : 'info');
@@ -99,6 +106,7 @@ function start() {
     if (token) void signIn(token);
   });
   byId('sign-out').addEventListener('click', () => signOut());
+  byId('start-voice').addEventListener('click', () => void startVoiceSession());
   initServers({ onEdit: openEditor });
   initServerForm({ onSaved: upsertServer });
   byId('token-form').addEventListener(

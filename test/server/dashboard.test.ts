@@ -5,12 +5,13 @@
  * turns a missing browser into a failure.
  */
 import { existsSync } from 'node:fs';
+import { TokenVerifier } from 'livekit-server-sdk';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { updateServerStatus } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp } from '../../server/app.js';
+import { createApp, type AppDeps } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { TokenCache } from '../../server/cached-auth.js';
 import {
@@ -54,6 +55,43 @@ const fixtureServer = (name: string) => ({
   command: process.execPath,
   args: FIXTURE_SERVER_ARGS,
 });
+
+/**
+ * Another API on the same database, with its own status snapshot and stream, for cases that
+ * need other dependencies than the shared one (a scripted watcher, LiveKit settings).
+ */
+async function startOtherApi(deps: Pick<AppDeps, 'watcher' | 'livekit'>) {
+  const otherSnapshot = new StatusSnapshot({
+    database,
+    logger,
+    watcher: deps.watcher,
+    databaseIntervalMs: 3_600_000,
+  });
+  const otherTokens = new TokenCache(database.db);
+  await otherSnapshot.start();
+  const other = await serve(
+    createApp({
+      database,
+      logger,
+      ...deps,
+      statusSnapshot: otherSnapshot,
+      tokenCache: otherTokens,
+    }),
+  );
+  const otherStream = attachStatusStream(other.server, {
+    snapshot: otherSnapshot,
+    tokens: otherTokens,
+    logger,
+  });
+  return {
+    api: other,
+    close: async () => {
+      await otherStream.close();
+      await other.close();
+      otherSnapshot.stop();
+    },
+  };
+}
 
 beforeAll(async () => {
   database = await openTestDatabase();
@@ -134,16 +172,26 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await browser?.close();
   });
 
-  beforeEach(async () => {
-    page = await browser.newPage();
-    pageErrors = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !/status of 40[0-9]/.test(message.text())) {
+  /**
+   * A new page whose script errors and CSP violations are collected. Chromium also logs every
+   * answer that is not 2xx ("Failed to load resource: … status of 401"); the page handles those
+   * answers itself, so they are not errors here.
+   */
+  async function openPage(): Promise<Page> {
+    const opened = await browser.newPage();
+    opened.on('pageerror', (error) => pageErrors.push(error.message));
+    opened.on('console', (message) => {
+      if (message.type() === 'error' && !/responded with a status of \d{3}/.test(message.text())) {
         pageErrors.push(message.text());
       }
     });
-    page.on('dialog', (dialog) => void dialog.accept());
+    opened.on('dialog', (dialog) => void dialog.accept());
+    return opened;
+  }
+
+  beforeEach(async () => {
+    pageErrors = [];
+    page = await openPage();
   });
 
   afterEach(async () => {
@@ -451,22 +499,8 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     const report = (serverId: number, status: 'connecting' | 'connected') => {
       for (const listener of listeners) listener({ serverId, userId: user.id, status });
     };
-    const laggingSnapshot = new StatusSnapshot({
-      database,
-      logger,
-      watcher,
-      databaseIntervalMs: 3_600_000,
-    });
-    const tokens = new TokenCache(database.db);
-    await laggingSnapshot.start();
-    const lagging = await serve(
-      createApp({ database, logger, watcher, statusSnapshot: laggingSnapshot, tokenCache: tokens }),
-    );
-    const laggingStream = attachStatusStream(lagging.server, {
-      snapshot: laggingSnapshot,
-      tokens,
-      logger,
-    });
+    const other = await startOtherApi({ watcher });
+    const lagging = other.api;
     let serverId: number | undefined;
     try {
       const created = await lagging.request('POST', '/api/mcp/servers', {
@@ -495,11 +529,44 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     } finally {
       // The page goes first: it would read the status again when its stream drops.
       await page.close();
-      await laggingStream.close();
-      await lagging.close();
-      laggingSnapshot.stop();
+      await other.close();
       if (serverId)
         await api.request('DELETE', `/api/mcp/servers/${serverId}`, { token: user.token });
+    }
+  });
+
+  it('starts a voice session: a room token for LiveKit Meet, or what to set when LiveKit is off', async () => {
+    await signIn(user.token);
+    await page.click('#start-voice');
+    await page.locator('#voice-result', { hasText: 'LiveKit is not configured' }).waitFor();
+    await page.close();
+
+    const livekit = {
+      url: 'wss://switchboard-test.livekit.cloud',
+      apiKey: 'APIdashboardtest',
+      apiSecret: 'a-dashboard-test-secret-long-enough-for-hs256-0123456789',
+    };
+    const other = await startOtherApi({ livekit });
+    try {
+      page = await openPage();
+      await signIn(user.token, other.api.baseUrl);
+      await page.click('#start-voice');
+      const link = page.locator('#meet-link');
+      await link.waitFor();
+      const href = new URL((await link.getAttribute('href')) ?? '');
+      expect(`${href.origin}${href.pathname}`).toBe('https://meet.livekit.io/custom');
+      expect(href.searchParams.get('liveKitUrl')).toBe(livekit.url);
+      const claims = await new TokenVerifier(livekit.apiKey, livekit.apiSecret).verify(
+        href.searchParams.get('token') ?? '',
+      );
+      expect(claims.video?.room).toBe(await page.locator('[data-room]').textContent());
+      expect(claims.roomConfig?.agents?.[0]?.metadata).toBe(JSON.stringify({ userId: user.id }));
+      // Signing out leaves no token on the page.
+      await page.click('#sign-out');
+      expect(await page.locator('#voice-result').textContent()).toBe('');
+    } finally {
+      await page.close();
+      await other.close();
     }
   });
 
