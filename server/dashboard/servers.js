@@ -30,7 +30,10 @@ export function initServers(options) {
 
 /** Reads the servers of the caller, or of the user an admin acts for, and shows them. */
 export async function loadServers() {
+  const actingFor = session.actingFor;
   const rows = await api('GET', serversPath());
+  // An answer for the user shown before a switch is dropped.
+  if (session.actingFor !== actingFor) return;
   table.servers = new Map(rows.map((/** @type {any} */ row) => [row.id, row]));
   renderServers();
 }
