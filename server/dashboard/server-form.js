@@ -83,6 +83,8 @@ function syncForm() {
     /** @type {HTMLElement} */ (block).hidden =
       wanted === 'oauth' ? !authType.startsWith('oauth2-') : wanted !== authType;
   }
+  // The API keeps nothing of the old transport's settings when the transport changes.
+  byId('transport-change').hidden = !editor.editing || editor.editing.transport === transport;
 }
 
 /**
@@ -144,6 +146,9 @@ export function openEditor(server) {
     field('tokenUrl').value = auth.tokenUrl ?? '';
     field('scopes').value = (auth.scopes ?? []).join(' ');
     if (auth.algorithm) field('algorithm').value = auth.algorithm;
+    if (auth.tokenEndpointAuthMethod) {
+      field('tokenEndpointAuthMethod').value = auth.tokenEndpointAuthMethod;
+    }
     const envNames = Object.keys(server.env ?? {});
     if (envNames.length > 0) {
       kept(
@@ -225,16 +230,25 @@ function formBody() {
   if (apiKey) body.apiKey = apiKey;
   else if (sameTransport && field('clearApiKey').checked) body.apiKey = null;
   const authType = field('authType').value;
+  // An unchanged auth type starts from the stored auth, so fields the form does not show are
+  // kept; its secret is masked there and left out (PUT keeps an omitted secret).
+  const stored =
+    sameTransport && editing.auth?.type === authType ? editing.auth : { type: authType };
   /** @type {Record<string, unknown>} */
-  const auth = { type: authType };
+  const auth = { ...stored };
+  delete auth.clientSecret;
+  delete auth.privateKey;
   if (authType.startsWith('oauth2-')) {
     auth.clientId = text('clientId');
+    delete auth.tokenUrl;
     if (text('tokenUrl')) auth.tokenUrl = text('tokenUrl');
+    delete auth.scopes;
     const scopes = text('scopes').split(/\s+/).filter(Boolean);
     if (scopes.length) auth.scopes = scopes;
   }
-  if (authType === 'oauth2-client-credentials' && text('clientSecret')) {
-    auth.clientSecret = text('clientSecret');
+  if (authType === 'oauth2-client-credentials') {
+    auth.tokenEndpointAuthMethod = field('tokenEndpointAuthMethod').value;
+    if (text('clientSecret')) auth.clientSecret = text('clientSecret');
   }
   if (authType === 'oauth2-private-key-jwt') {
     auth.algorithm = field('algorithm').value;

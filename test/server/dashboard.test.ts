@@ -380,6 +380,51 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await api.request('DELETE', `/api/mcp/servers/${created.body.id}`, { token: admin.token });
   });
 
+  it('keeps OAuth settings the form leaves alone, and warns before a transport change', async () => {
+    const created = await api.request('POST', '/api/mcp/servers', {
+      token: admin.token,
+      body: {
+        name: 'OAuth',
+        transport: 'streamable-http',
+        url: 'http://127.0.0.1:9/mcp',
+        isActive: false,
+        auth: {
+          type: 'oauth2-client-credentials',
+          clientId: 'switchboard',
+          clientSecret: 'client-secret-abcd-7777',
+          tokenEndpointAuthMethod: 'client_secret_post',
+          scopes: ['tools:read'],
+        },
+      },
+    });
+    expect(created.status).toBe(201);
+    await signIn(admin.token);
+    await row('OAuth').locator('[data-action=edit]').click();
+    expect(await page.inputValue('#server-form [name=tokenEndpointAuthMethod]')).toBe(
+      'client_secret_post',
+    );
+    expect(await page.isVisible('#transport-change')).toBe(false);
+    await page.selectOption('#server-form [name=transport]', 'sse');
+    expect(await page.isVisible('#transport-change')).toBe(true);
+    await page.selectOption('#server-form [name=transport]', 'streamable-http');
+    await page.fill('#server-form [name=description]', 'renamed nothing else');
+    await page.click('#server-form button[type=submit]');
+    await page.waitForSelector('#editor', { state: 'hidden' });
+
+    const shown = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
+      token: admin.token,
+    });
+    expect(shown.body.description).toBe('renamed nothing else');
+    expect(shown.body.auth).toEqual({
+      type: 'oauth2-client-credentials',
+      clientId: 'switchboard',
+      clientSecret: { set: true, last4: '7777' },
+      tokenEndpointAuthMethod: 'client_secret_post',
+      scopes: ['tools:read'],
+    });
+    await api.request('DELETE', `/api/mcp/servers/${created.body.id}`, { token: admin.token });
+  });
+
   it('disables, enables and deletes a server', async () => {
     const created = await api.request('POST', '/api/mcp/servers', {
       token: admin.token,
