@@ -102,7 +102,9 @@ export const notFoundHandler: RequestHandler = (req) => {
  * The error middleware: `HttpError` → its status; body-parser failures (bad JSON, too large,
  * wrong charset) → their 4xx; the database unreachable → 503 `database_unavailable` with
  * `Retry-After`; anything else → 500 with a generic detail (the error is logged,
- * never echoed, so no internal detail or secret leaks).
+ * never echoed, so no internal detail or secret leaks). Unexpected failures are logged at
+ * `error` with their stack; an `HttpError` answered with a 5xx on purpose (a setting missing, an
+ * MCP server unreachable) at `warn`, with its code and detail.
  */
 export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
@@ -130,8 +132,13 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
         'GET /api/status shows when it is back.';
       res.set('Retry-After', '5');
     }
-    if (status >= 500)
+    if (error instanceof HttpError && status >= 500) {
+      // A deliberate 5xx (LiveKit not configured, an MCP server unreachable) is a condition of
+      // the deployment, not a bug here: a warning with its code, without a stack.
+      logger.warn({ code, detail, method: req.method, path: req.path }, 'request not served');
+    } else if (status >= 500) {
       logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    }
     if (res.headersSent) return;
     res
       .status(status)
