@@ -197,7 +197,7 @@ function serverRow(server) {
  * @param {string} title
  * @param {(Node | string)[]} content
  */
-export function showDetail(title, content) {
+function showDetail(title, content) {
   byId('detail-title').textContent = title;
   byId('detail-body').replaceChildren(...content);
   const panel = byId('detail');

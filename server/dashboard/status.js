@@ -40,7 +40,7 @@ const PART_LABELS = {
  * @param {string} part `livekit`, `openai`, `mcp`, `database`, or `api` when the API is unreachable
  * @param {{ status: string, detail?: string }} value
  */
-export function showPart(part, value) {
+function showPart(part, value) {
   const list = byId('system-status');
   let pill = list.querySelector(`[data-part="${part}"]`);
   if (!pill) {
@@ -61,7 +61,7 @@ export function showPart(part, value) {
  * Shows every part of a status answer.
  * @param {any} status the body of `GET /api/status`
  */
-export function showStatus(status) {
+function showStatus(status) {
   for (const part of SYSTEM_PARTS) if (status?.[part]) showPart(part, status[part]);
   byId('system-status').hidden = false;
 }

@@ -36,7 +36,7 @@ const dashboardHeaders: RequestHandler = (_req, res, next) => {
 
 /**
  * Serves the dashboard: `GET /` answers 302 to `/dashboard/`; `GET /dashboard/` the page and
- * `GET /dashboard/<file>` its script and style sheet, revalidated on every load (`no-cache`
+ * `GET /dashboard/<file>` its script modules and style sheet, revalidated on every load (`no-cache`
  * with an ETag) so a new version shows at once. Unknown files fall through to the API's
  * problem+json 404.
  */

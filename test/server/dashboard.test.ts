@@ -11,20 +11,18 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { updateServerStatus } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp, type AppDeps } from '../../server/app.js';
+import type { AppDeps } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { TokenCache } from '../../server/cached-auth.js';
 import {
   StatusMonitor,
   type ServerStatusListener,
   type ServerWatcher,
 } from '../../server/monitor.js';
 import { DASHBOARD_CSP } from '../../server/routes/dashboard.js';
-import { StatusSnapshot } from '../../server/status-snapshot.js';
-import { attachStatusStream, type StatusStream } from '../../server/status-stream.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
-import { serve, type TestServer } from '../helpers/http.js';
+import type { TestServer } from '../helpers/http.js';
 import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';
+import { serveStatusApi, type StatusApi } from '../helpers/status-api.js';
 
 const CHROMIUM_PATH = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']
   .filter((candidate): candidate is string => Boolean(candidate))
@@ -34,10 +32,8 @@ const REQUIRE_BROWSER = process.env.SWITCHBOARD_REQUIRE_BROWSER === '1';
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
 let monitor: StatusMonitor;
-let snapshot: StatusSnapshot;
+let status: StatusApi;
 let api: TestServer;
-let stream: StatusStream;
-let tokens: TokenCache;
 let admin: { id: number; token: string };
 let user: { id: number; token: string; name: string };
 
@@ -60,37 +56,8 @@ const fixtureServer = (name: string) => ({
  * Another API on the same database, with its own status snapshot and stream, for cases that
  * need other dependencies than the shared one (a scripted watcher, LiveKit settings).
  */
-async function startOtherApi(deps: Pick<AppDeps, 'watcher' | 'livekit'>) {
-  const otherSnapshot = new StatusSnapshot({
-    database,
-    logger,
-    watcher: deps.watcher,
-    databaseIntervalMs: 3_600_000,
-  });
-  const otherTokens = new TokenCache(database.db);
-  await otherSnapshot.start();
-  const other = await serve(
-    createApp({
-      database,
-      logger,
-      ...deps,
-      statusSnapshot: otherSnapshot,
-      tokenCache: otherTokens,
-    }),
-  );
-  const otherStream = attachStatusStream(other.server, {
-    snapshot: otherSnapshot,
-    tokens: otherTokens,
-    logger,
-  });
-  return {
-    api: other,
-    close: async () => {
-      await otherStream.close();
-      await other.close();
-      otherSnapshot.stop();
-    },
-  };
+function startOtherApi(deps: Pick<AppDeps, 'watcher' | 'livekit'>) {
+  return serveStatusApi({ database, logger, ...deps, databaseIntervalMs: 3_600_000 });
 }
 
 beforeAll(async () => {
@@ -104,19 +71,13 @@ beforeAll(async () => {
     policy: { intervalMs: 3_600_000, backoffBaseMs: 200 },
     random: () => 0.5,
   });
-  snapshot = new StatusSnapshot({ database, logger, watcher: monitor });
-  tokens = new TokenCache(database.db);
-  await Promise.all([monitor.start(), snapshot.start()]);
-  api = await serve(
-    createApp({ database, logger, watcher: monitor, statusSnapshot: snapshot, tokenCache: tokens }),
-  );
-  stream = attachStatusStream(api.server, { snapshot, tokens, logger });
+  await monitor.start();
+  status = await serveStatusApi({ database, logger, watcher: monitor });
+  api = status.api;
 });
 
 afterAll(async () => {
-  await stream?.close();
-  await api?.close();
-  snapshot?.stop();
+  await status?.close();
   await monitor?.stop();
   await database?.close();
 });
@@ -254,11 +215,11 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     page.on('request', (request) => {
       if (new URL(request.url()).pathname === '/api/status') polls.push(request.url());
     });
-    await stream.close();
+    await status.stream.close();
     await page.waitForSelector('#system-status[data-live="false"]');
     // Status is read at once when the stream drops, then every 10 s until it is back.
     await expect.poll(() => polls.length).toBeGreaterThan(0);
-    stream = attachStatusStream(api.server, { snapshot, tokens, logger });
+    status.reattachStream();
     await page.waitForSelector('#system-status[data-live="true"]', { timeout: 20_000 });
     // The pills are current again: the new stream's first message shows every part.
     expect(await page.locator('[data-part="database"]').getAttribute('data-status')).toBe(

@@ -3,15 +3,12 @@ import WebSocket from 'ws';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer, updateServer } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { TokenCache } from '../../server/cached-auth.js';
 import { StatusMonitor } from '../../server/monitor.js';
-import { StatusSnapshot } from '../../server/status-snapshot.js';
-import { attachStatusStream, type StatusStream } from '../../server/status-stream.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
-import { serve, type TestServer } from '../helpers/http.js';
+import type { TestServer } from '../helpers/http.js';
 import { EVERYTHING_BIN } from '../helpers/mcp-processes.js';
+import { serveStatusApi, type StatusApi } from '../helpers/status-api.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Message = any;
@@ -19,9 +16,8 @@ type Message = any;
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
 let monitor: StatusMonitor;
-let snapshot: StatusSnapshot;
 let api: TestServer;
-let stream: StatusStream;
+let status: StatusApi;
 let alice: { id: number; token: string };
 let bob: { id: number; token: string };
 
@@ -43,25 +39,19 @@ beforeAll(async () => {
     policy: { intervalMs: 3_600_000, backoffBaseMs: 200 },
     random: () => 0.5,
   });
+  await monitor.start();
   // Database rounds only when a test asks: a status request must not cause one.
-  snapshot = new StatusSnapshot({
+  status = await serveStatusApi({
     database,
     logger,
     watcher: monitor,
     databaseIntervalMs: 3_600_000,
   });
-  const tokens = new TokenCache(database.db);
-  await Promise.all([monitor.start(), snapshot.start()]);
-  api = await serve(
-    createApp({ database, logger, watcher: monitor, statusSnapshot: snapshot, tokenCache: tokens }),
-  );
-  stream = attachStatusStream(api.server, { snapshot, tokens, logger });
+  api = status.api;
 });
 
 afterAll(async () => {
-  await stream?.close();
-  await api?.close();
-  snapshot?.stop();
+  await status?.close();
   await monitor?.stop();
   await database?.close();
 });

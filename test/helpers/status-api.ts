@@ -1,0 +1,61 @@
+/**
+ * The API as `server/main.ts` wires it for status: one `StatusSnapshot` and one `TokenCache`
+ * shared by `createApp` and the status stream (`attachStatusStream`), served on a free port.
+ */
+import type { DatabaseHandle } from '../../shared/db/open.js';
+import type { Logger } from '../../shared/logger.js';
+import { createApp, type AppDeps } from '../../server/app.js';
+import { TokenCache } from '../../server/cached-auth.js';
+import { StatusSnapshot } from '../../server/status-snapshot.js';
+import { attachStatusStream, type StatusStream } from '../../server/status-stream.js';
+import { serve, type TestServer } from './http.js';
+
+/** Options of {@link serveStatusApi}. */
+export interface StatusApiOptions extends Pick<AppDeps, 'watcher' | 'livekit'> {
+  database: DatabaseHandle;
+  logger: Logger;
+  /** The snapshot's database round interval, in milliseconds; default the snapshot's own. */
+  databaseIntervalMs?: number;
+}
+
+/** A running API with its status stream. */
+export interface StatusApi {
+  api: TestServer;
+  /** The current stream; {@link StatusApi.reattachStream} replaces it. */
+  stream: StatusStream;
+  /** Attaches a new stream to the same HTTP server (after `stream.close()`). */
+  reattachStream(): StatusStream;
+  /** Closes the stream, the server and the snapshot (not the watcher or the database). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the snapshot (resolves once it has checked every part) and serves the app with the
+ * stream attached. Start the watcher before, so the snapshot sees its servers.
+ */
+export async function serveStatusApi(options: StatusApiOptions): Promise<StatusApi> {
+  const { database, logger, watcher, livekit } = options;
+  const snapshot = new StatusSnapshot({
+    database,
+    logger,
+    watcher,
+    databaseIntervalMs: options.databaseIntervalMs,
+  });
+  const tokens = new TokenCache(database.db);
+  await snapshot.start();
+  const api = await serve(
+    createApp({ database, logger, watcher, livekit, statusSnapshot: snapshot, tokenCache: tokens }),
+  );
+  const attach = () => attachStatusStream(api.server, { snapshot, tokens, logger });
+  const running: StatusApi = {
+    api,
+    stream: attach(),
+    reattachStream: () => (running.stream = attach()),
+    close: async () => {
+      await running.stream.close();
+      await api.close();
+      snapshot.stop();
+    },
+  };
+  return running;
+}
