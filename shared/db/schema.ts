@@ -1,6 +1,6 @@
 /**
- * The drizzle schema of Switchboard's four tables (DESIGN §3): `users`, `api_tokens`,
- * `mcp_servers` and `tool_calls`. Migrations are generated from this file with
+ * The drizzle schema of Switchboard's tables (DESIGN §3): `users`, `api_tokens`, `mcp_servers`,
+ * `tool_calls` and `voice_rooms`. Migrations are generated from this file with
  * `npm run db:generate` (drizzle-kit) and committed under `shared/db/migrations`.
  */
 import {
@@ -126,6 +126,12 @@ export const mcpServers = pgTable(
     toolFilter: jsonb('tool_filter').$type<ToolFilter>().notNull().default({}),
     toolPolicy: jsonb('tool_policy').$type<ToolPolicy>().notNull().default({}),
     isActive: boolean('is_active').notNull().default(true),
+    /**
+     * True when an admin set the server up for another user (or changed its connection there):
+     * its owner may then enable, disable, rename or delete it, but not change where it connects
+     * or with which secrets (DESIGN §9.1).
+     */
+    adminManaged: boolean('admin_managed').notNull().default(false),
     connectionStatus: text('connection_status', { enum: CONNECTION_STATUSES })
       .notNull()
       .default('disconnected'),
@@ -162,8 +168,26 @@ export const toolCalls = pgTable(
   (t) => [index('tool_calls_server_started_idx').on(t.serverId, t.startedAt)],
 );
 
+/**
+ * LiveKit rooms and the user each belongs to (DESIGN §9.5): a room belongs to the user it was
+ * first minted for, and `POST /api/livekit/token` for a room owned by another user answers 404.
+ */
+export const voiceRooms = pgTable(
+  'voice_rooms',
+  {
+    name: text('name').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('voice_rooms_user_idx').on(t.userId)],
+);
+
 export type User = typeof users.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;
 export type McpServerRow = typeof mcpServers.$inferSelect;
 export type NewMcpServerRow = typeof mcpServers.$inferInsert;
 export type ToolCallRow = typeof toolCalls.$inferSelect;
+export type VoiceRoomRow = typeof voiceRooms.$inferSelect;
