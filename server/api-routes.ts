@@ -262,9 +262,13 @@ export const API_ROUTES = {
       'Mints a LiveKit access token for the caller (identity `user-<id>`) to join `room` (or a ' +
       'fresh one), with an explicit dispatch of the agent (`AGENT_NAME`) whose metadata is ' +
       '`{"userId": <caller id>}`, so the session uses the caller\'s MCP servers. LiveKit applies ' +
-      'the dispatch when the join creates the room. 503 when LiveKit is not configured.',
+      'the dispatch when the join creates the room. A room belongs to the user it was first ' +
+      "minted for: another user's room is a 404. An admin sending `?userId=` gets the token " +
+      'for that user (their identity, agent and rooms). 503 when LiveKit is not configured.',
     tag: 'livekit',
     auth: 'user',
+    query: scopeQuery,
+    errors: [403, 404],
     body: livekitTokenBody,
     bodyRequired: false,
     responses: {

@@ -138,6 +138,7 @@ export function createApp(deps: AppDeps): Express {
     '/api/livekit',
     requireAuth(database.db),
     livekitRouter({
+      db: database.db,
       livekit: deps.livekit,
       agentName: deps.agentName,
       tokenTtlSeconds: deps.livekitTokenTtlSeconds,

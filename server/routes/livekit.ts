@@ -1,19 +1,27 @@
 /**
- * `POST /api/livekit/token` (issue 5, "Joining a room"): a LiveKit access token for the caller to
- * join a room, carrying an explicit dispatch of the agent whose job metadata is
- * `{"userId": <caller id>}`, the form `agent/user-resolution.ts` reads. Follows the LiveKit docs
- * "Tokens & grants" (video grant, `roomConfig`) and "Agent dispatch › Dispatch on participant
- * connection": the agents in a token's room configuration are dispatched when that
- * participant's join creates the room.
+ * `POST /api/livekit/token`: a LiveKit access token for the caller to join a room, carrying an
+ * explicit dispatch of the agent whose job metadata is `{"userId": <caller id>}`, the form
+ * `agent/user-resolution.ts` reads. Follows the LiveKit docs "Tokens & grants" (video grant,
+ * `roomConfig`) and "Agent dispatch › Dispatch on participant connection": the agents in a
+ * token's room configuration are dispatched when that participant's join creates the room.
+ *
+ * Rooms belong to users (DESIGN §9.5): the first token for a room name claims it for its user
+ * (`voice_rooms`), and a room claimed by someone else answers 404, as a foreign server does, so
+ * nobody can join another user's agent by guessing or reusing a room name.
  */
 import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { Router } from 'express';
 import { AccessToken, RoomAgentDispatch, RoomConfiguration } from 'livekit-server-sdk';
-import type { User } from '../../shared/db/schema.js';
+import type { Database } from '../../shared/db/open.js';
+import { users, type User } from '../../shared/db/schema.js';
+import { claimVoiceRoom } from '../../shared/db/voice-rooms.js';
+import { participantIdentity } from '../../shared/livekit-identity.js';
 import { API_ROUTES } from '../api-routes.js';
 import { currentUser } from '../auth.js';
-import { HttpError } from '../errors.js';
+import { HttpError, NotFoundError } from '../errors.js';
 import { validate } from '../route-spec.js';
+import { actingUserId } from '../scope.js';
 
 /** The agent name dispatched when none is given: the `AGENT_NAME` setting's default. */
 export const DEFAULT_AGENT_NAME = 'switchboard';
@@ -62,10 +70,7 @@ export function missingLivekitSettings(livekit: LivekitCredentials | undefined):
   return missing;
 }
 
-/** The LiveKit participant identity of a Switchboard user: `user-<id>`. */
-export function participantIdentity(userId: number): string {
-  return `user-${userId}`;
-}
+export { participantIdentity };
 
 /**
  * A new room name, `switchboard-<16 hex digits>` (64 random bits), so that the join creates the
@@ -123,8 +128,23 @@ export async function mintRoomToken(options: RoomTokenOptions): Promise<string> 
   return token.toJwt();
 }
 
+/**
+ * The 404 for a room name another user owns, worded like any missing resource so the answer does
+ * not say whose room it is (DESIGN §9.6).
+ */
+function roomNotFound(room: string): NotFoundError {
+  return new NotFoundError(
+    `Room "${room}" is not available: choose another name, or omit room to get a fresh one.`,
+  );
+}
+
+/** How many fresh names are tried before giving up; each is 64 random bits, so one suffices. */
+const FRESH_ROOM_ATTEMPTS = 3;
+
 /** Options of {@link livekitRouter}. */
 export interface LivekitRouterOptions {
+  /** The database holding room ownership (`voice_rooms`) and users. */
+  db: Database;
   /** LiveKit settings; any part missing makes the route answer 503 naming it. */
   livekit?: LivekitCredentials;
   /** The agent to dispatch (`AGENT_NAME`); default {@link DEFAULT_AGENT_NAME}. */
@@ -136,26 +156,59 @@ export interface LivekitRouterOptions {
 /**
  * The router for `/api/livekit`: `POST /token` with an optional body `{ "room": "<name>" }`
  * answers 200 `{ token, url, room }` (url = `LIVEKIT_URL`). Mount behind `requireAuth`.
- * Errors: 400 for an invalid body (checked first), 503 `livekit_unconfigured` when a LiveKit
- * setting is missing.
+ *
+ * The token is for the caller, or, for an admin who sends `?userId=`, for that user (their
+ * identity, their agent, their rooms), as on the servers routes. A named room is claimed for
+ * that user on first use and must be theirs afterwards; a room the API names itself is fresh
+ * and claimed the same way.
+ *
+ * Errors: 400 for an invalid body or query (checked first); 403 when a non-admin names another
+ * user; 404 when an admin names a user that does not exist, or when the room belongs to another
+ * user (admins included: they act for the owner with `?userId=`);
+ * 503 `livekit_unconfigured` when a LiveKit setting is missing (no room is claimed then).
  */
-export function livekitRouter(options: LivekitRouterOptions = {}): Router {
+export function livekitRouter(options: LivekitRouterOptions): Router {
   const router = Router();
+  const { db } = options;
   const agentName = options.agentName ?? DEFAULT_AGENT_NAME;
   const ttlSeconds = options.tokenTtlSeconds ?? DEFAULT_LIVEKIT_TOKEN_TTL_SECONDS;
 
+  /** The room the token is for, claimed for `userId`. */
+  async function claimRoom(requested: string | undefined, userId: number): Promise<string> {
+    if (requested !== undefined) {
+      if (!(await claimVoiceRoom(db, requested, userId))) throw roomNotFound(requested);
+      return requested;
+    }
+    for (let attempt = 0; attempt < FRESH_ROOM_ATTEMPTS; attempt += 1) {
+      const room = freshRoomName();
+      if (await claimVoiceRoom(db, room, userId)) return room;
+    }
+    throw new Error(`no free room name after ${FRESH_ROOM_ATTEMPTS} random attempts`);
+  }
+
   router.post('/token', async (req, res) => {
     const body = validate(API_ROUTES.createLivekitToken.body, req.body ?? {}, 'body');
-    const user = currentUser(res);
+    const query = validate(API_ROUTES.createLivekitToken.query, req.query, 'query');
+    const userId = await actingUserId(db, res, query.userId);
     const { url, apiKey, apiSecret } = options.livekit ?? {};
     if (!url || !apiKey || !apiSecret) {
       throw new LivekitUnconfiguredError(missingLivekitSettings(options.livekit));
     }
-    const room = body.room ?? freshRoomName();
+    const user = await tokenUser(db, currentUser(res), userId);
+    const room = await claimRoom(body.room, userId);
     const token = await mintRoomToken({ apiKey, apiSecret, user, room, agentName, ttlSeconds });
     // A bearer credential: no cache may keep it (RFC 9111 §5.2.2.5).
     res.set('Cache-Control', 'no-store').json({ token, url, room });
   });
 
   return router;
+}
+
+/** The user a token is minted for: the caller, or the user an admin acts for (already checked). */
+async function tokenUser(db: Database, caller: User, userId: number): Promise<User> {
+  if (userId === caller.id) return caller;
+  const [user] = await db.select().from(users).where(eq(users.id, userId)).limit(1);
+  // actingUserId found this user a moment ago; gone now means deleted in between.
+  if (!user) throw new NotFoundError(`User ${userId} does not exist.`);
+  return user;
 }
