@@ -13,10 +13,12 @@ import { users } from '../shared/db/schema.js';
 import { getServer, listServers } from '../shared/db/servers.js';
 import type { Logger } from '../shared/logger.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
+import { participantIdentity } from '../shared/livekit-identity.js';
 import { connectionGuards, healthPolicy, type Settings } from '../shared/settings.js';
 import { watchServerChanges } from './live-config.js';
 import { loadUserToolsets, serverFingerprint, type UserToolsets } from './load-user-toolsets.js';
 import { chooseSessionModels } from './model.js';
+import { admitOnlyParticipant, boundInputOptions } from './participant-binding.js';
 import { openSessionDatabase } from './session-database.js';
 import { UserResolutionError, resolveUser, type UserSource } from './user-resolution.js';
 
@@ -51,6 +53,11 @@ export interface RunSessionDeps {
 /** A started session and what it holds. */
 export interface RunningSession {
   userId: number;
+  /**
+   * The one participant the session listens to: the user's LiveKit identity, `user-<id>`.
+   * Audio, chat text and session requests from anyone else in the room are dropped.
+   */
+  participantIdentity: string;
   session: voice.AgentSession;
   agent: voice.Agent;
   tools: UserToolsets;
@@ -65,8 +72,10 @@ export { createRealtimeModel } from './model.js';
 
 /**
  * Runs the start of one session: connect, resolve the user, open the database, connect the
- * user's MCP servers in parallel (one that cannot be reached is retried, never awaited), start the agent with one toolset per
- * server, and ask for the greeting (`AGENT_GREETING`) without waiting for it.
+ * user's MCP servers in parallel (one that cannot be reached is retried, never awaited), start
+ * the agent with one toolset per server, bound to the participant the job was dispatched for
+ * (identity `user-<id>`, `participant-binding.ts`), and ask for the greeting (`AGENT_GREETING`)
+ * without waiting for it.
  *
  * @returns the running session; it ends when LiveKit shuts the job down.
  * @throws UserResolutionError when the session names no user or an unknown one;
@@ -150,9 +159,16 @@ export async function runSession(
     });
     const { llm: model, stt, tts } = await models.build();
     const session = new voice.AgentSession({ llm: model, stt, tts });
-    await session.start({ agent, room: ctx.room });
+    const identity = participantIdentity(userId);
+    if (ctx.room) {
+      // Before start: the session registers its stream handlers there.
+      admitOnlyParticipant(ctx.room, identity, (refused) =>
+        logger.warn(refused, 'ignored a data stream from a participant the session is not for'),
+      );
+    }
+    await session.start({ agent, room: ctx.room, inputOptions: boundInputOptions(identity) });
     const greeting = session.generateReply({ instructions: settings.AGENT_GREETING });
-    return { userId, session, agent, tools, greeting, close };
+    return { userId, participantIdentity: identity, session, agent, tools, greeting, close };
   } catch (error) {
     await close();
     throw error;

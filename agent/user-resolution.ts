@@ -3,14 +3,18 @@
  * whose job metadata is `{"userId": N}` (LiveKit docs, "Agent dispatch › Explicit dispatch":
  * the metadata given to `createDispatch` reaches the job as `ctx.job.metadata`). When the
  * metadata carries no user, the first participant's `switchboard.userId` attribute is used
- * (LiveKit docs, "Participant attributes"), so a token minted with that attribute also works.
+ * (LiveKit docs, "Participant attributes"), but only from the participant whose identity is that
+ * user's (`user-<id>`): a participant allowed to update its own attributes could otherwise name
+ * another user and have the session load that user's tools and listen to itself. The identity
+ * comes from the signed token, so it cannot be chosen by the participant.
  */
+import { participantIdentity } from '../shared/livekit-identity.js';
 
 /** Participant attribute holding the user id when the dispatch metadata has none. */
 export const USER_ID_ATTRIBUTE = 'switchboard.userId';
 
 /** Why the user could not be resolved. */
-export type UserResolutionErrorCode = 'invalid_user_id' | 'no_user';
+export type UserResolutionErrorCode = 'invalid_user_id' | 'no_user' | 'identity_mismatch';
 
 /** Raised when a session cannot be tied to a user; `message` says what was found and where. */
 export class UserResolutionError extends Error {
@@ -19,7 +23,8 @@ export class UserResolutionError extends Error {
 
   /**
    * @param code `invalid_user_id` when a user id is present but malformed, `no_user` when
-   *   neither the metadata nor the participant names one.
+   *   neither the metadata nor the participant names one, `identity_mismatch` when a
+   *   participant's attribute names a user whose identity the participant does not have.
    * @param message one sentence for logs.
    */
   constructor(code: UserResolutionErrorCode, message: string) {
@@ -131,10 +136,13 @@ export function userTokenFromJobMetadata(metadata: string | undefined): string |
 
 /**
  * Resolves the session's user: the job metadata first; only when it names no user, waits for
- * the first participant and reads its {@link USER_ID_ATTRIBUTE} attribute.
+ * the first participant and reads its {@link USER_ID_ATTRIBUTE} attribute, which counts only
+ * when that participant's identity is the named user's (`user-<id>`, {@link participantIdentity}).
+ * Either way the session then listens to identity `user-<id>` alone (`participant-binding.ts`).
  *
  * @throws UserResolutionError `invalid_user_id` when a present id is malformed, `no_user` when
- *   neither source names a user; whatever `waitForParticipant` throws (e.g. the room closed).
+ *   neither source names a user, `identity_mismatch` when the attribute names a user other than
+ *   the participant's own; whatever `waitForParticipant` throws (e.g. the room closed).
  */
 export async function resolveUser(source: UserSource): Promise<ResolvedUser> {
   const userToken = userTokenFromJobMetadata(source.job.metadata);
@@ -144,6 +152,14 @@ export async function resolveUser(source: UserSource): Promise<ResolvedUser> {
   const participant = await source.waitForParticipant();
   const fromAttribute = userIdFromAttributes(participant.attributes, participant.identity);
   if (fromAttribute !== undefined) {
+    if (participant.identity !== participantIdentity(fromAttribute)) {
+      throw new UserResolutionError(
+        'identity_mismatch',
+        `Participant ${participant.identity}'s ${USER_ID_ATTRIBUTE} attribute names user ` +
+          `${fromAttribute}, whose identity is ${participantIdentity(fromAttribute)}: only a ` +
+          `participant joined as that user may name them (or dispatch with metadata {"userId": N})`,
+      );
+    }
     return { userId: fromAttribute, source: 'participant', userToken };
   }
 

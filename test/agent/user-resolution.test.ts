@@ -75,7 +75,7 @@ describe('resolveUser', () => {
     });
     const fromRoom = await resolveUser(
       source('', {
-        identity: 'alice',
+        identity: 'user-9',
         attributes: { [USER_ID_ATTRIBUTE]: '9', 'switchboard.userToken': 'visible-to-all' },
       }),
     );
@@ -84,9 +84,23 @@ describe('resolveUser', () => {
   });
 
   it('falls back to the first participant attribute when the metadata names no user', async () => {
-    const src = source('', { identity: 'alice', attributes: { [USER_ID_ATTRIBUTE]: '9' } });
+    const src = source('', { identity: 'user-9', attributes: { [USER_ID_ATTRIBUTE]: '9' } });
     await expect(resolveUser(src)).resolves.toEqual({ userId: 9, source: 'participant' });
     expect(src.waitForParticipant).toHaveBeenCalledOnce();
+  });
+
+  it("refuses a participant attribute naming a user whose identity the participant doesn't have", async () => {
+    // Bob (user-3), able to set his own attributes, names Alice (9) to get her tools.
+    for (const identity of ['user-3', 'alice', 'user-90', 'user-9 ']) {
+      const src = source('', { identity, attributes: { [USER_ID_ATTRIBUTE]: '9' } });
+
+      const failure = await resolveUser(src).catch((error: unknown) => error);
+
+      expect(failure, identity).toBeInstanceOf(UserResolutionError);
+      expect(failure).toMatchObject({ code: 'identity_mismatch' });
+      expect((failure as Error).message).toContain(`Participant ${identity}'s switchboard.userId`);
+      expect((failure as Error).message).toContain('whose identity is user-9');
+    }
   });
 
   it('fails clearly when neither the metadata nor the participant names a user', async () => {
