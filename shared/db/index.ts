@@ -36,6 +36,7 @@ export {
   type ServerChange,
 } from './notify.js';
 export { listToolCalls, recordToolCall, type ToolCallRecord } from './tool-calls.js';
+export { claimVoiceRoom, voiceRoomOwner } from './voice-rooms.js';
 export type {
   ConnectionStatus,
   McpServerRow,
@@ -46,4 +47,5 @@ export type {
   TransportKind,
   User,
   UserRole,
+  VoiceRoomRow,
 } from './schema.js';
