@@ -6,7 +6,7 @@
  * (`https://meet.livekit.io/custom?liveKitUrl=…&token=…`, livekit-examples/meet). The URL and
  * token are also shown for any other client.
  */
-import { api } from './api.js';
+import { api, session } from './api.js';
 import { byId, h } from './dom.js';
 
 /** LiveKit Meet's page that joins a room with a given server URL and token. */
@@ -14,12 +14,17 @@ const MEET_CUSTOM_URL = 'https://meet.livekit.io/custom';
 
 /**
  * Mints a token for a fresh room and shows how to join it; when LiveKit is not configured, shows
- * the API's 503 detail, which names the settings to set.
+ * the API's 503 detail, which names the settings to set. An admin acting for a user mints for
+ * that user (`?userId=`): their identity, their servers, their room.
  */
 export async function startVoiceSession() {
   const out = byId('voice-result');
+  const path =
+    session.actingFor === null
+      ? '/api/livekit/token'
+      : `/api/livekit/token?userId=${encodeURIComponent(String(session.actingFor))}`;
   try {
-    const { token, url, room } = await api('POST', '/api/livekit/token', {});
+    const { token, url, room } = await api('POST', path, {});
     const meet = new URL(MEET_CUSTOM_URL);
     meet.searchParams.set('liveKitUrl', url);
     meet.searchParams.set('token', token);
@@ -27,7 +32,9 @@ export async function startVoiceSession() {
       h('p', {}, [
         'Room ',
         h('code', { 'data-room': room }, [room]),
-        ' is ready: the agent joins with your servers when you do.',
+        session.actingFor === null
+          ? ' is ready: the agent joins with your servers when you do.'
+          : ` is ready for user ${session.actingFor}: the agent joins with their servers.`,
       ]),
       h('p', {}, [
         h('a', { id: 'meet-link', href: meet.href, target: '_blank', rel: 'noopener noreferrer' }, [
