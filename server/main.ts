@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { fileURLToPath } from 'node:url';
-import { openDatabase } from '../shared/db/open.js';
+import { DATA_DIR_LOCK_FILE, DataDirLockedError } from '../shared/db/data-dir-lock.js';
+import { openDatabase, type DatabaseHandle } from '../shared/db/open.js';
 import { createLogger } from '../shared/logger.js';
 import { SecretError, secretBoxFromSettings, type SecretBox } from '../shared/secrets.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
@@ -64,11 +65,24 @@ function readSecretBox(): SecretBox {
   }
 }
 
-const database = await openDatabase({
-  databaseUrl: settings.DATABASE_URL,
-  pgliteDir: path.join(settings.dataDir, 'pglite'),
-  secretBox: readSecretBox(),
-});
+async function openOrExit(): Promise<DatabaseHandle> {
+  try {
+    return await openDatabase({
+      databaseUrl: settings.DATABASE_URL,
+      pgliteDir: path.join(settings.dataDir, 'pglite'),
+      lockFile: path.join(settings.dataDir, DATA_DIR_LOCK_FILE),
+      secretBox: readSecretBox(),
+    });
+  } catch (error) {
+    if (error instanceof DataDirLockedError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+const database = await openOrExit();
 logger.info(
   { database: database.kind, dataDir: database.kind === 'pglite' ? settings.dataDir : undefined },
   'database ready, migrations applied',
