@@ -108,9 +108,12 @@ if (boot.generatedToken) {
   );
 }
 
-// The one cap on this process's stdio MCP servers (monitor and "test" probes), whose process
-// groups are killed if the process exits without closing them.
-const stdioLimiter = new StdioProcessLimiter({ maxProcesses: settings.MCP_MAX_STDIO_PROCESSES });
+// The one cap on this process's stdio MCP servers (monitor and "test" probes), in all and per
+// user, whose process groups are killed if the process exits without closing them.
+const stdioLimiter = new StdioProcessLimiter({
+  maxProcesses: settings.MCP_MAX_STDIO_PROCESSES,
+  maxProcessesPerUser: settings.MCP_MAX_STDIO_PROCESSES_PER_USER,
+});
 stdioLimiter.killOnExit(process);
 
 const monitor = new StatusMonitor({

@@ -85,9 +85,22 @@ async function apiEnvironment(dataDir?: string) {
   };
 }
 
-/** Waits until the API answers and every demo server is connected (bounded by attempts). */
+/** Waits until the API answers its health check (bounded by attempts). */
+async function untilHealthy(base: string): Promise<void> {
+  for (let attempt = 0; attempt < 2000; attempt++) {
+    const res = await fetch(`${base}/api/health`).catch(() => undefined);
+    if (res?.ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the API at ${base} did not come up`);
+}
+
+/**
+ * Waits until the API answers and every demo server is connected (bounded by attempts, generous:
+ * the machine may be busy with other test runs).
+ */
 async function untilServing(base: string): Promise<void> {
-  for (let attempt = 0; attempt < 600; attempt++) {
+  for (let attempt = 0; attempt < 2000; attempt++) {
     const res = await fetch(`${base}/api/mcp/servers`, {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     }).catch(() => undefined);
@@ -115,16 +128,18 @@ describe('npm start and SIGTERM', () => {
     expect(npm.output()).not.toMatch(/"level":(50|60)/);
     // Stopped through its shutdown, which releases the data directory.
     expect(existsSync(path.join(dataDir, 'switchboard.lock'))).toBe(false);
-  }, 120_000);
+  }, 400_000);
 });
 
 describe('two API processes on one DATA_DIR', () => {
   it('refuses the second with a message naming the first one’s PID', async () => {
     const first = await apiEnvironment();
+    Object.assign(first.env, { SEED_DEMO_SERVERS: 'false' });
     const api = run(process.execPath, ['--import', 'tsx', 'server/main.ts'], first.env);
-    await untilServing(first.base);
+    await untilHealthy(first.base);
 
     const second = await apiEnvironment(first.dataDir);
+    Object.assign(second.env, { SEED_DEMO_SERVERS: 'false' });
     const refused = run(process.execPath, ['--import', 'tsx', 'server/main.ts'], second.env);
     expect((await refused.exited).code).toBe(1);
     expect(refused.output()).toContain(`PID ${api.child.pid}`);
@@ -136,15 +151,15 @@ describe('two API processes on one DATA_DIR', () => {
     expect((await api.exited).code).toBe(0);
     // Once it is gone the directory is free again.
     const third = run(process.execPath, ['--import', 'tsx', 'server/main.ts'], second.env);
-    await untilServing(second.base);
+    await untilHealthy(second.base);
     third.child.kill('SIGKILL');
     await third.exited;
     // A lock left by a killed process is stale: the next start takes it over.
     const fourth = run(process.execPath, ['--import', 'tsx', 'server/main.ts'], first.env);
-    await untilServing(first.base);
+    await untilHealthy(first.base);
     fourth.child.kill('SIGTERM');
     expect((await fourth.exited).code).toBe(0);
-  }, 180_000);
+  }, 400_000);
 });
 
 describe('npm run agent', () => {
