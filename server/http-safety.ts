@@ -10,6 +10,7 @@ import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
 import helmet from 'helmet';
 import { hashToken } from './auth.js';
+import { FailedAuthLimiter } from './failed-auth-limiter.js';
 import { HttpError } from './errors.js';
 
 /** The rate limit's window, in milliseconds. */
@@ -35,6 +36,11 @@ export interface HttpSafetyOptions {
    * Pass one to share the count with the status fast path (`status-fast-path.ts`).
    */
   rateLimitStore?: Store;
+  /**
+   * Counts failed authentications per client address (share it with the status stream); default
+   * a new {@link FailedAuthLimiter} allowing `rateLimitPerMinute` failures a minute.
+   */
+  authFailures?: FailedAuthLimiter;
 }
 
 /** 415: a write whose body is not `application/json`. */
@@ -107,18 +113,8 @@ export function httpSafety(options: HttpSafetyOptions = {}): RequestHandler[] {
         handler: (_req, _res, next) => next(new TooManyRequestsError(limit)),
       }),
       // Each guessed token is a new key above, so failed authentications (401) are also counted
-      // per client address: guessing tokens is limited too.
-      rateLimit({
-        windowMs: RATE_LIMIT_WINDOW_MS,
-        limit,
-        standardHeaders: false,
-        legacyHeaders: false,
-        keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? '')}`,
-        skipSuccessfulRequests: true,
-        requestWasSuccessful: (_req, res) => res.statusCode !== 401,
-        skip: (req) => req.path === '/api/health',
-        handler: (_req, _res, next) => next(new TooManyRequestsError(limit)),
-      }),
+      // per client address: guessing tokens is limited too, valid tokens are not.
+      (options.authFailures ?? new FailedAuthLimiter({ limit })).middleware(),
     );
   }
   handlers.push(requireJsonBody);

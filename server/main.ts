@@ -24,6 +24,8 @@ import {
 import { createApp } from './app.js';
 import { bootstrap } from './bootstrap.js';
 import { TokenCache } from './cached-auth.js';
+import { FailedAuthLimiter } from './failed-auth-limiter.js';
+import { TokenRevocationWatcher } from './token-revocation-watcher.js';
 import { ApiMetrics, ToolCallMetrics } from './metrics.js';
 import { StatusMonitor } from './monitor.js';
 import { attachStatusStream } from './status-stream.js';
@@ -148,6 +150,13 @@ const statusSnapshot = statusSnapshotFor({
   ...externalChecks,
 });
 const tokenCache = new TokenCache(database.db);
+// Revocations made by other API processes: forgotten here (and their streams closed) within 1 s.
+const revocations = new TokenRevocationWatcher({ db: database.db, tokens: tokenCache, logger });
+revocations.start();
+const authFailures =
+  settings.API_RATE_LIMIT_PER_MINUTE > 0
+    ? new FailedAuthLimiter({ limit: settings.API_RATE_LIMIT_PER_MINUTE })
+    : undefined;
 const metrics = new ApiMetrics({
   registry: new Registry(),
   connectionStates: () => statusSnapshot.countsByStatus(),
@@ -161,6 +170,7 @@ const app = createApp({
   watcher: monitor,
   statusSnapshot,
   tokenCache,
+  authFailures,
   metrics,
   ...externalChecks,
   stdioLimiter,
@@ -183,6 +193,7 @@ const statusStream = attachStatusStream(server, {
   snapshot: statusSnapshot,
   tokens: tokenCache,
   logger,
+  authFailures,
 });
 void statusSnapshot.start();
 void toolCallMetrics.start().catch((error: unknown) => {
@@ -243,6 +254,8 @@ async function shutdown(signal: string): Promise<void> {
   await closed;
   clearTimeout(force);
   statusSnapshot.stop();
+  revocations.stop();
+  authFailures?.close();
   await toolCallMetrics.stop();
   await monitor.stop();
   await workerExited;
