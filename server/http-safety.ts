@@ -2,8 +2,9 @@
  * The API's HTTP-level protections (issue 4, "Safety"), mounted by `createApp` before the body
  * parser: security headers (helmet), CORS only for the configured origins (off by default), a
  * per-token rate limit (express-rate-limit, keyed by the bearer token's SHA-256 so the token
- * itself is never held), and 415 for a write whose body is not JSON. Errors go through the
- * problem+json error middleware like every other error.
+ * itself is never held), a limit on failed authentications per client address that never refuses
+ * a valid token (`failed-auth-limiter.ts`), and 415 for a write whose body is not JSON. Errors go
+ * through the problem+json error middleware like every other error.
  */
 import cors from 'cors';
 import type { RequestHandler } from 'express';
