@@ -21,6 +21,7 @@ import { tokensRouter, usersRouter } from './routes/users.js';
 import { dashboardRouter } from './routes/dashboard.js';
 import { livekitRouter } from './routes/livekit.js';
 import { requireCachedAuth, requireAdmin, TokenCache } from './cached-auth.js';
+import { FailedAuthLimiter } from './failed-auth-limiter.js';
 import { metricsHandler, type ApiMetrics } from './metrics.js';
 import { statusSnapshotFor, type StatusSnapshot } from './status-snapshot.js';
 import { captureHeaders, statusFastPath } from './status-fast-path.js';
@@ -69,6 +70,11 @@ export interface AppDeps {
   corsOrigins?: readonly string[];
   /** The process's cap on stdio server processes, shared with the monitor; default none. */
   stdioLimiter?: StdioProcessLimiter;
+  /**
+   * Failed authentications per client address (share it with `attachStatusStream`); default one
+   * allowing `rateLimitPerMinute` failures a minute (none when that is 0).
+   */
+  authFailures?: FailedAuthLimiter;
 }
 
 /**
@@ -100,7 +106,12 @@ export function createApp(deps: AppDeps): Express {
   const rateLimitPerMinute = deps.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE;
   const rateLimitStore = new MemoryStore();
   const corsOrigins = deps.corsOrigins ?? [];
-  app.use(httpSafety({ rateLimitPerMinute, corsOrigins, rateLimitStore }));
+  const authFailures =
+    deps.authFailures ??
+    (rateLimitPerMinute > 0 ? new FailedAuthLimiter({ limit: rateLimitPerMinute }) : undefined);
+  // A revoked token is no longer trusted past the failure limit.
+  if (authFailures) tokens.onForget((tokenHash) => authFailures.distrust(tokenHash));
+  app.use(httpSafety({ rateLimitPerMinute, corsOrigins, rateLimitStore, authFailures }));
   installFastPath(
     app,
     statusFastPath({

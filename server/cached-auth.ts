@@ -26,6 +26,7 @@ export class TokenCache {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #entries = new Map<string, { user: User; at: number }>();
+  readonly #forgetListeners = new Set<(tokenHash: string) => void>();
 
   constructor(db: Database, options: TokenCacheOptions = {}) {
     this.#db = db;
@@ -48,11 +49,25 @@ export class TokenCache {
   }
 
   /**
-   * Forgets a token (by its SHA-256, `api_tokens.token_hash`), so a revocation takes effect in
-   * this process at once; other processes notice when their entry expires (`ttlMs`).
+   * Forgets a revoked token (by its SHA-256, `api_tokens.token_hash`), so the revocation takes
+   * effect in this process at once, and tells the {@link onForget} listeners (the status stream
+   * closes the streams the token opened). Revocations made by other processes reach this one
+   * through a `TokenRevocationWatcher`.
    */
   forget(tokenHash: string): void {
     this.#entries.delete(tokenHash);
+    for (const listener of this.#forgetListeners) listener(tokenHash);
+  }
+
+  /**
+   * Subscribes to {@link forget}.
+   *
+   * @param listener called with each forgotten token's SHA-256; must not throw.
+   * @returns the unsubscriber.
+   */
+  onForget(listener: (tokenHash: string) => void): () => void {
+    this.#forgetListeners.add(listener);
+    return () => void this.#forgetListeners.delete(listener);
   }
 
   /**

@@ -2,14 +2,16 @@
  * The API's HTTP-level protections (issue 4, "Safety"), mounted by `createApp` before the body
  * parser: security headers (helmet), CORS only for the configured origins (off by default), a
  * per-token rate limit (express-rate-limit, keyed by the bearer token's SHA-256 so the token
- * itself is never held), and 415 for a write whose body is not JSON. Errors go through the
- * problem+json error middleware like every other error.
+ * itself is never held), a limit on failed authentications per client address that never refuses
+ * a valid token (`failed-auth-limiter.ts`), and 415 for a write whose body is not JSON. Errors go
+ * through the problem+json error middleware like every other error.
  */
 import cors from 'cors';
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
 import helmet from 'helmet';
 import { hashToken } from './auth.js';
+import { FailedAuthLimiter } from './failed-auth-limiter.js';
 import { HttpError } from './errors.js';
 
 /** The rate limit's window, in milliseconds. */
@@ -35,6 +37,11 @@ export interface HttpSafetyOptions {
    * Pass one to share the count with the status fast path (`status-fast-path.ts`).
    */
   rateLimitStore?: Store;
+  /**
+   * Counts failed authentications per client address (share it with the status stream); default
+   * a new {@link FailedAuthLimiter} allowing `rateLimitPerMinute` failures a minute.
+   */
+  authFailures?: FailedAuthLimiter;
 }
 
 /** 415: a write whose body is not `application/json`. */
@@ -107,18 +114,8 @@ export function httpSafety(options: HttpSafetyOptions = {}): RequestHandler[] {
         handler: (_req, _res, next) => next(new TooManyRequestsError(limit)),
       }),
       // Each guessed token is a new key above, so failed authentications (401) are also counted
-      // per client address: guessing tokens is limited too.
-      rateLimit({
-        windowMs: RATE_LIMIT_WINDOW_MS,
-        limit,
-        standardHeaders: false,
-        legacyHeaders: false,
-        keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? '')}`,
-        skipSuccessfulRequests: true,
-        requestWasSuccessful: (_req, res) => res.statusCode !== 401,
-        skip: (req) => req.path === '/api/health',
-        handler: (_req, _res, next) => next(new TooManyRequestsError(limit)),
-      }),
+      // per client address: guessing tokens is limited too, valid tokens are not.
+      (options.authFailures ?? new FailedAuthLimiter({ limit })).middleware(),
     );
   }
   handlers.push(requireJsonBody);

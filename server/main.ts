@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Registry } from 'prom-client';
 import { fileURLToPath } from 'node:url';
-import { openDatabase } from '../shared/db/open.js';
+import { DATA_DIR_LOCK_FILE, DataDirLockedError } from '../shared/db/data-dir-lock.js';
+import { openDatabase, type DatabaseHandle } from '../shared/db/open.js';
 import { createLogger } from '../shared/logger.js';
 import { SecretError, secretBoxFromSettings, type SecretBox } from '../shared/secrets.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
@@ -23,6 +24,8 @@ import {
 import { createApp } from './app.js';
 import { bootstrap } from './bootstrap.js';
 import { TokenCache } from './cached-auth.js';
+import { FailedAuthLimiter } from './failed-auth-limiter.js';
+import { TokenRevocationWatcher } from './token-revocation-watcher.js';
 import { ApiMetrics, ToolCallMetrics } from './metrics.js';
 import { StatusMonitor } from './monitor.js';
 import { attachStatusStream } from './status-stream.js';
@@ -64,11 +67,24 @@ function readSecretBox(): SecretBox {
   }
 }
 
-const database = await openDatabase({
-  databaseUrl: settings.DATABASE_URL,
-  pgliteDir: path.join(settings.dataDir, 'pglite'),
-  secretBox: readSecretBox(),
-});
+async function openOrExit(): Promise<DatabaseHandle> {
+  try {
+    return await openDatabase({
+      databaseUrl: settings.DATABASE_URL,
+      pgliteDir: path.join(settings.dataDir, 'pglite'),
+      lockFile: path.join(settings.dataDir, DATA_DIR_LOCK_FILE),
+      secretBox: readSecretBox(),
+    });
+  } catch (error) {
+    if (error instanceof DataDirLockedError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+const database = await openOrExit();
 logger.info(
   { database: database.kind, dataDir: database.kind === 'pglite' ? settings.dataDir : undefined },
   'database ready, migrations applied',
@@ -94,9 +110,12 @@ if (boot.generatedToken) {
   );
 }
 
-// The one cap on this process's stdio MCP servers (monitor and "test" probes), whose process
-// groups are killed if the process exits without closing them.
-const stdioLimiter = new StdioProcessLimiter({ maxProcesses: settings.MCP_MAX_STDIO_PROCESSES });
+// The one cap on this process's stdio MCP servers (monitor and "test" probes), in all and per
+// user, whose process groups are killed if the process exits without closing them.
+const stdioLimiter = new StdioProcessLimiter({
+  maxProcesses: settings.MCP_MAX_STDIO_PROCESSES,
+  maxProcessesPerUser: settings.MCP_MAX_STDIO_PROCESSES_PER_USER,
+});
 stdioLimiter.killOnExit(process);
 
 const monitor = new StatusMonitor({
@@ -131,6 +150,13 @@ const statusSnapshot = statusSnapshotFor({
   ...externalChecks,
 });
 const tokenCache = new TokenCache(database.db);
+// Revocations made by other API processes: forgotten here (and their streams closed) within 1 s.
+const revocations = new TokenRevocationWatcher({ db: database.db, tokens: tokenCache, logger });
+revocations.start();
+const authFailures =
+  settings.API_RATE_LIMIT_PER_MINUTE > 0
+    ? new FailedAuthLimiter({ limit: settings.API_RATE_LIMIT_PER_MINUTE })
+    : undefined;
 const metrics = new ApiMetrics({
   registry: new Registry(),
   connectionStates: () => statusSnapshot.countsByStatus(),
@@ -144,6 +170,7 @@ const app = createApp({
   watcher: monitor,
   statusSnapshot,
   tokenCache,
+  authFailures,
   metrics,
   ...externalChecks,
   stdioLimiter,
@@ -166,6 +193,7 @@ const statusStream = attachStatusStream(server, {
   snapshot: statusSnapshot,
   tokens: tokenCache,
   logger,
+  authFailures,
 });
 void statusSnapshot.start();
 void toolCallMetrics.start().catch((error: unknown) => {
@@ -226,6 +254,8 @@ async function shutdown(signal: string): Promise<void> {
   await closed;
   clearTimeout(force);
   statusSnapshot.stop();
+  revocations.stop();
+  authFailures?.close();
   await toolCallMetrics.stop();
   await monitor.stop();
   await workerExited;

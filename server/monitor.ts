@@ -73,7 +73,10 @@ export interface StatusMonitorOptions {
   policy?: Partial<HealthPolicy>;
   /** Jitter source for reconnect delays; default `Math.random`. */
   random?: () => number;
-  /** The process's cap on stdio server processes (`MCP_MAX_STDIO_PROCESSES`); default none. */
+  /**
+   * The process's cap on stdio server processes (`MCP_MAX_STDIO_PROCESSES`, and per user
+   * `MCP_MAX_STDIO_PROCESSES_PER_USER`: each server counts against its owner); default none.
+   */
   stdioLimiter?: StdioProcessLimiter;
   /** URL policy and stdio allow list of every connection (from the settings); default none. */
   guards?: ConnectionGuards;
@@ -125,7 +128,8 @@ export type ProbeResult =
  * (the caller closes it); on failure it is closed. Never throws: a config that does not
  * validate is reported as the error.
  *
- * @param options.stdioLimiter the process's cap on stdio server processes; default none.
+ * @param options.stdioLimiter the process's cap on stdio server processes, counted against the
+ *   server's owner too; default none.
  * @param options.userToken a user's token, for a server with `user-token` auth.
  * @param options.urlPolicy where a remote server may be; options.allowedCommands the stdio allow
  *   list (see `McpConnectionOptions`).
@@ -140,7 +144,7 @@ export async function probeServer(
     connection = new McpConnection(configFromColumns(row), {
       logger,
       label: row.name,
-      stdioLimiter: options.stdioLimiter,
+      stdioLimiter: options.stdioLimiter?.forUser(row.userId),
       userToken: options.userToken,
       urlPolicy: options.urlPolicy,
       allowedCommands: options.allowedCommands,
@@ -289,7 +293,10 @@ export class StatusMonitor implements ServerWatcher {
         label: row.name,
         policy: this.#policy,
         random: this.#random,
-        connectionOptions: { stdioLimiter: this.#stdioLimiter, ...this.#guards },
+        connectionOptions: {
+          stdioLimiter: this.#stdioLimiter?.forUser(row.userId),
+          ...this.#guards,
+        },
         onStatusChange: (change) => this.#write(entry, () => this.#statusPatch(entry, change)),
         onToolsChanged: () => this.#write(entry, () => this.#metadataPatch(entry)),
         onHealthy: () => this.#write(entry, () => this.#healthyPatch(entry)),

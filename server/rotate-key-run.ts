@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { asc, eq } from 'drizzle-orm';
+import { DATA_DIR_LOCK_FILE } from '../shared/db/data-dir-lock.js';
 import { openDatabase, type Database } from '../shared/db/open.js';
 import { mcpServers } from '../shared/db/schema.js';
 import {
@@ -133,6 +134,7 @@ export async function runRotateKey(options: RotateKeyOptions): Promise<RotateKey
   const database = await openDatabase({
     databaseUrl: settings.DATABASE_URL,
     pgliteDir: path.join(settings.dataDir, 'pglite'),
+    lockFile: path.join(settings.dataDir, DATA_DIR_LOCK_FILE),
     secretBox: box,
   });
   let result: ResealResult;

@@ -6,7 +6,11 @@
  * in `Authorization: Bearer <token>` (servers, CLIs) or, for browsers, which cannot set headers
  * on a WebSocket, as a subprotocol: `new WebSocket(url, ['switchboard.v1', 'bearer.' + token])`
  * (the server selects `switchboard.v1`). Tokens are never read from the query string, which
- * proxies and access logs record.
+ * proxies and access logs record. Failed upgrades count against the client's address like failed
+ * requests (`FailedAuthLimiter`): over the limit, an upgrade with a token this process has not
+ * seen authenticate answers 429 before any database lookup. A stream ends (close code
+ * {@link TOKEN_REVOKED_CLOSE_CODE}) as soon as the process learns its token was revoked
+ * (`TokenCache.forget`).
  *
  * Messages:
  * - first `{ "type": "snapshot", "status": <GET /api/status body>, "servers": {id: status} }`;
@@ -19,7 +23,9 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../shared/logger.js';
+import { hashToken } from './auth.js';
 import { bearerToken, type TokenCache } from './cached-auth.js';
+import type { FailedAuthLimiter } from './failed-auth-limiter.js';
 import { summarizeMcp } from './status-checks.js';
 import type { StatusSnapshot } from './status-snapshot.js';
 
@@ -28,12 +34,16 @@ export const STATUS_STREAM_PATH = '/api/status/stream';
 /** The subprotocol the server selects. */
 export const STATUS_STREAM_PROTOCOL = 'switchboard.v1';
 const BEARER_PROTOCOL = /^bearer\.(\S+)$/;
+/** The close code of a stream whose token was revoked (4000–4999: application codes, RFC 6455). */
+export const TOKEN_REVOKED_CLOSE_CODE = 4401;
 
 /** Dependencies of {@link attachStatusStream}. */
 export interface StatusStreamDeps {
   snapshot: StatusSnapshot;
   tokens: TokenCache;
   logger: Logger;
+  /** Failed authentications per address, shared with the app (`AppDeps.authFailures`); default none. */
+  authFailures?: FailedAuthLimiter;
 }
 
 /** A running stream endpoint. */
@@ -85,7 +95,21 @@ export function attachStatusStream(server: Server, deps: StatusStreamDeps): Stat
     socket.on('error', () => socket.destroy());
     void (async () => {
       const token = tokenOf(req);
-      if (!token) {
+      const tokenHash = token === undefined ? undefined : hashToken(token);
+      const address = req.socket.remoteAddress;
+      const failures = deps.authFailures;
+      if (failures && (await failures.refuses(address, tokenHash))) {
+        refuse(
+          socket,
+          429,
+          'Too Many Requests',
+          `Too many failed authentications from this address: at most ${failures.limit} per ` +
+            'minute. Check the API token you send, and retry in a minute.',
+        );
+        return;
+      }
+      if (!token || !tokenHash) {
+        void failures?.recordFailure(address);
         refuse(socket, 401, 'Unauthorized', 'A valid API token is required.');
         return;
       }
@@ -99,15 +123,31 @@ export function attachStatusStream(server: Server, deps: StatusStreamDeps): Stat
         return;
       }
       if (!user) {
+        void failures?.recordFailure(address, tokenHash);
         refuse(socket, 401, 'Unauthorized', 'The API token is unknown or revoked.');
         return;
       }
+      failures?.trust(tokenHash);
       const userId = user.id;
-      wss.handleUpgrade(req, socket, head, (ws) => serve(ws, userId));
+      wss.handleUpgrade(req, socket, head, (ws) => serve(ws, userId, tokenHash));
     })();
   };
 
-  const serve = (ws: WebSocket, userId: number) => {
+  /** Open streams by the SHA-256 of the token that opened them. */
+  const byToken = new Map<string, Set<WebSocket>>();
+  const stopForgetting = deps.tokens.onForget((tokenHash) => {
+    for (const ws of byToken.get(tokenHash) ?? []) {
+      ws.close(TOKEN_REVOKED_CLOSE_CODE, 'The API token was revoked.');
+    }
+  });
+
+  const serve = (ws: WebSocket, userId: number, tokenHash: string) => {
+    const streams = byToken.get(tokenHash) ?? new Set<WebSocket>();
+    byToken.set(tokenHash, streams.add(ws));
+    ws.on('close', () => {
+      streams.delete(ws);
+      if (streams.size === 0 && byToken.get(tokenHash) === streams) byToken.delete(tokenHash);
+    });
     const send = (message: unknown) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
     };
@@ -143,6 +183,7 @@ export function attachStatusStream(server: Server, deps: StatusStreamDeps): Stat
     },
     close: async () => {
       server.off('upgrade', onUpgrade);
+      stopForgetting();
       const closed = [...wss.clients].map(
         (ws) => new Promise((resolve) => ws.once('close', resolve)),
       );

@@ -102,6 +102,7 @@ const settingsSchema = z.object({
   AGENT_TOOLS_DEADLINE_MS: positiveInt(3_000),
   AGENT_FILLER_AFTER_MS: positiveInt(1_500),
   MCP_MAX_STDIO_PROCESSES: positiveInt(32),
+  MCP_MAX_STDIO_PROCESSES_PER_USER: positiveInt(8),
   STATUS_CHECK_TIMEOUT_MS: positiveInt(3_000),
   STATUS_CACHE_MS: z.coerce.number().int().min(0).default(10_000),
   MCP_ALLOW_PRIVATE_NETWORKS: booleanFlag(false),

@@ -20,10 +20,12 @@ import { listToolCalls } from '../../shared/db/tool-calls.js';
 import type { Logger } from '../../shared/logger.js';
 import type { SecretBox } from '../../shared/secrets.js';
 import { advertiseTools, type AdvertisedTool } from '../../shared/mcp/advertised-tools.js';
+import { describeError } from '../../shared/mcp/errors.js';
+import { configFromColumns, type McpServerConfig } from '../../shared/mcp/server-config.js';
 import type { StdioProcessLimiter } from '../../shared/mcp/stdio-process-limiter.js';
 import { API_ROUTES } from '../api-routes.js';
 import { BadRequestError, ConflictError, HttpError, NotFoundError } from '../errors.js';
-import { probeServer, type ServerWatcher } from '../monitor.js';
+import { connectionMetadata, probeServer, type ServerWatcher } from '../monitor.js';
 import { validate } from '../route-spec.js';
 import { actingUserId } from '../scope.js';
 import { serializeServer } from '../serialize.js';
@@ -86,6 +88,15 @@ export function advertisedToolsFor(
     );
   }
   return advertiseTools(server.name, tools, { filter: server.toolFilter, taken });
+}
+
+/** True when a live connection was made from exactly the stored config of `row`. */
+function sameConfig(config: McpServerConfig, row: McpServerRow): boolean {
+  try {
+    return JSON.stringify(config) === JSON.stringify(configFromColumns(row));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -173,10 +184,56 @@ export function serversRouter({
     res.status(204).end();
   });
 
+  /**
+   * Tests a server through the monitor's live connection (tools listed again, then a ping), so
+   * the Test button of a healthy server needs no second process, which a full stdio cap would
+   * refuse. `undefined` when the monitor holds no live connection for exactly the stored config.
+   */
+  async function testLive(row: McpServerRow): Promise<TestResult | undefined> {
+    const live = watcher?.connection(row.id);
+    if (!live || (live.status !== 'connected' && live.status !== 'degraded')) return undefined;
+    if (!sameConfig(live.config, row)) return undefined;
+    const started = performance.now();
+    try {
+      const tools = await live.refreshTools();
+      const latencyMs = await live.ping();
+      const info = live.info;
+      await updateServerStatus(db, row.id, {
+        connectionStatus: 'connected',
+        lastConnected: new Date(),
+        lastError: null,
+        metadata: connectionMetadata(info, tools),
+      });
+      const userServers = await listServers(store, row.userId);
+      return {
+        status: 'connected',
+        serverInfo: info?.serverInfo,
+        transport: info?.transport ?? row.transport,
+        toolCount: tools.length,
+        tools: advertisedToolsFor(row, tools, userServers),
+        latencyMs,
+      };
+    } catch (error) {
+      // The monitor records the failure and reconnects on its own; the caller sees it now.
+      return {
+        status: 'error',
+        error: describeError(error),
+        latencyMs: Math.round(performance.now() - started),
+      };
+    }
+  }
+
   router.post('/:id/test', async (req, res) => {
     const row = await loadServer(req, res);
     const body = testServerBody.safeParse(req.body ?? {});
     if (!body.success) throw BadRequestError.fromZod(body.error);
+    if (row.auth.type !== 'user-token') {
+      const answer = await testLive(row);
+      if (answer) {
+        res.json(answer);
+        return;
+      }
+    }
     const started = performance.now();
     const result = await probeServer(row, logger, {
       stdioLimiter,

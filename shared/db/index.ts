@@ -1,6 +1,13 @@
 /** The database: schema, opener and the queries both processes share. */
 export * as schema from './schema.js';
 export {
+  DATA_DIR_LOCK_FILE,
+  DataDirLockedError,
+  acquireDataDirLock,
+  type DataDirLock,
+  type DataDirLockOptions,
+} from './data-dir-lock.js';
+export {
   MIGRATIONS_FOLDER,
   openDatabase,
   type Database,

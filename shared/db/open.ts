@@ -14,6 +14,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import type { SecretBox } from '../secrets.js';
+import { acquireDataDirLock } from './data-dir-lock.js';
 import * as schema from './schema.js';
 
 /** A drizzle database over either driver, typed with Switchboard's schema. */
@@ -52,6 +53,12 @@ export interface OpenDatabaseOptions {
    * which tests use; the application passes `${DATA_DIR}/pglite`.
    */
   pgliteDir?: string;
+  /**
+   * With `pgliteDir`: a lock file held while the database is open (see `data-dir-lock.ts`), so a
+   * second process cannot open the same folder; the application passes
+   * `${DATA_DIR}/switchboard.lock`. Default none. Ignored for Postgres, which serves many.
+   */
+  lockFile?: string;
   /** Size of the postgres.js pool; default 10. */
   maxConnections?: number;
   /**
@@ -65,7 +72,8 @@ export interface OpenDatabaseOptions {
 /**
  * Opens the database and applies every pending migration from {@link MIGRATIONS_FOLDER}.
  *
- * @throws when Postgres cannot be reached, PGlite cannot open its folder, or a migration fails.
+ * @throws DataDirLockedError when `lockFile` is held by another running process; otherwise
+ *   when Postgres cannot be reached, PGlite cannot open its folder, or a migration fails.
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
@@ -100,12 +108,21 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   }
 
   if (options.pgliteDir) mkdirSync(options.pgliteDir, { recursive: true });
-  const client = new PGlite(options.pgliteDir);
+  const lock =
+    options.pgliteDir && options.lockFile ? acquireDataDirLock(options.lockFile) : undefined;
+  let client: PGlite;
+  try {
+    client = new PGlite(options.pgliteDir);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const db = drizzlePglite(client, { schema });
   try {
     await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
   } catch (error) {
     await client.close();
+    lock?.release();
     throw error;
   }
   return {
@@ -116,6 +133,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     listen: (channel, handler) => client.listen(channel, handler),
     close: async () => {
       if (!client.closed) await client.close();
+      lock?.release();
     },
   };
 }

@@ -32,7 +32,7 @@ import { McpConnectionError, describeError, type McpErrorCode } from './errors.j
 import type { McpServerConfig, RemoteServerConfig } from './server-config.js';
 import { StderrLog, type StderrLimits } from './stderr-log.js';
 import { assertCommandAllowed } from './command-guard.js';
-import type { StdioProcessLimiter } from './stdio-process-limiter.js';
+import type { StdioProcessAdmission } from './stdio-process-limiter.js';
 import { StdioProcessTransport } from './stdio-transport.js';
 import { GuardedNetwork, assertStaticUrlAllowed, type UrlPolicy } from './url-guard.js';
 import { WebSocketClientTransport } from './websocket-transport.js';
@@ -79,10 +79,12 @@ export interface McpConnectionOptions {
    */
   onTransportError?: (error: Error) => void;
   /**
-   * Caps and tracks the stdio server processes of this Node process. Pass the one instance the
-   * process created at its entry point; default none: no cap, and nothing killed at exit.
+   * Caps and tracks the stdio server processes of this Node process. Pass the one
+   * `StdioProcessLimiter` the process created at its entry point, or its `forUser(ownerId)` view
+   * so the server also counts against its owner's cap; default none: no cap, and nothing killed
+   * at exit.
    */
-  stdioLimiter?: StdioProcessLimiter;
+  stdioLimiter?: StdioProcessAdmission;
   /**
    * Milliseconds a stdio server gets to exit after its stdin closes, and its process group again
    * after SIGTERM, before SIGKILL; default 2000.
@@ -160,7 +162,7 @@ export class McpConnection {
   #status: ConnectionStatus = 'disconnected';
   #lastError?: McpConnectionError;
   #closing = false;
-  readonly #stdioLimiter: StdioProcessLimiter | undefined;
+  readonly #stdioLimiter: StdioProcessAdmission | undefined;
   readonly #killGraceMs: number | undefined;
   /** A stdio server's stderr: bounded log lines, and the tail quoted in errors. */
   readonly #stderr: StderrLog;

@@ -47,9 +47,12 @@ export {
 export { INHERITED_ENV_NAMES, stdioServerEnvironment } from './stdio-environment.js';
 export {
   DEFAULT_MAX_STDIO_PROCESSES,
+  DEFAULT_MAX_STDIO_PROCESSES_PER_USER,
   StdioProcessLimitError,
   StdioProcessLimiter,
+  StdioUserProcessLimitError,
   type ExitEmitter,
+  type StdioProcessAdmission,
   type StdioProcessLimiterOptions,
   type StdioProcessSlot,
 } from './stdio-process-limiter.js';

@@ -1,20 +1,25 @@
 /**
- * The stdio MCP server processes one Node process owns (DESIGN §6: "capped per worker, reaped
- * when the session ends, never orphaned"): at most `maxProcesses` run at once
- * (`MCP_MAX_STDIO_PROCESSES`), and the limiter knows each one's process group, so `killAll()` can
- * end them all when the owner exits without closing them.
+ * The stdio MCP server processes one Node process owns (DESIGN §6: "capped per process and per
+ * user, reaped when it ends, never orphaned"): at most `maxProcesses` run at once
+ * (`MCP_MAX_STDIO_PROCESSES`), at most `maxProcessesPerUser` of them for one user
+ * (`MCP_MAX_STDIO_PROCESSES_PER_USER`), so one user with many servers cannot take every slot of
+ * a process others share (the API's monitor and "test" probes). The limiter knows each process's
+ * group, so `killAll()` can end them all when the owner exits without closing them.
  *
  * Create one per process at its entry point (the API's `server/main.ts`, each agent job process)
- * and pass it to every `McpConnection` (option `stdioLimiter`); a limiter per connection caps
- * nothing.
+ * and pass it, or its {@link StdioProcessLimiter.forUser} view for the server's owner, to every
+ * `McpConnection` (option `stdioLimiter`); a limiter per connection caps nothing.
  */
 
 /** The default of `MCP_MAX_STDIO_PROCESSES`. */
 export const DEFAULT_MAX_STDIO_PROCESSES = 32;
 
+/** The default of `MCP_MAX_STDIO_PROCESSES_PER_USER`. */
+export const DEFAULT_MAX_STDIO_PROCESSES_PER_USER = 8;
+
 /** Thrown by {@link StdioProcessLimiter.acquire} when every slot is taken. */
 export class StdioProcessLimitError extends Error {
-  override readonly name = 'StdioProcessLimitError';
+  override readonly name: string = 'StdioProcessLimitError';
   /** The limit that was reached. */
   readonly limit: number;
 
@@ -25,6 +30,33 @@ export class StdioProcessLimitError extends Error {
     );
     this.limit = limit;
   }
+}
+
+/**
+ * Thrown by {@link StdioProcessLimiter.acquire} when the server's owner already runs
+ * `maxProcessesPerUser` stdio servers in this process (other users' servers still start).
+ */
+export class StdioUserProcessLimitError extends StdioProcessLimitError {
+  override readonly name = 'StdioUserProcessLimitError';
+
+  constructor(limit: number, label: string) {
+    super(limit, label);
+    this.message =
+      `limit of ${limit} stdio MCP server processes per user reached in this process ` +
+      `(MCP_MAX_STDIO_PROCESSES_PER_USER); ${label} was not started. Disable or delete another ` +
+      `of this user's stdio servers, or raise the limit`;
+  }
+}
+
+/** What a stdio transport takes a slot from: a {@link StdioProcessLimiter} or one user's view. */
+export interface StdioProcessAdmission {
+  /**
+   * Takes a slot for one process, before it is spawned.
+   *
+   * @param label names the server in the error.
+   * @throws StdioProcessLimitError when no slot is free.
+   */
+  acquire(label: string): StdioProcessSlot;
 }
 
 /** One admitted process. */
@@ -45,21 +77,53 @@ export interface ExitEmitter {
 export interface StdioProcessLimiterOptions {
   /** Processes allowed at once, a positive integer; default {@link DEFAULT_MAX_STDIO_PROCESSES}. */
   maxProcesses?: number;
+  /**
+   * Processes one user may hold at once through {@link StdioProcessLimiter.forUser}, a positive
+   * integer; default {@link DEFAULT_MAX_STDIO_PROCESSES_PER_USER}. Slots taken without a user
+   * count only against `maxProcesses`.
+   */
+  maxProcessesPerUser?: number;
 }
 
 /** Caps and tracks the stdio server processes of one Node process. */
-export class StdioProcessLimiter {
+export class StdioProcessLimiter implements StdioProcessAdmission {
   readonly maxProcesses: number;
+  readonly maxProcessesPerUser: number;
   /** Held slots, each with its process group once spawned. */
   readonly #held = new Map<object, number | undefined>();
+  /** Slots held per user id. */
+  readonly #perUser = new Map<number, number>();
 
-  /** @throws RangeError when `maxProcesses` is not a positive integer. */
+  /** @throws RangeError when `maxProcesses` or `maxProcessesPerUser` is not a positive integer. */
   constructor(options: StdioProcessLimiterOptions = {}) {
     const max = options.maxProcesses ?? DEFAULT_MAX_STDIO_PROCESSES;
-    if (!Number.isInteger(max) || max < 1) {
-      throw new RangeError(`maxProcesses must be a positive integer, not ${max}`);
+    const perUser = options.maxProcessesPerUser ?? DEFAULT_MAX_STDIO_PROCESSES_PER_USER;
+    for (const [name, value] of [
+      ['maxProcesses', max],
+      ['maxProcessesPerUser', perUser],
+    ] as const) {
+      if (!Number.isInteger(value) || value < 1) {
+        throw new RangeError(`${name} must be a positive integer, not ${value}`);
+      }
     }
     this.maxProcesses = max;
+    this.maxProcessesPerUser = perUser;
+  }
+
+  /** Slots one user holds now. */
+  activeFor(userId: number): number {
+    return this.#perUser.get(userId) ?? 0;
+  }
+
+  /**
+   * The limiter as one user's servers see it: each slot counts against `maxProcesses` and against
+   * that user's `maxProcessesPerUser`. Pass it as `McpConnectionOptions.stdioLimiter` for a
+   * server the user owns.
+   *
+   * @param userId the owner (`users.id`).
+   */
+  forUser(userId: number): StdioProcessAdmission {
+    return { acquire: (label) => this.#acquire(label, userId) };
   }
 
   /** Slots held now. */
@@ -74,17 +138,29 @@ export class StdioProcessLimiter {
    * @throws StdioProcessLimitError when `maxProcesses` slots are held.
    */
   acquire(label: string): StdioProcessSlot {
+    return this.#acquire(label, undefined);
+  }
+
+  #acquire(label: string, userId: number | undefined): StdioProcessSlot {
+    // The user's own cap first: when both are reached, it is the one the user can act on.
+    if (userId !== undefined && this.activeFor(userId) >= this.maxProcessesPerUser) {
+      throw new StdioUserProcessLimitError(this.maxProcessesPerUser, label);
+    }
     if (this.#held.size >= this.maxProcesses) {
       throw new StdioProcessLimitError(this.maxProcesses, label);
     }
     const key = {};
     this.#held.set(key, undefined);
+    if (userId !== undefined) this.#perUser.set(userId, this.activeFor(userId) + 1);
     return {
       track: (processGroupId) => {
         if (this.#held.has(key)) this.#held.set(key, processGroupId);
       },
       release: () => {
-        this.#held.delete(key);
+        if (!this.#held.delete(key) || userId === undefined) return;
+        const left = this.activeFor(userId) - 1;
+        if (left > 0) this.#perUser.set(userId, left);
+        else this.#perUser.delete(userId);
       },
     };
   }

@@ -12,7 +12,7 @@
  * `kill(-pgid, signal)`, both on `close()` and when the server's main process exits by itself
  * (so a dead `npx` leaves no orphaned server behind). It also takes its environment from
  * {@link stdioServerEnvironment} on purpose rather than by default, makes the grace period
- * configurable, and holds a slot of a {@link StdioProcessLimiter} while the group lives.
+ * configurable, and holds a slot of a `StdioProcessLimiter` while the group lives.
  *
  * Being its own process group, the server no longer gets the terminal's Ctrl-C: the owner ends it
  * through `close()` or the limiter's `killOnExit`.
@@ -26,7 +26,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
 import { stdioServerEnvironment } from './stdio-environment.js';
-import type { StdioProcessLimiter, StdioProcessSlot } from './stdio-process-limiter.js';
+import type { StdioProcessAdmission, StdioProcessSlot } from './stdio-process-limiter.js';
 
 /** The default of {@link StdioProcessTransportOptions.killGraceMs}. */
 export const DEFAULT_KILL_GRACE_MS = 2_000;
@@ -51,8 +51,11 @@ export interface StdioProcessTransportOptions {
    * after SIGTERM, before SIGKILL; default {@link DEFAULT_KILL_GRACE_MS}.
    */
   killGraceMs?: number;
-  /** Caps and tracks this process's stdio servers; default none (no cap, no exit hook). */
-  limiter?: StdioProcessLimiter;
+  /**
+   * Caps and tracks this process's stdio servers (a `StdioProcessLimiter`, or its `forUser` view);
+   * default none (no cap, no exit hook).
+   */
+  limiter?: StdioProcessAdmission;
   /** Names the server in the limiter's error and in logs; default `command`. */
   label?: string;
   /** Logs a server that had to be killed; default none. */

@@ -11,11 +11,16 @@ import { attachStatusStream, type StatusStream } from '../../server/status-strea
 import { serve, type TestServer } from './http.js';
 
 /** Options of {@link serveStatusApi}. */
-export interface StatusApiOptions extends Pick<AppDeps, 'watcher' | 'livekit'> {
+export interface StatusApiOptions extends Pick<
+  AppDeps,
+  'watcher' | 'livekit' | 'authFailures' | 'rateLimitPerMinute'
+> {
   database: DatabaseHandle;
   logger: Logger;
   /** The snapshot's database round interval, in milliseconds; default the snapshot's own. */
   databaseIntervalMs?: number;
+  /** The token cache (pass one to watch revocations with it); default a new one. */
+  tokens?: TokenCache;
 }
 
 /** A running API with its status stream. */
@@ -34,19 +39,28 @@ export interface StatusApi {
  * stream attached. Start the watcher before, so the snapshot sees its servers.
  */
 export async function serveStatusApi(options: StatusApiOptions): Promise<StatusApi> {
-  const { database, logger, watcher, livekit } = options;
+  const { database, logger, watcher, livekit, authFailures, rateLimitPerMinute } = options;
   const snapshot = new StatusSnapshot({
     database,
     logger,
     watcher,
     databaseIntervalMs: options.databaseIntervalMs,
   });
-  const tokens = new TokenCache(database.db);
+  const tokens = options.tokens ?? new TokenCache(database.db);
   await snapshot.start();
   const api = await serve(
-    createApp({ database, logger, watcher, livekit, statusSnapshot: snapshot, tokenCache: tokens }),
+    createApp({
+      database,
+      logger,
+      watcher,
+      livekit,
+      statusSnapshot: snapshot,
+      tokenCache: tokens,
+      authFailures,
+      rateLimitPerMinute,
+    }),
   );
-  const attach = () => attachStatusStream(api.server, { snapshot, tokens, logger });
+  const attach = () => attachStatusStream(api.server, { snapshot, tokens, logger, authFailures });
   const running: StatusApi = {
     api,
     stream: attach(),

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   StdioProcessLimitError,
   StdioProcessLimiter,
+  StdioUserProcessLimitError,
 } from '../../../shared/mcp/stdio-process-limiter.js';
 import { isProcessAlive } from '../../helpers/mcp-processes.js';
 
@@ -29,7 +30,31 @@ describe('StdioProcessLimiter', () => {
     expect(limiter.active).toBe(2);
   });
 
+  it('refuses a user past maxProcessesPerUser, naming the setting, while others still get slots', () => {
+    const limiter = new StdioProcessLimiter({ maxProcesses: 3, maxProcessesPerUser: 2 });
+    const alice = limiter.forUser(1);
+    const first = alice.acquire('one');
+    alice.acquire('two');
+
+    expect(() => alice.acquire('Calendar')).toThrow(StdioUserProcessLimitError);
+    expect(() => alice.acquire('Calendar')).toThrow(
+      'limit of 2 stdio MCP server processes per user reached in this process ' +
+        '(MCP_MAX_STDIO_PROCESSES_PER_USER); Calendar was not started',
+    );
+    expect(() => limiter.forUser(2).acquire('Bob’s')).not.toThrow();
+    expect(limiter.activeFor(1)).toBe(2);
+
+    first.release();
+    first.release();
+    expect(limiter.activeFor(1)).toBe(1);
+    expect(() => alice.acquire('three')).not.toThrow();
+    // The process-wide cap still applies to everyone.
+    expect(() => limiter.forUser(3).acquire('four')).toThrow(StdioProcessLimitError);
+    expect(() => limiter.forUser(3).acquire('four')).toThrow('(MCP_MAX_STDIO_PROCESSES)');
+  });
+
   it('rejects a limit that is not a positive integer', () => {
+    expect(() => new StdioProcessLimiter({ maxProcessesPerUser: 0 })).toThrow(RangeError);
     expect(() => new StdioProcessLimiter({ maxProcesses: 0 })).toThrow(RangeError);
     expect(() => new StdioProcessLimiter({ maxProcesses: 1.5 })).toThrow(RangeError);
   });
