@@ -21,6 +21,8 @@ export interface HostileMcpServerOptions {
   toolsList: HostileToolsList;
   /** How Streamable HTTP answers a request: `json` (default) or an `sse` stream. */
   streamableAnswer?: 'json' | 'sse';
+  /** What `initialize` says the server is; default `{ name: 'hostile', version: '1.0.0' }`. */
+  serverInfo?: { name: string; version: string };
 }
 
 /** A running hostile server. */
@@ -53,7 +55,7 @@ export async function startHostileMcpServer(
       return {
         protocolVersion: params.protocolVersion,
         capabilities: { tools: {} },
-        serverInfo: { name: 'hostile', version: '1.0.0' },
+        serverInfo: options.serverInfo ?? { name: 'hostile', version: '1.0.0' },
       };
     }
     if (method === 'tools/list' && 'tools' in options.toolsList) {
