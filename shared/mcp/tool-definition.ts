@@ -24,6 +24,7 @@ export function toolDefinitionProblem(tool: {
   name: string;
   title?: string;
   description?: string;
+  [member: string]: unknown;
 }): string | undefined {
   const name = validateToolName(tool.name);
   if (!name.isValid) {
