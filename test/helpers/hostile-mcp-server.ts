@@ -21,6 +21,8 @@ export interface HostileMcpServerOptions {
   toolsList: HostileToolsList;
   /** How Streamable HTTP answers a request: `json` (default) or an `sse` stream. */
   streamableAnswer?: 'json' | 'sse';
+  /** The request answered with the enormous message of `hugeBytes`; default `tools/list`. */
+  hugeMethod?: string;
   /** What `initialize` says the server is; default `{ name: 'hostile', version: '1.0.0' }`. */
   serverInfo?: { name: string; version: string };
 }
@@ -47,6 +49,8 @@ export async function startHostileMcpServer(
   let sent = 0;
   let endHuge: () => void = () => undefined;
   const hugeEnded = new Promise<void>((resolve) => (endHuge = resolve));
+  const isHuge = (method: string) =>
+    method === (options.hugeMethod ?? 'tools/list') && 'hugeBytes' in options.toolsList;
   /** The open legacy SSE streams, by session id. */
   const sseStreams = new Map<string, ServerResponse>();
 
@@ -101,7 +105,7 @@ export async function startHostileMcpServer(
       if (url.pathname === '/mcp' && req.method === 'POST') {
         const message = await readBody(req);
         if (message.id === undefined) return void res.writeHead(202).end();
-        const huge = message.method === 'tools/list' && 'hugeBytes' in options.toolsList;
+        const huge = isHuge(message.method);
         if (options.streamableAnswer === 'sse') {
           res.writeHead(200, { 'content-type': 'text/event-stream' });
           if (huge) {
@@ -141,8 +145,8 @@ export async function startHostileMcpServer(
         res.writeHead(202).end('Accepted');
         const stream = sseStreams.get(url.searchParams.get('session') ?? '');
         if (!stream || message.id === undefined) return;
-        if (message.method === 'tools/list' && 'hugeBytes' in options.toolsList) {
-          const { hugeBytes } = options.toolsList;
+        if (isHuge(message.method)) {
+          const { hugeBytes } = options.toolsList as { hugeBytes: number };
           await streamHuge(
             stream,
             `event: message\ndata: ${hugePrefix(message.id)}`,
@@ -170,9 +174,10 @@ export async function startHostileMcpServer(
     socket.on('message', (data) => {
       const message = JSON.parse(String(data)) as { id?: unknown; method: string; params?: object };
       if (message.id === undefined) return;
-      if (message.method === 'tools/list' && 'hugeBytes' in options.toolsList) {
+      if (isHuge(message.method)) {
         // One frame: `ws` writes its length first, so a bounded client refuses it from the header.
-        const text = `${hugePrefix(message.id)}${'a'.repeat(options.toolsList.hugeBytes)}${HUGE_SUFFIX}`;
+        const { hugeBytes } = options.toolsList as { hugeBytes: number };
+        const text = `${hugePrefix(message.id)}${'a'.repeat(hugeBytes)}${HUGE_SUFFIX}`;
         sent += text.length;
         socket.send(text, () => endHuge());
         return;

@@ -127,6 +127,49 @@ describe('a 64 MiB tools/list with a 1 MiB limit', () => {
   });
 });
 
+describe('a 64 MiB answer to initialize with a 1 MiB limit', () => {
+  it.each([
+    ['stdio', undefined],
+    ['streamable-http', 'json'],
+    ['streamable-http', 'sse'],
+    ['sse', undefined],
+    ['websocket', undefined],
+  ] as const)(
+    'fails the connection attempt over %s (%s), naming the limit',
+    async (transport, answer) => {
+      let input: McpServerConfigInput;
+      if (transport === 'stdio') {
+        input = {
+          transport,
+          command: process.execPath,
+          args: [HOSTILE_STDIO],
+          env: { HOSTILE_TOOLS_LIST_BYTES: String(HUGE), HOSTILE_HUGE_METHOD: 'initialize' },
+        };
+      } else {
+        const server = await startHostileMcpServer({
+          toolsList: { hugeBytes: transport === 'websocket' ? 4 * MiB : HUGE },
+          streamableAnswer: answer,
+          hugeMethod: 'initialize',
+        });
+        servers.push(server);
+        const path = { 'streamable-http': '/mcp', sse: '/sse', websocket: '/ws' }[transport];
+        const origin =
+          transport === 'websocket' ? server.origin.replace('http', 'ws') : server.origin;
+        input = { transport, url: `${origin}${path}` };
+      }
+      const conn = connection(input);
+      const error = await conn.connect().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(McpConnectionError);
+      expect((error as McpConnectionError).code).toBe('connect_failed');
+      expect((error as McpConnectionError).message).toMatch(TOO_LARGE);
+      expect(conn.status).toBe('error');
+    },
+  );
+});
+
 describe('a 512 KiB tools/list with a 1 MiB limit', () => {
   it.each([
     ['stdio', undefined],
