@@ -67,6 +67,8 @@ export interface LoadUserToolsetsOptions {
   urlPolicy?: UrlPolicy;
   /** Commands stdio servers may run (`MCP_STDIO_ALLOWED_COMMANDS`); default any. */
   allowedCommands?: readonly string[];
+  /** Largest message a server may send, in bytes (`MCP_MAX_MESSAGE_BYTES`); default 4 MiB. */
+  maxMessageBytes?: number;
 }
 
 /** A server that was not connected when the session started (it is being retried), and why. */
@@ -164,6 +166,7 @@ export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promis
         userToken: options.userToken,
         urlPolicy: options.urlPolicy,
         allowedCommands: options.allowedCommands,
+        maxMessageBytes: options.maxMessageBytes,
       },
       onToolsChanged: (tools) => toolset?.setServerTools(tools),
     });

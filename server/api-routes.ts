@@ -166,7 +166,10 @@ export const API_ROUTES = {
     path: `${SERVERS}/:id/test`,
     operationId: 'testServer',
     summary: 'Connect for real: status, tools and latency, or the error',
-    description: `${SCOPE} The optional body gives a user token for \`user-token\` servers.`,
+    description:
+      `${SCOPE} The optional body gives a user token for \`user-token\` servers. At most the ` +
+      'first 500 tools are listed; `toolCount` counts them all and `truncated` says when some ' +
+      'were left out.',
     tag: 'servers',
     auth: 'user',
     params: idParams,
@@ -181,7 +184,9 @@ export const API_ROUTES = {
     path: `${SERVERS}/:id/tools`,
     operationId: 'listTools',
     summary: 'The tools exactly as the agent advertises them',
-    description: SCOPE,
+    description:
+      `${SCOPE} At most the first 500 tools are listed; the \`X-Total-Count\` header counts ` +
+      'them all.',
     tag: 'servers',
     auth: 'user',
     params: idParams,

@@ -180,6 +180,7 @@ export const testResult = z.discriminatedUnion('status', [
     transport: z.string(),
     toolCount: z.number().int(),
     tools: z.array(advertisedTool),
+    truncated: z.boolean(),
     latencyMs: z.number(),
   }),
   z.object({ status: z.literal('error'), error: z.string(), latencyMs: z.number() }),

@@ -10,7 +10,12 @@ import type { DatabaseHandle } from '../shared/db/open.js';
 import type { Logger } from '../shared/logger.js';
 import type { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import { requireAuth } from './auth.js';
-import { DEFAULT_RATE_LIMIT_PER_MINUTE, httpSafety, RATE_LIMIT_WINDOW_MS } from './http-safety.js';
+import {
+  DEFAULT_RATE_LIMIT_PER_MINUTE,
+  httpSafety,
+  RATE_LIMIT_WINDOW_MS,
+  refuseNulCharacters,
+} from './http-safety.js';
 import { notFoundHandler, problemHandler } from './errors.js';
 import type { ServerWatcher } from './monitor.js';
 import { openApiRouter } from './routes/openapi.js';
@@ -127,6 +132,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(express.json({ limit: deps.bodyLimit ?? '100kb' }));
+  app.use('/api', refuseNulCharacters);
   app.use('/api', statusRouter({ snapshot, tokens }));
   if (deps.metrics) {
     app.get('/metrics', requireCachedAuth(tokens), requireAdmin, metricsHandler(deps.metrics));

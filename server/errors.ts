@@ -100,7 +100,9 @@ export const notFoundHandler: RequestHandler = (req) => {
 
 /**
  * The error middleware: `HttpError` → its status; body-parser failures (bad JSON, too large,
- * wrong charset) → their 4xx; the database unreachable → 503 `database_unavailable` with
+ * wrong charset or encoding) → their 4xx; a body that does not decode as its `Content-Encoding`
+ * says → 400 `body_undecodable`; a path with malformed percent-encoding (the router's
+ * `URIError`) → 400 `malformed_path`; the database unreachable → 503 `database_unavailable` with
  * `Retry-After`; anything else → 500 with a generic detail (the error is logged,
  * never echoed, so no internal detail or secret leaks). Unexpected failures are logged at
  * `error` with their stack; an `HttpError` answered with a 5xx on purpose (a setting missing, an
@@ -124,6 +126,19 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
           : error.type === 'entity.too.large'
             ? 'The request body is too large.'
             : error.message;
+    } else if (error instanceof URIError) {
+      status = 400;
+      code = 'malformed_path';
+      detail =
+        'The request path holds malformed percent-encoding (a "%" must start a %XX escape, ' +
+        'e.g. %25 for "%" itself); fix the URL and retry.';
+    } else if (isUndecodableBody(error, req.get('content-encoding'))) {
+      status = 400;
+      code = 'body_undecodable';
+      detail =
+        `The request body does not decode as its Content-Encoding ` +
+        `(${JSON.stringify(req.get('content-encoding'))}) says; send it encoded correctly or ` +
+        'uncompressed.';
     } else if (isDatabaseUnavailable(error)) {
       status = 503;
       code = 'database_unavailable';
@@ -153,6 +168,18 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
         ...extras,
       });
   };
+}
+
+/**
+ * A body-parser failure to decompress: body-parser gives the zlib error status 400 (through
+ * http-errors) but no `type`, and the request names an encoding.
+ */
+function isUndecodableBody(error: unknown, contentEncoding: string | undefined): boolean {
+  if (!(error instanceof Error) || !contentEncoding || /^\s*identity\s*$/i.test(contentEncoding)) {
+    return false;
+  }
+  const candidate = error as { status?: unknown; type?: unknown };
+  return candidate.status === 400 && candidate.type === undefined;
 }
 
 function isBodyParserError(error: unknown): error is Error & { status: number; type: string } {

@@ -3,8 +3,10 @@
  * parser: security headers (helmet), CORS only for the configured origins (off by default), a
  * per-token rate limit (express-rate-limit, keyed by the bearer token's SHA-256 so the token
  * itself is never held), a limit on failed authentications per client address that never refuses
- * a valid token (`failed-auth-limiter.ts`), and 415 for a write whose body is not JSON. Errors go
- * through the problem+json error middleware like every other error.
+ * a valid token (`failed-auth-limiter.ts`), and 415 for a write whose body is not JSON; and,
+ * mounted after the JSON parser, 400 for a NUL character anywhere in the body or query
+ * ({@link refuseNulCharacters}). Errors go through the problem+json error middleware like every
+ * other error.
  */
 import cors from 'cors';
 import type { RequestHandler } from 'express';
@@ -12,7 +14,7 @@ import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
 import helmet from 'helmet';
 import { hashToken } from './auth.js';
 import { FailedAuthLimiter } from './failed-auth-limiter.js';
-import { HttpError } from './errors.js';
+import { BadRequestError, HttpError } from './errors.js';
 
 /** The rate limit's window, in milliseconds. */
 export const RATE_LIMIT_WINDOW_MS = 60_000;
@@ -79,6 +81,46 @@ export const requireJsonBody: RequestHandler = (req, _res, next) => {
   }
   next();
 };
+
+/**
+ * 400 for a NUL character (`\u0000`) in any string or key of the parsed JSON body or the query:
+ * PostgreSQL `text` and `jsonb` cannot store it, so it would fail the write as a 500, and no
+ * name, label, URL, command or secret has a use for it (Node refuses it in a child's arguments
+ * and environment, HTTP in headers). The failing field is named as validation errors name theirs
+ * (`body.name`). Mount after `express.json()`.
+ */
+export const refuseNulCharacters: RequestHandler = (req, _res, next) => {
+  for (const [where, value] of [
+    ['body', req.body as unknown],
+    ['query', req.query as unknown],
+  ] as const) {
+    const path = pathToNul(value, where);
+    if (path) {
+      const message = 'must not contain a NUL character (\\u0000)';
+      throw new BadRequestError(`Invalid ${where}: ${path}: ${message}; remove it and retry.`, {
+        errors: [{ path, message }],
+      });
+    }
+  }
+  next();
+};
+
+/** The path of the first string or key holding NUL (`body.env.A`), without recursion. */
+function pathToNul(root: unknown, rootPath: string): string | undefined {
+  const stack: [unknown, string][] = [[root, rootPath]];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (value.includes('\0')) return path;
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) {
+        if (key.includes('\0')) return `${path}.${key.replaceAll('\0', '\\u0000')}`;
+        stack.push([child, `${path}.${key}`]);
+      }
+    }
+  }
+  return undefined;
+}
 
 /** The rate limit key: the bearer token's hash, or the client address without one. */
 function rateLimitKey(req: Parameters<RequestHandler>[0]): string {

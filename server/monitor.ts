@@ -82,8 +82,14 @@ export interface StatusMonitorOptions {
   guards?: ConnectionGuards;
 }
 
-/** The connection guards a caller passes on (`MCP_ALLOW_PRIVATE_NETWORKS`, `MCP_STDIO_ALLOWED_COMMANDS`). */
-export type ConnectionGuards = Pick<McpConnectionOptions, 'urlPolicy' | 'allowedCommands'>;
+/**
+ * The connection guards a caller passes on (`MCP_ALLOW_PRIVATE_NETWORKS`,
+ * `MCP_STDIO_ALLOWED_COMMANDS`, `MCP_MAX_MESSAGE_BYTES`).
+ */
+export type ConnectionGuards = Pick<
+  McpConnectionOptions,
+  'urlPolicy' | 'allowedCommands' | 'maxMessageBytes'
+>;
 
 interface Entry {
   row: McpServerRow;
@@ -148,6 +154,7 @@ export async function probeServer(
       userToken: options.userToken,
       urlPolicy: options.urlPolicy,
       allowedCommands: options.allowedCommands,
+      maxMessageBytes: options.maxMessageBytes,
     });
     const info = await connection.connect();
     const tools = await connection.listTools();

@@ -63,6 +63,8 @@ export interface RunProbeOptions {
   urlPolicy?: UrlPolicy;
   /** Commands a stdio server may run (`MCP_STDIO_ALLOWED_COMMANDS`); default any. */
   allowedCommands?: readonly string[];
+  /** Largest message the server may send, in bytes (`MCP_MAX_MESSAGE_BYTES`); default 4 MiB. */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -80,6 +82,7 @@ export async function runProbe(
     logger: options.logger,
     urlPolicy: options.urlPolicy,
     allowedCommands: options.allowedCommands,
+    maxMessageBytes: options.maxMessageBytes,
   });
   try {
     const info = await connection.connect();

@@ -32,8 +32,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   // The operator's own command line: the URL policy applies, the stdio allow list does not.
   let urlPolicy;
+  let maxMessageBytes;
   try {
-    urlPolicy = connectionGuards(loadSettings()).urlPolicy;
+    ({ urlPolicy, maxMessageBytes } = connectionGuards(loadSettings()));
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     fail(error.message);
@@ -50,6 +51,7 @@ async function main(argv: readonly string[]): Promise<number> {
       name: command.name,
       call: command.call,
       urlPolicy,
+      maxMessageBytes,
     });
     const output = command.json ? [JSON.stringify(report, null, 2)] : formatProbeReport(report);
     process.stdout.write(`${output.join('\n')}\n`);

@@ -99,6 +99,7 @@ const settingsSchema = z.object({
   MCP_BACKOFF_BASE_MS: positiveInt(1_000),
   MCP_BACKOFF_CAP_MS: positiveInt(60_000),
   MCP_MAX_RESULT_CHARS: positiveInt(8_000),
+  MCP_MAX_MESSAGE_BYTES: positiveInt(4 * 1024 * 1024),
   AGENT_TOOLS_DEADLINE_MS: positiveInt(3_000),
   AGENT_FILLER_AFTER_MS: positiveInt(1_500),
   MCP_MAX_STDIO_PROCESSES: positiveInt(32),
@@ -160,12 +161,14 @@ export function healthPolicy(settings: Settings) {
 
 /**
  * The connection guards the settings describe, for `McpConnectionOptions`: the URL policy
- * (`MCP_ALLOW_PRIVATE_NETWORKS`, default false) and the stdio allow list
- * (`MCP_STDIO_ALLOWED_COMMANDS`, default `node,npx,uvx,python3`).
+ * (`MCP_ALLOW_PRIVATE_NETWORKS`, default false), the stdio allow list
+ * (`MCP_STDIO_ALLOWED_COMMANDS`, default `node,npx,uvx,python3`) and the largest message a
+ * server may send (`MCP_MAX_MESSAGE_BYTES`, default 4 MiB).
  */
 export function connectionGuards(settings: Settings) {
   return {
     urlPolicy: { allowPrivateNetworks: settings.MCP_ALLOW_PRIVATE_NETWORKS },
     allowedCommands: settings.MCP_STDIO_ALLOWED_COMMANDS,
+    maxMessageBytes: settings.MCP_MAX_MESSAGE_BYTES,
   };
 }

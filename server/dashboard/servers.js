@@ -235,7 +235,9 @@ async function testServer(server) {
       showDetail(`Test of ${server.name}: connected`, [
         h('p', { class: 'result good', 'data-result': 'connected' }, [
           `Connected to ${info.trim()} over ${result.transport} in ${Math.round(result.latencyMs)} ms; `,
-          `${result.toolCount} tools.`,
+          result.truncated
+            ? `${result.toolCount} tools (the first ${result.tools.length} shown).`
+            : `${result.toolCount} tools.`,
         ]),
         toolList(result.tools),
       ]);

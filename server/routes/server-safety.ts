@@ -18,6 +18,8 @@ export interface ServerSafety {
   urlPolicy: UrlPolicy;
   /** Commands a stdio server may run (`MCP_STDIO_ALLOWED_COMMANDS`); `undefined`: any command. */
   allowedCommands?: readonly string[];
+  /** Largest message an MCP server may send when tested (`MCP_MAX_MESSAGE_BYTES`); default 4 MiB. */
+  maxMessageBytes?: number;
 }
 
 /**

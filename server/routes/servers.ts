@@ -56,14 +56,26 @@ export interface ServersRouterDeps {
   safety?: ServerSafety;
 }
 
+/**
+ * Most tools one answer of `POST /:id/test` or `GET /:id/tools` lists: a server may list
+ * thousands (each with a schema), and an answer must stay bounded (DESIGN §9.4). The first ones,
+ * in the server's order, are shown; `toolCount` (or the `X-Total-Count` header) says how many
+ * there are. The agent is not bound by this: it advertises its own bounded set.
+ */
+export const MAX_TOOLS_SHOWN = 500;
+
 /** Result of `POST /api/mcp/servers/:id/test`. */
 export type TestResult =
   | {
       status: 'connected';
       serverInfo: { name: string; version: string } | undefined;
       transport: string;
+      /** Every tool the server listed (after the skipped ones), shown or not. */
       toolCount: number;
+      /** The first {@link MAX_TOOLS_SHOWN} of them, as the agent advertises them. */
       tools: AdvertisedTool[];
+      /** True when `tools` holds fewer than `toolCount`. */
+      truncated: boolean;
       latencyMs: number;
     }
   | { status: 'error'; error: string; latencyMs: number };
@@ -205,12 +217,14 @@ export function serversRouter({
         metadata: connectionMetadata(info, tools),
       });
       const userServers = await listServers(store, row.userId);
+      const advertised = advertisedToolsFor(row, tools, userServers);
       return {
         status: 'connected',
         serverInfo: info?.serverInfo,
         transport: info?.transport ?? row.transport,
         toolCount: tools.length,
-        tools: advertisedToolsFor(row, tools, userServers),
+        tools: advertised.slice(0, MAX_TOOLS_SHOWN),
+        truncated: advertised.length > MAX_TOOLS_SHOWN,
         latencyMs,
       };
     } catch (error) {
@@ -253,12 +267,14 @@ export function serversRouter({
     if (result.ok) {
       await result.connection.close();
       const userServers = await listServers(store, row.userId);
+      const tools = advertisedToolsFor(row, result.tools, userServers);
       answer = {
         status: 'connected',
         serverInfo: result.info.serverInfo,
         transport: result.info.transport,
         toolCount: result.tools.length,
-        tools: advertisedToolsFor(row, result.tools, userServers),
+        tools: tools.slice(0, MAX_TOOLS_SHOWN),
+        truncated: tools.length > MAX_TOOLS_SHOWN,
         latencyMs: result.info.latencyMs,
       };
     } else {
@@ -289,7 +305,9 @@ export function serversRouter({
       tools = result.tools;
     }
     const userServers = await listServers(store, row.userId);
-    res.json(advertisedToolsFor(row, tools, userServers));
+    const advertised = advertisedToolsFor(row, tools, userServers);
+    res.set('X-Total-Count', String(advertised.length));
+    res.json(advertised.slice(0, MAX_TOOLS_SHOWN));
   });
 
   router.get('/:id/calls', async (req, res) => {

@@ -7,6 +7,7 @@ import { notifyServerChange } from './notify.js';
 import type { SecretBox } from '../secrets.js';
 import type { Database } from './open.js';
 import { openServerSecrets, sealServerSecrets } from './server-secrets.js';
+import { storable } from './storable-text.js';
 import {
   mcpServers,
   type ConnectionStatus,
@@ -172,7 +173,8 @@ export interface ServerStatusPatch {
 
 /**
  * Writes status columns without touching `updated_at`, and notifies `mcp_servers_changed` with
- * op `status`. No-op for a deleted server.
+ * op `status`. No-op for a deleted server. NUL characters in `lastError` and `metadata` are
+ * stored as U+FFFD (PostgreSQL cannot store NUL; see `storable`).
  */
 export async function updateServerStatus(
   db: Database,
@@ -182,7 +184,8 @@ export async function updateServerStatus(
   if (Object.keys(patch).length === 0) return;
   const [row] = await db
     .update(mcpServers)
-    .set(patch)
+    // What a server said (its info, capabilities, error texts) may hold NUL: see storable().
+    .set(storable(patch))
     .where(eq(mcpServers.id, id))
     .returning({ userId: mcpServers.userId });
   if (row) await notifyServerChange(db, { userId: row.userId, serverId: id, op: 'status' });

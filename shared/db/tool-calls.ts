@@ -2,6 +2,7 @@
 import { desc, eq } from 'drizzle-orm';
 import type { Database } from './open.js';
 import { toolCalls, type ToolCallRow } from './schema.js';
+import { storable } from './storable-text.js';
 
 /** One finished tool call. Arguments are deliberately not part of it. */
 export interface ToolCallRecord {
@@ -17,10 +18,17 @@ export interface ToolCallRecord {
   error?: string | null;
 }
 
-/** Appends one tool call to `tool_calls`. */
+/**
+ * Appends one tool call to `tool_calls`. NUL characters in its texts (a server's error message)
+ * are stored as U+FFFD (PostgreSQL cannot store NUL; see `storable`).
+ */
 export async function recordToolCall(db: Database, record: ToolCallRecord): Promise<void> {
   await db.insert(toolCalls).values({
     ...record,
+    toolName: storable(record.toolName),
+    roomName: storable(record.roomName),
+    sessionId: storable(record.sessionId),
+    error: storable(record.error),
     durationMs: Math.round(record.durationMs),
   });
 }

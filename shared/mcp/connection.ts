@@ -29,11 +29,18 @@ import type { Logger } from '../logger.js';
 import { authHeaders, createOAuthProvider, isOAuth } from './auth.js';
 import { CallAbortRelay } from './call-abort-relay.js';
 import { McpConnectionError, describeError, type McpErrorCode } from './errors.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  boundedFetch,
+  messageTooLarge,
+  type McpMessageTooLargeError,
+} from './message-limit.js';
 import type { McpServerConfig, RemoteServerConfig } from './server-config.js';
 import { StderrLog, type StderrLimits } from './stderr-log.js';
 import { assertCommandAllowed } from './command-guard.js';
 import type { StdioProcessAdmission } from './stdio-process-limiter.js';
 import { StdioProcessTransport } from './stdio-transport.js';
+import { toolDefinitionProblem } from './tool-definition.js';
 import { GuardedNetwork, assertStaticUrlAllowed, type UrlPolicy } from './url-guard.js';
 import { WebSocketClientTransport } from './websocket-transport.js';
 
@@ -42,6 +49,10 @@ export const CLIENT_INFO: Implementation = { name: 'switchboard', version: '0.1.
 
 /** A `tools/list` page whose tools are checked one by one (see `#usableTools`). */
 const LenientToolsPageSchema = ListToolsResultSchema.extend({ tools: z.array(z.unknown()) });
+
+/** C0 controls and DEL, replaced in tool names before they are logged. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/g;
 
 /** Pages of `tools/list` followed before giving up on a server that never stops paginating. */
 const MAX_TOOL_PAGES = 100;
@@ -113,6 +124,13 @@ export interface McpConnectionOptions {
    * connecting another one fails with `connect_failed`. Default: any command.
    */
   allowedCommands?: readonly string[];
+  /**
+   * Largest message accepted from the server, in bytes (`MCP_MAX_MESSAGE_BYTES`); default
+   * `DEFAULT_MAX_MESSAGE_BYTES` (4 MiB). A larger one, on any transport, is refused while it
+   * arrives: the connection is closed and the request or connect attempt fails with an error
+   * naming the limit and the setting (see `message-limit.ts`).
+   */
+  maxMessageBytes?: number;
 }
 
 /** Longest a task-augmented tool call may run in all, by default (ms). */
@@ -153,6 +171,9 @@ export class McpConnection {
   readonly #userToken?: string;
   readonly #urlPolicy: UrlPolicy;
   readonly #allowedCommands?: readonly string[];
+  readonly #maxMessageBytes: number;
+  /** Set when the server sent a message over the limit; the connection is then closed. */
+  #tooLarge?: McpMessageTooLargeError;
   /** The OAuth provider, made once so its token outlives the Streamable HTTP → SSE fallback. */
   #authProvider?: OAuthClientProvider;
   #client?: Client;
@@ -193,6 +214,7 @@ export class McpConnection {
     this.#userToken = options.userToken;
     this.#urlPolicy = options.urlPolicy ?? { allowPrivateNetworks: true };
     this.#allowedCommands = options.allowedCommands;
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   /** The current status (DESIGN §5). */
@@ -292,12 +314,13 @@ export class McpConnection {
       );
       return this.#info;
     } catch (error) {
+      const tooLarge = messageTooLarge(error) ?? this.#tooLarge;
       const failure =
         error instanceof McpConnectionError
           ? error
           : new McpConnectionError(
               'connect_failed',
-              `Could not connect to ${this.#label}: ${describeError(error)}${this.#stderrNote()}`,
+              `Could not connect to ${this.#label}: ${tooLarge ? tooLarge.message : describeError(error)}${this.#stderrNote()}`,
               { cause: error },
             );
       await this.#teardown();
@@ -354,15 +377,22 @@ export class McpConnection {
     const tools: Tool[] = [];
     for (const candidate of raw) {
       const parsed = ToolSchema.safeParse(candidate);
-      if (parsed.success) {
-        tools.push(parsed.data);
+      const name = (candidate as { name?: unknown } | null)?.name;
+      // A name as it may be logged: never control characters, never huge.
+      const shown = typeof name === 'string' ? name.slice(0, 128).replace(CONTROL, '?') : undefined;
+      if (!parsed.success) {
+        this.#logger.warn(
+          { tool: shown, reason: parsed.error.message },
+          'mcp tool skipped: its definition does not match the MCP Tool schema',
+        );
         continue;
       }
-      const name = (candidate as { name?: unknown } | null)?.name;
-      this.#logger.warn(
-        { tool: typeof name === 'string' ? name : undefined, reason: parsed.error.message },
-        'mcp tool skipped: its definition does not match the MCP Tool schema',
-      );
+      const problem = toolDefinitionProblem(parsed.data);
+      if (problem) {
+        this.#logger.warn({ tool: shown, reason: problem }, `mcp tool skipped: ${problem}`);
+        continue;
+      }
+      tools.push(parsed.data);
     }
     return tools;
   }
@@ -496,6 +526,8 @@ export class McpConnection {
     client.onclose = () => this.#onTransportClosed(client);
     const onTransportError = this.#onTransportError;
     client.onerror = (error) => {
+      const tooLarge = messageTooLarge(error);
+      if (tooLarge) this.#refuseTooLarge(tooLarge);
       this.#logger.debug({ err: error }, 'mcp transport error');
       if (this.#status === 'connected' && this.#client === client) onTransportError?.(error);
     };
@@ -552,6 +584,7 @@ export class McpConnection {
         limiter: this.#stdioLimiter,
         label: this.#label,
         logger: this.#logger,
+        maxMessageBytes: this.#maxMessageBytes,
       });
       transport.stderr.on('data', (chunk: Buffer) => this.#stderr.write(chunk));
       transport.stderr.on('end', () => this.#stderr.flush());
@@ -563,14 +596,21 @@ export class McpConnection {
     void this.#network?.close();
     const network = (this.#network = new GuardedNetwork(this.#urlPolicy));
     if (kind === 'websocket') {
-      return new WebSocketClientTransport(url, { headers, lookup: network.lookup });
+      return new WebSocketClientTransport(url, {
+        headers,
+        lookup: network.lookup,
+        maxMessageBytes: this.#maxMessageBytes,
+      });
     }
     // Websocket configs cannot hold OAuth (server-config rejects it), so only HTTP gets here.
     if (isOAuth(config.auth)) this.#authProvider ??= createOAuthProvider(config.auth, url);
     const options = {
       requestInit: { headers },
       authProvider: this.#authProvider,
-      fetch: network.fetch,
+      fetch: boundedFetch(network.fetch, {
+        maxBytes: this.#maxMessageBytes,
+        onTooLarge: (error) => this.#refuseTooLarge(error),
+      }),
     };
     if (kind === 'sse') return new SSEClientTransport(url, options);
     return new StreamableHTTPClientTransport(url, options);
@@ -584,6 +624,21 @@ export class McpConnection {
     }
   }
 
+  /**
+   * A message over the limit: the connection is closed at once, so every request waiting on it
+   * fails now with the limit named (a server-sent event stream's reader would otherwise retry,
+   * and its requests wait for their timeout).
+   */
+  #refuseTooLarge(error: McpMessageTooLargeError): void {
+    if (this.#tooLarge) return;
+    this.#tooLarge = error;
+    this.#logger.warn(
+      { limitBytes: error.limitBytes },
+      'mcp server sent a message over MCP_MAX_MESSAGE_BYTES; closing the connection',
+    );
+    void this.#client?.close().catch(() => undefined);
+  }
+
   #stderrNote(): string {
     return this.#stderr.note();
   }
@@ -595,12 +650,10 @@ export class McpConnection {
     void this.#network?.close();
     this.#network = undefined;
     if (this.#closing || this.#status === 'connecting') return;
-    this.#fail(
-      new McpConnectionError(
-        'connection_lost',
-        `Connection to ${this.#label} was closed by the server${this.#stderrNote()}`,
-      ),
-    );
+    const why = this.#tooLarge
+      ? `was closed: ${this.#tooLarge.message}`
+      : `was closed by the server${this.#stderrNote()}`;
+    this.#fail(new McpConnectionError('connection_lost', `Connection to ${this.#label} ${why}`));
     this.#logger.warn({ err: this.#lastError }, 'mcp connection lost');
   }
 
@@ -642,6 +695,16 @@ export class McpConnection {
    */
   #requestError(what: string, error: unknown, signal?: AbortSignal): McpConnectionError {
     if (error instanceof McpConnectionError) return error;
+    const tooLarge = messageTooLarge(error) ?? this.#tooLarge;
+    if (tooLarge) {
+      const failure = new McpConnectionError(
+        'connection_lost',
+        `${what} on ${this.#label} failed: ${tooLarge.message}`,
+        { cause: error },
+      );
+      this.#markLost(failure);
+      return failure;
+    }
     const message = `${what} on ${this.#label} failed: ${describeError(error)}`;
     if (signal?.aborted) {
       return new McpConnectionError('cancelled', `${what} on ${this.#label} was cancelled`, {

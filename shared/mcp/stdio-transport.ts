@@ -1,7 +1,9 @@
 /**
  * The client side of the MCP stdio transport (MCP spec 2025-11-25, "Transports › stdio"): spawns
- * the server and exchanges newline-delimited JSON-RPC over its stdin and stdout. Framing is the
- * SDK's own (`ReadBuffer`, `serializeMessage`), so no protocol code is written here.
+ * the server and exchanges newline-delimited JSON-RPC over its stdin and stdout. Messages are
+ * written and parsed with the SDK's own functions (`serializeMessage`, `deserializeMessage`);
+ * lines are split by a {@link BoundedLineReader}, which refuses a message longer than
+ * `maxMessageBytes` while it arrives (`MCP_MAX_MESSAGE_BYTES`).
  *
  * Why not the SDK's `StdioClientTransport` as it is: it spawns the server in our own process
  * group and, on close, signals only that direct child (stdin closed, 2 s, SIGTERM, 2 s,
@@ -21,10 +23,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import { deserializeMessage, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
+import { BoundedLineReader } from './bounded-line-reader.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './message-limit.js';
 import { stdioServerEnvironment } from './stdio-environment.js';
 import type { StdioProcessAdmission, StdioProcessSlot } from './stdio-process-limiter.js';
 
@@ -60,8 +64,12 @@ export interface StdioProcessTransportOptions {
   label?: string;
   /** Logs a server that had to be killed; default none. */
   logger?: Logger;
-  /** Largest message accepted from the server, in bytes; default the SDK's (10 MiB). */
-  maxBufferSize?: number;
+  /**
+   * Largest message (one line) accepted from the server, in bytes; default
+   * `DEFAULT_MAX_MESSAGE_BYTES` (4 MiB). A longer one fails with `McpMessageTooLargeError`
+   * (through `onerror`) and closes the transport.
+   */
+  maxMessageBytes?: number;
 }
 
 /**
@@ -76,7 +84,9 @@ export class StdioProcessTransport implements Transport {
 
   readonly #options: StdioProcessTransportOptions;
   readonly #graceMs: number;
-  readonly #readBuffer: ReadBuffer;
+  readonly #lines: BoundedLineReader;
+  /** Set once a message was too large: what the server writes after it is ignored. */
+  #refused = false;
   readonly #stderr = new PassThrough();
   #child?: ChildProcess;
   #slot?: StdioProcessSlot;
@@ -90,7 +100,7 @@ export class StdioProcessTransport implements Transport {
   constructor(options: StdioProcessTransportOptions) {
     this.#options = options;
     this.#graceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-    this.#readBuffer = new ReadBuffer({ maxBufferSize: options.maxBufferSize });
+    this.#lines = new BoundedLineReader(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
   }
 
   /** The server's process id (and process group id) while its main process runs, else `null`. */
@@ -186,7 +196,7 @@ export class StdioProcessTransport implements Transport {
   async #close(): Promise<void> {
     const child = this.#child;
     if (!child) {
-      this.#readBuffer.clear();
+      this.#lines.clear();
       return;
     }
     if (child.pid !== undefined) {
@@ -198,26 +208,27 @@ export class StdioProcessTransport implements Transport {
   }
 
   #onStdout(chunk: Buffer): void {
+    if (this.#refused) return;
     try {
-      this.#readBuffer.append(chunk);
+      this.#lines.append(chunk, (line) => this.#onLine(line));
     } catch (error) {
-      // A message larger than maxBufferSize: the stream can no longer be trusted.
+      // A message larger than maxMessageBytes: the rest of the stream can no longer be framed.
+      this.#refused = true;
       this.onerror?.(error as Error);
       void this.close();
+    }
+  }
+
+  #onLine(line: string): void {
+    let message: JSONRPCMessage;
+    try {
+      message = deserializeMessage(line);
+    } catch (error) {
+      // A line that is not JSON-RPC (stray output on stdout): reported, and skipped.
+      this.onerror?.(error as Error);
       return;
     }
-    for (;;) {
-      let message: JSONRPCMessage | null;
-      try {
-        message = this.#readBuffer.readMessage();
-      } catch (error) {
-        // A line that is not JSON-RPC (stray output on stdout): reported, and skipped.
-        this.onerror?.(error as Error);
-        continue;
-      }
-      if (message === null) return;
-      this.onmessage?.(message);
-    }
+    this.onmessage?.(message);
   }
 
   /** SIGTERM to what is left of the group, then SIGKILL after the grace. Runs once. */
@@ -256,7 +267,7 @@ export class StdioProcessTransport implements Transport {
       await new Promise((resolve) => this.#stderr.once('end', resolve));
     }
     this.#slot?.release();
-    this.#readBuffer.clear();
+    this.#lines.clear();
     this.onclose?.();
   }
 

@@ -4,8 +4,11 @@
  * after DNS resolution. Follows the OWASP SSRF Prevention Cheat Sheet and ContextForge's
  * defaults: cloud metadata and link-local addresses are always refused; loopback, private,
  * shared (CGNAT) and unspecified addresses are refused unless private networks are allowed
- * (`MCP_ALLOW_PRIVATE_NETWORKS`). IPv4-mapped and NAT64 IPv6 addresses are judged by the IPv4
- * address they carry.
+ * (`MCP_ALLOW_PRIVATE_NETWORKS`), and so are the addresses of this host's own network interfaces
+ * (`os.networkInterfaces()`: a service bound to all interfaces answers on the host's public
+ * address too). IPv6 addresses that carry an IPv4 address (IPv4-mapped, IPv4-compatible,
+ * IPv4-translated, 6to4 and well-known-prefix NAT64) are judged by that IPv4 address; the
+ * local-use NAT64 prefix (`64:ff9b:1::/48`, RFC 8215) is private outright.
  *
  * Connections check the addresses they actually connect to: {@link GuardedNetwork} gives undici
  * (HTTP) and `ws` (WebSocket) a `lookup` that resolves a host once and refuses any address the
@@ -15,6 +18,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import {
   Agent,
   fetch as undiciFetch,
@@ -38,6 +42,12 @@ export interface UrlPolicy {
    */
   allowPrivateNetworks: boolean;
   /**
+   * The addresses of this host's own interfaces, refused like private ones (kind `host`) unless
+   * private networks are allowed. Read at every check (interfaces come and go); default
+   * {@link localInterfaceAddresses}.
+   */
+  hostAddresses?: () => Iterable<string>;
+  /**
    * DNS resolution, used both by {@link assertUrlAllowed} and by the connections of a
    * {@link GuardedNetwork} (each of their lookups is one call); default `dns.promises.lookup`
    * with `all: true` (the OS resolver).
@@ -47,7 +57,14 @@ export interface UrlPolicy {
 
 /** Why an address is special; `undefined` from {@link classifyAddress} means public. */
 export type AddressKind =
-  'metadata' | 'link-local' | 'loopback' | 'private' | 'shared' | 'unspecified' | 'reserved';
+  | 'metadata'
+  | 'link-local'
+  | 'loopback'
+  | 'private'
+  | 'shared'
+  | 'unspecified'
+  | 'reserved'
+  | 'host';
 
 /** Kinds refused whatever the policy says. */
 const ALWAYS_REFUSED: ReadonlySet<AddressKind> = new Set(['metadata', 'link-local', 'reserved']);
@@ -60,6 +77,7 @@ const KIND_TEXT: Record<AddressKind, string> = {
   shared: 'a shared (CGNAT) network address',
   unspecified: 'an unspecified address',
   reserved: 'a reserved or multicast address',
+  host: 'an address of this host',
 };
 
 /**
@@ -93,6 +111,8 @@ const RULES: readonly [AddressKind, string, number, 'ipv4' | 'ipv6'][] = [
   ['private', '192.168.0.0', 16, 'ipv4'],
   ['private', '198.18.0.0', 15, 'ipv4'],
   ['private', 'fc00::', 7, 'ipv6'],
+  // Local-use NAT64 (RFC 8215): the IPv4 address sits at a place the operator chose.
+  ['private', '64:ff9b:1::', 48, 'ipv6'],
   ['private', 'fec0::', 10, 'ipv6'],
   ['shared', '100.64.0.0', 10, 'ipv4'],
   ['reserved', '224.0.0.0', 4, 'ipv4'],
@@ -129,19 +149,52 @@ export class UrlRefusedError extends Error {
 
 /**
  * The IPv4 address an IPv6 address carries, for IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible
- * (`::a.b.c.d`) and NAT64 (`64:ff9b::a.b.c.d`, RFC 6052) forms; otherwise `undefined`.
+ * (`::a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`, RFC 2765), well-known-prefix NAT64
+ * (`64:ff9b::a.b.c.d`, RFC 6052) and 6to4 (`2002:aabb:ccdd::/48`, RFC 3056) forms; otherwise
+ * `undefined`.
  */
 export function embeddedIPv4(address: string): string | undefined {
   if (isIP(address) !== 6) return undefined;
   const groups = expandIPv6(address);
   if (!groups) return undefined;
+  if (groups[0] === 0x2002) return dottedQuad(groups[1]!, groups[2]!);
   const head = groups.slice(0, 6);
-  const mapped = head.slice(0, 5).every((g) => g === 0) && head[5] === 0xffff;
-  const compatible = head.every((g) => g === 0) && (groups[6] !== 0 || groups[7]! > 1);
-  const nat64 = head[0] === 0x64 && head[1] === 0xff9b && head.slice(2).every((g) => g === 0);
-  if (!mapped && !compatible && !nat64) return undefined;
-  const [high, low] = [groups[6]!, groups[7]!];
+  const zeros = (from: number, to: number) => head.slice(from, to).every((g) => g === 0);
+  const mapped = zeros(0, 5) && head[5] === 0xffff;
+  const translated = zeros(0, 4) && head[4] === 0xffff && head[5] === 0;
+  const compatible = zeros(0, 6) && (groups[6] !== 0 || groups[7]! > 1);
+  const nat64 = head[0] === 0x64 && head[1] === 0xff9b && zeros(2, 6);
+  if (!mapped && !translated && !compatible && !nat64) return undefined;
+  return dottedQuad(groups[6]!, groups[7]!);
+}
+
+function dottedQuad(high: number, low: number): string {
   return [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.');
+}
+
+/**
+ * The addresses of this host's network interfaces (`os.networkInterfaces()`), loopback included;
+ * the default of {@link UrlPolicy.hostAddresses}.
+ */
+export function localInterfaceAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) =>
+    (list ?? []).map((entry) => entry.address),
+  );
+}
+
+/** True when `address` (its embedded IPv4 address, if any) is one of `hostAddresses`. */
+function isHostAddress(address: string, hostAddresses: Iterable<string>): boolean {
+  const bare = address.replace(/^\[|\]$/g, '');
+  const ip = embeddedIPv4(bare) ?? bare.split('%')[0]!;
+  const family = ipFamily(ip);
+  if (!family) return false;
+  const list = new BlockList();
+  for (const own of hostAddresses) {
+    const ownIp = own.split('%')[0]!;
+    const ownFamily = ipFamily(ownIp);
+    if (ownFamily) list.addAddress(ownIp, ownFamily);
+  }
+  return list.check(ip, family);
 }
 
 /** The eight 16-bit groups of an IPv6 address (dotted IPv4 tail allowed), or undefined. */
@@ -190,9 +243,16 @@ function ipFamily(address: string): 'ipv4' | 'ipv6' | undefined {
  */
 export function addressRefusal(
   address: string,
-  policy: Pick<UrlPolicy, 'allowPrivateNetworks'>,
+  policy: Pick<UrlPolicy, 'allowPrivateNetworks' | 'hostAddresses'>,
 ): string | undefined {
-  const kind = classifyAddress(address);
+  let kind = classifyAddress(address);
+  if (
+    !kind &&
+    !policy.allowPrivateNetworks &&
+    isHostAddress(address, (policy.hostAddresses ?? localInterfaceAddresses)())
+  ) {
+    kind = 'host';
+  }
   if (!kind || (policy.allowPrivateNetworks && !ALWAYS_REFUSED.has(kind))) return undefined;
   const shown = embeddedIPv4(address.replace(/^\[|\]$/g, ''));
   const suffix = ALWAYS_REFUSED.has(kind)
@@ -210,7 +270,7 @@ export function addressRefusal(
  */
 export function staticUrlRefusal(
   url: string | URL,
-  policy: Pick<UrlPolicy, 'allowPrivateNetworks'>,
+  policy: Pick<UrlPolicy, 'allowPrivateNetworks' | 'hostAddresses'>,
 ): string | undefined {
   let parsed: URL;
   try {
@@ -248,12 +308,12 @@ export function staticUrlRefusal(
  */
 export function assertStaticUrlAllowed(
   url: string | URL,
-  policy: Pick<UrlPolicy, 'allowPrivateNetworks'>,
+  policy: Pick<UrlPolicy, 'allowPrivateNetworks' | 'hostAddresses'>,
 ): void {
   const refusal = staticUrlRefusal(url, policy);
   if (refusal) {
     const parsed = typeof url !== 'string' ? url : URL.canParse(url) ? new URL(url) : undefined;
-    throw new UrlRefusedError(refusal, parsed ? refusalKind(parsed) : undefined);
+    throw new UrlRefusedError(refusal, parsed ? refusalKind(parsed, policy) : undefined);
   }
 }
 
@@ -297,7 +357,9 @@ export async function assertUrlAllowed(
   }
   for (const { address } of addresses) {
     const why = addressRefusal(address, policy);
-    if (why) throw new UrlRefusedError(`${host} resolves to ${why}`, classifyAddress(address));
+    if (why) {
+      throw new UrlRefusedError(`${host} resolves to ${why}`, classifyAddress(address) ?? 'host');
+    }
   }
 }
 
@@ -310,10 +372,15 @@ function withTimeout<T>(promise: Promise<T>, ms: number | undefined, message: st
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function refusalKind(url: URL): AddressKind | undefined {
+function refusalKind(
+  url: URL,
+  policy: Pick<UrlPolicy, 'allowPrivateNetworks' | 'hostAddresses'>,
+): AddressKind | undefined {
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (METADATA_HOSTNAMES.has(host.replace(/\.$/, ''))) return 'metadata';
-  return classifyAddress(host);
+  const kind = classifyAddress(host);
+  if (kind || !isIP(host.split('%')[0]!)) return kind;
+  return addressRefusal(host, policy) ? 'host' : undefined;
 }
 
 /**
@@ -337,7 +404,7 @@ export function guardedLookup(
     check: (hostname, address) => {
       const why = addressRefusal(address, policy);
       return why
-        ? new UrlRefusedError(`${hostname} resolves to ${why}`, classifyAddress(address))
+        ? new UrlRefusedError(`${hostname} resolves to ${why}`, classifyAddress(address) ?? 'host')
         : undefined;
     },
     cacheMs: options.cacheMs,

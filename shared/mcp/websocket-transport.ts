@@ -5,12 +5,14 @@
  * which Node 20 does not have, and it cannot send request headers, so a server behind an API
  * key or custom headers would be unreachable. This class keeps the SDK's wire behaviour (one
  * JSON-RPC message per text frame, validated with the SDK's `JSONRPCMessageSchema`) and gives
- * it the `ws` implementation with headers.
+ * it the `ws` implementation with headers. A frame (or fragmented message) larger than
+ * `maxMessageBytes` is refused by `ws` (`maxPayload`) from its header, before its payload is read.
  */
 import type { LookupFunction } from 'node:net';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { WebSocket } from 'ws';
+import { DEFAULT_MAX_MESSAGE_BYTES, McpMessageTooLargeError } from './message-limit.js';
 
 /** The subprotocol MCP servers expect on a WebSocket upgrade. */
 export const MCP_WEBSOCKET_SUBPROTOCOL = 'mcp';
@@ -28,6 +30,12 @@ export interface WebSocketClientTransportOptions {
    * its error fails `start()`. Default `dns.lookup`.
    */
   lookup?: LookupFunction;
+  /**
+   * Largest message accepted from the server, in bytes; default `DEFAULT_MAX_MESSAGE_BYTES`
+   * (4 MiB). A larger one closes the socket (status 1009) and is reported to `onerror` as
+   * `McpMessageTooLargeError`.
+   */
+  maxMessageBytes?: number;
 }
 
 /** A `Transport` for the SDK's `Client` that speaks MCP over a `ws` WebSocket. */
@@ -53,9 +61,11 @@ export class WebSocketClientTransport implements Transport {
    */
   start(): Promise<void> {
     if (this.#socket) throw new Error('WebSocketClientTransport already started');
+    const maxMessageBytes = this.#options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(this.#url, MCP_WEBSOCKET_SUBPROTOCOL, {
         headers: this.#options.headers,
+        maxPayload: maxMessageBytes,
         handshakeTimeout: this.#options.handshakeTimeoutMs ?? 10_000,
         ...(this.#options.lookup && { lookup: this.#options.lookup }),
       });
@@ -72,7 +82,11 @@ export class WebSocketClientTransport implements Transport {
         socket.terminate();
         reject(error);
       });
-      socket.on('error', (error) => {
+      socket.on('error', (cause) => {
+        const error =
+          (cause as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+            ? new McpMessageTooLargeError(maxMessageBytes)
+            : cause;
         if (!opened) reject(error);
         this.onerror?.(error);
       });

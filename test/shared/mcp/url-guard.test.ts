@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   UrlRefusedError,
@@ -8,6 +9,8 @@ import {
   classifyAddress,
   embeddedIPv4,
   GuardedNetwork,
+  guardedLookup,
+  localInterfaceAddresses,
   staticUrlRefusal,
   type UrlPolicy,
   type HostResolver,
@@ -54,21 +57,38 @@ describe('classifyAddress', () => {
     ['0.0.0.0', 'unspecified'],
     ['::', 'unspecified'],
     ['224.0.0.1', 'reserved'],
+    // IPv4-translated (RFC 2765), 6to4 (RFC 3056) and local-use NAT64 (RFC 8215).
+    ['::ffff:0:169.254.169.254', 'metadata'],
+    ['::ffff:0:7f00:1', 'loopback'],
+    ['[::ffff:0:10.0.0.1]', 'private'],
+    ['2002:a9fe:a9fe::1', 'metadata'],
+    ['2002:7f00:1::', 'loopback'],
+    ['2002:0a00:0001:1234::1', 'private'],
+    ['64:ff9b:1::a00:1', 'private'],
+    ['64:ff9b:1:ffff::808:808', 'private'],
   ])('%s is %s', (address, kind) => {
     expect(classifyAddress(address)).toBe(kind);
   });
 
-  it.each(['8.8.8.8', '172.32.0.1', '100.128.0.1', '2001:4860:4860::8888', '::ffff:8.8.8.8', 'x'])(
-    '%s is public (or no address)',
-    (address) => {
-      expect(classifyAddress(address)).toBeUndefined();
-    },
-  );
+  it.each([
+    '8.8.8.8',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2001:4860:4860::8888',
+    '::ffff:8.8.8.8',
+    '2002:808:808::1',
+    '64:ff9b:2::1',
+    'x',
+  ])('%s is public (or no address)', (address) => {
+    expect(classifyAddress(address)).toBeUndefined();
+  });
 
   it('reads the IPv4 address inside mapped, compatible and NAT64 IPv6 addresses', () => {
     expect(embeddedIPv4('::ffff:7f00:1')).toBe('127.0.0.1');
     expect(embeddedIPv4('::ffff:10.1.2.3')).toBe('10.1.2.3');
     expect(embeddedIPv4('64:ff9b::0a00:0001')).toBe('10.0.0.1');
+    expect(embeddedIPv4('::ffff:0:a9fe:a9fe')).toBe('169.254.169.254');
+    expect(embeddedIPv4('2002:c000:0201::5')).toBe('192.0.2.1');
     expect(embeddedIPv4('::1')).toBeUndefined();
     expect(embeddedIPv4('2001:db8::1')).toBeUndefined();
   });
@@ -91,6 +111,35 @@ describe('addressRefusal', () => {
       expect(addressRefusal(address, OPEN)).toBeUndefined();
     }
     expect(addressRefusal('8.8.8.8', STRICT)).toBeUndefined();
+  });
+
+  it("refuses this machine's own interface addresses (e.g. eth0) unless private networks are allowed", () => {
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .filter((entry) => entry && !entry.internal)
+      .map((entry) => entry!.address.split('%')[0]!)
+      .filter((address) => classifyAddress(address) !== 'link-local'); // refused either way
+    expect(own.length).toBeGreaterThan(0);
+    expect(localInterfaceAddresses()).toEqual(expect.arrayContaining(own));
+    for (const address of own) {
+      expect(addressRefusal(address, STRICT)).toMatch(/\(set MCP_ALLOW_PRIVATE_NETWORKS=true/);
+      expect(addressRefusal(address, OPEN)).toBeUndefined();
+    }
+  });
+
+  it('refuses a public address that belongs to this host, in any IPv6 wrapping', () => {
+    const policy = { ...STRICT, hostAddresses: () => ['93.184.216.34', '2001:db8::7'] };
+    expect(addressRefusal('93.184.216.34', policy)).toBe(
+      '93.184.216.34 is an address of this host (set MCP_ALLOW_PRIVATE_NETWORKS=true to allow private networks)',
+    );
+    expect(addressRefusal('::ffff:93.184.216.34', policy)).toMatch(/an address of this host/);
+    expect(addressRefusal('2002:5db8:d822::1', policy)).toMatch(/an address of this host/);
+    expect(addressRefusal('2001:0db8:0:0::7', policy)).toMatch(/an address of this host/);
+    expect(addressRefusal('93.184.216.35', policy)).toBeUndefined();
+    expect(staticUrlRefusal('http://93.184.216.34/mcp', policy)).toMatch(/address of this host/);
+    expect(addressRefusal('93.184.216.34', { ...policy, allowPrivateNetworks: true })).toBe(
+      undefined,
+    );
   });
 });
 
@@ -173,6 +222,23 @@ describe('assertUrlAllowed', () => {
     ).resolves.toBeUndefined();
   });
 
+  it('refuses names resolving to 6to4, IPv4-translated or local-use NAT64 forms of refused addresses', async () => {
+    const wrapped = resolverOf({
+      'six-to-four.example': ['2002:a9fe:a9fe::1'],
+      'translated.example': ['::ffff:0:7f00:1'],
+      'nat64.example': ['64:ff9b:1::a00:1'],
+    });
+    await expect(
+      assertUrlAllowed('https://six-to-four.example/', { ...OPEN, resolve: wrapped }),
+    ).rejects.toThrow(/\(169\.254\.169\.254\) is a cloud metadata address/);
+    await expect(
+      assertUrlAllowed('https://translated.example/', { ...STRICT, resolve: wrapped }),
+    ).rejects.toThrow(/\(127\.0\.0\.1\) is a loopback address/);
+    await expect(
+      assertUrlAllowed('https://nat64.example/', { ...STRICT, resolve: wrapped }),
+    ).rejects.toThrow(/is a private network address/);
+  });
+
   it('gives up resolving after resolveTimeoutMs', async () => {
     const never: HostResolver = () => new Promise(() => {});
     await expect(
@@ -182,6 +248,33 @@ describe('assertUrlAllowed', () => {
         { resolveTimeoutMs: 20 },
       ),
     ).rejects.toThrow(/took longer than 20 ms/);
+  });
+});
+
+describe('connect-time lookup', () => {
+  /** The lookup's answer for `hostname`: the error it fails the connection with, or the address. */
+  const lookupOnce = (policy: UrlPolicy, hostname: string) =>
+    new Promise<Error | string>((resolve) =>
+      guardedLookup(policy, { cacheMs: 0 })(hostname, {}, (error, address) =>
+        resolve(error ?? (address as string)),
+      ),
+    );
+  const resolve = resolverOf({
+    'six-to-four.example': ['2002:7f00:1::1'],
+    'translated.example': ['::ffff:0:a9fe:a9fe'],
+    'nat64.example': ['64:ff9b:1::a00:1'],
+    'own.example': ['93.184.216.34'],
+  });
+  const policy = { ...STRICT, resolve, hostAddresses: () => ['93.184.216.34'] };
+
+  it('classifies the addresses it connects to exactly as the static checks do', async () => {
+    expect(String(await lookupOnce(policy, 'six-to-four.example'))).toMatch(/loopback address/);
+    expect(String(await lookupOnce(policy, 'translated.example'))).toMatch(/cloud metadata/);
+    expect(String(await lookupOnce(policy, 'nat64.example'))).toMatch(/private network address/);
+    expect(String(await lookupOnce(policy, 'own.example'))).toMatch(/an address of this host/);
+    expect(await lookupOnce({ ...policy, hostAddresses: () => [] }, 'own.example')).toBe(
+      '93.184.216.34',
+    );
   });
 });
 
