@@ -30,6 +30,7 @@ import { authHeaders, createOAuthProvider, isOAuth } from './auth.js';
 import { CallAbortRelay } from './call-abort-relay.js';
 import { McpConnectionError, describeError, type McpErrorCode } from './errors.js';
 import type { McpServerConfig, RemoteServerConfig } from './server-config.js';
+import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubber.js';
 import { StderrLog, type StderrLimits } from './stderr-log.js';
 import { assertCommandAllowed } from './command-guard.js';
 import type { StdioProcessLimiter } from './stdio-process-limiter.js';
@@ -111,6 +112,13 @@ export interface McpConnectionOptions {
    * connecting another one fails with `connect_failed`. Default: any command.
    */
   allowedCommands?: readonly string[];
+  /**
+   * Scrubs the server's secrets from every error message, log line and stderr note of the
+   * connection (DESIGN §9.2). The connection adds the config's secrets, the user token and every
+   * OAuth token it obtains. Pass one to share it (a supervisor's reconnects, the caller's own
+   * messages); default a new one.
+   */
+  scrubber?: SecretScrubber;
 }
 
 /** Longest a task-augmented tool call may run in all, by default (ms). */
@@ -151,6 +159,7 @@ export class McpConnection {
   readonly #userToken?: string;
   readonly #urlPolicy: UrlPolicy;
   readonly #allowedCommands?: readonly string[];
+  readonly #scrubber: SecretScrubber;
   /** The OAuth provider, made once so its token outlives the Streamable HTTP → SSE fallback. */
   #authProvider?: OAuthClientProvider;
   #client?: Client;
@@ -177,7 +186,13 @@ export class McpConnection {
   constructor(config: McpServerConfig, options: McpConnectionOptions) {
     this.config = config;
     this.#label = options.label ?? describeTarget(config);
-    this.#logger = options.logger.child({ mcpServer: this.#label });
+    this.#scrubber = options.scrubber ?? new SecretScrubber();
+    for (const secret of configSecrets(config)) this.#scrubber.add(secret);
+    this.#scrubber.add(options.userToken);
+    this.#logger = scrubbingLogger(
+      options.logger.child({ mcpServer: this.#label }),
+      this.#scrubber,
+    );
     this.#onStatusChange = options.onStatusChange;
     this.#onToolsListChanged = options.onToolsListChanged;
     this.#onTransportError = options.onTransportError;
@@ -187,6 +202,7 @@ export class McpConnection {
       logger: this.#logger,
       limits: options.stderrLimits,
       now: options.now,
+      scrub: (text) => this.#scrubber.scrub(text),
     });
     this.#userToken = options.userToken;
     this.#urlPolicy = options.urlPolicy ?? { allowPrivateNetworks: true };
@@ -196,6 +212,11 @@ export class McpConnection {
   /** The current status (DESIGN §5). */
   get status(): ConnectionStatus {
     return this.#status;
+  }
+
+  /** Scrubs this server's secrets (and tokens obtained so far) from a text. */
+  get scrubber(): SecretScrubber {
+    return this.#scrubber;
   }
 
   /** The error behind the last `error` status, if any. */
@@ -290,14 +311,15 @@ export class McpConnection {
       );
       return this.#info;
     } catch (error) {
-      const failure =
+      const failure = this.#scrubbed(
         error instanceof McpConnectionError
           ? error
           : new McpConnectionError(
               'connect_failed',
               `Could not connect to ${this.#label}: ${describeError(error)}${this.#stderrNote()}`,
               { cause: error },
-            );
+            ),
+      );
       await this.#teardown();
       // After close() the caller ended the attempt: the status stays `disconnected`.
       if (!this.#closing) this.#fail(failure);
@@ -447,10 +469,12 @@ export class McpConnection {
         void client.experimental.tasks.cancelTask(taskId).catch(() => undefined);
       }
       if (total.aborted && !options.signal?.aborted) {
-        throw new McpConnectionError(
-          'timeout',
-          `tools/call ${name} on ${this.#label} did not finish its task in time`,
-          { cause: error },
+        throw this.#scrubbed(
+          new McpConnectionError(
+            'timeout',
+            `tools/call ${name} on ${this.#label} did not finish its task in time`,
+            { cause: error },
+          ),
         );
       }
       throw this.#requestError(`tools/call ${name}`, error, options.signal);
@@ -564,7 +588,14 @@ export class McpConnection {
       return new WebSocketClientTransport(url, { headers, lookup: network.lookup });
     }
     // Websocket configs cannot hold OAuth (server-config rejects it), so only HTTP gets here.
-    if (isOAuth(config.auth)) this.#authProvider ??= createOAuthProvider(config.auth, url);
+    if (isOAuth(config.auth)) {
+      this.#authProvider ??= createOAuthProvider(config.auth, url, {
+        onTokens: (tokens) => {
+          this.#scrubber.add(tokens.access_token);
+          this.#scrubber.add(tokens.refresh_token);
+        },
+      });
+    }
     const options = {
       requestInit: { headers },
       authProvider: this.#authProvider,
@@ -586,6 +617,23 @@ export class McpConnection {
     return this.#stderr.note();
   }
 
+  /**
+   * The error with this server's secrets scrubbed from its message and its cause chain (which
+   * `describeError` and the log quote), so no consumer of the connection sees them.
+   */
+  #scrubbed(error: McpConnectionError): McpConnectionError {
+    error.message = this.#scrubber.scrub(error.message);
+    if (error.stack) error.stack = this.#scrubber.scrub(error.stack);
+    if (error.cause !== undefined) {
+      Object.defineProperty(error, 'cause', {
+        value: this.#scrubber.scrubError(error.cause),
+        configurable: true,
+        writable: true,
+      });
+    }
+    return error;
+  }
+
   #onTransportClosed(client: Client): void {
     if (this.#client !== client) return;
     this.#client = undefined;
@@ -594,9 +642,11 @@ export class McpConnection {
     this.#network = undefined;
     if (this.#closing || this.#status === 'connecting') return;
     this.#fail(
-      new McpConnectionError(
-        'connection_lost',
-        `Connection to ${this.#label} was closed by the server${this.#stderrNote()}`,
+      this.#scrubbed(
+        new McpConnectionError(
+          'connection_lost',
+          `Connection to ${this.#label} was closed by the server${this.#stderrNote()}`,
+        ),
       ),
     );
     this.#logger.warn({ err: this.#lastError }, 'mcp connection lost');
@@ -639,20 +689,22 @@ export class McpConnection {
    * or a transport that broke marks this connection lost.
    */
   #requestError(what: string, error: unknown, signal?: AbortSignal): McpConnectionError {
-    if (error instanceof McpConnectionError) return error;
+    if (error instanceof McpConnectionError) return this.#scrubbed(error);
     const message = `${what} on ${this.#label} failed: ${describeError(error)}`;
     if (signal?.aborted) {
-      return new McpConnectionError('cancelled', `${what} on ${this.#label} was cancelled`, {
-        cause: error,
-      });
+      return this.#scrubbed(
+        new McpConnectionError('cancelled', `${what} on ${this.#label} was cancelled`, {
+          cause: error,
+        }),
+      );
     }
     if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
-      return new McpConnectionError('timeout', message, { cause: error });
+      return this.#scrubbed(new McpConnectionError('timeout', message, { cause: error }));
     }
     let code: McpErrorCode = 'request_failed';
     if (isSessionExpired(error)) code = 'session_expired';
     else if (!this.#client || isNetworkError(error)) code = 'connection_lost';
-    const failure = new McpConnectionError(code, message, { cause: error });
+    const failure = this.#scrubbed(new McpConnectionError(code, message, { cause: error }));
     if (code !== 'request_failed') this.#markLost(failure);
     return failure;
   }
