@@ -165,7 +165,7 @@ export async function probeServer(
   } catch (error) {
     await connection?.close();
     // Scrubbed at the connection already; again here for errors raised before it existed.
-    const message = scrubber.scrub(describeError(error));
+    const message = describeError(error, (text) => scrubber.scrub(text));
     return { ok: false, error: message, patch: { connectionStatus: 'error', lastError: message } };
   }
 }

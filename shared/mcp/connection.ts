@@ -160,6 +160,7 @@ export class McpConnection {
   readonly #urlPolicy: UrlPolicy;
   readonly #allowedCommands?: readonly string[];
   readonly #scrubber: SecretScrubber;
+  readonly #scrub = (text: string): string => this.#scrubber.scrub(text);
   /** The OAuth provider, made once so its token outlives the Streamable HTTP → SSE fallback. */
   #authProvider?: OAuthClientProvider;
   #client?: Client;
@@ -316,7 +317,7 @@ export class McpConnection {
           ? error
           : new McpConnectionError(
               'connect_failed',
-              `Could not connect to ${this.#label}: ${describeError(error)}${this.#stderrNote()}`,
+              `Could not connect to ${this.#label}: ${describeError(error, this.#scrub)}${this.#stderrNote()}`,
               { cause: error },
             ),
       );
@@ -690,7 +691,7 @@ export class McpConnection {
    */
   #requestError(what: string, error: unknown, signal?: AbortSignal): McpConnectionError {
     if (error instanceof McpConnectionError) return this.#scrubbed(error);
-    const message = `${what} on ${this.#label} failed: ${describeError(error)}`;
+    const message = `${what} on ${this.#label} failed: ${describeError(error, this.#scrub)}`;
     if (signal?.aborted) {
       return this.#scrubbed(
         new McpConnectionError('cancelled', `${what} on ${this.#label} was cancelled`, {
