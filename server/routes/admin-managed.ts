@@ -97,7 +97,8 @@ export function assertOwnerMayChange(
   patch: Record<string, unknown>,
   caller: Pick<User, 'role'>,
 ): void {
-  if (!row.adminManaged || caller.role === 'admin') return;
+  // A stdio server is stricter still: a non-admin may change nothing of it (server-safety.ts).
+  if (!row.adminManaged || caller.role === 'admin' || row.transport === 'stdio') return;
   const fields = changedManagedFields(row, patch);
   if (fields.length > 0) throw new AdminManagedProblem(fields);
 }

@@ -121,5 +121,6 @@ describe.each(targets)('migration 0002 on %s', (_name, open) => {
     } finally {
       await target.close();
     }
-  });
+    // Two runs of the migrator on a fresh PGlite take tens of seconds with both cores busy.
+  }, 120_000);
 });
