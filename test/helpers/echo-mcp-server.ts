@@ -7,6 +7,8 @@
  * - `/oauth-mcp`: HTTP 401 with `WWW-Authenticate: Bearer`, so an OAuth client asks for a token.
  * - `/token`: an OAuth token endpoint refusing with `invalid_client`, its `error_description`
  *   quoting the token request (Basic credentials or a form body holding the client secret).
+ * - `/issuing-mcp`: HTTP 401 until the request carries a bearer token, then HTTP 500 quoting it.
+ * - `/issue`: a token endpoint that grants `accessToken` (and `refreshToken`).
  * - `/tools-mcp`: a working stateless Streamable HTTP MCP server (the SDK's) whose `leak` tool
  *   answers `isError` with the request headers and whose `throw` tool fails with a JSON-RPC error
  *   quoting them.
@@ -44,8 +46,17 @@ function toolServer(): McpServer {
   return server;
 }
 
-/** Starts the server on a loopback port the kernel picks. */
-export async function startEchoMcpServer(): Promise<EchoMcpServer> {
+/**
+ * Starts the server on a loopback port the kernel picks.
+ *
+ * @param issued the tokens `/issue` grants.
+ */
+export async function startEchoMcpServer(
+  issued: { accessToken: string; refreshToken: string } = {
+    accessToken: 'issued-access-token',
+    refreshToken: 'issued-refresh-token',
+  },
+): Promise<EchoMcpServer> {
   let requests = 0;
   const http: Server = createServer(async (req, res) => {
     requests += 1;
@@ -66,6 +77,18 @@ export async function startEchoMcpServer(): Promise<EchoMcpServer> {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
         JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32600, message: `refused ${echo}` } }),
+      );
+    } else if (path === '/issuing-mcp' && !/^Bearer /.test(req.headers.authorization ?? '')) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+    } else if (path === '/issue') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          access_token: issued.accessToken,
+          refresh_token: issued.refreshToken,
+          token_type: 'Bearer',
+          expires_in: 3600,
+        }),
       );
     } else if (path === '/oauth-mcp') {
       res.writeHead(401, { 'www-authenticate': 'Bearer' }).end(echo);

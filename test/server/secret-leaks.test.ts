@@ -3,9 +3,10 @@
  * that quote the request they got (headers, Basic credentials, form bodies) in an HTTP 500, a
  * JSON-RPC error, an OAuth refusal, a tool's error result or their stderr are connected by the
  * status monitor, the test and tools routes and an agent session; the planted secrets (API key,
- * header value, client secret, env value, user token) must then appear in no API response, no
- * log line, no status stream message, no recorded tool call, and nowhere in the database: every
- * file of PGlite's data directory, or the `pg_dump` of the Postgres database.
+ * header value, client secret, env value, user token, and the OAuth tokens a server issued) must
+ * then appear in no API response, no log line, no status stream message, no recorded tool call,
+ * and nowhere in the database: every file of PGlite's data directory, or the `pg_dump` of the
+ * Postgres database.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -39,6 +40,8 @@ const MARKERS = {
   clientSecret: `leak-client-secret-${tag}-S3`,
   env: `leak-env-${tag}-E4`,
   userToken: `leak-user-token-${tag}-U5`,
+  accessToken: `leak-access-token-${tag}-T6`,
+  refreshToken: `leak-refresh-token-${tag}-R7`,
 };
 /**
  * The markers found in a text in any form the scrubber knows: as is, JSON-escaped, percent- or
@@ -94,7 +97,10 @@ beforeAll(async () => {
     level: 'trace',
     destination: { write: (line: string) => logLines.push(line) },
   });
-  echo = await startEchoMcpServer();
+  echo = await startEchoMcpServer({
+    accessToken: MARKERS.accessToken,
+    refreshToken: MARKERS.refreshToken,
+  });
   // Retries far apart: each server fails once, and the test reads what that failure left.
   monitor = new StatusMonitor({
     db: database.db,
@@ -164,6 +170,12 @@ describe('secrets quoted back by a failing server', () => {
       },
       oauthBasic: oauth('client_secret_basic'),
       oauthPost: oauth('client_secret_post'),
+      // Gets a token, then a 500 quoting it: the token obtained is scrubbed too.
+      oauthIssued: {
+        ...oauth('client_secret_basic'),
+        url: `${echo.origin}/issuing-mcp`,
+        auth: { ...oauth('client_secret_basic').auth, tokenUrl: `${echo.origin}/issue` },
+      },
       stderr: {
         transport: 'stdio',
         command: process.execPath,
@@ -215,6 +227,7 @@ describe('secrets quoted back by a failing server', () => {
     expect(byName('http500').lastError).toContain('[secret]');
     expect(byName('rpcError').lastError).toContain('[secret]');
     expect(byName('oauthBasic').lastError).toMatch(/invalid_client/);
+    expect(byName('oauthIssued').lastError).toMatch(/authorization.*Bearer \[secret\]/);
     expect(byName('stderr').lastError).toMatch(/my env: \[secret\]/);
     const text = responses.join('\n');
     expect(text).toContain('[secret]');
