@@ -443,15 +443,16 @@ export class McpToolset extends llm.Toolset {
         structured: 'summary',
       });
       if (isError) {
-        error = text;
+        // A failing tool may quote the request it got: its own secrets never reach the record.
+        error = this.connection.scrubber.scrub(text);
         throw new llm.ToolError(
-          `The ${tool.originalName} tool of ${this.server.name} said: ${text}`,
+          `The ${tool.originalName} tool of ${this.server.name} said: ${error}`,
         );
       }
       return text;
     } catch (thrown) {
       if (thrown instanceof llm.ToolError) throw thrown;
-      error = describeError(thrown);
+      error = this.connection.scrubber.scrub(describeError(thrown));
       if (signal.aborted) throw thrown;
       throw new llm.ToolError(this.#sentenceFor(tool, thrown));
     } finally {

@@ -135,7 +135,11 @@ export const API_ROUTES = {
     summary: 'Partial update: any subset of the create fields',
     description:
       `${SCOPE} Omitted fields and secrets are kept; \`apiKey\`, \`cwd\` and \`auth\` ` +
-      'set to null are cleared. The merged result is validated like a create body.',
+      'set to null are cleared. The merged result is validated like a create body. An update ' +
+      'that changes where the secrets go (the origin of `url` or `auth.tokenUrl`, `command`, ' +
+      '`args`, `cwd`) must give them again or clear them (422 naming them). The owner of an ' +
+      '`adminManaged` server may not change its connection, secrets, tool filter or tool ' +
+      'policy (403 naming them).',
     tag: 'servers',
     auth: 'user',
     params: idParams,

@@ -156,6 +156,12 @@ export const serverResource = z.object({
         "the user's spoken yes; `longRunning` names tools (MCP names) that run in the background.",
     }),
   isActive: z.boolean(),
+  adminManaged: z.boolean().meta({
+    description:
+      'An admin set up or changed this server for its owner: the owner may enable, disable, ' +
+      'rename, describe, time out or delete it, but not change its connection, secrets, tool ' +
+      'filter or tool policy (403).',
+  }),
   connectionStatus: z.enum(CONNECTION_STATUSES),
   lastConnected: isoDate.nullable(),
   lastError: z.string().nullable(),

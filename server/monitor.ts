@@ -23,6 +23,7 @@ import {
   type McpConnectionOptions,
 } from '../shared/mcp/connection.js';
 import { describeError } from '../shared/mcp/errors.js';
+import { SecretScrubber, secretsOfColumns } from '../shared/mcp/secret-scrubber.js';
 import { configFromColumns } from '../shared/mcp/server-config.js';
 import type { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import {
@@ -146,10 +147,12 @@ export async function probeServer(
   options: { stdioLimiter?: StdioProcessLimiter; userToken?: string } & ConnectionGuards = {},
 ): Promise<ProbeResult> {
   let connection: McpConnection | undefined;
+  const scrubber = new SecretScrubber([...secretsOfColumns(row), options.userToken]);
   try {
     connection = new McpConnection(configFromColumns(row), {
       logger,
       label: row.name,
+      scrubber,
       stdioLimiter: options.stdioLimiter?.forUser(row.userId),
       userToken: options.userToken,
       urlPolicy: options.urlPolicy,
@@ -172,7 +175,8 @@ export async function probeServer(
     };
   } catch (error) {
     await connection?.close();
-    const message = describeError(error);
+    // Scrubbed at the connection already; again here for errors raised before it existed.
+    const message = describeError(error, (text) => scrubber.scrub(text));
     return { ok: false, error: message, patch: { connectionStatus: 'error', lastError: message } };
   }
 }
@@ -283,9 +287,10 @@ export class StatusMonitor implements ServerWatcher {
     try {
       config = configFromColumns(row);
     } catch (error) {
+      const scrubber = new SecretScrubber(secretsOfColumns(row));
       const patch: ServerStatusPatch = {
         connectionStatus: 'error',
-        lastError: `Invalid configuration: ${describeError(error)}`,
+        lastError: scrubber.scrub(`Invalid configuration: ${describeError(error)}`),
       };
       this.#emit(row.id, row.userId, patch);
       await updateServerStatus(this.#db, row.id, patch);
@@ -322,7 +327,7 @@ export class StatusMonitor implements ServerWatcher {
       patch.metadata = connectionMetadata(entry.connection.info, entry.connection.tools);
       entry.lastConnectedWrittenAt = Date.now();
     } else if (change.error) {
-      patch.lastError = change.error.message;
+      patch.lastError = entry.connection.scrubber.scrub(change.error.message);
     }
     return patch;
   }

@@ -52,6 +52,7 @@ export function serializeServer(row: McpServerRow) {
     toolFilter: row.toolFilter,
     toolPolicy: row.toolPolicy,
     isActive: row.isActive,
+    adminManaged: row.adminManaged,
     connectionStatus: row.connectionStatus,
     lastConnected: row.lastConnected?.toISOString() ?? null,
     lastError: row.lastError,

@@ -49,7 +49,9 @@ export type CreateServerBody = z.infer<typeof createServerBody>;
  * Body of `PUT /api/mcp/servers/:id`: any subset of the create fields. `apiKey: null`,
  * `cwd: null` and `auth: null` clear those; omitted secrets are kept. A given `auth` replaces the
  * stored one, except that an omitted `clientSecret` or `privateKey` is kept when `type` is
- * unchanged.
+ * unchanged. An update that changes where the secrets go must give them again
+ * (`secret-binding.ts`), and an admin-managed server's owner may not change its connection
+ * (`admin-managed.ts`).
  */
 export const updateServerBody = z
   .strictObject({

@@ -1,8 +1,8 @@
 /**
- * Save-time guards of a server config (issue 4, "Safety"): stdio servers start processes on the
- * worker's machine, so only admins may register or change them, and only with an allowed
- * command; remote URLs must not point at cloud metadata, link-local or (unless allowed) private
- * addresses. The connection layer checks the same rules again when it connects.
+ * Save-time guards of a server config: stdio servers start processes on the worker's machine, so
+ * only admins may register or change them, and only with an allowed command; remote URLs (the
+ * server's and its OAuth token endpoint) must not point at cloud metadata, link-local or (unless
+ * allowed) private addresses. The connection layer checks the same rules again when it connects.
  */
 import type { Response } from 'express';
 import type { McpServerRow } from '../../shared/db/schema.js';
@@ -29,14 +29,17 @@ export interface ServerSafety {
 export const PERMISSIVE_SAFETY: ServerSafety = { urlPolicy: { allowPrivateNetworks: true } };
 
 /**
- * 422 for a remote URL the policy refuses; `errors` names the field, as validation errors do.
+ * 422 for a URL of a config the policy refuses; `errors` names the field, as validation errors do.
  */
 export class UrlRefusedProblem extends HttpError {
   override readonly name = 'UrlRefusedProblem';
-  /** @param reason why, e.g. `169.254.169.254 is a cloud metadata address`. */
-  constructor(reason: string) {
-    super(422, 'url_refused', `body.url: ${reason}`, {
-      errors: [{ path: 'body.url', message: reason }],
+  /**
+   * @param reason why, e.g. `169.254.169.254 is a cloud metadata address`.
+   * @param path the refused field: `body.url` (default) or `body.auth.tokenUrl`.
+   */
+  constructor(reason: string, path = 'body.url') {
+    super(422, 'url_refused', `${path}: ${reason}`, {
+      errors: [{ path, message: reason }],
     });
   }
 }
@@ -49,7 +52,8 @@ export class UrlRefusedProblem extends HttpError {
  * @param stored the stored server, for an update: changing a stdio server needs an admin too.
  * @throws ForbiddenError (403) when a non-admin registers or changes a stdio server, or the
  *   command is not on the allow list (the detail names the list).
- * @throws UrlRefusedProblem (422) when the URL, or an address its host resolves to, is refused.
+ * @throws UrlRefusedProblem (422) when the URL or `auth.tokenUrl`, or an address its host
+ *   resolves to, is refused (the problem names the field).
  *   A host that does not resolve within 2 s is accepted here; the connection checks again.
  */
 export async function assertServerAllowed(
@@ -72,13 +76,20 @@ export async function assertServerAllowed(
     }
     return;
   }
-  try {
-    await assertUrlAllowed(config.url, safety.urlPolicy, {
-      ignoreResolveErrors: true,
-      resolveTimeoutMs: 2_000,
-    });
-  } catch (error) {
-    if (error instanceof UrlRefusedError) throw new UrlRefusedProblem(error.message);
-    throw error;
+  // Every URL a remote config sends something to: the server, and the token endpoint that gets
+  // the client secret or assertion.
+  const urls: [string, string][] = [['body.url', config.url]];
+  const tokenUrl = config.auth && 'tokenUrl' in config.auth ? config.auth.tokenUrl : undefined;
+  if (tokenUrl) urls.push(['body.auth.tokenUrl', tokenUrl]);
+  for (const [path, url] of urls) {
+    try {
+      await assertUrlAllowed(url, safety.urlPolicy, {
+        ignoreResolveErrors: true,
+        resolveTimeoutMs: 2_000,
+      });
+    } catch (error) {
+      if (error instanceof UrlRefusedError) throw new UrlRefusedProblem(error.message, path);
+      throw error;
+    }
   }
 }

@@ -27,8 +27,11 @@ import { API_ROUTES } from '../api-routes.js';
 import { BadRequestError, ConflictError, HttpError, NotFoundError } from '../errors.js';
 import { connectionMetadata, probeServer, type ServerWatcher } from '../monitor.js';
 import { validate } from '../route-spec.js';
+import { currentUser } from '../auth.js';
 import { actingUserId } from '../scope.js';
 import { serializeServer } from '../serialize.js';
+import { adminManagedAfter, assertOwnerMayChange, changedManagedFields } from './admin-managed.js';
+import { assertSecretsFollowDestination } from './secret-binding.js';
 import { PERMISSIVE_SAFETY, assertServerAllowed, type ServerSafety } from './server-safety.js';
 import {
   columnsFromBody,
@@ -164,6 +167,7 @@ export function serversRouter({
     const row = await createServer(store, {
       ...columnsFromBody(body.data),
       userId,
+      adminManaged: adminManagedAfter(currentUser(res), userId),
     }).catch((error: unknown) => conflictOnDuplicate(error, body.data.name));
     notify(row.id);
     res.status(201).location(`/api/mcp/servers/${row.id}`).json(serializeServer(row));
@@ -177,11 +181,21 @@ export function serversRouter({
     const row = await loadServer(req, res);
     const patch = updateServerBody.safeParse(req.body ?? {});
     if (!patch.success) throw BadRequestError.fromZod(patch.error);
+    const caller = currentUser(res);
+    assertOwnerMayChange(row, patch.data, caller);
+    assertSecretsFollowDestination(row, patch.data);
     const merged = mergeUpdate(row, patch.data);
     await assertServerAllowed(merged, res, safety, row);
-    const updated = await updateServer(store, row.userId, row.id, columnsFromBody(merged)).catch(
-      (error: unknown) => conflictOnDuplicate(error, merged.name),
+    const adminManaged = adminManagedAfter(
+      caller,
+      row.userId,
+      row,
+      changedManagedFields(row, patch.data),
     );
+    const updated = await updateServer(store, row.userId, row.id, {
+      ...columnsFromBody(merged),
+      adminManaged,
+    }).catch((error: unknown) => conflictOnDuplicate(error, merged.name));
     if (!updated) throw new NotFoundError(`MCP server ${row.id} does not exist.`);
     notify(row.id);
     res.json(serializeServer(updated));
@@ -231,7 +245,7 @@ export function serversRouter({
       // The monitor records the failure and reconnects on its own; the caller sees it now.
       return {
         status: 'error',
-        error: describeError(error),
+        error: describeError(error, (text) => live.scrubber.scrub(text)),
         latencyMs: Math.round(performance.now() - started),
       };
     }

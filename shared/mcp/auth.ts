@@ -40,6 +40,7 @@ import type {
 import type {
   OAuthClientInformationFull,
   OAuthMetadata,
+  OAuthTokens,
 } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { OAuthServerAuth, ServerAuth } from './server-config.js';
 
@@ -112,12 +113,15 @@ export function isOAuth(auth: ServerAuth | undefined): auth is OAuthServerAuth {
  *
  * @param auth a validated OAuth `auth` config.
  * @param serverUrl the MCP server's URL (its origin is the SDK's fallback authorization server).
+ * @param options.onTokens called with each token response the provider saves, before the
+ *   transport uses it (the connection adds the tokens to its secret scrubber).
  * @returns a provider whose errors surface from the transport: token endpoint refusals as the
  *   SDK's `OAuthError` subclasses (e.g. `InvalidClientError` for a wrong secret).
  */
 export function createOAuthProvider(
   auth: OAuthServerAuth,
   serverUrl: string | URL,
+  options: { onTokens?: (tokens: OAuthTokens) => void } = {},
 ): OAuthClientProvider {
   const tokenUrl = auth.tokenUrl;
   const issuer = tokenUrl ?? String(new URL('/', serverUrl));
@@ -147,6 +151,14 @@ export function createOAuthProvider(
       algorithm: auth.algorithm,
     });
     authMethod = 'private_key_jwt';
+  }
+  const onTokens = options.onTokens;
+  if (onTokens) {
+    const save = provider.saveTokens.bind(provider);
+    provider.saveTokens = (tokens: OAuthTokens) => {
+      onTokens(tokens);
+      save(tokens);
+    };
   }
   return keepDiscoveryState(provider, tokenUrl ? pinnedDiscovery(tokenUrl, authMethod) : undefined);
 }

@@ -36,6 +36,7 @@ import {
   type McpMessageTooLargeError,
 } from './message-limit.js';
 import type { McpServerConfig, RemoteServerConfig } from './server-config.js';
+import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubber.js';
 import { StderrLog, type StderrLimits } from './stderr-log.js';
 import { assertCommandAllowed } from './command-guard.js';
 import type { StdioProcessAdmission } from './stdio-process-limiter.js';
@@ -131,6 +132,13 @@ export interface McpConnectionOptions {
    * naming the limit and the setting (see `message-limit.ts`).
    */
   maxMessageBytes?: number;
+  /**
+   * Scrubs the server's secrets from every error message, log line and stderr note of the
+   * connection (DESIGN §9.2). The connection adds the config's secrets, the user token and every
+   * OAuth token it obtains. Pass one to share it (a supervisor's reconnects, the caller's own
+   * messages); default a new one.
+   */
+  scrubber?: SecretScrubber;
 }
 
 /** Longest a task-augmented tool call may run in all, by default (ms). */
@@ -174,6 +182,8 @@ export class McpConnection {
   readonly #maxMessageBytes: number;
   /** Set when the server sent a message over the limit; the connection is then closed. */
   #tooLarge?: McpMessageTooLargeError;
+  readonly #scrubber: SecretScrubber;
+  readonly #scrub = (text: string): string => this.#scrubber.scrub(text);
   /** The OAuth provider, made once so its token outlives the Streamable HTTP → SSE fallback. */
   #authProvider?: OAuthClientProvider;
   #client?: Client;
@@ -200,7 +210,13 @@ export class McpConnection {
   constructor(config: McpServerConfig, options: McpConnectionOptions) {
     this.config = config;
     this.#label = options.label ?? describeTarget(config);
-    this.#logger = options.logger.child({ mcpServer: this.#label });
+    this.#scrubber = options.scrubber ?? new SecretScrubber();
+    for (const secret of configSecrets(config)) this.#scrubber.add(secret);
+    this.#scrubber.add(options.userToken);
+    this.#logger = scrubbingLogger(
+      options.logger.child({ mcpServer: this.#label }),
+      this.#scrubber,
+    );
     this.#onStatusChange = options.onStatusChange;
     this.#onToolsListChanged = options.onToolsListChanged;
     this.#onTransportError = options.onTransportError;
@@ -210,6 +226,7 @@ export class McpConnection {
       logger: this.#logger,
       limits: options.stderrLimits,
       now: options.now,
+      scrub: (text) => this.#scrubber.scrub(text),
     });
     this.#userToken = options.userToken;
     this.#urlPolicy = options.urlPolicy ?? { allowPrivateNetworks: true };
@@ -220,6 +237,11 @@ export class McpConnection {
   /** The current status (DESIGN §5). */
   get status(): ConnectionStatus {
     return this.#status;
+  }
+
+  /** Scrubs this server's secrets (and tokens obtained so far) from a text. */
+  get scrubber(): SecretScrubber {
+    return this.#scrubber;
   }
 
   /** The error behind the last `error` status, if any. */
@@ -315,14 +337,15 @@ export class McpConnection {
       return this.#info;
     } catch (error) {
       const tooLarge = messageTooLarge(error) ?? this.#tooLarge;
-      const failure =
+      const failure = this.#scrubbed(
         error instanceof McpConnectionError
           ? error
           : new McpConnectionError(
               'connect_failed',
-              `Could not connect to ${this.#label}: ${tooLarge ? tooLarge.message : describeError(error)}${this.#stderrNote()}`,
+              `Could not connect to ${this.#label}: ${tooLarge ? tooLarge.message : describeError(error, this.#scrub)}${this.#stderrNote()}`,
               { cause: error },
-            );
+            ),
+      );
       await this.#teardown();
       // After close() the caller ended the attempt: the status stays `disconnected`.
       if (!this.#closing) this.#fail(failure);
@@ -479,10 +502,12 @@ export class McpConnection {
         void client.experimental.tasks.cancelTask(taskId).catch(() => undefined);
       }
       if (total.aborted && !options.signal?.aborted) {
-        throw new McpConnectionError(
-          'timeout',
-          `tools/call ${name} on ${this.#label} did not finish its task in time`,
-          { cause: error },
+        throw this.#scrubbed(
+          new McpConnectionError(
+            'timeout',
+            `tools/call ${name} on ${this.#label} did not finish its task in time`,
+            { cause: error },
+          ),
         );
       }
       throw this.#requestError(`tools/call ${name}`, error, options.signal);
@@ -603,7 +628,14 @@ export class McpConnection {
       });
     }
     // Websocket configs cannot hold OAuth (server-config rejects it), so only HTTP gets here.
-    if (isOAuth(config.auth)) this.#authProvider ??= createOAuthProvider(config.auth, url);
+    if (isOAuth(config.auth)) {
+      this.#authProvider ??= createOAuthProvider(config.auth, url, {
+        onTokens: (tokens) => {
+          this.#scrubber.add(tokens.access_token);
+          this.#scrubber.add(tokens.refresh_token);
+        },
+      });
+    }
     const options = {
       requestInit: { headers },
       authProvider: this.#authProvider,
@@ -643,6 +675,23 @@ export class McpConnection {
     return this.#stderr.note();
   }
 
+  /**
+   * The error with this server's secrets scrubbed from its message and its cause chain (which
+   * `describeError` and the log quote), so no consumer of the connection sees them.
+   */
+  #scrubbed(error: McpConnectionError): McpConnectionError {
+    error.message = this.#scrubber.scrub(error.message);
+    if (error.stack) error.stack = this.#scrubber.scrub(error.stack);
+    if (error.cause !== undefined) {
+      Object.defineProperty(error, 'cause', {
+        value: this.#scrubber.scrubError(error.cause),
+        configurable: true,
+        writable: true,
+      });
+    }
+    return error;
+  }
+
   #onTransportClosed(client: Client): void {
     if (this.#client !== client) return;
     this.#client = undefined;
@@ -653,7 +702,11 @@ export class McpConnection {
     const why = this.#tooLarge
       ? `was closed: ${this.#tooLarge.message}`
       : `was closed by the server${this.#stderrNote()}`;
-    this.#fail(new McpConnectionError('connection_lost', `Connection to ${this.#label} ${why}`));
+    this.#fail(
+      this.#scrubbed(
+        new McpConnectionError('connection_lost', `Connection to ${this.#label} ${why}`),
+      ),
+    );
     this.#logger.warn({ err: this.#lastError }, 'mcp connection lost');
   }
 
@@ -694,30 +747,34 @@ export class McpConnection {
    * or a transport that broke marks this connection lost.
    */
   #requestError(what: string, error: unknown, signal?: AbortSignal): McpConnectionError {
-    if (error instanceof McpConnectionError) return error;
+    if (error instanceof McpConnectionError) return this.#scrubbed(error);
     const tooLarge = messageTooLarge(error) ?? this.#tooLarge;
     if (tooLarge) {
-      const failure = new McpConnectionError(
-        'connection_lost',
-        `${what} on ${this.#label} failed: ${tooLarge.message}`,
-        { cause: error },
+      const failure = this.#scrubbed(
+        new McpConnectionError(
+          'connection_lost',
+          `${what} on ${this.#label} failed: ${tooLarge.message}`,
+          { cause: error },
+        ),
       );
       this.#markLost(failure);
       return failure;
     }
-    const message = `${what} on ${this.#label} failed: ${describeError(error)}`;
+    const message = `${what} on ${this.#label} failed: ${describeError(error, this.#scrub)}`;
     if (signal?.aborted) {
-      return new McpConnectionError('cancelled', `${what} on ${this.#label} was cancelled`, {
-        cause: error,
-      });
+      return this.#scrubbed(
+        new McpConnectionError('cancelled', `${what} on ${this.#label} was cancelled`, {
+          cause: error,
+        }),
+      );
     }
     if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
-      return new McpConnectionError('timeout', message, { cause: error });
+      return this.#scrubbed(new McpConnectionError('timeout', message, { cause: error }));
     }
     let code: McpErrorCode = 'request_failed';
     if (isSessionExpired(error)) code = 'session_expired';
     else if (!this.#client || isNetworkError(error)) code = 'connection_lost';
-    const failure = new McpConnectionError(code, message, { cause: error });
+    const failure = this.#scrubbed(new McpConnectionError(code, message, { cause: error }));
     if (code !== 'request_failed') this.#markLost(failure);
     return failure;
   }

@@ -44,11 +44,18 @@ export class McpConnectionError extends Error {
 /**
  * A short, readable description of any thrown value. An authorization server's refusal (the SDK's
  * `OAuthError`, RFC 6749 §5.2) names its error code, e.g. `invalid_client` for a wrong secret.
+ *
+ * @param scrub applied to the server's text before it is cut short, so a secret the cut would
+ *   split is still found whole (see `SecretScrubber`); default none.
  */
-export function describeError(error: unknown): string {
+export function describeError(
+  error: unknown,
+  scrub: (text: string) => string = (text) => text,
+): string {
   if (error instanceof OAuthError) {
     // A token endpoint that is not one answers with a whole HTML page, which the SDK quotes.
-    const text = error.message.length > 200 ? `${error.message.slice(0, 200)}…` : error.message;
+    const message = scrub(error.message);
+    const text = message.length > 200 ? `${message.slice(0, 200)}…` : message;
     const detail = text ? ` (${text})` : '';
     return `OAuth authorization failed: the authorization server answered ${error.errorCode}${detail}`;
   }
@@ -61,7 +68,7 @@ export function describeError(error: unknown): string {
       return `command is not executable: ${String((error as { path: unknown }).path)}`;
     }
     const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
-    return `${error.message}${cause}`;
+    return scrub(`${error.message}${cause}`);
   }
-  return String(error);
+  return scrub(String(error));
 }

@@ -37,18 +37,39 @@ function namedStringRecord(namePattern: RegExp, rule: string) {
   });
 }
 
-/** RFC 9110 §5.1 field names: `token` characters only. */
+/**
+ * Control characters no HTTP field value may hold (RFC 9110 §5.5: a field value is visible
+ * characters, spaces and horizontal tabs): CR and LF would split the header, NUL and the others
+ * are refused by HTTP clients only when the request is made, far from where they were typed.
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const FIELD_VALUE_CONTROL = /[\x00-\x08\x0A-\x1F\x7F]/;
+
+/** RFC 9110 §5.1 field names: `token` characters only; values without control characters. */
 const headerRecord = namedStringRecord(
   /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/,
   "header names must be HTTP tokens (letters, digits and !#$%&'*+-.^_`|~)",
 ).superRefine((headers, ctx) => {
   for (const [name, value] of Object.entries(headers)) {
-    if (/[\r\n\0]/.test(value)) {
+    if (FIELD_VALUE_CONTROL.test(value)) {
       ctx.addIssue({
         code: 'custom',
         path: [name],
-        message: 'header values must not contain line breaks',
+        message:
+          'header values must not contain line breaks or other control characters (tab is allowed)',
       });
+    }
+  }
+});
+
+/** Environment values: a NUL cannot be passed to a process (execve strings end at it). */
+const envRecord = namedStringRecord(
+  /^[A-Za-z_][A-Za-z0-9_]*$/,
+  'env names must be shell-safe (letters, digits and _, not starting with a digit)',
+).superRefine((env, ctx) => {
+  for (const [name, value] of Object.entries(env)) {
+    if (value.includes('\0')) {
+      ctx.addIssue({ code: 'custom', path: [name], message: 'env values must not contain NUL' });
     }
   }
 });
@@ -61,10 +82,7 @@ export const stdioConfigSchema = z.object({
     .trim()
     .min(1, 'command is required for a stdio server'),
   args: z.array(z.string()).default([]),
-  env: namedStringRecord(
-    /^[A-Za-z_][A-Za-z0-9_]*$/,
-    'env names must be shell-safe (letters, digits and _, not starting with a digit)',
-  ).default({}),
+  env: envRecord.default({}),
   cwd: z.string().min(1).optional(),
   timeoutMs,
 });
@@ -246,7 +264,15 @@ function checkRemoteAuth(
 
 const remoteFields = {
   headers: headerRecord.default({}),
-  apiKey: z.string().min(1).optional(),
+  /** Sent as `Authorization: Bearer <apiKey>`, so it is a header value too. */
+  apiKey: z
+    .string()
+    .min(1)
+    .refine(
+      (value) => !FIELD_VALUE_CONTROL.test(value),
+      'apiKey must not contain line breaks or other control characters: it is sent in the Authorization header',
+    )
+    .optional(),
   /** Authentication beyond `headers`/`apiKey`; absent means `{ type: 'none' }`. */
   auth: serverAuthSchema.optional(),
   timeoutMs,

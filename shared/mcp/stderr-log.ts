@@ -35,6 +35,11 @@ export interface StderrLogOptions {
   limits?: Partial<StderrLimits>;
   /** Clock for the rate, in milliseconds; default `Date.now`. */
   now?: () => number;
+  /**
+   * Applied to each line before it is logged or kept for error notes (a server may print its
+   * environment, secrets included); default none.
+   */
+  scrub?: (text: string) => string;
 }
 
 const NEWLINE = 0x0a;
@@ -44,6 +49,7 @@ export class StderrLog {
   readonly #logger: Logger;
   readonly #limits: StderrLimits;
   readonly #now: () => number;
+  readonly #scrub: (text: string) => string;
   /** The current line's bytes so far, at most `maxLineBytes` of them. */
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -58,6 +64,7 @@ export class StderrLog {
     this.#logger = options.logger;
     this.#limits = { ...DEFAULT_STDERR_LIMITS, ...options.limits };
     this.#now = options.now ?? Date.now;
+    this.#scrub = options.scrub ?? ((text) => text);
     this.#tokens = this.#limits.burstLines;
     this.#refilledAt = this.#now();
   }
@@ -85,7 +92,7 @@ export class StderrLog {
 
   /** The most recent stderr (at most `tailChars`), the unterminated current line included. */
   get tail(): string {
-    return (this.#tail + this.#pendingText()).slice(-this.#limits.tailChars);
+    return (this.#tail + this.#scrub(this.#pendingText())).slice(-this.#limits.tailChars);
   }
 
   /**
@@ -115,7 +122,7 @@ export class StderrLog {
   }
 
   #endLine(): void {
-    let line = this.#pendingText().replace(/\r$/, '');
+    let line = this.#scrub(this.#pendingText().replace(/\r$/, ''));
     if (this.#cutBytes > 0) line += ` …[${this.#cutBytes} more bytes cut]`;
     this.#pending = [];
     this.#pendingBytes = 0;

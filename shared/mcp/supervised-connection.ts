@@ -18,6 +18,7 @@ import {
   type McpConnectionOptions,
 } from './connection.js';
 import { McpConnectionError } from './errors.js';
+import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubber.js';
 import type { McpServerConfig } from './server-config.js';
 
 /** Health and recovery settings; every duration in milliseconds. */
@@ -100,6 +101,8 @@ export class SupervisedConnection {
   readonly #policy: HealthPolicy;
   readonly #logger: Logger;
   readonly #random: () => number;
+  /** Shared by every attempt, so tokens one obtained are still scrubbed after a reconnect. */
+  readonly #scrubber: SecretScrubber;
   #connection?: McpConnection;
   #status: ConnectionStatus = 'disconnected';
   #lastError?: McpConnectionError;
@@ -127,7 +130,13 @@ export class SupervisedConnection {
     this.label = options.label;
     this.#options = options;
     this.#policy = { ...DEFAULT_HEALTH_POLICY, ...options.policy };
-    this.#logger = options.logger.child({ mcpServer: options.label });
+    this.#scrubber = options.connectionOptions?.scrubber ?? new SecretScrubber();
+    for (const secret of configSecrets(config)) this.#scrubber.add(secret);
+    this.#scrubber.add(options.connectionOptions?.userToken);
+    this.#logger = scrubbingLogger(
+      options.logger.child({ mcpServer: options.label }),
+      this.#scrubber,
+    );
     this.#random = options.random ?? Math.random;
   }
 
@@ -139,6 +148,14 @@ export class SupervisedConnection {
   /** The failure behind the last `degraded` or `error`. */
   get lastError(): McpConnectionError | undefined {
     return this.#lastError;
+  }
+
+  /**
+   * Scrubs this server's secrets, the user token and every OAuth token obtained so far from a
+   * text (e.g. a tool's error result before it is recorded).
+   */
+  get scrubber(): SecretScrubber {
+    return this.#scrubber;
   }
 
   /** The tools from the last successful listing (kept while the server is down). */
@@ -329,6 +346,7 @@ export class SupervisedConnection {
     if (this.#status !== 'error') this.#setStatus('connecting');
     const connection = new McpConnection(this.config, {
       ...this.#options.connectionOptions,
+      scrubber: this.#scrubber,
       logger: this.#options.logger,
       label: this.label,
       onStatusChange: (status, error) => {
@@ -363,7 +381,9 @@ export class SupervisedConnection {
       this.#lastError =
         error instanceof McpConnectionError
           ? error
-          : new McpConnectionError('connect_failed', String(error), { cause: error });
+          : new McpConnectionError('connect_failed', this.#scrubber.scrub(String(error)), {
+              cause: this.#scrubber.scrubError(error),
+            });
       this.#scheduleRetry();
       return false;
     } finally {

@@ -112,7 +112,9 @@ describe('mcpServerConfigSchema', () => {
   it('rejects a header value with a line break', () => {
     expect(
       problems({ transport: 'sse', url: 'http://x/sse', headers: { 'X-A': 'a\r\nX-B: b' } }),
-    ).toEqual(['headers.X-A: header values must not contain line breaks']);
+    ).toEqual([
+      'headers.X-A: header values must not contain line breaks or other control characters (tab is allowed)',
+    ]);
   });
 
   it.each([
