@@ -1,13 +1,23 @@
 /**
  * Which tool definitions from a server are usable at all. A tool is skipped (with a warning, by
- * the connection that lists it) when its name breaks the MCP tool name rule (MCP spec 2025-11-25,
- * "Tools › Tool names": 1–128 of `A-Z a-z 0-9 _ - .`, checked with the SDK's own
- * `validateToolName`), when its name, title or description holds a control character (C0 or
- * DEL; tab, line feed and carriage return are allowed in the title and description), or when any
- * string or key anywhere in it holds NUL: PostgreSQL `text` and `jsonb` cannot store `\u0000`, so
- * such a tool would make every status write and tool call record of its server fail.
+ * the connection that lists it) when its name is empty, longer than 128 characters or holds a
+ * control character, when its title or description holds a control character (C0 or DEL; tab,
+ * line feed and carriage return are allowed there), or when any string or key anywhere in it
+ * holds NUL: PostgreSQL `text` and `jsonb` cannot store `\u0000`, so such a tool would make every
+ * status write and tool call record of its server fail.
+ *
+ * The MCP spec (2025-11-25, "Tools › Tool names") says names SHOULD be 1–128 of
+ * `A-Z a-z 0-9 _ - .`; only the length is enforced here, as the SDK itself only warns: a name
+ * with a space or a slash is still a usable tool, and the model sees a sanitized name anyway
+ * (`tool-names.ts`).
  */
-import { validateToolName } from '@modelcontextprotocol/sdk/shared/toolNameValidation.js';
+
+/** Longest tool name accepted, in characters (MCP spec 2025-11-25, "Tools › Tool names"). */
+export const MAX_TOOL_NAME_LENGTH = 128;
+
+/** C0 controls, DEL and C1 controls: none belongs in a name. */
+// eslint-disable-next-line no-control-regex
+const CONTROL_IN_NAME = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** C0 controls and DEL, except tab, line feed and carriage return. */
 // eslint-disable-next-line no-control-regex
@@ -18,7 +28,7 @@ const CONTROL_IN_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
  *
  * @param tool a tool from `tools/list` that passed the SDK's `Tool` schema (only `name`, `title`,
  *   `description` are read by name; every other member is scanned for NUL).
- * @returns one sentence, e.g. `its name "a b" breaks the MCP tool name rule (…)`.
+ * @returns one sentence, e.g. `its title holds a control character`.
  */
 export function toolDefinitionProblem(tool: {
   name: string;
@@ -26,9 +36,11 @@ export function toolDefinitionProblem(tool: {
   description?: string;
   [member: string]: unknown;
 }): string | undefined {
-  const name = validateToolName(tool.name);
-  if (!name.isValid) {
-    return `its name ${JSON.stringify(tool.name.slice(0, 140))} breaks the MCP tool name rule (1-128 of A-Z a-z 0-9 _ - .)`;
+  if (tool.name.length === 0 || tool.name.length > MAX_TOOL_NAME_LENGTH) {
+    return `its name ${JSON.stringify(tool.name.slice(0, 140))} is not 1-${MAX_TOOL_NAME_LENGTH} characters long (MCP tool name rule)`;
+  }
+  if (CONTROL_IN_NAME.test(tool.name)) {
+    return `its name ${JSON.stringify(tool.name)} holds a control character`;
   }
   for (const field of ['title', 'description'] as const) {
     const text = tool[field];

@@ -36,7 +36,6 @@ const HOSTILE_TOOLS = [
   },
   { name: 'bell\u0007', inputSchema: schema },
   { name: 'escape-description', description: 'red \u001b[31m text', inputSchema: schema },
-  { name: 'has space', inputSchema: schema },
   { name: 'x'.repeat(129), inputSchema: schema },
   GOOD,
 ];

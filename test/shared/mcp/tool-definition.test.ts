@@ -4,8 +4,8 @@ import { toolDefinitionProblem } from '../../../shared/mcp/tool-definition.js';
 const inputSchema = { type: 'object' as const, properties: {} };
 
 describe('toolDefinitionProblem', () => {
-  it('accepts names of the MCP rule and text with tabs and line breaks', () => {
-    for (const name of ['echo', 'get_user.v2', 'A-b_c.9', 'x'.repeat(128)]) {
+  it('accepts names of 1-128 characters without controls, and text with tabs and line breaks', () => {
+    for (const name of ['echo', 'get_user.v2', 'A-b_c.9', 'x'.repeat(128), 'has space', 'a/b']) {
       expect(toolDefinitionProblem({ name, inputSchema })).toBeUndefined();
     }
     expect(
@@ -14,11 +14,11 @@ describe('toolDefinitionProblem', () => {
   });
 
   it.each([
-    ['', /breaks the MCP tool name rule/],
-    ['x'.repeat(129), /breaks the MCP tool name rule/],
-    ['has space', /breaks the MCP tool name rule/],
-    ['nul\u0000', /breaks the MCP tool name rule/],
-    ['bell\u0007', /breaks the MCP tool name rule/],
+    ['', /is not 1-128 characters long/],
+    ['x'.repeat(129), /is not 1-128 characters long/],
+    ['nul\u0000', /holds a control character/],
+    ['bell\u0007', /holds a control character/],
+    ['c1\u0085', /holds a control character/],
   ])('refuses the name %j', (name, reason) => {
     expect(toolDefinitionProblem({ name, inputSchema })).toMatch(reason);
   });
