@@ -14,7 +14,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import type { ServerAuth } from '../mcp/server-config.js';
+import type { SandboxConfig, ServerAuth } from '../mcp/server-config.js';
 
 /** Roles a user can hold: an admin may act for any user, a user only for themself. */
 export const USER_ROLES = ['admin', 'user'] as const;
@@ -89,6 +89,13 @@ export interface ToolPolicy {
  */
 export type { ServerAuth };
 
+/**
+ * How a stdio server is sandboxed, the type of the `sandbox` column (DESIGN §9.3): its network,
+ * what of the host it may see beyond the defaults, and its resource limits. Derived from the zod
+ * schema that validates it (`sandboxConfigSchema`).
+ */
+export type { SandboxConfig };
+
 /** What the status monitor learned about a server the last time it connected. */
 export interface ServerMetadata {
   serverInfo?: { name: string; version: string; title?: string };
@@ -118,6 +125,7 @@ export const mcpServers = pgTable(
     command: text('command'),
     args: jsonb('args').$type<string[]>().notNull().default([]),
     cwd: text('cwd'),
+    sandbox: jsonb('sandbox').$type<SandboxConfig>().notNull().default({}),
     env: jsonb('env').$type<Record<string, string>>().notNull().default({}),
     headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
     apiKey: text('api_key'),

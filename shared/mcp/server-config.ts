@@ -74,6 +74,52 @@ const envRecord = namedStringRecord(
   }
 });
 
+/** Networks a sandboxed stdio server can be given (DESIGN §9.3). */
+export const SANDBOX_NETWORKS = ['none', 'outbound', 'host'] as const;
+export type SandboxNetwork = (typeof SANDBOX_NETWORKS)[number];
+
+const absolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((value) => value.startsWith('/'), 'must be an absolute path')
+  .refine((value) => !value.includes('\0'), 'must not contain NUL');
+
+/** A host directory or file an admin grants a sandboxed stdio server. */
+export const sandboxMountSchema = z.strictObject({
+  /** The path on the host. */
+  hostPath: absolutePath,
+  /** Where it appears inside the sandbox; default the same path. */
+  path: absolutePath.optional(),
+  /** Whether the server may write to it; default read-only. */
+  writable: z.boolean().default(false),
+});
+export type SandboxMount = z.infer<typeof sandboxMountSchema>;
+
+/**
+ * How a stdio server is sandboxed (DESIGN §9.3), the `sandbox` column: `network` (`none`: its
+ * own empty network namespace; `outbound`: the internet but never the host's loopback or private
+ * addresses, optionally only `allowDomains`; `host`: the host's network, explicit), `mounts` the
+ * admin grants beyond what running the command needs, and resource `limits` (unset ones take the
+ * settings' defaults). Every field is optional: `{}` is the default sandbox.
+ */
+export const sandboxConfigSchema = z.strictObject({
+  network: z.enum(SANDBOX_NETWORKS).optional(),
+  allowDomains: z.array(z.string().min(1).max(253)).max(100).optional(),
+  mounts: z.array(sandboxMountSchema).max(32).optional(),
+  limits: z
+    .strictObject({
+      /** Address space per process, in MiB. */
+      memoryMb: z.int().min(64).max(1_048_576).optional(),
+      /** Processes (and threads) the server may run at once. */
+      processes: z.int().min(1).max(65_536).optional(),
+      /** Open files per process. */
+      openFiles: z.int().min(16).max(1_048_576).optional(),
+    })
+    .optional(),
+});
+export type SandboxConfig = z.infer<typeof sandboxConfigSchema>;
+
 /** A local server started as a child process speaking JSON-RPC over stdin/stdout. */
 export const stdioConfigSchema = z.object({
   transport: z.literal('stdio'),

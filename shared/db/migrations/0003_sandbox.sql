@@ -1,0 +1,1 @@
+ALTER TABLE "mcp_servers" ADD COLUMN "sandbox" jsonb DEFAULT '{}'::jsonb NOT NULL;
