@@ -82,6 +82,9 @@ describe('tools that take time, change things, and answer for the ear', () => {
       logger: silentLogger(),
       fillerAfterMs: options.fillerAfterMs,
       progressIntervalMs: options.progressIntervalMs,
+      // These tests are about the tools, not the start deadline: wait for the server however
+      // long a busy machine takes to start it.
+      startDeadlineMs: 60_000,
     });
     const llm = new ScriptedLLM(responses);
     const agent = new voice.Agent({ instructions: 'You are a test agent.', tools: tools.toolsets });

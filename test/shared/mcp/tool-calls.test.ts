@@ -123,22 +123,25 @@ describe('cancellation and progress', () => {
       command: process.execPath,
       args: [EVERYTHING_BIN, 'stdio'],
       env: {},
-      // Shorter than the whole operation (3 s), longer than one step (0.5 s).
-      timeoutMs: 1_500,
+      // Shorter than the whole operation (8 s), far longer than one step (0.5 s), and long enough
+      // for the server to start on a busy machine (the same timeout bounds initialize).
+      timeoutMs: 4_000,
     });
     await connection.connect();
     const progress: Progress[] = [];
     const result = await connection.callTool(
       'trigger-long-running-operation',
-      { duration: 3, steps: 6 },
+      { duration: 8, steps: 16 },
       { onProgress: (p) => progress.push(p) },
     );
     expect(result.content).toEqual([
       { type: 'text', text: expect.stringContaining('Long running operation completed') },
     ]);
     // The last report races the result itself; every earlier one arrives, in order.
-    expect(progress.map((p) => p.progress).slice(0, 5)).toEqual([1, 2, 3, 4, 5]);
-    expect(progress.every((p) => p.total === 6)).toBe(true);
+    expect(progress.map((p) => p.progress).slice(0, 15)).toEqual(
+      Array.from({ length: 15 }, (_, i) => i + 1),
+    );
+    expect(progress.every((p) => p.total === 16)).toBe(true);
   });
 });
 
