@@ -128,7 +128,8 @@ describe('loadUserToolsets start deadline', () => {
 
   beforeAll(async () => {
     handle = await openTestDatabase();
-    slow = await startSlowInitializeServer(1_500);
+    // Slower than the deadline below by far, so it is still connecting when the session starts.
+    slow = await startSlowInitializeServer(12_000);
     silent = await startSilentServer();
   });
 
@@ -162,7 +163,8 @@ describe('loadUserToolsets start deadline', () => {
       secrets: handle.secrets,
       userId: user.id,
       logger: silentLogger(),
-      startDeadlineMs: 800,
+      // Long enough for server-everything to start on a busy machine.
+      startDeadlineMs: 6_000,
     });
 
     expect(tools.pending.sort()).toEqual(['Silent', 'Slow']);
@@ -174,8 +176,8 @@ describe('loadUserToolsets start deadline', () => {
 
     await vi.waitFor(
       () => expect(slowToolset!.advertisedTools.map((t) => t.name)).toEqual(['slow__echo']),
-      { timeout: 10_000, interval: 20 },
+      { timeout: 30_000, interval: 20 },
     );
     expect(silentToolset!.advertisedTools).toEqual([]);
-  });
+  }, 90_000);
 });

@@ -75,7 +75,8 @@ describe('McpConnection.listTools', () => {
 
 describe('McpConnection.callTool', () => {
   it("rejects with McpConnectionError once the server's timeoutMs has passed without an answer", async () => {
-    const timeoutMs = 5_000;
+    // Also bounds initialize, which runs on real timers: room for a busy machine.
+    const timeoutMs = 30_000;
     const conn = fixtureServer({ timeoutMs });
     await conn.connect();
     // Only the request timers are faked; the child process and its pipes run for real.

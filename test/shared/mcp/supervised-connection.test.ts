@@ -70,8 +70,9 @@ const everything: McpServerConfig = {
 };
 
 /** Polls (bounded: 200 × 25 ms) until `check` holds; returns whether it did. */
+/** Polls `check` every 25 ms for up to 30 s (a reconnect starts a process: slow on a busy machine). */
 async function eventually(check: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 1_200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
   return check();
 }
 
