@@ -25,7 +25,7 @@
  * rather than let out to every domain.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { access, constants, readlink } from 'node:fs/promises';
+import { access, constants, open, stat, type FileHandle } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -220,61 +220,73 @@ export class SlirpOutboundNetworkProvider implements OutboundNetworkProvider {
     }
     const problem = await outboundNetworkProblem({ path: this.#path });
     if (problem) throw new SandboxNetworkError(problem);
-    const netns = await namespaceOf(pid, 'net');
-    if (netns === (await namespaceOf('self', 'net'))) {
-      // Rules written here would change this host's own network: never.
-      throw new SandboxNetworkError(
-        `process ${pid} shares this process's network namespace: start it in its own (bwrap --unshare-net) before attaching`,
-      );
-    }
-    const ownPidNamespace = (await namespaceOf(pid, 'pid')) !== (await namespaceOf('self', 'pid'));
-
-    await this.#run(
-      'nft',
-      ['nsenter', `--target=${pid}`, '--net', '--', 'nft', '-f', '-'],
-      outboundRuleset(this.#hostAddresses()),
-    );
-
-    const slirp = [
-      'slirp4netns',
-      '--configure',
-      '--mtu=65520',
-      '--disable-host-loopback',
-      '--enable-sandbox',
-      '--enable-seccomp',
-      '--exit-fd=3',
-      '--ready-fd=4',
-      // Stay in this user namespace: by default slirp4netns joins the target's, which bwrap
-      // --uid nests below the one owning the network namespace, where it may not join it.
-      '--userns-path=/proc/self/ns/user',
-      String(pid),
-      'tap0',
-    ];
-    // In the sandbox's PID namespace, the kernel kills slirp4netns when the sandbox ends.
-    const argv = ownPidNamespace ? ['nsenter', `--target=${pid}`, '--pid', '--', ...slirp] : slirp;
-    const child = spawn(argv[0]!, argv.slice(1), {
-      env: this.#env,
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
-    });
-    const network = new SlirpOutboundNetwork(child, {
-      pid,
-      netns,
-      pollIntervalMs: ownPidNamespace ? undefined : this.#pollIntervalMs,
-    });
+    // The namespaces are held open from here on, so a PID reused after the sandbox ended cannot
+    // point nft or slirp4netns at another process's namespace.
+    const netns = await openNamespace(pid, 'net');
+    let pidns: FileHandle | undefined;
     try {
-      await network.ready(this.#attachTimeoutMs);
-    } catch (error) {
-      await network.close();
-      throw error;
+      if (netns.inode === (await namespaceInode('self', 'net'))) {
+        // Rules written here would change this host's own network: never.
+        throw new SandboxNetworkError(
+          `process ${pid} shares this process's network namespace: start it in its own (bwrap --unshare-net) before attaching`,
+        );
+      }
+      const target = await openNamespace(pid, 'pid');
+      if (target.inode === (await namespaceInode('self', 'pid'))) await target.handle.close();
+      else pidns = target.handle;
+
+      await this.#run(
+        'nft',
+        ['nsenter', '--net=/proc/self/fd/3', '--', 'nft', '-f', '-'],
+        netns.handle.fd,
+        outboundRuleset(this.#hostAddresses()),
+      );
+
+      const slirp = [
+        'slirp4netns',
+        '--configure',
+        '--mtu=65520',
+        '--disable-host-loopback',
+        '--enable-sandbox',
+        '--enable-seccomp',
+        '--exit-fd=3',
+        '--ready-fd=4',
+        // Stay in this user namespace: by default slirp4netns joins the target's, which bwrap
+        // --uid nests below the one owning the network namespace, where it may not join it.
+        '--userns-path=/proc/self/ns/user',
+        '--netns-type=path',
+        '/proc/self/fd/5',
+        'tap0',
+      ];
+      // In the sandbox's PID namespace, the kernel kills slirp4netns when the sandbox ends.
+      const argv = pidns ? ['nsenter', '--pid=/proc/self/fd/6', '--', ...slirp] : slirp;
+      const child = spawn(argv[0]!, argv.slice(1), {
+        env: this.#env,
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', netns.handle.fd, pidns?.fd ?? 'ignore'],
+      });
+      const network = new SlirpOutboundNetwork(child, {
+        pid,
+        netnsInode: netns.inode,
+        pollIntervalMs: pidns ? undefined : this.#pollIntervalMs,
+      });
+      try {
+        await network.ready(this.#attachTimeoutMs);
+      } catch (error) {
+        await network.close();
+        throw error;
+      }
+      return network;
+    } finally {
+      await netns.handle.close();
+      await pidns?.close();
     }
-    return network;
   }
 
-  /** Runs a tool to completion with `input` on stdin; rejects with its stderr. */
-  async #run(tool: string, argv: readonly string[], input: string): Promise<void> {
+  /** Runs a tool to completion with `fd3` as its fd 3 and `input` on stdin; rejects with its stderr. */
+  async #run(tool: string, argv: readonly string[], fd3: number, input: string): Promise<void> {
     const child = spawn(argv[0]!, argv.slice(1), {
       env: this.#env,
-      stdio: ['pipe', 'ignore', 'pipe'],
+      stdio: ['pipe', 'ignore', 'pipe', fd3],
     });
     const stderr = collectTail(child.stderr!);
     const done = new Promise<number | null>((resolve, reject) => {
@@ -311,27 +323,30 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
   readonly #child: ChildProcess;
   readonly #stderr: () => string;
   readonly #pid: number;
-  readonly #netns: string;
+  readonly #netnsInode: number;
   #poll?: NodeJS.Timeout;
   #exitCode: number | null | undefined;
+  #spawnError?: Error;
   #closing?: Promise<void>;
 
   /**
    * @param child the spawned slirp4netns (or nsenter running it), fds 3 and 4 its `--exit-fd`
    *   and `--ready-fd`.
-   * @param options.pid the sandboxed process; options.netns its network namespace link.
+   * @param options.pid the sandboxed process; options.netnsInode its network namespace's inode.
    * @param options.pollIntervalMs when set, milliseconds between checks that the process (and
    *   its namespace) still exists; the link closes when it does not.
    */
   constructor(
     child: ChildProcess,
-    options: { pid: number; netns: string; pollIntervalMs?: number },
+    options: { pid: number; netnsInode: number; pollIntervalMs?: number },
   ) {
     this.#child = child;
     this.processId = child.pid;
     this.#pid = options.pid;
-    this.#netns = options.netns;
+    this.#netnsInode = options.netnsInode;
     this.#stderr = collectTail(child.stderr!);
+    // A spawn failure is followed by 'close'; ready() reports it then.
+    child.on('error', (error) => (this.#spawnError ??= error));
     this.exited = new Promise((resolve) => {
       child.once('close', (code) => {
         this.#exitCode = code;
@@ -348,6 +363,7 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
   /**
    * Waits until slirp4netns reports the namespace configured.
    *
+   * @param timeoutMs milliseconds to wait.
    * @throws SandboxNetworkError when it exits first, cannot be started, or takes over `timeoutMs`.
    */
   async ready(timeoutMs: number): Promise<void> {
@@ -356,12 +372,13 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
     try {
       await new Promise<void>((resolve, reject) => {
         readyFd.once('data', () => resolve());
-        this.#child.once('error', (error) => reject(toolError('slirp4netns', error)));
         void this.exited.then(() =>
           reject(
-            new SandboxNetworkError(
-              `slirp4netns exited (${this.#exitCode}) before the sandbox's network was up: ${this.#stderr().trim() || 'no output'}`,
-            ),
+            this.#spawnError
+              ? toolError(this.#child.spawnfile, this.#spawnError)
+              : new SandboxNetworkError(
+                  `slirp4netns exited (${this.#exitCode}) before the sandbox's network was up: ${this.#stderr().trim() || 'no output'}`,
+                ),
           ),
         );
         timer = setTimeout(
@@ -381,7 +398,8 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
 
   /**
    * Stops slirp4netns (closing its `--exit-fd`) and resolves once it has exited; a second call
-   * returns the same promise. Kills it after 5 seconds if it has not exited by then.
+   * returns the same promise. Kills the spawned process after 5 seconds if it has not exited by
+   * then (a slirp4netns in the sandbox's PID namespace then ends with the sandbox).
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -400,7 +418,7 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
   async #checkTarget(): Promise<void> {
     let alive: boolean;
     try {
-      alive = (await namespaceOf(this.#pid, 'net')) === this.#netns;
+      alive = (await namespaceInode(this.#pid, 'net')) === this.#netnsInode;
     } catch {
       alive = false;
     }
@@ -408,16 +426,39 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
   }
 }
 
-/** The namespace link of a process, e.g. `net:[4026532179]`. */
-async function namespaceOf(pid: number | 'self', kind: 'net' | 'pid'): Promise<string> {
+/** Opens a namespace of a process, with its inode number (which names the namespace). */
+async function openNamespace(
+  pid: number,
+  kind: 'net' | 'pid',
+): Promise<{ handle: FileHandle; inode: number }> {
+  let handle: FileHandle;
   try {
-    return await readlink(`/proc/${pid}/ns/${kind}`);
+    handle = await open(`/proc/${pid}/ns/${kind}`, 'r');
   } catch (error) {
-    throw new SandboxNetworkError(
-      `process ${pid} is gone or its namespaces cannot be read (${(error as Error).message})`,
-      { cause: error },
-    );
+    throw goneError(pid, error);
   }
+  try {
+    return { handle, inode: (await handle.stat()).ino };
+  } catch (error) {
+    await handle.close();
+    throw goneError(pid, error);
+  }
+}
+
+/** The inode number of a namespace of a process. */
+async function namespaceInode(pid: number | 'self', kind: 'net' | 'pid'): Promise<number> {
+  try {
+    return (await stat(`/proc/${pid}/ns/${kind}`)).ino;
+  } catch (error) {
+    throw goneError(pid, error);
+  }
+}
+
+function goneError(pid: number | 'self', error: unknown): SandboxNetworkError {
+  return new SandboxNetworkError(
+    `process ${pid} is gone or its namespaces cannot be read (${(error as Error).message})`,
+    { cause: error },
+  );
 }
 
 /** The error for a tool that could not be started, naming the package to install. */

@@ -4,7 +4,7 @@
  * the rules outlast a hostile process, and slirp4netns never outlives the sandbox.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,11 +147,13 @@ describe.skipIf(!canRun)('SlirpOutboundNetworkProvider (bwrap, slirp4netns, nft,
 
   it('ends slirp4netns when the sandboxed process exits, leaving no process behind', async () => {
     const { sandbox, network } = await attached([{ connect: { host: PUBLIC_HOST, port: 443 } }]);
+    const netns = networkNamespace(sandbox.pid);
+    expect(slirpProcessesFor(netns)).not.toEqual([]);
     expect(await sandbox.run()).toEqual(['connected']);
 
     await network.exited;
     expect(isProcessAlive(network.processId!)).toBe(false);
-    expect(slirpProcessesFor(sandbox.pid)).toEqual([]);
+    expect(slirpProcessesFor(netns)).toEqual([]);
   });
 
   it('ends slirp4netns when a sandboxed process without a PID namespace of its own exits', async () => {
@@ -161,22 +163,25 @@ describe.skipIf(!canRun)('SlirpOutboundNetworkProvider (bwrap, slirp4netns, nft,
     sandboxes.push(sandbox);
     const network = await provider.attach({ pid: sandbox.pid });
     networks.push(network);
+    const netns = networkNamespace(sandbox.pid);
+    expect(slirpProcessesFor(netns)).not.toEqual([]);
     expect(await sandbox.run()).toEqual(['connected']);
 
     await network.exited;
     expect(isProcessAlive(network.processId!)).toBe(false);
-    expect(slirpProcessesFor(sandbox.pid)).toEqual([]);
+    expect(slirpProcessesFor(netns)).toEqual([]);
   });
 
   it('close stops slirp4netns and may be called twice', async () => {
     const { sandbox, network } = await attached([]);
-    expect(slirpProcessesFor(sandbox.pid)).toHaveLength(1);
+    const netns = networkNamespace(sandbox.pid);
+    expect(slirpProcessesFor(netns)).not.toEqual([]);
 
     await Promise.all([network.close(), network.close()]);
     await network.close();
 
     expect(isProcessAlive(network.processId!)).toBe(false);
-    expect(slirpProcessesFor(sandbox.pid)).toEqual([]);
+    expect(slirpProcessesFor(netns)).toEqual([]);
     expect(await sandbox.run()).toEqual([]);
   });
 
@@ -196,10 +201,11 @@ describe.skipIf(!canRun)('SlirpOutboundNetworkProvider (bwrap, slirp4netns, nft,
     const sandbox = await startBlockedSandbox([]);
     sandboxes.push(sandbox);
 
+    const netns = networkNamespace(sandbox.pid);
     await expect(
       provider.attach({ pid: sandbox.pid, allowDomains: ['example.com'] }),
     ).rejects.toThrow(/allowDomains is not supported.*network "none"/);
-    expect(slirpProcessesFor(sandbox.pid)).toEqual([]);
+    expect(slirpProcessesFor(netns)).toEqual([]);
   });
 
   it('fails with the reason when the process is gone', async () => {
@@ -211,24 +217,33 @@ describe.skipIf(!canRun)('SlirpOutboundNetworkProvider (bwrap, slirp4netns, nft,
   });
 });
 
-/** Running slirp4netns processes attached to the namespace of `pid` (by their command line). */
-function slirpProcessesFor(pid: number): number[] {
+/** The network namespace of a process, as its link reads (`net:[inode]`). */
+function networkNamespace(pid: number): string {
+  return readlinkSync(`/proc/${pid}/ns/net`);
+}
+
+/** Running slirp4netns processes holding the network namespace `netns` open. */
+function slirpProcessesFor(netns: string): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let argv: string[];
     try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'slirp4netns') continue;
+      const fds = readdirSync(`/proc/${entry}/fd`);
+      if (fds.some((fd) => readlinkOrEmpty(`/proc/${entry}/fd/${fd}`) === netns)) {
+        if (isProcessAlive(Number(entry))) found.push(Number(entry));
+      }
     } catch {
-      continue;
-    }
-    if (
-      argv[0]?.endsWith('slirp4netns') &&
-      argv.includes(String(pid)) &&
-      isProcessAlive(Number(entry))
-    ) {
-      found.push(Number(entry));
+      // The process ended while being read.
     }
   }
   return found;
+}
+
+function readlinkOrEmpty(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
 }
