@@ -3,11 +3,14 @@
  * slirp4netns and nftables: the internet is reached, this host's addresses and loopback never,
  * the rules outlast a hostile process, and slirp4netns never outlives the sandbox.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   outboundNetworkProblem,
@@ -20,11 +23,21 @@ import {
   localInterfaceAddresses,
   SPECIAL_ADDRESS_RANGES,
 } from '../../../../shared/mcp/url-guard.js';
-import { isProcessAlive } from '../../../helpers/mcp-processes.js';
+import { isProcessAlive, waitForProcessExit } from '../../../helpers/mcp-processes.js';
 import {
   startBlockedSandbox,
   type BlockedSandbox,
 } from '../../../helpers/network-namespace-sandbox.js';
+
+/** Attaches to the sandbox whose PID is its argument, prints slirp4netns's PID and waits. */
+const ATTACH_AND_WAIT = `
+import { SlirpOutboundNetworkProvider } from ${JSON.stringify(
+  fileURLToPath(new URL('../../../../shared/mcp/sandbox/outbound-network.ts', import.meta.url)),
+)};
+const network = await new SlirpOutboundNetworkProvider().attach({ pid: Number(process.argv[1]) });
+console.log(network.processId);
+setInterval(() => {}, 1 << 30);
+`;
 
 /** The one public destination this workplace reaches. */
 const PUBLIC_HOST = 'registry.npmjs.org';
@@ -170,6 +183,27 @@ describe.skipIf(!canRun)('SlirpOutboundNetworkProvider (bwrap, slirp4netns, nft,
     await network.exited;
     expect(isProcessAlive(network.processId!)).toBe(false);
     expect(slirpProcessesFor(netns)).toEqual([]);
+  });
+
+  it('ends slirp4netns when the process that attached it dies', async () => {
+    const sandbox = await startBlockedSandbox([]);
+    sandboxes.push(sandbox);
+    const netns = networkNamespace(sandbox.pid);
+    const owner = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', ATTACH_AND_WAIT, String(sandbox.pid)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const [line] = (await once(createInterface({ input: owner.stdout! }), 'line')) as [string];
+    const slirpParent = Number(line);
+    expect(slirpProcessesFor(netns)).not.toEqual([]);
+
+    owner.kill('SIGKILL');
+    await once(owner, 'exit');
+
+    expect(await waitForProcessExit(slirpParent)).toBe(true);
+    expect(slirpProcessesFor(netns)).toEqual([]);
+    expect(await sandbox.run()).toEqual([]);
   });
 
   it('close stops slirp4netns and may be called twice', async () => {
