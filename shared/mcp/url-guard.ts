@@ -94,7 +94,17 @@ export const METADATA_HOSTNAMES: ReadonlySet<string> = new Set([
   'metadata.oraclecloud.com',
 ]);
 
-const RULES: readonly [AddressKind, string, number, 'ipv4' | 'ipv6'][] = [
+/**
+ * The special address ranges, first match naming the kind: `[kind, network, prefix length,
+ * family]`. {@link classifyAddress} judges addresses by them, and a sandboxed stdio server's
+ * outbound network refuses them (`sandbox/outbound-network.ts`).
+ */
+export const SPECIAL_ADDRESS_RANGES: readonly (readonly [
+  AddressKind,
+  string,
+  number,
+  'ipv4' | 'ipv6',
+])[] = [
   // Metadata first: AWS/GCP/Azure/OCI, AWS ECS task metadata, AWS IPv6 IMDS, Alibaba Cloud.
   ['metadata', '169.254.169.254', 32, 'ipv4'],
   ['metadata', '169.254.170.2', 32, 'ipv4'],
@@ -120,10 +130,10 @@ const RULES: readonly [AddressKind, string, number, 'ipv4' | 'ipv6'][] = [
   ['reserved', 'ff00::', 8, 'ipv6'],
 ];
 
-/** One BlockList per kind, in the order of {@link RULES} (the first match names the kind). */
+/** One BlockList per kind, in the order of {@link SPECIAL_ADDRESS_RANGES} (the first match names the kind). */
 const BLOCK_LISTS: readonly [AddressKind, BlockList][] = (() => {
   const lists = new Map<AddressKind, BlockList>();
-  for (const [kind, network, prefix, family] of RULES) {
+  for (const [kind, network, prefix, family] of SPECIAL_ADDRESS_RANGES) {
     let list = lists.get(kind);
     if (!list) lists.set(kind, (list = new BlockList()));
     list.addSubnet(network, prefix, family);
