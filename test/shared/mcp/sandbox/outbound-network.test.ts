@@ -45,6 +45,14 @@ const PUBLIC_HOST = 'registry.npmjs.org';
 const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
 const toolsProblem = await outboundNetworkProblem();
 const canRun = hasBwrap && !toolsProblem && process.getuid?.() === 0;
+// `.ci/run` installs the tools and sets this, so there a missing tool fails instead of skipping.
+if (process.env.SWITCHBOARD_REQUIRE_SANDBOX === '1' && !canRun) {
+  throw new Error(
+    `SWITCHBOARD_REQUIRE_SANDBOX=1 but the outbound network cannot be tested here: ${
+      !hasBwrap ? 'bwrap is missing (apt-get install -y bubblewrap)' : (toolsProblem ?? 'not root')
+    }`,
+  );
+}
 
 /** This host's first non-loopback IPv4 address (eth0 here). */
 const hostAddress = localInterfaceAddresses().find(
