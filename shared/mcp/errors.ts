@@ -67,6 +67,9 @@ export function describeError(
     if (code === 'EACCES' && 'path' in error) {
       return `command is not executable: ${String((error as { path: unknown }).path)}`;
     }
+    // A write to a stdio server whose process has just died fails before the pipe's close is
+    // seen; say what happened rather than the bare `write EPIPE`.
+    if (code === 'EPIPE') return 'the connection was closed (the server stopped reading: EPIPE)';
     const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
     return scrub(`${error.message}${cause}`);
   }

@@ -162,7 +162,7 @@ describe('McpToolset in an AgentSession', () => {
     ]);
     process.kill(toolset.connection.pid!, 'SIGKILL');
     await vi.waitFor(() => expect(toolset.connection.status).toBe('error'), {
-      timeout: 10_000,
+      timeout: 30_000,
       interval: 20,
     });
 
@@ -284,7 +284,7 @@ describe('McpToolset tools that change during a session', () => {
     await vi.waitFor(
       () => expect(Object.keys(agent.toolCtx.functionTools)).toContain('fixture__late'),
       {
-        timeout: 10_000,
+        timeout: 30_000,
         interval: 20,
       },
     );
@@ -304,7 +304,7 @@ describe('McpToolset tools that change during a session', () => {
         expect(toolset.connection.pid).not.toBe(pid);
         expect(toolset.connection.status).toBe('connected');
       },
-      { timeout: 10_000, interval: 20 },
+      { timeout: 30_000, interval: 20 },
     );
     const back = await session.run({ userInput: 'echo back' }).wait();
     back.expect.nextEvent().isFunctionCall({ name: 'fixture__echo' });
