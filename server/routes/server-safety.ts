@@ -6,7 +6,11 @@
  */
 import type { Response } from 'express';
 import type { McpServerRow } from '../../shared/db/schema.js';
-import { commandAllowed, commandRefusal } from '../../shared/mcp/command-guard.js';
+import {
+  CommandNotFoundError,
+  CommandRefusedError,
+  resolveStdioCommand,
+} from '../../shared/mcp/command-guard.js';
 import { UrlRefusedError, assertUrlAllowed, type UrlPolicy } from '../../shared/mcp/url-guard.js';
 import { currentUser } from '../auth.js';
 import { ForbiddenError, HttpError } from '../errors.js';
@@ -45,13 +49,51 @@ export class UrlRefusedProblem extends HttpError {
 }
 
 /**
+ * 422 for a stdio command that is an absolute path to no executable file; `errors` names
+ * `body.command`.
+ */
+export class CommandProblem extends HttpError {
+  override readonly name = 'CommandProblem';
+  /** @param reason why, e.g. `command not found: /opt/x is not an executable file`. */
+  constructor(reason: string) {
+    super(
+      422,
+      'command_not_found',
+      `body.command: ${reason}; give the absolute path of an installed program, or a program name found on Switchboard's PATH`,
+      { errors: [{ path: 'body.command', message: reason }] },
+    );
+  }
+}
+
+/**
+ * The stdio command rule at save time: the command is resolved as the connection will resolve it
+ * (on Switchboard's fixed search path) and must be on the allow list. A program name not found on
+ * this machine is accepted when the list allows that name (it shows `command not found` once the
+ * monitor connects, and may exist where an agent runs); an absolute path must exist here.
+ */
+function assertCommandAllowed(command: string, allowed: readonly string[] | undefined): void {
+  try {
+    resolveStdioCommand(command, allowed);
+  } catch (error) {
+    if (error instanceof CommandRefusedError) throw new ForbiddenError(error.message);
+    if (error instanceof CommandNotFoundError) {
+      if (command.startsWith('/')) throw new CommandProblem(error.message);
+      return;
+    }
+    throw error;
+  }
+}
+
+/**
  * Checks a validated create body, or the merged result of an update, before anything is written.
  *
  * @param config the server as it would be stored.
  * @param res the response whose `locals.user` is the caller (see `requireAuth`).
  * @param stored the stored server, for an update: changing a stdio server needs an admin too.
  * @throws ForbiddenError (403) when a non-admin registers or changes a stdio server, or the
- *   command is not on the allow list (the detail names the list).
+ *   command, resolved on Switchboard's fixed search path, is not on the allow list (the detail
+ *   names the list).
+ * @throws CommandProblem (422) when the command is an absolute path to no executable file.
  * @throws UrlRefusedProblem (422) when the URL or `auth.tokenUrl`, or an address its host
  *   resolves to, is refused (the problem names the field).
  *   A host that does not resolve within 2 s is accepted here; the connection checks again.
@@ -70,10 +112,7 @@ export async function assertServerAllowed(
     }
   }
   if (config.transport === 'stdio') {
-    const allowed = safety.allowedCommands;
-    if (allowed && !commandAllowed(config.command, allowed)) {
-      throw new ForbiddenError(commandRefusal(config.command, allowed));
-    }
+    assertCommandAllowed(config.command, safety.allowedCommands);
     return;
   }
   // Every URL a remote config sends something to: the server, and the token endpoint that gets

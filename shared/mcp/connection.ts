@@ -38,7 +38,7 @@ import {
 import type { McpServerConfig, RemoteServerConfig } from './server-config.js';
 import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubber.js';
 import { StderrLog, type StderrLimits } from './stderr-log.js';
-import { assertCommandAllowed } from './command-guard.js';
+import { resolveStdioCommand } from './command-guard.js';
 import type { StdioProcessAdmission } from './stdio-process-limiter.js';
 import { StdioProcessTransport } from './stdio-transport.js';
 import { toolDefinitionProblem } from './tool-definition.js';
@@ -179,6 +179,8 @@ export class McpConnection {
   readonly #userToken?: string;
   readonly #urlPolicy: UrlPolicy;
   readonly #allowedCommands?: readonly string[];
+  /** The absolute path `#checkCommand` resolved the stdio command to. */
+  #stdioCommand?: string;
   readonly #maxMessageBytes: number;
   /** Set when the server sent a message over the limit; the connection is then closed. */
   #tooLarge?: McpMessageTooLargeError;
@@ -601,7 +603,7 @@ export class McpConnection {
         throw new Error(`working directory does not exist: ${config.cwd}`);
       }
       const transport = new StdioProcessTransport({
-        command: config.command,
+        command: this.#stdioCommand ?? resolveStdioCommand(config.command, this.#allowedCommands),
         args: config.args,
         env: config.env,
         cwd: config.cwd,
@@ -648,11 +650,14 @@ export class McpConnection {
     return new StreamableHTTPClientTransport(url, options);
   }
 
-  /** Refuses a stdio command off the allow list, before anything is started. */
+  /**
+   * Resolves the stdio command on Switchboard's fixed search path and refuses one off the allow
+   * list, before anything is started; the transport spawns the path found here.
+   */
   #checkCommand(): void {
     const config = this.config;
-    if (config.transport === 'stdio' && this.#allowedCommands) {
-      assertCommandAllowed(config.command, this.#allowedCommands);
+    if (config.transport === 'stdio') {
+      this.#stdioCommand = resolveStdioCommand(config.command, this.#allowedCommands);
     }
   }
 

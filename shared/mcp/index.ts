@@ -44,7 +44,14 @@ export {
   type StderrLimits,
   type StderrLogOptions,
 } from './stderr-log.js';
-export { INHERITED_ENV_NAMES, stdioServerEnvironment } from './stdio-environment.js';
+export {
+  EnvRefusedError,
+  SYSTEM_PATH_DIRECTORIES,
+  envNameRefusal,
+  fixedSearchPath,
+  stdioEnvironment,
+  type StdioEnvironmentInput,
+} from './stdio-environment.js';
 export {
   DEFAULT_MAX_STDIO_PROCESSES,
   DEFAULT_MAX_STDIO_PROCESSES_PER_USER,

@@ -7,6 +7,8 @@
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { commandFormProblem } from './command-guard.js';
+import { envNameRefusal } from './stdio-environment.js';
 
 /** Default per-request timeout of an MCP server, in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -62,12 +64,24 @@ const headerRecord = namedStringRecord(
   }
 });
 
-/** Environment values: a NUL cannot be passed to a process (execve strings end at it). */
+/**
+ * A stdio server's `env`: shell-safe names, none that changes how programs are found or loaded
+ * (`envNameRefusal`: `PATH`, `NODE_OPTIONS`, `LD_PRELOAD`, …), and values without NUL (execve
+ * strings end at it). Rows read back are checked too, so a stored refused name never starts.
+ */
 const envRecord = namedStringRecord(
   /^[A-Za-z_][A-Za-z0-9_]*$/,
   'env names must be shell-safe (letters, digits and _, not starting with a digit)',
 ).superRefine((env, ctx) => {
   for (const [name, value] of Object.entries(env)) {
+    const refusal = envNameRefusal(name);
+    if (refusal) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `env ${name} is refused: ${refusal}; remove it (Switchboard sets PATH, HOME and the locale itself)`,
+      });
+    }
     if (value.includes('\0')) {
       ctx.addIssue({ code: 'custom', path: [name], message: 'env values must not contain NUL' });
     }
@@ -126,7 +140,11 @@ export const stdioConfigSchema = z.object({
   command: z
     .string({ error: requiredString('command is required for a stdio server') })
     .trim()
-    .min(1, 'command is required for a stdio server'),
+    .min(1, 'command is required for a stdio server')
+    .superRefine((command, ctx) => {
+      const problem = commandFormProblem(command);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   args: z.array(z.string()).default([]),
   env: envRecord.default({}),
   cwd: z.string().min(1).optional(),

@@ -13,7 +13,7 @@
  * the leader of a new process group (POSIX `setsid`), and signals the whole group with
  * `kill(-pgid, signal)`, both on `close()` and when the server's main process exits by itself
  * (so a dead `npx` leaves no orphaned server behind). It also takes its environment from
- * {@link stdioServerEnvironment} on purpose rather than by default, makes the grace period
+ * {@link stdioEnvironment} on purpose rather than by default, makes the grace period
  * configurable, and holds a slot of a `StdioProcessLimiter` while the group lives.
  *
  * Being its own process group, the server no longer gets the terminal's Ctrl-C: the owner ends it
@@ -29,7 +29,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
 import { BoundedLineReader } from './bounded-line-reader.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './message-limit.js';
-import { stdioServerEnvironment } from './stdio-environment.js';
+import { stdioEnvironment } from './stdio-environment.js';
 import type { StdioProcessAdmission, StdioProcessSlot } from './stdio-process-limiter.js';
 
 /** The default of {@link StdioProcessTransportOptions.killGraceMs}. */
@@ -43,10 +43,13 @@ const USE_PROCESS_GROUPS = process.platform !== 'win32';
 
 /** Options of {@link StdioProcessTransport}. */
 export interface StdioProcessTransportOptions {
-  /** The executable, found on the child's `PATH`. */
+  /**
+   * The executable: an absolute path, or a name looked up in the child's `PATH` (Switchboard's
+   * fixed search path, see `fixedSearchPath`). `McpConnection` passes the path it resolved.
+   */
   command: string;
   args?: readonly string[];
-  /** Set on top of the safe environment of {@link stdioServerEnvironment}. */
+  /** Set on top of the safe environment of {@link stdioEnvironment}. */
   env?: Readonly<Record<string, string>>;
   /** Working directory; default the parent's. */
   cwd?: string;
@@ -132,7 +135,7 @@ export class StdioProcessTransport implements Transport {
     try {
       child = spawn(command, [...args], {
         cwd,
-        env: stdioServerEnvironment(env),
+        env: stdioEnvironment({ env }),
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: USE_PROCESS_GROUPS,
         shell: false,

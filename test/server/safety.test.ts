@@ -93,7 +93,7 @@ describe('stdio servers', () => {
     });
     expect(res.status).toBe(403);
     expect(res.body.detail).toBe(
-      'command "/bin/sh" is not allowed: stdio commands must be on MCP_STDIO_ALLOWED_COMMANDS (node, npx, uvx, python3)',
+      'command "/bin/sh" is not allowed: stdio commands must be on MCP_STDIO_ALLOWED_COMMANDS (node, npx, uvx, python3); a name on the list allows only the program of that name on Switchboard\'s PATH, a path allows exactly that file',
     );
   });
 

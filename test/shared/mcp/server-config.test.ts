@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_TIMEOUT_MS,
   configFromColumns,
+  envNameRefusal,
   mcpServerConfigSchema,
   type ServerConfigColumns,
 } from '../../../shared/mcp/index.js';
@@ -184,5 +185,69 @@ describe('configFromColumns', () => {
 
   it('throws when a stored remote server has no URL', () => {
     expect(() => configFromColumns({ ...row, transport: 'sse' })).toThrow(/url/);
+  });
+});
+
+describe('stdio env names and command forms', () => {
+  it('refuses env names that change how programs are found or loaded, each at its own path', () => {
+    expect(
+      problems({
+        transport: 'stdio',
+        command: 'node',
+        env: { API_TOKEN: 'ok', NODE_OPTIONS: '--require x', LD_PRELOAD: '/x.so' },
+      }),
+    ).toEqual([
+      'env.NODE_OPTIONS: env NODE_OPTIONS is refused: it makes node load other code or change how modules are resolved, or write files; remove it (Switchboard sets PATH, HOME and the locale itself)',
+      'env.LD_PRELOAD: env LD_PRELOAD is refused: it makes the dynamic linker or the C library load other code; remove it (Switchboard sets PATH, HOME and the locale itself)',
+    ]);
+  });
+
+  it('reads npm config and proxies in any case, everything else as the OS does', () => {
+    for (const name of [
+      'npm_config_node_options',
+      'NPM_CONFIG_PREFIX',
+      'Npm_Config_Script_Shell',
+    ]) {
+      expect(envNameRefusal(name), name).toMatch(/npm/);
+    }
+    for (const name of ['http_proxy', 'HTTPS_PROXY', 'All_Proxy', 'no_proxy']) {
+      expect(envNameRefusal(name), name).toMatch(/network path/);
+    }
+    // `path` is not `PATH` to a POSIX program; allowed exceptions of refused prefixes stay allowed.
+    for (const name of [
+      'path',
+      'NODE_ENV',
+      'NODE_EXTRA_CA_CERTS',
+      'PYTHONUNBUFFERED',
+      'UV_INDEX_URL',
+      'NPM_TOKEN',
+      'TZ',
+      'LANG',
+      'TMPDIR',
+    ]) {
+      expect(envNameRefusal(name), name).toBeUndefined();
+    }
+  });
+
+  it('refuses a relative command path', () => {
+    expect(problems({ transport: 'stdio', command: './server' })).toEqual([
+      "command: command must be a program name found on Switchboard's PATH (e.g. node) or an absolute path (e.g. /usr/bin/node), not a relative path",
+    ]);
+  });
+
+  it('does not build the config of a stored row that holds a refused name', () => {
+    expect(() =>
+      configFromColumns({
+        transport: 'stdio',
+        url: null,
+        command: 'node',
+        args: [],
+        cwd: null,
+        env: { PYTHONSTARTUP: '/tmp/x.py' },
+        headers: {},
+        apiKey: null,
+        timeoutMs: 10_000,
+      }),
+    ).toThrow(/env PYTHONSTARTUP is refused/);
   });
 });

@@ -4,6 +4,9 @@
  * behind after many sessions or when the owner exits.
  */
 import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -16,8 +19,9 @@ import {
 } from '../../../shared/mcp/index.js';
 import { DEFAULT_STDERR_LIMITS } from '../../../shared/mcp/stderr-log.js';
 import {
-  INHERITED_ENV_NAMES,
-  stdioServerEnvironment,
+  EnvRefusedError,
+  fixedSearchPath,
+  stdioEnvironment,
 } from '../../../shared/mcp/stdio-environment.js';
 import { StdioProcessLimiter } from '../../../shared/mcp/stdio-process-limiter.js';
 import { StdioProcessTransport } from '../../../shared/mcp/stdio-transport.js';
@@ -71,54 +75,107 @@ afterEach(async () => {
 });
 
 describe('stdio server environment', () => {
-  it('keeps only PATH, HOME, locale and time zone of the parent, with the configured env on top', () => {
-    const env = stdioServerEnvironment(
-      { API_TOKEN: 'configured', LANG: 'de_DE.UTF-8' },
-      {
-        PATH: '/usr/bin',
+  it('is the fixed minimal environment with the configured env on top, and nothing of the parent but TZ', () => {
+    const env = stdioEnvironment({
+      env: { API_TOKEN: 'configured', LANG: 'de_DE.UTF-8' },
+      home: '/srv/switchboard/servers/7',
+      tmpdir: '/tmp',
+      searchPath: ['/opt/node/bin', '/usr/bin'],
+      parentEnv: {
+        PATH: '/home/agent/evil:/usr/bin',
         HOME: '/home/agent',
-        LANG: 'C.UTF-8',
-        LC_TIME: 'en_GB.UTF-8',
         TZ: 'Europe/Berlin',
+        NODE_OPTIONS: '--require /tmp/evil.cjs',
         OPENAI_API_KEY: 'sk-secret',
-        LIVEKIT_API_SECRET: 'secret',
         DATABASE_URL: 'postgres://user:pw@db/switchboard',
-        TERM: '() { echo exported function; }',
       },
-    );
+    });
 
     expect(env).toEqual({
-      PATH: '/usr/bin',
-      HOME: '/home/agent',
+      PATH: '/opt/node/bin:/usr/bin',
+      HOME: '/srv/switchboard/servers/7',
+      TMPDIR: '/tmp',
       LANG: 'de_DE.UTF-8',
-      LC_TIME: 'en_GB.UTF-8',
+      LC_ALL: 'C.UTF-8',
       TZ: 'Europe/Berlin',
       API_TOKEN: 'configured',
     });
   });
 
-  it('never shows a secret planted in the parent environment to the server (get-env)', async () => {
-    vi.stubEnv('OPENAI_API_KEY', 'planted-secret');
-    vi.stubEnv('LIVEKIT_API_SECRET', 'planted-secret-too');
-    const conn = stdio({
-      command: process.execPath,
-      args: [EVERYTHING_BIN, 'stdio'],
-      env: { CONFIGURED_VALUE: 'from-config' },
-    });
-    await conn.connect();
+  it('puts the running node directory first on the fixed PATH, then the system directories', () => {
+    expect(fixedSearchPath('/usr/bin/node')).toEqual([
+      '/usr/bin',
+      '/usr/local/sbin',
+      '/usr/local/bin',
+      '/usr/sbin',
+      '/sbin',
+      '/bin',
+    ]);
+    expect(stdioEnvironment().PATH).toBe(fixedSearchPath().join(':'));
+  });
 
-    const result = await conn.callTool('get-env', {});
-
-    const text = (result.content[0] as { text: string }).text;
-    const childEnv = JSON.parse(text) as Record<string, string>;
-    expect(text).not.toContain('planted-secret');
-    expect(childEnv.CONFIGURED_VALUE).toBe('from-config');
-    expect(childEnv.PATH).toBe(process.env.PATH);
-    const unexpected = Object.keys(childEnv).filter(
-      (name) =>
-        !INHERITED_ENV_NAMES.includes(name) && !/^LC_/.test(name) && name !== 'CONFIGURED_VALUE',
+  it('refuses a configured name that changes how programs are loaded', () => {
+    expect(() => stdioEnvironment({ env: { LD_PRELOAD: '/tmp/evil.so' } })).toThrow(
+      EnvRefusedError,
     );
-    expect(unexpected).toEqual([]);
+    expect(() => stdioEnvironment({ env: { NODE_OPTIONS: '--require x' } })).toThrow(
+      /env NODE_OPTIONS is refused: it makes node load other code/,
+    );
+  });
+
+  it('runs node from the fixed PATH and gives it the fixed PATH, whatever the parent PATH and NODE_OPTIONS (get-env)', async () => {
+    // A fake `node` first on the parent's PATH, which the old lookup would have run.
+    const evil = mkdtempSync(path.join(os.tmpdir(), 'switchboard-evil-path-'));
+    const ran = path.join(evil, 'ran');
+    writeFileSync(path.join(evil, 'node'), `#!/bin/sh\necho evil > '${ran}'\nexit 1\n`);
+    chmodSync(path.join(evil, 'node'), 0o755);
+    try {
+      vi.stubEnv('PATH', `${evil}:${process.env.PATH ?? ''}`);
+      vi.stubEnv('NODE_OPTIONS', `--require ${path.join(evil, 'missing.cjs')}`);
+      vi.stubEnv('OPENAI_API_KEY', 'planted-secret');
+      vi.stubEnv('LIVEKIT_API_SECRET', 'planted-secret-too');
+      const conn = stdio({
+        command: 'node',
+        args: [EVERYTHING_BIN, 'stdio'],
+        env: { CONFIGURED_VALUE: 'from-config' },
+      });
+      await conn.connect();
+
+      const result = await conn.callTool('get-env', {});
+
+      const text = (result.content[0] as { text: string }).text;
+      const childEnv = JSON.parse(text) as Record<string, string>;
+      expect(text).not.toContain('planted-secret');
+      expect(existsSync(ran)).toBe(false);
+      expect(childEnv).toEqual({
+        PATH: fixedSearchPath().join(':'),
+        HOME: os.homedir(),
+        TMPDIR: os.tmpdir(),
+        LANG: 'C.UTF-8',
+        LC_ALL: 'C.UTF-8',
+        ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
+        CONFIGURED_VALUE: 'from-config',
+      });
+    } finally {
+      rmSync(evil, { recursive: true, force: true });
+    }
+  });
+
+  it('does not start a server whose config holds a refused name, even one built past the schema', async () => {
+    const marker = path.join(os.tmpdir(), `switchboard-never-ran-${process.pid}`);
+    const conn = new McpConnection(
+      {
+        transport: 'stdio',
+        command: 'node',
+        args: ['-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran')`],
+        env: { NODE_OPTIONS: '--no-warnings' },
+        timeoutMs: 30_000,
+      },
+      { logger: silent },
+    );
+    open.push(conn);
+    await expect(conn.connect()).rejects.toThrow(/env NODE_OPTIONS is refused/);
+    expect(existsSync(marker)).toBe(false);
   });
 });
 
