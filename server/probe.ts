@@ -9,7 +9,13 @@
 import { pino } from 'pino';
 import { createLogger } from '../shared/logger.js';
 import { describeError } from '../shared/mcp/errors.js';
-import { SettingsError, connectionGuards, loadSettings } from '../shared/settings.js';
+import {
+  SANDBOX_OFF_WARNING,
+  SettingsError,
+  connectionGuards,
+  loadSettings,
+  stdioSandbox,
+} from '../shared/settings.js';
 import { PROBE_USAGE, UsageError, parseProbeArgs, type ProbeCommand } from './probe-args.js';
 import { formatProbeReport } from './probe-format.js';
 import { runProbe } from './probe-run.js';
@@ -33,8 +39,13 @@ async function main(argv: readonly string[]): Promise<number> {
   // The operator's own command line: the URL policy applies, the stdio allow list does not.
   let urlPolicy;
   let maxMessageBytes;
+  let sandbox;
   try {
-    ({ urlPolicy, maxMessageBytes } = connectionGuards(loadSettings()));
+    const settings = loadSettings();
+    ({ urlPolicy, maxMessageBytes } = connectionGuards(settings));
+    // A stdio server probed here runs sandboxed like any other, as `nobody`.
+    sandbox = stdioSandbox(settings);
+    if (!sandbox) process.stderr.write(`probe: ${SANDBOX_OFF_WARNING}\n`);
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     fail(error.message);
@@ -52,6 +63,7 @@ async function main(argv: readonly string[]): Promise<number> {
       call: command.call,
       urlPolicy,
       maxMessageBytes,
+      sandbox,
     });
     const output = command.json ? [JSON.stringify(report, null, 2)] : formatProbeReport(report);
     process.stdout.write(`${output.join('\n')}\n`);

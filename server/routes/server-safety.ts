@@ -8,6 +8,7 @@ import type { Response } from 'express';
 import type { McpServerRow } from '../../shared/db/schema.js';
 import { commandAllowed, commandRefusal } from '../../shared/mcp/command-guard.js';
 import { UrlRefusedError, assertUrlAllowed, type UrlPolicy } from '../../shared/mcp/url-guard.js';
+import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { currentUser } from '../auth.js';
 import { ForbiddenError, HttpError } from '../errors.js';
 import type { CreateServerBody } from './server-input.js';
@@ -20,6 +21,8 @@ export interface ServerSafety {
   allowedCommands?: readonly string[];
   /** Largest message an MCP server may send when tested (`MCP_MAX_MESSAGE_BYTES`); default 4 MiB. */
   maxMessageBytes?: number;
+  /** The stdio sandbox a tested server runs in (`MCP_STDIO_SANDBOX`); default none. */
+  sandbox?: StdioSandbox;
 }
 
 /**

@@ -130,6 +130,8 @@ export const stdioConfigSchema = z.object({
   args: z.array(z.string()).default([]),
   env: envRecord.default({}),
   cwd: z.string().min(1).optional(),
+  /** How the server is sandboxed (`MCP_STDIO_SANDBOX=bwrap`); absent is the default sandbox. */
+  sandbox: sandboxConfigSchema.optional(),
   timeoutMs,
 });
 
@@ -381,6 +383,8 @@ export interface ServerConfigColumns {
   /** The `auth` column; absent or `{ type: 'none' }` for no authentication. */
   auth?: ServerAuth;
   timeoutMs: number;
+  /** The `sandbox` column of a stdio server; absent is `{}`. */
+  sandbox?: SandboxConfig;
 }
 
 /**
@@ -397,6 +401,7 @@ export function configFromColumns(row: ServerConfigColumns): McpServerConfig {
       args: row.args,
       env: row.env,
       cwd: row.cwd ?? undefined,
+      sandbox: row.sandbox ?? {},
       timeoutMs: row.timeoutMs,
     });
   }

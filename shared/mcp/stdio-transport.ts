@@ -31,6 +31,10 @@ import { BoundedLineReader } from './bounded-line-reader.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './message-limit.js';
 import { stdioServerEnvironment } from './stdio-environment.js';
 import type { StdioProcessAdmission, StdioProcessSlot } from './stdio-process-limiter.js';
+import type { SandboxConfig } from './server-config.js';
+import { BLOCK_FD, INFO_FD } from './sandbox/bwrap-command.js';
+import type { OutboundNetwork } from './sandbox/network.js';
+import type { SandboxLaunch, StdioSandbox } from './sandbox/stdio-sandbox.js';
 
 /** The default of {@link StdioProcessTransportOptions.killGraceMs}. */
 export const DEFAULT_KILL_GRACE_MS = 2_000;
@@ -70,6 +74,15 @@ export interface StdioProcessTransportOptions {
    * (through `onerror`) and closes the transport.
    */
   maxMessageBytes?: number;
+  /**
+   * Runs the server in this bubblewrap sandbox (see `sandbox/stdio-sandbox.ts`); `cwd` is then a
+   * path inside the sandbox. Default none: the server runs as a plain child process.
+   */
+  sandbox?: StdioSandbox;
+  /** The server's `sandbox` config (network, mounts, limits); default `{}`. */
+  sandboxConfig?: SandboxConfig;
+  /** The server's id, naming its private directory and host uid in the sandbox. */
+  serverId?: number;
 }
 
 /**
@@ -96,6 +109,8 @@ export class StdioProcessTransport implements Transport {
   #ending?: Promise<void>;
   #finished?: Promise<void>;
   #closing?: Promise<void>;
+  /** The sandbox's outbound network while the server runs. */
+  #network?: OutboundNetwork;
 
   constructor(options: StdioProcessTransportOptions) {
     this.#options = options;
@@ -126,14 +141,28 @@ export class StdioProcessTransport implements Transport {
    */
   async start(): Promise<void> {
     if (this.#child) throw new Error('StdioProcessTransport already started; create a new one');
-    const { command, args = [], env, cwd, limiter } = this.#options;
+    const { command, args = [], env, cwd, limiter, sandbox } = this.#options;
     const slot = limiter?.acquire(this.#options.label ?? command);
+    const environment = stdioServerEnvironment(env);
+    let launch: SandboxLaunch | undefined;
     let child: ChildProcess;
     try {
-      child = spawn(command, [...args], {
-        cwd,
-        env: stdioServerEnvironment(env),
-        stdio: ['pipe', 'pipe', 'pipe'],
+      if (sandbox) {
+        launch = await sandbox.prepare({
+          serverId: this.#options.serverId,
+          command,
+          args,
+          cwd,
+          path: environment.PATH,
+          sandbox: this.#options.sandboxConfig ?? {},
+        });
+      }
+      const coordinate = launch?.network !== undefined;
+      child = spawn(launch?.command ?? command, launch ? launch.args : [...args], {
+        // Sandboxed, cwd is a path inside the sandbox (bwrap --chdir); prlimit starts in its home.
+        cwd: launch ? launch.home : cwd,
+        env: environment,
+        stdio: coordinate ? ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
         detached: USE_PROCESS_GROUPS,
         shell: false,
         windowsHide: true,
@@ -176,6 +205,14 @@ export class StdioProcessTransport implements Transport {
         resolve();
       });
     });
+    if (launch?.network) {
+      try {
+        this.#network = await attachNetwork(child, launch.network);
+      } catch (error) {
+        await this.close();
+        throw error;
+      }
+    }
   }
 
   /** Writes one message to the server's stdin; resolves once it is handed to the pipe. */
@@ -267,6 +304,9 @@ export class StdioProcessTransport implements Transport {
       await new Promise((resolve) => this.#stderr.once('end', resolve));
     }
     this.#slot?.release();
+    await this.#network?.close().catch((error: unknown) => {
+      this.#options.logger?.warn({ err: error }, 'closing a sandbox network failed');
+    });
     this.#lines.clear();
     this.onclose?.();
   }
@@ -303,6 +343,37 @@ export class StdioProcessTransport implements Transport {
     abort.abort();
     return settled;
   }
+}
+
+/**
+ * Reads bwrap's `--info-fd` JSON for the sandbox's `child-pid`, has the provider route that
+ * process's network namespace, then writes to `--block-fd` so bwrap runs the server's command.
+ *
+ * @throws Error when bwrap exits before reporting, or the provider's error.
+ */
+async function attachNetwork(
+  child: ChildProcess,
+  network: NonNullable<SandboxLaunch['network']>,
+): Promise<OutboundNetwork> {
+  const info = child.stdio[INFO_FD] as NodeJS.ReadableStream;
+  const block = child.stdio[BLOCK_FD] as NodeJS.WritableStream;
+  const pid = await new Promise<number>((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const match = /"child-pid"\s*:\s*(\d+)/.exec(text);
+      if (match) {
+        info.off('data', onData);
+        resolve(Number(match[1]));
+      }
+    };
+    info.on('data', onData);
+    info.once('end', () => reject(new Error(`the sandbox ended before it started: ${text}`)));
+    child.once('exit', () => reject(new Error('the sandbox ended before it started')));
+  });
+  const attached = await network.provider.attach({ pid, allowDomains: network.allowDomains });
+  block.write('1');
+  return attached;
 }
 
 /**
