@@ -8,6 +8,7 @@ import type { Response } from 'express';
 import type { McpServerRow } from '../../shared/db/schema.js';
 import { commandAllowed, commandRefusal } from '../../shared/mcp/command-guard.js';
 import { UrlRefusedError, assertUrlAllowed, type UrlPolicy } from '../../shared/mcp/url-guard.js';
+import { SandboxConfigError } from '../../shared/mcp/sandbox/errors.js';
 import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { currentUser } from '../auth.js';
 import { ForbiddenError, HttpError } from '../errors.js';
@@ -47,6 +48,18 @@ export class UrlRefusedProblem extends HttpError {
   }
 }
 
+/** 422 for a `sandbox.mounts` entry that would expose what the sandbox hides. */
+export class SandboxRefusedProblem extends HttpError {
+  override readonly name = 'SandboxRefusedProblem';
+  /** @param error the refusal, whose `path` is inside the server config (`sandbox.mounts.N...`). */
+  constructor(error: SandboxConfigError) {
+    const path = `body.${error.path}`;
+    super(422, 'sandbox_refused', `${path}: ${error.message}`, {
+      errors: [{ path, message: error.message }],
+    });
+  }
+}
+
 /**
  * Checks a validated create body, or the merged result of an update, before anything is written.
  *
@@ -55,6 +68,8 @@ export class UrlRefusedProblem extends HttpError {
  * @param stored the stored server, for an update: changing a stdio server needs an admin too.
  * @throws ForbiddenError (403) when a non-admin registers or changes a stdio server, or the
  *   command is not on the allow list (the detail names the list).
+ * @throws SandboxRefusedProblem (422) when a `sandbox.mounts` entry would expose `DATA_DIR`, the
+ *   secret key or another server's directory.
  * @throws UrlRefusedProblem (422) when the URL or `auth.tokenUrl`, or an address its host
  *   resolves to, is refused (the problem names the field).
  *   A host that does not resolve within 2 s is accepted here; the connection checks again.
@@ -76,6 +91,12 @@ export async function assertServerAllowed(
     const allowed = safety.allowedCommands;
     if (allowed && !commandAllowed(config.command, allowed)) {
       throw new ForbiddenError(commandRefusal(config.command, allowed));
+    }
+    try {
+      safety.sandbox?.assertMountsAllowed(config.sandbox?.mounts ?? []);
+    } catch (error) {
+      if (error instanceof SandboxConfigError) throw new SandboxRefusedProblem(error);
+      throw error;
     }
     return;
   }

@@ -111,6 +111,11 @@ export class StdioProcessTransport implements Transport {
   #closing?: Promise<void>;
   /** The sandbox's outbound network while the server runs. */
   #network?: OutboundNetwork;
+  /**
+   * The host pid of the sandbox's init (bwrap's `child-pid`): in its own session, so the group
+   * signals miss it; killing it ends every process of the sandbox's PID namespace.
+   */
+  #sandboxPid?: number;
 
   constructor(options: StdioProcessTransportOptions) {
     this.#options = options;
@@ -157,12 +162,13 @@ export class StdioProcessTransport implements Transport {
           sandbox: this.#options.sandboxConfig ?? {},
         });
       }
-      const coordinate = launch?.network !== undefined;
+      // Sandboxed: fd 3 carries bwrap's info (the sandbox's init), fd 4 its go-ahead.
+      const extra = launch ? (launch.network ? ['pipe', 'pipe'] : ['pipe']) : [];
       child = spawn(launch?.command ?? command, launch ? launch.args : [...args], {
         // Sandboxed, cwd is a path inside the sandbox (bwrap --chdir); prlimit starts in its home.
         cwd: launch ? launch.home : cwd,
         env: environment,
-        stdio: coordinate ? ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+        stdio: ['pipe', 'pipe', 'pipe', ...extra] as ('pipe' | 'ignore')[],
         detached: USE_PROCESS_GROUPS,
         shell: false,
         windowsHide: true,
@@ -205,9 +211,11 @@ export class StdioProcessTransport implements Transport {
         resolve();
       });
     });
-    if (launch?.network) {
+    if (launch) {
       try {
-        this.#network = await attachNetwork(child, launch.network);
+        this.#sandboxPid = await sandboxInitPid(child);
+        if (launch.network)
+          this.#network = await attachNetwork(child, this.#sandboxPid, launch.network);
       } catch (error) {
         await this.close();
         throw error;
@@ -288,12 +296,31 @@ export class StdioProcessTransport implements Transport {
         this.#signal(child, pid, 'SIGKILL');
       }
     }
+    await this.#endSandbox();
     // A process that left the group (its own setsid) may still hold our pipes: stop waiting on them.
     if (!(await this.#within(this.#closed!, this.#graceMs))) {
       this.#options.logger?.warn({ pid }, 'stdio server pipes still open after its group ended');
       child.stdin?.destroy();
       child.stdout?.destroy();
       child.stderr?.destroy();
+    }
+  }
+
+  /**
+   * Kills the sandbox's init, which ends its whole PID namespace, and waits (up to the grace) until
+   * it is gone: its exit completes only after every process of the namespace has ended.
+   */
+  async #endSandbox(): Promise<void> {
+    const pid = this.#sandboxPid;
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      return; // already gone
+    }
+    const deadline = performance.now() + this.#graceMs;
+    while ((await processRunning(pid)) && performance.now() < deadline) {
+      await sleep(GROUP_POLL_MS);
     }
   }
 
@@ -346,18 +373,38 @@ export class StdioProcessTransport implements Transport {
 }
 
 /**
- * Reads bwrap's `--info-fd` JSON for the sandbox's `child-pid`, has the provider route that
- * process's network namespace, then writes to `--block-fd` so bwrap runs the server's command.
+ * Has the provider route the network namespace of the sandbox's init `pid`, then writes to
+ * bwrap's `--block-fd` so it runs the server's command.
  *
- * @throws Error when bwrap exits before reporting, or the provider's error.
+ * @throws the provider's error.
  */
 async function attachNetwork(
   child: ChildProcess,
+  pid: number,
   network: NonNullable<SandboxLaunch['network']>,
 ): Promise<OutboundNetwork> {
-  const info = child.stdio[INFO_FD] as NodeJS.ReadableStream;
   const block = child.stdio[BLOCK_FD] as NodeJS.WritableStream;
-  const pid = await new Promise<number>((resolve, reject) => {
+  const attached = await network.provider.attach({ pid, allowDomains: network.allowDomains });
+  block.write('1');
+  return attached;
+}
+
+/** True while process `pid` exists and is not a zombie. */
+async function processRunning(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  if (!stat) return false;
+  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  return state !== 'Z' && state !== 'X';
+}
+
+/**
+ * The host pid of the sandbox's init, from bwrap's `--info-fd` JSON (`child-pid`).
+ *
+ * @throws Error when bwrap exits before reporting it.
+ */
+function sandboxInitPid(child: ChildProcess): Promise<number> {
+  const info = child.stdio[INFO_FD] as NodeJS.ReadableStream;
+  return new Promise<number>((resolve, reject) => {
     let text = '';
     const onData = (chunk: Buffer) => {
       text += chunk.toString('utf8');
@@ -371,9 +418,6 @@ async function attachNetwork(
     info.once('end', () => reject(new Error(`the sandbox ended before it started: ${text}`)));
     child.once('exit', () => reject(new Error('the sandbox ended before it started')));
   });
-  const attached = await network.provider.attach({ pid, allowDomains: network.allowDomains });
-  block.write('1');
-  return attached;
 }
 
 /**

@@ -61,8 +61,8 @@ export interface SandboxPlan {
   /** Environment variables set inside (bwrap `--setenv`, after the spawn environment). */
   setenv: Readonly<Record<string, string>>;
   /**
-   * When true, bwrap writes its JSON info (with `child-pid`) to fd 3 and waits on fd 4 before it
-   * runs the command, so the network can be attached first.
+   * When true, bwrap waits on fd 4 before it runs the command, so the network can be attached
+   * first. bwrap always writes its JSON info (with `child-pid`, the sandbox's init) to fd 3.
    */
   coordinate: boolean;
   command: string;
@@ -102,9 +102,8 @@ export function bwrapCommand(plan: SandboxPlan): { command: string; args: string
   bwrap.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   for (const [name, value] of Object.entries(plan.setenv)) bwrap.push('--setenv', name, value);
   bwrap.push('--chdir', plan.cwd);
-  if (plan.coordinate) {
-    bwrap.push('--info-fd', String(INFO_FD), '--block-fd', String(BLOCK_FD));
-  }
+  bwrap.push('--info-fd', String(INFO_FD));
+  if (plan.coordinate) bwrap.push('--block-fd', String(BLOCK_FD));
   const server = [plan.command, ...plan.args];
   const inner =
     plan.uid === undefined

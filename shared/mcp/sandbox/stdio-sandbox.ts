@@ -18,7 +18,7 @@ import {
   statSync,
 } from 'node:fs';
 import path from 'node:path';
-import type { SandboxConfig } from '../server-config.js';
+import type { SandboxConfig, SandboxMount } from '../server-config.js';
 import { SandboxAvailability, runningAsRoot } from './availability.js';
 import {
   SANDBOX_HOME,
@@ -114,6 +114,15 @@ export class StdioSandbox {
       new SandboxAvailability({ bwrap: this.#tools.bwrap, root: this.#root });
   }
 
+  /**
+   * Checks an admin's mounts against the mount policy (`mount-policy.ts`).
+   *
+   * @throws SandboxConfigError at `sandbox.mounts.<index>.hostPath` for the first refused one.
+   */
+  assertMountsAllowed(mounts: readonly SandboxMount[]): void {
+    assertMountsAllowed(mounts, this.#options);
+  }
+
   /** The private directory of server `serverId` on the host. */
   homeOf(serverId: number | undefined): string {
     return path.join(
@@ -204,7 +213,13 @@ export class StdioSandbox {
   /** Read-only folders the command itself needs: its own folder and, for npm's, the npm package. */
   #commandNeeds(server: SandboxedServer): string[] {
     const found = findCommand(server.command, server.path ?? process.env.PATH ?? '');
-    if (!found) return [];
+    if (!found) {
+      // As spawn reports it, so the error names the command ("command not found: nodee").
+      throw Object.assign(new Error(`spawn ${server.command} ENOENT`), {
+        code: 'ENOENT',
+        path: server.command,
+      });
+    }
     const real = realpathSync(found);
     return [path.dirname(found), path.dirname(real), ...packagesOf(real)];
   }
