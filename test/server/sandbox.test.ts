@@ -2,6 +2,8 @@
  * A hostile stdio server in the API (status monitor and Test button), sandboxed: each attempt to
  * reach what the sandbox hides fails, while its own work in its private directory succeeds.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -52,7 +54,6 @@ function processesOf(uid: number): number {
 }
 
 beforeAll(async () => {
-  process.env.SANDBOX_TEST_MARKER = MARKER;
   dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-sandbox-'));
   writeFileSync(path.join(dataDir, 'secret.key'), 'the-secret-key', { mode: 0o600 });
   mkdirSync(path.join(dataDir, 'sandboxes', '999999'), { recursive: true });
@@ -100,7 +101,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  delete process.env.SANDBOX_TEST_MARKER;
   await api?.close();
   await monitor?.stop();
   await database?.close();
@@ -132,10 +132,21 @@ describe('a hostile stdio server in the API', () => {
     ).toMatchObject({ ok: false });
   });
 
-  it('sees no host process environment in /proc', async () => {
-    for (const target of ['/proc/1/environ', `/proc/${process.pid}/environ`]) {
-      const outcome = await attempt('read_file', { path: target });
-      expect(JSON.stringify(outcome)).not.toContain(MARKER);
+  it('sees no host process, nor its environment, in /proc', async () => {
+    // A host process with a marker in its environment, as a secret-holding process would have.
+    const host = spawn('sleep', ['1000'], { env: { ...process.env, SANDBOX_TEST_MARKER: MARKER } });
+    await once(host, 'spawn');
+    try {
+      for (const target of ['/proc/1/environ', `/proc/${host.pid}/environ`]) {
+        const outcome = await attempt('read_file', { path: target });
+        expect(outcome).toMatchObject({ ok: false });
+        expect(JSON.stringify(outcome)).not.toContain(MARKER);
+      }
+      expect(await attempt('read_file', { path: `/proc/${process.pid}/cmdline` })).toMatchObject({
+        ok: false,
+      });
+    } finally {
+      host.kill('SIGKILL');
     }
   });
 
