@@ -93,13 +93,14 @@ export function bwrapCommand(plan: SandboxPlan): { command: string; args: string
   ];
   // A folder bwrap creates on the way to a mount point is 0700 root: make them 0755 first, or
   // the server could not reach its mounts. Parents before children, so none is hidden.
+  // The sandbox's own /proc, /dev and /tmp first: a mount below /tmp (a DATA_DIR there) stays seen.
+  bwrap.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   const targets = binds.map((bind) => bind.path);
   for (const dir of parentsToCreate(targets)) bwrap.push('--perms', '0755', '--dir', dir);
   for (const bind of [...binds].sort((a, b) => depth(a.path) - depth(b.path))) {
     bwrap.push(bind.writable ? '--bind' : '--ro-bind', bind.hostPath, bind.path);
   }
   for (const link of plan.symlinks) bwrap.push('--symlink', link.target, link.path);
-  bwrap.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   for (const [name, value] of Object.entries(plan.setenv)) bwrap.push('--setenv', name, value);
   bwrap.push('--chdir', plan.cwd);
   bwrap.push('--info-fd', String(INFO_FD));
@@ -141,7 +142,9 @@ function depth(target: string): number {
 
 /** The folders above `targets` that no target covers, shallowest first. */
 function parentsToCreate(targets: readonly string[]): string[] {
+  // Below a bind mount a folder exists already; below the sandbox's /tmp it must be made.
   const covered = (dir: string) =>
+    ['/proc', '/dev', '/tmp'].includes(dir) ||
     targets.some((target) => dir === target || dir.startsWith(`${target}/`));
   const parents = new Set<string>();
   for (const target of targets) {

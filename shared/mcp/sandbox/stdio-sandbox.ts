@@ -137,12 +137,14 @@ export class StdioSandbox {
    * checks its mounts and builds the command line.
    *
    * @throws SandboxUnavailableError when bwrap is missing or cannot create namespaces.
+   * @throws Error with code `ENOENT` when the command is not found (as `spawn` reports it).
    * @throws SandboxConfigError when a mount is refused or missing.
    * @throws SandboxNetworkUnavailableError for `network: 'outbound'` without a provider.
    */
   async prepare(server: SandboxedServer): Promise<SandboxLaunch> {
     await this.#availability.check();
     const { sandbox } = server;
+    const commandNeeds = this.#commandNeeds(server);
     const network = sandbox.network ?? 'outbound';
     if (network === 'outbound' && !this.#options.outbound)
       throw new SandboxNetworkUnavailableError();
@@ -175,7 +177,7 @@ export class StdioSandbox {
     }
     const needed = [
       path.dirname(realpathSync(process.execPath)),
-      ...this.#commandNeeds(server),
+      ...commandNeeds,
       ...server.args.flatMap((arg) => packagesOf(arg)),
       ...(this.#options.readOnlyPaths ?? []),
     ];
