@@ -57,7 +57,13 @@ async function main(argv: readonly string[]): Promise<number> {
     destination: pino.destination(2),
   });
   try {
-    const report = await runProbe(command.config, {
+    // A probed stdio server runs sandboxed as `nobody` with no network (no outbound provider here);
+    // MCP_STDIO_SANDBOX=off runs it unsandboxed, with the host's network.
+    const config =
+      command.config.transport === 'stdio'
+        ? { ...command.config, sandbox: command.config.sandbox ?? { network: 'none' as const } }
+        : command.config;
+    const report = await runProbe(config, {
       logger,
       name: command.name,
       call: command.call,

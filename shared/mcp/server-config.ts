@@ -401,7 +401,7 @@ export function configFromColumns(row: ServerConfigColumns): McpServerConfig {
       args: row.args,
       env: row.env,
       cwd: row.cwd ?? undefined,
-      sandbox: row.sandbox ?? {},
+      sandbox: row.sandbox,
       timeoutMs: row.timeoutMs,
     });
   }
