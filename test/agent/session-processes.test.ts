@@ -67,7 +67,10 @@ describe('session shutdown', () => {
       sandbox: {
         network: 'none',
         mounts: [
-          { hostPath: EVERYTHING_BIN.slice(0, EVERYTHING_BIN.indexOf('/node_modules/') + 13) },
+          {
+            hostPath: EVERYTHING_BIN.slice(0, EVERYTHING_BIN.indexOf('/node_modules/') + 13),
+            writable: false,
+          },
         ],
       },
       timeoutMs: 20_000,
@@ -84,9 +87,9 @@ describe('session shutdown', () => {
       sandbox: {
         network: 'none',
         mounts: [
-          { hostPath: path.join(REPOSITORY, 'package.json') },
-          { hostPath: realpathSync(path.join(REPOSITORY, 'node_modules')) },
-          { hostPath: path.join(REPOSITORY, 'node_modules') },
+          { hostPath: path.join(REPOSITORY, 'package.json'), writable: false },
+          { hostPath: realpathSync(path.join(REPOSITORY, 'node_modules')), writable: false },
+          { hostPath: path.join(REPOSITORY, 'node_modules'), writable: false },
         ],
       },
       env: { MEMORY_FILE_PATH: '/tmp/switchboard-session-processes-memory.jsonl' },
