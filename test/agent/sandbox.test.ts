@@ -3,7 +3,7 @@
  * (`loadUserToolsets` with the process's sandbox): every attempt to reach what the sandbox hides
  * fails, while its own work in its private directory succeeds.
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -62,6 +62,7 @@ afterAll(async () => {
   await tools?.close();
   listener?.close();
   await database?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('a hostile stdio server in an agent session', () => {
