@@ -5,6 +5,7 @@
  * it keeps being retried, and its tools reach the session through `updateTools` once it
  * connects. Later tool-list changes and reconnects reach the session the same way.
  */
+import type { StdioSandbox } from '../shared/mcp/sandbox/stdio-sandbox.js';
 import type { Database } from '../shared/db/open.js';
 import type { McpServerRow } from '../shared/db/schema.js';
 import { listServers } from '../shared/db/servers.js';
@@ -69,6 +70,8 @@ export interface LoadUserToolsetsOptions {
   allowedCommands?: readonly string[];
   /** Largest message a server may send, in bytes (`MCP_MAX_MESSAGE_BYTES`); default 4 MiB. */
   maxMessageBytes?: number;
+  /** The sandbox stdio servers run in (`MCP_STDIO_SANDBOX`); default none (unsandboxed). */
+  sandbox?: StdioSandbox;
 }
 
 /** A server that was not connected when the session started (it is being retried), and why. */
@@ -167,6 +170,8 @@ export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promis
         urlPolicy: options.urlPolicy,
         allowedCommands: options.allowedCommands,
         maxMessageBytes: options.maxMessageBytes,
+        sandbox: options.sandbox,
+        serverId: row.id,
       },
       onToolsChanged: (tools) => toolset?.setServerTools(tools),
     });

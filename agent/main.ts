@@ -9,7 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { ServerOptions, cli, defineAgent, type JobContext, type JobProcess } from '@livekit/agents';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
-import { SettingsError, type Settings } from '../shared/settings.js';
+import type { StdioSandbox } from '../shared/mcp/sandbox/stdio-sandbox.js';
+import {
+  SANDBOX_OFF_WARNING,
+  SettingsError,
+  stdioSandbox,
+  type Settings,
+} from '../shared/settings.js';
 import type { DatabaseHandle } from '../shared/db/open.js';
 import { runSession } from './run-session.js';
 import { prewarmSessionDatabase } from './session-database.js';
@@ -21,6 +27,8 @@ interface ProcessData {
   logger: Logger;
   /** The cap on this job process's stdio MCP servers, killed if the process exits unclosed. */
   stdioLimiter: StdioProcessLimiter;
+  /** The sandbox of this job process's stdio servers; undefined when `MCP_STDIO_SANDBOX=off`. */
+  sandbox?: StdioSandbox;
   /** The session's database, opened (pool connected, schema checked) while the process idles. */
   openDatabase: () => Promise<DatabaseHandle>;
 }
@@ -47,15 +55,18 @@ export default defineAgent<ProcessData>({
       maxProcesses: settings.MCP_MAX_STDIO_PROCESSES,
     });
     proc.userData.stdioLimiter.killOnExit(process);
+    proc.userData.sandbox = stdioSandbox(settings);
+    if (!proc.userData.sandbox) logger.warn(SANDBOX_OFF_WARNING);
     proc.userData.openDatabase = await prewarmSessionDatabase(settings, logger);
   },
   entry: async (ctx: JobContext<ProcessData>) => {
-    const { logger, stdioLimiter, openDatabase } = ctx.proc.userData;
+    const { logger, stdioLimiter, sandbox, openDatabase } = ctx.proc.userData;
     try {
       await runSession(ctx, {
         settings: ctx.proc.userData.settings,
         logger,
         stdioLimiter,
+        sandbox,
         openDatabase,
       });
     } catch (error) {

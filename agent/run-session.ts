@@ -14,7 +14,8 @@ import { getServer, listServers } from '../shared/db/servers.js';
 import type { Logger } from '../shared/logger.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import { participantIdentity } from '../shared/livekit-identity.js';
-import { connectionGuards, healthPolicy, type Settings } from '../shared/settings.js';
+import type { StdioSandbox } from '../shared/mcp/sandbox/stdio-sandbox.js';
+import { connectionGuards, healthPolicy, stdioSandbox, type Settings } from '../shared/settings.js';
 import { watchServerChanges } from './live-config.js';
 import { loadUserToolsets, serverFingerprint, type UserToolsets } from './load-user-toolsets.js';
 import { chooseSessionModels } from './model.js';
@@ -48,6 +49,11 @@ export interface RunSessionDeps {
    * a new one per session with `MCP_MAX_STDIO_PROCESSES`.
    */
   stdioLimiter?: StdioProcessLimiter;
+  /**
+   * The sandbox of the session's stdio servers, made once per process (`prewarm`); default one
+   * from the settings (`MCP_STDIO_SANDBOX`, `MCP_SANDBOX_*`).
+   */
+  sandbox?: StdioSandbox;
 }
 
 /** A started session and what it holds. */
@@ -126,6 +132,7 @@ export async function runSession(
       fillerAfterMs: settings.AGENT_FILLER_AFTER_MS,
       startDeadlineMs: settings.AGENT_TOOLS_DEADLINE_MS,
       ...connectionGuards(settings),
+      sandbox: deps.sandbox ?? stdioSandbox(settings),
       userToken,
       stdioLimiter:
         deps.stdioLimiter ??

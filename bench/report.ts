@@ -1,6 +1,7 @@
 /** The benchmark's results as written to the JSON file, and their readable summary. */
 import type { ApiThroughput } from './api-throughput.js';
 import type { HealthLoop } from './health-loop.js';
+import type { SandboxStart } from './sandbox-start.js';
 import type { SessionStart } from './session-start.js';
 import { formatTable } from './table.js';
 import type { ToolCallOverhead } from './tool-call-overhead.js';
@@ -11,6 +12,7 @@ export const TARGETS = {
   sessionStartRatio: 1.2,
   apiRatio: 0.8,
   apiStatusP99Ms: 5,
+  sandboxStartRatio: 1.3,
 } as const;
 
 /** Everything one run measured; a part is absent when it was not run (`--only`). */
@@ -20,6 +22,8 @@ export interface BenchResults {
   healthLoop?: HealthLoop;
   /** `api.listServers` and `api.status`: ours beside a bare Express handler. */
   api?: ApiThroughput;
+  /** A stdio server's start, sandboxed against unsandboxed. */
+  sandbox?: SandboxStart;
   machine: {
     cpus: number;
     cpuModel: string;
@@ -125,6 +129,16 @@ export function formatBenchResults(results: BenchResults): string[] {
       api.status.switchboard.p99Ms,
       `≤ ${TARGETS.apiStatusP99Ms} ${mark(api.status.switchboard.p99Ms <= TARGETS.apiStatusP99Ms)}`,
       `at concurrency ${api.connections}`,
+    ]);
+  }
+  const sandbox = results.sandbox;
+  if (sandbox) {
+    rows.push([
+      'sandbox.startRatio',
+      sandbox.startRatio,
+      `≤ ${TARGETS.sandboxStartRatio} ${mark(sandbox.startRatio <= TARGETS.sandboxStartRatio)}`,
+      `server-everything (stdio) spawn to initialize: ${sandbox.sandboxedMs} ms sandboxed vs ` +
+        `${sandbox.unsandboxedMs} ms, medians of ${sandbox.rounds} interleaved starts`,
     ]);
   }
   const machine = results.machine;

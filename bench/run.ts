@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --json FILE] [--only A,B] [--iterations N]`: measures tool-call overhead,
  * session start with slow and dead servers, the health loop's CPU cost, and the admin API's
- * throughput (`api`); prints a table and,
+ * throughput (`api`) and the stdio sandbox's start cost (`sandbox`); prints a table and,
  * with `--json`, writes the results to FILE. Starts every server it needs and stops them all,
  * and exits by itself within {@link DEADLINE_MS} whatever happens.
  */
@@ -20,13 +20,14 @@ import { startSilentServer } from './fixtures/silent-server.js';
 import { startSlowInitializeServer } from './fixtures/slow-initialize-server.js';
 import { measureHealthLoop } from './health-loop.js';
 import { formatBenchResults, type BenchResults } from './report.js';
+import { measureSandboxStart } from './sandbox-start.js';
 import { measureSessionStart, type SessionServer } from './session-start.js';
 import { round } from './stats.js';
 import { measureToolCallOverhead } from './tool-call-overhead.js';
 
 /** The whole run is stopped (servers killed, exit 1) after this long. */
 const DEADLINE_MS = 5 * 60_000;
-const PARTS = ['toolCallOverhead', 'sessionStart', 'healthLoop', 'api'] as const;
+const PARTS = ['toolCallOverhead', 'sessionStart', 'healthLoop', 'api', 'sandbox'] as const;
 type Part = (typeof PARTS)[number];
 
 const USAGE = `Usage: npm run bench -- [--json FILE] [--only ${PARTS.join(',')}] [--iterations N]
@@ -163,6 +164,11 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
   if (options.parts.has('api')) {
     log('api: listServers and status, 50 servers stored, concurrency 50 (autocannon)');
     results.api = await measureApiThroughput({ logger, databaseUrl: process.env.DATABASE_URL });
+  }
+
+  if (options.parts.has('sandbox')) {
+    log('sandbox: server-everything (stdio) start, sandboxed vs not, interleaved, 10 each');
+    results.sandbox = await measureSandboxStart({ bin: EVERYTHING_BIN, logger });
   }
 
   const cpus = os.cpus();

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { CONNECTION_STATUSES, TRANSPORTS, USER_ROLES } from '../shared/db/schema.js';
 import { serverIdParam } from './routes/server-input.js';
+import { sandboxConfigSchema } from '../shared/mcp/server-config.js';
 
 const isoDate = z.string().meta({ format: 'date-time' });
 
@@ -138,6 +139,12 @@ export const serverResource = z.object({
   command: z.string().nullable(),
   args: z.array(z.string()),
   cwd: z.string().nullable(),
+  sandbox: sandboxConfigSchema.meta({
+    description:
+      "A stdio server's sandbox: `network` (`none`, `outbound` (default) or `host`), " +
+      '`allowDomains`, `mounts` of host folders (`hostPath`, `path`, `writable`) and `limits` ' +
+      '(`memoryMb`, `processes`, `openFiles`). `{}` for remote servers.',
+  }),
   env: z.record(z.string(), maskedSecret),
   headers: z.record(z.string(), maskedSecret),
   apiKey: maskedSecret.nullable(),

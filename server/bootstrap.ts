@@ -6,7 +6,7 @@ import { apiTokens, mcpServers, users, type User } from '../shared/db/schema.js'
 import { sealServerSecrets } from '../shared/db/server-secrets.js';
 import type { ServerStore } from '../shared/db/servers.js';
 import { generateToken, hashToken, storeToken } from './auth.js';
-import { demoServers } from './demo-servers.js';
+import { demoServers, grantDemoFolders } from './demo-servers.js';
 
 /** Options of {@link bootstrap}. */
 export interface BootstrapOptions {
@@ -67,9 +67,11 @@ export async function bootstrap(
     let seeded = 0;
     if (options.seedDemoServers) {
       const rows = demoServers(admin!.id, options.dataDir);
-      await tx
+      const inserted = await tx
         .insert(mcpServers)
-        .values(rows.map((row) => sealServerSecrets(row, row.userId, secrets)));
+        .values(rows.map((row) => sealServerSecrets(row, row.userId, secrets)))
+        .returning({ id: mcpServers.id, sandbox: mcpServers.sandbox });
+      grantDemoFolders(inserted);
       seeded = rows.length;
     }
     return {

@@ -1,12 +1,15 @@
 /**
  * The demo MCP servers a fresh install starts with: the reference servers
  * `server-everything`, `server-memory` and `server-filesystem`, run from the installed npm
- * packages over stdio, so they work with no network.
+ * packages over stdio, sandboxed with no network (`sandbox.network: 'none'`). `Files` is granted
+ * its root `DATA_DIR/files` and `Memory` its folder `DATA_DIR/memory` as writable mounts.
  */
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { NewMcpServerRow } from '../shared/db/schema.js';
+import type { McpServerRow, NewMcpServerRow } from '../shared/db/schema.js';
+import { runningAsRoot } from '../shared/mcp/sandbox/availability.js';
+import { sandboxUid } from '../shared/mcp/sandbox/stdio-sandbox.js';
 
 const require = createRequire(import.meta.url);
 
@@ -27,15 +30,17 @@ export function resolvePackageBin(packageName: string): string {
 
 /**
  * The demo servers for a user, ready to insert. Creates `<dataDir>/files` (the filesystem
- * server's root, with a short welcome note) and keeps the memory server's graph in
- * `<dataDir>/memory.jsonl`.
+ * server's root, with a short welcome note) and `<dataDir>/memory` (the memory server's graph,
+ * `memory.jsonl`), granted to them as writable mounts; see {@link grantDemoFolders}.
  *
  * @param userId owner of the servers.
  * @param dataDir absolute data folder (`DATA_DIR`).
  */
 export function demoServers(userId: number, dataDir: string): NewMcpServerRow[] {
   const filesDir = path.join(dataDir, 'files');
+  const memoryDir = path.join(dataDir, 'memory');
   mkdirSync(filesDir, { recursive: true });
+  mkdirSync(memoryDir, { recursive: true });
   const welcome = path.join(filesDir, 'welcome.txt');
   if (!existsSync(welcome)) {
     writeFileSync(
@@ -51,6 +56,7 @@ export function demoServers(userId: number, dataDir: string): NewMcpServerRow[] 
       transport: 'stdio',
       command: 'node',
       args: [resolvePackageBin('@modelcontextprotocol/server-everything'), 'stdio'],
+      sandbox: { network: 'none' },
     },
     {
       userId,
@@ -59,7 +65,8 @@ export function demoServers(userId: number, dataDir: string): NewMcpServerRow[] 
       transport: 'stdio',
       command: 'node',
       args: [resolvePackageBin('@modelcontextprotocol/server-memory')],
-      env: { MEMORY_FILE_PATH: path.join(dataDir, 'memory.jsonl') },
+      env: { MEMORY_FILE_PATH: path.join(memoryDir, 'memory.jsonl') },
+      sandbox: { network: 'none', mounts: [{ hostPath: memoryDir, writable: true }] },
     },
     {
       userId,
@@ -68,6 +75,28 @@ export function demoServers(userId: number, dataDir: string): NewMcpServerRow[] 
       transport: 'stdio',
       command: 'node',
       args: [resolvePackageBin('@modelcontextprotocol/server-filesystem'), filesDir],
+      sandbox: { network: 'none', mounts: [{ hostPath: filesDir, writable: true }] },
     },
   ];
+}
+
+/**
+ * Gives each inserted demo server's writable folders (which Switchboard created in
+ * {@link demoServers}) to the server's sandbox uid, so it can write there. Does nothing unless
+ * this process runs as root: otherwise the servers run as this process's user, who owns them.
+ *
+ * @param rows the inserted demo servers, with their ids.
+ */
+export function grantDemoFolders(rows: readonly Pick<McpServerRow, 'id' | 'sandbox'>[]): void {
+  if (!runningAsRoot()) return;
+  for (const row of rows) {
+    const uid = sandboxUid(row.id);
+    for (const mount of row.sandbox.mounts ?? []) {
+      if (!mount.writable) continue;
+      chownSync(mount.hostPath, uid, uid);
+      for (const name of readdirSync(mount.hostPath)) {
+        chownSync(path.join(mount.hostPath, name), uid, uid);
+      }
+    }
+  }
 }

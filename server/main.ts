@@ -16,6 +16,8 @@ import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import {
   SettingsError,
   connectionGuards,
+  SANDBOX_OFF_WARNING,
+  stdioSandbox,
   healthPolicy,
   livekitConfigured,
   loadSettings,
@@ -118,13 +120,19 @@ const stdioLimiter = new StdioProcessLimiter({
 });
 stdioLimiter.killOnExit(process);
 
+// The sandbox every stdio server of this process runs in; bwrap is checked when the first starts,
+// so the API starts on a machine without it and those servers report how to install it.
+const sandbox = stdioSandbox(settings);
+if (!sandbox) logger.warn(SANDBOX_OFF_WARNING);
+const guards = { ...connectionGuards(settings), sandbox };
+
 const monitor = new StatusMonitor({
   db: database.db,
   secrets: database.secrets,
   logger,
   policy: healthPolicy(settings),
   stdioLimiter,
-  guards: connectionGuards(settings),
+  guards,
 });
 
 /** What `/api/status` checks besides the database and MCP servers. */
@@ -174,7 +182,7 @@ const app = createApp({
   metrics,
   ...externalChecks,
   stdioLimiter,
-  safety: connectionGuards(settings),
+  safety: guards,
   bodyLimit: settings.API_BODY_LIMIT,
   rateLimitPerMinute: settings.API_RATE_LIMIT_PER_MINUTE,
   corsOrigins: settings.CORS_ORIGINS,

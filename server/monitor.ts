@@ -89,7 +89,7 @@ export interface StatusMonitorOptions {
  */
 export type ConnectionGuards = Pick<
   McpConnectionOptions,
-  'urlPolicy' | 'allowedCommands' | 'maxMessageBytes'
+  'urlPolicy' | 'allowedCommands' | 'maxMessageBytes' | 'sandbox'
 >;
 
 interface Entry {
@@ -158,6 +158,8 @@ export async function probeServer(
       urlPolicy: options.urlPolicy,
       allowedCommands: options.allowedCommands,
       maxMessageBytes: options.maxMessageBytes,
+      sandbox: options.sandbox,
+      serverId: row.id,
     });
     const info = await connection.connect();
     const tools = await connection.listTools();
@@ -308,6 +310,7 @@ export class StatusMonitor implements ServerWatcher {
         connectionOptions: {
           stdioLimiter: this.#stdioLimiter?.forUser(row.userId),
           ...this.#guards,
+          serverId: row.id,
         },
         onStatusChange: (change) => this.#write(entry, () => this.#statusPatch(entry, change)),
         onToolsChanged: () => this.#write(entry, () => this.#metadataPatch(entry)),

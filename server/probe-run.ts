@@ -3,6 +3,7 @@
  * (`McpConnection`), lists its tools as the agent would advertise them, optionally calls one, and
  * closes the connection (ending a stdio server's process) whatever happens.
  */
+import type { StdioSandbox } from '../shared/mcp/sandbox/stdio-sandbox.js';
 import type { Implementation, ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../shared/logger.js';
 import { advertiseTools } from '../shared/mcp/advertised-tools.js';
@@ -65,6 +66,8 @@ export interface RunProbeOptions {
   allowedCommands?: readonly string[];
   /** Largest message the server may send, in bytes (`MCP_MAX_MESSAGE_BYTES`); default 4 MiB. */
   maxMessageBytes?: number;
+  /** The sandbox a stdio server runs in (`MCP_STDIO_SANDBOX`); default none (unsandboxed). */
+  sandbox?: StdioSandbox;
 }
 
 /**
@@ -83,6 +86,7 @@ export async function runProbe(
     urlPolicy: options.urlPolicy,
     allowedCommands: options.allowedCommands,
     maxMessageBytes: options.maxMessageBytes,
+    sandbox: options.sandbox,
   });
   try {
     const info = await connection.connect();

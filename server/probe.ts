@@ -9,7 +9,13 @@
 import { pino } from 'pino';
 import { createLogger } from '../shared/logger.js';
 import { describeError } from '../shared/mcp/errors.js';
-import { SettingsError, connectionGuards, loadSettings } from '../shared/settings.js';
+import {
+  SANDBOX_OFF_WARNING,
+  SettingsError,
+  connectionGuards,
+  loadSettings,
+  stdioSandbox,
+} from '../shared/settings.js';
 import { PROBE_USAGE, UsageError, parseProbeArgs, type ProbeCommand } from './probe-args.js';
 import { formatProbeReport } from './probe-format.js';
 import { runProbe } from './probe-run.js';
@@ -33,8 +39,13 @@ async function main(argv: readonly string[]): Promise<number> {
   // The operator's own command line: the URL policy applies, the stdio allow list does not.
   let urlPolicy;
   let maxMessageBytes;
+  let sandbox;
   try {
-    ({ urlPolicy, maxMessageBytes } = connectionGuards(loadSettings()));
+    const settings = loadSettings();
+    ({ urlPolicy, maxMessageBytes } = connectionGuards(settings));
+    // A stdio server probed here runs sandboxed like any other, as `nobody`.
+    sandbox = stdioSandbox(settings);
+    if (!sandbox) process.stderr.write(`probe: ${SANDBOX_OFF_WARNING}\n`);
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     fail(error.message);
@@ -46,12 +57,19 @@ async function main(argv: readonly string[]): Promise<number> {
     destination: pino.destination(2),
   });
   try {
-    const report = await runProbe(command.config, {
+    // A probed stdio server runs sandboxed as `nobody` with no network (no outbound provider here);
+    // MCP_STDIO_SANDBOX=off runs it unsandboxed, with the host's network.
+    const config =
+      command.config.transport === 'stdio'
+        ? { ...command.config, sandbox: command.config.sandbox ?? { network: 'none' as const } }
+        : command.config;
+    const report = await runProbe(config, {
       logger,
       name: command.name,
       call: command.call,
       urlPolicy,
       maxMessageBytes,
+      sandbox,
     });
     const output = command.json ? [JSON.stringify(report, null, 2)] : formatProbeReport(report);
     process.stdout.write(`${output.join('\n')}\n`);

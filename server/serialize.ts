@@ -44,6 +44,7 @@ export function serializeServer(row: McpServerRow) {
     command: row.command,
     args: row.args,
     cwd: row.cwd,
+    sandbox: row.sandbox,
     env: maskRecord(row.env),
     headers: maskRecord(row.headers),
     apiKey: row.apiKey ? maskSecret(row.apiKey) : null,

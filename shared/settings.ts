@@ -4,6 +4,11 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import {
+  SlirpOutboundNetworkProvider,
+  type OutboundNetworkProvider,
+} from './mcp/sandbox/outbound-network.js';
+import { StdioSandbox } from './mcp/sandbox/stdio-sandbox.js';
 
 const optionalString = z
   .string()
@@ -108,6 +113,10 @@ const settingsSchema = z.object({
   STATUS_CACHE_MS: z.coerce.number().int().min(0).default(10_000),
   MCP_ALLOW_PRIVATE_NETWORKS: booleanFlag(false),
   MCP_STDIO_ALLOWED_COMMANDS: commaList('node,npx,uvx,python3'),
+  MCP_STDIO_SANDBOX: z.enum(['bwrap', 'off']).default('bwrap'),
+  MCP_SANDBOX_MEMORY_MB: z.coerce.number().int().min(64).default(4096),
+  MCP_SANDBOX_MAX_PROCESSES: positiveInt(256),
+  MCP_SANDBOX_MAX_OPEN_FILES: z.coerce.number().int().min(16).default(1024),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).default(600),
   API_BODY_LIMIT: z
     .string()
@@ -172,3 +181,36 @@ export function connectionGuards(settings: Settings) {
     maxMessageBytes: settings.MCP_MAX_MESSAGE_BYTES,
   };
 }
+
+/**
+ * The stdio sandbox the settings describe (`MCP_STDIO_SANDBOX`, default `bwrap`), for
+ * `McpConnectionOptions.sandbox`: private directories under `DATA_DIR/sandboxes`, default limits
+ * from `MCP_SANDBOX_MEMORY_MB` (MiB, default 4096), `MCP_SANDBOX_MAX_PROCESSES` (default 256) and
+ * `MCP_SANDBOX_MAX_OPEN_FILES` (default 1024). Create one per process and pass it on.
+ *
+ * @param options.outbound connects `network: 'outbound'` servers; default slirp4netns with the
+ *   private-address rules (`SlirpOutboundNetworkProvider`).
+ * @param options.secretKeyFile the secret key file no mount may expose; default in `DATA_DIR`.
+ * @returns undefined when `MCP_STDIO_SANDBOX=off` (stdio servers then run unsandboxed; callers
+ *   log a warning at start).
+ */
+export function stdioSandbox(
+  settings: Settings,
+  options: { outbound?: OutboundNetworkProvider; secretKeyFile?: string } = {},
+): StdioSandbox | undefined {
+  if (settings.MCP_STDIO_SANDBOX === 'off') return undefined;
+  return new StdioSandbox({
+    dataDir: settings.dataDir,
+    secretKeyFile: options.secretKeyFile,
+    outbound: options.outbound ?? new SlirpOutboundNetworkProvider(),
+    limits: {
+      memoryMb: settings.MCP_SANDBOX_MEMORY_MB,
+      processes: settings.MCP_SANDBOX_MAX_PROCESSES,
+      openFiles: settings.MCP_SANDBOX_MAX_OPEN_FILES,
+    },
+  });
+}
+
+/** The warning logged at start when `MCP_STDIO_SANDBOX=off`. */
+export const SANDBOX_OFF_WARNING =
+  'MCP_STDIO_SANDBOX=off: stdio MCP servers run unsandboxed, with every file and network this process can reach';

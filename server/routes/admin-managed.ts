@@ -25,6 +25,7 @@ export const ADMIN_MANAGED_FIELDS = [
   'args',
   'cwd',
   'env',
+  'sandbox',
   'headers',
   'apiKey',
   'auth',

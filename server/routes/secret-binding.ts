@@ -62,6 +62,13 @@ function destinationChanges(row: McpServerRow, patch: Record<string, unknown>): 
       changed.push('args');
     }
     if (patch.cwd !== undefined && (patch.cwd ?? null) !== row.cwd) changed.push('cwd');
+    // The sandbox decides what the server can reach (network, host folders) with its env.
+    if (
+      patch.sandbox !== undefined &&
+      JSON.stringify(patch.sandbox) !== JSON.stringify(row.sandbox)
+    ) {
+      changed.push('sandbox');
+    }
     return changed;
   }
   if (patch.url !== undefined && originOf(patch.url as string) !== originOf(row.url)) {

@@ -66,6 +66,7 @@ export const updateServerBody = z
     args: z.unknown(),
     env: z.unknown(),
     cwd: z.unknown(),
+    sandbox: z.unknown(),
     headers: z.unknown(),
     apiKey: z.unknown(),
     auth: z.unknown(),
@@ -101,6 +102,7 @@ export function columnsFromBody(body: CreateServerBody): Omit<NewMcpServerRow, '
       args: body.args,
       env: body.env,
       cwd: body.cwd ?? null,
+      sandbox: body.sandbox ?? {},
       url: null,
       headers: {},
       apiKey: null,
@@ -117,10 +119,11 @@ export function columnsFromBody(body: CreateServerBody): Omit<NewMcpServerRow, '
     args: [],
     env: {},
     cwd: null,
+    sandbox: {},
   };
 }
 
-const STDIO_KEYS = ['command', 'args', 'env', 'cwd'] as const;
+const STDIO_KEYS = ['command', 'args', 'env', 'cwd', 'sandbox'] as const;
 const REMOTE_KEYS = ['url', 'headers', 'apiKey', 'auth'] as const;
 /** The secret field of each `auth` type that has one. */
 const AUTH_SECRETS: Partial<Record<ServerAuth['type'], 'clientSecret' | 'privateKey'>> = {

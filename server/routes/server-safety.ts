@@ -12,6 +12,8 @@ import {
   resolveStdioCommand,
 } from '../../shared/mcp/command-guard.js';
 import { UrlRefusedError, assertUrlAllowed, type UrlPolicy } from '../../shared/mcp/url-guard.js';
+import { SandboxConfigError } from '../../shared/mcp/sandbox/errors.js';
+import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { currentUser } from '../auth.js';
 import { ForbiddenError, HttpError } from '../errors.js';
 import type { CreateServerBody } from './server-input.js';
@@ -24,6 +26,8 @@ export interface ServerSafety {
   allowedCommands?: readonly string[];
   /** Largest message an MCP server may send when tested (`MCP_MAX_MESSAGE_BYTES`); default 4 MiB. */
   maxMessageBytes?: number;
+  /** The stdio sandbox a tested server runs in (`MCP_STDIO_SANDBOX`); default none. */
+  sandbox?: StdioSandbox;
 }
 
 /**
@@ -44,6 +48,18 @@ export class UrlRefusedProblem extends HttpError {
   constructor(reason: string, path = 'body.url') {
     super(422, 'url_refused', `${path}: ${reason}`, {
       errors: [{ path, message: reason }],
+    });
+  }
+}
+
+/** 422 for a `sandbox.mounts` entry that would expose what the sandbox hides. */
+export class SandboxRefusedProblem extends HttpError {
+  override readonly name = 'SandboxRefusedProblem';
+  /** @param error the refusal, whose `path` is inside the server config (`sandbox.mounts.N...`). */
+  constructor(error: SandboxConfigError) {
+    const path = `body.${error.path}`;
+    super(422, 'sandbox_refused', `${path}: ${error.message}`, {
+      errors: [{ path, message: error.message }],
     });
   }
 }
@@ -94,6 +110,8 @@ function assertCommandAllowed(command: string, allowed: readonly string[] | unde
  *   command, resolved on Switchboard's fixed search path, is not on the allow list (the detail
  *   names the list).
  * @throws CommandProblem (422) when the command is an absolute path to no executable file.
+ * @throws SandboxRefusedProblem (422) when a `sandbox.mounts` entry would expose `DATA_DIR`, the
+ *   secret key or another server's directory.
  * @throws UrlRefusedProblem (422) when the URL or `auth.tokenUrl`, or an address its host
  *   resolves to, is refused (the problem names the field).
  *   A host that does not resolve within 2 s is accepted here; the connection checks again.
@@ -113,6 +131,12 @@ export async function assertServerAllowed(
   }
   if (config.transport === 'stdio') {
     assertCommandAllowed(config.command, safety.allowedCommands);
+    try {
+      safety.sandbox?.assertMountsAllowed(config.sandbox?.mounts ?? []);
+    } catch (error) {
+      if (error instanceof SandboxConfigError) throw new SandboxRefusedProblem(error);
+      throw error;
+    }
     return;
   }
   // Every URL a remote config sends something to: the server, and the token endpoint that gets

@@ -41,6 +41,7 @@ import { StderrLog, type StderrLimits } from './stderr-log.js';
 import { resolveStdioCommand } from './command-guard.js';
 import type { StdioProcessAdmission } from './stdio-process-limiter.js';
 import { StdioProcessTransport } from './stdio-transport.js';
+import type { StdioSandbox } from './sandbox/stdio-sandbox.js';
 import { toolDefinitionProblem } from './tool-definition.js';
 import { GuardedNetwork, assertStaticUrlAllowed, type UrlPolicy } from './url-guard.js';
 import { WebSocketClientTransport } from './websocket-transport.js';
@@ -139,6 +140,15 @@ export interface McpConnectionOptions {
    * messages); default a new one.
    */
   scrubber?: SecretScrubber;
+  /**
+   * Runs stdio servers in this bubblewrap sandbox (`MCP_STDIO_SANDBOX=bwrap`, built from the
+   * settings by `stdioSandbox`), with the config's `sandbox` (network, mounts, limits); a stdio
+   * `cwd` is then a path inside the sandbox. Default none: stdio servers run as plain child
+   * processes (`MCP_STDIO_SANDBOX=off`).
+   */
+  sandbox?: StdioSandbox;
+  /** The stored server's id: names its sandbox's private directory and host uid; default none. */
+  serverId?: number;
 }
 
 /** Longest a task-augmented tool call may run in all, by default (ms). */
@@ -196,6 +206,8 @@ export class McpConnection {
   #lastError?: McpConnectionError;
   #closing = false;
   readonly #stdioLimiter: StdioProcessAdmission | undefined;
+  readonly #sandbox: StdioSandbox | undefined;
+  readonly #serverId: number | undefined;
   readonly #killGraceMs: number | undefined;
   /** A stdio server's stderr: bounded log lines, and the tail quoted in errors. */
   readonly #stderr: StderrLog;
@@ -223,6 +235,8 @@ export class McpConnection {
     this.#onToolsListChanged = options.onToolsListChanged;
     this.#onTransportError = options.onTransportError;
     this.#stdioLimiter = options.stdioLimiter;
+    this.#sandbox = options.sandbox;
+    this.#serverId = options.serverId;
     this.#killGraceMs = options.killGraceMs;
     this.#stderr = new StderrLog({
       logger: this.#logger,
@@ -597,6 +611,7 @@ export class McpConnection {
       // spawn() reports a missing cwd as ENOENT of the command ("command not found: node"),
       // which sends the admin after the wrong field.
       if (
+        !this.#sandbox &&
         config.cwd !== undefined &&
         !statSync(config.cwd, { throwIfNoEntry: false })?.isDirectory()
       ) {
@@ -612,6 +627,9 @@ export class McpConnection {
         label: this.#label,
         logger: this.#logger,
         maxMessageBytes: this.#maxMessageBytes,
+        sandbox: this.#sandbox,
+        sandboxConfig: config.sandbox,
+        serverId: this.#serverId,
       });
       transport.stderr.on('data', (chunk: Buffer) => this.#stderr.write(chunk));
       transport.stderr.on('end', () => this.#stderr.flush());

@@ -148,6 +148,8 @@ export const stdioConfigSchema = z.object({
   args: z.array(z.string()).default([]),
   env: envRecord.default({}),
   cwd: z.string().min(1).optional(),
+  /** How the server is sandboxed (`MCP_STDIO_SANDBOX=bwrap`); absent is the default sandbox. */
+  sandbox: sandboxConfigSchema.optional(),
   timeoutMs,
 });
 
@@ -399,6 +401,8 @@ export interface ServerConfigColumns {
   /** The `auth` column; absent or `{ type: 'none' }` for no authentication. */
   auth?: ServerAuth;
   timeoutMs: number;
+  /** The `sandbox` column of a stdio server; absent is `{}`. */
+  sandbox?: SandboxConfig;
 }
 
 /**
@@ -415,6 +419,7 @@ export function configFromColumns(row: ServerConfigColumns): McpServerConfig {
       args: row.args,
       env: row.env,
       cwd: row.cwd ?? undefined,
+      sandbox: row.sandbox,
       timeoutMs: row.timeoutMs,
     });
   }

@@ -31,6 +31,10 @@ import { BoundedLineReader } from './bounded-line-reader.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './message-limit.js';
 import { stdioEnvironment } from './stdio-environment.js';
 import type { StdioProcessAdmission, StdioProcessSlot } from './stdio-process-limiter.js';
+import type { SandboxConfig } from './server-config.js';
+import { BLOCK_FD, INFO_FD } from './sandbox/bwrap-command.js';
+import type { OutboundNetwork } from './sandbox/outbound-network.js';
+import type { SandboxLaunch, StdioSandbox } from './sandbox/stdio-sandbox.js';
 
 /** The default of {@link StdioProcessTransportOptions.killGraceMs}. */
 export const DEFAULT_KILL_GRACE_MS = 2_000;
@@ -73,6 +77,15 @@ export interface StdioProcessTransportOptions {
    * (through `onerror`) and closes the transport.
    */
   maxMessageBytes?: number;
+  /**
+   * Runs the server in this bubblewrap sandbox (see `sandbox/stdio-sandbox.ts`); `cwd` is then a
+   * path inside the sandbox. Default none: the server runs as a plain child process.
+   */
+  sandbox?: StdioSandbox;
+  /** The server's `sandbox` config (network, mounts, limits); default `{}`. */
+  sandboxConfig?: SandboxConfig;
+  /** The server's id, naming its private directory and host uid in the sandbox. */
+  serverId?: number;
 }
 
 /**
@@ -99,6 +112,13 @@ export class StdioProcessTransport implements Transport {
   #ending?: Promise<void>;
   #finished?: Promise<void>;
   #closing?: Promise<void>;
+  /** The sandbox's outbound network while the server runs. */
+  #network?: OutboundNetwork;
+  /**
+   * The host pid of the sandbox's init (bwrap's `child-pid`): in its own session, so the group
+   * signals miss it; killing it ends every process of the sandbox's PID namespace.
+   */
+  #sandboxPid?: number;
 
   constructor(options: StdioProcessTransportOptions) {
     this.#options = options;
@@ -129,14 +149,29 @@ export class StdioProcessTransport implements Transport {
    */
   async start(): Promise<void> {
     if (this.#child) throw new Error('StdioProcessTransport already started; create a new one');
-    const { command, args = [], env, cwd, limiter } = this.#options;
+    const { command, args = [], env, cwd, limiter, sandbox } = this.#options;
     const slot = limiter?.acquire(this.#options.label ?? command);
+    let launch: SandboxLaunch | undefined;
     let child: ChildProcess;
     try {
-      child = spawn(command, [...args], {
-        cwd,
-        env: stdioEnvironment({ env }),
-        stdio: ['pipe', 'pipe', 'pipe'],
+      const environment = stdioEnvironment({ env });
+      if (sandbox) {
+        launch = await sandbox.prepare({
+          serverId: this.#options.serverId,
+          command,
+          args,
+          cwd,
+          path: environment.PATH,
+          sandbox: this.#options.sandboxConfig ?? {},
+        });
+      }
+      // Sandboxed: fd 3 carries bwrap's info (the sandbox's init), fd 4 its go-ahead.
+      const extra = launch ? (launch.network ? ['pipe', 'pipe'] : ['pipe']) : [];
+      child = spawn(launch?.command ?? command, launch ? launch.args : [...args], {
+        // Sandboxed, cwd is a path inside the sandbox (bwrap --chdir); prlimit starts in its home.
+        cwd: launch ? launch.home : cwd,
+        env: environment,
+        stdio: ['pipe', 'pipe', 'pipe', ...extra] as ('pipe' | 'ignore')[],
         detached: USE_PROCESS_GROUPS,
         shell: false,
         windowsHide: true,
@@ -179,6 +214,16 @@ export class StdioProcessTransport implements Transport {
         resolve();
       });
     });
+    if (launch) {
+      try {
+        this.#sandboxPid = await sandboxInitPid(child);
+        if (launch.network)
+          this.#network = await attachNetwork(child, this.#sandboxPid, launch.network);
+      } catch (error) {
+        await this.close();
+        throw error;
+      }
+    }
   }
 
   /** Writes one message to the server's stdin; resolves once it is handed to the pipe. */
@@ -254,12 +299,31 @@ export class StdioProcessTransport implements Transport {
         this.#signal(child, pid, 'SIGKILL');
       }
     }
+    await this.#endSandbox();
     // A process that left the group (its own setsid) may still hold our pipes: stop waiting on them.
     if (!(await this.#within(this.#closed!, this.#graceMs))) {
       this.#options.logger?.warn({ pid }, 'stdio server pipes still open after its group ended');
       child.stdin?.destroy();
       child.stdout?.destroy();
       child.stderr?.destroy();
+    }
+  }
+
+  /**
+   * Kills the sandbox's init, which ends its whole PID namespace, and waits (up to the grace) until
+   * it is gone: its exit completes only after every process of the namespace has ended.
+   */
+  async #endSandbox(): Promise<void> {
+    const pid = this.#sandboxPid;
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      return; // already gone
+    }
+    const deadline = performance.now() + this.#graceMs;
+    while ((await processRunning(pid)) && performance.now() < deadline) {
+      await sleep(GROUP_POLL_MS);
     }
   }
 
@@ -270,6 +334,9 @@ export class StdioProcessTransport implements Transport {
       await new Promise((resolve) => this.#stderr.once('end', resolve));
     }
     this.#slot?.release();
+    await this.#network?.close().catch((error: unknown) => {
+      this.#options.logger?.warn({ err: error }, 'closing a sandbox network failed');
+    });
     this.#lines.clear();
     this.onclose?.();
   }
@@ -306,6 +373,54 @@ export class StdioProcessTransport implements Transport {
     abort.abort();
     return settled;
   }
+}
+
+/**
+ * Has the provider route the network namespace of the sandbox's init `pid`, then writes to
+ * bwrap's `--block-fd` so it runs the server's command.
+ *
+ * @throws the provider's error.
+ */
+async function attachNetwork(
+  child: ChildProcess,
+  pid: number,
+  network: NonNullable<SandboxLaunch['network']>,
+): Promise<OutboundNetwork> {
+  const block = child.stdio[BLOCK_FD] as NodeJS.WritableStream;
+  const attached = await network.provider.attach({ pid, allowDomains: network.allowDomains });
+  block.write('1');
+  return attached;
+}
+
+/** True while process `pid` exists and is not a zombie. */
+async function processRunning(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  if (!stat) return false;
+  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  return state !== 'Z' && state !== 'X';
+}
+
+/**
+ * The host pid of the sandbox's init, from bwrap's `--info-fd` JSON (`child-pid`).
+ *
+ * @throws Error when bwrap exits before reporting it.
+ */
+function sandboxInitPid(child: ChildProcess): Promise<number> {
+  const info = child.stdio[INFO_FD] as NodeJS.ReadableStream;
+  return new Promise<number>((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const match = /"child-pid"\s*:\s*(\d+)/.exec(text);
+      if (match) {
+        info.off('data', onData);
+        resolve(Number(match[1]));
+      }
+    };
+    info.on('data', onData);
+    info.once('end', () => reject(new Error(`the sandbox ended before it started: ${text}`)));
+    child.once('exit', () => reject(new Error('the sandbox ended before it started')));
+  });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { createApp } from '../../server/app.js';
 import { hashToken } from '../../server/auth.js';
 import { bootstrap } from '../../server/bootstrap.js';
 import { StatusMonitor } from '../../server/monitor.js';
+import { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 
@@ -53,13 +54,14 @@ describe('first start', () => {
     expect(JSON.stringify(tokens)).not.toContain(ADMIN_TOKEN);
   });
 
-  it('lists the demo servers connected with their real tools, and keeps serving after a bad one', async () => {
+  it('lists the demo servers connected in their sandboxes with their real tools, and keeps serving after a bad one', async () => {
     const logger = createLogger({ level: 'silent' });
     monitor = new StatusMonitor({
       db: database.db,
       secrets: database.secrets,
       logger,
       policy: { intervalMs: 3_600_000 },
+      guards: { sandbox: new StdioSandbox({ dataDir }) },
     });
     await monitor.start();
     api = await serve(createApp({ database, logger, watcher: monitor }));
@@ -106,6 +108,26 @@ describe('first start', () => {
       path: path.join(dataDir, 'files', 'welcome.txt'),
     });
     expect(JSON.stringify(result.content)).toContain('Welcome to Switchboard');
+  });
+
+  it('lets the sandboxed Files and Memory demo servers write to their granted folders', async () => {
+    const list = await api.request('GET', '/api/mcp/servers', { token: ADMIN_TOKEN });
+    const byName = (name: string) => list.body.find((s: { name: string }) => s.name === name);
+    const files = monitor.connection(byName('Files').id)!;
+    const written = await files.callTool('write_file', {
+      path: path.join(dataDir, 'files', 'note.txt'),
+      content: 'written from the sandbox',
+    });
+    expect(written.isError).toBeFalsy();
+    expect(readFileSync(path.join(dataDir, 'files', 'note.txt'), 'utf8')).toBe(
+      'written from the sandbox',
+    );
+    const memory = monitor.connection(byName('Memory').id)!;
+    const created = await memory.callTool('create_entities', {
+      entities: [{ name: 'Ada', entityType: 'person', observations: ['likes tea'] }],
+    });
+    expect(created.isError).toBeFalsy();
+    expect(readFileSync(path.join(dataDir, 'memory', 'memory.jsonl'), 'utf8')).toContain('Ada');
   });
 });
 
