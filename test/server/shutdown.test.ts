@@ -84,16 +84,22 @@ describe('npm start and SIGTERM', () => {
 
     // Up, and the monitor has started the demo servers' child processes.
     let servers: { id: number; connectionStatus: string }[] = [];
+    let lastAnswer = 'no answer';
     // Up to two minutes: starting the API and three servers takes long on a busy machine.
-    for (let i = 0; i < 1_200; i++) {
+    for (let i = 0; i < 1_200 && child.exitCode === null; i++) {
       const res = await fetch(`${base}/api/mcp/servers`, { headers: auth }).catch(() => undefined);
+      if (res) lastAnswer = `HTTP ${res.status}`;
       if (res?.ok) {
         servers = (await res.json()) as typeof servers;
         if (servers.length > 0 && servers.every((s) => s.connectionStatus === 'connected')) break;
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect(servers.map((s) => s.connectionStatus)).toEqual(['connected', 'connected', 'connected']);
+    // On failure, say what the API last answered and what it wrote to stderr.
+    expect(
+      servers.map((s) => s.connectionStatus),
+      `last answer: ${lastAnswer}; exit code: ${child.exitCode}; stderr: ${stderr.slice(-2000)}`,
+    ).toEqual(['connected', 'connected', 'connected']);
     const processes = descendants(child.pid!);
     expect(processes.length).toBeGreaterThanOrEqual(3);
 
