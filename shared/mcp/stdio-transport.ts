@@ -276,7 +276,12 @@ export class StdioProcessTransport implements Transport {
       this.onerror?.(error as Error);
       return;
     }
-    this.onmessage?.(message);
+    try {
+      this.onmessage?.(message);
+    } catch (error) {
+      // A handler's failure is reported; the lines after this one in the chunk still count.
+      this.onerror?.(error as Error);
+    }
   }
 
   /** SIGTERM to what is left of the group, then SIGKILL after the grace. Runs once. */
