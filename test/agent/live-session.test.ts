@@ -27,7 +27,7 @@ describe('live configuration in a running session', () => {
       { input: 'echo again', toolCalls: [{ name: 'notes__echo', args: { message: 'again' } }] },
     ]);
     const running = await runSession(ctx, {
-      settings: loadSettings({}),
+      settings: loadSettings({ AGENT_TOOLS_DEADLINE_MS: '60000' }),
       logger: silentLogger(),
       openDatabase: async () => ({ ...handle, close: async () => {} }),
       createModel: () => llm,

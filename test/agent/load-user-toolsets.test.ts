@@ -22,6 +22,8 @@ describe('loadUserToolsets', () => {
     policy?: Parameters<typeof loadUserToolsets>[0]['policy'],
   ): Promise<UserToolsets> {
     const tools = await loadUserToolsets({
+      // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
+      startDeadlineMs: 60_000,
       db: handle.db,
       secrets: handle.secrets,
       userId,
@@ -125,15 +127,21 @@ describe('loadUserToolsets start deadline', () => {
   let slow: FixtureHttpServer;
   let silent: FixtureHttpServer;
   let tools: UserToolsets | undefined;
+  let releaseSlow: () => void = () => {};
 
   beforeAll(async () => {
     handle = await openTestDatabase();
-    // Slower than the deadline below by far, so it is still connecting when the session starts.
-    slow = await startSlowInitializeServer(12_000);
+    // Holds `initialize` until the test releases it, so it is still connecting at the deadline.
+    slow = await startSlowInitializeServer(
+      new Promise<void>((resolve) => {
+        releaseSlow = resolve;
+      }),
+    );
     silent = await startSilentServer();
   });
 
   afterAll(async () => {
+    releaseSlow();
     await tools?.close();
     await slow?.close();
     await silent?.close();
@@ -148,14 +156,14 @@ describe('loadUserToolsets start deadline', () => {
       name: 'Slow',
       transport: 'streamable-http',
       url: slow.url,
-      timeoutMs: 20_000,
+      timeoutMs: 120_000,
     });
     const dead = await createServer(handle, {
       userId: user.id,
       name: 'Silent',
       transport: 'streamable-http',
       url: silent.url,
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
     });
 
     tools = await loadUserToolsets({
@@ -163,8 +171,9 @@ describe('loadUserToolsets start deadline', () => {
       secrets: handle.secrets,
       userId: user.id,
       logger: silentLogger(),
-      // Long enough for server-everything to start on a busy machine.
-      startDeadlineMs: 6_000,
+      // Long enough for server-everything to start on a busy machine; Slow and Silent are held
+      // (Slow until released below, Silent for ever) past it.
+      startDeadlineMs: 20_000,
     });
 
     expect(tools.pending.sort()).toEqual(['Silent', 'Slow']);
@@ -174,6 +183,7 @@ describe('loadUserToolsets start deadline', () => {
     expect(slowToolset!.advertisedTools).toEqual([]);
     expect(silentToolset!.server.id).toBe(dead.id);
 
+    releaseSlow();
     await vi.waitFor(
       () => expect(slowToolset!.advertisedTools.map((t) => t.name)).toEqual(['slow__echo']),
       { timeout: 30_000, interval: 20 },

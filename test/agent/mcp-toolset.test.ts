@@ -45,6 +45,8 @@ describe('McpToolset in an AgentSession', () => {
     recordToolCall?: ToolCallRecorder,
   ): Promise<{ session: voice.AgentSession; toolset: McpToolset }> {
     tools = await loadUserToolsets({
+      // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
+      startDeadlineMs: 60_000,
       db: handle.db,
       secrets: handle.secrets,
       userId: user.id,
@@ -263,6 +265,8 @@ describe('McpToolset tools that change during a session', () => {
 
   it('advertises a tool the server adds, and brings the tools back after a kill -9', async () => {
     tools = await loadUserToolsets({
+      // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
+      startDeadlineMs: 60_000,
       db: handle.db,
       secrets: handle.secrets,
       userId: user.id,
@@ -280,7 +284,9 @@ describe('McpToolset tools that change during a session', () => {
     await session.start({ agent });
     expect(Object.keys(agent.toolCtx.functionTools)).not.toContain('fixture__late');
 
-    await session.run({ userInput: 'grow' }).wait();
+    const grow = await session.run({ userInput: 'grow' }).wait();
+    grow.expect.nextEvent().isFunctionCall({ name: 'fixture__add-tool' });
+    grow.expect.nextEvent().isFunctionCallOutput({ isError: false });
     await vi.waitFor(
       () => expect(Object.keys(agent.toolCtx.functionTools)).toContain('fixture__late'),
       {

@@ -65,7 +65,12 @@ describe('a session bound to the participant it was dispatched for', () => {
   let alice: User;
   let bob: User;
   const sessions: RunningSession[] = [];
-  const settings = loadSettings({ AGENT_GREETING: GREETING, AGENT_INSTRUCTIONS: 'Be brief.' });
+  const settings = loadSettings({
+    AGENT_GREETING: GREETING,
+    AGENT_INSTRUCTIONS: 'Be brief.',
+    // The servers' first connect ends the wait, not this deadline, even on a busy machine.
+    AGENT_TOOLS_DEADLINE_MS: '60000',
+  });
 
   beforeAll(async () => {
     handle = await openTestDatabase();

@@ -16,7 +16,12 @@ const GREETING = 'instructions: greet the user';
 describe('runSession', () => {
   let handle: DatabaseHandle;
   const sessions: voice.AgentSession[] = [];
-  const settings = loadSettings({ AGENT_GREETING: GREETING, AGENT_INSTRUCTIONS: 'Be brief.' });
+  const settings = loadSettings({
+    AGENT_GREETING: GREETING,
+    AGENT_INSTRUCTIONS: 'Be brief.',
+    // The servers' first connect ends the wait, not this deadline, even on a busy machine.
+    AGENT_TOOLS_DEADLINE_MS: '60000',
+  });
 
   /** The shared test database, with a close() the test can observe but that leaves it open. */
   function sessionDatabase() {

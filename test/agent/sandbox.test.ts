@@ -49,6 +49,8 @@ beforeAll(async () => {
   });
   serverId = row.id;
   tools = await loadUserToolsets({
+    // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
+    startDeadlineMs: 60_000,
     db: database.db,
     secrets: database.secrets,
     userId: user.id,

@@ -248,6 +248,8 @@ describe('secrets quoted back by a failing server', () => {
     });
     expect(res.status).toBe(201);
     const session = await loadUserToolsets({
+      // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
+      startDeadlineMs: 60_000,
       db: database.db,
       secrets: database.secrets,
       userId: agentUserId,
