@@ -52,7 +52,7 @@ export class UrlRefusedProblem extends HttpError {
   }
 }
 
-/** 422 for a `sandbox.mounts` entry that would expose what the sandbox hides. */
+/** 422 for a `sandbox.mounts` entry that would expose what the sandbox hides, or a `cwd` outside it. */
 export class SandboxRefusedProblem extends HttpError {
   override readonly name = 'SandboxRefusedProblem';
   /** @param error the refusal, whose `path` is inside the server config (`sandbox.mounts.N...`). */
@@ -111,7 +111,7 @@ function assertCommandAllowed(command: string, allowed: readonly string[] | unde
  *   names the list).
  * @throws CommandProblem (422) when the command is an absolute path to no executable file.
  * @throws SandboxRefusedProblem (422) when a `sandbox.mounts` entry would expose `DATA_DIR`, the
- *   secret key or another server's directory.
+ *   secret key or another server's directory, or `cwd` is not a folder inside the sandbox.
  * @throws UrlRefusedProblem (422) when the URL or `auth.tokenUrl`, or an address its host
  *   resolves to, is refused (the problem names the field).
  *   A host that does not resolve within 2 s is accepted here; the connection checks again.
@@ -132,7 +132,7 @@ export async function assertServerAllowed(
   if (config.transport === 'stdio') {
     assertCommandAllowed(config.command, safety.allowedCommands);
     try {
-      safety.sandbox?.assertMountsAllowed(config.sandbox?.mounts ?? []);
+      safety.sandbox?.assertConfigAllowed({ sandbox: config.sandbox, cwd: config.cwd });
     } catch (error) {
       if (error instanceof SandboxConfigError) throw new SandboxRefusedProblem(error);
       throw error;

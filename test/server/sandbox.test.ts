@@ -223,3 +223,43 @@ describe('sandbox mounts at save', () => {
     expect(refused.body.detail).toContain('body.sandbox.mounts.1.hostPath');
   });
 });
+
+describe('sandbox working directory at save', () => {
+  it('refuses a cwd outside the sandbox with a 422 that says which folders work', async () => {
+    const refused = await api.request('POST', '/api/mcp/servers', {
+      token,
+      body: {
+        name: 'Host cwd',
+        transport: 'stdio',
+        command: 'node',
+        args: [ESCAPE_SERVER],
+        cwd: '/srv/mcp',
+        sandbox: { network: 'none', mounts: [{ hostPath: FIXTURES_DIR }] },
+      },
+    });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors[0].path).toBe('body.cwd');
+    expect(refused.body.detail).toContain('/sandbox');
+    expect(refused.body.detail).toContain(FIXTURES_DIR);
+  });
+
+  it.each([['/sandbox/work'], [FIXTURES_DIR]])(
+    'accepts a cwd inside the sandbox: %s',
+    async (cwd) => {
+      const created = await api.request('POST', '/api/mcp/servers', {
+        token,
+        body: {
+          name: `Cwd ${cwd}`,
+          transport: 'stdio',
+          command: 'node',
+          args: [ESCAPE_SERVER],
+          cwd,
+          isActive: false,
+          sandbox: { network: 'none', mounts: [{ hostPath: FIXTURES_DIR }] },
+        },
+      });
+      expect(created.status).toBe(201);
+      expect(created.body.cwd).toBe(cwd);
+    },
+  );
+});

@@ -123,6 +123,20 @@ export class StdioSandbox {
     assertMountsAllowed(mounts, this.#options);
   }
 
+  /**
+   * Checks what an admin configured for a sandboxed server before it is saved: its mounts
+   * against the mount policy (`mount-policy.ts`) and its working directory (see
+   * {@link assertCwdInside}).
+   *
+   * @param server `sandbox` (its mounts) and `cwd` (a path inside the sandbox, optional).
+   * @throws SandboxConfigError at `sandbox.mounts.<index>.hostPath` or `cwd` for the first problem.
+   */
+  assertConfigAllowed(server: { sandbox?: SandboxConfig; cwd?: string | null }): void {
+    const mounts = server.sandbox?.mounts ?? [];
+    assertMountsAllowed(mounts, this.#options);
+    assertCwdInside(server.cwd ?? undefined, mounts);
+  }
+
   /** The private directory of server `serverId` on the host. */
   homeOf(serverId: number | undefined): string {
     return path.join(
@@ -150,6 +164,7 @@ export class StdioSandbox {
       throw new SandboxNetworkUnavailableError();
     const mounts = sandbox.mounts ?? [];
     assertMountsAllowed(mounts, this.#options);
+    assertCwdInside(server.cwd, mounts);
     const binds: SandboxBind[] = mounts.map((mount, index) => {
       if (!statSync(mount.hostPath, { throwIfNoEntry: false })) {
         throw new SandboxConfigError(
@@ -167,6 +182,17 @@ export class StdioSandbox {
     const home = this.homeOf(server.serverId);
     mkdirSync(home, { recursive: true, mode: 0o700 });
     if (uid !== undefined) chownSync(home, uid, uid);
+    // A cwd below the private directory is created there, owned by the server, so bwrap can
+    // enter it on the first start.
+    const homeRelative = server.cwd ? path.relative(SANDBOX_HOME, path.normalize(server.cwd)) : '';
+    if (homeRelative && !homeRelative.startsWith('..')) {
+      let dir = home;
+      for (const part of homeRelative.split(path.sep)) {
+        dir = path.join(dir, part);
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        if (uid !== undefined) chownSync(dir, uid, uid);
+      }
+    }
 
     const readOnly = new Set<string>();
     const symlinks: { path: string; target: string }[] = [];
@@ -225,6 +251,29 @@ export class StdioSandbox {
     const real = realpathSync(found);
     return [path.dirname(found), path.dirname(real), ...packagesOf(real)];
   }
+}
+
+/**
+ * A sandboxed server's working directory is a path inside its sandbox: its private directory
+ * ({@link SANDBOX_HOME}) or below, or the inside path of one of its mounts or below. A host path
+ * such as `/srv/mcp` does not exist in there, and bwrap would fail to start the server.
+ *
+ * @param cwd the configured working directory; undefined means the private directory.
+ * @param mounts the server's mounts (`path`, default `hostPath`, is where each appears inside).
+ * @throws SandboxConfigError at `cwd` when it is relative or lies outside every such folder.
+ */
+export function assertCwdInside(cwd: string | undefined, mounts: readonly SandboxMount[]): void {
+  if (cwd === undefined) return;
+  const insides = [SANDBOX_HOME, ...mounts.map((mount) => mount.path ?? mount.hostPath)];
+  if (path.isAbsolute(cwd) && insides.some((inside) => within(path.normalize(cwd), inside))) {
+    return;
+  }
+  throw new SandboxConfigError(
+    'cwd',
+    `cwd ${JSON.stringify(cwd)} is not a folder inside the server's sandbox: use ${SANDBOX_HOME} ` +
+      `(the server's private folder) or a folder below it, or the path of one of its ` +
+      `sandbox.mounts (${insides.slice(1).join(', ') || 'it has none; add one to grant a host folder'})`,
+  );
 }
 
 /** True when `inner` is `outer` or lies below it. */
