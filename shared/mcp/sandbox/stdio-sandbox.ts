@@ -255,8 +255,9 @@ export class StdioSandbox {
 
 /**
  * A sandboxed server's working directory is a path inside its sandbox: its private directory
- * ({@link SANDBOX_HOME}) or below, or the inside path of one of its mounts or below. A host path
- * such as `/srv/mcp` does not exist in there, and bwrap would fail to start the server.
+ * ({@link SANDBOX_HOME}) or below, the inside path of one of its mounts or below, or a folder
+ * above a mount (bwrap creates it to mount on). A host path such as `/srv/mcp` does not exist in
+ * there, and bwrap would fail to start the server.
  *
  * @param cwd the configured working directory; undefined means the private directory.
  * @param mounts the server's mounts (`path`, default `hostPath`, is where each appears inside).
@@ -265,9 +266,10 @@ export class StdioSandbox {
 export function assertCwdInside(cwd: string | undefined, mounts: readonly SandboxMount[]): void {
   if (cwd === undefined) return;
   const insides = [SANDBOX_HOME, ...mounts.map((mount) => mount.path ?? mount.hostPath)];
-  if (path.isAbsolute(cwd) && insides.some((inside) => within(path.normalize(cwd), inside))) {
-    return;
-  }
+  const normal = path.normalize(cwd);
+  // Inside a folder the sandbox has, or a folder above a mount (bwrap creates those to mount on).
+  const exists = (inside: string) => within(normal, inside) || within(inside, normal);
+  if (path.isAbsolute(cwd) && normal !== '/' && insides.some(exists)) return;
   throw new SandboxConfigError(
     'cwd',
     `cwd ${JSON.stringify(cwd)} is not a folder inside the server's sandbox: use ${SANDBOX_HOME} ` +

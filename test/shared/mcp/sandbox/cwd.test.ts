@@ -22,9 +22,10 @@ describe('assertCwdInside', () => {
     ['/srv/data'],
     ['/srv/data/sub'],
     ['/work/y'],
+    ['/srv'],
   ])('accepts %s', (cwd) => expect(() => assertCwdInside(cwd, mounts)).not.toThrow());
 
-  it.each([['/srv'], ['/opt/x'], ['/sandbox/../etc'], ['sandbox'], ['/sandboxes'], ['/']])(
+  it.each([['/srv/other'], ['/opt/x'], ['/sandbox/../etc'], ['sandbox'], ['/sandboxes'], ['/']])(
     'refuses %s at cwd',
     (cwd) => {
       let caught: unknown;
