@@ -2,7 +2,7 @@
  * The fast path of `GET /api/status`: the dashboard's poll, answered from the in-memory
  * {@link StatusSnapshot} without Express's per-request machinery.
  *
- * Why (issue 4's target, p99 ≤ 5 ms at 50 concurrent connections on a 2-core machine): a bare
+ * Why (the status poll's budget, p99 ≤ 5 ms at 50 concurrent connections on 2 cores): a bare
  * Express 5 handler returning the same JSON reaches about 8 000 requests/s here with a p99 near
  * 10 ms (its router, prototype swaps, `res.json` and ETag cost ~100 µs a request), while
  * Node's own `http` answers the same body at about 40 000 requests/s. So a request that is
@@ -12,7 +12,8 @@
  * helmet itself at start), the same rate-limit headers from the same counter store, and the same
  * metrics. Everything else (no or unknown token, a browser origin, over the limit, any other
  * path or method) falls through to Express unchanged, which answers and enforces it.
- * `test/server/status-fast-path.test.ts` checks both paths answer alike.
+ * `test/server/status-fast-path.test.ts` checks both paths answer alike, and pins the Express,
+ * express-rate-limit and helmet releases this copy was checked against.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';

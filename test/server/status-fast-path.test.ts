@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import express from 'express';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../shared/db/open.js';
@@ -8,6 +11,7 @@ import { ApiMetrics } from '../../server/metrics.js';
 import { StatusSnapshot } from '../../server/status-snapshot.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { REPOSITORY } from '../helpers/sandbox.js';
 
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
@@ -124,5 +128,47 @@ describe('GET /api/status fast path', () => {
     const withQuery = await api.request('GET', '/api/status?x=1', { token });
     expect(withQuery.status).toBe(200);
     expect(withQuery.headers.get('etag')).not.toBeNull();
+  });
+});
+
+/**
+ * The fast path copies what three dependencies do (Express 5's `app.handle` entry point,
+ * express-rate-limit's draft-8 `RateLimit`/`RateLimit-Policy` headers, helmet's headers); the
+ * tests above compare the two paths' answers. These pin the releases that comparison was made
+ * with, so an upgrade re-checks the copy on purpose.
+ */
+describe('GET /api/status fast path contract', () => {
+  const CHECKED_WITH: Record<string, string> = {
+    express: '5.3.0',
+    'express-rate-limit': '8.7.4',
+    helmet: '8.3.0',
+  };
+
+  it.each(Object.entries(CHECKED_WITH))('is checked against %s %s', (name, checked) => {
+    const installed = JSON.parse(
+      readFileSync(path.join(REPOSITORY, 'node_modules', name, 'package.json'), 'utf8'),
+    ) as { version: string };
+    expect(
+      installed.version,
+      `${name} changed: re-run this file (both paths must still answer alike), re-read what ` +
+        'server/status-fast-path.ts copies from it, and update CHECKED_WITH (or drop the fast ' +
+        'path if `npm run bench` shows it no longer pays for itself)',
+    ).toBe(checked);
+  });
+
+  it('Express serves every request through app.handle, which the fast path wraps', async () => {
+    const app = express();
+    app.get('/x', (_req, res) => void res.send('express'));
+    const seen: string[] = [];
+    const handle = (app as unknown as { handle: (...args: unknown[]) => void }).handle.bind(app);
+    (app as unknown as { handle: (...args: unknown[]) => void }).handle = (...args) => {
+      seen.push((args[0] as { url: string }).url);
+      handle(...args);
+    };
+    const api = await serve(app);
+    servers.push(api);
+    const res = await api.request('GET', '/x');
+    expect(res.status).toBe(200);
+    expect(seen).toEqual(['/x']);
   });
 });
