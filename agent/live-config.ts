@@ -1,5 +1,5 @@
 /**
- * Live configuration of a running session (issue 5, DESIGN §6): the worker LISTENs on
+ * Live configuration of a running session (DESIGN §6): the worker LISTENs on
  * `mcp_servers_changed` (Postgres `LISTEN`/`NOTIFY`, sent by every configuration write of
  * `shared/db/servers.ts`), and a server added, enabled, edited or disabled for the session's user
  * is connected, reconnected or closed, its tools added to or removed from the agent through

@@ -1,9 +1,10 @@
 /**
- * Filler speech for tool calls that take time (issue 5, "Tools that take time"): a call still
- * running after `AGENT_FILLER_AFTER_MS` makes the agent say a short filler ("One moment, I'm still
- * working on that.") through agents-js `RunContext.filler` (`voice/run_context.js`: it waits until
- * the session is idle, speaks with `session.say`, repeats every `interval` up to `maxSteps`, and
- * stops when the call ends or the user or agent starts speaking).
+ * Filler speech for tool calls that take time (README, "Tools that take time or change things"),
+ * so the user is not left in silence: a call still running after `AGENT_FILLER_AFTER_MS` makes
+ * the agent say a short filler ("One moment, I'm still working on that.") through agents-js
+ * `RunContext.filler` (`voice/run_context.js`: it waits until the session is idle, speaks with
+ * `session.say`, repeats every `interval` up to `maxSteps`, and stops when the call ends or the
+ * user or agent starts speaking).
  *
  * The filler is armed lazily, so a fast call pays no timer and no session listener: each call is
  * put in a set, and one ticker per toolset, running only while calls are being made, arms the
