@@ -101,8 +101,6 @@ export class McpToolset extends llm.Toolset {
   readonly #logger: Logger;
   readonly #log: ToolCallLog;
   readonly #slowCalls?: SlowCallWatch;
-  /** Tools that ran past the filler delay in this session: their calls carry a progress token. */
-  readonly #slowTools = new Set<string>();
   readonly #confirmations: ServerConfirmations;
   readonly #background: BackgroundCalls;
   /** Original names of the tools that run in the background. */
@@ -335,16 +333,11 @@ export class McpToolset extends llm.Toolset {
     const startedAt = new Date();
     const started = performance.now();
     const watch = ctx && this.#slowCalls;
-    let slowCall: SlowCall | undefined;
-    let options: CallToolOptions = { signal };
-    if (watch) {
-      slowCall = new SlowCall(ctx, started);
-      if (this.#slowTools.has(tool.originalName) && !extra) {
-        const call = slowCall;
-        options = { signal, onProgress: (progress) => (call.progress = progress) };
-      }
+    const slowCall = watch ? new SlowCall(ctx, started, tool.originalName) : undefined;
+    let options: CallToolOptions = { signal, ...extra };
+    if (slowCall && !extra && watch!.wasSlow(tool.originalName)) {
+      options = { signal, onProgress: (progress) => (slowCall.progress = progress) };
     }
-    if (extra) options = { signal, ...extra };
     let error: string | null = null;
     try {
       const request = this.connection.callTool(tool.originalName, args, options);
@@ -370,10 +363,7 @@ export class McpToolset extends llm.Toolset {
       throw new llm.ToolError(callFailedSentence(this.server.name, tool.originalName, thrown));
     } finally {
       const durationMs = performance.now() - started;
-      if (slowCall) {
-        watch!.delete(slowCall);
-        if (durationMs >= watch!.afterMs) this.#slowTools.add(tool.originalName);
-      }
+      if (slowCall) watch!.finish(slowCall, durationMs);
       this.#log.record({
         userId: this.#scope.userId,
         serverId: this.server.id,
