@@ -18,9 +18,9 @@ export interface ToolsetRegistry<T> {
   /** The ids of the servers the session has a toolset for. */
   serverIds(): number[];
   /**
-   * A string that changes exactly when the server's connection or tools would change (its
-   * config, name, tool filter and tool policy); `undefined` when the session has no toolset for
-   * it.
+   * A string that changes whenever the server's connection or tools would change (every
+   * column the toolset depends on, see `serverFingerprint`); `undefined` when the session has no
+   * toolset for it.
    */
   fingerprint(serverId: number): string | undefined;
   /**

@@ -28,7 +28,11 @@ import {
   type CallToolOptions,
 } from '../shared/mcp/index.js';
 import type { SupervisedConnection } from '../shared/mcp/supervised-connection.js';
-import { BackgroundCalls, type BackgroundCallExtra } from './background-calls.js';
+import {
+  BackgroundCalls,
+  type BackgroundCallExtra,
+  type ToolExecuteOptions,
+} from './background-calls.js';
 import { CONFIRM_TOOL_NAME, ServerConfirmations } from './confirmation.js';
 import { SlowCall, SlowCallWatch } from './slow-calls.js';
 import { ToolCallLog, type ToolCallRecorder, type ToolCallScope } from './tool-call-log.js';
@@ -304,8 +308,7 @@ export class McpToolset extends llm.Toolset {
   #runInBackground(
     tool: AdvertisedTool,
     args: Record<string, unknown>,
-    options: Pick<llm.ToolOptions, 'abortSignal' | 'toolCallId'> &
-      Partial<Pick<llm.ToolOptions, 'ctx'>>,
+    options: ToolExecuteOptions,
   ): Promise<string | undefined> {
     return this.#background.run({
       toolName: tool.originalName,
