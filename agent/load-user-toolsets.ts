@@ -153,7 +153,7 @@ function stableJson(value: unknown): string {
   });
 }
 
-/** A server whose connection has been started, and how to make its toolset. */
+/** A server whose first connection attempt has started (its toolset is made from it). */
 interface StartedServer {
   row: McpServerRow;
   connection: SupervisedConnection;
