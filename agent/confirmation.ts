@@ -1,5 +1,6 @@
 /**
- * Spoken confirmation of tool calls that change things (issue 5, "Tools that change things").
+ * Spoken confirmation of tool calls that change things (README, "Tools that take time or change
+ * things"), so that nothing destructive runs on the model's word alone.
  *
  * A call that needs confirmation (see `needsConfirmation`) is not sent to the MCP server. Its tool
  * answers the model with a confirmation id and the question to ask ("Delete note groceries on
@@ -13,12 +14,17 @@
  *
  * This follows the two-step shape agents-js uses for `onDuplicate: 'confirm'`
  * (`voice/tool_executor.js`: the tool answers with what to confirm, the model calls again), with
- * the confirmation held by the toolset rather than a model-set flag.
+ * the confirmation held by the toolset rather than a model-set flag. {@link ConfirmationDesk}
+ * holds the questions; {@link ServerConfirmations} speaks the protocol for one server's tools.
  */
+import { llm } from '@livekit/agents';
+import type { Logger } from '../shared/logger.js';
 import type { AdvertisedTool } from '../shared/mcp/index.js';
 
 /** How long a question waits for the user's answer, in milliseconds. */
 export const CONFIRMATION_TTL_MS = 5 * 60_000;
+/** MCP name of the per-server confirm tool, advertised as `<server>__confirm_action`. */
+export const CONFIRM_TOOL_NAME = 'confirm_action';
 /** Most questions held at once per server; the oldest is dropped beyond it. */
 const MAX_PENDING = 20;
 
@@ -38,7 +44,7 @@ export interface PendingConfirmation {
 export type ConfirmationRefusal = 'unknown' | 'expired' | 'same_turn';
 
 /**
- * The pending confirmations of one server in one session.
+ * The pending confirmations of one server in one session: at most 20 (the oldest is dropped).
  */
 export class ConfirmationDesk {
   readonly #pending = new Map<string, PendingConfirmation>();
@@ -53,6 +59,8 @@ export class ConfirmationDesk {
   /**
    * Holds a call until the user answers.
    *
+   * @param tool the tool called.
+   * @param args its arguments, run unchanged on a yes.
    * @param speechId the `SpeechHandle.id` of the turn asking (undefined outside a session).
    */
   ask(
@@ -106,4 +114,141 @@ export function describeAction(tool: AdvertisedTool, args: Record<string, unknow
     return `${key}: ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`;
   });
   return parts.length > 0 ? `${tool.originalName} (${parts.join(', ')})` : tool.originalName;
+}
+
+/** Runs a held call once the user said yes; its result is what the confirm tool returns. */
+export type ApprovedCall = (
+  tool: AdvertisedTool,
+  args: Record<string, unknown>,
+) => Promise<string | undefined>;
+
+/** Options of {@link ServerConfirmations}. */
+export interface ServerConfirmationsOptions {
+  /** The server's display name, used in what the model hears. */
+  serverName: string;
+  logger: Logger;
+  /** Clock in epoch milliseconds for the questions' expiry; default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * The confirmation protocol of one server's tools in one session: the first step
+ * ({@link ask}, what a confirmed tool returns instead of calling) and the server's confirm tool
+ * ({@link confirmTool}, the second step).
+ */
+export class ServerConfirmations {
+  readonly #desk: ConfirmationDesk;
+  readonly #serverName: string;
+  readonly #logger: Logger;
+  /** The confirm tool's advertised name, once {@link confirmTool} has made it. */
+  #toolName?: string;
+
+  /** @param options the server name, a logger and the clock. */
+  constructor(options: ServerConfirmationsOptions) {
+    this.#desk = new ConfirmationDesk(options.now);
+    this.#serverName = options.serverName;
+    this.#logger = options.logger;
+  }
+
+  /**
+   * The first step of a call that needs the user's yes: holds it and returns what the model is
+   * told to ask, naming the confirm tool. Nothing is sent to the server.
+   *
+   * @param speechId the `SpeechHandle.id` of the turn (undefined outside a session).
+   */
+  ask(tool: AdvertisedTool, args: Record<string, unknown>, speechId: string | undefined): string {
+    const pending = this.#desk.ask(tool, args, speechId);
+    const action = `${describeAction(tool, args)} on ${this.#serverName}`;
+    this.#logger.info(
+      { tool: tool.originalName, confirmationId: pending.id },
+      'tool call awaits confirmation',
+    );
+    return (
+      `Not run yet: this action needs the user's spoken confirmation first. Ask the user: ` +
+      `"${action}: are you sure?" and wait for the answer. Then call ${this.#toolName} ` +
+      `with confirmation_id "${pending.id}" and approved true only if they clearly said yes, ` +
+      `or approved false otherwise.`
+    );
+  }
+
+  /**
+   * The server's confirm tool, advertised as `name` (the toolset assigns it, like its other
+   * names); the questions asked from now on name it.
+   *
+   * @param name the advertised name, e.g. `notes__confirm_action`.
+   * @param cancellable true when an approved call may run in the background (the tool then runs
+   *   on the background toolset's executor and can be cancelled like the call).
+   * @param run runs an approved call, with the runtime's options of the confirm tool's call.
+   */
+  confirmTool(
+    name: string,
+    cancellable: boolean,
+    run: (
+      tool: AdvertisedTool,
+      args: Record<string, unknown>,
+      options: llm.ToolOptions,
+    ) => Promise<string | undefined>,
+  ): llm.FunctionTool {
+    this.#toolName = name;
+    return llm.tool({
+      name,
+      description:
+        `Runs or drops an action of ${this.#serverName} that waited for the user's confirmation. ` +
+        'Call it only after the user has answered: approved true only for a clear yes.',
+      parameters: {
+        type: 'object',
+        properties: {
+          confirmation_id: { type: 'string', description: 'The id the action answered with.' },
+          approved: { type: 'boolean', description: 'True only if the user clearly said yes.' },
+        },
+        required: ['confirmation_id', 'approved'],
+        additionalProperties: false,
+      } as llm.FunctionTool['parameters'],
+      flags: cancellable ? llm.ToolFlag.CANCELLABLE : llm.ToolFlag.NONE,
+      execute: (args: Record<string, unknown> | undefined, options) =>
+        this.answer(args ?? {}, options.ctx?.speechHandle.id, (tool, held) =>
+          run(tool, held, options),
+        ),
+    });
+  }
+
+  /**
+   * The second step, what the confirm tool does: runs the held call on a yes (`approved: true`),
+   * drops it on anything else and says so.
+   *
+   * @param args the confirm tool's arguments, `{ confirmation_id, approved }`.
+   * @param speechId the `SpeechHandle.id` of the answering turn.
+   * @throws llm.ToolError when the answer is refused: no such question, expired, or given in the
+   *   turn that asked (that question stays open).
+   */
+  async answer(
+    args: Record<string, unknown>,
+    speechId: string | undefined,
+    run: ApprovedCall,
+  ): Promise<string | undefined> {
+    const id = String(args.confirmation_id ?? '');
+    const answer = this.#desk.take(id, speechId);
+    if ('refused' in answer) throw new llm.ToolError(refusalSentence(answer.refused, id));
+    const { tool, args: heldArgs } = answer.pending;
+    if (args.approved !== true) {
+      this.#logger.info({ tool: tool.originalName }, 'tool call declined by the user');
+      return (
+        `Not done: the user declined, so ${describeAction(tool, heldArgs)} was not run on ` +
+        `${this.#serverName}. Tell the user nothing was changed.`
+      );
+    }
+    return run(tool, heldArgs);
+  }
+}
+
+/** What the model hears when an answer is refused, and what to do instead. */
+function refusalSentence(refused: ConfirmationRefusal, id: string): string {
+  switch (refused) {
+    case 'same_turn':
+      return 'The user has not answered yet. Ask them and wait for their answer before calling this.';
+    case 'expired':
+      return `Confirmation ${id} expired. Call the action again if the user still wants it.`;
+    default:
+      return `No action is waiting for confirmation ${JSON.stringify(id)}. Call the action again.`;
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * Live configuration of a running session (issue 5, DESIGN §6): the worker LISTENs on
+ * Live configuration of a running session (DESIGN §6): the worker LISTENs on
  * `mcp_servers_changed` (Postgres `LISTEN`/`NOTIFY`, sent by every configuration write of
  * `shared/db/servers.ts`), and a server added, enabled, edited or disabled for the session's user
  * is connected, reconnected or closed, its tools added to or removed from the agent through
@@ -18,9 +18,9 @@ export interface ToolsetRegistry<T> {
   /** The ids of the servers the session has a toolset for. */
   serverIds(): number[];
   /**
-   * A string that changes exactly when the server's connection or tools would change (its
-   * config, name, tool filter and tool policy); `undefined` when the session has no toolset for
-   * it.
+   * A string that changes whenever the server's connection or tools would change (every
+   * column the toolset depends on, see `serverFingerprint`); `undefined` when the session has no
+   * toolset for it.
    */
   fingerprint(serverId: number): string | undefined;
   /**

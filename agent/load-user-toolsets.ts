@@ -4,10 +4,15 @@
  * cannot be reached at start never blocks the others or the start of the session (DESIGN §8);
  * it keeps being retried, and its tools reach the session through `updateTools` once it
  * connects. Later tool-list changes and reconnects reach the session the same way.
+ *
+ * {@link SessionToolsets} holds a session's toolsets by server id for as long as the session
+ * runs, so live configuration changes (`live-config.ts`) can add, replace and remove them; and
+ * {@link serverFingerprint} tells which edits of a server need its toolset replaced.
  */
+import { getTableColumns } from 'drizzle-orm';
 import type { StdioSandbox } from '../shared/mcp/sandbox/stdio-sandbox.js';
 import type { Database } from '../shared/db/open.js';
-import type { McpServerRow } from '../shared/db/schema.js';
+import { mcpServers, type McpServerRow } from '../shared/db/schema.js';
 import { listServers } from '../shared/db/servers.js';
 import type { SecretBox } from '../shared/secrets.js';
 import { recordToolCall } from '../shared/db/tool-calls.js';
@@ -17,7 +22,8 @@ import type { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js
 import type { UrlPolicy } from '../shared/mcp/url-guard.js';
 import { SupervisedConnection, type HealthPolicy } from '../shared/mcp/supervised-connection.js';
 import type { ToolsetRegistry } from './live-config.js';
-import { McpToolset, type ToolCallRecorder } from './mcp-toolset.js';
+import { McpToolset } from './mcp-toolset.js';
+import type { ToolCallRecorder, ToolCallScope } from './tool-call-log.js';
 import { DEFAULT_FILLER_AFTER_MS } from './slow-calls.js';
 
 /** Default of {@link LoadUserToolsetsOptions.startDeadlineMs}. */
@@ -98,26 +104,250 @@ export interface UserToolsets extends ToolsetRegistry<McpToolset> {
 }
 
 /**
- * What a session's toolset of `row` depends on: its connection settings, name, tool filter and
- * tool policy (not its description or status columns). Two rows with the same fingerprint give
- * the same toolset, so an edit that keeps it needs no reconnect.
+ * Columns of `mcp_servers` a session's toolset does not depend on: the row's identity and owner,
+ * its description, whether it is active (a session drops inactive servers before comparing), who
+ * manages it, and what the status monitor and the database write about it. Every other column,
+ * including any added later, is part of {@link serverFingerprint}: a column forgotten here costs
+ * a needless reconnect, never a missed one.
+ */
+export const FINGERPRINT_IGNORED_COLUMNS = [
+  'id',
+  'userId',
+  'description',
+  'isActive',
+  'adminManaged',
+  'connectionStatus',
+  'lastConnected',
+  'lastError',
+  'metadata',
+  'createdAt',
+  'updatedAt',
+] as const satisfies readonly (keyof McpServerRow)[];
+
+/** The `mcp_servers` columns a toolset depends on, in a fixed (sorted) order. */
+const FINGERPRINT_COLUMNS = Object.keys(getTableColumns(mcpServers))
+  .filter((column) => !(FINGERPRINT_IGNORED_COLUMNS as readonly string[]).includes(column))
+  .sort() as (keyof McpServerRow)[];
+
+/**
+ * What a session's toolset of `row` depends on: every `mcp_servers` column except
+ * {@link FINGERPRINT_IGNORED_COLUMNS}, i.e. its connection settings (with the opened secrets),
+ * sandbox, name, tool filter and tool policy. Two rows with the same fingerprint give the same
+ * toolset, so an edit that keeps it needs no reconnect. JSON values are compared with their keys
+ * sorted, so a reordered object is no change.
+ *
+ * @returns an opaque string, comparable only within one process.
  */
 export function serverFingerprint(row: McpServerRow): string {
-  return JSON.stringify([
-    row.name,
-    row.transport,
-    row.url,
-    row.command,
-    row.args,
-    row.cwd,
-    row.env,
-    row.headers,
-    row.apiKey,
-    row.auth,
-    row.timeoutMs,
-    row.toolFilter,
-    row.toolPolicy,
-  ]);
+  return stableJson(FINGERPRINT_COLUMNS.map((column) => [column, row[column] ?? null]));
+}
+
+/** `JSON.stringify` with the keys of every plain object sorted. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) => {
+    if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner;
+    if (Object.getPrototypeOf(inner) !== Object.prototype) return inner;
+    return Object.fromEntries(
+      Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
+  });
+}
+
+/** A server whose first connection attempt has started (its toolset is made from it). */
+interface StartedServer {
+  row: McpServerRow;
+  connection: SupervisedConnection;
+  /** The first attempt: true when connected. Never rejects. */
+  ready: Promise<boolean>;
+}
+
+/**
+ * The toolsets of one agent session, by server id: made by {@link loadUserToolsets}, then kept in
+ * step with the user's server changes through its {@link ToolsetRegistry} methods. All toolsets
+ * share one set of advertised names, so names stay unique across servers.
+ */
+export class SessionToolsets implements UserToolsets {
+  readonly toolsets: McpToolset[] = [];
+  readonly unavailable: UnavailableServer[] = [];
+  readonly pending: string[] = [];
+  readonly #options: LoadUserToolsetsOptions;
+  readonly #logger: Logger;
+  readonly #record: ToolCallRecorder;
+  readonly #scope: ToolCallScope;
+  readonly #taken = new Set<string>();
+  /** The current toolsets by server id, with the fingerprint of the row each was made from. */
+  readonly #live = new Map<number, { toolset: McpToolset; fingerprint: string }>();
+
+  /** @param options as {@link loadUserToolsets} takes them; nothing is connected yet. */
+  private constructor(options: LoadUserToolsetsOptions) {
+    this.#options = options;
+    this.#logger = options.logger;
+    this.#record = options.recordToolCall ?? ((toolCall) => recordToolCall(options.db, toolCall));
+    this.#scope = {
+      userId: options.userId,
+      roomName: options.roomName ?? null,
+      sessionId: options.sessionId ?? null,
+    };
+  }
+
+  /**
+   * Connects `rows` at once and resolves when every first attempt is over or the start deadline
+   * has passed, with one toolset per usable row (see {@link loadUserToolsets}).
+   */
+  static async start(
+    options: LoadUserToolsetsOptions,
+    rows: readonly McpServerRow[],
+  ): Promise<SessionToolsets> {
+    const session = new SessionToolsets(options);
+    const started = rows.map((row) => session.#connect(row, session.unavailable));
+    // Every server's first attempt, or the deadline, whichever comes first: a slow or dead server
+    // never holds the session back; its tools arrive through updateTools when it connects.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(started.map((entry) => entry?.ready)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, options.startDeadlineMs ?? DEFAULT_START_DEADLINE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+
+    for (const entry of started) {
+      if (!entry) continue;
+      const { row, connection } = entry;
+      if (connection.status === 'connecting') {
+        session.pending.push(row.name);
+      } else if (connection.status !== 'connected') {
+        const error = connection.lastError?.message ?? 'not connected';
+        session.#logger.warn(
+          { serverId: row.id, err: error },
+          'mcp server unavailable at session start',
+        );
+        session.unavailable.push({ serverId: row.id, name: row.name, error });
+      }
+      const toolset = session.#attach(entry);
+      session.#logger.info(
+        { serverId: row.id, toolCount: toolset.advertisedTools.length },
+        'mcp server tools ready',
+      );
+      session.toolsets.push(toolset);
+    }
+    if (session.pending.length > 0) {
+      session.#logger.info(
+        { pending: session.pending },
+        'session starts before every mcp server is connected',
+      );
+    }
+    return session;
+  }
+
+  /** The current toolsets, in server id order. */
+  current(): McpToolset[] {
+    return [...this.#live.entries()].sort(([a], [b]) => a - b).map(([, entry]) => entry.toolset);
+  }
+
+  /** The ids of the servers the session has a toolset for. */
+  serverIds(): number[] {
+    return [...this.#live.keys()];
+  }
+
+  /** The {@link serverFingerprint} of the row the server's toolset was made from. */
+  fingerprint(serverId: number): string | undefined {
+    return this.#live.get(serverId)?.fingerprint;
+  }
+
+  /**
+   * Starts connecting `row` in the background and adds its toolset (empty until it connects).
+   *
+   * @returns false, adding nothing, when the row's configuration cannot be used.
+   */
+  add(row: McpServerRow): boolean {
+    const entry = this.#connect(row);
+    if (!entry) {
+      this.#logger.warn(
+        { serverId: row.id },
+        'mcp server added mid-session has an unusable config',
+      );
+      return false;
+    }
+    // Connecting goes on in the background; its tools reach the toolset as they change.
+    void entry.ready;
+    this.#attach(entry);
+    return true;
+  }
+
+  /** Removes the server's toolset and closes its connection. Never rejects. */
+  async remove(serverId: number): Promise<void> {
+    const entry = this.#live.get(serverId);
+    this.#live.delete(serverId);
+    if (entry) await this.#closeToolset(entry.toolset);
+  }
+
+  /** Closes every current toolset's connection (ending stdio child processes). Never rejects. */
+  async close(): Promise<void> {
+    const all = [...this.#live.values()].map((entry) => entry.toolset);
+    this.#live.clear();
+    await Promise.all(all.map((toolset) => this.#closeToolset(toolset)));
+  }
+
+  /**
+   * Starts connecting one server; undefined for a row whose config cannot be used (the reason
+   * goes to `report`, the session's `unavailable` list at start).
+   */
+  #connect(row: McpServerRow, report?: UnavailableServer[]): StartedServer | undefined {
+    let config;
+    try {
+      config = configFromColumns(row);
+    } catch (error) {
+      report?.push({ serverId: row.id, name: row.name, error: describeError(error) });
+      return undefined;
+    }
+    const options = this.#options;
+    const connection = new SupervisedConnection(config, {
+      logger: this.#logger.child({ serverId: row.id }),
+      label: row.name,
+      policy: options.policy,
+      random: options.random,
+      connectionOptions: {
+        stdioLimiter: options.stdioLimiter,
+        userToken: options.userToken,
+        urlPolicy: options.urlPolicy,
+        allowedCommands: options.allowedCommands,
+        maxMessageBytes: options.maxMessageBytes,
+        sandbox: options.sandbox,
+        serverId: row.id,
+      },
+    });
+    return { row, connection, ready: connection.start() };
+  }
+
+  /** Makes the toolset of a started server (it follows the connection's tools from now on). */
+  #attach({ row, connection }: StartedServer): McpToolset {
+    const toolset = new McpToolset({
+      server: row,
+      connection,
+      tools: connection.tools,
+      taken: this.#taken,
+      scope: this.#scope,
+      recordToolCall: this.#record,
+      maxResultChars: this.#options.maxResultChars,
+      fillerAfterMs: this.#options.fillerAfterMs ?? DEFAULT_FILLER_AFTER_MS,
+      progressIntervalMs: this.#options.progressIntervalMs,
+      logger: this.#logger,
+    });
+    this.#live.set(row.id, { toolset, fingerprint: serverFingerprint(row) });
+    return toolset;
+  }
+
+  async #closeToolset(toolset: McpToolset): Promise<void> {
+    try {
+      await toolset.aclose();
+    } catch (error) {
+      this.#logger.warn(
+        { serverId: toolset.server.id, err: error },
+        'error while closing mcp server',
+      );
+    }
+  }
 }
 
 /**
@@ -131,139 +361,7 @@ export function serverFingerprint(row: McpServerRow): string {
  *   opened (SecretError); connection failures are reported in `unavailable`, never thrown.
  */
 export async function loadUserToolsets(options: LoadUserToolsetsOptions): Promise<UserToolsets> {
-  const { db, secrets, userId, logger } = options;
+  const { db, secrets, userId } = options;
   const rows = await listServers({ db, secrets }, userId, { activeOnly: true });
-  const record: ToolCallRecorder =
-    options.recordToolCall ?? ((toolCall) => recordToolCall(db, toolCall));
-  const scope = {
-    userId,
-    roomName: options.roomName ?? null,
-    sessionId: options.sessionId ?? null,
-  };
-
-  const unavailable: UnavailableServer[] = [];
-  const taken = new Set<string>();
-  /** The session's toolsets by server id, with the fingerprint of the row each was made from. */
-  const live = new Map<number, { toolset: McpToolset; fingerprint: string }>();
-
-  /**
-   * Starts connecting one server; undefined for a row whose config cannot be used (the reason
-   * goes to `report`, the session's `unavailable` list at start).
-   */
-  const start = (row: McpServerRow, report?: UnavailableServer[]) => {
-    let config;
-    try {
-      config = configFromColumns(row);
-    } catch (error) {
-      report?.push({ serverId: row.id, name: row.name, error: describeError(error) });
-      return undefined;
-    }
-    let toolset: McpToolset | undefined;
-    const connection = new SupervisedConnection(config, {
-      logger: logger.child({ serverId: row.id }),
-      label: row.name,
-      policy: options.policy,
-      random: options.random,
-      connectionOptions: {
-        stdioLimiter: options.stdioLimiter,
-        userToken: options.userToken,
-        urlPolicy: options.urlPolicy,
-        allowedCommands: options.allowedCommands,
-        maxMessageBytes: options.maxMessageBytes,
-        sandbox: options.sandbox,
-        serverId: row.id,
-      },
-      onToolsChanged: (tools) => toolset?.setServerTools(tools),
-    });
-    const ready = connection.start();
-    const attach = () => {
-      toolset = new McpToolset({
-        server: row,
-        connection,
-        tools: connection.tools,
-        taken,
-        scope,
-        recordToolCall: record,
-        maxResultChars: options.maxResultChars,
-        fillerAfterMs: options.fillerAfterMs ?? DEFAULT_FILLER_AFTER_MS,
-        progressIntervalMs: options.progressIntervalMs,
-        logger,
-      });
-      live.set(row.id, { toolset, fingerprint: serverFingerprint(row) });
-      return toolset;
-    };
-    return { row, connection, ready, attach };
-  };
-
-  const started = rows.map((row) => start(row, unavailable));
-  // Every server's first attempt, or the deadline, whichever comes first: a slow or dead server
-  // never holds the session back; its tools arrive through updateTools when it connects.
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.all(started.map((entry) => entry?.ready)),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, options.startDeadlineMs ?? DEFAULT_START_DEADLINE_MS);
-    }),
-  ]);
-  clearTimeout(timer);
-
-  const toolsets: McpToolset[] = [];
-  const pending: string[] = [];
-  started.forEach((entry) => {
-    if (!entry) return;
-    const { row, connection } = entry;
-    if (connection.status === 'connecting') {
-      pending.push(row.name);
-    } else if (connection.status !== 'connected') {
-      const error = connection.lastError?.message ?? 'not connected';
-      logger.warn({ serverId: row.id, err: error }, 'mcp server unavailable at session start');
-      unavailable.push({ serverId: row.id, name: row.name, error });
-    }
-    const toolset = entry.attach();
-    logger.info(
-      { serverId: row.id, toolCount: toolset.advertisedTools.length },
-      'mcp server tools ready',
-    );
-    toolsets.push(toolset);
-  });
-
-  if (pending.length > 0) {
-    logger.info({ pending }, 'session starts before every mcp server is connected');
-  }
-  const closeToolset = async (toolset: McpToolset) => {
-    try {
-      await toolset.aclose();
-    } catch (error) {
-      logger.warn({ serverId: toolset.server.id, err: error }, 'error while closing mcp server');
-    }
-  };
-  return {
-    toolsets,
-    unavailable,
-    pending,
-    current: () => [...live.entries()].sort(([a], [b]) => a - b).map(([, entry]) => entry.toolset),
-    serverIds: () => [...live.keys()],
-    fingerprint: (serverId) => live.get(serverId)?.fingerprint,
-    add: (row) => {
-      const entry = start(row);
-      if (!entry) {
-        logger.warn({ serverId: row.id }, 'mcp server added mid-session has an unusable config');
-        return false;
-      }
-      // Connecting goes on in the background; its tools arrive through setServerTools.
-      void entry.ready;
-      entry.attach();
-      return true;
-    },
-    remove: async (serverId) => {
-      const entry = live.get(serverId);
-      live.delete(serverId);
-      if (entry) await closeToolset(entry.toolset);
-    },
-    close: async () => {
-      const all = [...live.values()].map((entry) => entry.toolset);
-      live.clear();
-      await Promise.all(all.map(closeToolset));
-    },
-  };
+  return SessionToolsets.start(options, rows);
 }

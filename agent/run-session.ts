@@ -73,9 +73,6 @@ export interface RunningSession {
   close(): Promise<void>;
 }
 
-/** Moved to `agent/model.ts`; re-exported for existing imports. */
-export { createRealtimeModel } from './model.js';
-
 /**
  * Runs the start of one session: connect, resolve the user, open the database, connect the
  * user's MCP servers in parallel (one that cannot be reached is retried, never awaited), start

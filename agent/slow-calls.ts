@@ -1,9 +1,10 @@
 /**
- * Filler speech for tool calls that take time (issue 5, "Tools that take time"): a call still
- * running after `AGENT_FILLER_AFTER_MS` makes the agent say a short filler ("One moment, I'm still
- * working on that.") through agents-js `RunContext.filler` (`voice/run_context.js`: it waits until
- * the session is idle, speaks with `session.say`, repeats every `interval` up to `maxSteps`, and
- * stops when the call ends or the user or agent starts speaking).
+ * Filler speech for tool calls that take time (README, "Tools that take time or change things"),
+ * so the user is not left in silence: a call still running after `AGENT_FILLER_AFTER_MS` makes
+ * the agent say a short filler ("One moment, I'm still working on that.") through agents-js
+ * `RunContext.filler` (`voice/run_context.js`: it waits until the session is idle, speaks with
+ * `session.say`, repeats every `interval` up to `maxSteps`, and stops when the call ends or the
+ * user or agent starts speaking).
  *
  * The filler is armed lazily, so a fast call pays no timer and no session listener: each call is
  * put in a set, and one ticker per toolset, running only while calls are being made, arms the
@@ -32,10 +33,12 @@ export class SlowCall {
   /**
    * @param ctx the runtime's context of the call.
    * @param startedAt `performance.now()` when the call started.
+   * @param toolName the tool's original MCP name; default `''` (not remembered as slow).
    */
   constructor(
     readonly ctx: FillerContext,
     readonly startedAt: number,
+    readonly toolName = '',
   ) {}
 
   /** The call's promise; set once the request is out. */
@@ -99,6 +102,8 @@ export class SlowCallWatch {
   readonly #tickMs: number;
   readonly #logger: Logger;
   readonly #pending = new Set<SlowCall>();
+  /** Tools that ran past `afterMs` before: their calls should carry a progress token. */
+  readonly #slowTools = new Set<string>();
   #ticker: NodeJS.Timeout | undefined;
   #idleTicks = 0;
 
@@ -122,6 +127,23 @@ export class SlowCallWatch {
   /** Stops watching a call (it ended); an armed filler ends by itself with the call. */
   delete(call: SlowCall): void {
     this.#pending.delete(call);
+  }
+
+  /**
+   * Stops watching a call that ended after `durationMs` milliseconds, and remembers its tool as
+   * slow when it ran past `afterMs` (see {@link wasSlow}).
+   */
+  finish(call: SlowCall, durationMs: number): void {
+    this.delete(call);
+    if (durationMs >= this.afterMs && call.toolName) this.#slowTools.add(call.toolName);
+  }
+
+  /**
+   * True when a call of `toolName` ran past the delay before (in this toolset's life): its next
+   * calls ask the server for progress, so their filler can say how far they got.
+   */
+  wasSlow(toolName: string): boolean {
+    return this.#slowTools.has(toolName);
   }
 
   /** Stops the ticker; calls still pending get no filler. */

@@ -1,5 +1,5 @@
 /**
- * How the agent treats one MCP tool (issue 5), from the server's `tool_policy` and the tool's own
+ * How the agent treats one MCP tool, from the server's `tool_policy` and the tool's own
  * MCP metadata (MCP spec 2025-11-25, "Tools › Tool": `annotations` and `execution`).
  */
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';

@@ -120,6 +120,8 @@ export class SupervisedConnection {
   #reportedReason?: string;
   /** A health check is in flight (the loop and transport errors never stack pings). */
   #checking = false;
+  /** Listeners added with {@link onToolsChanged}. */
+  readonly #toolsListeners = new Set<(tools: readonly Tool[]) => void>();
 
   /**
    * @param config how to reach the server.
@@ -181,6 +183,18 @@ export class SupervisedConnection {
   /** The SDK `Client` of the live connection (see {@link McpConnection.sdkClient}). */
   get sdkClient(): McpConnection['sdkClient'] {
     return this.#connection?.sdkClient;
+  }
+
+  /**
+   * Adds a listener for the changes the `onToolsChanged` option gets (a reconnect or a
+   * `tools/list_changed` that changed the list), called after that option, in the order added.
+   *
+   * @returns a function that removes the listener (safe to call twice).
+   */
+  onToolsChanged(listener: (tools: readonly Tool[]) => void): () => void {
+    const entry = (tools: readonly Tool[]) => listener(tools);
+    this.#toolsListeners.add(entry);
+    return () => this.#toolsListeners.delete(entry);
   }
 
   /**
@@ -467,7 +481,9 @@ export class SupervisedConnection {
   #setTools(tools: readonly Tool[]): void {
     const changed = !sameTools(this.#tools, tools);
     this.#tools = tools;
-    if (changed) this.#options.onToolsChanged?.(tools);
+    if (!changed) return;
+    this.#options.onToolsChanged?.(tools);
+    for (const listener of [...this.#toolsListeners]) listener(tools);
   }
 
   /** Reports a status, or the same status with a different error, to `onStatusChange`. */

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadUserToolsets, type UserToolsets } from '../../agent/load-user-toolsets.js';
+import { getTableColumns } from 'drizzle-orm';
+import {
+  FINGERPRINT_IGNORED_COLUMNS,
+  loadUserToolsets,
+  serverFingerprint,
+  type UserToolsets,
+} from '../../agent/load-user-toolsets.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
+import { mcpServers, type McpServerRow } from '../../shared/db/schema.js';
 import { createServer } from '../../shared/db/servers.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { isProcessAlive } from '../helpers/mcp-processes.js';
@@ -190,4 +197,73 @@ describe('loadUserToolsets start deadline', () => {
     );
     expect(silentToolset!.advertisedTools).toEqual([]);
   }, 90_000);
+});
+
+describe('serverFingerprint', () => {
+  const row: McpServerRow = {
+    id: 7,
+    userId: 3,
+    name: 'Notes',
+    description: 'My notes',
+    transport: 'stdio',
+    url: null,
+    command: 'node',
+    args: ['notes.js'],
+    cwd: null,
+    sandbox: {},
+    env: { A: '1', B: '2' },
+    headers: {},
+    apiKey: null,
+    auth: { type: 'none' },
+    timeoutMs: 30_000,
+    toolFilter: {},
+    toolPolicy: {},
+    isActive: true,
+    adminManaged: false,
+    connectionStatus: 'connected',
+    lastConnected: new Date(0),
+    lastError: null,
+    metadata: {},
+    createdAt: new Date(0),
+    updatedAt: new Date(0),
+  };
+
+  /** The same value, changed (whatever its type). */
+  function changed(value: unknown): unknown {
+    if (value === null) return 'set';
+    if (value instanceof Date) return new Date(value.getTime() + 1);
+    if (Array.isArray(value)) return [...value, 'more'];
+    switch (typeof value) {
+      case 'string':
+        return `${value}-changed`;
+      case 'number':
+        return value + 1;
+      case 'boolean':
+        return !value;
+      default:
+        return { ...(value as object), changed: true };
+    }
+  }
+
+  it('changes with every column of mcp_servers but the ignored ones, so none can be missed', () => {
+    const columns = Object.keys(getTableColumns(mcpServers)) as (keyof McpServerRow)[];
+    // The test row must cover the table, or a new column would go untested.
+    expect(Object.keys(row).sort()).toEqual([...columns].sort());
+    const ignored = new Set<string>(FINGERPRINT_IGNORED_COLUMNS);
+    for (const column of FINGERPRINT_IGNORED_COLUMNS) expect(columns).toContain(column);
+
+    const base = serverFingerprint(row);
+    for (const column of columns) {
+      const edited = serverFingerprint({ ...row, [column]: changed(row[column]) } as McpServerRow);
+      if (ignored.has(column)) {
+        expect(edited, `${column} is ignored`).toBe(base);
+      } else {
+        expect(edited, `${column} is part of the fingerprint`).not.toBe(base);
+      }
+    }
+  });
+
+  it('ignores the key order of JSON columns', () => {
+    expect(serverFingerprint({ ...row, env: { B: '2', A: '1' } })).toBe(serverFingerprint(row));
+  });
 });

@@ -1,12 +1,15 @@
 import { initializeLogger, llm, voice } from '@livekit/agents';
+import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadUserToolsets, type UserToolsets } from '../../agent/load-user-toolsets.js';
-import type { McpToolset, ToolCallRecorder } from '../../agent/mcp-toolset.js';
+import { McpToolset } from '../../agent/mcp-toolset.js';
+import type { ToolCallRecorder } from '../../agent/tool-call-log.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { toolCalls, type McpServerRow, type User } from '../../shared/db/schema.js';
 import { createServer } from '../../shared/db/servers.js';
 import type { ToolCallRecord } from '../../shared/db/tool-calls.js';
+import type { SupervisedConnection } from '../../shared/mcp/supervised-connection.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';
 import { everythingServer, silentLogger } from './fixtures.js';
@@ -315,5 +318,77 @@ describe('McpToolset tools that change during a session', () => {
     const back = await session.run({ userInput: 'echo back' }).wait();
     back.expect.nextEvent().isFunctionCall({ name: 'fixture__echo' });
     back.expect.nextEvent().isFunctionCallOutput({ output: '"Echo: back"', isError: false });
+  });
+});
+
+describe('McpToolset following its connection', () => {
+  /** A connection with only what a toolset uses outside calls: its tools and their changes. */
+  function fakeConnection(initial: McpTool[]) {
+    const listeners = new Set<(tools: readonly McpTool[]) => void>();
+    const state = { tools: initial as readonly McpTool[] };
+    const connection = {
+      get tools() {
+        return state.tools;
+      },
+      config: { timeoutMs: 1_000 },
+      onToolsChanged(listener: (tools: readonly McpTool[]) => void) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+      close: vi.fn(async () => {}),
+    };
+    const change = (tools: McpTool[]) => {
+      state.tools = tools;
+      for (const listener of listeners) listener(tools);
+    };
+    return { connection: connection as unknown as SupervisedConnection, change, listeners };
+  }
+
+  const tool = (name: string): McpTool => ({ name, inputSchema: { type: 'object' } });
+  const names = (toolset: McpToolset) =>
+    toolset.tools.map((entry) => (entry instanceof llm.Toolset ? entry.id : entry.id));
+
+  function toolsetOver(connection: SupervisedConnection, tools: readonly McpTool[]) {
+    return new McpToolset({
+      server: { id: 9, name: 'Fake' },
+      connection,
+      tools,
+      scope: { userId: 1 },
+      logger: silentLogger(),
+    });
+  }
+
+  it('keeps its tools current before setup, then pushes changes through updateTools', async () => {
+    const { connection, change, listeners } = fakeConnection([]);
+    const toolset = toolsetOver(connection, connection.tools);
+    expect(names(toolset)).toEqual([]);
+
+    // The server connects before any session has set the toolset up.
+    change([tool('echo')]);
+    expect(names(toolset)).toEqual(['fake__echo']);
+
+    const updateTools = vi.fn((tools: llm.ToolContextEntry[]) => toolset._setTools(tools));
+    await toolset.setup({ updateTools });
+    expect(updateTools).not.toHaveBeenCalled();
+
+    change([tool('echo'), tool('late')]);
+    expect(updateTools).toHaveBeenCalledOnce();
+    expect(names(toolset)).toEqual(['fake__echo', 'fake__late']);
+
+    await toolset.aclose();
+    expect(listeners.size).toBe(0);
+    expect(connection.close).toHaveBeenCalled();
+  });
+
+  it('catches up in setup when it was built from an older list', async () => {
+    const { connection } = fakeConnection([tool('echo')]);
+    const toolset = toolsetOver(connection, []);
+    const updateTools = vi.fn((tools: llm.ToolContextEntry[]) => toolset._setTools(tools));
+
+    await toolset.setup({ updateTools });
+
+    expect(updateTools).toHaveBeenCalledOnce();
+    expect(names(toolset)).toEqual(['fake__echo']);
+    await toolset.aclose();
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRealtimeModel } from '../../agent/run-session.js';
+import { createRealtimeModel } from '../../agent/model.js';
 import { loadWorkerSettings } from '../../agent/worker-settings.js';
 import { loadSecretKey } from '../../shared/secrets.js';
 import { SettingsError } from '../../shared/settings.js';

@@ -1,0 +1,65 @@
+import { describe, expect, it, vi } from 'vitest';
+import { ToolCallLog, type ToolCallRecorder } from '../../agent/tool-call-log.js';
+import type { ToolCallRecord } from '../../shared/db/tool-calls.js';
+import { silentLogger } from './fixtures.js';
+
+const record: ToolCallRecord = {
+  userId: 1,
+  serverId: 2,
+  toolName: 'echo',
+  startedAt: new Date(0),
+  durationMs: 12.4,
+  ok: true,
+  error: null,
+};
+
+describe('ToolCallLog', () => {
+  it('returns at once and lets flush wait for the write', async () => {
+    let finish: () => void = () => {};
+    const recorder = vi.fn<ToolCallRecorder>(
+      () =>
+        new Promise<void>((resolve) => {
+          finish = resolve;
+        }),
+    );
+    const log = new ToolCallLog(recorder, silentLogger());
+
+    log.record(record);
+    let flushed = false;
+    const flushing = log.flush().then(() => (flushed = true));
+    await vi.waitFor(() => expect(recorder).toHaveBeenCalledWith(record));
+    expect(flushed).toBe(false);
+    finish();
+    await flushing;
+    expect(flushed).toBe(true);
+  });
+
+  it('logs a failed write (thrown or rejected) and never rethrows it', async () => {
+    const logger = silentLogger();
+    const warn = vi.spyOn(logger, 'warn');
+    const log = new ToolCallLog(() => {
+      throw new Error('database is down');
+    }, logger);
+
+    expect(() => log.record(record)).not.toThrow();
+    await expect(log.flush()).resolves.toBeUndefined();
+    expect(warn).toHaveBeenCalledWith(
+      expect.objectContaining({ tool: 'echo' }),
+      'could not record tool call',
+    );
+  });
+
+  it('writes only the log line without a recorder', async () => {
+    const logger = silentLogger();
+    const info = vi.spyOn(logger, 'info');
+    const log = new ToolCallLog(undefined, logger);
+
+    log.record(record);
+    await log.flush();
+
+    expect(info).toHaveBeenCalledWith(
+      { tool: 'echo', durationMs: 12, ok: true },
+      'mcp tool called',
+    );
+  });
+});
