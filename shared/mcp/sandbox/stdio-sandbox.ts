@@ -27,6 +27,7 @@ import {
   type SandboxLimits,
 } from './bwrap-command.js';
 import { SandboxConfigError, SandboxNetworkUnavailableError } from './errors.js';
+import { createHostsFile } from './allow-domains.js';
 import { assertMountsAllowed } from './mount-policy.js';
 import type { OutboundNetworkProvider } from './outbound-network.js';
 
@@ -85,7 +86,15 @@ export interface SandboxLaunch {
   command: string;
   args: string[];
   /** When set, spawn with fds 3 (bwrap's info) and 4 (its block) as pipes and call this. */
-  network?: { provider: OutboundNetworkProvider; allowDomains?: readonly string[] };
+  network?: {
+    provider: OutboundNetworkProvider;
+    allowDomains?: readonly string[];
+    /**
+     * With `allowDomains`: the host file bound read-only over the sandbox's `/etc/hosts`, for
+     * the provider to write. Remove it once the server has ended.
+     */
+    hostsFile?: string;
+  };
   /** The server's private directory on the host. */
   home: string;
 }
@@ -123,6 +132,11 @@ export class StdioSandbox {
     assertMountsAllowed(mounts, this.#options);
   }
 
+  /** The folder of the hosts files of servers with `allowDomains`; no sandbox sees it. */
+  get hostsDir(): string {
+    return path.join(this.#options.dataDir, 'sandbox-hosts');
+  }
+
   /** The private directory of server `serverId` on the host. */
   homeOf(serverId: number | undefined): string {
     return path.join(
@@ -134,7 +148,9 @@ export class StdioSandbox {
 
   /**
    * Checks bwrap works, creates the server's private directory (owned by its uid, mode 0700),
-   * checks its mounts and builds the command line.
+   * checks its mounts and builds the command line. For network `outbound` with `allowDomains`,
+   * also creates the launch's hosts file in {@link hostsDir} (see `createHostsFile`), bound
+   * read-only over the sandbox's `/etc/hosts`: the caller removes it when the server has ended.
    *
    * @throws SandboxUnavailableError when bwrap is missing or cannot create namespaces.
    * @throws Error with code `ENOENT` when the command is not found (as `spawn` reports it).
@@ -185,6 +201,13 @@ export class StdioSandbox {
       if (!statSync(dir, { throwIfNoEntry: false })) continue;
       if (![...readOnly].some((system) => within(dir, system))) readOnly.add(dir);
     }
+    const allowDomains =
+      network === 'outbound' && sandbox.allowDomains?.length ? sandbox.allowDomains : undefined;
+    // Last of the binds at its depth, so nothing an admin mounts hides it.
+    const hostsFile = allowDomains
+      ? createHostsFile(this.hostsDir, String(server.serverId ?? 'probe'), allowDomains)
+      : undefined;
+    if (hostsFile) binds.push({ hostPath: hostsFile, path: '/etc/hosts', writable: false });
     const limits = { ...DEFAULT_SANDBOX_LIMITS, ...this.#options.limits, ...sandbox.limits };
     const { command, args } = bwrapCommand({
       tools: this.#tools,
@@ -207,7 +230,7 @@ export class StdioSandbox {
       home,
       network:
         network === 'outbound'
-          ? { provider: this.#options.outbound!, allowDomains: sandbox.allowDomains }
+          ? { provider: this.#options.outbound!, allowDomains, hostsFile }
           : undefined,
     };
   }
