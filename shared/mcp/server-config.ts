@@ -127,6 +127,9 @@ const HOST_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
  */
 export function allowDomainProblem(value: string): string | undefined {
   const example = `write a host name such as "example.com"`;
+  if (value === '') return `an entry is empty: ${example}`;
+  // First, so the patterns below never see a long string.
+  if (value.length > 253) return `"${value.slice(0, 40)}…" is longer than 253 characters`;
   if (value.includes('://') || /[/?#@]/.test(value)) {
     const host = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:[^@/?#]*@)?([^:/?#]+)/i.exec(value)?.[1];
     return `write the host name only: "${host?.toLowerCase() ?? 'example.com'}", not "${value}"`;
@@ -144,7 +147,6 @@ export function allowDomainProblem(value: string): string | undefined {
   if (value !== value.toLowerCase())
     return `write host names in lower case: "${value.toLowerCase()}"`;
   if (value.endsWith('.')) return `leave out the trailing dot: "${value.replace(/\.+$/, '')}"`;
-  if (value.length > 253) return `"${value.slice(0, 40)}…" is longer than 253 characters`;
   const labels = value.split('.');
   if (labels.length < 2) {
     return `"${value}" is not a fully qualified host name (it has no dot): ${example}`;
@@ -174,14 +176,10 @@ export const sandboxConfigSchema = z
     network: z.enum(SANDBOX_NETWORKS).optional(),
     allowDomains: z
       .array(
-        z
-          .string()
-          .min(1)
-          .max(253)
-          .superRefine((value, ctx) => {
-            const problem = allowDomainProblem(value);
-            if (problem) ctx.addIssue({ code: 'custom', message: `allowDomains: ${problem}` });
-          }),
+        z.string().superRefine((value, ctx) => {
+          const problem = allowDomainProblem(value);
+          if (problem) ctx.addIssue({ code: 'custom', message: `allowDomains: ${problem}` });
+        }),
       )
       .max(100)
       .optional(),

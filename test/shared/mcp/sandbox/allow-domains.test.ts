@@ -56,6 +56,8 @@ describe('allowDomains in the sandbox config', () => {
     ['under_score.example', 'is not a host name'],
     ['-dash.example', 'is not a host name'],
     ['example.123', 'IP addresses are not allowed'],
+    ['', 'an entry is empty'],
+    [`https://${'a'.repeat(250)}.com/`, 'is longer than 253 characters'],
   ])('refuses %s, saying what to write', (domain, message) => {
     expect(allowDomainProblem(domain)).toContain(message);
     const result = sandboxConfigSchema.safeParse({ allowDomains: ['example.com', domain] });
