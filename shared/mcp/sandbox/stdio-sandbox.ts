@@ -5,7 +5,9 @@
  * working directory); read-only what running its command needs; the admin's `mounts`; resource
  * limits; and an unprivileged host uid per server. Nothing else of the host is visible: not
  * `DATA_DIR`, the secret key, the repository, other servers' directories or the host's `/proc`.
- * See `bwrap-command.ts` for the command line and why it is ordered as it is.
+ * See `bwrap-command.ts` for the command line and why it is ordered as it is. A server with
+ * network `outbound` and `allowDomains` also gets its own read-only `/etc/hosts`, a per-launch
+ * file in `DATA_DIR/sandbox-hosts` the outbound network writes (`allow-domains.ts`).
  */
 import {
   accessSync,
