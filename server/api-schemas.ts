@@ -142,7 +142,9 @@ export const serverResource = z.object({
   sandbox: sandboxConfigSchema.meta({
     description:
       "A stdio server's sandbox: `network` (`none`, `outbound` (default) or `host`), " +
-      '`allowDomains`, `mounts` of host folders (`hostPath`, `path`, `writable`) and `limits` ' +
+      '`allowDomains` (with `outbound` only: host names such as `example.com`, no scheme, port, ' +
+      'path, wildcard or IP address; the server then reaches only what they resolve to, and ' +
+      'resolves no other name), `mounts` of host folders (`hostPath`, `path`, `writable`) and `limits` ' +
       '(`memoryMb`, `processes`, `openFiles`). `{}` for remote servers.',
   }),
   env: z.record(z.string(), maskedSecret),

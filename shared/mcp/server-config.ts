@@ -6,6 +6,7 @@
  * rows read back from the database.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { commandFormProblem } from './command-guard.js';
 import { envNameRefusal } from './stdio-environment.js';
@@ -110,28 +111,100 @@ export const sandboxMountSchema = z.strictObject({
 });
 export type SandboxMount = z.infer<typeof sandboxMountSchema>;
 
+/** One DNS label of a host name (RFC 1123 §2.1), lower case: letters, digits, inner hyphens. */
+const HOST_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * Why `value` is not a valid `allowDomains` entry, or `undefined` when it is one. An entry is one
+ * fully qualified host name as DNS spells it (RFC 1123 §2.1): lower-case labels of letters,
+ * digits and inner hyphens, 1 to 63 characters each, at least two of them, joined by dots, at
+ * most 253 characters, the last label not all digits. No scheme, port, path, user, trailing dot,
+ * wildcard (`*.example.com`: list each host name instead) or IP address (the allow-list is of
+ * names; an address is reached only as what a listed name resolves to).
+ *
+ * @param value the entry as given.
+ * @returns e.g. `write the host name only: "example.com", not "https://example.com/"`.
+ */
+export function allowDomainProblem(value: string): string | undefined {
+  const example = `write a host name such as "example.com"`;
+  if (value === '') return `an entry is empty: ${example}`;
+  // First, so the patterns below never see a long string.
+  if (value.length > 253) return `"${value.slice(0, 40)}…" is longer than 253 characters`;
+  if (value.includes('://') || /[/?#@]/.test(value)) {
+    const host = /^(?:[a-z][a-z0-9+.-]*:\/\/)?(?:[^@/?#]*@)?([^:/?#]+)/i.exec(value)?.[1];
+    return `write the host name only: "${host?.toLowerCase() ?? 'example.com'}", not "${value}"`;
+  }
+  if (value.includes('*')) {
+    return `wildcards are not supported: list each host name (e.g. "api.example.com") instead of "${value}"`;
+  }
+  const bracketed = /^\[(.*)\](?::\d*)?$/.exec(value)?.[1];
+  if (isIP(bracketed ?? value) || isIP(value.replace(/:\d*$/, ''))) {
+    return `IP addresses are not allowed, only host names: ${example} instead of "${value}"`;
+  }
+  if (/:\d*$/.test(value)) {
+    return `leave out the port: "${value.replace(/:\d*$/, '')}", not "${value}" (every port of an allowed host is open)`;
+  }
+  if (value !== value.toLowerCase())
+    return `write host names in lower case: "${value.toLowerCase()}"`;
+  if (value.endsWith('.')) return `leave out the trailing dot: "${value.replace(/\.+$/, '')}"`;
+  const labels = value.split('.');
+  if (labels.length < 2) {
+    return `"${value}" is not a fully qualified host name (it has no dot): ${example}`;
+  }
+  if (!labels.every((label) => HOST_LABEL.test(label))) {
+    return `"${value}" is not a host name: ${example} (lower-case letters, digits, hyphens and dots)`;
+  }
+  if (/^\d+$/.test(labels.at(-1)!)) {
+    return `IP addresses are not allowed, only host names: ${example} instead of "${value}"`;
+  }
+  return undefined;
+}
+
 /**
  * How a stdio server is sandboxed (DESIGN §9.3), the `sandbox` column: `network` (`none`: its
  * own empty network namespace; `outbound`: the internet but never the host's loopback or private
  * addresses, optionally only `allowDomains`; `host`: the host's network, explicit), `mounts` the
  * admin grants beyond what running the command needs, and resource `limits` (unset ones take the
  * settings' defaults). Every field is optional: `{}` is the default sandbox.
+ *
+ * `allowDomains` (host names, see {@link allowDomainProblem}) limits network `outbound` (the
+ * default) to the addresses those names resolve to; it is refused with network `none` or `host`.
+ * An empty list means no limit.
  */
-export const sandboxConfigSchema = z.strictObject({
-  network: z.enum(SANDBOX_NETWORKS).optional(),
-  allowDomains: z.array(z.string().min(1).max(253)).max(100).optional(),
-  mounts: z.array(sandboxMountSchema).max(32).optional(),
-  limits: z
-    .strictObject({
-      /** Address space per process, in MiB. */
-      memoryMb: z.int().min(64).max(1_048_576).optional(),
-      /** Processes (and threads) the server may run at once. */
-      processes: z.int().min(1).max(65_536).optional(),
-      /** Open files per process. */
-      openFiles: z.int().min(16).max(1_048_576).optional(),
-    })
-    .optional(),
-});
+export const sandboxConfigSchema = z
+  .strictObject({
+    network: z.enum(SANDBOX_NETWORKS).optional(),
+    allowDomains: z
+      .array(
+        z.string().superRefine((value, ctx) => {
+          const problem = allowDomainProblem(value);
+          if (problem) ctx.addIssue({ code: 'custom', message: `allowDomains: ${problem}` });
+        }),
+      )
+      .max(100)
+      .optional(),
+    mounts: z.array(sandboxMountSchema).max(32).optional(),
+    limits: z
+      .strictObject({
+        /** Address space per process, in MiB. */
+        memoryMb: z.int().min(64).max(1_048_576).optional(),
+        /** Processes (and threads) the server may run at once. */
+        processes: z.int().min(1).max(65_536).optional(),
+        /** Open files per process. */
+        openFiles: z.int().min(16).max(1_048_576).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((sandbox, ctx) => {
+    const network = sandbox.network ?? 'outbound';
+    if (network !== 'outbound' && sandbox.allowDomains && sandbox.allowDomains.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allowDomains'],
+        message: `allowDomains applies only to network "outbound": with network "${network}" remove allowDomains, or set network "outbound" to allow only those domains`,
+      });
+    }
+  });
 export type SandboxConfig = z.infer<typeof sandboxConfigSchema>;
 
 /** A local server started as a child process speaking JSON-RPC over stdin/stdout. */

@@ -20,6 +20,7 @@
  * through `close()` or the limiter's `killOnExit`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -114,6 +115,8 @@ export class StdioProcessTransport implements Transport {
   #closing?: Promise<void>;
   /** The sandbox's outbound network while the server runs. */
   #network?: OutboundNetwork;
+  /** How the sandboxed server was started (its hosts file is removed at the end). */
+  #launch?: SandboxLaunch;
   /**
    * The host pid of the sandbox's init (bwrap's `child-pid`): in its own session, so the group
    * signals miss it; killing it ends every process of the sandbox's PID namespace.
@@ -178,9 +181,11 @@ export class StdioProcessTransport implements Transport {
       });
     } catch (error) {
       slot?.release();
+      removeHostsFile(launch);
       throw error;
     }
     this.#child = child;
+    this.#launch = launch;
     this.#slot = slot;
     this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
     // The main process ending does not end its group: reap what it left behind.
@@ -217,8 +222,14 @@ export class StdioProcessTransport implements Transport {
     if (launch) {
       try {
         this.#sandboxPid = await sandboxInitPid(child);
-        if (launch.network)
-          this.#network = await attachNetwork(child, this.#sandboxPid, launch.network);
+        if (launch.network) {
+          this.#network = await attachNetwork(
+            child,
+            this.#sandboxPid,
+            launch.network,
+            this.#options.logger,
+          );
+        }
       } catch (error) {
         await this.close();
         throw error;
@@ -342,6 +353,7 @@ export class StdioProcessTransport implements Transport {
     await this.#network?.close().catch((error: unknown) => {
       this.#options.logger?.warn({ err: error }, 'closing a sandbox network failed');
     });
+    removeHostsFile(this.#launch);
     this.#lines.clear();
     this.onclose?.();
   }
@@ -381,7 +393,8 @@ export class StdioProcessTransport implements Transport {
 }
 
 /**
- * Has the provider route the network namespace of the sandbox's init `pid`, then writes to
+ * Has the provider route the network namespace of the sandbox's init `pid` (with the launch's
+ * `allowDomains` and hosts file; `logger` gets its warnings), then writes to
  * bwrap's `--block-fd` so it runs the server's command.
  *
  * @throws the provider's error.
@@ -390,11 +403,27 @@ async function attachNetwork(
   child: ChildProcess,
   pid: number,
   network: NonNullable<SandboxLaunch['network']>,
+  logger: Logger | undefined,
 ): Promise<OutboundNetwork> {
   const block = child.stdio[BLOCK_FD] as NodeJS.WritableStream;
-  const attached = await network.provider.attach({ pid, allowDomains: network.allowDomains });
+  const attached = await network.provider.attach({
+    pid,
+    allowDomains: network.allowDomains,
+    hostsFile: network.hostsFile,
+    logger,
+  });
   block.write('1');
   return attached;
+}
+
+/** Removes the launch's hosts file (`allowDomains`), if it has one; never throws. */
+function removeHostsFile(launch: SandboxLaunch | undefined): void {
+  const file = launch?.network?.hostsFile;
+  try {
+    if (file) rmSync(file, { force: true });
+  } catch {
+    // Left behind in DATA_DIR/sandbox-hosts: harmless, no sandbox sees it.
+  }
 }
 
 /** True while process `pid` exists and is not a zombie. */

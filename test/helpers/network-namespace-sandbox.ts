@@ -6,10 +6,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 
-/** One thing the probe does inside: a TCP connection, or a command run to completion. */
-export type ProbeStep = { connect: { host: string; port: number } } | { exec: string[] };
+/**
+ * One thing the probe does inside: a TCP connection, a command run to completion, or a name
+ * looked up (`dns.lookup`, IPv4, all addresses).
+ */
+export type ProbeStep =
+  { connect: { host: string; port: number } } | { exec: string[] } | { lookup: string };
 
-/** What a step gave: `connected`, the connection's error code, or the command's exit status. */
+/**
+ * What a step gave: `connected`, the connection's error code, the command's exit status, or the
+ * lookup's addresses (`resolved 1.2.3.4,5.6.7.8`) or error code.
+ */
 export type ProbeResult = string | { status: number | null; stderr: string };
 
 /** Runs the steps in order and writes their results as one JSON array on stdout. */
@@ -23,6 +30,13 @@ const steps = JSON.parse(process.argv[1]);
     if (step.exec) {
       const run = spawnSync(step.exec[0], step.exec.slice(1), { encoding: 'utf8' });
       results.push({ status: run.status, stderr: String(run.stderr || run.error || '') });
+      continue;
+    }
+    if (step.lookup) {
+      results.push(await require('node:dns').promises.lookup(step.lookup, { all: true, family: 4 }).then(
+        (answers) => 'resolved ' + answers.map((answer) => answer.address).join(','),
+        (error) => error.code || error.message,
+      ));
       continue;
     }
     results.push(await new Promise((resolve) => {
@@ -49,10 +63,11 @@ export interface BlockedSandbox {
  * waits on `--block-fd` until {@link BlockedSandbox.run}.
  *
  * @param options.unsharePid give the sandbox its own PID namespace; default true.
+ * @param options.hostsFile a host file bound read-only over the sandbox's `/etc/hosts`.
  */
 export async function startBlockedSandbox(
   steps: ProbeStep[],
-  options: { unsharePid?: boolean } = {},
+  options: { unsharePid?: boolean; hostsFile?: string } = {},
 ): Promise<BlockedSandbox> {
   const bwrap = spawn(
     'bwrap',
@@ -71,6 +86,7 @@ export async function startBlockedSandbox(
       '--ro-bind',
       '/',
       '/',
+      ...(options.hostsFile ? ['--ro-bind', options.hostsFile, '/etc/hosts'] : []),
       '--dev',
       '/dev',
       '--proc',

@@ -263,3 +263,41 @@ describe('sandbox working directory at save', () => {
     },
   );
 });
+
+/** Schema failures are 400 (the body fails validation), mount refusals 422 (see above). */
+describe('sandbox allowDomains at save', () => {
+  it('refuses a URL where a host name belongs with a 400 saying what to write', async () => {
+    const refused = await api.request('POST', '/api/mcp/servers', {
+      token,
+      body: {
+        name: 'Allow a URL',
+        transport: 'stdio',
+        command: 'node',
+        args: [ESCAPE_SERVER],
+        sandbox: { allowDomains: ['example.com', 'https://api.example.com/v1'] },
+      },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors[0].path).toBe('body.sandbox.allowDomains.1');
+    expect(refused.body.errors[0].message).toContain('allowDomains: write the host name only');
+    expect(refused.body.detail).toContain(
+      'write the host name only: "api.example.com", not "https://api.example.com/v1"',
+    );
+  });
+
+  it('refuses allowDomains with network "none" with a 400', async () => {
+    const refused = await api.request('POST', '/api/mcp/servers', {
+      token,
+      body: {
+        name: 'Allow without a network',
+        transport: 'stdio',
+        command: 'node',
+        args: [ESCAPE_SERVER],
+        sandbox: { network: 'none', allowDomains: ['example.com'] },
+      },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors[0].path).toBe('body.sandbox.allowDomains');
+    expect(refused.body.detail).toContain('allowDomains applies only to network "outbound"');
+  });
+});

@@ -21,25 +21,55 @@
  * forwards them to the host's resolver: the one exception, DNS only, whatever address the host's
  * resolver has.
  *
- * `allowDomains` is not filtered yet: a server given `allowDomains` is refused (fail closed)
- * rather than let out to every domain.
+ * With `allowDomains` (`allow-domains.ts`) the namespace reaches only what those names resolve
+ * to: the names are resolved on the host, written to the sandbox's read-only `/etc/hosts`, and
+ * their addresses fill a named nftables set; after the same refusals (special ranges, host
+ * addresses, IPv6), the table accepts the set and rejects everything else, DNS included (the
+ * hosts file is the sandbox's only resolver, so any other name fails at once). The names are
+ * resolved again every minute while the server runs; the set and the hosts file follow.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, constants, open, stat, type FileHandle } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import type { Logger } from '../../logger.js';
 import { localInterfaceAddresses, SPECIAL_ADDRESS_RANGES } from '../url-guard.js';
+import {
+  DomainAllowList,
+  hostsFileContent,
+  rewriteHostsFile,
+  type DomainResolver,
+} from './allow-domains.js';
 
 /** Gives a process's own network namespace a way out (DESIGN §9.3). */
 export interface OutboundNetworkProvider {
   /**
    * Connects the network namespace of process `pid` (already unshared, e.g. by bwrap
    * --unshare-net, and not yet running the server: bwrap waits on --block-fd) to the outside.
-   * Resolves once the namespace has a working default route and DNS.
+   * Resolves once the namespace has a working default route and DNS (or, with `allowDomains`,
+   * its hosts file written).
    * @throws SandboxNetworkError (a named error with a clear message) when it cannot.
    */
-  attach(options: { pid: number; allowDomains?: readonly string[] }): Promise<OutboundNetwork>;
+  attach(options: AttachOptions): Promise<OutboundNetwork>;
+}
+
+/** What {@link OutboundNetworkProvider.attach} is given. */
+export interface AttachOptions {
+  /** Host PID of a process in the namespace (bwrap's `child-pid`). */
+  pid: number;
+  /**
+   * When non-empty, only these host names (validated by `allowDomainProblem`) are reachable; an
+   * empty list or none means every public address.
+   */
+  allowDomains?: readonly string[];
+  /**
+   * With `allowDomains`: the host file bound read-only over the sandbox's `/etc/hosts`
+   * (`createHostsFile` in `allow-domains.ts`), which the provider writes and keeps up to date.
+   */
+  hostsFile?: string;
+  /** Where unresolved names and failed refreshes are reported (at warn). */
+  logger?: Pick<Logger, 'warn'>;
 }
 export interface OutboundNetwork {
   /** Tears the link down; idempotent. */
@@ -74,6 +104,8 @@ export const SLIRP_DNS_ADDRESS = '10.0.2.3';
 
 /** Name of the nftables table written into each namespace. */
 const TABLE = 'switchboard_outbound';
+/** Name of the set of allowed addresses in {@link TABLE}, with `allowDomains`. */
+const ALLOWED_SET = 'allowed';
 
 /**
  * Why the outbound network cannot run on this machine: the missing programs and the command
@@ -114,21 +146,58 @@ async function findExecutable(
 }
 
 /**
- * The nftables ruleset (`nft -f` syntax) written into a sandbox's network namespace: loopback
- * allowed; DNS (TCP and UDP port 53, any destination) redirected to {@link SLIRP_DNS_ADDRESS}
- * and allowed there; every IPv4 range of {@link SPECIAL_ADDRESS_RANGES} and every IPv4
- * `hostAddresses` entry rejected (a refused TCP connection, not a silent drop); all IPv6
- * rejected.
+ * The nftables ruleset (`nft -f` syntax) written into a sandbox's network namespace.
+ *
+ * Without `options.allowed`: loopback allowed; DNS (TCP and UDP port 53, any destination)
+ * redirected to {@link SLIRP_DNS_ADDRESS} and allowed there; every IPv4 range of
+ * {@link SPECIAL_ADDRESS_RANGES} and every IPv4 `hostAddresses` entry rejected (a refused TCP
+ * connection, not a silent drop); all IPv6 rejected; everything else accepted.
+ *
+ * With `options.allowed` (the `allowDomains` allow-list): loopback allowed; the same rejections
+ * first (so an allowed name resolving to a special or host address is still refused, and so is
+ * slirp4netns's DNS forwarder, in 10.0.0.0/8); then packets of connections already made
+ * accepted (conntrack `established,related`: an address dropped from the set does not cut them);
+ * then destinations in the set `allowed` (IPv4 addresses, see {@link allowedSetUpdate}) accepted;
+ * everything else rejected, DNS included. No DNS redirect.
  *
  * @param hostAddresses this host's interface addresses (IPv6 ones and non-addresses are skipped:
  *   IPv6 is rejected outright).
+ * @param options.allowed the allowed IPv4 addresses (non-IPv4 entries are skipped); an empty
+ *   list allows nothing but loopback.
  */
-export function outboundRuleset(hostAddresses: Iterable<string>): string {
+export function outboundRuleset(
+  hostAddresses: Iterable<string>,
+  options: { allowed?: Iterable<string> } = {},
+): string {
   const refused = new Set<string>();
   for (const [, network, prefix, family] of SPECIAL_ADDRESS_RANGES) {
     if (family === 'ipv4') refused.add(`${network}/${prefix}`);
   }
   for (const address of hostAddresses) if (isIP(address) === 4) refused.add(`${address}/32`);
+  const rejections = [
+    ...[...refused].map((range) => `    ip daddr ${range} reject`),
+    '    meta nfproto ipv6 reject',
+  ];
+  if (options.allowed) {
+    const allowed = [...options.allowed].filter((address) => isIP(address) === 4);
+    return [
+      `table inet ${TABLE} {`,
+      `  set ${ALLOWED_SET} {`,
+      '    type ipv4_addr;',
+      ...(allowed.length > 0 ? [`    elements = { ${allowed.join(', ')} }`] : []),
+      '  }',
+      '  chain output {',
+      '    type filter hook output priority 0; policy accept;',
+      '    oif "lo" accept',
+      ...rejections,
+      '    ct state established,related accept',
+      `    ip daddr @${ALLOWED_SET} accept`,
+      '    reject',
+      '  }',
+      '}',
+      '',
+    ].join('\n');
+  }
   return [
     `table inet ${TABLE} {`,
     '  chain dns {',
@@ -139,10 +208,26 @@ export function outboundRuleset(hostAddresses: Iterable<string>): string {
     '    type filter hook output priority 0; policy accept;',
     '    oif "lo" accept',
     `    ip daddr ${SLIRP_DNS_ADDRESS} meta l4proto { tcp, udp } th dport 53 accept`,
-    ...[...refused].map((range) => `    ip daddr ${range} reject`),
-    '    meta nfproto ipv6 reject',
+    ...rejections,
     '  }',
     '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The `nft -f` script that replaces the content of the allowed set written by
+ * {@link outboundRuleset} with `allowed`, in one transaction (no moment with an empty set).
+ *
+ * @param allowed the IPv4 addresses to allow (others are skipped).
+ */
+export function allowedSetUpdate(allowed: Iterable<string>): string {
+  const addresses = [...allowed].filter((address) => isIP(address) === 4);
+  return [
+    `flush set inet ${TABLE} ${ALLOWED_SET}`,
+    ...(addresses.length > 0
+      ? [`add element inet ${TABLE} ${ALLOWED_SET} { ${addresses.join(', ')} }`]
+      : []),
     '',
   ].join('\n');
 }
@@ -164,6 +249,14 @@ export interface SlirpOutboundNetworkOptions {
   pollIntervalMs?: number;
   /** PATH the tools are run with; default {@link SANDBOX_TOOL_PATH}. */
   path?: string;
+  /** Resolves `allowDomains` names on the host; default `hostResolver` (IPv4 `dns.lookup`). */
+  resolve?: DomainResolver;
+  /** Milliseconds between resolutions of `allowDomains` while a server runs; default 60 000. */
+  refreshIntervalMs?: number;
+  /**
+   * Milliseconds an address stays allowed after its name last resolved to it; default 600 000.
+   */
+  retainMs?: number;
 }
 
 /**
@@ -177,36 +270,56 @@ export class SlirpOutboundNetworkProvider implements OutboundNetworkProvider {
   readonly #pollIntervalMs: number;
   readonly #path: string;
   readonly #env: NodeJS.ProcessEnv;
+  readonly #resolve?: DomainResolver;
+  readonly #refreshIntervalMs: number;
+  readonly #retainMs?: number;
 
-  /** @param options host addresses, timeouts and PATH; see {@link SlirpOutboundNetworkOptions}. */
+  /**
+   * @param options host addresses, timeouts, PATH and the `allowDomains` resolver; see
+   *   {@link SlirpOutboundNetworkOptions}.
+   */
   constructor(options: SlirpOutboundNetworkOptions = {}) {
     this.#hostAddresses = options.hostAddresses ?? localInterfaceAddresses;
     this.#attachTimeoutMs = options.attachTimeoutMs ?? 10_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? 500;
     this.#path = options.path ?? SANDBOX_TOOL_PATH;
     this.#env = { PATH: this.#path, LC_ALL: 'C' };
+    this.#resolve = options.resolve;
+    this.#refreshIntervalMs = options.refreshIntervalMs ?? 60_000;
+    this.#retainMs = options.retainMs;
   }
 
   /**
    * Writes the refusal rules into the namespace of `pid`, then starts slirp4netns on it and waits
    * until it has configured `tap0` (address 10.0.2.100, default route via 10.0.2.2, DNS 10.0.2.3).
    *
-   * @param options.pid host PID of a process in the namespace (bwrap's `child-pid`).
-   * @param options.allowDomains not supported yet: a non-empty list is refused.
+   * With a non-empty `allowDomains`, first resolves the names on the host (a name that does not
+   * resolve is logged at warn and tried again at the next refresh; it never fails the attach),
+   * writes `hostsFile`, and writes the allow-list rules ({@link outboundRuleset} with `allowed`);
+   * then every `refreshIntervalMs` resolves them again and updates the set and the file, until the
+   * link closes.
+   *
+   * @param options see {@link AttachOptions}.
    * @returns the link; it ends by itself when the process exits.
-   * @throws SandboxNetworkError when this process is not root, `allowDomains` is given, the
-   *   process is gone, shares this
+   * @throws SandboxNetworkError when this process is not root, `allowDomains` comes without
+   *   `hostsFile` or the hosts file cannot be written, the process is gone, shares this
    *   process's network namespace, a tool is missing, or nft or slirp4netns fail (their error
    *   text included) or take longer than `attachTimeoutMs`.
    */
-  async attach(options: {
-    pid: number;
-    allowDomains?: readonly string[];
-  }): Promise<SlirpOutboundNetwork> {
-    const { pid } = options;
-    if (options.allowDomains && options.allowDomains.length > 0) {
+  async attach(options: AttachOptions): Promise<SlirpOutboundNetwork> {
+    const { pid, hostsFile, logger } = options;
+    const allowList =
+      options.allowDomains && options.allowDomains.length > 0
+        ? new DomainAllowList(options.allowDomains, {
+            resolve: this.#resolve,
+            retainMs: this.#retainMs,
+            hostAddresses: this.#hostAddresses,
+            logger,
+          })
+        : undefined;
+    if (allowList && !hostsFile) {
       throw new SandboxNetworkError(
-        'allowDomains is not supported by the outbound network yet: remove allowDomains to allow every public address, or use network "none"',
+        "allowDomains needs a hosts file bound over the sandbox's /etc/hosts (StdioSandbox.prepare makes one): pass its path as hostsFile",
       );
     }
     if (process.getuid?.() !== 0) {
@@ -235,12 +348,15 @@ export class SlirpOutboundNetworkProvider implements OutboundNetworkProvider {
       if (target.inode === (await namespaceInode('self', 'pid'))) await target.handle.close();
       else pidns = target.handle;
 
-      await this.#run(
-        'nft',
-        ['nsenter', '--net=/proc/self/fd/3', '--', 'nft', '-f', '-'],
-        netns.handle.fd,
-        outboundRuleset(this.#hostAddresses()),
-      );
+      let rules: string;
+      if (allowList) {
+        await allowList.resolve();
+        await writeHosts(hostsFile!, hostsFileContent(allowList.answers()));
+        rules = outboundRuleset(this.#hostAddresses(), { allowed: allowList.addresses() });
+      } else {
+        rules = outboundRuleset(this.#hostAddresses());
+      }
+      await this.#nft(netns.handle.fd, rules);
 
       const slirp = [
         'slirp4netns',
@@ -271,6 +387,26 @@ export class SlirpOutboundNetworkProvider implements OutboundNetworkProvider {
       });
       try {
         await network.ready(this.#attachTimeoutMs);
+        if (allowList) {
+          // Its own handle on the namespace, held until the link ends, for the set's updates.
+          const held = await open(`/proc/self/fd/${netns.handle.fd}`, 'r');
+          network.refreshEvery(
+            this.#refreshIntervalMs,
+            held,
+            async (netnsFd) => {
+              const before = allowList.addresses().join(',');
+              const hostsBefore = hostsFileContent(allowList.answers());
+              await allowList.resolve();
+              const addresses = allowList.addresses();
+              if (addresses.join(',') !== before) {
+                await this.#nft(netnsFd, allowedSetUpdate(addresses));
+              }
+              const hosts = hostsFileContent(allowList.answers());
+              if (hosts !== hostsBefore) await writeHosts(hostsFile!, hosts);
+            },
+            logger,
+          );
+        }
       } catch (error) {
         await network.close();
         throw error;
@@ -280,6 +416,16 @@ export class SlirpOutboundNetworkProvider implements OutboundNetworkProvider {
       await netns.handle.close();
       await pidns?.close();
     }
+  }
+
+  /** Runs `nft -f -` with `script` in the network namespace open as `netnsFd`. */
+  #nft(netnsFd: number, script: string): Promise<void> {
+    return this.#run(
+      'nft',
+      ['nsenter', '--net=/proc/self/fd/3', '--', 'nft', '-f', '-'],
+      netnsFd,
+      script,
+    );
   }
 
   /** Runs a tool to completion with `fd3` as its fd 3 and `input` on stdin; rejects with its stderr. */
@@ -325,6 +471,7 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
   readonly #pid: number;
   readonly #netnsInode: number;
   #poll?: NodeJS.Timeout;
+  #refresh?: { timer: NodeJS.Timeout; netns: FileHandle; running?: Promise<void> };
   #exitCode: number | null | undefined;
   #spawnError?: Error;
   #closing?: Promise<void>;
@@ -351,6 +498,7 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
       child.once('close', (code) => {
         this.#exitCode = code;
         clearInterval(this.#poll);
+        void this.#stopRefresh();
         resolve();
       });
     });
@@ -358,6 +506,58 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
       this.#poll = setInterval(() => void this.#checkTarget(), options.pollIntervalMs);
       this.#poll.unref();
     }
+  }
+
+  /**
+   * Runs `refresh` every `intervalMs` milliseconds (never two at once; the timer does not keep
+   * this process alive) until the link ends, then closes `netns`. A failing refresh is logged at
+   * warn and tried again at the next interval.
+   *
+   * @param intervalMs milliseconds between the end of one refresh and the start of the next.
+   * @param netns a handle on the sandbox's network namespace, given to `refresh` as its fd and
+   *   owned by this link from now on.
+   * @param refresh re-resolves and updates the rules (see `SlirpOutboundNetworkProvider.attach`).
+   * @param logger where failures go.
+   */
+  refreshEvery(
+    intervalMs: number,
+    netns: FileHandle,
+    refresh: (netnsFd: number) => Promise<void>,
+    logger?: Pick<Logger, 'warn'>,
+  ): void {
+    if (this.#closing || this.#exitCode !== undefined) {
+      void netns.close();
+      return;
+    }
+    const schedule = (): NodeJS.Timeout => {
+      const timer = setTimeout(() => {
+        const state = this.#refresh;
+        if (!state) return;
+        state.running = refresh(netns.fd)
+          .catch((error: unknown) => {
+            logger?.warn(
+              { err: error, pid: this.#pid },
+              `updating a sandbox's allowed domains failed (it keeps the previous addresses and tries again in ${Math.round(intervalMs / 1000)} s): ${(error as Error).message}`,
+            );
+          })
+          .finally(() => {
+            if (this.#refresh === state) state.timer = schedule();
+          });
+      }, intervalMs);
+      timer.unref();
+      return timer;
+    };
+    this.#refresh = { timer: schedule(), netns };
+  }
+
+  /** Stops the refresh, waits for one under way, and closes its namespace handle. */
+  async #stopRefresh(): Promise<void> {
+    const state = this.#refresh;
+    if (!state) return;
+    this.#refresh = undefined;
+    clearTimeout(state.timer);
+    await state.running;
+    await state.netns.close().catch(() => undefined);
   }
 
   /**
@@ -404,6 +604,7 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#poll);
+      const refreshStopped = this.#stopRefresh();
       (this.#child.stdio[3] as Writable | null)?.destroy();
       const kill = setTimeout(() => this.#child.kill('SIGKILL'), 5_000);
       try {
@@ -411,6 +612,7 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
       } finally {
         clearTimeout(kill);
       }
+      await refreshStopped;
     })();
     return this.#closing;
   }
@@ -423,6 +625,18 @@ export class SlirpOutboundNetwork implements OutboundNetwork {
       alive = false;
     }
     if (!alive) await this.close();
+  }
+}
+
+/** Writes a sandbox's hosts file; a failure becomes a SandboxNetworkError saying what to check. */
+async function writeHosts(file: string, content: string): Promise<void> {
+  try {
+    await rewriteHostsFile(file, content);
+  } catch (error) {
+    throw new SandboxNetworkError(
+      `the sandbox's hosts file ${file} could not be written (${(error as Error).message}); check that DATA_DIR is writable, then restart the server`,
+      { cause: error },
+    );
   }
 }
 

@@ -5,7 +5,9 @@
  * working directory); read-only what running its command needs; the admin's `mounts`; resource
  * limits; and an unprivileged host uid per server. Nothing else of the host is visible: not
  * `DATA_DIR`, the secret key, the repository, other servers' directories or the host's `/proc`.
- * See `bwrap-command.ts` for the command line and why it is ordered as it is.
+ * See `bwrap-command.ts` for the command line and why it is ordered as it is. A server with
+ * network `outbound` and `allowDomains` also gets its own read-only `/etc/hosts`, a per-launch
+ * file in `DATA_DIR/sandbox-hosts` the outbound network writes (`allow-domains.ts`).
  */
 import {
   accessSync,
@@ -27,6 +29,7 @@ import {
   type SandboxLimits,
 } from './bwrap-command.js';
 import { SandboxConfigError, SandboxNetworkUnavailableError } from './errors.js';
+import { createHostsFile } from './allow-domains.js';
 import { assertMountsAllowed } from './mount-policy.js';
 import type { OutboundNetworkProvider } from './outbound-network.js';
 
@@ -85,7 +88,15 @@ export interface SandboxLaunch {
   command: string;
   args: string[];
   /** When set, spawn with fds 3 (bwrap's info) and 4 (its block) as pipes and call this. */
-  network?: { provider: OutboundNetworkProvider; allowDomains?: readonly string[] };
+  network?: {
+    provider: OutboundNetworkProvider;
+    allowDomains?: readonly string[];
+    /**
+     * With `allowDomains`: the host file bound read-only over the sandbox's `/etc/hosts`, for
+     * the provider to write. Remove it once the server has ended.
+     */
+    hostsFile?: string;
+  };
   /** The server's private directory on the host. */
   home: string;
 }
@@ -137,6 +148,11 @@ export class StdioSandbox {
     assertCwdInside(server.cwd ?? undefined, mounts);
   }
 
+  /** The folder of the hosts files of servers with `allowDomains`; no sandbox sees it. */
+  get hostsDir(): string {
+    return path.join(this.#options.dataDir, 'sandbox-hosts');
+  }
+
   /** The private directory of server `serverId` on the host. */
   homeOf(serverId: number | undefined): string {
     return path.join(
@@ -148,7 +164,9 @@ export class StdioSandbox {
 
   /**
    * Checks bwrap works, creates the server's private directory (owned by its uid, mode 0700),
-   * checks its mounts and builds the command line.
+   * checks its mounts and builds the command line. For network `outbound` with `allowDomains`,
+   * also creates the launch's hosts file in {@link hostsDir} (see `createHostsFile`), bound
+   * read-only over the sandbox's `/etc/hosts`: the caller removes it when the server has ended.
    *
    * @throws SandboxUnavailableError when bwrap is missing or cannot create namespaces.
    * @throws Error with code `ENOENT` when the command is not found (as `spawn` reports it).
@@ -211,6 +229,13 @@ export class StdioSandbox {
       if (!statSync(dir, { throwIfNoEntry: false })) continue;
       if (![...readOnly].some((system) => within(dir, system))) readOnly.add(dir);
     }
+    const allowDomains =
+      network === 'outbound' && sandbox.allowDomains?.length ? sandbox.allowDomains : undefined;
+    // Last of the binds at its depth, so nothing an admin mounts hides it.
+    const hostsFile = allowDomains
+      ? createHostsFile(this.hostsDir, String(server.serverId ?? 'probe'), allowDomains)
+      : undefined;
+    if (hostsFile) binds.push({ hostPath: hostsFile, path: '/etc/hosts', writable: false });
     const limits = { ...DEFAULT_SANDBOX_LIMITS, ...this.#options.limits, ...sandbox.limits };
     const { command, args } = bwrapCommand({
       tools: this.#tools,
@@ -233,7 +258,7 @@ export class StdioSandbox {
       home,
       network:
         network === 'outbound'
-          ? { provider: this.#options.outbound!, allowDomains: sandbox.allowDomains }
+          ? { provider: this.#options.outbound!, allowDomains, hostsFile }
           : undefined,
     };
   }

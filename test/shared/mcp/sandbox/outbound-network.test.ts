@@ -5,13 +5,14 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createHostsFile, hostResolver } from '../../../../shared/mcp/sandbox/allow-domains.js';
 import {
   outboundNetworkProblem,
   outboundRuleset,
@@ -120,10 +121,14 @@ describe.skipIf(!canRun)('SlirpOutboundNetworkProvider (bwrap, slirp4netns, nft,
     return { sandbox, network };
   }
 
-  /** A TCP connection from this process, not the sandbox. */
-  function connectFromHost(host: string): Promise<string> {
+  /** A TCP connection from this process, not the sandbox; default port the test listener's. */
+  function connectFromHost(host: string, toPort = port): Promise<string> {
     return new Promise((resolve) => {
-      const socket = connect({ host, port });
+      const socket = connect({ host, port: toPort, timeout: 10_000 });
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve('timeout');
+      });
       socket.once('connect', () => {
         socket.destroy();
         resolve('connected');
@@ -239,15 +244,190 @@ describe.skipIf(!canRun)('SlirpOutboundNetworkProvider (bwrap, slirp4netns, nft,
     );
   });
 
-  it('refuses allowDomains rather than letting the server reach every domain', async () => {
-    const sandbox = await startBlockedSandbox([]);
-    sandboxes.push(sandbox);
+  describe('with allowDomains', () => {
+    const hostsDirs: string[] = [];
+    afterAll(() => {
+      for (const dir of hostsDirs) rmSync(dir, { recursive: true, force: true });
+    });
 
-    const netns = networkNamespace(sandbox.pid);
-    await expect(
-      provider.attach({ pid: sandbox.pid, allowDomains: ['example.com'] }),
-    ).rejects.toThrow(/allowDomains is not supported.*network "none"/);
-    expect(slirpProcessesFor(netns)).toEqual([]);
+    /** A hosts file as StdioSandbox makes one (root's, 0644, in a folder no sandbox sees). */
+    function newHostsFile(domains: string[]): string {
+      const dir = mkdtempSync(join(tmpdir(), 'sandbox-hosts-'));
+      hostsDirs.push(dir);
+      return createHostsFile(dir, 'test', domains);
+    }
+
+    /** The allowed set in the namespace of `pid`, as nft lists it. */
+    function allowedSet(pid: number): string {
+      return execFileSync(
+        'nsenter',
+        [
+          `--net=/proc/${pid}/ns/net`,
+          '--',
+          'nft',
+          'list',
+          'set',
+          'inet',
+          'switchboard_outbound',
+          'allowed',
+        ],
+        { encoding: 'utf8' },
+      );
+    }
+
+    it('reaches only the listed names: others do not resolve, other addresses and DNS are refused', async () => {
+      const registryAddresses = await hostResolver(PUBLIC_HOST);
+      const [registry] = registryAddresses;
+      // Another public host, not listed (Debian's mirror), unless it shares the registry's
+      // address (behind one proxy or CDN): then 1.1.1.1 stands in.
+      const [debian] = await hostResolver('deb.debian.org').catch(() => [] as string[]);
+      const other = debian && !registryAddresses.includes(debian) ? debian : '1.1.1.1';
+      const warnings: string[] = [];
+      const allowProvider = new SlirpOutboundNetworkProvider({
+        resolve: async (domain) => {
+          if (domain === 'loopback.allowed.test') return ['127.0.0.1'];
+          if (domain === 'host.allowed.test') return [hostAddress!];
+          return hostResolver(domain);
+        },
+      });
+      const domains = [PUBLIC_HOST, 'loopback.allowed.test', 'host.allowed.test'];
+      const hostsFile = newHostsFile(domains);
+      const sandbox = await startBlockedSandbox(
+        [
+          { lookup: PUBLIC_HOST },
+          { lookup: 'deb.debian.org' },
+          { lookup: 'loopback.allowed.test' },
+          { connect: { host: PUBLIC_HOST, port: 443 } },
+          { connect: { host: other, port: 80 } },
+          { connect: { host: '1.1.1.1', port: 443 } },
+          { connect: { host: hostAddress!, port } },
+          { connect: { host: '127.0.0.1', port } },
+          { connect: { host: '10.0.2.3', port: 53 } },
+          { exec: ['sh', '-c', 'echo "1.1.1.1 deb.debian.org" >> /etc/hosts'] },
+        ],
+        { hostsFile },
+      );
+      sandboxes.push(sandbox);
+      const network = await allowProvider.attach({
+        pid: sandbox.pid,
+        allowDomains: domains,
+        hostsFile,
+        logger: {
+          warn: (_: unknown, message?: string) => void warnings.push(String(message)),
+        } as never,
+      });
+      networks.push(network);
+
+      // Allowed: the registry's addresses are in the set and the hosts file maps its name.
+      const set = allowedSet(sandbox.pid);
+      expect(set).toContain(registry);
+      expect(set).not.toContain('127.0.0.1');
+      expect(set).not.toContain(hostAddress);
+      const hosts = readFileSync(hostsFile, 'utf8');
+      expect(hosts).toContain(`${registry}\t${PUBLIC_HOST}`);
+      expect(hosts).not.toMatch(/loopback\.allowed\.test$/m);
+      expect(statSync(hostsFile).mode & 0o777).toBe(0o644);
+      expect(warnings.join('\n')).toMatch(/loopback\.allowed\.test resolves to a refused address/);
+      expect(warnings.join('\n')).toMatch(/host\.allowed\.test resolves to a refused address/);
+
+      const hostReachesRegistry = (await connectFromHost(registry!, 443)) === 'connected';
+      accepted.length = 0;
+      const [
+        registryLookup,
+        otherLookup,
+        loopbackLookup,
+        viaRegistry,
+        viaOther,
+        viaUnlisted,
+        viaHostAddress,
+        viaLoopback,
+        viaDns,
+        hostsWrite,
+      ] = await sandbox.run();
+
+      expect(registryLookup).toMatch(new RegExp(`^resolved .*${registry!.replaceAll('.', '\\.')}`));
+      expect(otherLookup).not.toMatch(/^resolved/);
+      expect(loopbackLookup).not.toMatch(/^resolved/);
+      // The registry is the one public host this workplace reaches; elsewhere it may not be.
+      if (hostReachesRegistry) expect(viaRegistry).toBe('connected');
+      expect(viaOther).toBe('ECONNREFUSED');
+      expect(viaUnlisted).toBe('ECONNREFUSED');
+      expect(viaHostAddress).toBe('ECONNREFUSED');
+      expect(viaLoopback).toBe('ECONNREFUSED');
+      expect(viaDns).toBe('ECONNREFUSED');
+      expect((hostsWrite as { status: number | null }).status).not.toBe(0);
+      expect(readFileSync(hostsFile, 'utf8')).toBe(hosts);
+      expect(accepted).toHaveLength(0);
+    });
+
+    it('follows a name to its new address in place, keeping the old one allowed', async () => {
+      let answer = ['1.0.0.1'];
+      const moving = new SlirpOutboundNetworkProvider({
+        resolve: async () => answer,
+        refreshIntervalMs: 20,
+      });
+      const hostsFile = newHostsFile(['moving.example.com']);
+      const inode = statSync(hostsFile).ino;
+      const sandbox = await startBlockedSandbox([{ lookup: 'moving.example.com' }], { hostsFile });
+      sandboxes.push(sandbox);
+      const network = await moving.attach({
+        pid: sandbox.pid,
+        allowDomains: ['moving.example.com'],
+        hostsFile,
+      });
+      networks.push(network);
+      expect(allowedSet(sandbox.pid)).toContain('1.0.0.1');
+
+      answer = ['8.8.4.4'];
+      await until(() => readFileSync(hostsFile, 'utf8').includes('8.8.4.4\tmoving.example.com'));
+      await until(() => allowedSet(sandbox.pid).includes('8.8.4.4'));
+
+      expect(statSync(hostsFile).ino).toBe(inode);
+      expect(readFileSync(hostsFile, 'utf8')).not.toContain('1.0.0.1');
+      expect(allowedSet(sandbox.pid)).toContain('1.0.0.1');
+      expect(await sandbox.run()).toEqual(['resolved 8.8.4.4']);
+    });
+
+    it('starts with a name that does not resolve, warning what to check', async () => {
+      const warnings: string[] = [];
+      const failing = new SlirpOutboundNetworkProvider({
+        resolve: async (domain) => {
+          throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${domain}`), { code: 'ENOTFOUND' });
+        },
+      });
+      const hostsFile = newHostsFile(['missing.example.com']);
+      const sandbox = await startBlockedSandbox([{ lookup: 'missing.example.com' }], { hostsFile });
+      sandboxes.push(sandbox);
+      networks.push(
+        await failing.attach({
+          pid: sandbox.pid,
+          allowDomains: ['missing.example.com'],
+          hostsFile,
+          logger: {
+            warn: (_: unknown, message?: string) => void warnings.push(String(message)),
+          } as never,
+        }),
+      );
+
+      expect(warnings).toEqual([
+        expect.stringMatching(
+          /missing\.example\.com does not resolve.*check the name in allowDomains/,
+        ),
+      ]);
+      expect(readFileSync(hostsFile, 'utf8')).toContain('# missing.example.com: no address yet');
+      const [lookup] = await sandbox.run();
+      expect(lookup).not.toMatch(/^resolved/);
+    });
+
+    it('refuses allowDomains without a hosts file', async () => {
+      const sandbox = await startBlockedSandbox([]);
+      sandboxes.push(sandbox);
+      const netns = networkNamespace(sandbox.pid);
+      await expect(
+        provider.attach({ pid: sandbox.pid, allowDomains: ['example.com'] }),
+      ).rejects.toThrow(/allowDomains needs a hosts file/);
+      expect(slirpProcessesFor(netns)).toEqual([]);
+    });
   });
 
   it('fails with the reason when the process is gone', async () => {
@@ -258,6 +438,16 @@ describe.skipIf(!canRun)('SlirpOutboundNetworkProvider (bwrap, slirp4netns, nft,
     await expect(provider.attach({ pid })).rejects.toThrow(new RegExp(`process ${pid} is gone`));
   });
 });
+
+/** Waits until `condition` holds, checking every 20 ms (for at most 30 s). */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (!condition()) {
+    if (performance.now() > deadline)
+      throw new Error(`condition not met within 30 s: ${condition}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 /** The network namespace of a process, as its link reads (`net:[inode]`). */
 function networkNamespace(pid: number): string {

@@ -4,7 +4,7 @@
  * before the server's command runs, and its network is closed with the server.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -100,6 +100,57 @@ describe('outbound network of a sandboxed server', () => {
       } finally {
         await connection.close();
       }
+    },
+  );
+
+  it.skipIf(!canRunOutbound)(
+    'with allowDomains, reaches the listed name only, through a read-only /etc/hosts removed at the end',
+    async () => {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-outbound-'));
+      const allowConfig = mcpServerConfigSchema.parse({
+        ...config,
+        sandbox: {
+          network: 'outbound',
+          allowDomains: ['registry.npmjs.org'],
+          mounts: [{ hostPath: FIXTURES_DIR }],
+        },
+      });
+      const sandbox = testSandbox(dataDir, { outbound: new SlirpOutboundNetworkProvider() });
+      const connection = new McpConnection(allowConfig, { logger, sandbox, serverId: 7 });
+      const call = async (tool: string, args: Record<string, unknown>) => {
+        const result = await connection.callTool(tool, args);
+        const [part] = result.content as { type: string; text: string }[];
+        return JSON.parse(part!.text) as { ok: boolean; value?: unknown; error?: string };
+      };
+      try {
+        await connection.connect();
+        const [hostsFile] = readdirSync(sandbox.hostsDir);
+        expect(hostsFile).toMatch(/^7-/);
+        const hosts = await call('read_file', { path: '/etc/hosts' });
+        expect(hosts.value).toMatch(/^\d+\.\d+\.\d+\.\d+\tregistry\.npmjs\.org$/m);
+        expect(hosts.value).toBe(readFileSync(path.join(sandbox.hostsDir, hostsFile!), 'utf8'));
+        expect(
+          await call('write_file', { path: '/etc/hosts', content: '1.1.1.1 evil' }),
+        ).toMatchObject({ ok: false });
+        expect(await call('connect', { host: 'registry.npmjs.org', port: 443 })).toMatchObject({
+          ok: true,
+        });
+        // Not listed: the name does not resolve, and the address is refused.
+        expect(await call('connect', { host: 'deb.debian.org', port: 80 })).toMatchObject({
+          ok: false,
+          error: expect.stringMatching(/ENOTFOUND|EAI_AGAIN/),
+        });
+        expect(await call('connect', { host: '1.1.1.1', port: 443 })).toMatchObject({
+          ok: false,
+          error: expect.stringMatching(/ECONNREFUSED/),
+        });
+        expect(await call('connect', { host: '127.0.0.1', port: 5432 })).toMatchObject({
+          ok: false,
+        });
+      } finally {
+        await connection.close();
+      }
+      expect(readdirSync(sandbox.hostsDir)).toEqual([]);
     },
   );
 });
