@@ -13,17 +13,17 @@
  */
 import { llm, type voice } from '@livekit/agents';
 import type { Progress, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
-import type { ToolFilter, ToolPolicy } from '../shared/db/schema.js';
 import type { ToolCallRecord } from '../shared/db/tool-calls.js';
+import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import {
   McpConnectionError,
   advertiseTools,
-  describeError,
   toolResultToText,
   type AdvertisedTool,
   type CallToolOptions,
 } from '../shared/mcp/index.js';
+import type { ToolFilter, ToolPolicy } from '../shared/mcp/server-config.js';
 import type { SupervisedConnection } from '../shared/mcp/supervised-connection.js';
 import { ConfirmationDesk, describeAction } from './confirmation.js';
 import { SlowCall, SlowCallWatch, progressPhrase } from './slow-calls.js';

@@ -24,18 +24,18 @@ import {
   type ServerCapabilities,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { ConnectionStatus } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { authHeaders, createOAuthProvider, isOAuth } from './auth.js';
 import { CallAbortRelay } from './call-abort-relay.js';
-import { McpConnectionError, describeError, type McpErrorCode } from './errors.js';
+import { describeError } from '../errors.js';
+import { McpConnectionError, type McpErrorCode } from './errors.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   boundedFetch,
   messageTooLarge,
   type McpMessageTooLargeError,
 } from './message-limit.js';
-import type { McpServerConfig, RemoteServerConfig } from './server-config.js';
+import type { ConnectionStatus, McpServerConfig, RemoteServerConfig } from './server-config.js';
 import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubber.js';
 import { StderrLog, type StderrLimits } from './stderr-log.js';
 import { resolveStdioCommand } from './command-guard.js';

@@ -22,7 +22,9 @@ export {
   type ConnectionInfo,
   type McpConnectionOptions,
 } from './connection.js';
-export { McpConnectionError, describeError, type McpErrorCode } from './errors.js';
+export { McpConnectionError, type McpErrorCode } from './errors.js';
+/** Lives in `shared/errors.ts` (every layer uses it); offered here with the errors it describes. */
+export { describeError } from '../errors.js';
 export {
   DEFAULT_TIMEOUT_MS,
   JWT_ALGORITHMS,

@@ -9,7 +9,6 @@
  * ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { ConnectionStatus } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import {
   McpConnection,
@@ -19,7 +18,7 @@ import {
 } from './connection.js';
 import { McpConnectionError } from './errors.js';
 import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubber.js';
-import type { McpServerConfig } from './server-config.js';
+import type { ConnectionStatus, McpServerConfig } from './server-config.js';
 
 /** Health and recovery settings; every duration in milliseconds. */
 export interface HealthPolicy {
