@@ -15,7 +15,7 @@ import type { Logger } from '../shared/logger.js';
 import { describeError } from '../shared/errors.js';
 import { configFromColumns } from '../shared/mcp/index.js';
 import type { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
-import type { UrlPolicy } from '../shared/mcp/url-guard.js';
+import type { UrlPolicy } from '../shared/mcp/url-policy.js';
 import { SupervisedConnection, type HealthPolicy } from '../shared/mcp/supervised-connection.js';
 import type { ToolsetRegistry } from './live-config.js';
 import { McpToolset, type ToolCallRecorder } from './mcp-toolset.js';

@@ -43,7 +43,8 @@ import type { StdioProcessAdmission } from './stdio-process-limiter.js';
 import { StdioProcessTransport } from './stdio-transport.js';
 import type { StdioSandbox } from './sandbox/stdio-sandbox.js';
 import { toolDefinitionProblem } from './tool-definition.js';
-import { GuardedNetwork, assertStaticUrlAllowed, type UrlPolicy } from './url-guard.js';
+import { GuardedNetwork } from './guarded-network.js';
+import { assertStaticUrlAllowed, type UrlPolicy } from './url-policy.js';
 import { WebSocketClientTransport } from './websocket-transport.js';
 
 /** What Switchboard tells servers about itself at `initialize`. */
@@ -116,7 +117,7 @@ export interface McpConnectionOptions {
   /**
    * Where a remote server may be: its URL is checked before connecting and at every HTTP
    * request and redirect hop, and every address a connection goes to is checked as it connects,
-   * after DNS resolution (see `GuardedNetwork` in `url-guard.ts`). Cloud metadata and link-local
+   * after DNS resolution (see `GuardedNetwork` in `guarded-network.ts`). Cloud metadata and link-local
    * addresses are always refused. Default `{ allowPrivateNetworks: true }`: callers
    * that connect user-supplied URLs pass the `MCP_ALLOW_PRIVATE_NETWORKS` setting.
    */

@@ -29,7 +29,7 @@ import { access, constants, open, stat, type FileHandle } from 'node:fs/promises
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { localInterfaceAddresses, SPECIAL_ADDRESS_RANGES } from '../url-guard.js';
+import { localInterfaceAddresses, SPECIAL_ADDRESS_RANGES } from '../url-policy.js';
 
 /** Gives a process's own network namespace a way out (DESIGN §9.3). */
 export interface OutboundNetworkProvider {
