@@ -17,7 +17,6 @@ export {
 export {
   CLIENT_INFO,
   McpConnection,
-  remoteHeaders,
   type CallToolOptions,
   type ConnectionInfo,
   type McpConnectionOptions,
@@ -86,4 +85,5 @@ export {
   type ToolResultText,
   type ToolResultTextOptions,
 } from './tool-result.js';
+export { remoteHeaders } from './transports.js';
 export { WebSocketClientTransport } from './websocket-transport.js';
