@@ -299,7 +299,7 @@ export class McpConnection {
     const started = performance.now();
     try {
       let transportKind = this.config.transport;
-      // Both checks are synchronous, so a stdio child process starts within this call as before.
+      // Both checks are synchronous, so they add no wait before a stdio child process starts.
       // A remote host's addresses are checked when the transport connects to them (its lookup).
       if (this.config.transport === 'stdio') this.#checkCommand();
       else assertStaticUrlAllowed(this.config.url, this.#urlPolicy);
