@@ -15,10 +15,9 @@ import {
 import { createPinnedLookup } from './pinned-lookup.js';
 import {
   UrlRefusedError,
-  addressRefusal,
   assertStaticUrlAllowed,
-  classifyAddress,
   defaultResolve,
+  resolvedAddressRefusal,
   type UrlPolicy,
 } from './url-policy.js';
 
@@ -40,12 +39,7 @@ export function guardedLookup(
 ): LookupFunction {
   return createPinnedLookup({
     resolve: policy.resolve ?? defaultResolve,
-    check: (hostname, address) => {
-      const why = addressRefusal(address, policy);
-      return why
-        ? new UrlRefusedError(`${hostname} resolves to ${why}`, classifyAddress(address) ?? 'host')
-        : undefined;
-    },
+    check: (hostname, address) => resolvedAddressRefusal(hostname, address, policy),
     cacheMs: options.cacheMs,
     now: options.now,
   });

@@ -359,11 +359,25 @@ export async function assertUrlAllowed(
     throw new Error(`cannot resolve ${host}${why}`, { cause: error });
   }
   for (const { address } of addresses) {
-    const why = addressRefusal(address, policy);
-    if (why) {
-      throw new UrlRefusedError(`${host} resolves to ${why}`, classifyAddress(address) ?? 'host');
-    }
+    const refused = resolvedAddressRefusal(host, address, policy);
+    if (refused) throw refused;
   }
+}
+
+/**
+ * The error refusing an address `hostname` resolved to, or `undefined` when `policy` allows it.
+ *
+ * @returns e.g. UrlRefusedError `metadata.example resolves to 169.254.169.254 is a cloud metadata
+ *   address`, its `kind` the address's (`host` for one of this host's own).
+ */
+export function resolvedAddressRefusal(
+  hostname: string,
+  address: string,
+  policy: Pick<UrlPolicy, 'allowPrivateNetworks' | 'hostAddresses'>,
+): UrlRefusedError | undefined {
+  const why = addressRefusal(address, policy);
+  if (!why) return undefined;
+  return new UrlRefusedError(`${hostname} resolves to ${why}`, classifyAddress(address) ?? 'host');
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number | undefined, message: string): Promise<T> {
