@@ -1,5 +1,5 @@
 /**
- * The client transports an {@link McpConnection} talks over (MCP spec 2025-11-25, "Transports"):
+ * The client transports an `McpConnection` talks over (MCP spec 2025-11-25, "Transports"):
  * a stdio server's process (`stdio-transport.ts`), or a remote server's Streamable HTTP,
  * HTTP+SSE or WebSocket transport, each sending only through a `GuardedNetwork` so every address
  * it reaches is checked against the URL policy. The connection chooses the kind (falling back
