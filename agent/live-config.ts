@@ -9,7 +9,7 @@ import type { DatabaseHandle } from '../shared/db/open.js';
 import { parseServerChange, SERVERS_CHANNEL, type ServerChange } from '../shared/db/notify.js';
 import type { McpServerRow } from '../shared/db/schema.js';
 import type { Logger } from '../shared/logger.js';
-import { describeError } from '../shared/mcp/errors.js';
+import { describeError } from '../shared/errors.js';
 
 /** The session's toolsets, one per connected-or-connecting server, keyed by server id. */
 export interface ToolsetRegistry<T> {

@@ -18,15 +18,15 @@
  */
 import { llm, type voice } from '@livekit/agents';
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
-import type { ToolFilter, ToolPolicy } from '../shared/db/schema.js';
+import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import {
   advertiseTools,
-  describeError,
   toolResultToText,
   type AdvertisedTool,
   type CallToolOptions,
 } from '../shared/mcp/index.js';
+import type { ToolFilter, ToolPolicy } from '../shared/mcp/server-config.js';
 import type { SupervisedConnection } from '../shared/mcp/supervised-connection.js';
 import {
   BackgroundCalls,

@@ -7,7 +7,7 @@
  */
 import { openDatabase, type DatabaseHandle } from '../shared/db/open.js';
 import type { Logger } from '../shared/logger.js';
-import { describeError } from '../shared/mcp/errors.js';
+import { describeError } from '../shared/errors.js';
 import { secretBoxFromSettings, type SecretKeySettings } from '../shared/secrets.js';
 import type { Settings } from '../shared/settings.js';
 

@@ -3,7 +3,7 @@
  * MCP metadata (MCP spec 2025-11-25, "Tools › Tool": `annotations` and `execution`).
  */
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
-import type { ToolPolicy } from '../shared/db/schema.js';
+import type { ToolPolicy } from '../shared/mcp/server-config.js';
 
 /**
  * True when a call of `tool` needs the user's spoken yes first: every tool with

@@ -10,7 +10,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { initializeLogger } from '@livekit/agents';
 import { createLogger } from '../shared/logger.js';
-import { describeError } from '../shared/mcp/errors.js';
+import { describeError } from '../shared/errors.js';
 import { mcpServerConfigSchema, type McpServerConfigInput } from '../shared/mcp/server-config.js';
 import { EVERYTHING_BIN, startEverythingHttpServer } from '../test/helpers/mcp-processes.js';
 import { measureApiThroughput } from './api-throughput.js';

@@ -12,7 +12,7 @@ import { createServer } from '../shared/db/servers.js';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { SecretBox } from '../shared/secrets.js';
 import { McpConnection } from '../shared/mcp/connection.js';
-import { describeError } from '../shared/mcp/errors.js';
+import { describeError } from '../shared/errors.js';
 import type { McpServerConfig } from '../shared/mcp/server-config.js';
 import { round, timed } from './stats.js';
 

@@ -4,9 +4,13 @@
  * The routers validate with them and `openapi.ts` documents them, so the two cannot drift.
  */
 import { z } from 'zod';
-import { CONNECTION_STATUSES, TRANSPORTS, USER_ROLES } from '../shared/db/schema.js';
+import { USER_ROLES } from '../shared/db/schema.js';
 import { serverIdParam } from './routes/server-input.js';
-import { sandboxConfigSchema } from '../shared/mcp/server-config.js';
+import {
+  CONNECTION_STATUSES,
+  TRANSPORTS,
+  sandboxConfigSchema,
+} from '../shared/mcp/server-config.js';
 
 const isoDate = z.string().meta({ format: 'date-time' });
 

@@ -13,7 +13,8 @@ import { gt, max } from 'drizzle-orm';
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database } from '../shared/db/open.js';
-import { CONNECTION_STATUSES, toolCalls, type ConnectionStatus } from '../shared/db/schema.js';
+import { toolCalls } from '../shared/db/schema.js';
+import { CONNECTION_STATUSES, type ConnectionStatus } from '../shared/mcp/server-config.js';
 import type { Logger } from '../shared/logger.js';
 import type { ServerWatcher } from './monitor.js';
 

@@ -8,7 +8,7 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Database } from '../shared/db/open.js';
 import type { SecretBox } from '../shared/secrets.js';
-import type { ConnectionStatus, McpServerRow, ServerMetadata } from '../shared/db/schema.js';
+import type { McpServerRow, ServerMetadata } from '../shared/db/schema.js';
 import {
   findServer,
   listAllActiveServers,
@@ -22,9 +22,9 @@ import {
   type ConnectionInfo,
   type McpConnectionOptions,
 } from '../shared/mcp/connection.js';
-import { describeError } from '../shared/mcp/errors.js';
+import { describeError } from '../shared/errors.js';
 import { SecretScrubber, secretsOfColumns } from '../shared/mcp/secret-scrubber.js';
-import { configFromColumns } from '../shared/mcp/server-config.js';
+import { configFromColumns, type ConnectionStatus } from '../shared/mcp/server-config.js';
 import type { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import {
   DEFAULT_HEALTH_POLICY,

@@ -8,7 +8,7 @@ import type { Implementation, ServerCapabilities } from '@modelcontextprotocol/s
 import type { Logger } from '../shared/logger.js';
 import { advertiseTools } from '../shared/mcp/advertised-tools.js';
 import { McpConnection } from '../shared/mcp/connection.js';
-import type { UrlPolicy } from '../shared/mcp/url-guard.js';
+import type { UrlPolicy } from '../shared/mcp/url-policy.js';
 import type { McpServerConfig } from '../shared/mcp/server-config.js';
 import { toolResultToText } from '../shared/mcp/tool-result.js';
 import type { ProbeCall } from './probe-args.js';

@@ -8,7 +8,7 @@
  */
 import { pino } from 'pino';
 import { createLogger } from '../shared/logger.js';
-import { describeError } from '../shared/mcp/errors.js';
+import { describeError } from '../shared/errors.js';
 import {
   SANDBOX_OFF_WARNING,
   SettingsError,

@@ -7,7 +7,7 @@
  * Exit status: 0 when every secret was re-sealed, 1 on failure (the reason on stderr; unless it
  * says the key file could not be replaced, nothing was changed).
  */
-import { describeError } from '../shared/mcp/errors.js';
+import { describeError } from '../shared/errors.js';
 import { SettingsError, loadSettings } from '../shared/settings.js';
 import { runRotateKey } from './rotate-key-run.js';
 

@@ -4,9 +4,8 @@
  * words of seed 004 (`connected`, `degraded`, `disconnected`, `ready`).
  */
 import { RoomServiceClient } from 'livekit-server-sdk';
-import type { ConnectionStatus } from '../shared/db/schema.js';
-import { CONNECTION_STATUSES } from '../shared/db/schema.js';
-import { describeError } from '../shared/mcp/errors.js';
+import { CONNECTION_STATUSES, type ConnectionStatus } from '../shared/mcp/server-config.js';
+import { describeError } from '../shared/errors.js';
 import { checkRealtimeEndpoint } from '../shared/realtime-check.js';
 
 /** The state of one external dependency. */

@@ -8,10 +8,11 @@
  */
 import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../shared/db/open.js';
-import { CONNECTION_STATUSES, mcpServers, type ConnectionStatus } from '../shared/db/schema.js';
+import { mcpServers } from '../shared/db/schema.js';
+import { CONNECTION_STATUSES, type ConnectionStatus } from '../shared/mcp/server-config.js';
 import { databaseErrorMessage } from '../shared/db/unavailable.js';
 import type { Logger } from '../shared/logger.js';
-import { describeError } from '../shared/mcp/errors.js';
+import { describeError } from '../shared/errors.js';
 import type { ServerStatusEvent, ServerWatcher } from './monitor.js';
 import {
   checkLivekit,

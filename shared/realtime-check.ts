@@ -10,7 +10,7 @@
  * failure would only show up as a silent agent. It opens one socket, reads one event and closes.
  */
 import { WebSocket } from 'ws';
-import { describeError } from './mcp/errors.js';
+import { describeError } from './errors.js';
 
 /** What {@link checkRealtimeEndpoint} needs. */
 export interface RealtimeCheckOptions {

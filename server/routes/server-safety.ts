@@ -11,7 +11,7 @@ import {
   CommandRefusedError,
   resolveStdioCommand,
 } from '../../shared/mcp/command-guard.js';
-import { UrlRefusedError, assertUrlAllowed, type UrlPolicy } from '../../shared/mcp/url-guard.js';
+import { UrlRefusedError, assertUrlAllowed, type UrlPolicy } from '../../shared/mcp/url-policy.js';
 import { SandboxConfigError } from '../../shared/mcp/sandbox/errors.js';
 import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { currentUser } from '../auth.js';

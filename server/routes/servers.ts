@@ -20,7 +20,7 @@ import { listToolCalls } from '../../shared/db/tool-calls.js';
 import type { Logger } from '../../shared/logger.js';
 import type { SecretBox } from '../../shared/secrets.js';
 import { advertiseTools, type AdvertisedTool } from '../../shared/mcp/advertised-tools.js';
-import { describeError } from '../../shared/mcp/errors.js';
+import { describeError } from '../../shared/errors.js';
 import { configFromColumns, type McpServerConfig } from '../../shared/mcp/server-config.js';
 import type { StdioProcessLimiter } from '../../shared/mcp/stdio-process-limiter.js';
 import { API_ROUTES } from '../api-routes.js';

@@ -14,25 +14,20 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
-import type { SandboxConfig, ServerAuth } from '../mcp/server-config.js';
+import {
+  CONNECTION_STATUSES,
+  TRANSPORTS,
+  type ConnectionStatus,
+  type SandboxConfig,
+  type ServerAuth,
+  type ToolFilter,
+  type ToolPolicy,
+  type TransportKind,
+} from '../mcp/server-config.js';
 
 /** Roles a user can hold: an admin may act for any user, a user only for themself. */
 export const USER_ROLES = ['admin', 'user'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
-
-/** MCP transports a server can be reached over (MCP spec, "Transports"). */
-export const TRANSPORTS = ['stdio', 'streamable-http', 'sse', 'websocket'] as const;
-export type TransportKind = (typeof TRANSPORTS)[number];
-
-/** Connection statuses of an MCP server (DESIGN §5). */
-export const CONNECTION_STATUSES = [
-  'disconnected',
-  'connecting',
-  'connected',
-  'degraded',
-  'error',
-] as const;
-export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 
 /** People who talk to the agent or administer servers. */
 export const users = pgTable('users', {
@@ -60,32 +55,10 @@ export const apiTokens = pgTable(
   (t) => [uniqueIndex('api_tokens_token_hash_idx').on(t.tokenHash)],
 );
 
-/** Allow list or deny list of MCP tool names (original names, before prefixing). */
-export interface ToolFilter {
-  allow?: string[];
-  deny?: string[];
-}
-
-/**
- * How the agent treats a server's tools (issue 5), the type of the `tool_policy` column. Tool
- * names are the server's original MCP names.
- *
- * - `confirm`: which calls need the user's spoken yes first. `destructive` (the default): tools
- *   whose MCP annotations say `destructiveHint: true` and not `readOnlyHint: true`; `always`:
- *   every tool; `never`: none.
- * - `longRunning`: tools that run in the background (the conversation goes on, the result is
- *   spoken when it arrives, the user can cancel by voice); `all` for every tool. Tools whose
- *   `execution.taskSupport` is `optional` or `required` count as long-running too.
- */
-export interface ToolPolicy {
-  confirm?: 'destructive' | 'always' | 'never';
-  longRunning?: string[] | 'all';
-}
-
 /**
  * Authentication of a remote MCP server (DESIGN §3), the type of the `auth` column: derived from
  * the zod schema that validates it (`serverAuthSchema`), so the two cannot drift. A static bearer
- * token is the `apiKey` column. Secret parts are sealed in issue 4.
+ * token is the `apiKey` column. Its secret parts are sealed (`server-secrets.ts`).
  */
 export type { ServerAuth };
 
@@ -95,6 +68,14 @@ export type { ServerAuth };
  * schema that validates it (`sandboxConfigSchema`).
  */
 export type { SandboxConfig };
+
+/**
+ * The values and types of the `transport`, `connection_status`, `tool_filter` and `tool_policy`
+ * columns. They belong to the MCP layer (`mcp/server-config.ts`), which sits below the database;
+ * they are re-exported here beside the table that stores them.
+ */
+export { CONNECTION_STATUSES, TRANSPORTS };
+export type { ConnectionStatus, ToolFilter, ToolPolicy, TransportKind };
 
 /** What the status monitor learned about a server the last time it connected. */
 export interface ServerMetadata {

@@ -9,8 +9,8 @@
  * `…:auth.privateKey`), so a sealed value copied to another field or another user's row does not
  * open. (The server id is not part of it: it is unknown until the row is inserted.)
  *
- * Values stored before sealing existed (no `sb:v1:` prefix) are read as plain text; the next write
- * of the field, or `npm run rotate-key`, seals them.
+ * A stored value without the `sb:v1:` prefix is plain text and is read as it is; the next write of
+ * the field, or `npm run rotate-key`, seals it.
  */
 import { isSealed, SecretError, type SecretBox } from '../secrets.js';
 import type { ServerAuth } from '../mcp/server-config.js';
@@ -81,8 +81,8 @@ export function sealServerSecrets<T extends Partial<ServerSecretColumns>>(
 }
 
 /**
- * Opens the secrets of a stored row. A value without the `sb:v1:` prefix is a plain value stored
- * before sealing and is returned unchanged.
+ * Opens the secrets of a stored row. A value without the `sb:v1:` prefix is plain and is returned
+ * unchanged.
  *
  * @param row a row as read from the database (it needs `id` and `userId` besides the columns).
  * @returns a copy of `row` with plain secrets.
@@ -108,7 +108,7 @@ export function openServerSecrets<T extends ServerSecretColumns & { id: number; 
 }
 
 /**
- * True when any secret of a stored row is plain (stored before sealing) or sealed with a key
+ * True when any secret of a stored row is plain (no `sb:v1:` prefix) or sealed with a key
  * other than the box's current one, i.e. `npm run rotate-key` would rewrite it.
  */
 export function serverSecretsNeedSealing(row: ServerSecretColumns, box: SecretBox): boolean {

@@ -130,7 +130,7 @@ export type ServerConfigPatch = Partial<
 /**
  * Changes a user's server configuration and bumps `updated_at`. A changed configuration also
  * resets the stored status to `disconnected` until the monitor reconnects. The secret columns in
- * `patch` are sealed (so a plain value stored before sealing is sealed when it is written again).
+ * `patch` are sealed (so a stored plain value is sealed when it is written again).
  *
  * @param patch plain values; columns it omits are left as stored.
  * @returns the updated row with plain secrets, or `undefined` when the server is not the user's.

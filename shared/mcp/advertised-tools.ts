@@ -5,7 +5,7 @@
  * once made LiveKit's realtime `session.update` fail).
  */
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { ToolFilter } from '../db/schema.js';
+import type { ToolFilter } from './server-config.js';
 import { advertisedToolNames } from './tool-names.js';
 
 /** A JSON Schema object describing a tool's arguments. */

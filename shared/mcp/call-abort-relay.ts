@@ -7,7 +7,7 @@
  * `AbortSignal.prototype.addEventListener` costs about 3.5 µs (measured in a loop of 200 000
  * fresh controllers), and even a 1 ms timer per call costs 1–3 % of a 200 µs `echo` call over
  * stdio (its timer list is made, scheduled with libuv and torn down each time): together most of
- * the 5 % Switchboard may add to the bare SDK (issue 3). The relay gives the SDK a minimal signal
+ * the 5 % Switchboard allows itself over the bare SDK (`npm run bench`). The relay gives the SDK a minimal signal
  * object instead, whose `addEventListener` only stores the callback and puts the relay in a
  * pending set. One shared ticker, running every {@link RELAY_TICK_MS} while calls are being made,
  * starts watching the caller's real signal for each call still pending at a tick. A call that

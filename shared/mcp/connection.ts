@@ -3,20 +3,13 @@
  * (MCP spec 2025-11-25, "Lifecycle" and "Transports"). Both the agent (one per server of a
  * session) and the API (the status monitor and the "test" button) use this class.
  */
-import { statSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import {
-  StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { z } from 'zod';
 import {
-  ErrorCode,
   ListToolsResultSchema,
-  McpError,
   ToolSchema,
   type CallToolResult,
   type Implementation,
@@ -24,18 +17,18 @@ import {
   type ServerCapabilities,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { ConnectionStatus } from '../db/schema.js';
 import type { Logger } from '../logger.js';
-import { authHeaders, createOAuthProvider, isOAuth } from './auth.js';
+import { createOAuthProvider, isOAuth } from './auth.js';
 import { CallAbortRelay } from './call-abort-relay.js';
-import { McpConnectionError, describeError, type McpErrorCode } from './errors.js';
+import { describeError } from '../errors.js';
+import { McpConnectionError } from './errors.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
-  boundedFetch,
   messageTooLarge,
   type McpMessageTooLargeError,
 } from './message-limit.js';
-import type { McpServerConfig, RemoteServerConfig } from './server-config.js';
+import { classifyRequestError } from './request-errors.js';
+import type { ConnectionStatus, McpServerConfig } from './server-config.js';
 import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubber.js';
 import { StderrLog, type StderrLimits } from './stderr-log.js';
 import { resolveStdioCommand } from './command-guard.js';
@@ -43,8 +36,9 @@ import type { StdioProcessAdmission } from './stdio-process-limiter.js';
 import { StdioProcessTransport } from './stdio-transport.js';
 import type { StdioSandbox } from './sandbox/stdio-sandbox.js';
 import { toolDefinitionProblem } from './tool-definition.js';
-import { GuardedNetwork, assertStaticUrlAllowed, type UrlPolicy } from './url-guard.js';
-import { WebSocketClientTransport } from './websocket-transport.js';
+import { GuardedNetwork } from './guarded-network.js';
+import { createRemoteTransport, createStdioTransport, shouldFallBackToSse } from './transports.js';
+import { assertStaticUrlAllowed, type UrlPolicy } from './url-policy.js';
 
 /** What Switchboard tells servers about itself at `initialize`. */
 export const CLIENT_INFO: Implementation = { name: 'switchboard', version: '0.1.0' };
@@ -116,7 +110,7 @@ export interface McpConnectionOptions {
   /**
    * Where a remote server may be: its URL is checked before connecting and at every HTTP
    * request and redirect hop, and every address a connection goes to is checked as it connects,
-   * after DNS resolution (see `GuardedNetwork` in `url-guard.ts`). Cloud metadata and link-local
+   * after DNS resolution (see `GuardedNetwork` in `guarded-network.ts`). Cloud metadata and link-local
    * addresses are always refused. Default `{ allowPrivateNetworks: true }`: callers
    * that connect user-supplied URLs pass the `MCP_ALLOW_PRIVATE_NETWORKS` setting.
    */
@@ -305,7 +299,7 @@ export class McpConnection {
     const started = performance.now();
     try {
       let transportKind = this.config.transport;
-      // Both checks are synchronous, so a stdio child process starts within this call as before.
+      // Both checks are synchronous, so they add no wait before a stdio child process starts.
       // A remote host's addresses are checked when the transport connects to them (its lookup).
       if (this.config.transport === 'stdio') this.#checkCommand();
       else assertStaticUrlAllowed(this.config.url, this.#urlPolicy);
@@ -313,7 +307,7 @@ export class McpConnection {
         throw new McpConnectionError('connect_failed', `Connection to ${this.#label} was closed`);
       }
       try {
-        await this.#connectWith(this.#createTransport(this.config.transport));
+        await this.#connectWith(this.#createTransport());
       } catch (error) {
         if (
           this.#closing ||
@@ -327,7 +321,7 @@ export class McpConnection {
           'server refused Streamable HTTP; falling back to HTTP+SSE',
         );
         transportKind = 'sse';
-        await this.#connectWith(this.#createTransport('sse'));
+        await this.#connectWith(this.#createTransport({ overSse: true }));
       }
       // close(), or the server hanging up, may have ended the client while connect() awaited.
       const client = this.#liveClient();
@@ -605,67 +599,45 @@ export class McpConnection {
     }
   }
 
-  #createTransport(kind: McpServerConfig['transport']): Transport {
+  /**
+   * Builds the config's transport (see `transports.ts`), or HTTP+SSE for a `streamable-http`
+   * server that fell back; a remote one gets a network of its own.
+   */
+  #createTransport(options: { overSse?: boolean } = {}): Transport {
     const config = this.config;
     if (config.transport === 'stdio') {
-      // spawn() reports a missing cwd as ENOENT of the command ("command not found: node"),
-      // which sends the admin after the wrong field.
-      if (
-        !this.#sandbox &&
-        config.cwd !== undefined &&
-        !statSync(config.cwd, { throwIfNoEntry: false })?.isDirectory()
-      ) {
-        throw new Error(`working directory does not exist: ${config.cwd}`);
-      }
-      const transport = new StdioProcessTransport({
+      return createStdioTransport(config, {
         command: this.#stdioCommand ?? resolveStdioCommand(config.command, this.#allowedCommands),
-        args: config.args,
-        env: config.env,
-        cwd: config.cwd,
-        killGraceMs: this.#killGraceMs,
-        limiter: this.#stdioLimiter,
         label: this.#label,
         logger: this.#logger,
         maxMessageBytes: this.#maxMessageBytes,
+        stderr: this.#stderr,
+        killGraceMs: this.#killGraceMs,
+        limiter: this.#stdioLimiter,
         sandbox: this.#sandbox,
-        sandboxConfig: config.sandbox,
         serverId: this.#serverId,
       });
-      transport.stderr.on('data', (chunk: Buffer) => this.#stderr.write(chunk));
-      transport.stderr.on('end', () => this.#stderr.flush());
-      return transport;
     }
-    const url = new URL(config.url);
-    const headers = { ...remoteHeaders(config), ...authHeaders(config.auth, this.#userToken) };
     // One network (undici agent and DNS answers) per transport: #teardown closes it.
     void this.#network?.close();
     const network = (this.#network = new GuardedNetwork(this.#urlPolicy));
-    if (kind === 'websocket') {
-      return new WebSocketClientTransport(url, {
-        headers,
-        lookup: network.lookup,
-        maxMessageBytes: this.#maxMessageBytes,
-      });
-    }
-    // Websocket configs cannot hold OAuth (server-config rejects it), so only HTTP gets here.
-    if (isOAuth(config.auth)) {
-      this.#authProvider ??= createOAuthProvider(config.auth, url, {
+    const kind = options.overSse ? 'sse' : config.transport;
+    // Only the HTTP transports take an OAuth provider (server-config rejects OAuth on websocket).
+    if (kind !== 'websocket' && isOAuth(config.auth)) {
+      this.#authProvider ??= createOAuthProvider(config.auth, new URL(config.url), {
         onTokens: (tokens) => {
           this.#scrubber.add(tokens.access_token);
           this.#scrubber.add(tokens.refresh_token);
         },
       });
     }
-    const options = {
-      requestInit: { headers },
+    return createRemoteTransport(config, kind, {
+      network,
+      userToken: this.#userToken,
       authProvider: this.#authProvider,
-      fetch: boundedFetch(network.fetch, {
-        maxBytes: this.#maxMessageBytes,
-        onTooLarge: (error) => this.#refuseTooLarge(error),
-      }),
-    };
-    if (kind === 'sse') return new SSEClientTransport(url, options);
-    return new StreamableHTTPClientTransport(url, options);
+      maxMessageBytes: this.#maxMessageBytes,
+      onTooLarge: (error) => this.#refuseTooLarge(error),
+    });
   }
 
   /**
@@ -765,41 +737,21 @@ export class McpConnection {
   }
 
   /**
-   * Classifies a failed request, so callers know whether it may have run and whether to
-   * reconnect: a session the server forgot (Streamable HTTP 404, MCP spec "Session Management")
-   * or a transport that broke marks this connection lost.
+   * The error of a failed request (see `request-errors.ts`), scrubbed; a failure that means the
+   * connection can no longer be trusted marks it lost.
    */
   #requestError(what: string, error: unknown, signal?: AbortSignal): McpConnectionError {
-    if (error instanceof McpConnectionError) return this.#scrubbed(error);
-    const tooLarge = messageTooLarge(error) ?? this.#tooLarge;
-    if (tooLarge) {
-      const failure = this.#scrubbed(
-        new McpConnectionError(
-          'connection_lost',
-          `${what} on ${this.#label} failed: ${tooLarge.message}`,
-          { cause: error },
-        ),
-      );
-      this.#markLost(failure);
-      return failure;
-    }
-    const message = `${what} on ${this.#label} failed: ${describeError(error, this.#scrub)}`;
-    if (signal?.aborted) {
-      return this.#scrubbed(
-        new McpConnectionError('cancelled', `${what} on ${this.#label} was cancelled`, {
-          cause: error,
-        }),
-      );
-    }
-    if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
-      return this.#scrubbed(new McpConnectionError('timeout', message, { cause: error }));
-    }
-    let code: McpErrorCode = 'request_failed';
-    if (isSessionExpired(error)) code = 'session_expired';
-    else if (!this.#client || isNetworkError(error)) code = 'connection_lost';
-    const failure = this.#scrubbed(new McpConnectionError(code, message, { cause: error }));
-    if (code !== 'request_failed') this.#markLost(failure);
-    return failure;
+    const { error: failure, lost } = classifyRequestError(error, {
+      what,
+      label: this.#label,
+      signal,
+      tooLarge: this.#tooLarge,
+      connected: this.#client !== undefined,
+      scrub: this.#scrub,
+    });
+    const scrubbed = this.#scrubbed(failure);
+    if (lost) this.#markLost(scrubbed);
+    return scrubbed;
   }
 
   /** Drops a client whose transport can no longer be trusted, and says so once. */
@@ -821,42 +773,10 @@ export class McpConnection {
   }
 }
 
-/** Headers for a remote server: its custom headers plus `Authorization: Bearer <apiKey>`. */
-export function remoteHeaders(config: RemoteServerConfig): Record<string, string> {
-  const headers = { ...config.headers };
-  if (config.apiKey) headers['Authorization'] = `Bearer ${config.apiKey}`;
-  return headers;
-}
-
-function shouldFallBackToSse(error: unknown): boolean {
-  if (!(error instanceof StreamableHTTPError) || typeof error.code !== 'number') return false;
-  return error.code >= 400 && error.code < 500 && error.code !== 401 && error.code !== 403;
-}
-
 function describeTarget(config: McpServerConfig): string {
   return config.transport === 'stdio' ? config.command : new URL(config.url).host;
 }
 
 function roundMs(ms: number): number {
   return Math.round(ms * 10) / 10;
-}
-
-/** True for a failure to reach an HTTP server at all (fetch's TypeError, a refused or reset socket). */
-function isNetworkError(error: unknown): boolean {
-  for (let current = error; current instanceof Error; current = current.cause) {
-    const code = (current as { code?: unknown }).code;
-    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE') return true;
-    if (current instanceof TypeError && current.message === 'fetch failed') return true;
-  }
-  return false;
-}
-
-/**
- * True when a Streamable HTTP server no longer knows our session. The spec's answer is 404
- * ("Session Management"); servers built on the SDK's examples, server-everything among them,
- * answer 400 "No valid session ID provided" instead, so that is recognised too.
- */
-function isSessionExpired(error: unknown): boolean {
-  if (!(error instanceof StreamableHTTPError)) return false;
-  return error.code === 404 || (error.code === 400 && /session/i.test(error.message));
 }

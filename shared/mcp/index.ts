@@ -17,12 +17,13 @@ export {
 export {
   CLIENT_INFO,
   McpConnection,
-  remoteHeaders,
   type CallToolOptions,
   type ConnectionInfo,
   type McpConnectionOptions,
 } from './connection.js';
-export { McpConnectionError, describeError, type McpErrorCode } from './errors.js';
+export { McpConnectionError, type McpErrorCode } from './errors.js';
+/** Lives in `shared/errors.ts` (every layer uses it); offered here with the errors it describes. */
+export { describeError } from '../errors.js';
 export {
   DEFAULT_TIMEOUT_MS,
   JWT_ALGORITHMS,
@@ -84,4 +85,5 @@ export {
   type ToolResultText,
   type ToolResultTextOptions,
 } from './tool-result.js';
+export { remoteHeaders } from './transports.js';
 export { WebSocketClientTransport } from './websocket-transport.js';

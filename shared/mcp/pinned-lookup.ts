@@ -9,7 +9,7 @@
  *
  * Answers are kept for `cacheMs`, so the further connections a pool opens to the same host (and
  * reconnections after keep-alive sockets expire) cost no lookup. Node does not call `lookup` for
- * a literal IP address: check those before connecting (`staticUrlRefusal` in `url-guard.ts`).
+ * a literal IP address: check those before connecting (`staticUrlRefusal` in `url-policy.ts`).
  */
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';

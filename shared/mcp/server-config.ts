@@ -14,6 +14,41 @@ import { envNameRefusal } from './stdio-environment.js';
 /** Default per-request timeout of an MCP server, in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** MCP transports a server can be reached over (MCP spec, "Transports"). */
+export const TRANSPORTS = ['stdio', 'streamable-http', 'sse', 'websocket'] as const;
+export type TransportKind = (typeof TRANSPORTS)[number];
+
+/** Connection statuses of an MCP server (DESIGN §5). */
+export const CONNECTION_STATUSES = [
+  'disconnected',
+  'connecting',
+  'connected',
+  'degraded',
+  'error',
+] as const;
+export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
+
+/** Allow list or deny list of MCP tool names (original names, before prefixing). */
+export interface ToolFilter {
+  allow?: string[];
+  deny?: string[];
+}
+
+/**
+ * How the agent treats a server's tools. Tool names are the server's original MCP names.
+ *
+ * - `confirm`: which calls need the user's spoken yes first. `destructive` (the default): tools
+ *   whose MCP annotations say `destructiveHint: true` and not `readOnlyHint: true`; `always`:
+ *   every tool; `never`: none.
+ * - `longRunning`: tools that run in the background (the conversation goes on, the result is
+ *   spoken when it arrives, the user can cancel by voice); `all` for every tool. Tools whose
+ *   `execution.taskSupport` is `optional` or `required` count as long-running too.
+ */
+export interface ToolPolicy {
+  confirm?: 'destructive' | 'always' | 'never';
+  longRunning?: string[] | 'all';
+}
+
 const timeoutMs = z
   .number()
   .int()

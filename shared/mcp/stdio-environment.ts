@@ -75,7 +75,7 @@ export class EnvRefusedError extends Error {
  * configured `env` on top (it may set `LANG`, `LC_*`, `TZ` and `TMPDIR`, but no refused name).
  *
  * @throws EnvRefusedError when `env` holds a name {@link envNameRefusal} refuses: the schema
- *   refuses them when a server is saved, so only a config built past it (or an old stored row)
+ *   refuses them when a server is saved, so only a config built past it (or a stored row that does not pass it)
  *   gets here, and it must not start.
  * @returns a new object; the input is not changed.
  */

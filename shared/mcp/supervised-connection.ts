@@ -9,7 +9,6 @@
  * ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
  */
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { ConnectionStatus } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import {
   McpConnection,
@@ -19,7 +18,7 @@ import {
 } from './connection.js';
 import { McpConnectionError } from './errors.js';
 import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubber.js';
-import type { McpServerConfig } from './server-config.js';
+import type { ConnectionStatus, McpServerConfig } from './server-config.js';
 
 /** Health and recovery settings; every duration in milliseconds. */
 export interface HealthPolicy {
@@ -88,6 +87,11 @@ export interface SupervisedConnectionOptions {
   onHealthy?: (latencyMs: number) => void;
   /** Source of jitter in [0, 1); default `Math.random` (tests pass a fixed one). */
   random?: () => number;
+  /**
+   * Clock of `retryAt` and of the "Retrying in" of `unavailable` errors, in epoch milliseconds;
+   * default `Date.now` (tests pass a fixed one). The retry itself waits on a timer.
+   */
+  now?: () => number;
 }
 
 /**
@@ -101,6 +105,7 @@ export class SupervisedConnection {
   readonly #policy: HealthPolicy;
   readonly #logger: Logger;
   readonly #random: () => number;
+  readonly #now: () => number;
   /** Shared by every attempt, so tokens one obtained are still scrubbed after a reconnect. */
   readonly #scrubber: SecretScrubber;
   #connection?: McpConnection;
@@ -140,6 +145,7 @@ export class SupervisedConnection {
       this.#scrubber,
     );
     this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? Date.now;
   }
 
   /** The current status (DESIGN §5). */
@@ -306,7 +312,7 @@ export class SupervisedConnection {
     const reason = this.#lastError ? `: ${this.#lastError.message}` : '';
     const retry =
       this.#retryAt !== undefined
-        ? ` Retrying in ${Math.max(1, Math.ceil((this.#retryAt - Date.now()) / 1000))} s.`
+        ? ` Retrying in ${Math.max(1, Math.ceil((this.#retryAt - this.#now()) / 1000))} s.`
         : '';
     return new McpConnectionError(
       'unavailable',
@@ -428,7 +434,7 @@ export class SupervisedConnection {
     clearTimeout(this.#retryTimer);
     const delayMs = backoffDelayMs(this.#attempt, this.#policy, this.#random);
     this.#attempt += 1;
-    this.#retryAt = Date.now() + delayMs;
+    this.#retryAt = this.#now() + delayMs;
     this.#retryTimer = setTimeout(() => void this.#connect(), delayMs);
     this.#retryTimer.unref();
     this.#setStatus('error', this.#lastError);

@@ -26,7 +26,7 @@ export interface WebSocketClientTransportOptions {
   /**
    * Resolves the URL's host name for the TCP/TLS connection, with the signature of `dns.lookup`
    * (passed to `net.connect`/`tls.connect`; not called for a literal IP address). Give it
-   * `GuardedNetwork.lookup` (`url-guard.ts`) so the address connected to is the address checked;
+   * `GuardedNetwork.lookup` (`guarded-network.ts`) so the address connected to is the address checked;
    * its error fails `start()`. Default `dns.lookup`.
    */
   lookup?: LookupFunction;

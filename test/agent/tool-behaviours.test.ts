@@ -5,7 +5,7 @@ import { initializeLogger, voice } from '@livekit/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadUserToolsets, type UserToolsets } from '../../agent/load-user-toolsets.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
-import type { ToolPolicy } from '../../shared/db/schema.js';
+import type { ToolPolicy } from '../../shared/mcp/server-config.js';
 import { createServer } from '../../shared/db/servers.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';

@@ -20,7 +20,7 @@ import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../../logger.js';
-import { addressRefusal, localInterfaceAddresses } from '../url-guard.js';
+import { addressRefusal, localInterfaceAddresses } from '../url-policy.js';
 
 /** Resolves a host name to its IPv4 addresses; rejects (or resolves `[]`) when it has none. */
 export type DomainResolver = (domain: string) => Promise<readonly string[]>;
@@ -51,7 +51,7 @@ export interface DomainAllowListOptions {
 /**
  * The addresses a list of allowed host names resolve to, kept up to date by {@link resolve}.
  * Addresses the outbound network refuses anyway (loopback, private, CGNAT, link-local,
- * metadata, reserved, this host's own; see `url-guard.ts`) are dropped with a warning, as are
+ * metadata, reserved, this host's own; see `url-policy.ts`) are dropped with a warning, as are
  * non-IPv4 answers.
  */
 export class DomainAllowList {

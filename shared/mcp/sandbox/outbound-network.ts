@@ -14,7 +14,7 @@
  * slirp4netns opens ordinary sockets on the host for the namespace's connections, so any address
  * the host reaches, the namespace reaches. The refusal therefore sits in the namespace itself: an
  * nftables table, written by this (privileged) process before the server starts, rejects every
- * special range of `url-guard.ts` ({@link SPECIAL_ADDRESS_RANGES}) and the host's own interface
+ * special range of `url-policy.ts` ({@link SPECIAL_ADDRESS_RANGES}) and the host's own interface
  * addresses, and all IPv6 (slirp4netns runs without IPv6). The sandboxed server runs without
  * capabilities (bwrap `--cap-drop ALL`, a non-root uid), so it cannot change the table. DNS
  * queries to any port-53 destination are redirected to slirp4netns's resolver 10.0.2.3, which
@@ -34,7 +34,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../../logger.js';
-import { localInterfaceAddresses, SPECIAL_ADDRESS_RANGES } from '../url-guard.js';
+import { localInterfaceAddresses, SPECIAL_ADDRESS_RANGES } from '../url-policy.js';
 import {
   DomainAllowList,
   hostsFileContent,
@@ -236,7 +236,7 @@ export function allowedSetUpdate(allowed: Iterable<string>): string {
 export interface SlirpOutboundNetworkOptions {
   /**
    * This host's interface addresses, refused inside the namespace; read at every attach. Default
-   * `localInterfaceAddresses` (`url-guard.ts`).
+   * `localInterfaceAddresses` (`url-policy.ts`).
    */
   hostAddresses?: () => Iterable<string>;
   /** Milliseconds slirp4netns may take to configure the namespace; default 10 000. */

@@ -20,7 +20,7 @@ import {
   findCommand,
   resolveStdioCommand,
 } from '../../../shared/mcp/command-guard.js';
-import { describeError } from '../../../shared/mcp/errors.js';
+import { describeError } from '../../../shared/errors.js';
 import { fixedSearchPath } from '../../../shared/mcp/stdio-environment.js';
 
 let scratch: string;

@@ -3,7 +3,7 @@
  * that crash or cannot start, and child processes that must end with the connection (DESIGN §8).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ConnectionStatus } from '../../../shared/db/schema.js';
+import type { ConnectionStatus } from '../../../shared/mcp/server-config.js';
 import { createLogger } from '../../../shared/logger.js';
 import {
   McpConnection,

@@ -20,13 +20,12 @@ import {
   type McpServerConfigInput,
 } from '../../../shared/mcp/index.js';
 import { createPinnedLookup } from '../../../shared/mcp/pinned-lookup.js';
+import { GuardedNetwork, guardedLookup } from '../../../shared/mcp/guarded-network.js';
 import {
-  GuardedNetwork,
   UrlRefusedError,
-  guardedLookup,
   type HostResolver,
   type UrlPolicy,
-} from '../../../shared/mcp/url-guard.js';
+} from '../../../shared/mcp/url-policy.js';
 import { startHttpMcpServer, type HttpMcpServer } from '../../helpers/http-mcp-server.js';
 import {
   startEverythingHttpServer,

@@ -18,7 +18,7 @@ import {
   outboundRuleset,
 } from '../../../../shared/mcp/sandbox/outbound-network.js';
 import { allowDomainProblem, sandboxConfigSchema } from '../../../../shared/mcp/server-config.js';
-import { SPECIAL_ADDRESS_RANGES } from '../../../../shared/mcp/url-guard.js';
+import { SPECIAL_ADDRESS_RANGES } from '../../../../shared/mcp/url-policy.js';
 
 const dirs: string[] = [];
 afterAll(() => {

@@ -23,7 +23,7 @@ import {
 import {
   localInterfaceAddresses,
   SPECIAL_ADDRESS_RANGES,
-} from '../../../../shared/mcp/url-guard.js';
+} from '../../../../shared/mcp/url-policy.js';
 import { isProcessAlive, waitForProcessExit } from '../../../helpers/mcp-processes.js';
 import {
   startBlockedSandbox,

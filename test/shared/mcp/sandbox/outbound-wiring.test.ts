@@ -15,7 +15,7 @@ import {
   outboundNetworkProblem,
   type OutboundNetworkProvider,
 } from '../../../../shared/mcp/sandbox/outbound-network.js';
-import { localInterfaceAddresses } from '../../../../shared/mcp/url-guard.js';
+import { localInterfaceAddresses } from '../../../../shared/mcp/url-policy.js';
 import { mcpServerConfigSchema } from '../../../../shared/mcp/server-config.js';
 import { ESCAPE_SERVER, FIXTURES_DIR, testSandbox } from '../../../helpers/sandbox.js';
 

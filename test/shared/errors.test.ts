@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeError } from '../../../shared/mcp/errors.js';
+import { describeError } from '../../shared/errors.js';
 
 describe('describeError', () => {
   it('says a write to a stopped stdio server means the connection was closed', () => {

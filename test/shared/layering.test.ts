@@ -1,0 +1,85 @@
+/**
+ * The layers of the code, checked on the import specifiers of every source file: `shared/mcp`
+ * sits below `shared/db`, `shared/` below the two programs (`agent/` and `server/`), and the two
+ * programs never import each other.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Every `import … from`, `export … from`, bare `import '…'` and `import('…')` specifier. */
+function importSpecifiers(source: string): string[] {
+  const patterns = [
+    /\b(?:import|export)\s[^'";]*?\bfrom\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*['"]([^'"]+)['"]/g,
+    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
+  return patterns.flatMap((pattern) => [...source.matchAll(pattern)].map((match) => match[1]!));
+}
+
+/** The TypeScript files below `folder` (relative to the repository), recursively. */
+function sourceFiles(folder: string): string[] {
+  return readdirSync(join(ROOT, folder), { recursive: true, encoding: 'utf8' })
+    .filter((name) => /\.(?:ts|tsx|mts)$/.test(name))
+    .map((name) => join(folder, name));
+}
+
+/** Each relative import of the files below `folder`, as `[file, imported path]` from the root. */
+function relativeImports(folder: string): [string, string][] {
+  return sourceFiles(folder).flatMap((file) =>
+    importSpecifiers(readFileSync(join(ROOT, file), 'utf8'))
+      .filter((specifier) => specifier.startsWith('.'))
+      .map((specifier): [string, string] => [
+        file,
+        relative(ROOT, resolve(ROOT, dirname(file), specifier))
+          .split(sep)
+          .join('/'),
+      ]),
+  );
+}
+
+/** The imports of the files below `folder` that reach into any of `forbidden` (folders). */
+function importsInto(folder: string, forbidden: string[]): string[] {
+  return relativeImports(folder)
+    .filter(([, target]) =>
+      forbidden.some((into) => target === into || target.startsWith(`${into}/`)),
+    )
+    .map(([file, target]) => `${file} imports ${target}`);
+}
+
+describe('layering', () => {
+  it('reads every kind of import specifier', () => {
+    const source = [
+      "import { a } from '../db/a.js';",
+      "import type {\n  B,\n  C,\n} from '../db/b.js';",
+      "export { d } from '../db/d.js';",
+      "export * from '../db/e.js';",
+      "import '../db/f.js';",
+      "const g = await import('../db/g.js');",
+    ].join('\n');
+    expect(importSpecifiers(source)).toEqual(
+      expect.arrayContaining(['a', 'b', 'd', 'e', 'f', 'g'].map((name) => `../db/${name}.js`)),
+    );
+    expect(relativeImports('shared/mcp').length).toBeGreaterThan(50);
+  });
+
+  it('shared/mcp imports nothing from shared/db (the database sits above the MCP layer)', () => {
+    expect(importsInto('shared/mcp', ['shared/db'])).toEqual([]);
+  });
+
+  it('nothing under shared/ imports from agent/ or server/', () => {
+    expect(importsInto('shared', ['agent', 'server'])).toEqual([]);
+  });
+
+  it('agent/ and server/ never import each other', () => {
+    expect(importsInto('agent', ['server'])).toEqual([]);
+    expect(importsInto('server', ['agent'])).toEqual([]);
+  });
+
+  it('shared/errors.ts, used by every layer, imports nothing of ours', () => {
+    expect(relativeImports('shared').filter(([file]) => file === 'shared/errors.ts')).toEqual([]);
+  });
+});
