@@ -17,7 +17,6 @@ import {
 import {
   CONNECTION_STATUSES,
   TRANSPORTS,
-  type ConnectionStatus,
   type SandboxConfig,
   type ServerAuth,
   type ToolFilter,
@@ -68,14 +67,6 @@ export type { ServerAuth };
  * schema that validates it (`sandboxConfigSchema`).
  */
 export type { SandboxConfig };
-
-/**
- * The values and types of the `transport`, `connection_status`, `tool_filter` and `tool_policy`
- * columns. They belong to the MCP layer (`mcp/server-config.ts`), which sits below the database;
- * they are re-exported here beside the table that stores them.
- */
-export { CONNECTION_STATUSES, TRANSPORTS };
-export type { ConnectionStatus, ToolFilter, ToolPolicy, TransportKind };
 
 /** What the status monitor learned about a server the last time it connected. */
 export interface ServerMetadata {

@@ -8,9 +8,9 @@ import type { SecretBox } from '../secrets.js';
 import type { Database } from './open.js';
 import { openServerSecrets, sealServerSecrets } from './server-secrets.js';
 import { storable } from './storable-text.js';
+import type { ConnectionStatus } from '../mcp/server-config.js';
 import {
   mcpServers,
-  type ConnectionStatus,
   type McpServerRow,
   type NewMcpServerRow,
   type ServerMetadata,
