@@ -16,7 +16,7 @@ import {
 import { API_ROUTES } from '../api-routes.js';
 import { currentUser } from '../auth.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { validate } from '../route-spec.js';
+import { parseRequest } from '../route-spec.js';
 import { requireAdmin } from '../scope.js';
 
 /** The API form of a user. */
@@ -33,14 +33,14 @@ export function serializeUser(user: User) {
 /** The router for `/api/users`. Mount behind `requireAuth`; it checks the admin role itself. */
 export function usersRouter(db: Database): Router {
   const router = Router();
-  router.use(requireAdmin);
+  router.use(requireAdmin());
 
   router.get('/', async (_req, res) => {
     res.json((await listUsers(db)).map(serializeUser));
   });
 
   router.post('/', async (req, res) => {
-    const body = validate(API_ROUTES.createUser.body, req.body ?? {}, 'body');
+    const { body } = parseRequest(API_ROUTES.createUser, req);
     const created = await createUserWithToken(db, body).catch((error: unknown) => {
       if (isUniqueViolation(error)) {
         throw new ConflictError(`A user with the email ${body.email} already exists.`);
@@ -80,13 +80,13 @@ export function tokensRouter(db: Database, options: TokensRouterOptions = {}): R
   });
 
   router.post('/', async (req, res) => {
-    const body = validate(API_ROUTES.createToken.body, req.body ?? {}, 'body');
+    const { body } = parseRequest(API_ROUTES.createToken, req);
     const created = await createToken(db, currentUser(res).id, body.label);
     res.status(201).json({ ...created, createdAt: created.createdAt.toISOString() });
   });
 
   router.delete('/:id', async (req, res) => {
-    const { id } = validate(API_ROUTES.revokeToken.params, req.params, 'params');
+    const { id } = parseRequest(API_ROUTES.revokeToken, req).params;
     const revoked = await revokeToken(db, currentUser(res).id, id);
     if (!revoked) throw new NotFoundError(`API token ${id} does not exist.`);
     options.onRevoke?.(revoked.tokenHash);
