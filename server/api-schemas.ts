@@ -219,12 +219,17 @@ export const statusResource = z.object({
 });
 
 /** An RFC 9457 problem document, the body of every error. */
-export const problemResource = z.looseObject({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  code: z.string(),
-  detail: z.string(),
-  instance: z.string(),
-  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-});
+export const problemResource = z
+  .looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string(),
+    detail: z.string(),
+    instance: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({
+    // The OpenAPI document's `components.schemas.Problem`, which every error response refers to.
+    id: 'Problem',
+  });

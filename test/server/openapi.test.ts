@@ -108,7 +108,8 @@ describe('GET /api/openapi.json', () => {
 
     const createServer = doc.paths['/api/mcp/servers'].post;
     const variants = createServer.requestBody.content['application/json'].schema.oneOf;
-    expect(variants.map((v: Json) => v.properties.transport.const).sort()).toEqual([
+    // A literal is written `enum: [value]` (equivalent to `const` in JSON Schema 2020-12).
+    expect(variants.flatMap((v: Json) => v.properties.transport.enum).sort()).toEqual([
       'sse',
       'stdio',
       'streamable-http',
