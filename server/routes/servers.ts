@@ -3,6 +3,7 @@
  * caller, so another user's server answers 404 like a missing one.
  */
 import { Router, type Response } from 'express';
+import type { z } from 'zod';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Database } from '../../shared/db/open.js';
 import type { McpServerRow } from '../../shared/db/schema.js';
@@ -24,6 +25,7 @@ import { describeError } from '../../shared/mcp/errors.js';
 import { configFromColumns, type McpServerConfig } from '../../shared/mcp/server-config.js';
 import type { StdioProcessLimiter } from '../../shared/mcp/stdio-process-limiter.js';
 import { API_ROUTES } from '../api-routes.js';
+import type { toolCallResource } from '../api-schemas.js';
 import { ConflictError, HttpError, NotFoundError } from '../errors.js';
 import { connectionMetadata, probeServer, type ServerWatcher } from '../monitor.js';
 import { parseRequest } from '../route-spec.js';
@@ -322,7 +324,7 @@ export function serversRouter({
     const row = await loadServer(res, input);
     const calls = await listToolCalls(db, row.id, input.query.limit);
     res.json(
-      calls.map((call) => ({
+      calls.map((call): z.output<typeof toolCallResource> => ({
         id: call.id,
         serverId: call.serverId,
         toolName: call.toolName,

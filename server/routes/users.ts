@@ -3,6 +3,7 @@
  * Tokens are shown once, when created; listings never include them.
  */
 import { Router } from 'express';
+import type { z } from 'zod';
 import type { Database } from '../../shared/db/open.js';
 import { isUniqueViolation } from '../../shared/db/servers.js';
 import type { User } from '../../shared/db/schema.js';
@@ -14,13 +15,14 @@ import {
   revokeToken,
 } from '../accounts.js';
 import { API_ROUTES } from '../api-routes.js';
+import type { tokenResource, userResource } from '../api-schemas.js';
 import { currentUser } from '../auth.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { parseRequest } from '../route-spec.js';
 import { requireAdmin } from '../scope.js';
 
-/** The API form of a user. */
-export function serializeUser(user: User) {
+/** The API form of a user, as `userResource` documents it: `createdAt` an ISO 8601 string. */
+export function serializeUser(user: User): z.output<typeof userResource> {
   return {
     id: user.id,
     name: user.name,
@@ -69,7 +71,7 @@ export function tokensRouter(db: Database, options: TokensRouterOptions = {}): R
   router.get('/', async (_req, res) => {
     const tokens = await listTokens(db, currentUser(res).id);
     res.json(
-      tokens.map((token) => ({
+      tokens.map((token): z.output<typeof tokenResource> => ({
         id: token.id,
         label: token.label,
         createdAt: token.createdAt.toISOString(),
