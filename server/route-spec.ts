@@ -59,16 +59,17 @@ export function defineRoute<const S extends RouteSpec>(spec: S): S {
 }
 
 /**
- * Parses one part of a request with its schema.
+ * Parses one part of a request with its schema; `undefined` when the contract has none.
  *
  * @param where `params`, `query` or `body`, named in the error's field paths.
  * @throws BadRequestError (400) naming each failing field.
  */
-function validate<T extends z.ZodType>(
-  schema: T,
+function parsePart(
+  schema: z.ZodType | undefined,
   value: unknown,
   where: 'params' | 'query' | 'body',
-): z.output<T> {
+): unknown {
+  if (!schema) return undefined;
   const result = schema.safeParse(value);
   if (!result.success) throw BadRequestError.fromZod(result.error, where);
   return result.data;
@@ -103,15 +104,10 @@ export function parseRequest<const S extends RouteSpec>(
   spec: S,
   req: Pick<Request, 'params' | 'query' | 'body'>,
 ): RequestInput<S> {
-  const part = (
-    schema: z.ZodType | undefined,
-    value: unknown,
-    where: 'params' | 'query' | 'body',
-  ) => (schema ? validate(schema, value, where) : undefined);
   return {
-    params: part(spec.params, req.params, 'params'),
-    query: part(spec.query, req.query, 'query'),
-    body: part(spec.body, req.body ?? {}, 'body'),
+    params: parsePart(spec.params, req.params, 'params'),
+    query: parsePart(spec.query, req.query, 'query'),
+    body: parsePart(spec.body, req.body ?? {}, 'body'),
   } as RequestInput<S>;
 }
 
