@@ -2,9 +2,16 @@
  * Zod schemas of the API's payloads that are not server configurations (those live in
  * `routes/server-input.ts`): users, tokens, tool calls, query strings and the response shapes.
  * The routers validate with them and `openapi.ts` documents them, so the two cannot drift.
+ *
+ * A response that shows a table's rows is derived from the table with drizzle-zod's
+ * `createSelectSchema`, so its columns and their types come from `shared/db/schema.ts`; only
+ * what the API shows differently is restated: dates as ISO 8601 strings, secrets masked, JSON
+ * columns with their shapes, and descriptions. Each response schema has an `id`, its name under
+ * `components.schemas` in the OpenAPI document, where the operations refer to it.
  */
+import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
-import { USER_ROLES } from '../shared/db/schema.js';
+import { USER_ROLES, apiTokens, mcpServers, toolCalls, users } from '../shared/db/schema.js';
 import { serverIdParam } from './routes/server-input.js';
 import {
   CONNECTION_STATUSES,
@@ -71,78 +78,69 @@ export const livekitTokenBody = z.strictObject({
 });
 
 /** Answer of `POST /api/livekit/token`: a LiveKit access token and where to use it. */
-export const livekitTokenResource = z.object({
-  token: z.string().meta({
-    description:
-      'A LiveKit access token (JWT) to join `room`, dispatching the agent with the caller ' +
-      'as its user when the join creates the room.',
-  }),
-  url: z.string().meta({ description: 'The LiveKit server to connect to (`LIVEKIT_URL`).' }),
-  room: z.string().meta({ description: 'The room the token joins.' }),
-});
+export const livekitTokenResource = z
+  .object({
+    token: z.string().meta({
+      description:
+        'A LiveKit access token (JWT) to join `room`, dispatching the agent with the caller ' +
+        'as its user when the join creates the room.',
+    }),
+    url: z.string().meta({ description: 'The LiveKit server to connect to (`LIVEKIT_URL`).' }),
+    room: z.string().meta({ description: 'The room the token joins.' }),
+  })
+  .meta({ id: 'LivekitToken' });
 
-/** A user as the API shows it. */
-export const userResource = z.object({
-  id: z.number().int(),
-  name: z.string(),
-  email: z.string(),
-  role: z.enum(USER_ROLES),
-  createdAt: isoDate,
-});
+/** A user as the API shows it: a `users` row. */
+export const userResource = createSelectSchema(users, { createdAt: isoDate }).meta({ id: 'User' });
 
-/** A token as `GET /api/tokens` lists it: never the token itself. */
-export const tokenResource = z.object({
-  id: z.number().int(),
-  label: z.string(),
+/** A token as `GET /api/tokens` lists it: an `api_tokens` row without its owner or hash. */
+export const tokenResource = createSelectSchema(apiTokens, {
   createdAt: isoDate,
   lastUsedAt: isoDate.nullable().meta({ description: 'Kept to the minute.' }),
   revokedAt: isoDate.nullable(),
-});
+})
+  .omit({ userId: true, tokenHash: true })
+  .meta({ id: 'Token' });
 
 /** Answer of `POST /api/tokens`: the new token, shown this once. */
-export const createdToken = z.object({
-  id: z.number().int(),
-  token: z.string().meta({ description: 'The bearer token. Shown once; only its hash is kept.' }),
-  label: z.string(),
-  createdAt: isoDate,
-});
+export const createdToken = tokenResource
+  .pick({ id: true, label: true, createdAt: true })
+  .extend({
+    token: z.string().meta({ description: 'The bearer token. Shown once; only its hash is kept.' }),
+  })
+  .meta({ id: 'CreatedToken' });
 
 /** Answer of `POST /api/users`: the user and their first token, shown this once. */
-export const createdUser = z.object({
-  user: userResource,
-  token: z.string().meta({ description: "The new user's API token. Shown once." }),
-});
+export const createdUser = z
+  .object({
+    user: userResource,
+    token: z.string().meta({ description: "The new user's API token. Shown once." }),
+  })
+  .meta({ id: 'CreatedUser' });
 
-/** One row of `GET /api/mcp/servers/:id/calls`. Arguments are never stored. */
-export const toolCallResource = z.object({
-  id: z.number().int(),
-  serverId: z.number().int().nullable(),
-  toolName: z.string().meta({ description: 'The MCP name of the tool.' }),
-  roomName: z.string().nullable(),
-  sessionId: z.string().nullable(),
+/** One row of `GET /api/mcp/servers/:id/calls`: a `tool_calls` row. Arguments are never stored. */
+export const toolCallResource = createSelectSchema(toolCalls, {
+  toolName: (name) => name.meta({ description: 'The MCP name of the tool.' }),
   startedAt: isoDate,
-  durationMs: z.number().int(),
-  ok: z.boolean(),
-  error: z.string().nullable(),
-});
+})
+  .omit({ userId: true })
+  .meta({ id: 'ToolCall' });
 
-/** A secret as responses show it. */
+/**
+ * A secret as responses show it. Without an id: the generator writes a nullable reference as
+ * `allOf` with `null`, which no `null` satisfies, so it stays inline.
+ */
 export const maskedSecret = z.object({
   set: z.literal(true),
   last4: z.string().meta({ description: 'Empty for secrets under 12 characters.' }),
 });
 
-/** A stored MCP server as the API shows it (secrets masked). */
-export const serverResource = z.object({
-  id: z.number().int(),
-  userId: z.number().int(),
-  name: z.string(),
-  description: z.string(),
-  transport: z.enum(TRANSPORTS),
-  url: z.string().nullable(),
-  command: z.string().nullable(),
+/**
+ * A stored MCP server as the API shows it: an `mcp_servers` row with its secrets (`env` and
+ * `headers` values, `apiKey`, the `auth` secret) masked.
+ */
+export const serverResource = createSelectSchema(mcpServers, {
   args: z.array(z.string()),
-  cwd: z.string().nullable(),
   sandbox: sandboxConfigSchema.meta({
     description:
       "A stdio server's sandbox: `network` (`none`, `outbound` (default) or `host`), " +
@@ -155,7 +153,6 @@ export const serverResource = z.object({
   headers: z.record(z.string(), maskedSecret),
   apiKey: maskedSecret.nullable(),
   auth: z.looseObject({ type: z.string() }),
-  timeoutMs: z.number().int(),
   toolFilter: z.object({ allow: z.array(z.string()), deny: z.array(z.string()) }).partial(),
   toolPolicy: z
     .object({
@@ -168,42 +165,49 @@ export const serverResource = z.object({
         'How the agent treats the tools: `confirm` (default `destructive`) says which calls need ' +
         "the user's spoken yes; `longRunning` names tools (MCP names) that run in the background.",
     }),
-  isActive: z.boolean(),
-  adminManaged: z.boolean().meta({
-    description:
-      'An admin set up or changed this server for its owner: the owner may enable, disable, ' +
-      'rename, describe, time out or delete it, but not change its connection, secrets, tool ' +
-      'filter or tool policy (403).',
-  }),
-  connectionStatus: z.enum(CONNECTION_STATUSES),
+  adminManaged: (flag) =>
+    flag.meta({
+      description:
+        'An admin set up or changed this server for its owner: the owner may enable, disable, ' +
+        'rename, describe, time out or delete it, but not change its connection, secrets, tool ' +
+        'filter or tool policy (403).',
+    }),
   lastConnected: isoDate.nullable(),
-  lastError: z.string().nullable(),
-  metadata: z.record(z.string(), z.unknown()),
+  metadata: z.record(z.string(), z.unknown()).meta({
+    description:
+      'What the status monitor learned the last time it connected: `serverInfo`, ' +
+      '`protocolVersion`, `capabilities`, `instructions`, `toolCount`, `toolNames`, ' +
+      '`latencyMs`, `transport` and `checkedAt`.',
+  }),
   createdAt: isoDate,
   updatedAt: isoDate,
-});
+}).meta({ id: 'Server' });
 
 /** A tool as the agent advertises it to the model. */
-export const advertisedTool = z.object({
-  name: z.string().meta({ description: 'The name the model calls, `<server>__<tool>`.' }),
-  originalName: z.string(),
-  description: z.string(),
-  parameters: z.record(z.string(), z.unknown()),
-});
+export const advertisedTool = z
+  .object({
+    name: z.string().meta({ description: 'The name the model calls, `<server>__<tool>`.' }),
+    originalName: z.string(),
+    description: z.string(),
+    parameters: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'AdvertisedTool' });
 
 /** Answer of `POST /api/mcp/servers/:id/test`. */
-export const testResult = z.discriminatedUnion('status', [
-  z.object({
-    status: z.literal('connected'),
-    serverInfo: z.object({ name: z.string(), version: z.string() }).optional(),
-    transport: z.string(),
-    toolCount: z.number().int(),
-    tools: z.array(advertisedTool),
-    truncated: z.boolean(),
-    latencyMs: z.number(),
-  }),
-  z.object({ status: z.literal('error'), error: z.string(), latencyMs: z.number() }),
-]);
+export const testResult = z
+  .discriminatedUnion('status', [
+    z.object({
+      status: z.literal('connected'),
+      serverInfo: z.object({ name: z.string(), version: z.string() }).optional(),
+      transport: z.string(),
+      toolCount: z.number().int(),
+      tools: z.array(advertisedTool),
+      truncated: z.boolean(),
+      latencyMs: z.number(),
+    }),
+    z.object({ status: z.literal('error'), error: z.string(), latencyMs: z.number() }),
+  ])
+  .meta({ id: 'TestResult' });
 
 const componentStatus = z.looseObject({
   status: z.string(),
@@ -212,25 +216,34 @@ const componentStatus = z.looseObject({
 });
 
 /** Answer of `GET /api/health`. */
-export const healthResource = z.object({ status: z.literal('ok'), timestamp: isoDate });
+export const healthResource = z
+  .object({ status: z.literal('ok'), timestamp: isoDate })
+  .meta({ id: 'Health' });
 
 /** Answer of `GET /api/status`. */
-export const statusResource = z.object({
-  livekit: componentStatus,
-  openai: componentStatus,
-  mcp: componentStatus,
-  database: componentStatus,
-  latencyMs: z.number().meta({ description: 'Milliseconds this server took to answer.' }),
-  timestamp: isoDate,
-});
+export const statusResource = z
+  .object({
+    livekit: componentStatus,
+    openai: componentStatus,
+    mcp: componentStatus,
+    database: componentStatus,
+    latencyMs: z.number().meta({ description: 'Milliseconds this server took to answer.' }),
+    timestamp: isoDate,
+  })
+  .meta({ id: 'Status' });
 
 /** An RFC 9457 problem document, the body of every error. */
-export const problemResource = z.looseObject({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  code: z.string(),
-  detail: z.string(),
-  instance: z.string(),
-  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-});
+export const problemResource = z
+  .looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string(),
+    detail: z.string(),
+    instance: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({
+    // The OpenAPI document's `components.schemas.Problem`, which every error response refers to.
+    id: 'Problem',
+  });

@@ -25,9 +25,10 @@ import { statusRouter } from './routes/status.js';
 import { tokensRouter, usersRouter } from './routes/users.js';
 import { dashboardRouter } from './routes/dashboard.js';
 import { livekitRouter } from './routes/livekit.js';
-import { requireCachedAuth, requireAdmin, TokenCache } from './cached-auth.js';
+import { requireCachedAuth, TokenCache } from './cached-auth.js';
 import { FailedAuthLimiter } from './failed-auth-limiter.js';
 import { metricsHandler, type ApiMetrics } from './metrics.js';
+import { requireAdmin } from './scope.js';
 import { statusSnapshotFor, type StatusSnapshot } from './status-snapshot.js';
 import { captureHeaders, statusFastPath } from './status-fast-path.js';
 
@@ -135,7 +136,12 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api', refuseNulCharacters);
   app.use('/api', statusRouter({ snapshot, tokens }));
   if (deps.metrics) {
-    app.get('/metrics', requireCachedAuth(tokens), requireAdmin, metricsHandler(deps.metrics));
+    app.get(
+      '/metrics',
+      requireCachedAuth(tokens),
+      requireAdmin('read the metrics'),
+      metricsHandler(deps.metrics),
+    );
   }
   app.use(
     '/api/mcp/servers',

@@ -10,7 +10,7 @@ import type { Database } from '../shared/db/open.js';
 import type { User } from '../shared/db/schema.js';
 import { isDatabaseUnavailable } from '../shared/db/unavailable.js';
 import { authenticateToken, hashToken, touchToken } from './auth.js';
-import { ForbiddenError, UnauthorizedError } from './errors.js';
+import { UnauthorizedError } from './errors.js';
 
 /** Options of {@link TokenCache}. */
 export interface TokenCacheOptions {
@@ -120,15 +120,3 @@ export function requireCachedAuth(cache: TokenCache): RequestHandler {
     next();
   };
 }
-
-/**
- * Admits only admins; mount after {@link requireCachedAuth}.
- *
- * @throws ForbiddenError (403) for any other user.
- */
-export const requireAdmin: RequestHandler = (_req, res, next) => {
-  if ((res.locals.user as User | undefined)?.role !== 'admin') {
-    throw new ForbiddenError('Only admins may read this.');
-  }
-  next();
-};

@@ -1,36 +1,23 @@
 /**
- * Builds the API's OpenAPI 3.1 document from the route list (`api-routes.ts`) with zod 4's
- * `z.toJSONSchema` (JSON Schema 2020-12, the dialect OpenAPI 3.1 uses). Nothing in it is
- * written by hand but the titles and descriptions the routes carry.
+ * Builds the API's OpenAPI 3.1 document from the route list (`api-routes.ts`) with
+ * `@asteasolutions/zod-to-openapi`: each {@link RouteSpec} is registered as a path whose
+ * parameters, body and responses are its zod schemas (their `.meta()` descriptions included),
+ * and the generator writes the JSON Schemas (2020-12, the dialect OpenAPI 3.1 uses). What is
+ * written here is only the mapping from a route's contract to an operation: its error
+ * responses (RFC 9457 problem documents), its security and its tag.
  *
  * Follows the OpenAPI Specification 3.1.0 (https://spec.openapis.org/oas/v3.1.0).
  */
-import { z } from 'zod';
+import {
+  OpenAPIRegistry,
+  OpenApiGeneratorV31,
+  type RouteConfig,
+} from '@asteasolutions/zod-to-openapi';
 import { problemResource } from './api-schemas.js';
 import { errorStatuses, type RouteSpec } from './route-spec.js';
 
-/** An OpenAPI 3.1 document (the members this builder writes). */
-export interface OpenApiDocument {
-  openapi: '3.1.0';
-  info: { title: string; version: string; description: string };
-  paths: Record<string, Record<string, OpenApiOperation>>;
-  components: {
-    schemas: Record<string, unknown>;
-    securitySchemes: Record<string, unknown>;
-  };
-}
-
-/** One operation of an {@link OpenApiDocument}. */
-export interface OpenApiOperation {
-  operationId: string;
-  summary: string;
-  description?: string;
-  tags: string[];
-  security: Record<string, string[]>[];
-  parameters?: unknown[];
-  requestBody?: { required: boolean; content: Record<string, { schema: unknown }> };
-  responses: Record<string, unknown>;
-}
+/** An OpenAPI 3.1 document, as the generator types it. */
+export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'The path, query or body is invalid; `errors` names each failing field.',
@@ -45,95 +32,79 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   503: 'A dependency (the database or the MCP server) is unavailable, or LiveKit is not configured.',
 };
 
-/** JSON Schema of a zod schema as requests (`input`) or responses (`output`) see it. */
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const json = z.toJSONSchema(schema, {
-    target: 'draft-2020-12',
-    io,
-    unrepresentable: 'any',
-  }) as Record<string, unknown>;
-  // The document's dialect is declared once, by `openapi: 3.1.0`.
-  delete json.$schema;
-  return json;
-}
-
-/** `/api/mcp/servers/:id` → `/api/mcp/servers/{id}`. */
+/**
+ * `/api/mcp/servers/:id` → `/api/mcp/servers/{id}`.
+ *
+ * @param expressPath an Express route path whose parameters are `:name`.
+ * @returns the OpenAPI path template (OpenAPI 3.1.0 §4.8.8, "Paths Object").
+ */
 export function openApiPath(expressPath: string): string {
   return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }
 
-function parameters(schema: z.ZodObject, where: 'path' | 'query') {
-  const object = jsonSchema(schema, 'input') as {
-    properties?: Record<string, Record<string, unknown>>;
-    required?: string[];
-  };
-  return Object.entries(object.properties ?? {}).map(([name, property]) => {
-    const { description, ...rest } = property;
-    return {
-      name,
-      in: where,
-      required: where === 'path' || (object.required ?? []).includes(name),
-      ...(typeof description === 'string' ? { description } : {}),
-      schema: rest,
+/** The path registration of one route: its contract's schemas, responses and errors. */
+function routeConfig(route: RouteSpec): RouteConfig {
+  const responses: RouteConfig['responses'] = {};
+  for (const [status, response] of Object.entries(route.responses)) {
+    responses[status] = {
+      description: response.description,
+      ...(response.schema
+        ? { content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }
+        : {}),
     };
-  });
-}
-
-function operation(route: RouteSpec): OpenApiOperation {
-  const op: OpenApiOperation = {
+  }
+  for (const status of errorStatuses(route)) {
+    responses[status] = {
+      description: ERROR_DESCRIPTIONS[status] ?? 'An error.',
+      // `problemResource` carries the id `Problem`: a `$ref` to its component.
+      content: { 'application/problem+json': { schema: problemResource } },
+    };
+  }
+  return {
+    method: route.method,
+    path: openApiPath(route.path),
     operationId: route.operationId,
     summary: route.summary,
     ...(route.description ? { description: route.description } : {}),
     tags: [route.tag],
     security: route.auth === 'none' ? [] : [{ bearerAuth: [] }],
-    responses: {},
-  };
-  const params = [
-    ...(route.params ? parameters(route.params, 'path') : []),
-    ...(route.query ? parameters(route.query, 'query') : []),
-  ];
-  if (params.length > 0) op.parameters = params;
-  if (route.body) {
-    op.requestBody = {
-      required: route.bodyRequired ?? true,
-      content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
-    };
-  }
-  for (const [status, response] of Object.entries(route.responses)) {
-    const contentType = response.contentType ?? 'application/json';
-    op.responses[status] = {
-      description: response.description,
-      ...(response.schema
-        ? { content: { [contentType]: { schema: jsonSchema(response.schema, 'output') } } }
+    request: {
+      ...(route.params ? { params: route.params } : {}),
+      ...(route.query ? { query: route.query } : {}),
+      ...(route.body
+        ? {
+            body: {
+              required: route.bodyRequired ?? true,
+              content: { 'application/json': { schema: route.body } },
+            },
+          }
         : {}),
-    };
-  }
-  for (const status of errorStatuses(route)) {
-    op.responses[String(status)] = {
-      description: ERROR_DESCRIPTIONS[status] ?? 'An error.',
-      content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-    };
-  }
-  return op;
+    },
+    responses,
+  };
 }
 
 /**
- * The OpenAPI 3.1 document of the given routes.
+ * The OpenAPI 3.1.0 document of the given routes: every route a path operation (the WebSocket
+ * of a `mount: 'upgrade'` route is its `GET` with a 101 response), the RFC 9457 problem document
+ * as `components.schemas.Problem`, and the `bearerAuth` security scheme.
  *
- * @param routes the route list, usually `ALL_ROUTES`.
+ * @param routes the route list, usually `ALL_ROUTES`; operation ids must be unique.
  * @param version the API version written to `info.version`.
+ * @throws Error from the generator when a schema has a zod type it cannot express.
  */
 export function buildOpenApiDocument(
   routes: readonly RouteSpec[],
   version: string,
 ): OpenApiDocument {
-  const paths: OpenApiDocument['paths'] = {};
-  for (const route of routes) {
-    const path = openApiPath(route.path);
-    paths[path] ??= {};
-    paths[path][route.method] = operation(route);
-  }
-  return {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API token (`sb_...`).',
+  });
+  for (const route of routes) registry.registerPath(routeConfig(route));
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
       title: 'Switchboard admin API',
@@ -142,12 +113,5 @@ export function buildOpenApiDocument(
         'MCP servers, users, API tokens and status of a Switchboard voice agent. Errors are ' +
         'RFC 9457 problem documents.',
     },
-    paths,
-    components: {
-      schemas: { Problem: jsonSchema(problemResource, 'output') },
-      securitySchemes: {
-        bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API token (`sb_...`).' },
-      },
-    },
-  };
+  });
 }

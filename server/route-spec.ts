@@ -1,9 +1,10 @@
 /**
  * The shape of one API route's contract: method, path, who may call it, and the zod schemas of
  * its params, query, body and responses. `api-routes.ts` lists every route with it; the routers
- * validate with those schemas ({@link validate}) and `openapi.ts` turns them into the OpenAPI
+ * validate with those schemas ({@link parseRequest}) and `openapi.ts` turns them into the OpenAPI
  * document, so the document cannot drift from what the API accepts.
  */
+import type { Request } from 'express';
 import type { z } from 'zod';
 import { BadRequestError } from './errors.js';
 
@@ -58,19 +59,56 @@ export function defineRoute<const S extends RouteSpec>(spec: S): S {
 }
 
 /**
- * Parses one part of a request with its schema.
+ * Parses one part of a request with its schema; `undefined` when the contract has none.
  *
  * @param where `params`, `query` or `body`, named in the error's field paths.
  * @throws BadRequestError (400) naming each failing field.
  */
-export function validate<T extends z.ZodType>(
-  schema: T,
+function parsePart(
+  schema: z.ZodType | undefined,
   value: unknown,
   where: 'params' | 'query' | 'body',
-): z.output<T> {
+): unknown {
+  if (!schema) return undefined;
   const result = schema.safeParse(value);
   if (!result.success) throw BadRequestError.fromZod(result.error, where);
   return result.data;
+}
+
+/** The parsed value of one part of a request: `undefined` when the contract has no schema. */
+type Parsed<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+/** A request's params, query and body as its route's contract parses them. */
+export interface RequestInput<S extends RouteSpec> {
+  params: Parsed<S['params']>;
+  query: Parsed<S['query']>;
+  body: Parsed<S['body']>;
+}
+
+/**
+ * The one way a route validates its request: the params, query and body its contract declares,
+ * parsed in that order with the contract's schemas (a part the contract leaves out is not
+ * read). An absent body (`req.body` undefined: none sent) is parsed as `{}`, so an optional
+ * body's defaults apply and a required one names its missing fields.
+ *
+ * A helper the handler calls, rather than a middleware, so the parsed values keep their types
+ * (Express 5's `req.query` is a getter a middleware cannot replace) and the handler decides
+ * what runs first.
+ *
+ * @param spec the route's contract, an entry of `API_ROUTES`.
+ * @param req the Express request (`params`, `query` and `body` are read).
+ * @throws BadRequestError (400, RFC 9457 problem) naming each failing field of the first
+ *   failing part as `params.<field>`, `query.<field>` or `body.<field>`.
+ */
+export function parseRequest<const S extends RouteSpec>(
+  spec: S,
+  req: Pick<Request, 'params' | 'query' | 'body'>,
+): RequestInput<S> {
+  return {
+    params: parsePart(spec.params, req.params, 'params'),
+    query: parsePart(spec.query, req.query, 'query'),
+    body: parsePart(spec.body, req.body ?? {}, 'body'),
+  } as RequestInput<S>;
 }
 
 /** The error statuses a route can answer with, sorted. */

@@ -33,13 +33,18 @@ export async function actingUserId(
 }
 
 /**
- * Middleware that lets only admins through. Mount after `requireAuth`.
+ * Middleware that lets only admins through; mount after `requireAuth` or `requireCachedAuth`
+ * (either puts the caller in `res.locals.user`).
  *
- * @throws ForbiddenError (403) for anyone else.
+ * @param action what the route does, finishing the 403's detail "Only an admin may <action>.";
+ *   default `do this`.
+ * @throws UnauthorizedError (401) when no caller was authenticated.
+ * @throws ForbiddenError (403) for anyone but an admin.
  */
-export const requireAdmin: RequestHandler = (_req, res, next) => {
-  if (currentUser(res).role !== 'admin') {
-    throw new ForbiddenError('Only an admin may do this.');
-  }
-  next();
-};
+export function requireAdmin(action = 'do this'): RequestHandler {
+  const detail = `Only an admin may ${action}.`;
+  return (_req, res, next) => {
+    if (currentUser(res).role !== 'admin') throw new ForbiddenError(detail);
+    next();
+  };
+}

@@ -1,9 +1,16 @@
 /**
  * How a stored server appears in API responses: camelCase fields, and secrets (env values,
  * header values, the API key, the OAuth client secret and private key) shown only as set, with
- * their last 4 characters (DESIGN §3).
+ * their last 4 characters (DESIGN §3). The result is typed by the response schema
+ * (`serverResource`, derived from the table), so the serializer and the documented answer cannot
+ * drift.
  */
+import type { z } from 'zod';
 import type { McpServerRow, ServerAuth } from '../shared/db/schema.js';
+import type { serverResource } from './api-schemas.js';
+
+/** The API form of a server, as `serverResource` documents it. */
+export type ServerResource = z.output<typeof serverResource>;
 
 /** A secret as the API shows it. */
 export interface MaskedSecret {
@@ -32,8 +39,12 @@ export function maskAuth(auth: ServerAuth) {
   return auth;
 }
 
-/** The API form of a server row. */
-export function serializeServer(row: McpServerRow) {
+/**
+ * The API form of a server row: dates as ISO 8601 strings, secrets masked ({@link maskSecret}).
+ *
+ * @param row a stored server, secrets opened.
+ */
+export function serializeServer(row: McpServerRow): ServerResource {
   return {
     id: row.id,
     userId: row.userId,
@@ -57,11 +68,9 @@ export function serializeServer(row: McpServerRow) {
     connectionStatus: row.connectionStatus,
     lastConnected: row.lastConnected?.toISOString() ?? null,
     lastError: row.lastError,
-    metadata: row.metadata,
+    // A copy, typed as a plain object (the `ServerMetadata` interface has no index signature).
+    metadata: { ...row.metadata },
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
 }
-
-/** The API form of a server. */
-export type ServerResource = ReturnType<typeof serializeServer>;

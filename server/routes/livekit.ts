@@ -20,7 +20,7 @@ import { participantIdentity } from '../../shared/livekit-identity.js';
 import { API_ROUTES } from '../api-routes.js';
 import { currentUser } from '../auth.js';
 import { HttpError, NotFoundError } from '../errors.js';
-import { validate } from '../route-spec.js';
+import { parseRequest } from '../route-spec.js';
 import { actingUserId } from '../scope.js';
 
 /** The agent name dispatched when none is given: the `AGENT_NAME` setting's default. */
@@ -187,8 +187,7 @@ export function livekitRouter(options: LivekitRouterOptions): Router {
   }
 
   router.post('/token', async (req, res) => {
-    const body = validate(API_ROUTES.createLivekitToken.body, req.body ?? {}, 'body');
-    const query = validate(API_ROUTES.createLivekitToken.query, req.query, 'query');
+    const { query, body } = parseRequest(API_ROUTES.createLivekitToken, req);
     const userId = await actingUserId(db, res, query.userId);
     const { url, apiKey, apiSecret } = options.livekit ?? {};
     if (!url || !apiKey || !apiSecret) {

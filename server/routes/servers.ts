@@ -2,7 +2,8 @@
  * `/api/mcp/servers`: the caller's MCP servers (DESIGN §4). Every query is scoped to the
  * caller, so another user's server answers 404 like a missing one.
  */
-import { Router, type Request, type Response } from 'express';
+import { Router, type Response } from 'express';
+import type { z } from 'zod';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Database } from '../../shared/db/open.js';
 import type { McpServerRow } from '../../shared/db/schema.js';
@@ -24,23 +25,17 @@ import { describeError } from '../../shared/errors.js';
 import { configFromColumns, type McpServerConfig } from '../../shared/mcp/server-config.js';
 import type { StdioProcessLimiter } from '../../shared/mcp/stdio-process-limiter.js';
 import { API_ROUTES } from '../api-routes.js';
-import { BadRequestError, ConflictError, HttpError, NotFoundError } from '../errors.js';
+import type { toolCallResource } from '../api-schemas.js';
+import { ConflictError, HttpError, NotFoundError } from '../errors.js';
 import { connectionMetadata, probeServer, type ServerWatcher } from '../monitor.js';
-import { validate } from '../route-spec.js';
+import { parseRequest } from '../route-spec.js';
 import { currentUser } from '../auth.js';
 import { actingUserId } from '../scope.js';
 import { serializeServer } from '../serialize.js';
 import { adminManagedAfter, assertOwnerMayChange, changedManagedFields } from './admin-managed.js';
 import { assertSecretsFollowDestination } from './secret-binding.js';
 import { PERMISSIVE_SAFETY, assertServerAllowed, type ServerSafety } from './server-safety.js';
-import {
-  columnsFromBody,
-  createServerBody,
-  mergeUpdate,
-  serverIdParam,
-  testServerBody,
-  updateServerBody,
-} from './server-input.js';
+import { columnsFromBody, mergeUpdate } from './server-input.js';
 
 /** Dependencies of {@link serversRouter}. */
 export interface ServersRouterDeps {
@@ -133,17 +128,18 @@ export function serversRouter({
     void watcher?.sync(id);
   };
 
-  /** The user the request acts for, from the caller and the validated `?userId=`. */
-  async function owner(req: Request, res: Response): Promise<number> {
-    const query = validate(API_ROUTES.listServers.query, req.query, 'query');
-    return actingUserId(db, res, query.userId);
-  }
-
-  async function loadServer(req: Request, res: Response): Promise<McpServerRow> {
-    const id = serverIdParam.safeParse(req.params.id);
-    if (!id.success) throw BadRequestError.fromZod(id.error, 'params.id');
-    const row = await getServer(store, await owner(req, res), id.data);
-    if (!row) throw new NotFoundError(`MCP server ${id.data} does not exist.`);
+  /**
+   * The stored server `:id` of the user the request acts for.
+   *
+   * @param input the request's validated `:id` and `?userId=`.
+   * @throws NotFoundError (404) when that user has no such server.
+   */
+  async function loadServer(
+    res: Response,
+    { params, query }: { params: { id: number }; query: { userId?: number } },
+  ): Promise<McpServerRow> {
+    const row = await getServer(store, await actingUserId(db, res, query.userId), params.id);
+    if (!row) throw new NotFoundError(`MCP server ${params.id} does not exist.`);
     return row;
   }
 
@@ -155,42 +151,42 @@ export function serversRouter({
   }
 
   router.get('/', async (req, res) => {
-    const rows = await listServers(store, await owner(req, res));
+    const { query } = parseRequest(API_ROUTES.listServers, req);
+    const rows = await listServers(store, await actingUserId(db, res, query.userId));
     res.json(rows.map(serializeServer));
   });
 
   router.post('/', async (req, res) => {
-    const userId = await owner(req, res);
-    const body = createServerBody.safeParse(req.body ?? {});
-    if (!body.success) throw BadRequestError.fromZod(body.error);
-    await assertServerAllowed(body.data, res, safety);
+    const { query, body } = parseRequest(API_ROUTES.createServer, req);
+    const userId = await actingUserId(db, res, query.userId);
+    await assertServerAllowed(body, res, safety);
     const row = await createServer(store, {
-      ...columnsFromBody(body.data),
+      ...columnsFromBody(body),
       userId,
       adminManaged: adminManagedAfter(currentUser(res), userId),
-    }).catch((error: unknown) => conflictOnDuplicate(error, body.data.name));
+    }).catch((error: unknown) => conflictOnDuplicate(error, body.name));
     notify(row.id);
     res.status(201).location(`/api/mcp/servers/${row.id}`).json(serializeServer(row));
   });
 
   router.get('/:id', async (req, res) => {
-    res.json(serializeServer(await loadServer(req, res)));
+    res.json(serializeServer(await loadServer(res, parseRequest(API_ROUTES.getServer, req))));
   });
 
   router.put('/:id', async (req, res) => {
-    const row = await loadServer(req, res);
-    const patch = updateServerBody.safeParse(req.body ?? {});
-    if (!patch.success) throw BadRequestError.fromZod(patch.error);
+    const input = parseRequest(API_ROUTES.updateServer, req);
+    const patch = input.body;
+    const row = await loadServer(res, input);
     const caller = currentUser(res);
-    assertOwnerMayChange(row, patch.data, caller);
-    assertSecretsFollowDestination(row, patch.data);
-    const merged = mergeUpdate(row, patch.data);
+    assertOwnerMayChange(row, patch, caller);
+    assertSecretsFollowDestination(row, patch);
+    const merged = mergeUpdate(row, patch);
     await assertServerAllowed(merged, res, safety, row);
     const adminManaged = adminManagedAfter(
       caller,
       row.userId,
       row,
-      changedManagedFields(row, patch.data),
+      changedManagedFields(row, patch),
     );
     const updated = await updateServer(store, row.userId, row.id, {
       ...columnsFromBody(merged),
@@ -202,7 +198,7 @@ export function serversRouter({
   });
 
   router.delete('/:id', async (req, res) => {
-    const row = await loadServer(req, res);
+    const row = await loadServer(res, parseRequest(API_ROUTES.deleteServer, req));
     if (!(await deleteServer(db, row.userId, row.id))) {
       throw new NotFoundError(`MCP server ${row.id} does not exist.`);
     }
@@ -252,9 +248,8 @@ export function serversRouter({
   }
 
   router.post('/:id/test', async (req, res) => {
-    const row = await loadServer(req, res);
-    const body = testServerBody.safeParse(req.body ?? {});
-    if (!body.success) throw BadRequestError.fromZod(body.error);
+    const input = parseRequest(API_ROUTES.testServer, req);
+    const row = await loadServer(res, input);
     if (row.auth.type !== 'user-token') {
       const answer = await testLive(row);
       if (answer) {
@@ -266,7 +261,7 @@ export function serversRouter({
     const result = await probeServer(row, logger, {
       stdioLimiter,
       ...safety,
-      userToken: body.data.userToken,
+      userToken: input.body.userToken,
     });
     const latencyMs = Math.round(performance.now() - started);
     // A user-token server's status belongs to the sessions; a test only refreshes its tools.
@@ -300,7 +295,7 @@ export function serversRouter({
   });
 
   router.get('/:id/tools', async (req, res) => {
-    const row = await loadServer(req, res);
+    const row = await loadServer(res, parseRequest(API_ROUTES.listTools, req));
     const live = watcher?.connection(row.id);
     let tools: readonly Tool[];
     if (live?.status === 'connected') {
@@ -325,11 +320,11 @@ export function serversRouter({
   });
 
   router.get('/:id/calls', async (req, res) => {
-    const row = await loadServer(req, res);
-    const { limit } = validate(API_ROUTES.listCalls.query, req.query, 'query');
-    const calls = await listToolCalls(db, row.id, limit);
+    const input = parseRequest(API_ROUTES.listCalls, req);
+    const row = await loadServer(res, input);
+    const calls = await listToolCalls(db, row.id, input.query.limit);
     res.json(
-      calls.map((call) => ({
+      calls.map((call): z.output<typeof toolCallResource> => ({
         id: call.id,
         serverId: call.serverId,
         toolName: call.toolName,

@@ -3,6 +3,7 @@
  * Tokens are shown once, when created; listings never include them.
  */
 import { Router } from 'express';
+import type { z } from 'zod';
 import type { Database } from '../../shared/db/open.js';
 import { isUniqueViolation } from '../../shared/db/servers.js';
 import type { User } from '../../shared/db/schema.js';
@@ -14,13 +15,14 @@ import {
   revokeToken,
 } from '../accounts.js';
 import { API_ROUTES } from '../api-routes.js';
+import type { tokenResource, userResource } from '../api-schemas.js';
 import { currentUser } from '../auth.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { validate } from '../route-spec.js';
+import { parseRequest } from '../route-spec.js';
 import { requireAdmin } from '../scope.js';
 
-/** The API form of a user. */
-export function serializeUser(user: User) {
+/** The API form of a user, as `userResource` documents it: `createdAt` an ISO 8601 string. */
+export function serializeUser(user: User): z.output<typeof userResource> {
   return {
     id: user.id,
     name: user.name,
@@ -33,14 +35,14 @@ export function serializeUser(user: User) {
 /** The router for `/api/users`. Mount behind `requireAuth`; it checks the admin role itself. */
 export function usersRouter(db: Database): Router {
   const router = Router();
-  router.use(requireAdmin);
+  router.use(requireAdmin());
 
   router.get('/', async (_req, res) => {
     res.json((await listUsers(db)).map(serializeUser));
   });
 
   router.post('/', async (req, res) => {
-    const body = validate(API_ROUTES.createUser.body, req.body ?? {}, 'body');
+    const { body } = parseRequest(API_ROUTES.createUser, req);
     const created = await createUserWithToken(db, body).catch((error: unknown) => {
       if (isUniqueViolation(error)) {
         throw new ConflictError(`A user with the email ${body.email} already exists.`);
@@ -69,7 +71,7 @@ export function tokensRouter(db: Database, options: TokensRouterOptions = {}): R
   router.get('/', async (_req, res) => {
     const tokens = await listTokens(db, currentUser(res).id);
     res.json(
-      tokens.map((token) => ({
+      tokens.map((token): z.output<typeof tokenResource> => ({
         id: token.id,
         label: token.label,
         createdAt: token.createdAt.toISOString(),
@@ -80,13 +82,13 @@ export function tokensRouter(db: Database, options: TokensRouterOptions = {}): R
   });
 
   router.post('/', async (req, res) => {
-    const body = validate(API_ROUTES.createToken.body, req.body ?? {}, 'body');
+    const { body } = parseRequest(API_ROUTES.createToken, req);
     const created = await createToken(db, currentUser(res).id, body.label);
     res.status(201).json({ ...created, createdAt: created.createdAt.toISOString() });
   });
 
   router.delete('/:id', async (req, res) => {
-    const { id } = validate(API_ROUTES.revokeToken.params, req.params, 'params');
+    const { id } = parseRequest(API_ROUTES.revokeToken, req).params;
     const revoked = await revokeToken(db, currentUser(res).id, id);
     if (!revoked) throw new NotFoundError(`API token ${id} does not exist.`);
     options.onRevoke?.(revoked.tokenHash);

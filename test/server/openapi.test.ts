@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import { Registry } from 'prom-client';
+import { getTableColumns } from 'drizzle-orm';
+import { mcpServers } from '../../shared/db/schema.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createLogger } from '../../shared/logger.js';
 import { ALL_ROUTES } from '../../server/api-routes.js';
@@ -108,7 +110,8 @@ describe('GET /api/openapi.json', () => {
 
     const createServer = doc.paths['/api/mcp/servers'].post;
     const variants = createServer.requestBody.content['application/json'].schema.oneOf;
-    expect(variants.map((v: Json) => v.properties.transport.const).sort()).toEqual([
+    // A literal is written `enum: [value]` (equivalent to `const` in JSON Schema 2020-12).
+    expect(variants.flatMap((v: Json) => v.properties.transport.enum).sort()).toEqual([
       'sse',
       'stdio',
       'streamable-http',
@@ -134,6 +137,22 @@ describe('GET /api/openapi.json', () => {
     expect(calls.responses['404'].content['application/problem+json'].schema.$ref).toBe(
       '#/components/schemas/Problem',
     );
+  });
+
+  it('names the response schemas, derived from the tables, with the secrets masked', async () => {
+    const { body: doc } = await api.request('GET', '/api/openapi.json');
+
+    const list = doc.paths['/api/mcp/servers'].get.responses['200'].content['application/json'];
+    expect(list.schema.items.$ref).toBe('#/components/schemas/Server');
+    const server = doc.components.schemas.Server;
+    expect(Object.keys(server.properties).sort()).toEqual(
+      Object.keys(getTableColumns(mcpServers)).sort(),
+    );
+    for (const secrets of [server.properties.env, server.properties.headers]) {
+      expect(secrets.additionalProperties.required).toEqual(['set', 'last4']);
+    }
+    expect(server.properties.createdAt).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(Object.keys(doc.components.schemas.Token.properties)).not.toContain('tokenHash');
   });
 
   it('documents every route mounted on the app, and nothing that is not mounted', async () => {
