@@ -13,11 +13,7 @@ import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
 import { USER_ROLES, apiTokens, mcpServers, toolCalls, users } from '../shared/db/schema.js';
 import { serverIdParam } from './routes/server-input.js';
-import {
-  CONNECTION_STATUSES,
-  TRANSPORTS,
-  sandboxConfigSchema,
-} from '../shared/mcp/server-config.js';
+import { sandboxConfigSchema } from '../shared/mcp/server-config.js';
 
 const isoDate = z.string().meta({ format: 'date-time' });
 
