@@ -50,6 +50,45 @@ function importsInto(folder: string, forbidden: string[]): string[] {
     .map(([file, target]) => `${file} imports ${target}`);
 }
 
+/** The source folders whose modules form the program's import graph. */
+const PROGRAM_FOLDERS = ['shared', 'agent', 'server', 'cli'];
+
+/**
+ * The import cycles among the program's modules (type-only imports included: a cycle of types
+ * still ties two modules together), each as the files around the loop; none is allowed.
+ */
+function importCycles(): string[][] {
+  const folders = PROGRAM_FOLDERS.filter((folder) => {
+    try {
+      return readdirSync(join(ROOT, folder)).length > 0;
+    } catch {
+      return false;
+    }
+  });
+  const edges = new Map<string, string[]>();
+  for (const folder of folders) {
+    for (const [file, target] of relativeImports(folder)) {
+      const module = target.replace(/\.js$/, '.ts');
+      edges.set(file, [...(edges.get(file) ?? []), module]);
+    }
+  }
+  const cycles: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (file: string) => {
+    state.set(file, 'open');
+    stack.push(file);
+    for (const next of edges.get(file) ?? []) {
+      if (state.get(next) === 'open') cycles.push(stack.slice(stack.indexOf(next)));
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(file, 'done');
+  };
+  for (const file of [...edges.keys()].sort()) if (!state.has(file)) visit(file);
+  return cycles;
+}
+
 describe('layering', () => {
   it('reads every kind of import specifier', () => {
     const source = [
@@ -77,6 +116,10 @@ describe('layering', () => {
   it('agent/ and server/ never import each other', () => {
     expect(importsInto('agent', ['server'])).toEqual([]);
     expect(importsInto('server', ['agent'])).toEqual([]);
+  });
+
+  it('has no import cycles', () => {
+    expect(importCycles().map((cycle) => cycle.join(' -> '))).toEqual([]);
   });
 
   it('shared/errors.ts, used by every layer, imports nothing of ours', () => {
