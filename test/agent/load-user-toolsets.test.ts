@@ -10,6 +10,7 @@ import {
   type FixtureHttpServer,
 } from '../../bench/fixtures/slow-initialize-server.js';
 import { brokenServer, everythingServer, silentLogger } from './fixtures.js';
+import { sandboxedToolsets } from '../helpers/sandboxed.js';
 
 const TOOL_NAME_RULE = /^[a-zA-Z0-9_-]{1,64}$/;
 
@@ -21,7 +22,7 @@ describe('loadUserToolsets', () => {
     userId: number,
     policy?: Parameters<typeof loadUserToolsets>[0]['policy'],
   ): Promise<UserToolsets> {
-    const tools = await loadUserToolsets({
+    const tools = await sandboxedToolsets({
       // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
       startDeadlineMs: 60_000,
       db: handle.db,
@@ -166,7 +167,7 @@ describe('loadUserToolsets start deadline', () => {
       timeoutMs: 120_000,
     });
 
-    tools = await loadUserToolsets({
+    tools = await sandboxedToolsets({
       db: handle.db,
       secrets: handle.secrets,
       userId: user.id,

@@ -1,7 +1,7 @@
 import { initializeLogger, llm, voice } from '@livekit/agents';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { loadUserToolsets, type UserToolsets } from '../../agent/load-user-toolsets.js';
+import { type UserToolsets } from '../../agent/load-user-toolsets.js';
 import type { McpToolset, ToolCallRecorder } from '../../agent/mcp-toolset.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { toolCalls, type McpServerRow, type User } from '../../shared/db/schema.js';
@@ -10,6 +10,7 @@ import type { ToolCallRecord } from '../../shared/db/tool-calls.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';
 import { everythingServer, silentLogger } from './fixtures.js';
+import { sandboxedToolsets } from '../helpers/sandboxed.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -44,7 +45,7 @@ describe('McpToolset in an AgentSession', () => {
     responses: voice.testing.FakeLLMResponse[],
     recordToolCall?: ToolCallRecorder,
   ): Promise<{ session: voice.AgentSession; toolset: McpToolset }> {
-    tools = await loadUserToolsets({
+    tools = await sandboxedToolsets({
       // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
       startDeadlineMs: 60_000,
       db: handle.db,
@@ -264,7 +265,7 @@ describe('McpToolset tools that change during a session', () => {
   });
 
   it('advertises a tool the server adds, and brings the tools back after a kill -9', async () => {
-    tools = await loadUserToolsets({
+    tools = await sandboxedToolsets({
       // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
       startDeadlineMs: 60_000,
       db: handle.db,

@@ -15,6 +15,7 @@ import type { SupervisedConnection } from '../../shared/mcp/supervised-connectio
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { ESCAPE_SERVER, FIXTURES_DIR, testSandbox } from '../helpers/sandbox.js';
 import { silentLogger } from './fixtures.js';
+import { sandboxedToolsets } from '../helpers/sandboxed.js';
 
 let database: DatabaseHandle;
 let tools: UserToolsets;
@@ -48,7 +49,7 @@ beforeAll(async () => {
     sandbox: { network: 'none', mounts: [{ hostPath: FIXTURES_DIR, writable: false }] },
   });
   serverId = row.id;
-  tools = await loadUserToolsets({
+  tools = await sandboxedToolsets({
     // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
     startDeadlineMs: 60_000,
     db: database.db,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initializeLogger, voice } from '@livekit/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadUserToolsets, type UserToolsets } from '../../agent/load-user-toolsets.js';
+import { type UserToolsets } from '../../agent/load-user-toolsets.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import type { ToolPolicy } from '../../shared/db/schema.js';
 import { createServer } from '../../shared/db/servers.js';
@@ -11,6 +11,7 @@ import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';
 import { everythingServer, silentLogger } from './fixtures.js';
 import { ScriptedLLM, type ScriptedResponse } from './scripted-llm.js';
+import { sandboxedToolsets } from '../helpers/sandboxed.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -75,7 +76,7 @@ describe('tools that take time, change things, and answer for the ear', () => {
           }),
       toolPolicy: options.toolPolicy ?? {},
     });
-    tools = await loadUserToolsets({
+    tools = await sandboxedToolsets({
       db: handle.db,
       secrets: handle.secrets,
       userId: user.id,

@@ -9,6 +9,7 @@ import { TokenCache } from '../../server/cached-auth.js';
 import { StatusSnapshot } from '../../server/status-snapshot.js';
 import { attachStatusStream, type StatusStream } from '../../server/status-stream.js';
 import { serve, type TestServer } from './http.js';
+import { sandboxedApp } from './sandboxed.js';
 
 /** Options of {@link serveStatusApi}. */
 export interface StatusApiOptions extends Pick<
@@ -49,7 +50,7 @@ export async function serveStatusApi(options: StatusApiOptions): Promise<StatusA
   const tokens = options.tokens ?? new TokenCache(database.db);
   await snapshot.start();
   const api = await serve(
-    createApp({
+    sandboxedApp({
       database,
       logger,
       watcher,

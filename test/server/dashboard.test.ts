@@ -23,6 +23,7 @@ import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import type { TestServer } from '../helpers/http.js';
 import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';
 import { serveStatusApi, type StatusApi } from '../helpers/status-api.js';
+import { sandboxedMonitor } from '../helpers/sandboxed.js';
 
 const CHROMIUM_PATH = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']
   .filter((candidate): candidate is string => Boolean(candidate))
@@ -64,7 +65,7 @@ beforeAll(async () => {
   database = await openTestDatabase();
   admin = await account('admin');
   user = await account('user');
-  monitor = new StatusMonitor({
+  monitor = sandboxedMonitor({
     db: database.db,
     secrets: database.secrets,
     logger,

@@ -12,6 +12,7 @@ import {
   isProcessAlive,
   waitForProcessExit,
 } from '../helpers/mcp-processes.js';
+import { sandboxedMonitor } from '../helpers/sandboxed.js';
 
 let database: DatabaseHandle;
 let monitor: StatusMonitor;
@@ -60,7 +61,7 @@ describe('StatusMonitor', () => {
       transport: 'stdio',
       command: 'switchboard-monitor-missing',
     });
-    monitor = new StatusMonitor({
+    monitor = sandboxedMonitor({
       db: database.db,
       secrets: database.secrets,
       logger: createLogger({ level: 'silent' }),

@@ -9,6 +9,7 @@ import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import type { TestServer } from '../helpers/http.js';
 import { EVERYTHING_BIN } from '../helpers/mcp-processes.js';
 import { serveStatusApi, type StatusApi } from '../helpers/status-api.js';
+import { sandboxedMonitor } from '../helpers/sandboxed.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Message = any;
@@ -32,7 +33,7 @@ beforeAll(async () => {
   database = await openTestDatabase();
   alice = await user();
   bob = await user();
-  monitor = new StatusMonitor({
+  monitor = sandboxedMonitor({
     db: database.db,
     secrets: database.secrets,
     logger,

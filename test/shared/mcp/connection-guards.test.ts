@@ -14,6 +14,7 @@ import {
 } from '../../../shared/mcp/index.js';
 import { startHttpMcpServer, type HttpMcpServer } from '../../helpers/http-mcp-server.js';
 import { TINY_SERVER_PATH } from '../../helpers/mcp-processes.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const STRICT = { allowPrivateNetworks: false };
@@ -24,7 +25,7 @@ function connection(
   input: McpServerConfigInput,
   options: Omit<McpConnectionOptions, 'logger'> = {},
 ): McpConnection {
-  const created = new McpConnection(mcpServerConfigSchema.parse(input), { logger, ...options });
+  const created = sandboxedConnection(mcpServerConfigSchema.parse(input), { logger, ...options });
   open.push(created);
   return created;
 }

@@ -22,6 +22,7 @@ import {
   isProcessAlive,
   waitForProcessExit,
 } from '../../helpers/mcp-processes.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const open: McpConnection[] = [];
@@ -30,7 +31,10 @@ function connection(
   input: McpServerConfigInput,
   onStatusChange?: (status: ConnectionStatus, error?: McpConnectionError) => void,
 ): McpConnection {
-  const created = new McpConnection(mcpServerConfigSchema.parse(input), { logger, onStatusChange });
+  const created = sandboxedConnection(mcpServerConfigSchema.parse(input), {
+    logger,
+    onStatusChange,
+  });
   open.push(created);
   return created;
 }

@@ -20,6 +20,7 @@ import {
 } from '../../../shared/mcp/message-limit.js';
 import { loadSettings } from '../../../shared/settings.js';
 import { startHostileMcpServer, type HostileMcpServer } from '../../helpers/hostile-mcp-server.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const MiB = 1024 * 1024;
@@ -34,7 +35,7 @@ const open: McpConnection[] = [];
 const servers: HostileMcpServer[] = [];
 
 function connection(input: McpServerConfigInput): McpConnection {
-  const created = new McpConnection(mcpServerConfigSchema.parse(input), {
+  const created = sandboxedConnection(mcpServerConfigSchema.parse(input), {
     logger,
     maxMessageBytes: LIMIT,
     killGraceMs: 200,

@@ -36,6 +36,7 @@ import {
   startWebSocketMcpServer,
   type WebSocketMcpTestServer,
 } from '../../helpers/websocket-mcp-server.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const STRICT = { allowPrivateNetworks: false };
@@ -377,7 +378,7 @@ describe('McpConnection with connect-time checks', () => {
   const open: McpConnection[] = [];
 
   function connection(input: McpServerConfigInput, urlPolicy: UrlPolicy): McpConnection {
-    const created = new McpConnection(mcpServerConfigSchema.parse(input), { logger, urlPolicy });
+    const created = sandboxedConnection(mcpServerConfigSchema.parse(input), { logger, urlPolicy });
     open.push(created);
     return created;
   }

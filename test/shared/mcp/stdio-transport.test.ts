@@ -35,6 +35,7 @@ import {
   runningProcesses,
   waitForProcessExit,
 } from '../../helpers/mcp-processes.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const execFileAsync = promisify(execFile);
 const silent = createLogger({ level: 'silent' });
@@ -43,7 +44,7 @@ const open: Array<{ close(): Promise<void> }> = [];
 type StdioInput = Omit<Extract<McpServerConfigInput, { transport: 'stdio' }>, 'transport'>;
 
 function stdio(input: StdioInput, options: Partial<McpConnectionOptions> = {}): McpConnection {
-  const connection = new McpConnection(
+  const connection = sandboxedConnection(
     mcpServerConfigSchema.parse({ transport: 'stdio', ...input }),
     { logger: silent, ...options },
   );
@@ -163,7 +164,7 @@ describe('stdio server environment', () => {
 
   it('does not start a server whose config holds a refused name, even one built past the schema', async () => {
     const marker = path.join(os.tmpdir(), `switchboard-never-ran-${process.pid}`);
-    const conn = new McpConnection(
+    const conn = sandboxedConnection(
       {
         transport: 'stdio',
         command: 'node',
@@ -224,7 +225,7 @@ describe('ending stdio servers', () => {
     const cycle = async () => {
       while (started < 200) {
         started++;
-        const conn = new McpConnection(
+        const conn = sandboxedConnection(
           mcpServerConfigSchema.parse({ transport: 'stdio', ...TINY }),
           {
             logger: silent,

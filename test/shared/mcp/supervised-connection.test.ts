@@ -22,6 +22,7 @@ import {
   type EverythingHttpServer,
 } from '../../helpers/mcp-processes.js';
 import { startHttpMcpServer, type HttpMcpServer } from '../../helpers/http-mcp-server.js';
+import { sandboxedSupervisedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const open: SupervisedConnection[] = [];
@@ -40,7 +41,7 @@ function supervise(
   options: Partial<SupervisedConnectionOptions> = {},
 ): { connection: SupervisedConnection; changes: StatusChange[] } {
   const changes: StatusChange[] = [];
-  const connection = new SupervisedConnection(config, {
+  const connection = sandboxedSupervisedConnection(config, {
     logger,
     label: 'Calendar',
     // No jitter draw above zero: retries start at once, so tests wait on events, not time.

@@ -10,6 +10,7 @@ import { McpConnection } from '../../../shared/mcp/connection.js';
 import type { McpServerConfig } from '../../../shared/mcp/server-config.js';
 import { startHttpMcpServer } from '../../helpers/http-mcp-server.js';
 import { EVERYTHING_BIN, FIXTURE_SERVER_ARGS } from '../../helpers/mcp-processes.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'switchboard-calls-'));
 const open: McpConnection[] = [];
@@ -27,7 +28,7 @@ function connect(config: McpServerConfig, lines: string[] = []): McpConnection {
       done();
     },
   });
-  const connection = new McpConnection(config, {
+  const connection = sandboxedConnection(config, {
     logger: createLogger({ level: 'warn', destination }),
     label: 'fixture',
   });
