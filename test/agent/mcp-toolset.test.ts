@@ -253,6 +253,7 @@ describe('McpToolset tools that change during a session', () => {
       userId: user.id,
       name: 'Fixture',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: FIXTURE_SERVER_ARGS,
     });

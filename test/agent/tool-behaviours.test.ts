@@ -70,6 +70,7 @@ describe('tools that take time, change things, and answer for the ear', () => {
             userId: user.id,
             name: 'Fixture',
             transport: 'stdio' as const,
+            sandbox: { network: 'none' },
             command: process.execPath,
             args: FIXTURE_SERVER_ARGS,
             env: { FIXTURE_CALL_LOG: callLog },

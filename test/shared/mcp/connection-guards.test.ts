@@ -117,7 +117,12 @@ describe('allowedCommands', () => {
 
   it('runs a command whose base name is on the list', async () => {
     const conn = connection(
-      { transport: 'stdio', command: process.execPath, args: [TINY_SERVER_PATH] },
+      {
+        transport: 'stdio',
+        sandbox: { network: 'none' },
+        command: process.execPath,
+        args: [TINY_SERVER_PATH],
+      },
       { allowedCommands: ['node'] },
     );
     await expect(conn.connect()).resolves.toMatchObject({ transport: 'stdio' });

@@ -44,7 +44,13 @@ function fixtureServer(
   onStatusChange?: (status: ConnectionStatus, error?: McpConnectionError) => void,
 ): McpConnection {
   return connection(
-    { transport: 'stdio', command: process.execPath, args: FIXTURE_SERVER_ARGS, ...overrides },
+    {
+      transport: 'stdio',
+      sandbox: { network: 'none' },
+      command: process.execPath,
+      args: FIXTURE_SERVER_ARGS,
+      ...overrides,
+    },
     onStatusChange,
   );
 }
@@ -117,6 +123,7 @@ describe('McpConnection.close', () => {
   it('ends the stdio child process', async () => {
     const conn = connection({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: [EVERYTHING_BIN, 'stdio'],
     });
@@ -149,7 +156,12 @@ describe('McpConnection.close while connecting', () => {
   it('stays disconnected, rejects the connect and ends the child process', async () => {
     const statuses: ConnectionStatus[] = [];
     const conn = connection(
-      { transport: 'stdio', command: process.execPath, args: [EVERYTHING_BIN, 'stdio'] },
+      {
+        transport: 'stdio',
+        sandbox: { network: 'none' },
+        command: process.execPath,
+        args: [EVERYTHING_BIN, 'stdio'],
+      },
       (status) => statuses.push(status),
     );
 
@@ -173,7 +185,10 @@ describe('McpConnection.connect', () => {
   it('fails with connect_failed naming the command when the command does not exist', async () => {
     const command = 'switchboard-no-such-command-7f3a';
     const statuses: ConnectionStatus[] = [];
-    const conn = connection({ transport: 'stdio', command }, (status) => statuses.push(status));
+    const conn = connection(
+      { transport: 'stdio', sandbox: { network: 'none' }, command },
+      (status) => statuses.push(status),
+    );
 
     const failure = await conn.connect().catch((error: unknown) => error);
 
@@ -187,7 +202,12 @@ describe('McpConnection.connect', () => {
 
   it('fails naming the working directory when the cwd does not exist', async () => {
     const cwd = '/switchboard/no/such/dir';
-    const conn = connection({ transport: 'stdio', command: process.execPath, cwd });
+    const conn = connection({
+      transport: 'stdio',
+      sandbox: { network: 'none' },
+      command: process.execPath,
+      cwd,
+    });
 
     const failure = await conn.connect().catch((error: unknown) => error);
 
@@ -201,6 +221,7 @@ describe('McpConnection.connect', () => {
   it('fails with connect_timeout when the server never answers initialize', async () => {
     const conn = connection({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       // Reads its stdin and never writes: alive, but silent.
       args: ['-e', 'process.stdin.resume()'],
@@ -219,6 +240,7 @@ describe('McpConnection.connect', () => {
   it('fails with connect_failed and the stderr of a server that exits during initialize', async () => {
     const conn = connection({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: ['-e', 'console.error("missing API_TOKEN"); process.exit(1)'],
     });
@@ -263,7 +285,12 @@ describe('McpConnection with a stdio server that crashes', () => {
     let reportLost!: (error?: McpConnectionError) => void;
     const lost = new Promise<McpConnectionError | undefined>((resolve) => (reportLost = resolve));
     const conn = connection(
-      { transport: 'stdio', command: process.execPath, args: [EVERYTHING_BIN, 'stdio'] },
+      {
+        transport: 'stdio',
+        sandbox: { network: 'none' },
+        command: process.execPath,
+        args: [EVERYTHING_BIN, 'stdio'],
+      },
       (status, error) => {
         if (status === 'error') reportLost(error);
       },

@@ -74,11 +74,13 @@ const cases: TransportCase[] = [
     name: 'stdio',
     config: () => ({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: [EVERYTHING_BIN, 'stdio'],
     }),
     serverName: EVERYTHING_NAME,
     transport: 'stdio',
+    sandbox: { network: 'none' },
   },
   {
     name: 'SSE',

@@ -79,6 +79,7 @@ describe('a 64 MiB tools/list with a 1 MiB limit', () => {
   it('fails over stdio, naming the limit and the setting, and the connection is lost', async () => {
     const conn = connection({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: [HOSTILE_STDIO],
       env: { HOSTILE_TOOLS_LIST_BYTES: String(HUGE) },

@@ -45,7 +45,7 @@ type StdioInput = Omit<Extract<McpServerConfigInput, { transport: 'stdio' }>, 't
 
 function stdio(input: StdioInput, options: Partial<McpConnectionOptions> = {}): McpConnection {
   const connection = sandboxedConnection(
-    mcpServerConfigSchema.parse({ transport: 'stdio', ...input }),
+    mcpServerConfigSchema.parse({ transport: 'stdio', sandbox: { network: 'none' }, ...input }),
     { logger: silent, ...options },
   );
   open.push(connection);
@@ -167,6 +167,7 @@ describe('stdio server environment', () => {
     const conn = sandboxedConnection(
       {
         transport: 'stdio',
+        sandbox: { network: 'none' },
         command: 'node',
         args: ['-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran')`],
         env: { NODE_OPTIONS: '--no-warnings' },
@@ -226,7 +227,11 @@ describe('ending stdio servers', () => {
       while (started < 200) {
         started++;
         const conn = sandboxedConnection(
-          mcpServerConfigSchema.parse({ transport: 'stdio', ...TINY }),
+          mcpServerConfigSchema.parse({
+            transport: 'stdio',
+            sandbox: { network: 'none' },
+            ...TINY,
+          }),
           {
             logger: silent,
             stdioLimiter: limiter,

@@ -56,6 +56,7 @@ function supervise(
 
 const fixture = (env: Record<string, string> = {}): McpServerConfig => ({
   transport: 'stdio',
+  sandbox: { network: 'none' },
   command: process.execPath,
   args: FIXTURE_SERVER_ARGS,
   env,
@@ -64,6 +65,7 @@ const fixture = (env: Record<string, string> = {}): McpServerConfig => ({
 
 const everything: McpServerConfig = {
   transport: 'stdio',
+  sandbox: { network: 'none' },
   command: process.execPath,
   args: [EVERYTHING_BIN, 'stdio'],
   env: {},
@@ -112,6 +114,7 @@ describe('SupervisedConnection', () => {
     const { connection } = supervise(
       {
         transport: 'stdio',
+        sandbox: { network: 'none' },
         command: 'switchboard-no-such-calendar',
         args: [],
         env: {},
@@ -139,7 +142,14 @@ describe('SupervisedConnection', () => {
       `n=$(wc -l < '${counter}'); echo x >> '${counter}'; ` +
       `if [ "$n" -lt 2 ]; then exit 1; fi; exec '${process.execPath}' '${EVERYTHING_BIN}' stdio`;
     const { connection, changes } = supervise(
-      { transport: 'stdio', command: 'sh', args: ['-c', script], env: {}, timeoutMs: 10_000 },
+      {
+        transport: 'stdio',
+        sandbox: { network: 'none' },
+        command: 'sh',
+        args: ['-c', script],
+        env: {},
+        timeoutMs: 10_000,
+      },
       { random: () => 0.01, policy: { backoffBaseMs: 100, backoffCapMs: 1000 } },
     );
     expect(await connection.start()).toBe(false);

@@ -39,6 +39,7 @@ function connect(config: McpServerConfig, lines: string[] = []): McpConnection {
 function fixture(env: Record<string, string>, timeoutMs = 10_000): McpServerConfig {
   return {
     transport: 'stdio',
+    sandbox: { network: 'none' },
     command: process.execPath,
     args: FIXTURE_SERVER_ARGS,
     env,
@@ -121,6 +122,7 @@ describe('cancellation and progress', () => {
   it('keeps a long call alive while the server reports progress, and hands the progress on', async () => {
     const connection = connect({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: [EVERYTHING_BIN, 'stdio'],
       env: {},
@@ -182,6 +184,7 @@ describe('Streamable HTTP resumability', () => {
 describe('tools that run as tasks (MCP 2025-11-25 "Tasks")', () => {
   const everything = (): McpServerConfig => ({
     transport: 'stdio',
+    sandbox: { network: 'none' },
     command: process.execPath,
     args: [EVERYTHING_BIN, 'stdio'],
     env: {},
