@@ -17,6 +17,7 @@ const DIRECT_CONSTRUCTIONS: readonly { name: string; pattern: RegExp }[] = [
   { name: 'createApp(', pattern: /(?<![.\w])createApp\s*\(/ },
   { name: 'loadUserToolsets(', pattern: /(?<![.\w])loadUserToolsets\s*\(/ },
   { name: 'probeServer(', pattern: /(?<![.\w])probeServer\s*\(/ },
+  { name: 'new StdioProcessTransport(', pattern: /\bnew\s+StdioProcessTransport\s*\(/ },
   { name: "MCP_STDIO_SANDBOX: 'off'", pattern: /MCP_STDIO_SANDBOX['"]?\s*[:=]\s*['"]off['"]/ },
 ];
 
@@ -33,6 +34,13 @@ const EXCEPTIONS: Readonly<Record<string, string>> = {
   // Tests that a connection without a sandbox (the library default) still runs its server.
   'test/shared/mcp/sandbox/availability.test.ts':
     'tests the unsandboxed library default and MCP_STDIO_SANDBOX=off',
+  // Two tests watch a plain child's process group (sh -c grandchildren, the SIGKILL grace),
+  // which the sandbox replaces with its init; 32 `cat` transports only fill the process limiter.
+  'test/shared/mcp/stdio-transport.test.ts':
+    'tests the process-group ending of an unsandboxed child and fills the limiter with cat',
+  // The owner process of the kill-on-exit test: StdioProcessLimiter.killOnExit ends a plain
+  // child's process group when its owner exits without closing it.
+  'test/fixtures/exit-without-close.ts': 'tests killOnExit of an unsandboxed child process group',
 };
 
 /** Every `.ts`/`.mts`/`.mjs` file under `test/`, relative to the repository, sorted. */
