@@ -170,6 +170,8 @@ describe('McpConnection.close while connecting', () => {
       () => undefined,
       (error: unknown) => error,
     );
+    // The sandbox starts its process asynchronously (after checking bwrap): wait for it.
+    await vi.waitFor(() => expect(conn.pid).not.toBeNull(), { timeout: 60_000, interval: 5 });
     const pid = conn.pid;
     await conn.close();
 

@@ -143,6 +143,7 @@ describe('a 64 MiB answer to initialize with a 1 MiB limit', () => {
       if (transport === 'stdio') {
         input = {
           transport,
+          sandbox: { network: 'none' },
           command: process.execPath,
           args: [HOSTILE_STDIO],
           env: { HOSTILE_TOOLS_LIST_BYTES: String(HUGE), HOSTILE_HUGE_METHOD: 'initialize' },
@@ -185,6 +186,7 @@ describe('a 512 KiB tools/list with a 1 MiB limit', () => {
     if (transport === 'stdio') {
       input = {
         transport,
+        sandbox: { network: 'none' },
         command: process.execPath,
         args: [HOSTILE_STDIO],
         env: { HOSTILE_TOOLS_LIST_BYTES: String(bytes) },

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,10 @@ import { sandboxedSupervisedConnection } from '../../helpers/sandboxed.js';
 const logger = createLogger({ level: 'silent' });
 const open: SupervisedConnection[] = [];
 const tmp = mkdtempSync(path.join(tmpdir(), 'switchboard-supervised-'));
+// The sandboxed fixture (its own uid) writes its call log here, mounted writable.
+chmodSync(tmp, 0o777);
+/** The fixture's sandbox: no network, and `tmp` (its call and crash files) writable. */
+const FIXTURE_SANDBOX = { network: 'none' as const, mounts: [{ hostPath: tmp, writable: true }] };
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((connection) => connection.close()));
@@ -56,7 +60,7 @@ function supervise(
 
 const fixture = (env: Record<string, string> = {}): McpServerConfig => ({
   transport: 'stdio',
-  sandbox: { network: 'none' },
+  sandbox: FIXTURE_SANDBOX,
   command: process.execPath,
   args: FIXTURE_SERVER_ARGS,
   env,

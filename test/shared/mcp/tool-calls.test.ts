@@ -1,5 +1,5 @@
 import { getEventListeners } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,6 +13,10 @@ import { EVERYTHING_BIN, FIXTURE_SERVER_ARGS } from '../../helpers/mcp-processes
 import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'switchboard-calls-'));
+// The sandboxed fixture (its own uid) writes its call log here, mounted writable.
+chmodSync(tmp, 0o777);
+/** The fixture's sandbox: no network, and `tmp` (its call and crash files) writable. */
+const FIXTURE_SANDBOX = { network: 'none' as const, mounts: [{ hostPath: tmp, writable: true }] };
 const open: McpConnection[] = [];
 
 afterEach(async () => {
@@ -39,7 +43,7 @@ function connect(config: McpServerConfig, lines: string[] = []): McpConnection {
 function fixture(env: Record<string, string>, timeoutMs = 10_000): McpServerConfig {
   return {
     transport: 'stdio',
-    sandbox: { network: 'none' },
+    sandbox: FIXTURE_SANDBOX,
     command: process.execPath,
     args: FIXTURE_SERVER_ARGS,
     env,
