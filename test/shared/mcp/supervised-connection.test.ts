@@ -17,6 +17,7 @@ import {
   EVERYTHING_BIN,
   FIXTURE_SERVER_ARGS,
   isProcessAlive,
+  runningProcesses,
   startEverythingHttpServer,
   waitForProcessExit,
   type EverythingHttpServer,
@@ -39,6 +40,16 @@ afterEach(async () => {
 afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
+
+/** `pid` and every running process below it, read with `ps`. */
+function processTree(pid: number): number[] {
+  const rows = runningProcesses();
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    for (const row of rows) if (row.ppid === tree[i]) tree.push(row.pid);
+  }
+  return tree;
+}
 
 function supervise(
   config: McpServerConfig,
@@ -142,13 +153,15 @@ describe('SupervisedConnection', () => {
     // The command fails twice (counted in a file), then starts the real server.
     const counter = path.join(tmp, 'attempts');
     writeFileSync(counter, '');
+    // Written by the sandboxed shell, which runs as its own uid.
+    chmodSync(counter, 0o666);
     const script =
       `n=$(wc -l < '${counter}'); echo x >> '${counter}'; ` +
       `if [ "$n" -lt 2 ]; then exit 1; fi; exec '${process.execPath}' '${EVERYTHING_BIN}' stdio`;
     const { connection, changes } = supervise(
       {
         transport: 'stdio',
-        sandbox: { network: 'none' },
+        sandbox: FIXTURE_SANDBOX,
         command: 'sh',
         args: ['-c', script],
         env: {},
@@ -171,8 +184,11 @@ describe('SupervisedConnection', () => {
       policy: { pingTimeoutMs: 200, failureThreshold: 3 },
     });
     await connection.start();
+    // `pid` is the sandbox's init (bwrap), not the server: stop it and every process below it.
     const pid = connection.pid!;
-    process.kill(pid, 'SIGSTOP');
+    const tree = processTree(pid);
+    expect(tree.length).toBeGreaterThan(1);
+    for (const member of tree) process.kill(member, 'SIGSTOP');
     try {
       for (const expected of ['degraded', 'degraded']) {
         await expect(connection.ping()).rejects.toMatchObject({ code: 'timeout' });
@@ -183,7 +199,7 @@ describe('SupervisedConnection', () => {
       expect(await eventually(() => connection.status === 'connected')).toBe(true);
       expect(connection.pid).not.toBe(pid);
     } finally {
-      if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
+      for (const member of tree) if (isProcessAlive(member)) process.kill(member, 'SIGKILL');
     }
     expect(await waitForProcessExit(pid)).toBe(true);
   });
