@@ -4,7 +4,7 @@
  */
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import type { Logger } from '../../shared/logger.js';
-import { createApp, type AppDeps } from '../../server/app.js';
+import type { AppDeps } from '../../server/app.js';
 import { TokenCache } from '../../server/cached-auth.js';
 import { StatusSnapshot } from '../../server/status-snapshot.js';
 import { attachStatusStream, type StatusStream } from '../../server/status-stream.js';

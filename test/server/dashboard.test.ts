@@ -13,11 +13,8 @@ import { updateServerStatus } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
 import type { AppDeps } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import {
-  StatusMonitor,
-  type ServerStatusListener,
-  type ServerWatcher,
-} from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
+import { type ServerStatusListener, type ServerWatcher } from '../../server/monitor.js';
 import { DASHBOARD_CSP } from '../../server/routes/dashboard.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import type { TestServer } from '../helpers/http.js';

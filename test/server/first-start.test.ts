@@ -8,7 +8,7 @@ import { apiTokens, users } from '../../shared/db/schema.js';
 import { createLogger } from '../../shared/logger.js';
 import { hashToken } from '../../server/auth.js';
 import { bootstrap } from '../../server/bootstrap.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';

@@ -4,7 +4,7 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers, type McpServerRow } from '../../shared/db/schema.js';
 import { createServer, updateServer } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import {
   EVERYTHING_BIN,

@@ -13,7 +13,7 @@ import { createLogger } from '../../shared/logger.js';
 import type { SupervisedConnection } from '../../shared/mcp/supervised-connection.js';
 import { sandboxUid } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { storeToken, generateToken } from '../../server/auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { ESCAPE_SERVER, FIXTURES_DIR, testSandbox } from '../helpers/sandbox.js';

@@ -19,7 +19,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { STATUS_STREAM_PATH, STATUS_STREAM_PROTOCOL } from '../../server/status-stream.js';
 import { openDatabase, type DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers, toolCalls } from '../../shared/db/schema.js';

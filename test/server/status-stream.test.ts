@@ -4,7 +4,7 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer, updateServer } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import type { TestServer } from '../helpers/http.js';
 import { EVERYTHING_BIN } from '../helpers/mcp-processes.js';

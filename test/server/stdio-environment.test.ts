@@ -15,7 +15,7 @@ import { createServer } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
 import { DEFAULT_STDIO_ALLOWED_COMMANDS } from '../../shared/mcp/command-guard.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { TINY_SERVER_PATH } from '../helpers/mcp-processes.js';

@@ -10,7 +10,7 @@ import type { McpServerRow } from '../../shared/db/schema.js';
 import { createLogger } from '../../shared/logger.js';
 import { StdioProcessLimiter } from '../../shared/mcp/stdio-process-limiter.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { EVERYTHING_BIN, childPids } from '../helpers/mcp-processes.js';

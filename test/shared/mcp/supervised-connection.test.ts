@@ -7,8 +7,8 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
 import { McpConnectionError } from '../../../shared/mcp/errors.js';
 import type { McpServerConfig } from '../../../shared/mcp/server-config.js';
+import type { SupervisedConnection } from '../../../shared/mcp/supervised-connection.js';
 import {
-  SupervisedConnection,
   backoffDelayMs,
   type StatusChange,
   type SupervisedConnectionOptions,

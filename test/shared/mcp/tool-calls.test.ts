@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import { createLogger } from '../../../shared/logger.js';
-import { McpConnection } from '../../../shared/mcp/connection.js';
+import type { McpConnection } from '../../../shared/mcp/connection.js';
 import type { McpServerConfig } from '../../../shared/mcp/server-config.js';
 import { startHttpMcpServer } from '../../helpers/http-mcp-server.js';
 import { EVERYTHING_BIN, FIXTURE_SERVER_ARGS } from '../../helpers/mcp-processes.js';
