@@ -80,7 +80,6 @@ const cases: TransportCase[] = [
     }),
     serverName: EVERYTHING_NAME,
     transport: 'stdio',
-    sandbox: { network: 'none' },
   },
   {
     name: 'SSE',
