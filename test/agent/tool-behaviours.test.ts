@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initializeLogger, voice } from '@livekit/agents';
@@ -37,6 +37,8 @@ describe('tools that take time, change things, and answer for the ear', () => {
   beforeAll(async () => {
     handle = await openTestDatabase();
     logDir = mkdtempSync(join(tmpdir(), 'switchboard-behaviours-'));
+    // The sandboxed fixture (its own uid) writes its call log here, mounted writable.
+    chmodSync(logDir, 0o777);
   });
 
   afterEach(async () => {
@@ -70,7 +72,7 @@ describe('tools that take time, change things, and answer for the ear', () => {
             userId: user.id,
             name: 'Fixture',
             transport: 'stdio' as const,
-            sandbox: { network: 'none' },
+            sandbox: { network: 'none', mounts: [{ hostPath: logDir, writable: true }] },
             command: process.execPath,
             args: FIXTURE_SERVER_ARGS,
             env: { FIXTURE_CALL_LOG: callLog },

@@ -5,6 +5,8 @@
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AppDeps } from '../../server/app.js';
+import { PERMISSIVE_SAFETY } from '../../server/routes/server-safety.js';
+import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { TokenCache } from '../../server/cached-auth.js';
 import { StatusSnapshot } from '../../server/status-snapshot.js';
 import { attachStatusStream, type StatusStream } from '../../server/status-stream.js';
@@ -22,6 +24,8 @@ export interface StatusApiOptions extends Pick<
   databaseIntervalMs?: number;
   /** The token cache (pass one to watch revocations with it); default a new one. */
   tokens?: TokenCache;
+  /** The sandbox of servers tested through the API; default the file's (`fileSandbox()`). */
+  sandbox?: StdioSandbox;
 }
 
 /** A running API with its status stream. */
@@ -59,6 +63,7 @@ export async function serveStatusApi(options: StatusApiOptions): Promise<StatusA
       tokenCache: tokens,
       authFailures,
       rateLimitPerMinute,
+      safety: options.sandbox ? { ...PERMISSIVE_SAFETY, sandbox: options.sandbox } : undefined,
     }),
   );
   const attach = () => attachStatusStream(api.server, { snapshot, tokens, logger, authFailures });

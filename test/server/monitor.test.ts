@@ -52,6 +52,7 @@ describe('StatusMonitor', () => {
       userId,
       name: 'Everything',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'node',
       args: [EVERYTHING_BIN, 'stdio'],
     });
@@ -59,6 +60,7 @@ describe('StatusMonitor', () => {
       userId,
       name: 'Missing',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'switchboard-monitor-missing',
     });
     monitor = sandboxedMonitor({
@@ -106,6 +108,7 @@ describe('StatusMonitor', () => {
       userId,
       name: 'Growing',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: FIXTURE_SERVER_ARGS,
     });

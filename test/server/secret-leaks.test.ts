@@ -178,6 +178,7 @@ describe('secrets quoted back by a failing server', () => {
       },
       stderr: {
         transport: 'stdio',
+        sandbox: { network: 'none' },
         command: process.execPath,
         args: ['-e', 'console.error("my env: " + process.env.PLANTED); process.exit(3)'],
         env: { PLANTED: MARKERS.env },

@@ -48,6 +48,7 @@ const envHash = createHash('sha256').update(PLANTED.env).digest('hex');
 const envCheckedServer = {
   name: VISIBLE_NAME,
   transport: 'stdio',
+  sandbox: { network: 'none' },
   command: 'node',
   args: [
     '-e',

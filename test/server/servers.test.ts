@@ -13,6 +13,7 @@ import { sandboxedApp } from '../helpers/sandboxed.js';
 const everything = {
   name: 'Everything',
   transport: 'stdio',
+  sandbox: { network: 'none' },
   command: 'node',
   args: [EVERYTHING_BIN, 'stdio'],
 };

@@ -114,6 +114,7 @@ describe('GET /api/status/stream', () => {
       userId: alice.id,
       name: 'Everything',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'node',
       args: [EVERYTHING_BIN, 'stdio'],
     });
@@ -139,6 +140,7 @@ describe('GET /api/status/stream', () => {
       userId: alice.id,
       name: 'Missing',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'switchboard-stream-missing',
     });
     const watcher = await connect({ token: alice.token });
@@ -158,6 +160,7 @@ describe('GET /api/status from the snapshot', () => {
       userId: bob.id,
       name: 'Everything',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'node',
       args: [EVERYTHING_BIN, 'stdio'],
     });

@@ -34,7 +34,12 @@ let strayNode: string;
 let preload: string;
 let marker: string;
 
-const tiny = { transport: 'stdio', command: 'node', args: [TINY_SERVER_PATH] };
+const tiny = {
+  transport: 'stdio',
+  sandbox: { network: 'none' },
+  command: 'node',
+  args: [TINY_SERVER_PATH],
+};
 
 /** The attacks: each name, as an admin would send it, and a value that would run other code. */
 const REFUSED_ENV: Array<[string, string]> = [
@@ -181,6 +186,7 @@ describe('a stored row that already holds such a name', () => {
       userId: adminId,
       name: 'Old preload',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'node',
       args: [TINY_SERVER_PATH],
       env: { NODE_OPTIONS: `--require ${preload}` },

@@ -26,7 +26,14 @@ const alice = { id: 0, token: generateToken(), servers: [] as McpServerRow[] };
 const bob = { id: 0, token: generateToken(), servers: [] as McpServerRow[] };
 
 function stdioServer(userId: number, name: string, args: string[]) {
-  return createServer(database, { userId, name, transport: 'stdio', command: 'node', args });
+  return createServer(database, {
+    userId,
+    name,
+    transport: 'stdio',
+    sandbox: { network: 'none' },
+    command: 'node',
+    args,
+  });
 }
 
 beforeAll(async () => {

@@ -11,6 +11,7 @@ import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const server = {
   transport: 'stdio',
+  sandbox: { network: 'none' },
   command: 'node',
   args: [EVERYTHING_BIN, 'stdio'],
   isActive: false,
