@@ -31,9 +31,6 @@ const HELPER = 'test/helpers/sandboxed.ts';
 const EXCEPTIONS: Readonly<Record<string, string>> = {
   // Tests MCP_STDIO_SANDBOX=off and the settings' sandbox itself.
   'test/shared/settings-sandbox.test.ts': 'tests MCP_STDIO_SANDBOX=off (no sandbox) itself',
-  // Tests that a connection without a sandbox (the library default) still runs its server.
-  'test/shared/mcp/sandbox/availability.test.ts':
-    'tests the unsandboxed library default and MCP_STDIO_SANDBOX=off',
   // Two tests watch a plain child's process group (sh -c grandchildren, the SIGKILL grace),
   // which the sandbox replaces with its init; 32 `cat` transports only fill the process limiter.
   'test/shared/mcp/stdio-transport.test.ts':
