@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     pool: 'forks',
+    // Removes each file's stdio sandbox folder (test/helpers/sandboxed.ts) after its tests.
+    setupFiles: ['test/helpers/sandbox-setup.ts'],
     // Generous: real processes and databases are slow while both cores are busy.
     testTimeout: 90_000,
     hookTimeout: 120_000,

@@ -16,6 +16,7 @@ export function everythingServer(userId: number, name = 'Everything'): NewMcpSer
     userId,
     name,
     transport: 'stdio',
+    sandbox: { network: 'none' },
     command: 'node',
     args: [EVERYTHING_BIN, 'stdio'],
     timeoutMs: 20_000,
@@ -28,6 +29,7 @@ export function brokenServer(userId: number, name = 'Broken'): NewMcpServerRow {
     userId,
     name,
     transport: 'stdio',
+    sandbox: { network: 'none' },
     command: 'switchboard-test-command-that-does-not-exist',
     timeoutMs: 5_000,
   };

@@ -7,6 +7,7 @@ import { loadSettings } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { isProcessAlive } from '../helpers/mcp-processes.js';
 import { everythingServer, fakeJob, silentLogger } from './fixtures.js';
+import { fileSandboxDataDir } from '../helpers/sandboxed.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -27,7 +28,11 @@ describe('live configuration in a running session', () => {
       { input: 'echo again', toolCalls: [{ name: 'notes__echo', args: { message: 'again' } }] },
     ]);
     const running = await runSession(ctx, {
-      settings: loadSettings({ AGENT_TOOLS_DEADLINE_MS: '60000' }),
+      settings: loadSettings({
+        // The sandbox (on by default) keeps its private folders in this file's temporary DATA_DIR.
+        DATA_DIR: fileSandboxDataDir(),
+        AGENT_TOOLS_DEADLINE_MS: '60000',
+      }),
       logger: silentLogger(),
       openDatabase: async () => ({ ...handle, close: async () => {} }),
       createModel: () => llm,

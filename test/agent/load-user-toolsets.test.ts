@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getTableColumns } from 'drizzle-orm';
 import {
   FINGERPRINT_IGNORED_COLUMNS,
-  loadUserToolsets,
   serverFingerprint,
+  type loadUserToolsets,
   type UserToolsets,
 } from '../../agent/load-user-toolsets.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
@@ -17,6 +17,7 @@ import {
   type FixtureHttpServer,
 } from '../../bench/fixtures/slow-initialize-server.js';
 import { brokenServer, everythingServer, silentLogger } from './fixtures.js';
+import { sandboxedToolsets } from '../helpers/sandboxed.js';
 
 const TOOL_NAME_RULE = /^[a-zA-Z0-9_-]{1,64}$/;
 
@@ -28,7 +29,7 @@ describe('loadUserToolsets', () => {
     userId: number,
     policy?: Parameters<typeof loadUserToolsets>[0]['policy'],
   ): Promise<UserToolsets> {
-    const tools = await loadUserToolsets({
+    const tools = await sandboxedToolsets({
       // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
       startDeadlineMs: 60_000,
       db: handle.db,
@@ -173,7 +174,7 @@ describe('loadUserToolsets start deadline', () => {
       timeoutMs: 120_000,
     });
 
-    tools = await loadUserToolsets({
+    tools = await sandboxedToolsets({
       db: handle.db,
       secrets: handle.secrets,
       userId: user.id,

@@ -2,7 +2,7 @@ import { initializeLogger, llm, voice } from '@livekit/agents';
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { loadUserToolsets, type UserToolsets } from '../../agent/load-user-toolsets.js';
+import { type UserToolsets } from '../../agent/load-user-toolsets.js';
 import { McpToolset } from '../../agent/mcp-toolset.js';
 import type { ToolCallRecorder } from '../../agent/tool-call-log.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
@@ -13,6 +13,7 @@ import type { SupervisedConnection } from '../../shared/mcp/supervised-connectio
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';
 import { everythingServer, silentLogger } from './fixtures.js';
+import { sandboxedToolsets } from '../helpers/sandboxed.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -47,7 +48,7 @@ describe('McpToolset in an AgentSession', () => {
     responses: voice.testing.FakeLLMResponse[],
     recordToolCall?: ToolCallRecorder,
   ): Promise<{ session: voice.AgentSession; toolset: McpToolset }> {
-    tools = await loadUserToolsets({
+    tools = await sandboxedToolsets({
       // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
       startDeadlineMs: 60_000,
       db: handle.db,
@@ -255,6 +256,7 @@ describe('McpToolset tools that change during a session', () => {
       userId: user.id,
       name: 'Fixture',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: FIXTURE_SERVER_ARGS,
     });
@@ -267,7 +269,7 @@ describe('McpToolset tools that change during a session', () => {
   });
 
   it('advertises a tool the server adds, and brings the tools back after a kill -9', async () => {
-    tools = await loadUserToolsets({
+    tools = await sandboxedToolsets({
       // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
       startDeadlineMs: 60_000,
       db: handle.db,

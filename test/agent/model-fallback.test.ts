@@ -14,6 +14,7 @@ import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { startOpenAIHttpServer, type OpenAIHttpTestServer } from '../helpers/openai-http-server.js';
 import { startRealtimeServer, type RealtimeTestServer } from '../helpers/realtime-server.js';
 import { everythingServer, fakeJob } from './fixtures.js';
+import { fileSandboxDataDir } from '../helpers/sandboxed.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -63,6 +64,8 @@ describe('runSession without a realtime endpoint', () => {
     const user = await createTestUser(handle);
     await createServer(handle, everythingServer(user.id));
     const settings = loadSettings({
+      // The sandbox (on by default) keeps its private folders in this file's temporary DATA_DIR.
+      DATA_DIR: fileSandboxDataDir(),
       OPENAI_API_KEY: API_KEY,
       OPENAI_BASE_URL: http.baseUrl,
       OPENAI_LLM_MODEL: 'gpt-test-mini',
@@ -139,7 +142,13 @@ describe('chooseSessionModels', () => {
   });
 
   const settingsFor = (baseUrl: string, extra: Record<string, string> = {}) =>
-    loadSettings({ OPENAI_API_KEY: API_KEY, OPENAI_BASE_URL: baseUrl, ...extra });
+    loadSettings({
+      // The sandbox (on by default) keeps its private folders in this file's temporary DATA_DIR.
+      DATA_DIR: fileSandboxDataDir(),
+      OPENAI_API_KEY: API_KEY,
+      OPENAI_BASE_URL: baseUrl,
+      ...extra,
+    });
 
   it('uses the realtime model when the endpoint accepts a session', async () => {
     const { logger, lines } = capturingLogger();
@@ -169,6 +178,8 @@ describe('chooseSessionModels', () => {
   it('falls back when the key is rejected', async () => {
     const { logger } = capturingLogger();
     const settings = loadSettings({
+      // The sandbox (on by default) keeps its private folders in this file's temporary DATA_DIR.
+      DATA_DIR: fileSandboxDataDir(),
       OPENAI_API_KEY: 'sk-wrong',
       OPENAI_BASE_URL: realtime.baseUrl,
     });

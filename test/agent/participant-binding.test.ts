@@ -27,6 +27,7 @@ import { loadSettings } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { everythingServer, fakeJob, silentLogger } from './fixtures.js';
 import { ScriptedLLM } from './scripted-llm.js';
+import { fileSandboxDataDir } from '../helpers/sandboxed.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -66,6 +67,8 @@ describe('a session bound to the participant it was dispatched for', () => {
   let bob: User;
   const sessions: RunningSession[] = [];
   const settings = loadSettings({
+    // The sandbox (on by default) keeps its private folders in this file's temporary DATA_DIR.
+    DATA_DIR: fileSandboxDataDir(),
     AGENT_GREETING: GREETING,
     AGENT_INSTRUCTIONS: 'Be brief.',
     // The servers' first connect ends the wait, not this deadline, even on a busy machine.

@@ -9,6 +9,7 @@ import { loadSettings } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { startRealtimeServer, type RealtimeTestServer } from '../helpers/realtime-server.js';
 import { everythingServer, fakeJob, silentLogger } from './fixtures.js';
+import { fileSandboxDataDir } from '../helpers/sandboxed.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -63,6 +64,8 @@ describe('the realtime model on the wire', () => {
     const user = await createTestUser(handle);
     await createServer(handle, everythingServer(user.id));
     const settings = loadSettings({
+      // The sandbox (on by default) keeps its private folders in this file's temporary DATA_DIR.
+      DATA_DIR: fileSandboxDataDir(),
       OPENAI_API_KEY: realtime.apiKey,
       OPENAI_BASE_URL: realtime.baseUrl,
       OPENAI_REALTIME_MODEL: 'gpt-realtime',

@@ -8,6 +8,7 @@ import { loadSettings } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { isProcessAlive } from '../helpers/mcp-processes.js';
 import { brokenServer, everythingServer, fakeJob, silentLogger } from './fixtures.js';
+import { fileSandboxDataDir } from '../helpers/sandboxed.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -17,6 +18,8 @@ describe('runSession', () => {
   let handle: DatabaseHandle;
   const sessions: voice.AgentSession[] = [];
   const settings = loadSettings({
+    // The sandbox (on by default) keeps its private folders in this file's temporary DATA_DIR.
+    DATA_DIR: fileSandboxDataDir(),
     AGENT_GREETING: GREETING,
     AGENT_INSTRUCTIONS: 'Be brief.',
     // The servers' first connect ends the wait, not this deadline, even on a busy machine.

@@ -8,13 +8,14 @@ import { createServer as createTcpServer, type AddressInfo, type Server } from '
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadUserToolsets, type UserToolsets } from '../../agent/load-user-toolsets.js';
+import type { UserToolsets } from '../../agent/load-user-toolsets.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer } from '../../shared/db/servers.js';
 import type { SupervisedConnection } from '../../shared/mcp/supervised-connection.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { ESCAPE_SERVER, FIXTURES_DIR, testSandbox } from '../helpers/sandbox.js';
 import { silentLogger } from './fixtures.js';
+import { sandboxedToolsets } from '../helpers/sandboxed.js';
 
 let database: DatabaseHandle;
 let tools: UserToolsets;
@@ -48,7 +49,7 @@ beforeAll(async () => {
     sandbox: { network: 'none', mounts: [{ hostPath: FIXTURES_DIR, writable: false }] },
   });
   serverId = row.id;
-  tools = await loadUserToolsets({
+  tools = await sandboxedToolsets({
     // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
     startDeadlineMs: 60_000,
     db: database.db,

@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initializeLogger, voice } from '@livekit/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadUserToolsets, type UserToolsets } from '../../agent/load-user-toolsets.js';
+import { type UserToolsets } from '../../agent/load-user-toolsets.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import type { ToolPolicy } from '../../shared/mcp/server-config.js';
 import { createServer } from '../../shared/db/servers.js';
@@ -11,6 +11,7 @@ import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';
 import { everythingServer, silentLogger } from './fixtures.js';
 import { ScriptedLLM, type ScriptedResponse } from './scripted-llm.js';
+import { sandboxedToolsets } from '../helpers/sandboxed.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -36,6 +37,8 @@ describe('tools that take time, change things, and answer for the ear', () => {
   beforeAll(async () => {
     handle = await openTestDatabase();
     logDir = mkdtempSync(join(tmpdir(), 'switchboard-behaviours-'));
+    // The sandboxed fixture (its own uid) writes its call log here, mounted writable.
+    chmodSync(logDir, 0o777);
   });
 
   afterEach(async () => {
@@ -69,13 +72,14 @@ describe('tools that take time, change things, and answer for the ear', () => {
             userId: user.id,
             name: 'Fixture',
             transport: 'stdio' as const,
+            sandbox: { network: 'none', mounts: [{ hostPath: logDir, writable: true }] },
             command: process.execPath,
             args: FIXTURE_SERVER_ARGS,
             env: { FIXTURE_CALL_LOG: callLog },
           }),
       toolPolicy: options.toolPolicy ?? {},
     });
-    tools = await loadUserToolsets({
+    tools = await sandboxedToolsets({
       db: handle.db,
       secrets: handle.secrets,
       userId: user.id,

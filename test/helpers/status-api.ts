@@ -4,11 +4,14 @@
  */
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import type { Logger } from '../../shared/logger.js';
-import { createApp, type AppDeps } from '../../server/app.js';
+import type { AppDeps } from '../../server/app.js';
+import { PERMISSIVE_SAFETY } from '../../server/routes/server-safety.js';
+import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { TokenCache } from '../../server/cached-auth.js';
 import { StatusSnapshot } from '../../server/status-snapshot.js';
 import { attachStatusStream, type StatusStream } from '../../server/status-stream.js';
 import { serve, type TestServer } from './http.js';
+import { sandboxedApp } from './sandboxed.js';
 
 /** Options of {@link serveStatusApi}. */
 export interface StatusApiOptions extends Pick<
@@ -21,6 +24,8 @@ export interface StatusApiOptions extends Pick<
   databaseIntervalMs?: number;
   /** The token cache (pass one to watch revocations with it); default a new one. */
   tokens?: TokenCache;
+  /** The sandbox of servers tested through the API; default the file's (`fileSandbox()`). */
+  sandbox?: StdioSandbox;
 }
 
 /** A running API with its status stream. */
@@ -49,7 +54,7 @@ export async function serveStatusApi(options: StatusApiOptions): Promise<StatusA
   const tokens = options.tokens ?? new TokenCache(database.db);
   await snapshot.start();
   const api = await serve(
-    createApp({
+    sandboxedApp({
       database,
       logger,
       watcher,
@@ -58,6 +63,7 @@ export async function serveStatusApi(options: StatusApiOptions): Promise<StatusA
       tokenCache: tokens,
       authFailures,
       rateLimitPerMinute,
+      safety: options.sandbox ? { ...PERMISSIVE_SAFETY, sandbox: options.sandbox } : undefined,
     }),
   );
   const attach = () => attachStatusStream(api.server, { snapshot, tokens, logger, authFailures });

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { apiTokens, mcpServers, users } from '../../shared/db/schema.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 let database: DatabaseHandle;
 let api: TestServer;
@@ -21,7 +21,7 @@ let token: string;
 beforeAll(async () => {
   database = await openTestDatabase();
   api = await serve(
-    createApp({
+    sandboxedApp({
       database,
       logger: createLogger({ level: 'silent' }),
       livekit: { url: 'ws://localhost:7880', apiKey: 'devkey', apiSecret: 'secret' },

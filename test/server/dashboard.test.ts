@@ -13,16 +13,18 @@ import { updateServerStatus } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
 import type { AppDeps } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import {
-  StatusMonitor,
-  type ServerStatusListener,
-  type ServerWatcher,
-} from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
+import { type ServerStatusListener, type ServerWatcher } from '../../server/monitor.js';
 import { DASHBOARD_CSP } from '../../server/routes/dashboard.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import type { TestServer } from '../helpers/http.js';
 import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';
 import { serveStatusApi, type StatusApi } from '../helpers/status-api.js';
+import { SlirpOutboundNetworkProvider } from '../../shared/mcp/sandbox/outbound-network.js';
+import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
+import { fileSandboxWith, sandboxedMonitor } from '../helpers/sandboxed.js';
+
+let sandbox: StdioSandbox;
 
 const CHROMIUM_PATH = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']
   .filter((candidate): candidate is string => Boolean(candidate))
@@ -48,6 +50,7 @@ async function account(role: 'admin' | 'user') {
 const fixtureServer = (name: string) => ({
   name,
   transport: 'stdio',
+  sandbox: { network: 'none' },
   command: process.execPath,
   args: FIXTURE_SERVER_ARGS,
 });
@@ -61,10 +64,14 @@ function startOtherApi(deps: Pick<AppDeps, 'watcher' | 'livekit'>) {
 }
 
 beforeAll(async () => {
+  // The form has no sandbox field: a server added through it gets the default outbound
+  // network, as in production, so this sandbox has the outbound provider.
+  sandbox = fileSandboxWith({ outbound: new SlirpOutboundNetworkProvider() });
   database = await openTestDatabase();
   admin = await account('admin');
   user = await account('user');
-  monitor = new StatusMonitor({
+  monitor = sandboxedMonitor({
+    guards: { sandbox },
     db: database.db,
     secrets: database.secrets,
     logger,
@@ -72,7 +79,7 @@ beforeAll(async () => {
     random: () => 0.5,
   });
   await monitor.start();
-  status = await serveStatusApi({ database, logger, watcher: monitor });
+  status = await serveStatusApi({ database, logger, watcher: monitor, sandbox });
   api = status.api;
 });
 

@@ -7,12 +7,12 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../shared/db/open.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { StatusSnapshot } from '../../server/status-snapshot.js';
 import { createTestUser, testSecretBox } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { randomBytes } from 'node:crypto';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const baseUrl = process.env.DATABASE_URL;
 const logger = createLogger({ level: 'silent' });
@@ -40,7 +40,7 @@ describe.skipIf(!baseUrl)('Postgres unreachable', () => {
     await storeToken(database.db, user.id, token);
     snapshot = new StatusSnapshot({ database, logger, databaseIntervalMs: 3_600_000 });
     await snapshot.start();
-    api = await serve(createApp({ database, logger, statusSnapshot: snapshot }));
+    api = await serve(sandboxedApp({ database, logger, statusSnapshot: snapshot }));
   });
 
   afterAll(async () => {

@@ -6,13 +6,13 @@ import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { apiTokens, users } from '../../shared/db/schema.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp } from '../../server/app.js';
 import { hashToken } from '../../server/auth.js';
 import { bootstrap } from '../../server/bootstrap.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { sandboxedApp, sandboxedMonitor } from '../helpers/sandboxed.js';
 
 const ADMIN_TOKEN = 'admin-token-for-tests-0123456789';
 
@@ -56,7 +56,7 @@ describe('first start', () => {
 
   it('lists the demo servers connected in their sandboxes with their real tools, and keeps serving after a bad one', async () => {
     const logger = createLogger({ level: 'silent' });
-    monitor = new StatusMonitor({
+    monitor = sandboxedMonitor({
       db: database.db,
       secrets: database.secrets,
       logger,
@@ -64,7 +64,7 @@ describe('first start', () => {
       guards: { sandbox: new StdioSandbox({ dataDir }) },
     });
     await monitor.start();
-    api = await serve(createApp({ database, logger, watcher: monitor }));
+    api = await serve(sandboxedApp({ database, logger, watcher: monitor }));
 
     const list = await api.request('GET', '/api/mcp/servers', { token: ADMIN_TOKEN });
     expect(list.status).toBe(200);

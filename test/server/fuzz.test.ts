@@ -15,10 +15,10 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createLogger } from '../../shared/logger.js';
 import { DEFAULT_STDIO_ALLOWED_COMMANDS } from '../../shared/mcp/command-guard.js';
 import { ALL_ROUTES } from '../../server/api-routes.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_2026);
 /**
@@ -289,7 +289,7 @@ beforeAll(async () => {
   const tokenId = await storeToken(database.db, user.id, userToken);
   // Seeded through a permissive app (a developer setup); fuzzed through the strict one, where
   // testing either server is refused at once (loopback URL, command off the list).
-  const seeder = await serve(createApp({ database, logger }));
+  const seeder = await serve(sandboxedApp({ database, logger }));
   const remote = await seeder.request('POST', '/api/mcp/servers', {
     token: userToken,
     body: { name: 'Seed remote', transport: 'streamable-http', url: 'http://localhost:1/mcp' },
@@ -302,7 +302,7 @@ beforeAll(async () => {
   expect([remote.status, stdio.status]).toEqual([201, 201]);
   knownIds = [String(remote.body.id), String(stdio.body.id), String(tokenId)];
   api = await serve(
-    createApp({
+    sandboxedApp({
       database,
       logger,
       rateLimitPerMinute: 0,

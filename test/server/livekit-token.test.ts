@@ -11,10 +11,11 @@ import { voiceRoomOwner } from '../../shared/db/voice-rooms.js';
 import { createLogger } from '../../shared/logger.js';
 import { resolveUser } from '../../agent/user-resolution.js';
 import { livekitTokenResource, problemResource } from '../../server/api-schemas.js';
-import { createApp, type AppDeps } from '../../server/app.js';
+import { type AppDeps } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const LIVEKIT = {
   url: 'ws://localhost:7880',
@@ -36,7 +37,7 @@ let adminToken: string;
 
 async function start(deps: Partial<AppDeps>): Promise<TestServer> {
   const server = await serve(
-    createApp({ database, logger: createLogger({ level: 'silent' }), ...deps }),
+    sandboxedApp({ database, logger: createLogger({ level: 'silent' }), ...deps }),
   );
   servers.push(server);
   return server;

@@ -4,13 +4,13 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer } from '../../shared/db/servers.js';
 import { recordToolCall } from '../../shared/db/tool-calls.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { ApiMetrics, ToolCallMetrics } from '../../server/metrics.js';
 import type { ServerStatusListener } from '../../server/monitor.js';
 import { StatusSnapshot } from '../../server/status-snapshot.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
@@ -52,7 +52,7 @@ beforeAll(async () => {
     intervalMs: 3_600_000,
   });
   await Promise.all([snapshot.start(), toolCallMetrics.start()]);
-  api = await serve(createApp({ database, logger, statusSnapshot: snapshot, metrics }));
+  api = await serve(sandboxedApp({ database, logger, statusSnapshot: snapshot, metrics }));
 });
 
 afterAll(async () => {

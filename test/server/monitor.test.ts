@@ -4,7 +4,7 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers, type McpServerRow } from '../../shared/db/schema.js';
 import { createServer, updateServer } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import {
   EVERYTHING_BIN,
@@ -12,6 +12,7 @@ import {
   isProcessAlive,
   waitForProcessExit,
 } from '../helpers/mcp-processes.js';
+import { sandboxedMonitor } from '../helpers/sandboxed.js';
 
 let database: DatabaseHandle;
 let monitor: StatusMonitor;
@@ -51,6 +52,7 @@ describe('StatusMonitor', () => {
       userId,
       name: 'Everything',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'node',
       args: [EVERYTHING_BIN, 'stdio'],
     });
@@ -58,9 +60,10 @@ describe('StatusMonitor', () => {
       userId,
       name: 'Missing',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'switchboard-monitor-missing',
     });
-    monitor = new StatusMonitor({
+    monitor = sandboxedMonitor({
       db: database.db,
       secrets: database.secrets,
       logger: createLogger({ level: 'silent' }),
@@ -105,6 +108,7 @@ describe('StatusMonitor', () => {
       userId,
       name: 'Growing',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: FIXTURE_SERVER_ARGS,
     });

@@ -10,12 +10,12 @@ import { mcpServers } from '../../shared/db/schema.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createLogger } from '../../shared/logger.js';
 import { ALL_ROUTES } from '../../server/api-routes.js';
-import { createApp } from '../../server/app.js';
 import { ApiMetrics } from '../../server/metrics.js';
 import { openApiPath } from '../../server/openapi.js';
 import { STATUS_STREAM_PATH } from '../../server/status-stream.js';
 import { openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON read back from the API
 type Json = any;
@@ -30,7 +30,7 @@ beforeAll(async () => {
   database = await openTestDatabase();
   // With every optional route on: metrics mounts `GET /metrics`.
   const metrics = new ApiMetrics({ registry: new Registry() });
-  app = createApp({ database, logger: createLogger({ level: 'silent' }), metrics });
+  app = sandboxedApp({ database, logger: createLogger({ level: 'silent' }), metrics });
   api = await serve(app);
 });
 

@@ -26,6 +26,7 @@ import {
   startWebSocketMcpServer,
   type WebSocketMcpTestServer,
 } from '../helpers/websocket-mcp-server.js';
+import { fileSandboxDataDir } from '../helpers/sandboxed.js';
 
 const EVERYTHING_NAME = 'mcp-servers/everything';
 const ECHO_HI = ['--call', 'echo', '--args', '{"message":"hi"}'];
@@ -42,6 +43,9 @@ function probe(args: readonly string[]): Promise<ProbeRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'server/probe.ts', ...args], {
       cwd: REPO_ROOT,
+      // The probed stdio server runs sandboxed (the default); its folders go to a temporary
+      // DATA_DIR, not the repository's ./data.
+      env: { ...process.env, DATA_DIR: fileSandboxDataDir() },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

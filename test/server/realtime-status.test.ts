@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { createApp, type AppDeps } from '../../server/app.js';
+import { type AppDeps } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { checkRealtime } from '../../server/status-checks.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
@@ -11,6 +11,7 @@ import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { startOpenAIHttpServer, type OpenAIHttpTestServer } from '../helpers/openai-http-server.js';
 import { startRealtimeServer, type RealtimeTestServer } from '../helpers/realtime-server.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 /** A port nothing listens on: bound, then closed. */
 async function closedPort(): Promise<number> {
@@ -47,7 +48,12 @@ describe('GET /api/status: the realtime endpoint', () => {
 
   async function status(deps: Partial<AppDeps> = {}) {
     const app = await serve(
-      createApp({ database, logger: createLogger({ level: 'silent' }), statusCacheMs: 0, ...deps }),
+      sandboxedApp({
+        database,
+        logger: createLogger({ level: 'silent' }),
+        statusCacheMs: 0,
+        ...deps,
+      }),
     );
     apps.push(app);
     const res = await app.request('GET', '/api/status', { token });

@@ -9,11 +9,12 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers } from '../../shared/db/schema.js';
 import { createLogger } from '../../shared/logger.js';
 import { DEFAULT_STDIO_ALLOWED_COMMANDS } from '../../shared/mcp/command-guard.js';
-import { createApp, type AppDeps } from '../../server/app.js';
+import { type AppDeps } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { startHttpMcpServer, type HttpMcpServer } from '../helpers/http-mcp-server.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
@@ -26,7 +27,7 @@ const apps: TestServer[] = [];
 /** An app with the strict defaults of the settings, plus `extra`. */
 async function strictApp(extra: Partial<AppDeps> = {}): Promise<TestServer> {
   const app = await serve(
-    createApp({
+    sandboxedApp({
       database,
       logger,
       safety: {
@@ -188,7 +189,7 @@ describe('remote URLs when saved', () => {
 describe('remote URLs when connecting', () => {
   it('refuses at test time a server whose host resolves to loopback with private networks off', async () => {
     // Saved while private networks were allowed (a developer setup), tested under the strict policy.
-    const open = await serve(createApp({ database, logger }));
+    const open = await serve(sandboxedApp({ database, logger }));
     apps.push(open);
     const url = mcp.url.replace('127.0.0.1', 'localhost');
     const created = await open.request('POST', '/api/mcp/servers', {

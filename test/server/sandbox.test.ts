@@ -12,12 +12,12 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createLogger } from '../../shared/logger.js';
 import type { SupervisedConnection } from '../../shared/mcp/supervised-connection.js';
 import { sandboxUid } from '../../shared/mcp/sandbox/stdio-sandbox.js';
-import { createApp } from '../../server/app.js';
 import { storeToken, generateToken } from '../../server/auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { ESCAPE_SERVER, FIXTURES_DIR, testSandbox } from '../helpers/sandbox.js';
+import { sandboxedApp, sandboxedMonitor } from '../helpers/sandboxed.js';
 
 const MARKER = `host-env-marker-${process.pid}`;
 const PROCESS_LIMIT = 64;
@@ -64,7 +64,7 @@ beforeAll(async () => {
   await storeToken(database.db, admin.id, token);
   const sandbox = testSandbox(dataDir, { readOnlyPaths: [] });
   const logger = createLogger({ level: 'silent' });
-  monitor = new StatusMonitor({
+  monitor = sandboxedMonitor({
     db: database.db,
     secrets: database.secrets,
     logger,
@@ -73,7 +73,7 @@ beforeAll(async () => {
   });
   await monitor.start();
   api = await serve(
-    createApp({
+    sandboxedApp({
       database,
       logger,
       watcher: monitor,

@@ -9,11 +9,11 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers, type User } from '../../shared/db/schema.js';
 import { recordToolCall } from '../../shared/db/tool-calls.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp } from '../../server/app.js';
 import { serverResource, toolCallResource } from '../../server/api-schemas.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 let database: DatabaseHandle;
 let api: TestServer;
@@ -41,7 +41,7 @@ async function storedServer(id: number) {
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  api = await serve(createApp({ database, logger: createLogger({ level: 'silent' }) }));
+  api = await serve(sandboxedApp({ database, logger: createLogger({ level: 'silent' }) }));
   adminUser = await createTestUser(database, 'admin');
   aliceUser = await createTestUser(database);
   bobUser = await createTestUser(database);

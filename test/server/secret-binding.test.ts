@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers } from '../../shared/db/schema.js';
@@ -18,6 +17,7 @@ import { SecretScrubber } from '../../shared/mcp/secret-scrubber.js';
 import { startCaptureServer, type CaptureServer } from '../helpers/capture-server.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const tag = randomBytes(6).toString('hex');
 const SECRETS = {
@@ -41,7 +41,7 @@ let ownerId: number;
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  api = await serve(createApp({ database, logger: createLogger({ level: 'silent' }) }));
+  api = await serve(sandboxedApp({ database, logger: createLogger({ level: 'silent' }) }));
   legit = await startCaptureServer();
   capture = await startCaptureServer();
   const admin = await createTestUser(database, 'admin');
@@ -347,7 +347,7 @@ describe('values a request cannot carry', () => {
 
   it('a token URL the URL policy refuses is a 422 naming body.auth.tokenUrl, at create and update', async () => {
     const strict = await serve(
-      createApp({
+      sandboxedApp({
         database,
         logger: createLogger({ level: 'silent' }),
         safety: { urlPolicy: { allowPrivateNetworks: false, resolve: async () => [] } },

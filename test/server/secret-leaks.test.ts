@@ -18,9 +18,8 @@ import { eq, isNotNull } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { loadUserToolsets } from '../../agent/load-user-toolsets.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { STATUS_STREAM_PATH, STATUS_STREAM_PROTOCOL } from '../../server/status-stream.js';
 import { openDatabase, type DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers, toolCalls } from '../../shared/db/schema.js';
@@ -30,6 +29,7 @@ import { SecretBox } from '../../shared/secrets.js';
 import { createTestUser } from '../helpers/database.js';
 import { startEchoMcpServer, type EchoMcpServer } from '../helpers/echo-mcp-server.js';
 import { serveStatusApi, type StatusApi } from '../helpers/status-api.js';
+import { sandboxedMonitor, sandboxedToolsets } from '../helpers/sandboxed.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
 
@@ -102,7 +102,7 @@ beforeAll(async () => {
     refreshToken: MARKERS.refreshToken,
   });
   // Retries far apart: each server fails once, and the test reads what that failure left.
-  monitor = new StatusMonitor({
+  monitor = sandboxedMonitor({
     db: database.db,
     secrets: database.secrets,
     logger,
@@ -178,6 +178,7 @@ describe('secrets quoted back by a failing server', () => {
       },
       stderr: {
         transport: 'stdio',
+        sandbox: { network: 'none' },
         command: process.execPath,
         args: ['-e', 'console.error("my env: " + process.env.PLANTED); process.exit(3)'],
         env: { PLANTED: MARKERS.env },
@@ -247,7 +248,7 @@ describe('secrets quoted back by a failing server', () => {
       apiKey: MARKERS.apiKey,
     });
     expect(res.status).toBe(201);
-    const session = await loadUserToolsets({
+    const session = await sandboxedToolsets({
       // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
       startDeadlineMs: 60_000,
       db: database.db,

@@ -11,9 +11,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { openDatabase, type DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers } from '../../shared/db/schema.js';
 import { createLogger } from '../../shared/logger.js';
@@ -25,6 +24,7 @@ import {
   startWebSocketMcpServer,
   type WebSocketMcpTestServer,
 } from '../helpers/websocket-mcp-server.js';
+import { sandboxedApp, sandboxedMonitor } from '../helpers/sandboxed.js';
 
 const tag = randomBytes(6).toString('hex');
 const PLANTED = {
@@ -48,6 +48,7 @@ const envHash = createHash('sha256').update(PLANTED.env).digest('hex');
 const envCheckedServer = {
   name: VISIBLE_NAME,
   transport: 'stdio',
+  sandbox: { network: 'none' },
   command: 'node',
   args: [
     '-e',
@@ -86,8 +87,8 @@ beforeAll(async () => {
     level: 'trace',
     destination: { write: (line: string) => logLines.push(line) },
   });
-  monitor = new StatusMonitor({ db: database.db, secrets: database.secrets, logger });
-  api = await serve(createApp({ database, logger, watcher: monitor }));
+  monitor = sandboxedMonitor({ db: database.db, secrets: database.secrets, logger });
+  api = await serve(sandboxedApp({ database, logger, watcher: monitor }));
   const admin = await createTestUser(database, 'admin');
   token = generateToken();
   await storeToken(database.db, admin.id, token);
@@ -220,7 +221,7 @@ describe('secrets stored before sealing', () => {
   it('still open, show masked, and are sealed by the next write of the server', async () => {
     const legacyDb = await openTestDatabase();
     const legacyApi = await serve(
-      createApp({ database: legacyDb, logger: createLogger({ level: 'silent' }) }),
+      sandboxedApp({ database: legacyDb, logger: createLogger({ level: 'silent' }) }),
     );
     try {
       const user = await createTestUser(legacyDb);

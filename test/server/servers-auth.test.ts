@@ -10,12 +10,12 @@ import { mcpServers, type McpServerRow } from '../../shared/db/schema.js';
 import { openServerSecrets } from '../../shared/db/server-secrets.js';
 import { createLogger } from '../../shared/logger.js';
 import { configFromColumns } from '../../shared/mcp/index.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { StatusMonitor, USER_TOKEN_NOTE } from '../../server/monitor.js';
+import { USER_TOKEN_NOTE } from '../../server/monitor.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { startOAuthMcpServer, type OAuthMcpServer } from '../helpers/oauth-mcp-server.js';
+import { sandboxedApp, sandboxedMonitor } from '../helpers/sandboxed.js';
 
 const SECRET = 'client-secret-ending-in-WXYZ';
 const CLIENT = { clientId: 'api-client', clientSecret: SECRET };
@@ -30,7 +30,7 @@ let token: string;
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  api = await serve(createApp({ database, logger: createLogger({ level: 'silent' }) }));
+  api = await serve(sandboxedApp({ database, logger: createLogger({ level: 'silent' }) }));
   oauth = await startOAuthMcpServer({ clients: [CLIENT] });
   const user = await createTestUser(database);
   token = generateToken();
@@ -165,7 +165,7 @@ describe('user-token servers through the API', () => {
       clients: [],
       staticTokens: ['user-token-5678'],
     });
-    const monitor = new StatusMonitor({
+    const monitor = sandboxedMonitor({
       db: database.db,
       secrets: database.secrets,
       logger: createLogger({ level: 'silent' }),

@@ -4,15 +4,16 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers } from '../../shared/db/schema.js';
 import { openServerSecrets } from '../../shared/db/server-secrets.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { EVERYTHING_BIN } from '../helpers/mcp-processes.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const everything = {
   name: 'Everything',
   transport: 'stdio',
+  sandbox: { network: 'none' },
   command: 'node',
   args: [EVERYTHING_BIN, 'stdio'],
 };
@@ -25,7 +26,7 @@ let bob: string;
 beforeAll(async () => {
   database = await openTestDatabase();
   const logger = createLogger({ level: 'silent' });
-  api = await serve(createApp({ database, logger }));
+  api = await serve(sandboxedApp({ database, logger }));
   // Admins: only admins may register stdio servers. Without ?userId= they see their own only.
   const [a, b] = [await createTestUser(database, 'admin'), await createTestUser(database, 'admin')];
   alice = generateToken();

@@ -5,13 +5,13 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { ApiMetrics } from '../../server/metrics.js';
 import { StatusSnapshot } from '../../server/status-snapshot.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { REPOSITORY } from '../helpers/sandbox.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
@@ -31,7 +31,7 @@ async function start(options: { rateLimitPerMinute?: number; corsOrigins?: strin
     connectionStates: () => snapshot.countsByStatus(),
   });
   const api = await serve(
-    createApp({ database, logger, statusSnapshot: snapshot, metrics, ...options }),
+    sandboxedApp({ database, logger, statusSnapshot: snapshot, metrics, ...options }),
   );
   servers.push(api);
   return { api, metrics };

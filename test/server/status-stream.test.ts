@@ -4,11 +4,12 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer, updateServer } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import type { TestServer } from '../helpers/http.js';
 import { EVERYTHING_BIN } from '../helpers/mcp-processes.js';
 import { serveStatusApi, type StatusApi } from '../helpers/status-api.js';
+import { sandboxedMonitor } from '../helpers/sandboxed.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Message = any;
@@ -32,7 +33,7 @@ beforeAll(async () => {
   database = await openTestDatabase();
   alice = await user();
   bob = await user();
-  monitor = new StatusMonitor({
+  monitor = sandboxedMonitor({
     db: database.db,
     secrets: database.secrets,
     logger,
@@ -113,6 +114,7 @@ describe('GET /api/status/stream', () => {
       userId: alice.id,
       name: 'Everything',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'node',
       args: [EVERYTHING_BIN, 'stdio'],
     });
@@ -138,6 +140,7 @@ describe('GET /api/status/stream', () => {
       userId: alice.id,
       name: 'Missing',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'switchboard-stream-missing',
     });
     const watcher = await connect({ token: alice.token });
@@ -157,6 +160,7 @@ describe('GET /api/status from the snapshot', () => {
       userId: bob.id,
       name: 'Everything',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'node',
       args: [EVERYTHING_BIN, 'stdio'],
     });

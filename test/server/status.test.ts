@@ -5,11 +5,12 @@ import { TokenVerifier } from 'livekit-server-sdk';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer as createServerRow } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp, type AppDeps } from '../../server/app.js';
+import { type AppDeps } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { summarizeMcp } from '../../server/status-checks.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const LIVEKIT_KEY = 'devkey';
 const LIVEKIT_SECRET = 'a-secret-that-is-long-enough-for-hs256-signing';
@@ -92,14 +93,19 @@ describe('GET /api/status', () => {
 
   async function status(deps: Partial<AppDeps> = {}) {
     const app = await serve(
-      createApp({ database, logger: createLogger({ level: 'silent' }), statusCacheMs: 0, ...deps }),
+      sandboxedApp({
+        database,
+        logger: createLogger({ level: 'silent' }),
+        statusCacheMs: 0,
+        ...deps,
+      }),
     );
     apps.push(app);
     return app.request('GET', '/api/status', { token });
   }
 
   it('requires a token', async () => {
-    const app = await serve(createApp({ database, logger: createLogger({ level: 'silent' }) }));
+    const app = await serve(sandboxedApp({ database, logger: createLogger({ level: 'silent' }) }));
     apps.push(app);
     expect((await app.request('GET', '/api/status')).status).toBe(401);
   });

@@ -14,12 +14,12 @@ import { mcpServers, type McpServerRow } from '../../shared/db/schema.js';
 import { createServer } from '../../shared/db/servers.js';
 import { createLogger } from '../../shared/logger.js';
 import { DEFAULT_STDIO_ALLOWED_COMMANDS } from '../../shared/mcp/command-guard.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { TINY_SERVER_PATH } from '../helpers/mcp-processes.js';
+import { sandboxedApp, sandboxedMonitor } from '../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
@@ -34,7 +34,12 @@ let strayNode: string;
 let preload: string;
 let marker: string;
 
-const tiny = { transport: 'stdio', command: 'node', args: [TINY_SERVER_PATH] };
+const tiny = {
+  transport: 'stdio',
+  sandbox: { network: 'none' },
+  command: 'node',
+  args: [TINY_SERVER_PATH],
+};
 
 /** The attacks: each name, as an admin would send it, and a value that would run other code. */
 const REFUSED_ENV: Array<[string, string]> = [
@@ -88,7 +93,7 @@ beforeAll(async () => {
   admin = generateToken();
   await storeToken(database.db, user.id, admin);
   api = await serve(
-    createApp({
+    sandboxedApp({
       database,
       logger,
       safety: {
@@ -181,11 +186,12 @@ describe('a stored row that already holds such a name', () => {
       userId: adminId,
       name: 'Old preload',
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: 'node',
       args: [TINY_SERVER_PATH],
       env: { NODE_OPTIONS: `--require ${preload}` },
     });
-    monitor = new StatusMonitor({
+    monitor = sandboxedMonitor({
       db: database.db,
       secrets: database.secrets,
       logger,

@@ -9,12 +9,12 @@ import { createServer, findServer } from '../../shared/db/servers.js';
 import type { McpServerRow } from '../../shared/db/schema.js';
 import { createLogger } from '../../shared/logger.js';
 import { StdioProcessLimiter } from '../../shared/mcp/stdio-process-limiter.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
-import { StatusMonitor } from '../../server/monitor.js';
+import type { StatusMonitor } from '../../server/monitor.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { EVERYTHING_BIN, childPids } from '../helpers/mcp-processes.js';
+import { sandboxedApp, sandboxedMonitor } from '../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
@@ -26,7 +26,14 @@ const alice = { id: 0, token: generateToken(), servers: [] as McpServerRow[] };
 const bob = { id: 0, token: generateToken(), servers: [] as McpServerRow[] };
 
 function stdioServer(userId: number, name: string, args: string[]) {
-  return createServer(database, { userId, name, transport: 'stdio', command: 'node', args });
+  return createServer(database, {
+    userId,
+    name,
+    transport: 'stdio',
+    sandbox: { network: 'none' },
+    command: 'node',
+    args,
+  });
 }
 
 beforeAll(async () => {
@@ -41,7 +48,7 @@ beforeAll(async () => {
   );
   alice.servers.push(await stdioServer(alice.id, 'Everything three', [EVERYTHING_BIN, 'stdio']));
   bob.servers.push(await stdioServer(bob.id, 'Bob everything', [EVERYTHING_BIN, 'stdio']));
-  monitor = new StatusMonitor({
+  monitor = sandboxedMonitor({
     db: database.db,
     secrets: database.secrets,
     logger,
@@ -52,7 +59,7 @@ beforeAll(async () => {
   });
   // One server at a time, so which of Alice's servers is refused is known.
   for (const row of [...alice.servers, ...bob.servers]) await monitor.sync(row.id);
-  api = await serve(createApp({ database, logger, watcher: monitor, stdioLimiter: limiter }));
+  api = await serve(sandboxedApp({ database, logger, watcher: monitor, stdioLimiter: limiter }));
 });
 
 afterAll(async () => {

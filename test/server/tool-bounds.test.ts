@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers } from '../../shared/db/schema.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { MAX_TOOLS_SHOWN } from '../../server/routes/servers.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { startHostileMcpServer, type HostileMcpServer } from '../helpers/hostile-mcp-server.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const schema = { type: 'object', properties: { q: { type: 'string' } } };
 const GOOD = {
@@ -47,7 +47,7 @@ const servers: HostileMcpServer[] = [];
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  api = await serve(createApp({ database, logger: createLogger({ level: 'silent' }) }));
+  api = await serve(sandboxedApp({ database, logger: createLogger({ level: 'silent' }) }));
   const user = await createTestUser(database);
   token = generateToken();
   await storeToken(database.db, user.id, token);

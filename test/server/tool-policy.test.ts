@@ -3,14 +3,15 @@ import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers } from '../../shared/db/schema.js';
 import { createLogger } from '../../shared/logger.js';
-import { createApp } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/auth.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { EVERYTHING_BIN } from '../helpers/mcp-processes.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 const server = {
   transport: 'stdio',
+  sandbox: { network: 'none' },
   command: 'node',
   args: [EVERYTHING_BIN, 'stdio'],
   isActive: false,
@@ -22,7 +23,7 @@ let token: string;
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  api = await serve(createApp({ database, logger: createLogger({ level: 'silent' }) }));
+  api = await serve(sandboxedApp({ database, logger: createLogger({ level: 'silent' }) }));
   const admin = await createTestUser(database, 'admin');
   token = generateToken();
   await storeToken(database.db, admin.id, token);

@@ -10,7 +10,6 @@ import {
   tokenResource,
   userResource,
 } from '../../server/api-schemas.js';
-import { createApp } from '../../server/app.js';
 import {
   TOKEN_TOUCH_INTERVAL_MS,
   authenticateToken,
@@ -21,6 +20,7 @@ import {
 } from '../../server/auth.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
+import { sandboxedApp } from '../helpers/sandboxed.js';
 
 let database: DatabaseHandle;
 let api: TestServer;
@@ -30,7 +30,7 @@ let bob: string;
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  api = await serve(createApp({ database, logger: createLogger({ level: 'silent' }) }));
+  api = await serve(sandboxedApp({ database, logger: createLogger({ level: 'silent' }) }));
   const [a, b, c] = [
     await createTestUser(database, 'admin'),
     await createTestUser(database),

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { SettingsError, loadSettings, stdioSandbox } from '../../shared/settings.js';
 
+// Allowed to say MCP_STDIO_SANDBOX=off (suite-coverage.test.ts): it tests that setting itself.
 describe('MCP_STDIO_SANDBOX', () => {
   it('sandboxes stdio servers unless it is set to off explicitly', () => {
     expect(loadSettings({}).MCP_STDIO_SANDBOX).toBe('bwrap');

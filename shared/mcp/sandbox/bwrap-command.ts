@@ -94,7 +94,9 @@ export function bwrapCommand(plan: SandboxPlan): { command: string; args: string
   // A folder bwrap creates on the way to a mount point is 0700 root: make them 0755 first, or
   // the server could not reach its mounts. Parents before children, so none is hidden.
   // The sandbox's own /proc, /dev and /tmp first: a mount below /tmp (a DATA_DIR there) stays seen.
-  bwrap.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  // /tmp is 1777 like the host's: bwrap makes a tmpfs 0755 root, which the server (its own uid)
+  // could not write, though TMPDIR points there.
+  bwrap.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp');
   const targets = binds.map((bind) => bind.path);
   for (const dir of parentsToCreate(targets)) bwrap.push('--perms', '0755', '--dir', dir);
   for (const bind of [...binds].sort((a, b) => depth(a.path) - depth(b.path))) {

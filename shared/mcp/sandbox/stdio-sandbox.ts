@@ -42,6 +42,19 @@ export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
   openFiles: 1024,
 };
 
+/**
+ * What Node needs to run WebAssembly under the sandbox's address-space limit (`prlimit --as`):
+ * V8 reserves about 10 GiB of guard regions per Wasm memory, so under the default 4 GiB every
+ * `WebAssembly.instantiate` fails, and with it Node's own `fetch` (undici's llhttp is Wasm) and
+ * tsx. `--disable-wasm-trap-handler` has V8 check bounds explicitly instead. Set only when the
+ * Node running Switchboard knows the flag (20.15+): an unknown flag in `NODE_OPTIONS` stops Node.
+ * Server configs cannot set `NODE_OPTIONS` themselves (refused as a dangerous name).
+ */
+const WASM_UNDER_ADDRESS_LIMIT: Readonly<Record<string, string>> =
+  process.allowedNodeEnvironmentFlags.has('--disable-wasm-trap-handler')
+    ? { NODE_OPTIONS: '--disable-wasm-trap-handler' }
+    : {};
+
 /** The host uid of server `id`; servers without an id (the probe CLI) share `nobody`. */
 export function sandboxUid(serverId: number | undefined): number {
   return serverId === undefined ? 65_534 : 200_000 + serverId;
@@ -247,7 +260,7 @@ export class StdioSandbox {
       symlinks,
       binds,
       cwd: server.cwd ?? SANDBOX_HOME,
-      setenv: { HOME: SANDBOX_HOME, TMPDIR: '/tmp' },
+      setenv: { HOME: SANDBOX_HOME, TMPDIR: '/tmp', ...WASM_UNDER_ADDRESS_LIMIT },
       coordinate: network === 'outbound',
       command: server.command,
       args: server.args,

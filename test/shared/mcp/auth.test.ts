@@ -6,8 +6,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
+import type { McpConnection } from '../../../shared/mcp/index.js';
 import {
-  McpConnection,
   McpConnectionError,
   mcpServerConfigSchema,
   type McpServerConfigInput,
@@ -18,6 +18,7 @@ import {
   type OAuthMcpServerOptions,
 } from '../../helpers/oauth-mcp-server.js';
 import { startWebSocketMcpServer } from '../../helpers/websocket-mcp-server.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const CLIENT = { clientId: 'switchboard-test', clientSecret: 'correct-horse-battery-staple' };
@@ -35,7 +36,7 @@ async function fixture(options: Partial<OAuthMcpServerOptions> = {}): Promise<OA
 }
 
 function connection(input: McpServerConfigInput, userToken?: string): McpConnection {
-  const created = new McpConnection(mcpServerConfigSchema.parse(input), { logger, userToken });
+  const created = sandboxedConnection(mcpServerConfigSchema.parse(input), { logger, userToken });
   cleanups.push(() => created.close());
   return created;
 }

@@ -5,8 +5,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
+import type { McpConnection } from '../../../shared/mcp/index.js';
 import {
-  McpConnection,
   McpConnectionError,
   mcpServerConfigSchema,
   type McpConnectionOptions,
@@ -14,6 +14,7 @@ import {
 } from '../../../shared/mcp/index.js';
 import { startHttpMcpServer, type HttpMcpServer } from '../../helpers/http-mcp-server.js';
 import { TINY_SERVER_PATH } from '../../helpers/mcp-processes.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const STRICT = { allowPrivateNetworks: false };
@@ -24,7 +25,7 @@ function connection(
   input: McpServerConfigInput,
   options: Omit<McpConnectionOptions, 'logger'> = {},
 ): McpConnection {
-  const created = new McpConnection(mcpServerConfigSchema.parse(input), { logger, ...options });
+  const created = sandboxedConnection(mcpServerConfigSchema.parse(input), { logger, ...options });
   open.push(created);
   return created;
 }
@@ -116,7 +117,12 @@ describe('allowedCommands', () => {
 
   it('runs a command whose base name is on the list', async () => {
     const conn = connection(
-      { transport: 'stdio', command: process.execPath, args: [TINY_SERVER_PATH] },
+      {
+        transport: 'stdio',
+        sandbox: { network: 'none' },
+        command: process.execPath,
+        args: [TINY_SERVER_PATH],
+      },
       { allowedCommands: ['node'] },
     );
     await expect(conn.connect()).resolves.toMatchObject({ transport: 'stdio' });

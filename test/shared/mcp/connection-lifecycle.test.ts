@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConnectionStatus } from '../../../shared/mcp/server-config.js';
 import { createLogger } from '../../../shared/logger.js';
+import type { McpConnection } from '../../../shared/mcp/index.js';
 import {
-  McpConnection,
   McpConnectionError,
   mcpServerConfigSchema,
   type McpServerConfigInput,
@@ -22,6 +22,7 @@ import {
   isProcessAlive,
   waitForProcessExit,
 } from '../../helpers/mcp-processes.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const open: McpConnection[] = [];
@@ -30,7 +31,10 @@ function connection(
   input: McpServerConfigInput,
   onStatusChange?: (status: ConnectionStatus, error?: McpConnectionError) => void,
 ): McpConnection {
-  const created = new McpConnection(mcpServerConfigSchema.parse(input), { logger, onStatusChange });
+  const created = sandboxedConnection(mcpServerConfigSchema.parse(input), {
+    logger,
+    onStatusChange,
+  });
   open.push(created);
   return created;
 }
@@ -40,7 +44,13 @@ function fixtureServer(
   onStatusChange?: (status: ConnectionStatus, error?: McpConnectionError) => void,
 ): McpConnection {
   return connection(
-    { transport: 'stdio', command: process.execPath, args: FIXTURE_SERVER_ARGS, ...overrides },
+    {
+      transport: 'stdio',
+      sandbox: { network: 'none' },
+      command: process.execPath,
+      args: FIXTURE_SERVER_ARGS,
+      ...overrides,
+    },
     onStatusChange,
   );
 }
@@ -113,6 +123,7 @@ describe('McpConnection.close', () => {
   it('ends the stdio child process', async () => {
     const conn = connection({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: [EVERYTHING_BIN, 'stdio'],
     });
@@ -145,7 +156,12 @@ describe('McpConnection.close while connecting', () => {
   it('stays disconnected, rejects the connect and ends the child process', async () => {
     const statuses: ConnectionStatus[] = [];
     const conn = connection(
-      { transport: 'stdio', command: process.execPath, args: [EVERYTHING_BIN, 'stdio'] },
+      {
+        transport: 'stdio',
+        sandbox: { network: 'none' },
+        command: process.execPath,
+        args: [EVERYTHING_BIN, 'stdio'],
+      },
       (status) => statuses.push(status),
     );
 
@@ -154,6 +170,8 @@ describe('McpConnection.close while connecting', () => {
       () => undefined,
       (error: unknown) => error,
     );
+    // The sandbox starts its process asynchronously (after checking bwrap): wait for it.
+    await vi.waitFor(() => expect(conn.pid).not.toBeNull(), { timeout: 60_000, interval: 5 });
     const pid = conn.pid;
     await conn.close();
 
@@ -169,7 +187,10 @@ describe('McpConnection.connect', () => {
   it('fails with connect_failed naming the command when the command does not exist', async () => {
     const command = 'switchboard-no-such-command-7f3a';
     const statuses: ConnectionStatus[] = [];
-    const conn = connection({ transport: 'stdio', command }, (status) => statuses.push(status));
+    const conn = connection(
+      { transport: 'stdio', sandbox: { network: 'none' }, command },
+      (status) => statuses.push(status),
+    );
 
     const failure = await conn.connect().catch((error: unknown) => error);
 
@@ -183,7 +204,12 @@ describe('McpConnection.connect', () => {
 
   it('fails naming the working directory when the cwd does not exist', async () => {
     const cwd = '/switchboard/no/such/dir';
-    const conn = connection({ transport: 'stdio', command: process.execPath, cwd });
+    const conn = connection({
+      transport: 'stdio',
+      sandbox: { network: 'none' },
+      command: process.execPath,
+      cwd,
+    });
 
     const failure = await conn.connect().catch((error: unknown) => error);
 
@@ -197,6 +223,7 @@ describe('McpConnection.connect', () => {
   it('fails with connect_timeout when the server never answers initialize', async () => {
     const conn = connection({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       // Reads its stdin and never writes: alive, but silent.
       args: ['-e', 'process.stdin.resume()'],
@@ -215,6 +242,7 @@ describe('McpConnection.connect', () => {
   it('fails with connect_failed and the stderr of a server that exits during initialize', async () => {
     const conn = connection({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: ['-e', 'console.error("missing API_TOKEN"); process.exit(1)'],
     });
@@ -259,7 +287,12 @@ describe('McpConnection with a stdio server that crashes', () => {
     let reportLost!: (error?: McpConnectionError) => void;
     const lost = new Promise<McpConnectionError | undefined>((resolve) => (reportLost = resolve));
     const conn = connection(
-      { transport: 'stdio', command: process.execPath, args: [EVERYTHING_BIN, 'stdio'] },
+      {
+        transport: 'stdio',
+        sandbox: { network: 'none' },
+        command: process.execPath,
+        args: [EVERYTHING_BIN, 'stdio'],
+      },
       (status, error) => {
         if (status === 'error') reportLost(error);
       },

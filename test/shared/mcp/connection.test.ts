@@ -6,8 +6,8 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
+import type { McpConnection } from '../../../shared/mcp/index.js';
 import {
-  McpConnection,
   McpConnectionError,
   advertiseTools,
   mcpServerConfigSchema,
@@ -24,6 +24,7 @@ import {
   startWebSocketMcpServer,
   type WebSocketMcpTestServer,
 } from '../../helpers/websocket-mcp-server.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const EVERYTHING_NAME = 'mcp-servers/everything';
@@ -36,7 +37,7 @@ let closedOrigin: string;
 const open: McpConnection[] = [];
 
 function connection(input: McpServerConfigInput): McpConnection {
-  const created = new McpConnection(mcpServerConfigSchema.parse(input), { logger });
+  const created = sandboxedConnection(mcpServerConfigSchema.parse(input), { logger });
   open.push(created);
   return created;
 }
@@ -73,6 +74,7 @@ const cases: TransportCase[] = [
     name: 'stdio',
     config: () => ({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: [EVERYTHING_BIN, 'stdio'],
     }),
@@ -107,7 +109,7 @@ const cases: TransportCase[] = [
 describe.each(cases)('McpConnection over $name', ({ config, serverName, transport }) => {
   it('connects, lists and calls tools, pings, and closes', async () => {
     const statuses: string[] = [];
-    const conn = new McpConnection(mcpServerConfigSchema.parse(config()), {
+    const conn = sandboxedConnection(mcpServerConfigSchema.parse(config()), {
       logger,
       onStatusChange: (status) => statuses.push(status),
     });
@@ -191,7 +193,7 @@ describe('McpConnection over WebSocket, when the server drops the socket', () =>
   it('reports connection_lost, then refuses calls with not_connected', async () => {
     let lost!: (error?: McpConnectionError) => void;
     const lostError = new Promise<McpConnectionError | undefined>((resolve) => (lost = resolve));
-    const conn = new McpConnection(
+    const conn = sandboxedConnection(
       mcpServerConfigSchema.parse({
         transport: 'websocket',
         url: wsServer.url,
@@ -232,7 +234,7 @@ describe('McpConnection results from server-everything', () => {
   let conn: McpConnection;
 
   beforeAll(async () => {
-    conn = new McpConnection(
+    conn = sandboxedConnection(
       mcpServerConfigSchema.parse({
         transport: 'streamable-http',
         url: `${streamableServer.origin}/mcp`,

@@ -6,8 +6,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
+import type { McpConnection } from '../../../shared/mcp/index.js';
 import {
-  McpConnection,
   McpConnectionError,
   mcpServerConfigSchema,
   type McpServerConfigInput,
@@ -20,6 +20,7 @@ import {
 } from '../../../shared/mcp/message-limit.js';
 import { loadSettings } from '../../../shared/settings.js';
 import { startHostileMcpServer, type HostileMcpServer } from '../../helpers/hostile-mcp-server.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const MiB = 1024 * 1024;
@@ -34,7 +35,7 @@ const open: McpConnection[] = [];
 const servers: HostileMcpServer[] = [];
 
 function connection(input: McpServerConfigInput): McpConnection {
-  const created = new McpConnection(mcpServerConfigSchema.parse(input), {
+  const created = sandboxedConnection(mcpServerConfigSchema.parse(input), {
     logger,
     maxMessageBytes: LIMIT,
     killGraceMs: 200,
@@ -78,6 +79,7 @@ describe('a 64 MiB tools/list with a 1 MiB limit', () => {
   it('fails over stdio, naming the limit and the setting, and the connection is lost', async () => {
     const conn = connection({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: [HOSTILE_STDIO],
       env: { HOSTILE_TOOLS_LIST_BYTES: String(HUGE) },
@@ -141,6 +143,7 @@ describe('a 64 MiB answer to initialize with a 1 MiB limit', () => {
       if (transport === 'stdio') {
         input = {
           transport,
+          sandbox: { network: 'none' },
           command: process.execPath,
           args: [HOSTILE_STDIO],
           env: { HOSTILE_TOOLS_LIST_BYTES: String(HUGE), HOSTILE_HUGE_METHOD: 'initialize' },
@@ -183,6 +186,7 @@ describe('a 512 KiB tools/list with a 1 MiB limit', () => {
     if (transport === 'stdio') {
       input = {
         transport,
+        sandbox: { network: 'none' },
         command: process.execPath,
         args: [HOSTILE_STDIO],
         env: { HOSTILE_TOOLS_LIST_BYTES: String(bytes) },

@@ -12,8 +12,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, LookupFunction, Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
+import type { McpConnection } from '../../../shared/mcp/index.js';
 import {
-  McpConnection,
   McpConnectionError,
   mcpServerConfigSchema,
   toolResultToText,
@@ -35,6 +35,7 @@ import {
   startWebSocketMcpServer,
   type WebSocketMcpTestServer,
 } from '../../helpers/websocket-mcp-server.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const STRICT = { allowPrivateNetworks: false };
@@ -376,7 +377,7 @@ describe('McpConnection with connect-time checks', () => {
   const open: McpConnection[] = [];
 
   function connection(input: McpServerConfigInput, urlPolicy: UrlPolicy): McpConnection {
-    const created = new McpConnection(mcpServerConfigSchema.parse(input), { logger, urlPolicy });
+    const created = sandboxedConnection(mcpServerConfigSchema.parse(input), { logger, urlPolicy });
     open.push(created);
     return created;
   }

@@ -35,6 +35,8 @@ import {
   runningProcesses,
   waitForProcessExit,
 } from '../../helpers/mcp-processes.js';
+import { SANDBOX_HOME } from '../../../shared/mcp/sandbox/bwrap-command.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const execFileAsync = promisify(execFile);
 const silent = createLogger({ level: 'silent' });
@@ -43,9 +45,29 @@ const open: Array<{ close(): Promise<void> }> = [];
 type StdioInput = Omit<Extract<McpServerConfigInput, { transport: 'stdio' }>, 'transport'>;
 
 function stdio(input: StdioInput, options: Partial<McpConnectionOptions> = {}): McpConnection {
+  const connection = sandboxedConnection(
+    mcpServerConfigSchema.parse({ transport: 'stdio', sandbox: { network: 'none' }, ...input }),
+    { logger: silent, ...options },
+  );
+  open.push(connection);
+  return connection;
+}
+
+/**
+ * An UNSANDBOXED connection (the library default), for the tests of how the transport ends a
+ * plain child's process group; the sandbox ends its servers through its init instead.
+ */
+function unsandboxed(
+  input: StdioInput,
+  options: Partial<McpConnectionOptions> = {},
+): McpConnection {
+  // Unsandboxed on purpose: these tests watch the server's own process group from the host.
   const connection = new McpConnection(
     mcpServerConfigSchema.parse({ transport: 'stdio', ...input }),
-    { logger: silent, ...options },
+    {
+      logger: silent,
+      ...options,
+    },
   );
   open.push(connection);
   return connection;
@@ -147,10 +169,15 @@ describe('stdio server environment', () => {
       const childEnv = JSON.parse(text) as Record<string, string>;
       expect(text).not.toContain('planted-secret');
       expect(existsSync(ran)).toBe(false);
+      // Inside the sandbox: its home and /tmp, and the Wasm flag of stdio-sandbox.ts if known.
       expect(childEnv).toEqual({
         PATH: fixedSearchPath().join(':'),
-        HOME: os.homedir(),
-        TMPDIR: os.tmpdir(),
+        HOME: SANDBOX_HOME,
+        PWD: SANDBOX_HOME,
+        TMPDIR: '/tmp',
+        ...(process.allowedNodeEnvironmentFlags.has('--disable-wasm-trap-handler')
+          ? { NODE_OPTIONS: '--disable-wasm-trap-handler' }
+          : {}),
         LANG: 'C.UTF-8',
         LC_ALL: 'C.UTF-8',
         ...(process.env.TZ ? { TZ: process.env.TZ } : {}),
@@ -163,9 +190,10 @@ describe('stdio server environment', () => {
 
   it('does not start a server whose config holds a refused name, even one built past the schema', async () => {
     const marker = path.join(os.tmpdir(), `switchboard-never-ran-${process.pid}`);
-    const conn = new McpConnection(
+    const conn = sandboxedConnection(
       {
         transport: 'stdio',
+        sandbox: { network: 'none' },
         command: 'node',
         args: ['-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran')`],
         env: { NODE_OPTIONS: '--no-warnings' },
@@ -181,7 +209,8 @@ describe('stdio server environment', () => {
 
 describe('ending stdio servers', () => {
   it('ends the shell, the server and a background grandchild of a server started through sh -c', async () => {
-    const conn = stdio({
+    // Unsandboxed: counts the members of the server's process group on the host.
+    const conn = unsandboxed({
       command: 'sh',
       args: ['-c', 'sleep 300 & "$0" "$1" stdio; exit $?', process.execPath, EVERYTHING_BIN],
     });
@@ -199,7 +228,8 @@ describe('ending stdio servers', () => {
 
   it('kills a server that ignores its stdin closing and SIGTERM with SIGKILL after the grace', async () => {
     const { logger, lines } = capturingLogger();
-    const conn = stdio(
+    // Unsandboxed: the SIGTERM-then-SIGKILL grace applies to a plain child's process group.
+    const conn = unsandboxed(
       {
         command: process.execPath,
         args: FIXTURE_SERVER_ARGS,
@@ -224,8 +254,12 @@ describe('ending stdio servers', () => {
     const cycle = async () => {
       while (started < 200) {
         started++;
-        const conn = new McpConnection(
-          mcpServerConfigSchema.parse({ transport: 'stdio', ...TINY }),
+        const conn = sandboxedConnection(
+          mcpServerConfigSchema.parse({
+            transport: 'stdio',
+            sandbox: { network: 'none' },
+            ...TINY,
+          }),
           {
             logger: silent,
             stdioLimiter: limiter,

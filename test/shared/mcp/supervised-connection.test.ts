@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,8 +7,8 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
 import { McpConnectionError } from '../../../shared/mcp/errors.js';
 import type { McpServerConfig } from '../../../shared/mcp/server-config.js';
+import type { SupervisedConnection } from '../../../shared/mcp/supervised-connection.js';
 import {
-  SupervisedConnection,
   backoffDelayMs,
   type StatusChange,
   type SupervisedConnectionOptions,
@@ -17,15 +17,21 @@ import {
   EVERYTHING_BIN,
   FIXTURE_SERVER_ARGS,
   isProcessAlive,
+  runningProcesses,
   startEverythingHttpServer,
   waitForProcessExit,
   type EverythingHttpServer,
 } from '../../helpers/mcp-processes.js';
 import { startHttpMcpServer, type HttpMcpServer } from '../../helpers/http-mcp-server.js';
+import { sandboxedSupervisedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const open: SupervisedConnection[] = [];
 const tmp = mkdtempSync(path.join(tmpdir(), 'switchboard-supervised-'));
+// The sandboxed fixture (its own uid) writes its call log here, mounted writable.
+chmodSync(tmp, 0o777);
+/** The fixture's sandbox: no network, and `tmp` (its call and crash files) writable. */
+const FIXTURE_SANDBOX = { network: 'none' as const, mounts: [{ hostPath: tmp, writable: true }] };
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((connection) => connection.close()));
@@ -35,12 +41,22 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** `pid` and every running process below it, read with `ps`. */
+function processTree(pid: number): number[] {
+  const rows = runningProcesses();
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    for (const row of rows) if (row.ppid === tree[i]) tree.push(row.pid);
+  }
+  return tree;
+}
+
 function supervise(
   config: McpServerConfig,
   options: Partial<SupervisedConnectionOptions> = {},
 ): { connection: SupervisedConnection; changes: StatusChange[] } {
   const changes: StatusChange[] = [];
-  const connection = new SupervisedConnection(config, {
+  const connection = sandboxedSupervisedConnection(config, {
     logger,
     label: 'Calendar',
     // No jitter draw above zero: retries start at once, so tests wait on events, not time.
@@ -55,6 +71,7 @@ function supervise(
 
 const fixture = (env: Record<string, string> = {}): McpServerConfig => ({
   transport: 'stdio',
+  sandbox: FIXTURE_SANDBOX,
   command: process.execPath,
   args: FIXTURE_SERVER_ARGS,
   env,
@@ -63,6 +80,7 @@ const fixture = (env: Record<string, string> = {}): McpServerConfig => ({
 
 const everything: McpServerConfig = {
   transport: 'stdio',
+  sandbox: { network: 'none' },
   command: process.execPath,
   args: [EVERYTHING_BIN, 'stdio'],
   env: {},
@@ -111,6 +129,7 @@ describe('SupervisedConnection', () => {
     const { connection } = supervise(
       {
         transport: 'stdio',
+        sandbox: { network: 'none' },
         command: 'switchboard-no-such-calendar',
         args: [],
         env: {},
@@ -134,11 +153,20 @@ describe('SupervisedConnection', () => {
     // The command fails twice (counted in a file), then starts the real server.
     const counter = path.join(tmp, 'attempts');
     writeFileSync(counter, '');
+    // Written by the sandboxed shell, which runs as its own uid.
+    chmodSync(counter, 0o666);
     const script =
       `n=$(wc -l < '${counter}'); echo x >> '${counter}'; ` +
       `if [ "$n" -lt 2 ]; then exit 1; fi; exec '${process.execPath}' '${EVERYTHING_BIN}' stdio`;
     const { connection, changes } = supervise(
-      { transport: 'stdio', command: 'sh', args: ['-c', script], env: {}, timeoutMs: 10_000 },
+      {
+        transport: 'stdio',
+        sandbox: FIXTURE_SANDBOX,
+        command: 'sh',
+        args: ['-c', script],
+        env: {},
+        timeoutMs: 10_000,
+      },
       { random: () => 0.01, policy: { backoffBaseMs: 100, backoffCapMs: 1000 } },
     );
     expect(await connection.start()).toBe(false);
@@ -156,8 +184,11 @@ describe('SupervisedConnection', () => {
       policy: { pingTimeoutMs: 200, failureThreshold: 3 },
     });
     await connection.start();
+    // `pid` is the sandbox's init (bwrap), not the server: stop it and every process below it.
     const pid = connection.pid!;
-    process.kill(pid, 'SIGSTOP');
+    const tree = processTree(pid);
+    expect(tree.length).toBeGreaterThan(1);
+    for (const member of tree) process.kill(member, 'SIGSTOP');
     try {
       for (const expected of ['degraded', 'degraded']) {
         await expect(connection.ping()).rejects.toMatchObject({ code: 'timeout' });
@@ -168,7 +199,7 @@ describe('SupervisedConnection', () => {
       expect(await eventually(() => connection.status === 'connected')).toBe(true);
       expect(connection.pid).not.toBe(pid);
     } finally {
-      if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
+      for (const member of tree) if (isProcessAlive(member)) process.kill(member, 'SIGKILL');
     }
     expect(await waitForProcessExit(pid)).toBe(true);
   });

@@ -1,17 +1,22 @@
 import { getEventListeners } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import { createLogger } from '../../../shared/logger.js';
-import { McpConnection } from '../../../shared/mcp/connection.js';
+import type { McpConnection } from '../../../shared/mcp/connection.js';
 import type { McpServerConfig } from '../../../shared/mcp/server-config.js';
 import { startHttpMcpServer } from '../../helpers/http-mcp-server.js';
 import { EVERYTHING_BIN, FIXTURE_SERVER_ARGS } from '../../helpers/mcp-processes.js';
+import { sandboxedConnection } from '../../helpers/sandboxed.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'switchboard-calls-'));
+// The sandboxed fixture (its own uid) writes its call log here, mounted writable.
+chmodSync(tmp, 0o777);
+/** The fixture's sandbox: no network, and `tmp` (its call and crash files) writable. */
+const FIXTURE_SANDBOX = { network: 'none' as const, mounts: [{ hostPath: tmp, writable: true }] };
 const open: McpConnection[] = [];
 
 afterEach(async () => {
@@ -27,7 +32,7 @@ function connect(config: McpServerConfig, lines: string[] = []): McpConnection {
       done();
     },
   });
-  const connection = new McpConnection(config, {
+  const connection = sandboxedConnection(config, {
     logger: createLogger({ level: 'warn', destination }),
     label: 'fixture',
   });
@@ -38,6 +43,7 @@ function connect(config: McpServerConfig, lines: string[] = []): McpConnection {
 function fixture(env: Record<string, string>, timeoutMs = 10_000): McpServerConfig {
   return {
     transport: 'stdio',
+    sandbox: FIXTURE_SANDBOX,
     command: process.execPath,
     args: FIXTURE_SERVER_ARGS,
     env,
@@ -120,6 +126,7 @@ describe('cancellation and progress', () => {
   it('keeps a long call alive while the server reports progress, and hands the progress on', async () => {
     const connection = connect({
       transport: 'stdio',
+      sandbox: { network: 'none' },
       command: process.execPath,
       args: [EVERYTHING_BIN, 'stdio'],
       env: {},
@@ -181,6 +188,7 @@ describe('Streamable HTTP resumability', () => {
 describe('tools that run as tasks (MCP 2025-11-25 "Tasks")', () => {
   const everything = (): McpServerConfig => ({
     transport: 'stdio',
+    sandbox: { network: 'none' },
     command: process.execPath,
     args: [EVERYTHING_BIN, 'stdio'],
     env: {},

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../shared/logger.js';
-import { McpConnection } from '../../../../shared/mcp/connection.js';
 import { mcpServerConfigSchema } from '../../../../shared/mcp/server-config.js';
 import { ESCAPE_SERVER, testSandbox } from '../../../helpers/sandbox.js';
+import { sandboxedConnection } from '../../../helpers/sandboxed.js';
 
 describe('a stdio server without bubblewrap', () => {
   it('fails with the package to install and the setting, and starts nothing', async () => {
@@ -20,7 +20,7 @@ describe('a stdio server without bubblewrap', () => {
       args: [ESCAPE_SERVER],
       sandbox: { network: 'none' },
     });
-    const connection = new McpConnection(config, {
+    const connection = sandboxedConnection(config, {
       logger: createLogger({ level: 'silent' }),
       sandbox: testSandbox(dataDir, { tools: { bwrap: path.join(dataDir, 'no-such-bwrap') } }),
     });

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../shared/logger.js';
-import { McpConnection } from '../../../../shared/mcp/connection.js';
 import {
   SlirpOutboundNetworkProvider,
   outboundNetworkProblem,
@@ -18,6 +17,7 @@ import {
 import { localInterfaceAddresses } from '../../../../shared/mcp/url-policy.js';
 import { mcpServerConfigSchema } from '../../../../shared/mcp/server-config.js';
 import { ESCAPE_SERVER, FIXTURES_DIR, testSandbox } from '../../../helpers/sandbox.js';
+import { sandboxedConnection } from '../../../helpers/sandboxed.js';
 
 const config = mcpServerConfigSchema.parse({
   transport: 'stdio',
@@ -38,7 +38,7 @@ const canRunOutbound =
 describe('outbound network of a sandboxed server', () => {
   it('fails to start without a provider, naming what is missing and the alternatives', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-outbound-'));
-    const connection = new McpConnection(config, { logger, sandbox: testSandbox(dataDir) });
+    const connection = sandboxedConnection(config, { logger, sandbox: testSandbox(dataDir) });
     await expect(connection.connect()).rejects.toThrow(
       /outbound network for sandboxed servers needs an outbound network provider.*'none'/,
     );
@@ -56,7 +56,7 @@ describe('outbound network of a sandboxed server', () => {
         return { close: async () => void events.push('close') };
       },
     };
-    const connection = new McpConnection(config, {
+    const connection = sandboxedConnection(config, {
       logger,
       sandbox: testSandbox(dataDir, { outbound }),
       serverId: 5,
@@ -77,7 +77,7 @@ describe('outbound network of a sandboxed server', () => {
         ...config,
         sandbox: { network: 'outbound', mounts: [{ hostPath: FIXTURES_DIR }] },
       });
-      const connection = new McpConnection(outboundConfig, {
+      const connection = sandboxedConnection(outboundConfig, {
         logger,
         sandbox: testSandbox(dataDir, { outbound: new SlirpOutboundNetworkProvider() }),
         serverId: 6,
