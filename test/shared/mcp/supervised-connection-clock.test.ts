@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
 import { McpConnectionError } from '../../../shared/mcp/errors.js';
-import { SupervisedConnection } from '../../../shared/mcp/supervised-connection.js';
+import type { SupervisedConnection } from '../../../shared/mcp/supervised-connection.js';
+import { sandboxedSupervisedConnection } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 const open: SupervisedConnection[] = [];
@@ -13,13 +14,14 @@ afterEach(async () => {
 describe('SupervisedConnection clock', () => {
   it('dates the next retry and says how far off it is by the clock it is given', async () => {
     let now = 1_000_000;
-    const connection = new SupervisedConnection(
+    const connection = sandboxedSupervisedConnection(
       {
         transport: 'stdio',
         command: 'switchboard-no-such-calendar',
         args: [],
         env: {},
         timeoutMs: 10_000,
+        sandbox: { network: 'none' },
       },
       {
         logger,

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../shared/logger.js';
-import { McpConnection } from '../../../../shared/mcp/connection.js';
 import { mcpServerConfigSchema } from '../../../../shared/mcp/server-config.js';
 import { SandboxConfigError } from '../../../../shared/mcp/sandbox/errors.js';
 import { assertCwdInside } from '../../../../shared/mcp/sandbox/stdio-sandbox.js';
 import { ESCAPE_SERVER, FIXTURES_DIR, testSandbox } from '../../../helpers/sandbox.js';
+import { sandboxedConnection } from '../../../helpers/sandboxed.js';
 
 describe('assertCwdInside', () => {
   const mounts = [
@@ -52,7 +52,7 @@ describe('a sandboxed server with a cwd below its private folder', () => {
       cwd: '/sandbox/work/deeper',
       sandbox: { network: 'none', mounts: [{ hostPath: FIXTURES_DIR }] },
     });
-    const connection = new McpConnection(config, {
+    const connection = sandboxedConnection(config, {
       logger: createLogger({ level: 'silent' }),
       sandbox,
       serverId: 41,

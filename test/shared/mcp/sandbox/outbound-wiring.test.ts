@@ -116,7 +116,7 @@ describe('outbound network of a sandboxed server', () => {
         },
       });
       const sandbox = testSandbox(dataDir, { outbound: new SlirpOutboundNetworkProvider() });
-      const connection = new McpConnection(allowConfig, { logger, sandbox, serverId: 7 });
+      const connection = sandboxedConnection(allowConfig, { logger, sandbox, serverId: 7 });
       const call = async (tool: string, args: Record<string, unknown>) => {
         const result = await connection.callTool(tool, args);
         const [part] = result.content as { type: string; text: string }[];
