@@ -18,10 +18,10 @@ import { createServer, listServers } from '../shared/db/servers.js';
 import type { Logger } from '../shared/logger.js';
 import { SecretBox } from '../shared/secrets.js';
 import { createApp } from '../server/app.js';
-import { generateToken, storeToken, userForToken } from '../server/auth.js';
-import { bearerToken, TokenCache } from '../server/cached-auth.js';
-import { serializeServer } from '../server/serialize.js';
-import { StatusSnapshot } from '../server/status-snapshot.js';
+import { generateToken, storeToken, userForToken } from '../server/http/auth.js';
+import { bearerToken, TokenCache } from '../server/http/token-cache.js';
+import { serializeServer } from '../server/servers/serialize.js';
+import { StatusSnapshot } from '../server/status/snapshot.js';
 import { median, round } from './stats.js';
 
 /** autocannon's command-line entry, run with this process's node. */

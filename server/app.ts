@@ -9,28 +9,28 @@ import helmet from 'helmet';
 import type { DatabaseHandle } from '../shared/db/open.js';
 import type { Logger } from '../shared/logger.js';
 import type { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
-import { requireAuth } from './auth.js';
+import { requireAuth } from './http/auth.js';
 import {
   DEFAULT_RATE_LIMIT_PER_MINUTE,
   httpSafety,
   RATE_LIMIT_WINDOW_MS,
   refuseNulCharacters,
-} from './http-safety.js';
-import { notFoundHandler, problemHandler } from './errors.js';
-import type { ServerWatcher } from './monitor.js';
+} from './http/safety.js';
+import { notFoundHandler, problemHandler } from './http/errors.js';
+import type { ServerWatcher } from './status/monitor.js';
 import { openApiRouter } from './routes/openapi.js';
-import type { ServerSafety } from './routes/server-safety.js';
+import type { ServerSafety } from './servers/safety.js';
 import { serversRouter } from './routes/servers.js';
 import { statusRouter } from './routes/status.js';
 import { tokensRouter, usersRouter } from './routes/users.js';
 import { dashboardRouter } from './routes/dashboard.js';
 import { livekitRouter } from './routes/livekit.js';
-import { requireCachedAuth, TokenCache } from './cached-auth.js';
-import { FailedAuthLimiter } from './failed-auth-limiter.js';
-import { metricsHandler, type ApiMetrics } from './metrics.js';
-import { requireAdmin } from './scope.js';
-import { statusSnapshotFor, type StatusSnapshot } from './status-snapshot.js';
-import { captureHeaders, statusFastPath } from './status-fast-path.js';
+import { requireCachedAuth, TokenCache } from './http/token-cache.js';
+import { FailedAuthLimiter } from './http/failed-auth-limiter.js';
+import { metricsHandler, type ApiMetrics } from './status/metrics.js';
+import { requireAdmin } from './http/scope.js';
+import { statusSnapshotFor, type StatusSnapshot } from './status/snapshot.js';
+import { captureHeaders, statusFastPath } from './status/fast-path.js';
 
 /** Dependencies of {@link createApp}. */
 export interface AppDeps {

@@ -24,14 +24,14 @@ import {
   type Settings,
 } from '../shared/settings.js';
 import { createApp } from './app.js';
-import { bootstrap } from './bootstrap.js';
-import { TokenCache } from './cached-auth.js';
-import { FailedAuthLimiter } from './failed-auth-limiter.js';
-import { TokenRevocationWatcher } from './token-revocation-watcher.js';
-import { ApiMetrics, ToolCallMetrics } from './metrics.js';
-import { StatusMonitor } from './monitor.js';
-import { attachStatusStream } from './status-stream.js';
-import { statusSnapshotFor } from './status-snapshot.js';
+import { bootstrap } from './accounts/bootstrap.js';
+import { TokenCache } from './http/token-cache.js';
+import { FailedAuthLimiter } from './http/failed-auth-limiter.js';
+import { TokenRevocationWatcher } from './http/token-revocation-watcher.js';
+import { ApiMetrics, ToolCallMetrics } from './status/metrics.js';
+import { StatusMonitor } from './status/monitor.js';
+import { attachStatusStream } from './status/stream.js';
+import { statusSnapshotFor } from './status/snapshot.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -104,7 +104,7 @@ function setServerStatus(id, status, lastError) {
 
 /**
  * Reads one server again. The monitor reports a status before it writes it to the database
- * (`ServerStatusEvent`, server/monitor.ts), so the stored row can lag the stream for a moment:
+ * (`ServerStatusEvent`, server/status/monitor.ts), so the stored row can lag the stream for a moment:
  * the row is read until it shows the streamed status, and the streamed status wins either way.
  * @param {number} id
  */

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import express, { Router, type RequestHandler } from 'express';
 
 /** The folder the dashboard's files are served from. */
-export const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard/', import.meta.url));
+export const DASHBOARD_DIR = fileURLToPath(new URL('../dashboard', import.meta.url));
 
 /**
  * The page's Content-Security-Policy: its own scripts, styles and API only (in CSP Level 3

@@ -17,11 +17,11 @@ import type { Database } from '../../shared/db/open.js';
 import { users, type User } from '../../shared/db/schema.js';
 import { claimVoiceRoom } from '../../shared/db/voice-rooms.js';
 import { participantIdentity } from '../../shared/livekit-identity.js';
-import { API_ROUTES } from '../api-routes.js';
-import { currentUser } from '../auth.js';
-import { HttpError, NotFoundError } from '../errors.js';
-import { parseRequest } from '../route-spec.js';
-import { actingUserId } from '../scope.js';
+import { API_ROUTES } from '../api/routes.js';
+import { currentUser } from '../http/auth.js';
+import { HttpError, NotFoundError } from '../http/errors.js';
+import { parseRequest } from '../api/route-spec.js';
+import { actingUserId } from '../http/scope.js';
 
 /** The agent name dispatched when none is given: the `AGENT_NAME` setting's default. */
 export const DEFAULT_AGENT_NAME = 'switchboard';

@@ -1,8 +1,8 @@
 /** `GET /api/openapi.json`: the OpenAPI 3.1 document, built once from the route list. */
 import { readFileSync } from 'node:fs';
 import { Router } from 'express';
-import { ALL_ROUTES } from '../api-routes.js';
-import { buildOpenApiDocument } from '../openapi.js';
+import { ALL_ROUTES } from '../api/routes.js';
+import { buildOpenApiDocument } from '../api/openapi.js';
 
 const { version } = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),

@@ -24,18 +24,22 @@ import { advertiseTools, type AdvertisedTool } from '../../shared/mcp/advertised
 import { describeError } from '../../shared/errors.js';
 import { configFromColumns, type McpServerConfig } from '../../shared/mcp/server-config.js';
 import type { StdioProcessLimiter } from '../../shared/mcp/stdio-process-limiter.js';
-import { API_ROUTES } from '../api-routes.js';
-import type { toolCallResource } from '../api-schemas.js';
-import { ConflictError, HttpError, NotFoundError } from '../errors.js';
-import { connectionMetadata, probeServer, type ServerWatcher } from '../monitor.js';
-import { parseRequest } from '../route-spec.js';
-import { currentUser } from '../auth.js';
-import { actingUserId } from '../scope.js';
-import { serializeServer } from '../serialize.js';
-import { adminManagedAfter, assertOwnerMayChange, changedManagedFields } from './admin-managed.js';
-import { assertSecretsFollowDestination } from './secret-binding.js';
-import { PERMISSIVE_SAFETY, assertServerAllowed, type ServerSafety } from './server-safety.js';
-import { columnsFromBody, mergeUpdate } from './server-input.js';
+import { API_ROUTES } from '../api/routes.js';
+import type { toolCallResource } from '../api/schemas.js';
+import { ConflictError, HttpError, NotFoundError } from '../http/errors.js';
+import { connectionMetadata, probeServer, type ServerWatcher } from '../status/monitor.js';
+import { parseRequest } from '../api/route-spec.js';
+import { currentUser } from '../http/auth.js';
+import { actingUserId } from '../http/scope.js';
+import { serializeServer } from '../servers/serialize.js';
+import {
+  adminManagedAfter,
+  assertOwnerMayChange,
+  changedManagedFields,
+} from '../servers/admin-managed.js';
+import { assertSecretsFollowDestination } from '../servers/secret-binding.js';
+import { PERMISSIVE_SAFETY, assertServerAllowed, type ServerSafety } from '../servers/safety.js';
+import { columnsFromBody, mergeUpdate } from '../servers/input.js';
 
 /** Dependencies of {@link serversRouter}. */
 export interface ServersRouterDeps {
@@ -111,7 +115,7 @@ function sameConfig(config: McpServerConfig, row: McpServerRow): boolean {
 
 /**
  * The router for `/api/mcp/servers`. Mount behind `requireAuth`. Every route acts for the caller,
- * or for the user an admin names with `?userId=` (see `scope.ts`).
+ * or for the user an admin names with `?userId=` (see `http/scope.ts`).
  */
 export function serversRouter({
   db,

@@ -1,8 +1,8 @@
 /** `GET /api/health` and `GET /api/status` (DESIGN §4, seed 004). */
 import { Router } from 'express';
-import { currentUser } from '../auth.js';
-import { requireCachedAuth, type TokenCache } from '../cached-auth.js';
-import type { StatusSnapshot } from '../status-snapshot.js';
+import { currentUser } from '../http/auth.js';
+import { requireCachedAuth, type TokenCache } from '../http/token-cache.js';
+import type { StatusSnapshot } from '../status/snapshot.js';
 
 /** Dependencies of {@link statusRouter}. */
 export interface StatusRouterDeps {

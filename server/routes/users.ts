@@ -13,13 +13,13 @@ import {
   listTokens,
   listUsers,
   revokeToken,
-} from '../accounts.js';
-import { API_ROUTES } from '../api-routes.js';
-import type { tokenResource, userResource } from '../api-schemas.js';
-import { currentUser } from '../auth.js';
-import { ConflictError, NotFoundError } from '../errors.js';
-import { parseRequest } from '../route-spec.js';
-import { requireAdmin } from '../scope.js';
+} from '../accounts/accounts.js';
+import { API_ROUTES } from '../api/routes.js';
+import type { tokenResource, userResource } from '../api/schemas.js';
+import { currentUser } from '../http/auth.js';
+import { ConflictError, NotFoundError } from '../http/errors.js';
+import { parseRequest } from '../api/route-spec.js';
+import { requireAdmin } from '../http/scope.js';
 
 /** The API form of a user, as `userResource` documents it: `createdAt` an ISO 8601 string. */
 export function serializeUser(user: User): z.output<typeof userResource> {

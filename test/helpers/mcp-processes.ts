@@ -6,7 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { resolvePackageBin } from '../../server/demo-servers.js';
+import { resolvePackageBin } from '../../server/accounts/demo-servers.js';
 
 const require = createRequire(import.meta.url);
 
@@ -14,7 +14,7 @@ const require = createRequire(import.meta.url);
 export const EVERYTHING_BIN = resolvePackageBin('@modelcontextprotocol/server-everything');
 
 /** The repository root. */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** `node` arguments that run `test/fixtures/stdio-fixture-server.ts` through tsx. */
 export const FIXTURE_SERVER_ARGS: string[] = [

@@ -24,8 +24,8 @@ import {
   StatusMonitor,
   type ProbeResult,
   type StatusMonitorOptions,
-} from '../../server/monitor.js';
-import { PERMISSIVE_SAFETY } from '../../server/routes/server-safety.js';
+} from '../../server/status/monitor.js';
+import { PERMISSIVE_SAFETY } from '../../server/servers/safety.js';
 import type { McpServerRow } from '../../shared/db/schema.js';
 import type { Logger } from '../../shared/logger.js';
 import { McpConnection, type McpConnectionOptions } from '../../shared/mcp/connection.js';

@@ -5,11 +5,11 @@
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AppDeps } from '../../server/app.js';
-import { PERMISSIVE_SAFETY } from '../../server/routes/server-safety.js';
+import { PERMISSIVE_SAFETY } from '../../server/servers/safety.js';
 import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
-import { TokenCache } from '../../server/cached-auth.js';
-import { StatusSnapshot } from '../../server/status-snapshot.js';
-import { attachStatusStream, type StatusStream } from '../../server/status-stream.js';
+import { TokenCache } from '../../server/http/token-cache.js';
+import { StatusSnapshot } from '../../server/status/snapshot.js';
+import { attachStatusStream, type StatusStream } from '../../server/status/stream.js';
 import { serve, type TestServer } from './http.js';
 import { sandboxedApp } from './sandboxed.js';
 

@@ -30,7 +30,7 @@ const HELPER = 'test/helpers/sandboxed.ts';
  */
 const EXCEPTIONS: Readonly<Record<string, string>> = {
   // Tests MCP_STDIO_SANDBOX=off and the settings' sandbox itself.
-  'test/shared/settings-sandbox.test.ts': 'tests MCP_STDIO_SANDBOX=off (no sandbox) itself',
+  'test/shared/settings.sandbox.test.ts': 'tests MCP_STDIO_SANDBOX=off (no sandbox) itself',
   // Two tests watch a plain child's process group (sh -c grandchildren, the SIGKILL grace),
   // which the sandbox replaces with its init; 32 `cat` transports only fill the process limiter.
   'test/shared/mcp/stdio-transport.test.ts':

@@ -1,0 +1,290 @@
+/**
+ * Every route the API serves, as {@link RouteSpec}s (DESIGN §4). The routers take their
+ * validation schemas from here and `GET /api/openapi.json` is generated from this list; a test
+ * checks that the routes mounted on the app and this list are the same.
+ */
+import { z } from 'zod';
+import {
+  advertisedTool,
+  callsQuery,
+  createTokenBody,
+  createUserBody,
+  createdToken,
+  createdUser,
+  healthResource,
+  idParams,
+  livekitTokenBody,
+  livekitTokenResource,
+  scopeQuery,
+  serverResource,
+  statusResource,
+  testResult,
+  tokenResource,
+  toolCallResource,
+  userResource,
+} from './schemas.js';
+import { defineRoute, type RouteSpec } from './route-spec.js';
+import { createServerBody, testServerBody, updateServerBody } from '../servers/input.js';
+
+const SERVERS = '/api/mcp/servers';
+const SCOPE = 'Scoped to the caller; an admin may act for a user with `?userId=`.';
+
+/** The API's routes by operation id. */
+export const API_ROUTES = {
+  health: defineRoute({
+    method: 'get',
+    path: '/api/health',
+    operationId: 'health',
+    summary: 'Liveness: 200 while the process serves',
+    tag: 'status',
+    auth: 'none',
+    responses: { 200: { description: 'The process serves.', schema: healthResource } },
+  }),
+  status: defineRoute({
+    method: 'get',
+    path: '/api/status',
+    operationId: 'status',
+    summary: "LiveKit, OpenAI, the caller's MCP servers and the database, each with a detail",
+    description:
+      '`latencyMs` is the time, in milliseconds, this server took to assemble the answer.',
+    tag: 'status',
+    auth: 'user',
+    responses: { 200: { description: 'The status of each part.', schema: statusResource } },
+  }),
+  statusStream: defineRoute({
+    method: 'get',
+    path: '/api/status/stream',
+    operationId: 'statusStream',
+    summary: "WebSocket: a status snapshot, then each status change of the caller's servers",
+    description:
+      'Upgrade with `Authorization: Bearer <token>`, or from a browser with the subprotocols ' +
+      '`switchboard.v1` and `bearer.<token>`. Messages are JSON: first `{ "type": "snapshot" }`, ' +
+      'then `{ "type": "server" }` and `{ "type": "system" }` changes.',
+    tag: 'status',
+    auth: 'user',
+    mount: 'upgrade',
+    responses: { 101: { description: 'Switching Protocols: the WebSocket is open.' } },
+  }),
+  metrics: defineRoute({
+    method: 'get',
+    path: '/metrics',
+    operationId: 'metrics',
+    summary: 'Prometheus metrics (admins only)',
+    description:
+      'Tool calls, errors and durations per server and tool, connections by state, reconnects ' +
+      'and HTTP request durations, in the Prometheus text format.',
+    tag: 'status',
+    auth: 'admin',
+    responses: {
+      200: { description: 'The metrics.', schema: z.string(), contentType: 'text/plain' },
+    },
+  }),
+  openapi: defineRoute({
+    method: 'get',
+    path: '/api/openapi.json',
+    operationId: 'openapi',
+    summary: 'This OpenAPI 3.1 document, generated from the zod schemas',
+    tag: 'meta',
+    auth: 'none',
+    responses: {
+      200: { description: 'The OpenAPI document.', schema: z.record(z.string(), z.unknown()) },
+    },
+  }),
+  listServers: defineRoute({
+    method: 'get',
+    path: SERVERS,
+    operationId: 'listServers',
+    summary: "The caller's MCP servers, oldest first",
+    description: SCOPE,
+    tag: 'servers',
+    auth: 'user',
+    query: scopeQuery,
+    errors: [403, 404],
+    responses: { 200: { description: 'The servers.', schema: z.array(serverResource) } },
+  }),
+  createServer: defineRoute({
+    method: 'post',
+    path: SERVERS,
+    operationId: 'createServer',
+    summary: 'Add an MCP server',
+    description: SCOPE,
+    tag: 'servers',
+    auth: 'user',
+    query: scopeQuery,
+    body: createServerBody,
+    errors: [403, 404, 409, 422],
+    responses: { 201: { description: 'The new server.', schema: serverResource } },
+  }),
+  getServer: defineRoute({
+    method: 'get',
+    path: `${SERVERS}/:id`,
+    operationId: 'getServer',
+    summary: 'One server',
+    description: `${SCOPE} Another user's server is a 404.`,
+    tag: 'servers',
+    auth: 'user',
+    params: idParams,
+    query: scopeQuery,
+    errors: [403],
+    responses: { 200: { description: 'The server.', schema: serverResource } },
+  }),
+  updateServer: defineRoute({
+    method: 'put',
+    path: `${SERVERS}/:id`,
+    operationId: 'updateServer',
+    summary: 'Partial update: any subset of the create fields',
+    description:
+      `${SCOPE} Omitted fields and secrets are kept; \`apiKey\`, \`cwd\` and \`auth\` ` +
+      'set to null are cleared. The merged result is validated like a create body. An update ' +
+      'that changes where the secrets go (the origin of `url` or `auth.tokenUrl`, `command`, ' +
+      '`args`, `cwd`) must give them again or clear them (422 naming them). The owner of an ' +
+      '`adminManaged` server may not change its connection, secrets, tool filter or tool ' +
+      'policy (403 naming them).',
+    tag: 'servers',
+    auth: 'user',
+    params: idParams,
+    query: scopeQuery,
+    body: updateServerBody.meta({
+      description:
+        'Any subset of the fields of a createServer body, each with the same type; the merged ' +
+        'server must be a valid createServer body.',
+    }),
+    errors: [403, 409, 422],
+    responses: { 200: { description: 'The updated server.', schema: serverResource } },
+  }),
+  deleteServer: defineRoute({
+    method: 'delete',
+    path: `${SERVERS}/:id`,
+    operationId: 'deleteServer',
+    summary: 'Remove a server',
+    description: SCOPE,
+    tag: 'servers',
+    auth: 'user',
+    params: idParams,
+    query: scopeQuery,
+    errors: [403],
+    responses: { 204: { description: 'Deleted.' } },
+  }),
+  testServer: defineRoute({
+    method: 'post',
+    path: `${SERVERS}/:id/test`,
+    operationId: 'testServer',
+    summary: 'Connect for real: status, tools and latency, or the error',
+    description:
+      `${SCOPE} The optional body gives a user token for \`user-token\` servers. At most the ` +
+      'first 500 tools are listed; `toolCount` counts them all and `truncated` says when some ' +
+      'were left out.',
+    tag: 'servers',
+    auth: 'user',
+    params: idParams,
+    query: scopeQuery,
+    body: testServerBody,
+    bodyRequired: false,
+    errors: [403],
+    responses: { 200: { description: 'The outcome of the test.', schema: testResult } },
+  }),
+  listTools: defineRoute({
+    method: 'get',
+    path: `${SERVERS}/:id/tools`,
+    operationId: 'listTools',
+    summary: 'The tools exactly as the agent advertises them',
+    description:
+      `${SCOPE} At most the first 500 tools are listed; the \`X-Total-Count\` header counts ` +
+      'them all.',
+    tag: 'servers',
+    auth: 'user',
+    params: idParams,
+    query: scopeQuery,
+    errors: [403, 503],
+    responses: { 200: { description: 'The tools.', schema: z.array(advertisedTool) } },
+  }),
+  listCalls: defineRoute({
+    method: 'get',
+    path: `${SERVERS}/:id/calls`,
+    operationId: 'listCalls',
+    summary: "The server's recent tool calls, newest first",
+    description: `${SCOPE} Tool call arguments are never stored.`,
+    tag: 'servers',
+    auth: 'user',
+    params: idParams,
+    query: callsQuery,
+    errors: [403],
+    responses: { 200: { description: 'The calls.', schema: z.array(toolCallResource) } },
+  }),
+  listUsers: defineRoute({
+    method: 'get',
+    path: '/api/users',
+    operationId: 'listUsers',
+    summary: 'Every user (admins only)',
+    tag: 'users',
+    auth: 'admin',
+    responses: { 200: { description: 'The users.', schema: z.array(userResource) } },
+  }),
+  createUser: defineRoute({
+    method: 'post',
+    path: '/api/users',
+    operationId: 'createUser',
+    summary: 'Create a user and their first API token, shown once (admins only)',
+    tag: 'users',
+    auth: 'admin',
+    body: createUserBody,
+    errors: [409],
+    responses: { 201: { description: 'The user and their token.', schema: createdUser } },
+  }),
+  listTokens: defineRoute({
+    method: 'get',
+    path: '/api/tokens',
+    operationId: 'listTokens',
+    summary: "The caller's API tokens, without the tokens themselves",
+    tag: 'tokens',
+    auth: 'user',
+    responses: { 200: { description: 'The tokens.', schema: z.array(tokenResource) } },
+  }),
+  createToken: defineRoute({
+    method: 'post',
+    path: '/api/tokens',
+    operationId: 'createToken',
+    summary: 'Create another API token for the caller, shown once',
+    tag: 'tokens',
+    auth: 'user',
+    body: createTokenBody,
+    bodyRequired: false,
+    responses: { 201: { description: 'The new token.', schema: createdToken } },
+  }),
+  revokeToken: defineRoute({
+    method: 'delete',
+    path: '/api/tokens/:id',
+    operationId: 'revokeToken',
+    summary: "Revoke one of the caller's tokens",
+    description: "Another user's token is a 404. Revoking a revoked token is a no-op.",
+    tag: 'tokens',
+    auth: 'user',
+    params: idParams,
+    responses: { 204: { description: 'Revoked.' } },
+  }),
+  createLivekitToken: defineRoute({
+    method: 'post',
+    path: '/api/livekit/token',
+    operationId: 'createLivekitToken',
+    summary: 'A LiveKit token to talk to the agent, dispatched for the caller',
+    description:
+      'Mints a LiveKit access token for the caller (identity `user-<id>`) to join `room` (or a ' +
+      'fresh one), with an explicit dispatch of the agent (`AGENT_NAME`) whose metadata is ' +
+      '`{"userId": <caller id>}`, so the session uses the caller\'s MCP servers. LiveKit applies ' +
+      'the dispatch when the join creates the room. A room belongs to the user it was first ' +
+      "minted for: another user's room is a 404. An admin sending `?userId=` gets the token " +
+      'for that user (their identity, agent and rooms). 503 when LiveKit is not configured.',
+    tag: 'livekit',
+    auth: 'user',
+    query: scopeQuery,
+    errors: [403, 404],
+    body: livekitTokenBody,
+    bodyRequired: false,
+    responses: {
+      200: { description: 'The token, the server URL and the room.', schema: livekitTokenResource },
+    },
+  }),
+};
+
+/** Every route, in the order the document lists them. */
+export const ALL_ROUTES: readonly RouteSpec[] = Object.values(API_ROUTES);

@@ -1,0 +1,245 @@
+/**
+ * Zod schemas of the API's payloads that are not server configurations (those live in
+ * `servers/input.ts`): users, tokens, tool calls, query strings and the response shapes.
+ * The routers validate with them and `openapi.ts` documents them, so the two cannot drift.
+ *
+ * A response that shows a table's rows is derived from the table with drizzle-zod's
+ * `createSelectSchema`, so its columns and their types come from `shared/db/schema.ts`; only
+ * what the API shows differently is restated: dates as ISO 8601 strings, secrets masked, JSON
+ * columns with their shapes, and descriptions. Each response schema has an `id`, its name under
+ * `components.schemas` in the OpenAPI document, where the operations refer to it.
+ */
+import { createSelectSchema } from 'drizzle-zod';
+import { z } from 'zod';
+import { USER_ROLES, apiTokens, mcpServers, toolCalls, users } from '../../shared/db/schema.js';
+import { serverIdParam } from '../servers/input.js';
+import { sandboxConfigSchema } from '../../shared/mcp/server-config.js';
+
+const isoDate = z.string().meta({ format: 'date-time' });
+
+/** A positive 32-bit integer in a path or query string, e.g. `:id` or `?userId=`. */
+export const idString = serverIdParam;
+
+/** `:id` of a server or token route. */
+export const idParams = z.object({ id: serverIdParam });
+
+/**
+ * `?userId=` on the servers routes: an admin acts for that user. A non-admin may name only
+ * themself; naming someone else is a 403.
+ */
+export const scopeQuery = z.object({
+  userId: serverIdParam.optional().meta({
+    description: 'Act for this user (admins only; anyone may name themself).',
+  }),
+});
+
+/** Query of `GET /api/mcp/servers/:id/calls`: the scope and `limit` (1–200, default 50). */
+export const callsQuery = scopeQuery.extend({
+  limit: z.coerce
+    .number({ error: 'limit must be an integer from 1 to 200' })
+    .int('limit must be an integer from 1 to 200')
+    .min(1, 'limit must be an integer from 1 to 200')
+    .max(200, 'limit must be an integer from 1 to 200')
+    .default(50)
+    .meta({ description: 'How many calls, newest first (1–200).' }),
+});
+
+/** Body of `POST /api/users`. */
+export const createUserBody = z.strictObject({
+  name: z.string().trim().min(1, 'name is required').max(200, 'name is at most 200 characters'),
+  email: z
+    .email('email must be an email address')
+    .max(320, 'email is at most 320 characters')
+    .transform((email) => email.toLowerCase()),
+  role: z.enum(USER_ROLES).default('user'),
+});
+
+/** Body of `POST /api/tokens` (optional). */
+export const createTokenBody = z.strictObject({
+  label: z.string().trim().max(100, 'label is at most 100 characters').default(''),
+});
+
+/** What a LiveKit room name may be: 1 to 128 letters, digits, `_`, `.` and `-`. */
+export const LIVEKIT_ROOM_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+const ROOM_NAME_RULE = 'room must be 1 to 128 characters, each a letter, digit, _, . or -';
+
+/** Body of `POST /api/livekit/token` (optional): the room to join; default a fresh one. */
+export const livekitTokenBody = z.strictObject({
+  room: z
+    .string({ error: ROOM_NAME_RULE })
+    .regex(LIVEKIT_ROOM_NAME, ROOM_NAME_RULE)
+    .optional()
+    .meta({ description: 'The room to join; omitted: a fresh `switchboard-<random>` room.' }),
+});
+
+/** Answer of `POST /api/livekit/token`: a LiveKit access token and where to use it. */
+export const livekitTokenResource = z
+  .object({
+    token: z.string().meta({
+      description:
+        'A LiveKit access token (JWT) to join `room`, dispatching the agent with the caller ' +
+        'as its user when the join creates the room.',
+    }),
+    url: z.string().meta({ description: 'The LiveKit server to connect to (`LIVEKIT_URL`).' }),
+    room: z.string().meta({ description: 'The room the token joins.' }),
+  })
+  .meta({ id: 'LivekitToken' });
+
+/** A user as the API shows it: a `users` row. */
+export const userResource = createSelectSchema(users, { createdAt: isoDate }).meta({ id: 'User' });
+
+/** A token as `GET /api/tokens` lists it: an `api_tokens` row without its owner or hash. */
+export const tokenResource = createSelectSchema(apiTokens, {
+  createdAt: isoDate,
+  lastUsedAt: isoDate.nullable().meta({ description: 'Kept to the minute.' }),
+  revokedAt: isoDate.nullable(),
+})
+  .omit({ userId: true, tokenHash: true })
+  .meta({ id: 'Token' });
+
+/** Answer of `POST /api/tokens`: the new token, shown this once. */
+export const createdToken = tokenResource
+  .pick({ id: true, label: true, createdAt: true })
+  .extend({
+    token: z.string().meta({ description: 'The bearer token. Shown once; only its hash is kept.' }),
+  })
+  .meta({ id: 'CreatedToken' });
+
+/** Answer of `POST /api/users`: the user and their first token, shown this once. */
+export const createdUser = z
+  .object({
+    user: userResource,
+    token: z.string().meta({ description: "The new user's API token. Shown once." }),
+  })
+  .meta({ id: 'CreatedUser' });
+
+/** One row of `GET /api/mcp/servers/:id/calls`: a `tool_calls` row. Arguments are never stored. */
+export const toolCallResource = createSelectSchema(toolCalls, {
+  toolName: (name) => name.meta({ description: 'The MCP name of the tool.' }),
+  startedAt: isoDate,
+})
+  .omit({ userId: true })
+  .meta({ id: 'ToolCall' });
+
+/**
+ * A secret as responses show it. Without an id: the generator writes a nullable reference as
+ * `allOf` with `null`, which no `null` satisfies, so it stays inline.
+ */
+export const maskedSecret = z.object({
+  set: z.literal(true),
+  last4: z.string().meta({ description: 'Empty for secrets under 12 characters.' }),
+});
+
+/**
+ * A stored MCP server as the API shows it: an `mcp_servers` row with its secrets (`env` and
+ * `headers` values, `apiKey`, the `auth` secret) masked.
+ */
+export const serverResource = createSelectSchema(mcpServers, {
+  args: z.array(z.string()),
+  sandbox: sandboxConfigSchema.meta({
+    description:
+      "A stdio server's sandbox: `network` (`none`, `outbound` (default) or `host`), " +
+      '`allowDomains` (with `outbound` only: host names such as `example.com`, no scheme, port, ' +
+      'path, wildcard or IP address; the server then reaches only what they resolve to, and ' +
+      'resolves no other name), `mounts` of host folders (`hostPath`, `path`, `writable`) and `limits` ' +
+      '(`memoryMb`, `processes`, `openFiles`). `{}` for remote servers.',
+  }),
+  env: z.record(z.string(), maskedSecret),
+  headers: z.record(z.string(), maskedSecret),
+  apiKey: maskedSecret.nullable(),
+  auth: z.looseObject({ type: z.string() }),
+  toolFilter: z.object({ allow: z.array(z.string()), deny: z.array(z.string()) }).partial(),
+  toolPolicy: z
+    .object({
+      confirm: z.enum(['destructive', 'always', 'never']),
+      longRunning: z.union([z.literal('all'), z.array(z.string())]),
+    })
+    .partial()
+    .meta({
+      description:
+        'How the agent treats the tools: `confirm` (default `destructive`) says which calls need ' +
+        "the user's spoken yes; `longRunning` names tools (MCP names) that run in the background.",
+    }),
+  adminManaged: (flag) =>
+    flag.meta({
+      description:
+        'An admin set up or changed this server for its owner: the owner may enable, disable, ' +
+        'rename, describe, time out or delete it, but not change its connection, secrets, tool ' +
+        'filter or tool policy (403).',
+    }),
+  lastConnected: isoDate.nullable(),
+  metadata: z.record(z.string(), z.unknown()).meta({
+    description:
+      'What the status monitor learned the last time it connected: `serverInfo`, ' +
+      '`protocolVersion`, `capabilities`, `instructions`, `toolCount`, `toolNames`, ' +
+      '`latencyMs`, `transport` and `checkedAt`.',
+  }),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+}).meta({ id: 'Server' });
+
+/** A tool as the agent advertises it to the model. */
+export const advertisedTool = z
+  .object({
+    name: z.string().meta({ description: 'The name the model calls, `<server>__<tool>`.' }),
+    originalName: z.string(),
+    description: z.string(),
+    parameters: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'AdvertisedTool' });
+
+/** Answer of `POST /api/mcp/servers/:id/test`. */
+export const testResult = z
+  .discriminatedUnion('status', [
+    z.object({
+      status: z.literal('connected'),
+      serverInfo: z.object({ name: z.string(), version: z.string() }).optional(),
+      transport: z.string(),
+      toolCount: z.number().int(),
+      tools: z.array(advertisedTool),
+      truncated: z.boolean(),
+      latencyMs: z.number(),
+    }),
+    z.object({ status: z.literal('error'), error: z.string(), latencyMs: z.number() }),
+  ])
+  .meta({ id: 'TestResult' });
+
+const componentStatus = z.looseObject({
+  status: z.string(),
+  detail: z.string(),
+  latencyMs: z.number().optional(),
+});
+
+/** Answer of `GET /api/health`. */
+export const healthResource = z
+  .object({ status: z.literal('ok'), timestamp: isoDate })
+  .meta({ id: 'Health' });
+
+/** Answer of `GET /api/status`. */
+export const statusResource = z
+  .object({
+    livekit: componentStatus,
+    openai: componentStatus,
+    mcp: componentStatus,
+    database: componentStatus,
+    latencyMs: z.number().meta({ description: 'Milliseconds this server took to answer.' }),
+    timestamp: isoDate,
+  })
+  .meta({ id: 'Status' });
+
+/** An RFC 9457 problem document, the body of every error. */
+export const problemResource = z
+  .looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string(),
+    detail: z.string(),
+    instance: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({
+    // The OpenAPI document's `components.schemas.Problem`, which every error response refers to.
+    id: 'Problem',
+  });

@@ -1,0 +1,403 @@
+/**
+ * The API process's status monitor: one {@link SupervisedConnection} per active server, so every
+ * server is pinged (MCP `ping`), noticed at once when its transport closes, and reconnected
+ * with backoff forever while active (DESIGN §5). It writes `connection_status` and `last_error`
+ * when they change, `last_connected` at most once per health interval, and `metadata` (server
+ * info, tool count and names, latency) after each connect and each change of the tool list.
+ */
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Database } from '../../shared/db/open.js';
+import type { SecretBox } from '../../shared/secrets.js';
+import type { McpServerRow, ServerMetadata } from '../../shared/db/schema.js';
+import {
+  findServer,
+  listAllActiveServers,
+  updateServerStatus,
+  type ServerStatusPatch,
+  type ServerStore,
+} from '../../shared/db/servers.js';
+import type { Logger } from '../../shared/logger.js';
+import {
+  McpConnection,
+  type ConnectionInfo,
+  type McpConnectionOptions,
+} from '../../shared/mcp/connection.js';
+import { describeError } from '../../shared/errors.js';
+import { SecretScrubber, secretsOfColumns } from '../../shared/mcp/secret-scrubber.js';
+import { configFromColumns, type ConnectionStatus } from '../../shared/mcp/server-config.js';
+import type { StdioProcessLimiter } from '../../shared/mcp/stdio-process-limiter.js';
+import {
+  DEFAULT_HEALTH_POLICY,
+  SupervisedConnection,
+  type HealthPolicy,
+  type StatusChange,
+} from '../../shared/mcp/supervised-connection.js';
+
+/** Why a `user-token` server shows `disconnected` in the API. */
+export const USER_TOKEN_NOTE =
+  'Connected by each agent session with its user token, so the monitor does not check it; ' +
+  'test it with POST /api/mcp/servers/:id/test and a {"userToken": "..."} body.';
+
+/** What the API routes need from a monitor. */
+export interface ServerWatcher {
+  /** Re-reads one server and connects, reconnects or closes it to match the stored config. */
+  sync(serverId: number): Promise<void>;
+  /** The supervised connection to a server, when the monitor holds one. */
+  connection(serverId: number): SupervisedConnection | undefined;
+  /** Subscribes to the monitor's status changes, when it reports them; returns the unsubscriber. */
+  onChange?(listener: ServerStatusListener): () => void;
+}
+
+/**
+ * A server status the monitor decided on, reported before it is written to the database (so
+ * listeners stay current while the database is down). `removed`: the server was deleted or
+ * deactivated and is no longer watched.
+ */
+export interface ServerStatusEvent {
+  serverId: number;
+  userId: number;
+  status: ConnectionStatus | 'removed';
+  /** The new `last_error` when it changed (`null`: cleared). */
+  lastError?: string | null;
+}
+
+/** Receives {@link ServerStatusEvent}s; must not throw (an error is logged and ignored). */
+export type ServerStatusListener = (event: ServerStatusEvent) => void;
+
+/** Options of {@link StatusMonitor}. */
+export interface StatusMonitorOptions {
+  db: Database;
+  /** Opens the servers' sealed secrets (`DatabaseHandle.secrets`). */
+  secrets: SecretBox;
+  logger: Logger;
+  /** Health and backoff settings (`MCP_HEALTH_INTERVAL_MS`, `MCP_HEALTH_TIMEOUT_MS`, ...). */
+  policy?: Partial<HealthPolicy>;
+  /** Jitter source for reconnect delays; default `Math.random`. */
+  random?: () => number;
+  /**
+   * The process's cap on stdio server processes (`MCP_MAX_STDIO_PROCESSES`, and per user
+   * `MCP_MAX_STDIO_PROCESSES_PER_USER`: each server counts against its owner); default none.
+   */
+  stdioLimiter?: StdioProcessLimiter;
+  /** URL policy and stdio allow list of every connection (from the settings); default none. */
+  guards?: ConnectionGuards;
+}
+
+/**
+ * The connection guards a caller passes on (`MCP_ALLOW_PRIVATE_NETWORKS`,
+ * `MCP_STDIO_ALLOWED_COMMANDS`, `MCP_MAX_MESSAGE_BYTES`).
+ */
+export type ConnectionGuards = Pick<
+  McpConnectionOptions,
+  'urlPolicy' | 'allowedCommands' | 'maxMessageBytes' | 'sandbox'
+>;
+
+interface Entry {
+  row: McpServerRow;
+  connection: SupervisedConnection;
+  /** When `last_connected` was last written (epoch ms). */
+  lastConnectedWrittenAt: number;
+  /** The entry's status writes, in order. */
+  writes: Promise<void>;
+}
+
+/** Builds the metadata stored for a connected server. */
+export function connectionMetadata(
+  info: ConnectionInfo | undefined,
+  tools: readonly Tool[],
+): ServerMetadata {
+  return {
+    serverInfo: info?.serverInfo,
+    capabilities: info?.capabilities,
+    transport: info?.transport,
+    protocolVersion: info?.protocolVersion,
+    toolCount: tools.length,
+    toolNames: tools.map((tool) => tool.name),
+    latencyMs: info?.latencyMs,
+    checkedAt: new Date().toISOString(),
+  };
+}
+
+/** The outcome of {@link probeServer}. */
+export type ProbeResult =
+  | {
+      ok: true;
+      connection: McpConnection;
+      info: ConnectionInfo;
+      tools: Tool[];
+      patch: ServerStatusPatch;
+    }
+  | { ok: false; error: string; patch: ServerStatusPatch };
+
+/**
+ * Connects a server once (no retries: this is the "test" button), lists its tools, and returns
+ * the status patch describing the result. On success the connection is left open and returned
+ * (the caller closes it); on failure it is closed. Never throws: a config that does not
+ * validate is reported as the error.
+ *
+ * @param options.stdioLimiter the process's cap on stdio server processes, counted against the
+ *   server's owner too; default none.
+ * @param options.userToken a user's token, for a server with `user-token` auth.
+ * @param options.urlPolicy where a remote server may be; options.allowedCommands the stdio allow
+ *   list (see `McpConnectionOptions`).
+ */
+export async function probeServer(
+  row: McpServerRow,
+  logger: Logger,
+  options: { stdioLimiter?: StdioProcessLimiter; userToken?: string } & ConnectionGuards = {},
+): Promise<ProbeResult> {
+  let connection: McpConnection | undefined;
+  const scrubber = new SecretScrubber([...secretsOfColumns(row), options.userToken]);
+  try {
+    connection = new McpConnection(configFromColumns(row), {
+      logger,
+      label: row.name,
+      scrubber,
+      stdioLimiter: options.stdioLimiter?.forUser(row.userId),
+      userToken: options.userToken,
+      urlPolicy: options.urlPolicy,
+      allowedCommands: options.allowedCommands,
+      maxMessageBytes: options.maxMessageBytes,
+      sandbox: options.sandbox,
+      serverId: row.id,
+    });
+    const info = await connection.connect();
+    const tools = await connection.listTools();
+    return {
+      ok: true,
+      connection,
+      info,
+      tools,
+      patch: {
+        connectionStatus: 'connected',
+        lastConnected: new Date(),
+        lastError: null,
+        metadata: connectionMetadata(info, tools),
+      },
+    };
+  } catch (error) {
+    await connection?.close();
+    // Scrubbed at the connection already; again here for errors raised before it existed.
+    const message = describeError(error, (text) => scrubber.scrub(text));
+    return { ok: false, error: message, patch: { connectionStatus: 'error', lastError: message } };
+  }
+}
+
+/** Keeps every active server connected and its stored status current. */
+export class StatusMonitor implements ServerWatcher {
+  readonly #db: Database;
+  readonly #store: ServerStore;
+  readonly #logger: Logger;
+  readonly #policy: HealthPolicy;
+  readonly #random?: () => number;
+  readonly #stdioLimiter?: StdioProcessLimiter;
+  readonly #guards?: ConnectionGuards;
+  readonly #entries = new Map<number, Entry>();
+  /** Per-server chain so syncs and writes of one server never interleave. */
+  readonly #queues = new Map<number, Promise<void>>();
+  readonly #listeners = new Set<ServerStatusListener>();
+  #stopped = false;
+
+  constructor(options: StatusMonitorOptions) {
+    this.#db = options.db;
+    this.#store = { db: options.db, secrets: options.secrets };
+    this.#logger = options.logger.child({ component: 'status-monitor' });
+    this.#policy = { ...DEFAULT_HEALTH_POLICY, ...options.policy };
+    this.#random = options.random;
+    this.#stdioLimiter = options.stdioLimiter;
+    this.#guards = options.guards;
+  }
+
+  /** Connects every active server (in parallel); resolves when each has had a first attempt. */
+  async start(): Promise<void> {
+    this.#stopped = false;
+    const rows = await listAllActiveServers(this.#store);
+    await Promise.all(rows.map((row) => this.sync(row.id)));
+    this.#logger.info(
+      { servers: rows.length, intervalMs: this.#policy.intervalMs },
+      'status monitor started',
+    );
+  }
+
+  /** @inheritdoc */
+  connection(serverId: number): SupervisedConnection | undefined {
+    return this.#entries.get(serverId)?.connection;
+  }
+
+  /**
+   * @inheritdoc
+   * A server whose stored config is unchanged keeps its connection; one in `error` is retried
+   * at once (someone is looking at it).
+   */
+  sync(serverId: number): Promise<void> {
+    return this.#enqueue(serverId, async () => {
+      if (this.#stopped) return;
+      const row = await findServer(this.#store, serverId);
+      const entry = this.#entries.get(serverId);
+      if (!row || !row.isActive) {
+        const userId = entry?.row.userId ?? row?.userId;
+        if (userId !== undefined) this.#emit(serverId, userId, { connectionStatus: undefined });
+        await this.#drop(serverId);
+        if (row && row.connectionStatus !== 'disconnected') {
+          await updateServerStatus(this.#db, serverId, { connectionStatus: 'disconnected' });
+        }
+        return;
+      }
+      if (entry && entry.row.updatedAt.getTime() === row.updatedAt.getTime()) {
+        if (entry.connection.status === 'error') await entry.connection.reconnectNow();
+        await entry.writes;
+        return;
+      }
+      await this.#drop(serverId);
+      await this.#open(row);
+    });
+  }
+
+  /** @inheritdoc */
+  onChange(listener: ServerStatusListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Pings every connected server now, as the health loops do. */
+  async checkAll(): Promise<void> {
+    await Promise.all(
+      [...this.#entries.values()].map((entry) => entry.connection.ping().catch(() => undefined)),
+    );
+  }
+
+  /** Stops every connection (ending stdio child processes). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all(
+      [...this.#entries.keys()].map((id) => this.#enqueue(id, () => this.#drop(id))),
+    );
+  }
+
+  async #open(row: McpServerRow): Promise<void> {
+    if (row.auth.type === 'user-token') {
+      // Such a server is reached with each session's own user token; the monitor has none.
+      const patch: ServerStatusPatch = {
+        connectionStatus: 'disconnected',
+        lastError: USER_TOKEN_NOTE,
+      };
+      this.#emit(row.id, row.userId, patch);
+      await updateServerStatus(this.#db, row.id, patch);
+      return;
+    }
+    let config;
+    try {
+      config = configFromColumns(row);
+    } catch (error) {
+      const scrubber = new SecretScrubber(secretsOfColumns(row));
+      const patch: ServerStatusPatch = {
+        connectionStatus: 'error',
+        lastError: scrubber.scrub(`Invalid configuration: ${describeError(error)}`),
+      };
+      this.#emit(row.id, row.userId, patch);
+      await updateServerStatus(this.#db, row.id, patch);
+      return;
+    }
+    const entry: Entry = {
+      row,
+      lastConnectedWrittenAt: 0,
+      writes: Promise.resolve(),
+      connection: new SupervisedConnection(config, {
+        logger: this.#logger,
+        label: row.name,
+        policy: this.#policy,
+        random: this.#random,
+        connectionOptions: {
+          stdioLimiter: this.#stdioLimiter?.forUser(row.userId),
+          ...this.#guards,
+          serverId: row.id,
+        },
+        onStatusChange: (change) => this.#write(entry, () => this.#statusPatch(entry, change)),
+        onToolsChanged: () => this.#write(entry, () => this.#metadataPatch(entry)),
+        onHealthy: () => this.#write(entry, () => this.#healthyPatch(entry)),
+      }),
+    };
+    this.#entries.set(row.id, entry);
+    await entry.connection.start();
+    await entry.writes;
+  }
+
+  #statusPatch(entry: Entry, change: StatusChange): ServerStatusPatch {
+    const patch: ServerStatusPatch = { connectionStatus: change.status };
+    if (change.status === 'connected') {
+      patch.lastError = null;
+      patch.lastConnected = new Date();
+      patch.metadata = connectionMetadata(entry.connection.info, entry.connection.tools);
+      entry.lastConnectedWrittenAt = Date.now();
+    } else if (change.error) {
+      patch.lastError = entry.connection.scrubber.scrub(change.error.message);
+    }
+    return patch;
+  }
+
+  #metadataPatch(entry: Entry): ServerStatusPatch {
+    if (entry.connection.status !== 'connected' && entry.connection.status !== 'degraded')
+      return {};
+    return { metadata: connectionMetadata(entry.connection.info, entry.connection.tools) };
+  }
+
+  /** `last_connected` at most once per health interval. */
+  #healthyPatch(entry: Entry): ServerStatusPatch {
+    const now = Date.now();
+    if (now - entry.lastConnectedWrittenAt < this.#policy.intervalMs) return {};
+    entry.lastConnectedWrittenAt = now;
+    return { lastConnected: new Date(now) };
+  }
+
+  /** Chains a write for the entry's server unless the entry has been replaced or dropped. */
+  #write(entry: Entry, patch: () => ServerStatusPatch): void {
+    const serverId = entry.row.id;
+    entry.writes = entry.writes
+      .then(async () => {
+        if (this.#entries.get(serverId) !== entry) return;
+        const values = patch();
+        this.#emit(serverId, entry.row.userId, values);
+        await updateServerStatus(this.#db, serverId, values);
+      })
+      .catch((error: unknown) => {
+        this.#logger.error({ serverId, err: error }, 'could not write server status');
+      });
+  }
+
+  /** Tells the listeners of a status patch; `connectionStatus: undefined` means removed. */
+  #emit(serverId: number, userId: number, patch: ServerStatusPatch): void {
+    if (this.#listeners.size === 0 || !('connectionStatus' in patch)) return;
+    const event: ServerStatusEvent = {
+      serverId,
+      userId,
+      status: patch.connectionStatus ?? 'removed',
+      lastError: patch.lastError,
+    };
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#logger.error({ serverId, err: error }, 'status listener failed');
+      }
+    }
+  }
+
+  async #drop(serverId: number): Promise<void> {
+    const entry = this.#entries.get(serverId);
+    this.#entries.delete(serverId);
+    await entry?.connection.close();
+    await entry?.writes;
+  }
+
+  #enqueue(serverId: number, task: () => Promise<void>): Promise<void> {
+    const previous = this.#queues.get(serverId) ?? Promise.resolve();
+    const next = previous.then(task).catch((error: unknown) => {
+      this.#logger.error({ serverId, err: error }, 'status monitor task failed');
+    });
+    this.#queues.set(serverId, next);
+    void next.finally(() => {
+      if (this.#queues.get(serverId) === next) this.#queues.delete(serverId);
+    });
+    return next;
+  }
+}

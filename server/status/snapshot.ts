@@ -1,0 +1,375 @@
+/**
+ * The in-memory status snapshot behind `GET /api/status` and `GET /api/status/stream`: polling
+ * costs nothing because a request only reads memory. It is kept current by
+ * - the status monitor's change events (`StatusMonitor.onChange`), at once;
+ * - a periodic database round (`select 1`, then the id, owner and status of every active server),
+ *   which gives the database's health and picks up statuses other processes wrote;
+ * - LiveKit and OpenAI checks re-run in the background.
+ */
+import { eq } from 'drizzle-orm';
+import type { DatabaseHandle } from '../../shared/db/open.js';
+import { mcpServers } from '../../shared/db/schema.js';
+import { CONNECTION_STATUSES, type ConnectionStatus } from '../../shared/mcp/server-config.js';
+import { databaseErrorMessage } from '../../shared/db/unavailable.js';
+import type { Logger } from '../../shared/logger.js';
+import { describeError } from '../../shared/errors.js';
+import type { ServerStatusEvent, ServerWatcher } from './monitor.js';
+import {
+  checkLivekit,
+  checkOpenAI,
+  checkRealtime,
+  summarizeMcp,
+  type ComponentStatus,
+  type LivekitSettings,
+  type McpStatus,
+} from './checks.js';
+
+/** A system part of the status answer. */
+export type SystemPart = 'database' | 'livekit' | 'openai';
+
+/** A component status with when it was last checked. */
+export type CheckedStatus = ComponentStatus & {
+  /** ISO 8601 time the background check finished. */
+  checkedAt: string;
+};
+
+/** The body of `GET /api/status` (DESIGN §4). */
+export interface StatusAnswer {
+  livekit: CheckedStatus;
+  openai: CheckedStatus;
+  mcp: McpStatus;
+  database: CheckedStatus & { kind: 'postgres' | 'pglite' };
+  /**
+   * Time this process took to assemble the answer, in milliseconds (3 decimals): reading the
+   * in-memory snapshot, no I/O. The round trips of the checks themselves are each component's
+   * own `latencyMs`, measured by the background check at its `checkedAt`.
+   */
+  latencyMs: number;
+  /** ISO 8601 time of the answer. */
+  timestamp: string;
+}
+
+/** What a status change listener receives. */
+export type StatusEvent =
+  | {
+      type: 'server';
+      userId: number;
+      serverId: number;
+      /** `removed`: deleted or deactivated. */
+      status: ConnectionStatus | 'removed';
+      lastError?: string | null;
+    }
+  | { type: 'system'; part: SystemPart; status: CheckedStatus };
+
+/** Options of {@link StatusSnapshot}. */
+export interface StatusSnapshotOptions {
+  database: DatabaseHandle;
+  logger: Logger;
+  /** The status monitor; its change events are applied at once. */
+  watcher?: Pick<ServerWatcher, 'onChange'>;
+  /** The LiveKit check; default: unconfigured. */
+  checkLivekit?: () => Promise<ComponentStatus>;
+  /** The OpenAI check; default: unconfigured. */
+  checkOpenAI?: () => Promise<ComponentStatus>;
+  /** Period of the database round, in milliseconds; default 5000. */
+  databaseIntervalMs?: number;
+  /** Period of the LiveKit and OpenAI checks, in milliseconds; default 10000. */
+  externalIntervalMs?: number;
+}
+
+interface ServerState {
+  status: ConnectionStatus;
+  /** `performance.now()` of the monitor event that set it; 0 when read from the database. */
+  eventAt: number;
+}
+
+const STARTING: CheckedStatus = {
+  status: 'error',
+  detail: 'Not checked yet.',
+  checkedAt: new Date(0).toISOString(),
+};
+
+/** Keeps the status of every part current in memory. Call {@link start}, later {@link stop}. */
+export class StatusSnapshot {
+  readonly #options: StatusSnapshotOptions;
+  readonly #logger: Logger;
+  /** userId → serverId → state. */
+  readonly #servers = new Map<number, Map<number, ServerState>>();
+  /** Each user's `mcp` summary, kept until one of their servers changes (status polls are hot). */
+  readonly #summaries = new Map<number, McpStatus>();
+  readonly #owners = new Map<number, number>();
+  readonly #system: Record<SystemPart, CheckedStatus> = {
+    database: STARTING,
+    livekit: STARTING,
+    openai: STARTING,
+  };
+  readonly #listeners = new Set<(event: StatusEvent) => void>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #unsubscribe?: () => void;
+  #ready?: Promise<void>;
+  #isReady = false;
+
+  constructor(options: StatusSnapshotOptions) {
+    this.#options = options;
+    this.#logger = options.logger.child({ component: 'status-snapshot' });
+  }
+
+  /**
+   * Subscribes to the monitor and starts the background checks (timers do not keep the process
+   * alive). Resolves when every part has been checked once; calling it again returns the same
+   * promise.
+   */
+  start(): Promise<void> {
+    if (this.#ready) return this.#ready;
+    this.#unsubscribe = this.#options.watcher?.onChange?.((event) => this.#applyEvent(event));
+    const every = (ms: number, task: () => Promise<void>) => {
+      const timer = setInterval(() => void task(), ms);
+      timer.unref();
+      this.#timers.push(timer);
+    };
+    every(this.#options.databaseIntervalMs ?? 5_000, () => this.refreshDatabase());
+    every(this.#options.externalIntervalMs ?? 10_000, () => this.refreshExternal());
+    this.#ready = Promise.all([this.refreshDatabase(), this.refreshExternal()]).then(() => {
+      this.#isReady = true;
+    });
+    return this.#ready;
+  }
+
+  /** Whether the first round of checks is in. */
+  get isReady(): boolean {
+    return this.#isReady;
+  }
+
+  /** Resolves once the first round of checks is in (starting them if needed). */
+  ready(): Promise<void> {
+    return this.#ready ?? this.start();
+  }
+
+  /** Stops the timers and the monitor subscription, and drops every listener. */
+  stop(): void {
+    for (const timer of this.#timers.splice(0)) clearInterval(timer);
+    this.#unsubscribe?.();
+    this.#listeners.clear();
+  }
+
+  /** The status answer for one user, from memory only (call after {@link ready}). */
+  forUser(userId: number): StatusAnswer {
+    const started = performance.now();
+    let mcp = this.#summaries.get(userId);
+    if (!mcp) {
+      const servers = this.#servers.get(userId);
+      mcp = summarizeMcp(servers ? [...servers.values()].map((server) => server.status) : []);
+      this.#summaries.set(userId, mcp);
+    }
+    const database = this.#system.database;
+    return {
+      livekit: this.#system.livekit,
+      openai: this.#system.openai,
+      mcp,
+      database: { ...database, kind: this.#options.database.kind },
+      latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+      timestamp: new Date().toISOString(),
+    };
+  }
+
+  /** The per-server statuses of one user, by server id. */
+  serversOf(userId: number): Record<number, ConnectionStatus> {
+    const result: Record<number, ConnectionStatus> = {};
+    for (const [id, state] of this.#servers.get(userId) ?? []) result[id] = state.status;
+    return result;
+  }
+
+  /** Active servers of every user per connection status (the metrics gauge). */
+  countsByStatus(): Record<ConnectionStatus, number> {
+    const counts = Object.fromEntries(CONNECTION_STATUSES.map((s) => [s, 0])) as Record<
+      ConnectionStatus,
+      number
+    >;
+    for (const servers of this.#servers.values()) {
+      for (const state of servers.values()) counts[state.status] += 1;
+    }
+    return counts;
+  }
+
+  /** The current state of every part of the system (not per user). */
+  system(): Readonly<Record<SystemPart, CheckedStatus>> {
+    return this.#system;
+  }
+
+  /** Subscribes to every change; returns the unsubscriber. */
+  subscribe(listener: (event: StatusEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Pings the database and re-reads the active servers' statuses. A monitor event newer than the
+   * read wins over it. Never rejects: a failure is the database's `error` status.
+   */
+  async refreshDatabase(): Promise<void> {
+    const { database } = this.#options;
+    const readStarted = performance.now();
+    try {
+      const latencyMs = await database.ping();
+      const rows = await database.db
+        .select({
+          id: mcpServers.id,
+          userId: mcpServers.userId,
+          status: mcpServers.connectionStatus,
+        })
+        .from(mcpServers)
+        .where(eq(mcpServers.isActive, true));
+      this.#replaceServers(rows, readStarted);
+      this.#setSystem('database', {
+        status: 'connected',
+        detail: `${database.kind === 'pglite' ? 'Embedded PGlite' : 'Postgres'} answered.`,
+        latencyMs,
+      });
+    } catch (error) {
+      this.#setSystem('database', {
+        status: 'error',
+        detail: `The database is unreachable: ${databaseErrorMessage(error)}`,
+      });
+    }
+  }
+
+  /** Re-runs the LiveKit and OpenAI checks. Never rejects. */
+  async refreshExternal(): Promise<void> {
+    const unconfigured = (detail: string) => async (): Promise<ComponentStatus> => ({
+      status: 'unconfigured',
+      detail,
+    });
+    const run = async (part: 'livekit' | 'openai', check: () => Promise<ComponentStatus>) => {
+      try {
+        this.#setSystem(part, await check());
+      } catch (error) {
+        this.#setSystem(part, { status: 'error', detail: describeError(error) });
+      }
+    };
+    await Promise.all([
+      run('livekit', this.#options.checkLivekit ?? unconfigured('LiveKit is not configured.')),
+      run('openai', this.#options.checkOpenAI ?? unconfigured('OpenAI is not configured.')),
+    ]);
+  }
+
+  #setSystem(part: SystemPart, status: ComponentStatus): void {
+    const previous = this.#system[part];
+    const next: CheckedStatus = { ...status, checkedAt: new Date().toISOString() };
+    this.#system[part] = next;
+    if (
+      previous.status !== next.status ||
+      previous.detail !== next.detail ||
+      previous.realtime?.detail !== next.realtime?.detail
+    ) {
+      if (part === 'database' && next.status === 'error') {
+        this.#logger.warn({ detail: next.detail }, 'database unreachable');
+      }
+      this.#publish({ type: 'system', part, status: next });
+    }
+  }
+
+  #applyEvent(event: ServerStatusEvent): void {
+    const at = performance.now();
+    if (event.status === 'removed') {
+      this.#removeServer(event.serverId);
+    } else {
+      this.#setServer(event.userId, event.serverId, { status: event.status, eventAt: at });
+    }
+    this.#publish({ type: 'server', ...event });
+  }
+
+  #replaceServers(
+    rows: readonly { id: number; userId: number; status: ConnectionStatus }[],
+    readStarted: number,
+  ): void {
+    const seen = new Set<number>();
+    for (const row of rows) {
+      seen.add(row.id);
+      const current = this.#servers.get(row.userId)?.get(row.id);
+      if (current && current.eventAt > readStarted) continue;
+      if (current?.status === row.status) continue;
+      this.#setServer(row.userId, row.id, { status: row.status, eventAt: 0 });
+      this.#publish({ type: 'server', userId: row.userId, serverId: row.id, status: row.status });
+    }
+    for (const [serverId, userId] of [...this.#owners]) {
+      if (seen.has(serverId)) continue;
+      const current = this.#servers.get(userId)?.get(serverId);
+      if (current && current.eventAt > readStarted) continue;
+      this.#removeServer(serverId);
+      this.#publish({ type: 'server', userId, serverId, status: 'removed' });
+    }
+  }
+
+  #setServer(userId: number, serverId: number, state: ServerState): void {
+    const owner = this.#owners.get(serverId);
+    if (owner !== undefined && owner !== userId) this.#servers.get(owner)?.delete(serverId);
+    this.#owners.set(serverId, userId);
+    if (owner !== undefined) this.#summaries.delete(owner);
+    this.#summaries.delete(userId);
+    let servers = this.#servers.get(userId);
+    if (!servers) this.#servers.set(userId, (servers = new Map()));
+    servers.set(serverId, state);
+  }
+
+  #removeServer(serverId: number): void {
+    const owner = this.#owners.get(serverId);
+    if (owner === undefined) return;
+    this.#owners.delete(serverId);
+    this.#summaries.delete(owner);
+    const servers = this.#servers.get(owner);
+    servers?.delete(serverId);
+    if (servers?.size === 0) this.#servers.delete(owner);
+  }
+
+  #publish(event: StatusEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#logger.error({ err: error }, 'status listener failed');
+      }
+    }
+  }
+}
+
+/** Settings for {@link statusSnapshotFor}, as `createApp` receives them. */
+export interface StatusSnapshotSettings {
+  database: DatabaseHandle;
+  logger: Logger;
+  watcher?: Pick<ServerWatcher, 'onChange'>;
+  livekit?: LivekitSettings;
+  /** OpenAI settings; `realtimeModel` (`OPENAI_REALTIME_MODEL`) defaults to `gpt-realtime`. */
+  openai?: { apiKey?: string; baseUrl?: string; realtimeModel?: string };
+  /** Timeout of the LiveKit and OpenAI checks, in milliseconds; default 3000. */
+  statusCheckTimeoutMs?: number;
+  /** Period of the LiveKit and OpenAI checks (`STATUS_CACHE_MS`), in milliseconds; default 10000. */
+  statusCacheMs?: number;
+}
+
+/**
+ * A {@link StatusSnapshot} with the real LiveKit (`RoomService.ListRooms`) and OpenAI
+ * (`GET /models`, and beside it the realtime endpoint as `openai.realtime`, see
+ * {@link checkRealtime}) checks. Not started.
+ */
+export function statusSnapshotFor(settings: StatusSnapshotSettings): StatusSnapshot {
+  const timeoutMs = settings.statusCheckTimeoutMs ?? 3000;
+  return new StatusSnapshot({
+    database: settings.database,
+    logger: settings.logger,
+    watcher: settings.watcher,
+    checkLivekit: () => checkLivekit(settings.livekit ?? {}, timeoutMs),
+    checkOpenAI: async () => {
+      const openai = {
+        apiKey: settings.openai?.apiKey,
+        baseUrl: settings.openai?.baseUrl ?? 'https://api.openai.com/v1',
+        realtimeModel: settings.openai?.realtimeModel,
+      };
+      const [api, realtime] = await Promise.all([
+        checkOpenAI(openai, timeoutMs),
+        checkRealtime(openai, timeoutMs),
+      ]);
+      return { ...api, realtime };
+    },
+    externalIntervalMs: settings.statusCacheMs || 10_000,
+  });
+}

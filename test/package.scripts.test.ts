@@ -1,0 +1,205 @@
+/**
+ * `npm start` and `npm run agent` as an operator runs them: the npm process is the one a service
+ * manager or a terminal signals, so SIGTERM to npm must end the API and everything it started.
+ * Also two API processes on one embedded-database `DATA_DIR`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, isProcessAlive, runningProcesses } from './helpers/mcp-processes.js';
+
+const ADMIN_TOKEN = 'admin-token-for-the-npm-scripts-test-01';
+const started: ChildProcess[] = [];
+const dirs: string[] = [];
+
+afterAll(() => {
+  for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Every running descendant of `pid`, from the process table. */
+function descendants(pid: number): number[] {
+  const rows = runningProcesses();
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    for (const row of rows) {
+      if (row.ppid === parent) {
+        found.push(row.pid);
+        queue.push(row.pid);
+      }
+    }
+  }
+  return found;
+}
+
+/** Polls the process table until none of `pids` runs (bounded); returns those still running. */
+async function untilGone(pids: readonly number[]): Promise<number[]> {
+  let left = pids.filter(isProcessAlive);
+  for (let attempt = 0; attempt < 300 && left.length > 0; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    left = left.filter(isProcessAlive);
+  }
+  return left;
+}
+
+/** A process started with a minimal environment, its output collected, and its exit awaited. */
+function run(command: string, args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(command, args, {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(child);
+  // Both streams: the LiveKit CLI logs to stdout.
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += String(chunk)));
+  child.stderr!.on('data', (chunk) => (output += String(chunk)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, exited, output: () => output };
+}
+
+/** An API environment on a fresh DATA_DIR (embedded PGlite, the demo stdio servers on). */
+async function apiEnvironment(dataDir?: string) {
+  const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), 'switchboard-npm-'));
+  if (!dataDir) dirs.push(dir);
+  const port = await freePort();
+  return {
+    dataDir: dir,
+    base: `http://127.0.0.1:${port}`,
+    env: { DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN },
+  };
+}
+
+/** Waits until the API answers its health check (bounded by attempts). */
+async function untilHealthy(base: string): Promise<void> {
+  for (let attempt = 0; attempt < 2000; attempt++) {
+    const res = await fetch(`${base}/api/health`).catch(() => undefined);
+    if (res?.ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the API at ${base} did not come up`);
+}
+
+/**
+ * Waits until the API answers and every demo server is connected (bounded by attempts, generous:
+ * the machine may be busy with other test runs).
+ */
+async function untilServing(base: string): Promise<void> {
+  for (let attempt = 0; attempt < 2000; attempt++) {
+    const res = await fetch(`${base}/api/mcp/servers`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    }).catch(() => undefined);
+    if (res?.ok) {
+      const servers = (await res.json()) as { connectionStatus: string }[];
+      if (servers.length > 0 && servers.every((s) => s.connectionStatus === 'connected')) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the API at ${base} did not come up with its demo servers connected`);
+}
+
+describe('npm start and SIGTERM', () => {
+  it('stops npm, the API process and every process it started', async () => {
+    const { env, base, dataDir } = await apiEnvironment();
+    const npm = run('npm', ['start', '--silent'], env);
+    await untilServing(base);
+    const tree = descendants(npm.child.pid!);
+    // The API itself and its three demo stdio servers at least.
+    expect(tree.length).toBeGreaterThanOrEqual(4);
+
+    npm.child.kill('SIGTERM');
+    await npm.exited;
+    expect(await untilGone(tree)).toEqual([]);
+    expect(npm.output()).not.toMatch(/"level":(50|60)/);
+    // Stopped through its shutdown, which releases the data directory.
+    expect(existsSync(path.join(dataDir, 'switchboard.lock'))).toBe(false);
+  }, 400_000);
+});
+
+describe('two API processes on one DATA_DIR', () => {
+  it('refuses the second with a message naming the first one’s PID', async () => {
+    const first = await apiEnvironment();
+    Object.assign(first.env, { SEED_DEMO_SERVERS: 'false' });
+    const api = run(process.execPath, ['--import', 'tsx', 'server/main.ts'], first.env);
+    await untilHealthy(first.base);
+
+    const second = await apiEnvironment(first.dataDir);
+    Object.assign(second.env, { SEED_DEMO_SERVERS: 'false' });
+    const refused = run(process.execPath, ['--import', 'tsx', 'server/main.ts'], second.env);
+    expect((await refused.exited).code).toBe(1);
+    expect(refused.output()).toContain(`PID ${api.child.pid}`);
+    expect(refused.output()).toContain('switchboard.lock');
+    // The first one still serves.
+    expect((await fetch(`${first.base}/api/health`)).status).toBe(200);
+
+    api.child.kill('SIGTERM');
+    expect((await api.exited).code).toBe(0);
+    // Once it is gone the directory is free again.
+    const third = run(process.execPath, ['--import', 'tsx', 'server/main.ts'], second.env);
+    await untilHealthy(second.base);
+    third.child.kill('SIGKILL');
+    await third.exited;
+    // A lock left by a killed process is stale: the next start takes it over.
+    const fourth = run(process.execPath, ['--import', 'tsx', 'server/main.ts'], first.env);
+    await untilHealthy(first.base);
+    fourth.child.kill('SIGTERM');
+    expect((await fourth.exited).code).toBe(0);
+  }, 400_000);
+});
+
+describe('npm run agent', () => {
+  it('exits at once with the missing settings named', async () => {
+    const npm = run('npm', ['run', 'agent', '--silent'], {});
+    const { code } = await npm.exited;
+    expect(code).not.toBe(0);
+    expect(npm.output()).toContain('DATABASE_URL');
+    expect(npm.output()).toContain('OPENAI_API_KEY');
+  }, 60_000);
+
+  it('hands the SIGTERM npm gets to the worker process itself', async () => {
+    const unreachable = await freePort();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-agent-'));
+    dirs.push(dataDir);
+    const npm = run('npm', ['run', 'agent', '--silent', '--', '--log-level', 'debug'], {
+      DATA_DIR: dataDir,
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+      OPENAI_API_KEY: 'sk-test',
+      SWITCHBOARD_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
+      LIVEKIT_URL: `ws://127.0.0.1:${unreachable}`,
+      LIVEKIT_API_KEY: 'devkey',
+      LIVEKIT_API_SECRET: 'secret-secret-secret-secret-secret',
+    });
+    // Without LiveKit the worker keeps retrying its connection (agents-js: 10 attempts).
+    for (let attempt = 0; attempt < 600 && npm.child.exitCode === null; attempt++) {
+      if (npm.output().includes('failed to connect to LiveKit server')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    try {
+      expect(npm.output()).toContain('failed to connect to LiveKit server');
+      npm.child.kill('SIGTERM');
+      for (let attempt = 0; attempt < 600; attempt++) {
+        if (npm.output().includes('SIGTERM received')) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(npm.output()).toContain('SIGTERM received');
+    } finally {
+      // agents-js then waits for its LiveKit retries to end before it exits: do not wait here.
+      for (const pid of descendants(npm.child.pid!)) process.kill(pid, 'SIGKILL');
+    }
+  }, 120_000);
+});
