@@ -39,3 +39,31 @@ export function describeError(
   }
   return scrub(String(error));
 }
+
+/** One failed field of a validation, as the API's problem documents list it. */
+export interface FieldError {
+  /** Where the field is, dotted from the input's name, e.g. `body.url` or `config.args.0`. */
+  path: string;
+  message: string;
+}
+
+/**
+ * The fields a zod validation refused, and one line naming each, e.g.
+ * `Invalid body: body.url: url must be an absolute URL`.
+ *
+ * @param issues the `issues` of a zod `ZodError`.
+ * @param where the input's name, the first part of every path (`body`, `query`, `config`).
+ */
+export function describeIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  where: string,
+): { errors: FieldError[]; detail: string } {
+  const errors = issues.map((issue) => ({
+    path: [where, ...issue.path.map(String)].join('.'),
+    message: issue.message,
+  }));
+  return {
+    errors,
+    detail: `Invalid ${where}: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+  };
+}

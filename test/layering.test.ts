@@ -4,11 +4,11 @@
  * programs never import each other.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Every `import … from`, `export … from`, bare `import '…'` and `import('…')` specifier. */
 function importSpecifiers(source: string): string[] {
@@ -111,6 +111,38 @@ describe('layering', () => {
 
   it('nothing under shared/ imports from agent/ or server/', () => {
     expect(importsInto('shared', ['agent', 'server'])).toEqual([]);
+  });
+
+  it('the admin command lines (cli/) use no HTTP layer and no program', () => {
+    expect(importsInto('cli', ['server', 'agent'])).toEqual([]);
+    const httpPackages = sourceFiles('cli').filter((file) =>
+      importSpecifiers(readFileSync(join(ROOT, file), 'utf8')).some((specifier) =>
+        /^(?:express|helmet|cors|express-rate-limit)(?:\/|$)/.test(specifier),
+      ),
+    );
+    expect(httpPackages).toEqual([]);
+  });
+
+  it('every test file mirrors a source file (`<source>.test.ts`, or `<source>.<aspect>.test.ts`)', () => {
+    const unmirrored = sourceFiles('test')
+      .filter((file) => file.endsWith('.test.ts'))
+      .filter((file) => {
+        const [base] = file.slice('test/'.length).split('/').pop()!.split('.');
+        const folder = dirname(file.slice('test/'.length));
+        const source = join(folder, base!);
+        // A module, a folder of modules (the dashboard), a file such as package.json, or a test
+        // helper (a check of the suite itself).
+        const candidates = [`${source}.ts`, source, `${source}.json`, `test/${source}.ts`];
+        return !candidates.some((candidate) => {
+          try {
+            return readdirSync(join(ROOT, dirname(candidate))).includes(basename(candidate));
+          } catch {
+            return false;
+          }
+        });
+      });
+    // This file checks the whole repository's layers, so it mirrors no one source.
+    expect(unmirrored).toEqual(['test/layering.test.ts']);
   });
 
   it('agent/ and server/ never import each other', () => {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { mcpServerConfigSchema, type McpServerConfig } from '../../shared/mcp/server-config.js';
-import { BadRequestError } from '../../server/http/errors.js';
+import { describeIssues } from '../../shared/errors.js';
 
 /** How to run the probe; printed by `--help`. */
 export const PROBE_USAGE = `Usage:
@@ -225,7 +225,7 @@ function oauthConfig(flags: Flags): Record<string, unknown> | undefined {
 function validateConfig(input: object): McpServerConfig {
   const result = mcpServerConfigSchema.safeParse(input);
   if (!result.success) {
-    throw new UsageError(BadRequestError.fromZod(result.error, 'config').message);
+    throw new UsageError(describeIssues(result.error.issues, 'config').detail);
   }
   // zod drops unknown keys: without an `auth` field in the schema the server would be reached
   // without the credentials the user asked for.

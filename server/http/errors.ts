@@ -6,6 +6,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { ZodError } from 'zod';
 import { isDatabaseUnavailable } from '../../shared/db/unavailable.js';
+import { describeIssues } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 
 /** An error with an HTTP status, a stable `code` and a `detail` meant for the client. */
@@ -38,12 +39,8 @@ export class BadRequestError extends HttpError {
 
   /** Builds the error from a zod failure, naming each failing field. */
   static fromZod(error: ZodError, where = 'body'): BadRequestError {
-    const errors = error.issues.map((issue) => ({
-      path: [where, ...issue.path.map(String)].join('.'),
-      message: issue.message,
-    }));
-    const detail = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
-    return new BadRequestError(`Invalid ${where}: ${detail}`, { errors });
+    const { errors, detail } = describeIssues(error.issues, where);
+    return new BadRequestError(detail, { errors });
   }
 }
 

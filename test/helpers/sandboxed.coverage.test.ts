@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPOSITORY } from '../../../helpers/sandbox.js';
+import { REPOSITORY } from './sandbox.js';
 
 /** What starts a stdio server (or can) without a sandbox unless one is passed. */
 const DIRECT_CONSTRUCTIONS: readonly { name: string; pattern: RegExp }[] = [
