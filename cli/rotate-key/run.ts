@@ -1,5 +1,5 @@
 /**
- * What `npm run rotate-key` does (issue 4, "Secrets"): re-seals every secret of every MCP server
+ * What `npm run rotate-key` does: re-seals every secret of every MCP server
  * under a new key in one transaction, then says what the operator must set. The entry point is
  * `cli/rotate-key/main.ts`; tests call these functions.
  */

@@ -1,5 +1,5 @@
 /**
- * The API's HTTP-level protections (issue 4, "Safety"), mounted by `createApp` before the body
+ * The API's HTTP-level protections, mounted by `createApp` before the body
  * parser: security headers (helmet), CORS only for the configured origins (off by default), a
  * per-token rate limit (express-rate-limit, keyed by the bearer token's SHA-256 so the token
  * itself is never held), a limit on failed authentications per client address that never refuses

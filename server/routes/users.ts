@@ -1,5 +1,5 @@
 /**
- * `/api/users` (admins only) and `/api/tokens` (the caller's own API tokens): DESIGN §3, issue 4.
+ * `/api/users` (admins only) and `/api/tokens` (the caller's own API tokens) (DESIGN §3).
  * Tokens are shown once, when created; listings never include them.
  */
 import { Router } from 'express';
