@@ -309,19 +309,26 @@ export class McpConnection {
       try {
         await this.#connectWith(this.#createTransport());
       } catch (error) {
-        if (
+        if (!this.#closing && this.#sandboxSetupFailed()) {
+          // bubblewrap itself failed to set up the sandbox's network namespace before the
+          // server ran (seen rarely, under load: `bwrap: loopback: Failed RTM_NEWADDR`); the
+          // server never started, so starting it once more is safe.
+          this.#logger.warn({ err: error }, 'sandbox setup failed; starting the server once more');
+          await this.#connectWith(this.#createTransport());
+        } else if (
           this.#closing ||
           this.config.transport !== 'streamable-http' ||
           !shouldFallBackToSse(error)
         ) {
           throw error;
+        } else {
+          this.#logger.info(
+            { status: (error as StreamableHTTPError).code },
+            'server refused Streamable HTTP; falling back to HTTP+SSE',
+          );
+          transportKind = 'sse';
+          await this.#connectWith(this.#createTransport({ overSse: true }));
         }
-        this.#logger.info(
-          { status: (error as StreamableHTTPError).code },
-          'server refused Streamable HTTP; falling back to HTTP+SSE',
-        );
-        transportKind = 'sse';
-        await this.#connectWith(this.#createTransport({ overSse: true }));
       }
       // close(), or the server hanging up, may have ended the client while connect() awaited.
       const client = this.#liveClient();
@@ -668,6 +675,15 @@ export class McpConnection {
 
   #stderrNote(): string {
     return this.#stderr.note();
+  }
+
+  /** True when a sandboxed stdio start failed in bubblewrap's own network set-up. */
+  #sandboxSetupFailed(): boolean {
+    return (
+      this.config.transport === 'stdio' &&
+      this.#sandbox !== undefined &&
+      /bwrap: loopback: /.test(this.#stderrNote())
+    );
   }
 
   /**
