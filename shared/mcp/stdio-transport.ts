@@ -197,6 +197,13 @@ export class StdioProcessTransport implements Transport {
     child.stdout?.on('data', (chunk: Buffer) => this.#onStdout(chunk));
     child.stdout?.on('error', (error) => this.onerror?.(error));
     child.stdin?.on('error', (error) => this.onerror?.(error));
+    // bwrap's info and go-ahead pipes: a bwrap that dies early resets them (ECONNRESET, EPIPE);
+    // its exit is what reports the failure, so their errors are only logged.
+    for (const fd of launch ? child.stdio.slice(3) : []) {
+      (fd as NodeJS.EventEmitter | null)?.on('error', (error: Error) =>
+        this.#options.logger?.debug({ err: error }, 'sandbox control pipe error'),
+      );
+    }
     child.stderr?.on('data', (chunk: Buffer) => {
       if (!this.#stderr.writableEnded) this.#stderr.write(chunk);
     });
