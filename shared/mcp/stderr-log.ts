@@ -44,6 +44,29 @@ export interface StderrLogOptions {
 
 const NEWLINE = 0x0a;
 
+/** A line that names what went wrong (Node's and Python's errors, and common shell words). */
+const ERROR_LINE =
+  /\b(?:\w*Error\b|Exception\b|ERR_|cannot|can't|not found|no such|denied|refused|failed)/i;
+
+/**
+ * Lines of a crash report that explain nothing on their own: stack frames (`at f (file:1:2)`,
+ * Python's `File "x", line 1`), Node's source excerpt and caret line, lone braces, `Node.js vN`
+ * banners and internal module paths.
+ */
+function isNoise(line: string): boolean {
+  return (
+    /^at\s/.test(line) ||
+    /^File ".*", line \d+/.test(line) ||
+    /^Traceback \(most recent call last\):$/.test(line) ||
+    /^[\^~\s]+$/.test(line) ||
+    /^[{}[\]]+,?$/.test(line) ||
+    /^Node\.js v\d/.test(line) ||
+    /^node:internal\//.test(line) ||
+    /^throw \w+;$/.test(line) ||
+    /^requireStack: \[/.test(line)
+  );
+}
+
 /** Splits a byte stream into bounded, rate-limited log lines and keeps its tail. */
 export class StderrLog {
   readonly #logger: Logger;
@@ -96,14 +119,23 @@ export class StderrLog {
   }
 
   /**
-   * The tail as a note for an error message, e.g. ` (stderr: Error: x | at y)`: its last five
-   * lines joined by ` | `, at most 500 characters; empty when the server wrote nothing.
+   * The tail as a note for an error message, e.g. ` (stderr: Error: Cannot find module '/x.js' |
+   * code: 'MODULE_NOT_FOUND')`: its last five meaningful lines joined by ` | ` (stack frames,
+   * source excerpts, carets, braces and runtime banners left out, see {@link isNoise}), led by
+   * the last line that names an error when that one is older, at most 500 characters; empty
+   * when the server wrote nothing.
    */
   note(): string {
-    const tail = this.tail.trim();
-    if (!tail) return '';
-    const lines = tail.split('\n').slice(-5).join(' | ');
-    return ` (stderr: ${lines.slice(-500)})`;
+    const meaningful = this.tail
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !isNoise(line));
+    if (meaningful.length === 0) return '';
+    const last = meaningful.slice(-5);
+    const error = meaningful.findLast((line) => ERROR_LINE.test(line));
+    const lines = error && !last.includes(error) ? [error, ...last.slice(1)] : last;
+    const text = lines.join(' | ');
+    return ` (stderr: ${text.length > 500 ? `${text.slice(0, 499)}…` : text})`;
   }
 
   #collect(piece: Buffer): void {

@@ -1,6 +1,7 @@
 /**
  * StderrLog on its own, with a clock the test moves: line cutting, the token bucket and the tail.
  */
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
 import { StderrLog, type StderrLimits } from '../../../shared/mcp/stderr-log.js';
@@ -81,5 +82,44 @@ describe('StderrLog', () => {
 
     expect(log.note()).toBe('');
     expect(lines).toEqual([]);
+  });
+});
+
+describe('StderrLog note of a real crash', () => {
+  it("keeps the line that says what went wrong from Node's 'Cannot find module' report", () => {
+    const missing = '/srv/switchboard-no-such-script.js';
+    const crash = spawnSync(process.execPath, [missing], { encoding: 'utf8' });
+    expect(crash.status).not.toBe(0);
+    const { log } = stderrLog();
+
+    log.write(Buffer.from(crash.stderr));
+
+    const note = log.note();
+    expect(note).toContain(`Error: Cannot find module '${missing}'`);
+    expect(note).not.toMatch(/\| at |Node\.js v/);
+  });
+
+  it('leads with the first error line when the last lines are stack frames and detail', () => {
+    const { log } = stderrLog();
+    log.write(
+      Buffer.from(
+        [
+          'Traceback (most recent call last):',
+          '  File "/srv/server.py", line 3, in <module>',
+          '    import mcp_missing',
+          "ModuleNotFoundError: No module named 'mcp_missing'",
+          'detail 1',
+          'detail 2',
+          'detail 3',
+          'detail 4',
+          'detail 5',
+          '',
+        ].join('\n'),
+      ),
+    );
+
+    expect(log.note()).toBe(
+      " (stderr: ModuleNotFoundError: No module named 'mcp_missing' | detail 2 | detail 3 | detail 4 | detail 5)",
+    );
   });
 });
