@@ -194,6 +194,8 @@ export class McpConnection {
   #authProvider?: OAuthClientProvider;
   #client?: Client;
   #transport?: Transport;
+  /** The last stdio transport started, kept after it closes to say how its process ended. */
+  #stdio?: StdioProcessTransport;
   /** The checked fetch/lookup of the live remote transport; closed with it (see `#teardown`). */
   #network?: GuardedNetwork;
   #status: ConnectionStatus = 'disconnected';
@@ -359,7 +361,7 @@ export class McpConnection {
           ? error
           : new McpConnectionError(
               'connect_failed',
-              `Could not connect to ${this.#label}: ${tooLarge ? tooLarge.message : describeError(error, this.#scrub)}${this.#stderrNote()}`,
+              `Could not connect to ${this.#label}: ${tooLarge ? tooLarge.message : (this.#processEnded() ?? describeError(error, this.#scrub))}${this.#stderrNote()}`,
               { cause: error },
             ),
       );
@@ -575,6 +577,7 @@ export class McpConnection {
     };
     this.#client = client;
     this.#transport = transport;
+    if (transport instanceof StdioProcessTransport) this.#stdio = transport;
     const timeoutMs = this.config.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -677,6 +680,18 @@ export class McpConnection {
     return this.#stderr.note();
   }
 
+  /**
+   * How a stdio server's process ended, when it has, e.g. `the server process exited with code
+   * 1`; undefined for a remote server or a process still running.
+   *
+   * @param prefix words before the transport's `exit` text; default `the server process `.
+   * @param suffix words after it; default none.
+   */
+  #processEnded(prefix = 'the server process ', suffix = ''): string | undefined {
+    const exit = this.#stdio?.exit;
+    return exit ? `${prefix}${exit}${suffix}` : undefined;
+  }
+
   /** True when a sandboxed stdio start failed in bubblewrap's own network set-up. */
   #sandboxSetupFailed(): boolean {
     return (
@@ -712,7 +727,7 @@ export class McpConnection {
     if (this.#closing || this.#status === 'connecting') return;
     const why = this.#tooLarge
       ? `was closed: ${this.#tooLarge.message}`
-      : `was closed by the server${this.#stderrNote()}`;
+      : `was closed by the server${this.#processEnded(' (the process ', ')') ?? ''}${this.#stderrNote()}`;
     this.#fail(
       this.#scrubbed(
         new McpConnectionError('connection_lost', `Connection to ${this.#label} ${why}`),

@@ -137,6 +137,19 @@ export class StdioProcessTransport implements Transport {
   }
 
   /**
+   * How the server's process ended, once it has: `exited with code 1`, `was killed by SIGKILL`;
+   * undefined while it runs or before it started. A sandboxed server's code is bubblewrap's,
+   * which passes on the server's own (128 + n for a signal n inside the sandbox).
+   */
+  get exit(): string | undefined {
+    const child = this.#child;
+    if (!child) return undefined;
+    if (child.signalCode !== null) return `was killed by ${child.signalCode}`;
+    if (child.exitCode !== null) return `exited with code ${child.exitCode}`;
+    return undefined;
+  }
+
+  /**
    * The server's stderr, available before `start()` so no early output is missed (as the SDK's).
    * It is drained even when nobody listens, so a chatty server never blocks on a full pipe.
    */
