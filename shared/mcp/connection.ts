@@ -33,7 +33,7 @@ import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubbe
 import { StderrLog, type StderrLimits } from './stderr-log.js';
 import { resolveStdioCommand } from './command-guard.js';
 import type { StdioProcessAdmission } from './stdio-process-limiter.js';
-import { StdioProcessTransport } from './stdio-transport.js';
+import { StdioProcessTransport, StrayStdoutError } from './stdio-transport.js';
 import type { StdioSandbox } from './sandbox/stdio-sandbox.js';
 import { toolDefinitionProblem } from './tool-definition.js';
 import { GuardedNetwork } from './guarded-network.js';
@@ -144,6 +144,12 @@ export interface McpConnectionOptions {
   /** The stored server's id: names its sandbox's private directory and host uid; default none. */
   serverId?: number;
 }
+
+/**
+ * How long a stdio server has, after a line on stdout that is not JSON-RPC, to complete
+ * initialize before that line is taken as the reason it cannot (ms).
+ */
+const STRAY_STDOUT_GRACE_MS = 1_000;
 
 /** Longest a task-augmented tool call may run in all, by default (ms). */
 const TASK_TOTAL_TIMEOUT_MS = 10 * 60_000;
@@ -569,7 +575,28 @@ export class McpConnection {
     });
     client.onclose = () => this.#onTransportClosed(client);
     const onTransportError = this.#onTransportError;
+    // Stray output on stdout during initialize: if initialize has not completed a second after
+    // it, the line is the likely reason, and the connect fails with it instead of waiting for
+    // the timeout. A server that prints a banner and then answers is not held up.
+    let strayTimer: NodeJS.Timeout | undefined;
+    let onStray: ((error: StrayStdoutError) => void) | undefined;
+    const stray = new Promise<never>((_, reject) => {
+      onStray = (error) => {
+        strayTimer ??= setTimeout(
+          () =>
+            reject(
+              new McpConnectionError(
+                'connect_failed',
+                `Could not connect to ${this.#label}: ${this.#scrub(error.message)} (stdout is for MCP messages only: a server must log to stderr)${this.#stderrNote()}`,
+                { cause: error },
+              ),
+            ),
+          STRAY_STDOUT_GRACE_MS,
+        );
+      };
+    });
     client.onerror = (error) => {
+      if (error instanceof StrayStdoutError && this.#status === 'connecting') onStray?.(error);
       const tooLarge = messageTooLarge(error);
       if (tooLarge) this.#refuseTooLarge(tooLarge);
       this.#logger.debug({ err: error }, 'mcp transport error');
@@ -600,12 +627,14 @@ export class McpConnection {
       setProtocolVersion?.(version);
     };
     try {
-      await Promise.race([client.connect(transport, { timeout: timeoutMs }), deadline]);
+      await Promise.race([client.connect(transport, { timeout: timeoutMs }), deadline, stray]);
     } catch (error) {
       await this.#teardown();
       throw error;
     } finally {
       clearTimeout(timer);
+      clearTimeout(strayTimer);
+      onStray = undefined;
     }
   }
 

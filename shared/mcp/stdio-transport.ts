@@ -38,6 +38,26 @@ import type { OutboundNetwork } from './sandbox/outbound-network.js';
 import type { SandboxLaunch, StdioSandbox } from './sandbox/stdio-sandbox.js';
 
 /** The default of {@link StdioProcessTransportOptions.killGraceMs}. */
+
+/**
+ * A line on a stdio server's stdout that is not a JSON-RPC message: MCP's stdio transport keeps
+ * stdout for messages only (logs belong on stderr). `line` holds its first 200 characters.
+ */
+export class StrayStdoutError extends Error {
+  override readonly name = 'StrayStdoutError';
+  readonly line: string;
+
+  /**
+   * @param line the whole line as read.
+   * @param cause why it could not be read as a message (a JSON or schema error).
+   */
+  constructor(line: string, cause: unknown) {
+    const shown = line.length > 200 ? `${line.slice(0, 200)}…` : line;
+    super(`the server wrote non-JSON to stdout: ${JSON.stringify(shown)}`, { cause });
+    this.line = shown;
+  }
+}
+
 export const DEFAULT_KILL_GRACE_MS = 2_000;
 
 /** How often a signalled process group is checked for survivors, in milliseconds. */
@@ -304,7 +324,7 @@ export class StdioProcessTransport implements Transport {
       message = deserializeMessage(line);
     } catch (error) {
       // A line that is not JSON-RPC (stray output on stdout): reported, and skipped.
-      this.onerror?.(error as Error);
+      this.onerror?.(new StrayStdoutError(line, error));
       return;
     }
     try {
