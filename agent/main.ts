@@ -4,7 +4,14 @@
  * starts the worker and re-imports this file in each job process (LiveKit docs, "Worker
  * options"). The worker registers as `AGENT_NAME` (default `switchboard`), so it only receives
  * explicit dispatches. What a session does lives in `run-session.ts`.
+ *
+ * Before agents-js runs, the command-line process validates every setting at once (LiveKit
+ * included, from the environment or `--url`/`--api-key`/`--api-secret`) and checks that the
+ * LiveKit server answers within 10 s, so a wrong `LIVEKIT_URL` fails at once and by name rather
+ * than after agents-js's 85 s of retries. Job processes skip both: agents-js hands them the
+ * server and credentials.
  */
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ServerOptions, cli, defineAgent, type JobContext, type JobProcess } from '@livekit/agents';
 import { createLogger, type Logger } from '../shared/logger.js';
@@ -19,7 +26,8 @@ import {
 import type { DatabaseHandle } from '../shared/db/open.js';
 import { runSession } from './run-session.js';
 import { prewarmSessionDatabase } from './session-database.js';
-import { loadWorkerSettings } from './worker-settings.js';
+import { LivekitUnreachableError, checkLivekitReachable } from './livekit-reachability.js';
+import { LIVEKIT_COMMANDS, loadWorkerSettings, workerCommand } from './worker-settings.js';
 
 /** What `prewarm` prepares once per job process for every job it runs. */
 interface ProcessData {
@@ -33,9 +41,17 @@ interface ProcessData {
   openDatabase: () => Promise<DatabaseHandle>;
 }
 
+const thisFile = fileURLToPath(import.meta.url);
+/** The arguments after the script in the command-line process; undefined in a job process. */
+const cliArgs =
+  process.argv[1] && path.resolve(process.argv[1]) === thisFile ? process.argv.slice(2) : undefined;
+/** True in the command-line process of a command that connects to LiveKit (`start`, …). */
+const connectsToLivekit =
+  cliArgs !== undefined && LIVEKIT_COMMANDS.includes(workerCommand(cliArgs) ?? '');
+
 function loadSettingsOrExit(): Settings {
   try {
-    return loadWorkerSettings();
+    return loadWorkerSettings(process.env, { argv: cliArgs, livekit: connectsToLivekit });
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     console.error(error.message);
@@ -45,6 +61,16 @@ function loadSettingsOrExit(): Settings {
 
 // Validated once per process (the CLI process and each job process import this file).
 const settings = loadSettingsOrExit();
+
+if (connectsToLivekit) {
+  try {
+    await checkLivekitReachable(settings.LIVEKIT_URL!);
+  } catch (error) {
+    if (!(error instanceof LivekitUnreachableError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
 
 export default defineAgent<ProcessData>({
   prewarm: async (proc: JobProcess<ProcessData>) => {
@@ -76,6 +102,4 @@ export default defineAgent<ProcessData>({
   },
 });
 
-cli.runApp(
-  new ServerOptions({ agent: fileURLToPath(import.meta.url), agentName: settings.AGENT_NAME }),
-);
+cli.runApp(new ServerOptions({ agent: thisFile, agentName: settings.AGENT_NAME }));

@@ -30,6 +30,21 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
 const isSecretKey = (value: string) =>
   /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32;
 
+/** True when `value` parses as a URL with one of `protocols` (e.g. `'wss:'`) and a host. */
+const isUrlWithHost = (value: string, protocols: readonly string[]) => {
+  try {
+    const url = new URL(value);
+    return protocols.includes(url.protocol) && url.hostname !== '';
+  } catch {
+    return false;
+  }
+};
+
+/** What a valid `LIVEKIT_URL` looks like, as the settings errors say it. */
+export const LIVEKIT_URL_RULE =
+  'must be a ws://, wss://, http:// or https:// URL with a host, such as ' +
+  'wss://<project>.livekit.cloud (LiveKit Cloud) or ws://localhost:7880 (`livekit-server --dev`)';
+
 /** A comma-separated list, trimmed, empty entries dropped. */
 const commaList = (fallback: string) =>
   z
@@ -75,13 +90,18 @@ const settingsSchema = z.object({
     ),
   SEED_DEMO_SERVERS: booleanFlag(true),
   LIVEKIT_URL: optionalString.refine(
-    (value) => value === undefined || /^(wss?|https?):\/\//.test(value),
-    'must be a ws://, wss://, http:// or https:// URL',
+    (value) => value === undefined || isUrlWithHost(value, ['ws:', 'wss:', 'http:', 'https:']),
+    LIVEKIT_URL_RULE,
   ),
   LIVEKIT_API_KEY: optionalString,
   LIVEKIT_API_SECRET: optionalString,
   OPENAI_API_KEY: optionalString,
-  OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
+  OPENAI_BASE_URL: optionalString
+    .refine(
+      (value) => value === undefined || isUrlWithHost(value, ['http:', 'https:']),
+      'must be an http:// or https:// URL such as https://api.openai.com/v1 (unset: OpenAI itself)',
+    )
+    .transform((value) => value ?? 'https://api.openai.com/v1'),
   OPENAI_REALTIME_MODEL: z.string().trim().min(1).default('gpt-realtime'),
   OPENAI_VOICE: z.string().trim().min(1).default('marin'),
   OPENAI_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.8),

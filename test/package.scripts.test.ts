@@ -1,10 +1,12 @@
 /**
  * `npm start` and `npm run agent` as an operator runs them: the npm process is the one a service
  * manager or a terminal signals, so SIGTERM to npm must end the API and everything it started.
- * Also two API processes on one embedded-database `DATA_DIR`.
+ * Also two API processes on one embedded-database `DATA_DIR`, and what `npm run agent` says about
+ * missing settings and a LiveKit server it cannot reach.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,11 +16,40 @@ import { REPO_ROOT, isProcessAlive, runningProcesses } from './helpers/mcp-proce
 const ADMIN_TOKEN = 'admin-token-for-the-npm-scripts-test-01';
 const started: ChildProcess[] = [];
 const dirs: string[] = [];
+const httpServers: Server[] = [];
 
-afterAll(() => {
+afterAll(async () => {
   for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  for (const server of httpServers) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
+
+/**
+ * A local HTTP server that answers plain requests (so the worker's reachability check passes)
+ * but refuses WebSocket upgrades, as a LiveKit URL pointing at some other web server would: the
+ * worker then starts and agents-js keeps retrying its connection.
+ */
+async function httpButNotLivekit(): Promise<string> {
+  const server = createHttpServer((_req, res) => res.writeHead(200).end('not LiveKit'));
+  httpServers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `ws://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** The worker's settings apart from LiveKit, on a fresh DATA_DIR (no database is reached). */
+function workerEnvironment(): NodeJS.ProcessEnv {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-agent-'));
+  dirs.push(dataDir);
+  return {
+    DATA_DIR: dataDir,
+    DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+    OPENAI_API_KEY: 'sk-test',
+    SWITCHBOARD_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
+  };
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -163,24 +194,66 @@ describe('two API processes on one DATA_DIR', () => {
 });
 
 describe('npm run agent', () => {
-  it('exits at once with the missing settings named', async () => {
+  it('exits at once with every missing setting named, LiveKit included', async () => {
     const npm = run('npm', ['run', 'agent', '--silent'], {});
     const { code } = await npm.exited;
     expect(code).not.toBe(0);
-    expect(npm.output()).toContain('DATABASE_URL');
-    expect(npm.output()).toContain('OPENAI_API_KEY');
+    for (const name of [
+      'LIVEKIT_URL',
+      'LIVEKIT_API_KEY',
+      'LIVEKIT_API_SECRET',
+      'OPENAI_API_KEY',
+      'DATABASE_URL',
+    ]) {
+      expect(npm.output()).toContain(`  ${name}: required`);
+    }
+    expect(npm.output()).not.toContain('MissingCredentialsError');
   }, 60_000);
 
+  it('names the three LiveKit settings together once OPENAI_API_KEY and DATABASE_URL are set (the issue)', async () => {
+    const npm = run('npm', ['run', 'agent', '--silent'], workerEnvironment());
+    const { code } = await npm.exited;
+    expect(code).not.toBe(0);
+    expect(npm.output()).toMatch(/^Invalid settings:$/m);
+    expect(npm.output()).toMatch(/^ {2}LIVEKIT_URL: required/m);
+    expect(npm.output()).toMatch(/^ {2}LIVEKIT_API_KEY: required/m);
+    expect(npm.output()).toMatch(/^ {2}LIVEKIT_API_SECRET: required/m);
+    expect(npm.output()).not.toContain('MissingCredentialsError');
+    expect(npm.output()).not.toContain('failed to connect to LiveKit server');
+  }, 60_000);
+
+  it('fails at once naming LIVEKIT_URL when nothing listens there (the issue: 85 s of retries)', async () => {
+    const url = `ws://127.0.0.1:${await freePort()}`;
+    const npm = run('npm', ['run', 'agent', '--silent'], {
+      ...workerEnvironment(),
+      LIVEKIT_URL: url,
+      LIVEKIT_API_KEY: 'devkey',
+      LIVEKIT_API_SECRET: 'secret',
+    });
+    const { code } = await npm.exited;
+    expect(code).not.toBe(0);
+    expect(npm.output()).toContain(
+      `LIVEKIT_URL: cannot reach the LiveKit server at ${url} (connection refused`,
+    );
+    expect(npm.output()).not.toContain('failed to connect to LiveKit server');
+    expect(npm.output()).not.toContain('closing worker due to error');
+  }, 120_000);
+
+  it('takes --url in place of LIVEKIT_URL, and checks it the same way', async () => {
+    const url = `ws://127.0.0.1:${await freePort()}`;
+    const npm = run('npm', ['run', 'agent', '--silent', '--', '--url', url], {
+      ...workerEnvironment(),
+      LIVEKIT_API_KEY: 'devkey',
+      LIVEKIT_API_SECRET: 'secret',
+    });
+    expect((await npm.exited).code).not.toBe(0);
+    expect(npm.output()).toContain(`LIVEKIT_URL: cannot reach the LiveKit server at ${url}`);
+  }, 120_000);
+
   it('hands the SIGTERM npm gets to the worker process itself', async () => {
-    const unreachable = await freePort();
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'switchboard-agent-'));
-    dirs.push(dataDir);
     const npm = run('npm', ['run', 'agent', '--silent', '--', '--log-level', 'debug'], {
-      DATA_DIR: dataDir,
-      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
-      OPENAI_API_KEY: 'sk-test',
-      SWITCHBOARD_SECRET_KEY: Buffer.alloc(32, 7).toString('base64'),
-      LIVEKIT_URL: `ws://127.0.0.1:${unreachable}`,
+      ...workerEnvironment(),
+      LIVEKIT_URL: await httpButNotLivekit(),
       LIVEKIT_API_KEY: 'devkey',
       LIVEKIT_API_SECRET: 'secret-secret-secret-secret-secret',
     });
@@ -199,6 +272,37 @@ describe('npm run agent', () => {
       expect(npm.output()).toContain('SIGTERM received');
     } finally {
       // agents-js then waits for its LiveKit retries to end before it exits: do not wait here.
+      for (const pid of descendants(npm.child.pid!)) process.kill(pid, 'SIGKILL');
+    }
+  }, 120_000);
+});
+
+describe('npm run agent:dev', () => {
+  it('runs what `lk agent dev` runs (`start --log-level debug`), not the deprecated `dev` command', () => {
+    const { scripts } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(scripts['agent:dev']).toBe(
+      'exec node --import tsx agent/main.ts start --log-level debug',
+    );
+  });
+
+  it('starts the worker with debug logs and no deprecation warning', async () => {
+    const npm = run('npm', ['run', 'agent:dev', '--silent'], {
+      ...workerEnvironment(),
+      LIVEKIT_URL: await httpButNotLivekit(),
+      LIVEKIT_API_KEY: 'devkey',
+      LIVEKIT_API_SECRET: 'secret-secret-secret-secret-secret',
+    });
+    for (let attempt = 0; attempt < 600 && npm.child.exitCode === null; attempt++) {
+      if (npm.output().includes('failed to connect to LiveKit server')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    try {
+      expect(npm.output()).toContain('failed to connect to LiveKit server');
+      expect(npm.output()).toMatch(/"level":20\b/);
+      expect(npm.output()).not.toContain('deprecated');
+    } finally {
       for (const pid of descendants(npm.child.pid!)) process.kill(pid, 'SIGKILL');
     }
   }, 120_000);
