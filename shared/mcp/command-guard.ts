@@ -48,13 +48,22 @@ export class CommandNotFoundError extends Error {
 }
 
 /**
- * Why `command` is not a name or an absolute path, or `undefined` when it is one. A relative
+ * Why `command` is not a name or an absolute path, or `undefined` when it is one. A whole command
+ * line (`npx -y pkg`) is told to move its arguments to `args`. A relative
  * path (`./node`, `bin/server`) would depend on the working directory, and a backslash has no
  * place in either form on POSIX.
  *
  * @param command the configured command, trimmed.
  */
 export function commandFormProblem(command: string): string | undefined {
+  // A whole command line in `command` ("npx -y pkg"): the program is spawned without a shell.
+  const words = command.trim().split(/\s+/);
+  if (words.length > 1 && !command.startsWith('/')) {
+    return (
+      `command is one program, without its arguments: put the rest in args, e.g. ` +
+      `"command": ${JSON.stringify(words[0])}, "args": ${JSON.stringify(words.slice(1))}`
+    );
+  }
   const isName = !/[\\/]/.test(command) && command !== '.' && command !== '..';
   const isAbsolute = command.startsWith('/') && !command.includes('\\');
   if ((isName || isAbsolute) && !command.includes('\0')) return undefined;

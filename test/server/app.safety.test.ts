@@ -87,6 +87,20 @@ describe('stdio servers', () => {
     expect(await serverCount()).toBe(before);
   });
 
+  it('answers 400 saying to move the arguments to args for a whole command line in command', async () => {
+    const before = await serverCount();
+    const res = await api.request('POST', '/api/mcp/servers', {
+      token: admin,
+      body: { name: 'Npx', transport: 'stdio', command: 'npx -y pkg' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].path).toBe('body.command');
+    expect(res.body.errors[0].message).toBe(
+      'command is one program, without its arguments: put the rest in args, e.g. "command": "npx", "args": ["-y","pkg"]',
+    );
+    expect(await serverCount()).toBe(before);
+  });
+
   it('answers 403 naming the allow list for a command not on it, even for an admin', async () => {
     const res = await api.request('POST', '/api/mcp/servers', {
       token: admin,

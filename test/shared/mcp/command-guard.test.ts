@@ -63,6 +63,13 @@ afterAll(() => {
 });
 
 describe('commandFormProblem', () => {
+  it('tells a whole command line to put its arguments in args', () => {
+    expect(commandFormProblem('npx -y @modelcontextprotocol/server-memory')).toBe(
+      'command is one program, without its arguments: put the rest in args, e.g. "command": "npx", "args": ["-y","@modelcontextprotocol/server-memory"]',
+    );
+    expect(commandFormProblem('/opt/My Tools/server')).toBeUndefined();
+  });
+
   it('takes a program name or an absolute path, and refuses relative paths', () => {
     for (const ok of ['node', 'mcp-server-fetch', 'python3.11', '/usr/bin/node']) {
       expect(commandFormProblem(ok), ok).toBeUndefined();
