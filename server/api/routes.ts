@@ -107,7 +107,9 @@ export const API_ROUTES = {
     path: SERVERS,
     operationId: 'createServer',
     summary: 'Add an MCP server',
-    description: SCOPE,
+    description:
+      `${SCOPE} A user's server names are unique regardless of case: a name taken in any ` +
+      'case (`Everything` next to `everything`) is a 409 naming the server that holds it.',
     tag: 'servers',
     auth: 'user',
     query: scopeQuery,
@@ -139,7 +141,8 @@ export const API_ROUTES = {
       'that changes where the secrets go (the origin of `url` or `auth.tokenUrl`, `command`, ' +
       '`args`, `cwd`) must give them again or clear them (422 naming them). The owner of an ' +
       '`adminManaged` server may not change its connection, secrets, tool filter or tool ' +
-      'policy (403 naming them).',
+      "policy (403 naming them). Renaming to a name another of the user's servers holds, in " +
+      'any case, is a 409 naming that server; changing the case of its own name is allowed.',
     tag: 'servers',
     auth: 'user',
     params: idParams,

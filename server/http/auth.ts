@@ -2,44 +2,15 @@
  * Bearer-token authentication (RFC 6750). Tokens are random, shown once, and stored only as
  * their SHA-256 hash, so a database leak reveals no usable token.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { and, eq, isNull, lt, or } from 'drizzle-orm';
 import type { RequestHandler, Response } from 'express';
 import type { Database } from '../../shared/db/open.js';
+import { hashToken } from '../../shared/db/api-tokens.js';
 import { apiTokens, users, type User } from '../../shared/db/schema.js';
 import { UnauthorizedError } from './errors.js';
 
-/** Prefix that makes Switchboard tokens recognisable in secret scanners. */
-export const TOKEN_PREFIX = 'sb_';
-
-/** Hex SHA-256 of a token, the form stored in `api_tokens.token_hash`. */
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
-
-/** A new random token: `sb_` + 32 random bytes in base64url (256 bits). */
-export function generateToken(): string {
-  return TOKEN_PREFIX + randomBytes(32).toString('base64url');
-}
-
-/**
- * Stores a token for a user.
- *
- * @param token the plain token; only its hash is written.
- * @returns the new row's id.
- */
-export async function storeToken(
-  db: Database,
-  userId: number,
-  token: string,
-  label = '',
-): Promise<number> {
-  const [row] = await db
-    .insert(apiTokens)
-    .values({ userId, tokenHash: hashToken(token), label })
-    .returning({ id: apiTokens.id });
-  return row!.id;
-}
+// Generating and storing tokens is shared with the admin command lines (`npm run admin-token`).
+export { TOKEN_PREFIX, generateToken, hashToken, storeToken } from '../../shared/db/api-tokens.js';
 
 /** How often, at most, a token's `last_used_at` is written: once a minute. */
 export const TOKEN_TOUCH_INTERVAL_MS = 60_000;

@@ -10,6 +10,7 @@ import type { McpServerRow } from '../../shared/db/schema.js';
 import {
   createServer,
   deleteServer,
+  findServerByName,
   getServer,
   isUniqueViolation,
   listServers,
@@ -147,11 +148,28 @@ export function serversRouter({
     return row;
   }
 
-  function conflictOnDuplicate(error: unknown, name: string): never {
-    if (isUniqueViolation(error)) {
-      throw new ConflictError(`You already have an MCP server named "${name}".`);
-    }
-    throw error;
+  /**
+   * Turns a unique violation on the name into a 409 that names the server already holding it
+   * (its exact name and id: names are unique per user regardless of case); rethrows anything else.
+   *
+   * @param userId the server's owner; `exceptId` the server being renamed, if any.
+   * @throws ConflictError (409) on a duplicate name, else `error` itself.
+   */
+  async function conflictOnDuplicate(
+    error: unknown,
+    userId: number,
+    name: string,
+    exceptId?: number,
+  ): Promise<never> {
+    if (!isUniqueViolation(error)) throw error;
+    const existing = await findServerByName(db, userId, name, exceptId);
+    throw new ConflictError(
+      existing
+        ? `A server named "${existing.name}" (id ${existing.id}) already exists; names are ` +
+            `unique regardless of case. Choose another name, or change that server instead.`
+        : `A server named "${name}" already exists; names are unique regardless of case. ` +
+            `Choose another name.`,
+    );
   }
 
   router.get('/', async (req, res) => {
@@ -168,7 +186,7 @@ export function serversRouter({
       ...columnsFromBody(body),
       userId,
       adminManaged: adminManagedAfter(currentUser(res), userId),
-    }).catch((error: unknown) => conflictOnDuplicate(error, body.name));
+    }).catch((error: unknown) => conflictOnDuplicate(error, userId, body.name));
     notify(row.id);
     res.status(201).location(`/api/mcp/servers/${row.id}`).json(serializeServer(row));
   });
@@ -195,7 +213,7 @@ export function serversRouter({
     const updated = await updateServer(store, row.userId, row.id, {
       ...columnsFromBody(merged),
       adminManaged,
-    }).catch((error: unknown) => conflictOnDuplicate(error, merged.name));
+    }).catch((error: unknown) => conflictOnDuplicate(error, row.userId, merged.name, row.id));
     if (!updated) throw new NotFoundError(`MCP server ${row.id} does not exist.`);
     notify(row.id);
     res.json(serializeServer(updated));

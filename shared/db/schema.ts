@@ -3,6 +3,7 @@
  * `tool_calls` and `voice_rooms`. Migrations are generated from this file with
  * `npm run db:generate` (drizzle-kit) and committed under `shared/db/migrations`.
  */
+import { sql } from 'drizzle-orm';
 import {
   boolean,
   index,
@@ -82,7 +83,12 @@ export interface ServerMetadata {
   checkedAt?: string;
 }
 
-/** The MCP servers each user has configured. */
+/**
+ * The MCP servers each user has configured. A user's server names are unique regardless of case
+ * (`mcp_servers_user_lower_name_idx` on `(user_id, lower(name))`): `everything` and `Everything`
+ * would both become the tool prefix `everything__`, so the second is refused (409) rather than
+ * given a hash-suffixed prefix.
+ */
 export const mcpServers = pgTable(
   'mcp_servers',
   {
@@ -123,7 +129,7 @@ export const mcpServers = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
-    uniqueIndex('mcp_servers_user_name_idx').on(t.userId, t.name),
+    uniqueIndex('mcp_servers_user_lower_name_idx').on(t.userId, sql`lower(${t.name})`),
     index('mcp_servers_active_idx').on(t.isActive),
   ],
 );

@@ -2,7 +2,7 @@
  * Queries on `mcp_servers` that both the agent and the API need. Every query that reads or
  * changes one user's servers takes the user id, so a caller can never reach another user's row.
  */
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, ne, sql } from 'drizzle-orm';
 import { notifyServerChange } from './notify.js';
 import type { SecretBox } from '../secrets.js';
 import type { Database } from './open.js';
@@ -94,10 +94,38 @@ export async function getServer(
 }
 
 /**
+ * The user's server whose name equals `name` regardless of case (the uniqueness the index
+ * `mcp_servers_user_lower_name_idx` enforces), to name it in a conflict.
+ *
+ * @param exceptId a server to leave out (the one being renamed); default none.
+ * @returns its id and exact stored name, or `undefined` when the name is free.
+ */
+export async function findServerByName(
+  db: Database,
+  userId: number,
+  name: string,
+  exceptId?: number,
+): Promise<{ id: number; name: string } | undefined> {
+  const [row] = await db
+    .select({ id: mcpServers.id, name: mcpServers.name })
+    .from(mcpServers)
+    .where(
+      and(
+        eq(mcpServers.userId, userId),
+        eq(sql`lower(${mcpServers.name})`, sql`lower(${name})`),
+        exceptId === undefined ? undefined : ne(mcpServers.id, exceptId),
+      ),
+    )
+    .limit(1);
+  return row;
+}
+
+/**
  * Inserts a server, its secrets sealed; returns the row with plain secrets.
  *
  * @throws the driver's unique-violation error (SQLSTATE 23505) when the user already has a
- *   server of that name; see {@link isUniqueViolation}.
+ *   server of that name in any case (`Everything` next to `everything`); see
+ *   {@link isUniqueViolation} and {@link findServerByName}.
  */
 export async function createServer(
   { db, secrets }: ServerStore,
@@ -134,7 +162,8 @@ export type ServerConfigPatch = Partial<
  *
  * @param patch plain values; columns it omits are left as stored.
  * @returns the updated row with plain secrets, or `undefined` when the server is not the user's.
- * @throws the driver's unique-violation error on a duplicate name; SecretError when a stored
+ * @throws the driver's unique-violation error on a duplicate name (in any case, another server's
+ *   only: a server may change the case of its own name); SecretError when a stored
  *   secret the patch does not replace cannot be opened.
  */
 export async function updateServer(

@@ -187,7 +187,9 @@ describe('server CRUD', () => {
       body: { ...everything, name: 'Unique' },
     });
     expect(second.status).toBe(409);
-    expect(second.body.detail).toMatch(/already have an MCP server named "Unique"/);
+    expect(second.body.detail).toMatch(
+      /^A server named "Unique" \(id \d+\) already exists; names are unique regardless of case\./,
+    );
     expect(await serverCount()).toBe(before);
 
     // Another user may use the same name.

@@ -4,82 +4,20 @@
  * Runs on PGlite, and on Postgres too when `DATABASE_URL` is set.
  */
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
-import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
-import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_FOLDER } from '../../../shared/db/open.js';
+import {
+  migrationTargets,
+  migrationsUpTo,
+  removeMigrationCopies,
+} from '../../helpers/migrations.js';
 
 const SECRET = `quoted-secret-${randomBytes(6).toString('hex')}`;
-const folders: string[] = [];
 
-afterAll(() => {
-  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
-});
+afterAll(removeMigrationCopies);
 
-/** A copy of the migrations folder whose journal ends with `lastTag`. */
-function migrationsUpTo(lastTag: string): string {
-  const folder = mkdtempSync(path.join(tmpdir(), 'switchboard-migrations-'));
-  folders.push(folder);
-  cpSync(MIGRATIONS_FOLDER, folder, { recursive: true });
-  const journalPath = path.join(folder, 'meta', '_journal.json');
-  const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { tag: string }[] };
-  const last = journal.entries.findIndex((entry) => entry.tag === lastTag);
-  expect(last).toBeGreaterThanOrEqual(0);
-  journal.entries = journal.entries.slice(0, last + 1);
-  writeFileSync(journalPath, JSON.stringify(journal));
-  return folder;
-}
-
-interface Target {
-  execute(query: ReturnType<typeof sql>): Promise<Record<string, unknown>[]>;
-  migrate(folder: string): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function pgliteTarget(): Promise<Target> {
-  const client = new PGlite();
-  const db = drizzlePglite(client);
-  return {
-    execute: async (query) => (await db.execute(query)).rows as Record<string, unknown>[],
-    migrate: (folder) => migratePglite(db, { migrationsFolder: folder }),
-    close: () => client.close(),
-  };
-}
-
-async function postgresTarget(baseUrl: string): Promise<Target> {
-  const name = `switchboard_test_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  const client = postgres(url.toString(), { max: 1, onnotice: () => {} });
-  const db = drizzlePostgres(client);
-  return {
-    execute: async (query) => [...(await db.execute(query))] as Record<string, unknown>[],
-    migrate: (folder) => migratePostgres(db, { migrationsFolder: folder }),
-    close: async () => {
-      await client.end();
-      await admin.unsafe(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
-}
-
-const targets: [string, () => Promise<Target>][] = [['PGlite', pgliteTarget]];
-if (process.env.DATABASE_URL) {
-  const baseUrl = process.env.DATABASE_URL;
-  targets.push(['Postgres', () => postgresTarget(baseUrl)]);
-}
-
-describe.each(targets)('migration 0002 on %s', (_name, open) => {
+describe.each(migrationTargets())('migration 0002 on %s', (_name, open) => {
   it('replaces every stored last_error and tool_calls.error, and leaves empty ones empty', async () => {
     const target = await open();
     try {
