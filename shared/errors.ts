@@ -48,8 +48,20 @@ export interface FieldError {
 }
 
 /**
+ * One failed field as a phrase: a message that starts with the field's own name says it once
+ * with the whole path (`body.url must be an absolute URL`), any other follows the path
+ * (`body.timeoutMs: Too small: expected number to be >=100`).
+ */
+function fieldSentence({ path, message }: FieldError): string {
+  const name = path.slice(path.lastIndexOf('.') + 1);
+  return message.startsWith(`${name} `)
+    ? `${path}${message.slice(name.length)}`
+    : `${path}: ${message}`;
+}
+
+/**
  * The fields a zod validation refused, and one line naming each, e.g.
- * `Invalid body: body.url: url must be an absolute URL`.
+ * `Invalid body: body.url must be an absolute URL`.
  *
  * @param issues the `issues` of a zod `ZodError`.
  * @param where the input's name, the first part of every path (`body`, `query`, `config`).
@@ -64,6 +76,6 @@ export function describeIssues(
   }));
   return {
     errors,
-    detail: `Invalid ${where}: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+    detail: `Invalid ${where}: ${errors.map(fieldSentence).join('; ')}`,
   };
 }

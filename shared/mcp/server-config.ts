@@ -261,11 +261,25 @@ export const stdioConfigSchema = z.object({
   timeoutMs,
 });
 
+/**
+ * Why `value` is not an absolute URL, for field `field`; a value that looks like a host and
+ * path without its scheme (`mcp.example.com/mcp`) gets the `https://` form to use.
+ */
+function absoluteUrlProblem(field: string, value: string): string {
+  const withScheme = `https://${value}`;
+  return /^[a-z0-9.-]+\.[a-z]{2,}(?::\d+)?(?:\/|$)/i.test(value) && URL.canParse(withScheme)
+    ? `${field} must be an absolute URL with its scheme, such as ${JSON.stringify(withScheme)}`
+    : `${field} must be an absolute URL, such as "https://mcp.example.com/mcp"`;
+}
+
 function remoteUrl(protocols: readonly string[]) {
   return z
     .string({ error: requiredString('url is required for a remote server') })
     .trim()
-    .refine((value) => URL.canParse(value), 'url must be an absolute URL')
+    .superRefine((value, ctx) => {
+      if (!URL.canParse(value))
+        ctx.addIssue({ code: 'custom', message: absoluteUrlProblem('url', value) });
+    })
     .refine(
       (value) => !URL.canParse(value) || protocols.includes(new URL(value).protocol),
       `url must use ${protocols.map((p) => p.replace(':', '')).join(' or ')}`,
@@ -305,7 +319,11 @@ const oauthFields = {
   tokenUrl: z
     .string()
     .trim()
-    .refine((value) => URL.canParse(value), 'tokenUrl must be an absolute URL')
+    .superRefine((value, ctx) => {
+      if (!URL.canParse(value)) {
+        ctx.addIssue({ code: 'custom', message: absoluteUrlProblem('tokenUrl', value) });
+      }
+    })
     .refine(
       (value) => !URL.canParse(value) || ['http:', 'https:'].includes(new URL(value).protocol),
       'tokenUrl must use http or https',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeError } from '../../shared/errors.js';
+import { describeError, describeIssues } from '../../shared/errors.js';
 
 describe('describeError', () => {
   it('says a write to a stopped stdio server means the connection was closed', () => {
@@ -15,5 +15,26 @@ describe('describeError', () => {
     expect(
       describeError(new Error('key sk-123 refused'), (t) => t.replace('sk-123', '[secret]')),
     ).toBe('key [secret] refused');
+  });
+});
+
+describe('describeIssues', () => {
+  it('says a field once when its message starts with its name, and keeps the path otherwise', () => {
+    const { errors, detail } = describeIssues(
+      [
+        { path: ['url'], message: 'url must be an absolute URL' },
+        { path: ['auth', 'tokenUrl'], message: 'tokenUrl must use http or https' },
+        { path: ['timeoutMs'], message: 'Too small: expected number to be >=100' },
+      ],
+      'body',
+    );
+    expect(detail).toBe(
+      'Invalid body: body.url must be an absolute URL; body.auth.tokenUrl must use http or https; body.timeoutMs: Too small: expected number to be >=100',
+    );
+    expect(errors.map((error) => error.path)).toEqual([
+      'body.url',
+      'body.auth.tokenUrl',
+      'body.timeoutMs',
+    ]);
   });
 });

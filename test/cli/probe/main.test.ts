@@ -264,7 +264,7 @@ describe('npm run probe against an OAuth-protected server', () => {
 describe('npm run probe usage errors exit 2', () => {
   it.each([
     [[], /give a server URL or --command/],
-    [['not a url'], /Invalid config: config\.url: url must be an absolute URL/],
+    [['not a url'], /Invalid config: config\.url must be an absolute URL, such as/],
     [['ftp://example.com/mcp'], /url must use http or https/],
     [['http://x/mcp', '--transport', 'carrier-pigeon'], /config\.transport/],
     [['http://x/mcp', '--bogus'], /Unknown option '--bogus'/],

@@ -74,9 +74,12 @@ describe('mcpServerConfigSchema', () => {
     ]);
   });
 
-  it('rejects a URL that is not absolute, without throwing', () => {
+  it('rejects a URL that is not absolute, without throwing, and gives the https:// form', () => {
     expect(problems({ transport: 'sse', url: 'mcp.example.com/sse' })).toEqual([
-      'url: url must be an absolute URL',
+      'url: url must be an absolute URL with its scheme, such as "https://mcp.example.com/sse"',
+    ]);
+    expect(problems({ transport: 'sse', url: 'not a url' })).toEqual([
+      'url: url must be an absolute URL, such as "https://mcp.example.com/mcp"',
     ]);
   });
 
