@@ -16,7 +16,8 @@ import {
   RATE_LIMIT_WINDOW_MS,
   refuseNulCharacters,
 } from './http/safety.js';
-import { notFoundHandler, problemHandler } from './http/errors.js';
+import { ALL_ROUTES } from './api/routes.js';
+import { methodNotAllowedHandler, notFoundHandler, problemHandler } from './http/errors.js';
 import type { ServerWatcher } from './status/monitor.js';
 import { openApiRouter } from './routes/openapi.js';
 import type { ServerSafety } from './servers/safety.js';
@@ -173,6 +174,7 @@ export function createApp(deps: AppDeps): Express {
     tokensRouter(database.db, { onRevoke: (tokenHash) => tokens.forget(tokenHash) }),
   );
   app.use(dashboardRouter());
+  app.use(methodNotAllowedHandler(ALL_ROUTES));
   app.use(notFoundHandler);
   app.use(problemHandler(logger));
   return app;

@@ -81,6 +81,7 @@ const TITLES: Record<number, string> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
@@ -89,6 +90,57 @@ const TITLES: Record<number, string> = {
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
+
+/** 405: the path exists, but not for this method; the `Allow` header lists the methods it takes. */
+export class MethodNotAllowedError extends HttpError {
+  override readonly name = 'MethodNotAllowedError';
+  /**
+   * @param method the request's method.
+   * @param path the request's path.
+   * @param allow the methods the path takes, upper-case (`GET`, `PUT`).
+   */
+  constructor(
+    method: string,
+    path: string,
+    readonly allow: readonly string[],
+  ) {
+    super(
+      405,
+      'method_not_allowed',
+      `${method} is not allowed on ${path}: it takes ${allow.join(', ')}.`,
+    );
+  }
+}
+
+/**
+ * Answers 405 with `Allow` for a request whose path one of `routes` serves under other methods
+ * (RFC 9110 §15.5.6); passes anything else on (to {@link notFoundHandler}).
+ *
+ * @param routes each route's method (lower-case) and Express path (`/api/mcp/servers/:id`).
+ */
+export function methodNotAllowedHandler(
+  routes: readonly { method: string; path: string }[],
+): RequestHandler {
+  const patterns = routes.map((route) => ({
+    method: route.method.toUpperCase(),
+    pattern: new RegExp(
+      `^${route.path
+        .split('/')
+        .map((part) =>
+          part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        )
+        .join('/')}/?$`,
+    ),
+  }));
+  return (req, _res, next) => {
+    const allow = [
+      ...new Set(patterns.filter((route) => route.pattern.test(req.path)).map((r) => r.method)),
+    ];
+    if (allow.length === 0 || allow.includes(req.method)) return next();
+    if (allow.includes('GET')) allow.push('HEAD');
+    throw new MethodNotAllowedError(req.method, req.path, allow);
+  };
+}
 
 /** Answers every unmatched route with a 404 problem. */
 export const notFoundHandler: RequestHandler = (req) => {
@@ -144,6 +196,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
         'GET /api/status shows when it is back.';
       res.set('Retry-After', '5');
     }
+    if (error instanceof MethodNotAllowedError) res.set('Allow', error.allow.join(', '));
     if (error instanceof HttpError && status >= 500) {
       // A deliberate 5xx (LiveKit not configured, an MCP server unreachable) is a condition of
       // the deployment, not a bug here: a warning with its code, without a stack.

@@ -157,3 +157,20 @@ describe('a body that does not decode as its Content-Encoding says', () => {
     expect((await send('DELETE', `/api/mcp/servers/${res.body.id}`)).status).toBe(204);
   });
 });
+
+describe('a method a path does not take', () => {
+  it('is a 405 naming the methods in Allow, not a 404', async () => {
+    const res = await api.request('PATCH', '/api/mcp/servers/1', { token, body: { name: 'x' } });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, PUT, DELETE, HEAD');
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(res.body.detail).toBe(
+      'PATCH is not allowed on /api/mcp/servers/1: it takes GET, PUT, DELETE, HEAD.',
+    );
+  });
+
+  it('leaves an unknown path a 404', async () => {
+    const res = await api.request('GET', '/api/no-such-thing', { token });
+    expect(res.status).toBe(404);
+  });
+});

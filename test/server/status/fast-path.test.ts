@@ -124,7 +124,7 @@ describe('GET /api/status fast path', () => {
     const { api } = await start();
     const token = await newToken();
     await api.request('GET', '/api/status', { token });
-    expect((await api.request('POST', '/api/status', { token })).status).toBe(404);
+    expect((await api.request('POST', '/api/status', { token })).status).toBe(405);
     const withQuery = await api.request('GET', '/api/status?x=1', { token });
     expect(withQuery.status).toBe(200);
     expect(withQuery.headers.get('etag')).not.toBeNull();
