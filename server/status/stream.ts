@@ -65,6 +65,22 @@ function tokenOf(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
+/**
+ * What a stream upgrade without a token is told: how to send one, and, when the URL carries one
+ * in its query string (which proxies and access logs record), that it is not read there.
+ */
+function missingTokenDetail(url: string): string {
+  const query = new URLSearchParams(url.split('?')[1] ?? '');
+  const inQuery = [...query.keys()].some((key) => /token|auth|bearer|key/i.test(key));
+  return (
+    (inQuery
+      ? 'A token in the query string is not read (proxies and access logs keep URLs). '
+      : '') +
+    `Send the API token as "Authorization: Bearer <token>", or from a browser as a WebSocket ` +
+    `subprotocol: new WebSocket(url, ['${STATUS_STREAM_PROTOCOL}', 'bearer.' + token]).`
+  );
+}
+
 function refuse(socket: Duplex, status: number, reason: string, detail: string): void {
   const body = JSON.stringify({ type: 'about:blank', title: reason, status, detail });
   socket.end(
@@ -110,7 +126,7 @@ export function attachStatusStream(server: Server, deps: StatusStreamDeps): Stat
       }
       if (!token || !tokenHash) {
         void failures?.recordFailure(address);
-        refuse(socket, 401, 'Unauthorized', 'A valid API token is required.');
+        refuse(socket, 401, 'Unauthorized', missingTokenDetail(req.url ?? ''));
         return;
       }
       let user;

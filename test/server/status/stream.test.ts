@@ -97,6 +97,26 @@ async function refusal(options: { headers?: Record<string, string>; protocols?: 
 }
 
 describe('GET /api/status/stream', () => {
+  it('tells an upgrade with its token in the query string that it is not read there, and how to send it', async () => {
+    const url = `${api.baseUrl.replace('http', 'ws')}/api/status/stream?token=${alice.token}`;
+    const ws = new WebSocket(url);
+    const { status, body } = await new Promise<{ status: number; body: string }>(
+      (resolve, reject) => {
+        ws.once('unexpected-response', (_req, res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        });
+        ws.once('open', () => reject(new Error('the upgrade was accepted')));
+        ws.once('error', () => undefined);
+      },
+    );
+    expect(status).toBe(401);
+    expect(JSON.parse(body).detail).toBe(
+      "A token in the query string is not read (proxies and access logs keep URLs). Send the API token as \"Authorization: Bearer <token>\", or from a browser as a WebSocket subprotocol: new WebSocket(url, ['switchboard.v1', 'bearer.' + token]).",
+    );
+  });
+
   it('refuses an upgrade without a token, or with an unknown one, with 401', async () => {
     expect(await refusal({})).toBe(401);
     expect(await refusal({ headers: { authorization: 'Bearer sb_nope' } })).toBe(401);
