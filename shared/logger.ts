@@ -3,6 +3,8 @@
  * redacted in one place (DESIGN §7.8) rather than at each call site.
  */
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
+import { Writable } from 'node:stream';
+import { PinoPretty } from 'pino-pretty';
 
 /** The logger type every module accepts as a dependency. */
 export type Logger = PinoLogger;
@@ -55,16 +57,45 @@ export interface CreateLoggerOptions {
   name?: string;
   /** Where lines go; default standard output. */
   destination?: DestinationStream;
+  /**
+   * Human-readable lines (pino-pretty: time, level, message, then the fields) instead of JSON;
+   * default true when the lines go to standard output and it is a terminal, so a person at a
+   * console reads sentences while a log collector (a pipe, a file) still gets JSON.
+   */
+  pretty?: boolean;
 }
 
-/** Creates a JSON logger with Switchboard's redaction rules. */
+/** A stream over a destination that only has `write` (pino-pretty needs a stream). */
+function writableOf(destination: DestinationStream): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      destination.write(chunk.toString('utf8'));
+      done();
+    },
+  });
+}
+
+/**
+ * Creates a logger with Switchboard's redaction rules: JSON lines, or pino-pretty's readable
+ * lines for a person at a terminal (see {@link CreateLoggerOptions.pretty}).
+ */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
+  const pretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY);
+  const destination = pretty
+    ? PinoPretty({
+        destination: options.destination ? writableOf(options.destination) : 1,
+        colorize: options.destination === undefined,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname',
+        sync: true,
+      })
+    : options.destination;
   return pino(
     {
       level: options.level ?? 'info',
       name: options.name,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     },
-    options.destination,
+    destination,
   );
 }

@@ -56,3 +56,27 @@ describe('logger redaction', () => {
     expect(text).toContain('"clientId":"c"');
   });
 });
+
+describe('logger format', () => {
+  it('writes readable lines when pretty, with the level, the message and the fields, redacted', () => {
+    const out = capture();
+    const logger = createLogger({
+      pretty: true,
+      name: 'switchboard',
+      destination: { write: (l) => out.lines.push(l) },
+    });
+    logger.warn({ serverId: 3, apiKey: SECRETS.apiKey }, 'mcp connection lost');
+    const text = out.text();
+    expect(text).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN \(switchboard\): mcp connection lost\n/);
+    expect(text).toContain('serverId: 3');
+    expect(text).not.toContain(SECRETS.apiKey);
+    expect(() => JSON.parse(out.lines[0]!)).toThrow();
+  });
+
+  it('writes one JSON object a line otherwise', () => {
+    const out = capture();
+    const logger = createLogger({ destination: { write: (l) => out.lines.push(l) } });
+    logger.info({ serverId: 3 }, 'mcp server connected');
+    expect(JSON.parse(out.lines[0]!)).toMatchObject({ serverId: 3, msg: 'mcp server connected' });
+  });
+});
