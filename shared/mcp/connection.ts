@@ -30,7 +30,7 @@ import {
 import { classifyRequestError } from './request-errors.js';
 import type { ConnectionStatus, McpServerConfig } from './server-config.js';
 import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubber.js';
-import { StderrLog, type StderrLimits } from './stderr-log.js';
+import { StderrLog, type StderrLimits, type StderrRepeats } from './stderr-log.js';
 import { resolveStdioCommand } from './command-guard.js';
 import type { StdioProcessAdmission } from './stdio-process-limiter.js';
 import { StdioProcessTransport, StrayStdoutError } from './stdio-transport.js';
@@ -99,6 +99,11 @@ export interface McpConnectionOptions {
   killGraceMs?: number;
   /** Bounds on a stdio server's stderr in the log; default `DEFAULT_STDERR_LIMITS`. */
   stderrLimits?: Partial<StderrLimits>;
+  /**
+   * The stderr lines earlier connections to this server logged, so a restarted server's same
+   * failure is counted rather than logged again (a supervisor shares one); default none.
+   */
+  stderrRepeats?: StderrRepeats;
   /** Clock of the stderr rate limit, in milliseconds; default `Date.now`. */
   now?: () => number;
   /**
@@ -245,6 +250,7 @@ export class McpConnection {
       limits: options.stderrLimits,
       now: options.now,
       scrub: (text) => this.#scrubber.scrub(text),
+      repeats: options.stderrRepeats,
     });
     this.#userToken = options.userToken;
     this.#urlPolicy = options.urlPolicy ?? { allowPrivateNetworks: true };

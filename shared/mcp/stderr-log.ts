@@ -40,6 +40,11 @@ export interface StderrLogOptions {
    * environment, secrets included); default none.
    */
   scrub?: (text: string) => string;
+  /**
+   * Lines already logged by earlier connections to the same server (see {@link StderrRepeats});
+   * default none (every line is logged, within the rate).
+   */
+  repeats?: StderrRepeats;
 }
 
 const NEWLINE = 0x0a;
@@ -67,12 +72,45 @@ function isNoise(line: string): boolean {
   );
 }
 
+/** Most distinct lines a {@link StderrRepeats} remembers; older ones are forgotten first. */
+const MAX_REMEMBERED_LINES = 500;
+
+/**
+ * The stderr lines a server has already logged, shared by the connections one supervisor makes
+ * (each reconnect starts the process again, which often prints the same failure): a line seen
+ * before is not logged again but counted, and its count is logged when it reaches 2, 4, 8, … so
+ * a server failing every retry for an hour writes a few lines, not hundreds.
+ */
+export class StderrRepeats {
+  readonly #seen = new Map<string, number>();
+
+  /**
+   * Records `line` and says what to do with it.
+   *
+   * @returns `log` the first time; `count` with the times seen when that is a power of two;
+   *   `skip` otherwise.
+   */
+  record(
+    line: string,
+  ): { action: 'log' } | { action: 'count'; times: number } | { action: 'skip' } {
+    const times = (this.#seen.get(line) ?? 0) + 1;
+    this.#seen.delete(line);
+    this.#seen.set(line, times);
+    if (this.#seen.size > MAX_REMEMBERED_LINES) {
+      this.#seen.delete(this.#seen.keys().next().value!);
+    }
+    if (times === 1) return { action: 'log' };
+    return (times & (times - 1)) === 0 ? { action: 'count', times } : { action: 'skip' };
+  }
+}
+
 /** Splits a byte stream into bounded, rate-limited log lines and keeps its tail. */
 export class StderrLog {
   readonly #logger: Logger;
   readonly #limits: StderrLimits;
   readonly #now: () => number;
   readonly #scrub: (text: string) => string;
+  readonly #repeats: StderrRepeats | undefined;
   /** The current line's bytes so far, at most `maxLineBytes` of them. */
   #pending: Buffer[] = [];
   #pendingBytes = 0;
@@ -88,6 +126,7 @@ export class StderrLog {
     this.#limits = { ...DEFAULT_STDERR_LIMITS, ...options.limits };
     this.#now = options.now ?? Date.now;
     this.#scrub = options.scrub ?? ((text) => text);
+    this.#repeats = options.repeats;
     this.#tokens = this.#limits.burstLines;
     this.#refilledAt = this.#now();
   }
@@ -161,12 +200,21 @@ export class StderrLog {
     this.#cutBytes = 0;
     if (!line.trim()) return;
     this.#tail = (this.#tail + line + '\n').slice(-this.#limits.tailChars);
+    const repeat = this.#repeats?.record(line);
+    if (repeat?.action === 'skip') return;
     if (!this.#takeToken()) {
       this.#suppressed++;
       return;
     }
     this.#reportSuppressed();
-    this.#logger.info({ stderr: line }, 'mcp server stderr');
+    if (repeat?.action === 'count') {
+      this.#logger.info(
+        { stderr: line, times: repeat.times },
+        `mcp server stderr (the same line ${repeat.times} times, across restarts)`,
+      );
+    } else {
+      this.#logger.info({ stderr: line }, 'mcp server stderr');
+    }
   }
 
   /** Token bucket: refills `linesPerSecond` per second up to `burstLines`. */

@@ -17,6 +17,7 @@ import {
   type McpConnectionOptions,
 } from './connection.js';
 import { McpConnectionError } from './errors.js';
+import { StderrRepeats } from './stderr-log.js';
 import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubber.js';
 import type { ConnectionStatus, McpServerConfig } from './server-config.js';
 
@@ -108,6 +109,8 @@ export class SupervisedConnection {
   readonly #now: () => number;
   /** Shared by every attempt, so tokens one obtained are still scrubbed after a reconnect. */
   readonly #scrubber: SecretScrubber;
+  /** The stderr lines this server's connections logged, so a restart's repeats are counted. */
+  readonly #stderrRepeats = new StderrRepeats();
   #connection?: McpConnection;
   #status: ConnectionStatus = 'disconnected';
   #lastError?: McpConnectionError;
@@ -367,6 +370,7 @@ export class SupervisedConnection {
     const connection = new McpConnection(this.config, {
       ...this.#options.connectionOptions,
       scrubber: this.#scrubber,
+      stderrRepeats: this.#stderrRepeats,
       logger: this.#options.logger,
       label: this.label,
       onStatusChange: (status, error) => {

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
-import { StderrLog, type StderrLimits } from '../../../shared/mcp/stderr-log.js';
+import { StderrLog, StderrRepeats, type StderrLimits } from '../../../shared/mcp/stderr-log.js';
 
 interface LogLine {
   level: number;
@@ -121,5 +121,30 @@ describe('StderrLog note of a real crash', () => {
     expect(log.note()).toBe(
       " (stderr: ModuleNotFoundError: No module named 'mcp_missing' | detail 2 | detail 3 | detail 4 | detail 5)",
     );
+  });
+});
+
+describe('StderrRepeats', () => {
+  it('logs a line the first time, then its count at 2, 4, 8 … times, across logs that share it', () => {
+    const repeats = new StderrRepeats();
+    const lines: LogLine[] = [];
+    const logger = createLogger({
+      destination: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) },
+    });
+    for (let start = 0; start < 9; start++) {
+      // One log per process start, as a supervisor's reconnects make them.
+      const log = new StderrLog({ logger, repeats });
+      log.write(Buffer.from(`Error: no token\nstart ${start}\n`));
+      log.flush();
+    }
+    const noToken = lines.filter((line) => line.stderr === 'Error: no token');
+    expect(noToken.map((line) => line.msg)).toEqual([
+      'mcp server stderr',
+      'mcp server stderr (the same line 2 times, across restarts)',
+      'mcp server stderr (the same line 4 times, across restarts)',
+      'mcp server stderr (the same line 8 times, across restarts)',
+    ]);
+    // Lines that differ each time are each logged.
+    expect(lines.filter((line) => line.stderr?.startsWith('start '))).toHaveLength(9);
   });
 });
