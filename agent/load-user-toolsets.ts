@@ -10,7 +10,6 @@
  * {@link serverFingerprint} tells which edits of a server need its toolset replaced.
  */
 import { getTableColumns } from 'drizzle-orm';
-import type { StdioSandbox } from '../shared/mcp/sandbox/stdio-sandbox.js';
 import type { Database } from '../shared/db/open.js';
 import { mcpServers, type McpServerRow } from '../shared/db/schema.js';
 import { listServers } from '../shared/db/servers.js';
@@ -19,8 +18,7 @@ import { recordToolCall } from '../shared/db/tool-calls.js';
 import type { Logger } from '../shared/logger.js';
 import { describeError } from '../shared/errors.js';
 import { configFromColumns } from '../shared/mcp/index.js';
-import type { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
-import type { UrlPolicy } from '../shared/mcp/url-policy.js';
+import type { ConnectionGuards } from '../shared/mcp/connection-guards.js';
 import { SupervisedConnection, type HealthPolicy } from '../shared/mcp/supervised-connection.js';
 import type { ToolsetRegistry } from './live-config.js';
 import { McpToolset } from './mcp-toolset.js';
@@ -59,8 +57,6 @@ export interface LoadUserToolsetsOptions {
   policy?: Partial<HealthPolicy>;
   /** Jitter source for reconnect delays; default `Math.random`. */
   random?: () => number;
-  /** The job process's cap on stdio server processes (`MCP_MAX_STDIO_PROCESSES`); default none. */
-  stdioLimiter?: StdioProcessLimiter;
   /**
    * Longest wait for the servers' first connect before the session starts without the ones
    * still connecting (`AGENT_TOOLS_DEADLINE_MS`), in milliseconds; default 3000.
@@ -69,16 +65,10 @@ export interface LoadUserToolsetsOptions {
   /** The session user's token, sent to servers with `user-token` auth. */
   userToken?: string;
   /**
-   * Where remote servers may be (`MCP_ALLOW_PRIVATE_NETWORKS`), checked after DNS at every
-   * connect; default `McpConnection`'s (private networks allowed, metadata refused).
+   * The job process's connection guards (URL policy, stdio allow list, message limit, sandbox,
+   * and its cap on stdio processes, `MCP_MAX_STDIO_PROCESSES`), applied to every server.
    */
-  urlPolicy?: UrlPolicy;
-  /** Commands stdio servers may run (`MCP_STDIO_ALLOWED_COMMANDS`); default any. */
-  allowedCommands?: readonly string[];
-  /** Largest message a server may send, in bytes (`MCP_MAX_MESSAGE_BYTES`); default 4 MiB. */
-  maxMessageBytes?: number;
-  /** The sandbox stdio servers run in (`MCP_STDIO_SANDBOX`); default none (unsandboxed). */
-  sandbox?: StdioSandbox;
+  guards: ConnectionGuards;
 }
 
 /** A server that was not connected when the session started (it is being retried), and why. */
@@ -308,15 +298,7 @@ export class SessionToolsets implements UserToolsets {
       label: row.name,
       policy: options.policy,
       random: options.random,
-      connectionOptions: {
-        stdioLimiter: options.stdioLimiter,
-        userToken: options.userToken,
-        urlPolicy: options.urlPolicy,
-        allowedCommands: options.allowedCommands,
-        maxMessageBytes: options.maxMessageBytes,
-        sandbox: options.sandbox,
-        serverId: row.id,
-      },
+      connectionOptions: { ...options.guards, userToken: options.userToken, serverId: row.id },
     });
     return { row, connection, ready: connection.start() };
   }

@@ -16,10 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { ServerOptions, cli, defineAgent, type JobContext, type JobProcess } from '@livekit/agents';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
-import type { StdioSandbox } from '../shared/mcp/sandbox/stdio-sandbox.js';
+import type { ConnectionGuards } from '../shared/mcp/connection-guards.js';
 import {
   SANDBOX_OFF_WARNING,
   SettingsError,
+  connectionGuards,
   stdioSandbox,
   type Settings,
 } from '../shared/settings.js';
@@ -33,10 +34,11 @@ import { LIVEKIT_COMMANDS, loadWorkerSettings, workerCommand } from './worker-se
 interface ProcessData {
   settings: Settings;
   logger: Logger;
-  /** The cap on this job process's stdio MCP servers, killed if the process exits unclosed. */
-  stdioLimiter: StdioProcessLimiter;
-  /** The sandbox of this job process's stdio servers; undefined when `MCP_STDIO_SANDBOX=off`. */
-  sandbox?: StdioSandbox;
+  /**
+   * The guards of this job process's MCP connections, with its sandbox (none when
+   * `MCP_STDIO_SANDBOX=off`) and its cap on stdio servers (killed if the process exits unclosed).
+   */
+  guards: ConnectionGuards;
   /** The session's database, opened (pool connected, schema checked) while the process idles. */
   openDatabase: () => Promise<DatabaseHandle>;
 }
@@ -77,22 +79,22 @@ export default defineAgent<ProcessData>({
     const logger = createLogger({ name: 'agent', level: settings.LOG_LEVEL });
     proc.userData.settings = settings;
     proc.userData.logger = logger;
-    proc.userData.stdioLimiter = new StdioProcessLimiter({
+    const stdioLimiter = new StdioProcessLimiter({
       maxProcesses: settings.MCP_MAX_STDIO_PROCESSES,
     });
-    proc.userData.stdioLimiter.killOnExit(process);
-    proc.userData.sandbox = stdioSandbox(settings);
-    if (!proc.userData.sandbox) logger.warn(SANDBOX_OFF_WARNING);
+    stdioLimiter.killOnExit(process);
+    const sandbox = stdioSandbox(settings);
+    if (!sandbox) logger.warn(SANDBOX_OFF_WARNING);
+    proc.userData.guards = connectionGuards(settings, { sandbox, stdioLimiter });
     proc.userData.openDatabase = await prewarmSessionDatabase(settings, logger);
   },
   entry: async (ctx: JobContext<ProcessData>) => {
-    const { logger, stdioLimiter, sandbox, openDatabase } = ctx.proc.userData;
+    const { logger, guards, openDatabase } = ctx.proc.userData;
     try {
       await runSession(ctx, {
         settings: ctx.proc.userData.settings,
         logger,
-        stdioLimiter,
-        sandbox,
+        guards,
         openDatabase,
       });
     } catch (error) {

@@ -14,7 +14,7 @@ import { getServer, listServers } from '../shared/db/servers.js';
 import type { Logger } from '../shared/logger.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import { participantIdentity } from '../shared/livekit-identity.js';
-import type { StdioSandbox } from '../shared/mcp/sandbox/stdio-sandbox.js';
+import type { ConnectionGuards } from '../shared/mcp/connection-guards.js';
 import { connectionGuards, healthPolicy, stdioSandbox, type Settings } from '../shared/settings.js';
 import { watchServerChanges } from './live-config.js';
 import { loadUserToolsets, serverFingerprint, type UserToolsets } from './load-user-toolsets.js';
@@ -45,15 +45,12 @@ export interface RunSessionDeps {
    */
   createModel?: () => llm.LLM | llm.RealtimeModel;
   /**
-   * The job process's cap on stdio server processes, made once per process (`prewarm`); default
-   * a new one per session with `MCP_MAX_STDIO_PROCESSES`.
+   * The job process's connection guards, built once per process (`prewarm`) with its sandbox
+   * and its cap on stdio processes; default built for this session from the settings
+   * (`connectionGuards`, with `stdioSandbox(settings)` and a new `StdioProcessLimiter` of
+   * `MCP_MAX_STDIO_PROCESSES`).
    */
-  stdioLimiter?: StdioProcessLimiter;
-  /**
-   * The sandbox of the session's stdio servers, made once per process (`prewarm`); default one
-   * from the settings (`MCP_STDIO_SANDBOX`, `MCP_SANDBOX_*`).
-   */
-  sandbox?: StdioSandbox;
+  guards?: ConnectionGuards;
 }
 
 /** A started session and what it holds. */
@@ -128,12 +125,13 @@ export async function runSession(
       maxResultChars: settings.MCP_MAX_RESULT_CHARS,
       fillerAfterMs: settings.AGENT_FILLER_AFTER_MS,
       startDeadlineMs: settings.AGENT_TOOLS_DEADLINE_MS,
-      ...connectionGuards(settings),
-      sandbox: deps.sandbox ?? stdioSandbox(settings),
+      guards:
+        deps.guards ??
+        connectionGuards(settings, {
+          sandbox: stdioSandbox(settings),
+          stdioLimiter: new StdioProcessLimiter({ maxProcesses: settings.MCP_MAX_STDIO_PROCESSES }),
+        }),
       userToken,
-      stdioLimiter:
-        deps.stdioLimiter ??
-        new StdioProcessLimiter({ maxProcesses: settings.MCP_MAX_STDIO_PROCESSES }),
     });
     logger.info(
       {

@@ -204,6 +204,9 @@ export async function measureApiThroughput(options: ApiThroughputOptions): Promi
         logger,
         statusSnapshot: snapshot,
         tokenCache: tokens,
+        authFailures: undefined,
+        // The load is on the API itself; no server is tested.
+        guards: {},
         rateLimitPerMinute: 0,
       }),
     );

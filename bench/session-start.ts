@@ -191,6 +191,7 @@ async function measureParallel(
         userId: user!.id,
         logger,
         recordToolCall: async () => {},
+        guards: {},
         // Keep the dead server from retrying while the benchmark closes everything.
         policy: { backoffBaseMs: 600_000 },
       }),

@@ -8,7 +8,7 @@ import { MemoryStore } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { DatabaseHandle } from '../shared/db/open.js';
 import type { Logger } from '../shared/logger.js';
-import type { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
+import type { ConnectionGuards } from '../shared/mcp/connection-guards.js';
 import { requireAuth } from './http/auth.js';
 import {
   DEFAULT_RATE_LIMIT_PER_MINUTE,
@@ -20,68 +20,67 @@ import { ALL_ROUTES } from './api/routes.js';
 import { methodNotAllowedHandler, notFoundHandler, problemHandler } from './http/errors.js';
 import type { ServerWatcher } from './status/monitor.js';
 import { openApiRouter } from './routes/openapi.js';
-import type { ServerSafety } from './servers/safety.js';
 import { serversRouter } from './routes/servers.js';
 import { statusRouter } from './routes/status.js';
 import { tokensRouter, usersRouter } from './routes/users.js';
 import { dashboardRouter } from './routes/dashboard.js';
 import { livekitRouter } from './routes/livekit.js';
-import { requireCachedAuth, TokenCache } from './http/token-cache.js';
-import { FailedAuthLimiter } from './http/failed-auth-limiter.js';
+import { requireCachedAuth, type TokenCache } from './http/token-cache.js';
+import type { FailedAuthLimiter } from './http/failed-auth-limiter.js';
 import { metricsHandler, type ApiMetrics } from './status/metrics.js';
 import { requireAdmin } from './http/scope.js';
-import { statusSnapshotFor, type StatusSnapshot } from './status/snapshot.js';
+import type { StatusSnapshot } from './status/snapshot.js';
 import { captureHeaders, statusFastPath } from './status/fast-path.js';
 
-/** Dependencies of {@link createApp}. */
-export interface AppDeps {
+/**
+ * The long-lived services the app uses but does not build: the caller (`server/main.ts`) builds
+ * each once and shares it with the status stream (`attachStatusStream`), starts and stops it.
+ */
+export interface AppServices {
+  /**
+   * The status snapshot `/api/status` reads (`statusSnapshotFor`); the caller starts it (or the
+   * first status request does) and stops it.
+   */
+  statusSnapshot: StatusSnapshot;
+  /**
+   * Token lookups of the status endpoints and `/metrics`; the app tells it of tokens revoked
+   * through `/api/tokens`.
+   */
+  tokenCache: TokenCache;
+  /**
+   * Failed authentications per client address (`API_RATE_LIMIT_PER_MINUTE` a minute); the app
+   * stops trusting a revoked token past it. `undefined`: failures are not limited (the setting
+   * is 0).
+   */
+  authFailures: FailedAuthLimiter | undefined;
+}
+
+/** Dependencies of {@link createApp}: its {@link AppServices} and its settings. */
+export interface AppDeps extends AppServices {
   database: DatabaseHandle;
   logger: Logger;
   /** The status monitor; told of every server change. Optional in tests. */
   watcher?: ServerWatcher;
-  /**
-   * LiveKit settings; any missing part reports LiveKit `unconfigured` and makes
-   * `POST /api/livekit/token` answer 503.
-   */
+  /** LiveKit settings; any missing part makes `POST /api/livekit/token` answer 503. */
   livekit?: { url?: string; apiKey?: string; apiSecret?: string };
   /** The agent `POST /api/livekit/token` dispatches (`AGENT_NAME`); default `switchboard`. */
   agentName?: string;
   /** Seconds a token from `POST /api/livekit/token` can be used to join; default 3600. */
   livekitTokenTtlSeconds?: number;
-  /** OpenAI settings; no key reports OpenAI `unconfigured`. */
-  openai?: { apiKey?: string; baseUrl?: string; realtimeModel?: string };
-  /** Timeout of the LiveKit and OpenAI checks, in milliseconds; default 3000. */
-  statusCheckTimeoutMs?: number;
-  /** How often LiveKit and OpenAI are checked in the background, in milliseconds; default 10000. */
-  statusCacheMs?: number;
-  /**
-   * The status snapshot `/api/status` reads (share it with `attachStatusStream`); default: one
-   * built from the settings above and started on the first status request.
-   */
-  statusSnapshot?: StatusSnapshot;
-  /** Token lookups of the status endpoints (share it with `attachStatusStream`). */
-  tokenCache?: TokenCache;
   /** Metrics: times every request and serves `GET /metrics` (admins only); default none. */
   metrics?: ApiMetrics;
   /** Largest JSON body accepted (`API_BODY_LIMIT`); larger answers 413; default `100kb`. */
   bodyLimit?: string;
   /**
-   * URL policy and stdio allow list checked when servers are saved and connected
-   * (`MCP_ALLOW_PRIVATE_NETWORKS`, `MCP_STDIO_ALLOWED_COMMANDS`); default private networks
-   * allowed and any command. Stdio servers need an admin either way.
+   * The process's connection guards (`connectionGuards` in `shared/settings.ts`, shared with the
+   * monitor): checked when servers are saved, applied when they are tested. Stdio servers need an
+   * admin either way.
    */
-  safety?: ServerSafety;
+  guards: ConnectionGuards;
   /** Requests per minute per API token (`API_RATE_LIMIT_PER_MINUTE`), 0 for none; default 600. */
   rateLimitPerMinute?: number;
   /** Browser origins allowed by CORS (`CORS_ORIGINS`); default none (no CORS headers). */
   corsOrigins?: readonly string[];
-  /** The process's cap on stdio server processes, shared with the monitor; default none. */
-  stdioLimiter?: StdioProcessLimiter;
-  /**
-   * Failed authentications per client address (share it with `attachStatusStream`); default one
-   * allowing `rateLimitPerMinute` failures a minute (none when that is 0).
-   */
-  authFailures?: FailedAuthLimiter;
 }
 
 /**
@@ -100,11 +99,14 @@ function installFastPath(
 
 type ExpressHandle = (req: IncomingMessage, res: ServerResponse, next?: unknown) => void;
 
-/** Builds the API application. */
+/**
+ * Builds the API application from the services it is given (it builds none of them): the routes,
+ * the HTTP guards (rate limit, CORS, security headers, body limit) and the status fast path.
+ */
 export function createApp(deps: AppDeps): Express {
-  const { database, logger } = deps;
-  const snapshot = deps.statusSnapshot ?? statusSnapshotFor(deps);
-  const tokens = deps.tokenCache ?? new TokenCache(database.db);
+  const { database, logger, authFailures } = deps;
+  const snapshot = deps.statusSnapshot;
+  const tokens = deps.tokenCache;
 
   const app = express();
   app.disable('x-powered-by');
@@ -113,9 +115,6 @@ export function createApp(deps: AppDeps): Express {
   const rateLimitPerMinute = deps.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE;
   const rateLimitStore = new MemoryStore();
   const corsOrigins = deps.corsOrigins ?? [];
-  const authFailures =
-    deps.authFailures ??
-    (rateLimitPerMinute > 0 ? new FailedAuthLimiter({ limit: rateLimitPerMinute }) : undefined);
   // A revoked token is no longer trusted past the failure limit.
   if (authFailures) tokens.onForget((tokenHash) => authFailures.distrust(tokenHash));
   app.use(httpSafety({ rateLimitPerMinute, corsOrigins, rateLimitStore, authFailures }));
@@ -152,8 +151,7 @@ export function createApp(deps: AppDeps): Express {
       secrets: database.secrets,
       logger,
       watcher: deps.watcher,
-      stdioLimiter: deps.stdioLimiter,
-      safety: deps.safety,
+      guards: deps.guards,
     }),
   );
   app.use('/api', openApiRouter());

@@ -124,16 +124,19 @@ stdioLimiter.killOnExit(process);
 // so the API starts on a machine without it and those servers report how to install it.
 const sandbox = stdioSandbox(settings);
 if (!sandbox) logger.warn(SANDBOX_OFF_WARNING);
-const guards = { ...connectionGuards(settings), sandbox };
+// The guards of every MCP connection this process makes: the monitor's and the Test button's.
+const guards = connectionGuards(settings, { sandbox, stdioLimiter });
 
 const monitor = new StatusMonitor({
   db: database.db,
   secrets: database.secrets,
   logger,
   policy: healthPolicy(settings),
-  stdioLimiter,
   guards,
 });
+
+// The services the app and the status stream share, each built once here (`createApp` builds
+// none of them): the status snapshot, the token cache and the failed-authentication limiter.
 
 /** What `/api/status` checks besides the database and MCP servers. */
 const externalChecks = {
@@ -180,9 +183,8 @@ const app = createApp({
   tokenCache,
   authFailures,
   metrics,
-  ...externalChecks,
-  stdioLimiter,
-  safety: guards,
+  livekit: externalChecks.livekit,
+  guards,
   bodyLimit: settings.API_BODY_LIMIT,
   rateLimitPerMinute: settings.API_RATE_LIMIT_PER_MINUTE,
   corsOrigins: settings.CORS_ORIGINS,

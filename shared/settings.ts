@@ -9,6 +9,7 @@ import {
   type OutboundNetworkProvider,
 } from './mcp/sandbox/outbound-network.js';
 import { StdioSandbox } from './mcp/sandbox/stdio-sandbox.js';
+import type { ConnectionGuards } from './mcp/connection-guards.js';
 
 const optionalString = z
   .string()
@@ -189,16 +190,27 @@ export function healthPolicy(settings: Settings) {
 }
 
 /**
- * The connection guards the settings describe, for `McpConnectionOptions`: the URL policy
- * (`MCP_ALLOW_PRIVATE_NETWORKS`, default false), the stdio allow list
- * (`MCP_STDIO_ALLOWED_COMMANDS`, default `node,npx,uvx,python3`) and the largest message a
- * server may send (`MCP_MAX_MESSAGE_BYTES`, default 4 MiB).
+ * The {@link ConnectionGuards} the settings describe, built once per process at its entry point
+ * and passed on as one object: the URL policy (`MCP_ALLOW_PRIVATE_NETWORKS`, default false), the
+ * stdio allow list (`MCP_STDIO_ALLOWED_COMMANDS`, default `node,npx,uvx,python3`) and the largest
+ * message a server may send (`MCP_MAX_MESSAGE_BYTES`, default 4 MiB), with the process's own
+ * sandbox and process cap.
+ *
+ * @param parts.sandbox the process's sandbox, from {@link stdioSandbox} (`MCP_STDIO_SANDBOX`);
+ *   default none (unsandboxed).
+ * @param parts.stdioLimiter the process's `StdioProcessLimiter` (`MCP_MAX_STDIO_PROCESSES`,
+ *   `MCP_MAX_STDIO_PROCESSES_PER_USER`), made by the caller so it can `killOnExit`; default none.
  */
-export function connectionGuards(settings: Settings) {
+export function connectionGuards(
+  settings: Settings,
+  parts: Pick<ConnectionGuards, 'sandbox' | 'stdioLimiter'> = {},
+): ConnectionGuards {
   return {
     urlPolicy: { allowPrivateNetworks: settings.MCP_ALLOW_PRIVATE_NETWORKS },
     allowedCommands: settings.MCP_STDIO_ALLOWED_COMMANDS,
     maxMessageBytes: settings.MCP_MAX_MESSAGE_BYTES,
+    sandbox: parts.sandbox,
+    stdioLimiter: parts.stdioLimiter,
   };
 }
 

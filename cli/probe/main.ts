@@ -8,6 +8,7 @@
  */
 import { pino } from 'pino';
 import { createLogger } from '../../shared/logger.js';
+import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
 import { describeError } from '../../shared/errors.js';
 import {
   SANDBOX_OFF_WARNING,
@@ -36,16 +37,15 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${PROBE_USAGE}\n`);
     return 0;
   }
-  // The operator's own command line: the URL policy applies, the stdio allow list does not.
-  let urlPolicy;
-  let maxMessageBytes;
-  let sandbox;
+  let guards: ConnectionGuards;
   try {
     const settings = loadSettings();
-    ({ urlPolicy, maxMessageBytes } = connectionGuards(settings));
     // A stdio server probed here runs sandboxed like any other, as `nobody`.
-    sandbox = stdioSandbox(settings);
+    const sandbox = stdioSandbox(settings);
     if (!sandbox) process.stderr.write(`probe: ${SANDBOX_OFF_WARNING}\n`);
+    // The operator's own command line: the URL policy applies, the stdio allow list does not,
+    // and one probe needs no process cap.
+    guards = { ...connectionGuards(settings, { sandbox }), allowedCommands: undefined };
   } catch (error) {
     if (!(error instanceof SettingsError)) throw error;
     fail(error.message);
@@ -67,9 +67,7 @@ async function main(argv: readonly string[]): Promise<number> {
       logger,
       name: command.name,
       call: command.call,
-      urlPolicy,
-      maxMessageBytes,
-      sandbox,
+      guards,
     });
     const output = command.json ? [JSON.stringify(report, null, 2)] : formatProbeReport(report);
     process.stdout.write(`${output.join('\n')}\n`);

@@ -3,12 +3,11 @@
  * (`McpConnection`), lists its tools as the agent would advertise them, optionally calls one, and
  * closes the connection (ending a stdio server's process) whatever happens.
  */
-import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import type { Implementation, ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../shared/logger.js';
 import { advertiseTools } from '../../shared/mcp/advertised-tools.js';
 import { McpConnection } from '../../shared/mcp/connection.js';
-import type { UrlPolicy } from '../../shared/mcp/url-policy.js';
+import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
 import type { McpServerConfig } from '../../shared/mcp/server-config.js';
 import { toolResultToText } from '../../shared/mcp/tool-result.js';
 import type { ProbeCall } from './args.js';
@@ -60,14 +59,12 @@ export interface RunProbeOptions {
   name?: string;
   /** A tool to call after listing. */
   call?: ProbeCall;
-  /** Where the server may be (`MCP_ALLOW_PRIVATE_NETWORKS`); default `McpConnection`'s. */
-  urlPolicy?: UrlPolicy;
-  /** Commands a stdio server may run (`MCP_STDIO_ALLOWED_COMMANDS`); default any. */
-  allowedCommands?: readonly string[];
-  /** Largest message the server may send, in bytes (`MCP_MAX_MESSAGE_BYTES`); default 4 MiB. */
-  maxMessageBytes?: number;
-  /** The sandbox a stdio server runs in (`MCP_STDIO_SANDBOX`); default none (unsandboxed). */
-  sandbox?: StdioSandbox;
+  /**
+   * The guards the connection is made under (`connectionGuards` of the settings, in
+   * `cli/probe/main.ts`); default none (`{}`: private networks allowed, any command,
+   * unsandboxed).
+   */
+  guards?: ConnectionGuards;
 }
 
 /**
@@ -81,13 +78,7 @@ export async function runProbe(
   config: McpServerConfig,
   options: RunProbeOptions,
 ): Promise<ProbeReport> {
-  const connection = new McpConnection(config, {
-    logger: options.logger,
-    urlPolicy: options.urlPolicy,
-    allowedCommands: options.allowedCommands,
-    maxMessageBytes: options.maxMessageBytes,
-    sandbox: options.sandbox,
-  });
+  const connection = new McpConnection(config, { ...options.guards, logger: options.logger });
   try {
     const info = await connection.connect();
     const mcpTools = await connection.listTools();

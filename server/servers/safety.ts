@@ -11,30 +11,12 @@ import {
   CommandRefusedError,
   resolveStdioCommand,
 } from '../../shared/mcp/command-guard.js';
-import { UrlRefusedError, assertUrlAllowed, type UrlPolicy } from '../../shared/mcp/url-policy.js';
+import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
+import { UrlRefusedError, assertUrlAllowed } from '../../shared/mcp/url-policy.js';
 import { SandboxConfigError } from '../../shared/mcp/sandbox/errors.js';
-import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { currentUser } from '../http/auth.js';
 import { ForbiddenError, HttpError } from '../http/errors.js';
 import type { CreateServerBody } from './input.js';
-
-/** The rules {@link assertServerAllowed} applies. */
-export interface ServerSafety {
-  /** Where remote servers may be (`MCP_ALLOW_PRIVATE_NETWORKS`). */
-  urlPolicy: UrlPolicy;
-  /** Commands a stdio server may run (`MCP_STDIO_ALLOWED_COMMANDS`); `undefined`: any command. */
-  allowedCommands?: readonly string[];
-  /** Largest message an MCP server may send when tested (`MCP_MAX_MESSAGE_BYTES`); default 4 MiB. */
-  maxMessageBytes?: number;
-  /** The stdio sandbox a tested server runs in (`MCP_STDIO_SANDBOX`); default none. */
-  sandbox?: StdioSandbox;
-}
-
-/**
- * The rules when the app is given none: private networks allowed, any command (admins only).
- * `server/main.ts` passes the settings, whose defaults are strict.
- */
-export const PERMISSIVE_SAFETY: ServerSafety = { urlPolicy: { allowPrivateNetworks: true } };
 
 /**
  * 422 for a URL of a config the policy refuses; `errors` names the field, as validation errors do.
@@ -105,6 +87,8 @@ function assertCommandAllowed(command: string, allowed: readonly string[] | unde
  *
  * @param config the server as it would be stored.
  * @param res the response whose `locals.user` is the caller (see `requireAuth`).
+ * @param guards the process's connection guards: `allowedCommands`, `sandbox` (its mount rules)
+ *   and `urlPolicy` (default private networks allowed, as at connect time) apply.
  * @param stored the stored server, for an update: changing a stdio server needs an admin too.
  * @throws ForbiddenError (403) when a non-admin registers or changes a stdio server, or the
  *   command, resolved on Switchboard's fixed search path, is not on the allow list (the detail
@@ -119,7 +103,7 @@ function assertCommandAllowed(command: string, allowed: readonly string[] | unde
 export async function assertServerAllowed(
   config: CreateServerBody,
   res: Response,
-  safety: ServerSafety,
+  guards: ConnectionGuards,
   stored?: Pick<McpServerRow, 'transport'>,
 ): Promise<void> {
   if (config.transport === 'stdio' || stored?.transport === 'stdio') {
@@ -130,9 +114,9 @@ export async function assertServerAllowed(
     }
   }
   if (config.transport === 'stdio') {
-    assertCommandAllowed(config.command, safety.allowedCommands);
+    assertCommandAllowed(config.command, guards.allowedCommands);
     try {
-      safety.sandbox?.assertConfigAllowed({ sandbox: config.sandbox, cwd: config.cwd });
+      guards.sandbox?.assertConfigAllowed({ sandbox: config.sandbox, cwd: config.cwd });
     } catch (error) {
       if (error instanceof SandboxConfigError) throw new SandboxRefusedProblem(error);
       throw error;
@@ -146,7 +130,7 @@ export async function assertServerAllowed(
   if (tokenUrl) urls.push(['body.auth.tokenUrl', tokenUrl]);
   for (const [path, url] of urls) {
     try {
-      await assertUrlAllowed(url, safety.urlPolicy, {
+      await assertUrlAllowed(url, guards.urlPolicy ?? { allowPrivateNetworks: true }, {
         ignoreResolveErrors: true,
         resolveTimeoutMs: 2_000,
       });

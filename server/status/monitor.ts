@@ -17,15 +17,11 @@ import {
   type ServerStore,
 } from '../../shared/db/servers.js';
 import type { Logger } from '../../shared/logger.js';
-import {
-  McpConnection,
-  type ConnectionInfo,
-  type McpConnectionOptions,
-} from '../../shared/mcp/connection.js';
+import type { ConnectionInfo } from '../../shared/mcp/connection.js';
+import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
 import { describeError } from '../../shared/errors.js';
 import { SecretScrubber, secretsOfColumns } from '../../shared/mcp/secret-scrubber.js';
 import { configFromColumns, type ConnectionStatus } from '../../shared/mcp/server-config.js';
-import type { StdioProcessLimiter } from '../../shared/mcp/stdio-process-limiter.js';
 import {
   DEFAULT_HEALTH_POLICY,
   SupervisedConnection,
@@ -75,22 +71,11 @@ export interface StatusMonitorOptions {
   /** Jitter source for reconnect delays; default `Math.random`. */
   random?: () => number;
   /**
-   * The process's cap on stdio server processes (`MCP_MAX_STDIO_PROCESSES`, and per user
-   * `MCP_MAX_STDIO_PROCESSES_PER_USER`: each server counts against its owner); default none.
+   * The process's connection guards, applied to every connection (each stdio server counts
+   * against its owner's share of `guards.stdioLimiter` too).
    */
-  stdioLimiter?: StdioProcessLimiter;
-  /** URL policy and stdio allow list of every connection (from the settings); default none. */
-  guards?: ConnectionGuards;
+  guards: ConnectionGuards;
 }
-
-/**
- * The connection guards a caller passes on (`MCP_ALLOW_PRIVATE_NETWORKS`,
- * `MCP_STDIO_ALLOWED_COMMANDS`, `MCP_MAX_MESSAGE_BYTES`).
- */
-export type ConnectionGuards = Pick<
-  McpConnectionOptions,
-  'urlPolicy' | 'allowedCommands' | 'maxMessageBytes' | 'sandbox'
->;
 
 interface Entry {
   row: McpServerRow;
@@ -118,71 +103,6 @@ export function connectionMetadata(
   };
 }
 
-/** The outcome of {@link probeServer}. */
-export type ProbeResult =
-  | {
-      ok: true;
-      connection: McpConnection;
-      info: ConnectionInfo;
-      tools: Tool[];
-      patch: ServerStatusPatch;
-    }
-  | { ok: false; error: string; patch: ServerStatusPatch };
-
-/**
- * Connects a server once (no retries: this is the "test" button), lists its tools, and returns
- * the status patch describing the result. On success the connection is left open and returned
- * (the caller closes it); on failure it is closed. Never throws: a config that does not
- * validate is reported as the error.
- *
- * @param options.stdioLimiter the process's cap on stdio server processes, counted against the
- *   server's owner too; default none.
- * @param options.userToken a user's token, for a server with `user-token` auth.
- * @param options.urlPolicy where a remote server may be; options.allowedCommands the stdio allow
- *   list (see `McpConnectionOptions`).
- */
-export async function probeServer(
-  row: McpServerRow,
-  logger: Logger,
-  options: { stdioLimiter?: StdioProcessLimiter; userToken?: string } & ConnectionGuards = {},
-): Promise<ProbeResult> {
-  let connection: McpConnection | undefined;
-  const scrubber = new SecretScrubber([...secretsOfColumns(row), options.userToken]);
-  try {
-    connection = new McpConnection(configFromColumns(row), {
-      logger,
-      label: row.name,
-      scrubber,
-      stdioLimiter: options.stdioLimiter?.forUser(row.userId),
-      userToken: options.userToken,
-      urlPolicy: options.urlPolicy,
-      allowedCommands: options.allowedCommands,
-      maxMessageBytes: options.maxMessageBytes,
-      sandbox: options.sandbox,
-      serverId: row.id,
-    });
-    const info = await connection.connect();
-    const tools = await connection.listTools();
-    return {
-      ok: true,
-      connection,
-      info,
-      tools,
-      patch: {
-        connectionStatus: 'connected',
-        lastConnected: new Date(),
-        lastError: null,
-        metadata: connectionMetadata(info, tools),
-      },
-    };
-  } catch (error) {
-    await connection?.close();
-    // Scrubbed at the connection already; again here for errors raised before it existed.
-    const message = describeError(error, (text) => scrubber.scrub(text));
-    return { ok: false, error: message, patch: { connectionStatus: 'error', lastError: message } };
-  }
-}
-
 /** Keeps every active server connected and its stored status current. */
 export class StatusMonitor implements ServerWatcher {
   readonly #db: Database;
@@ -190,8 +110,7 @@ export class StatusMonitor implements ServerWatcher {
   readonly #logger: Logger;
   readonly #policy: HealthPolicy;
   readonly #random?: () => number;
-  readonly #stdioLimiter?: StdioProcessLimiter;
-  readonly #guards?: ConnectionGuards;
+  readonly #guards: ConnectionGuards;
   readonly #entries = new Map<number, Entry>();
   /** Per-server chain so syncs and writes of one server never interleave. */
   readonly #queues = new Map<number, Promise<void>>();
@@ -204,7 +123,6 @@ export class StatusMonitor implements ServerWatcher {
     this.#logger = options.logger.child({ component: 'status-monitor' });
     this.#policy = { ...DEFAULT_HEALTH_POLICY, ...options.policy };
     this.#random = options.random;
-    this.#stdioLimiter = options.stdioLimiter;
     this.#guards = options.guards;
   }
 
@@ -307,11 +225,7 @@ export class StatusMonitor implements ServerWatcher {
         label: row.name,
         policy: this.#policy,
         random: this.#random,
-        connectionOptions: {
-          stdioLimiter: this.#stdioLimiter?.forUser(row.userId),
-          ...this.#guards,
-          serverId: row.id,
-        },
+        connectionOptions: { ...this.#guards, serverId: row.id, ownerId: row.userId },
         onStatusChange: (change) => this.#write(entry, () => this.#statusPatch(entry, change)),
         onToolsChanged: () => this.#write(entry, () => this.#metadataPatch(entry)),
         onHealthy: () => this.#write(entry, () => this.#healthyPatch(entry)),

@@ -332,7 +332,7 @@ export class StatusSnapshot {
   }
 }
 
-/** Settings for {@link statusSnapshotFor}, as `createApp` receives them. */
+/** Settings for {@link statusSnapshotFor}, from the settings `server/main.ts` read. */
 export interface StatusSnapshotSettings {
   database: DatabaseHandle;
   logger: Logger;

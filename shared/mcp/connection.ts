@@ -33,6 +33,7 @@ import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubbe
 import { StderrLog, type StderrLimits, type StderrRepeats } from './stderr-log.js';
 import { resolveStdioCommand } from './command-guard.js';
 import type { StdioProcessAdmission } from './stdio-process-limiter.js';
+import type { ConnectionGuards } from './connection-guards.js';
 import { StdioProcessTransport, StrayStdoutError } from './stdio-transport.js';
 import type { StdioSandbox } from './sandbox/stdio-sandbox.js';
 import { toolDefinitionProblem } from './tool-definition.js';
@@ -66,8 +67,11 @@ export interface ConnectionInfo {
   latencyMs: number;
 }
 
-/** Options of {@link McpConnection}. */
-export interface McpConnectionOptions {
+/**
+ * Options of {@link McpConnection}: the process's {@link ConnectionGuards} (URL policy, stdio
+ * allow list, message limit, sandbox, process cap), applied here, and this connection's own.
+ */
+export interface McpConnectionOptions extends ConnectionGuards {
   /** Logger for connection events; each line carries `label`. */
   logger: Logger;
   /** A name for logs and errors, e.g. the server's display name. */
@@ -85,13 +89,6 @@ export interface McpConnectionOptions {
    * the next ping.
    */
   onTransportError?: (error: Error) => void;
-  /**
-   * Caps and tracks the stdio server processes of this Node process. Pass the one
-   * `StdioProcessLimiter` the process created at its entry point, or its `forUser(ownerId)` view
-   * so the server also counts against its owner's cap; default none: no cap, and nothing killed
-   * at exit.
-   */
-  stdioLimiter?: StdioProcessAdmission;
   /**
    * Milliseconds a stdio server gets to exit after its stdin closes, and its process group again
    * after SIGTERM, before SIGKILL; default 2000.
@@ -113,41 +110,20 @@ export interface McpConnectionOptions {
    */
   userToken?: string;
   /**
-   * Where a remote server may be: its URL is checked before connecting and at every HTTP
-   * request and redirect hop, and every address a connection goes to is checked as it connects,
-   * after DNS resolution (see `GuardedNetwork` in `guarded-network.ts`). Cloud metadata and link-local
-   * addresses are always refused. Default `{ allowPrivateNetworks: true }`: callers
-   * that connect user-supplied URLs pass the `MCP_ALLOW_PRIVATE_NETWORKS` setting.
-   */
-  urlPolicy?: UrlPolicy;
-  /**
-   * Commands a stdio server may run (`MCP_STDIO_ALLOWED_COMMANDS`, see `command-guard.ts`);
-   * connecting another one fails with `connect_failed`. Default: any command.
-   */
-  allowedCommands?: readonly string[];
-  /**
-   * Largest message accepted from the server, in bytes (`MCP_MAX_MESSAGE_BYTES`); default
-   * `DEFAULT_MAX_MESSAGE_BYTES` (4 MiB). A larger one, on any transport, is refused while it
-   * arrives: the connection is closed and the request or connect attempt fails with an error
-   * naming the limit and the setting (see `message-limit.ts`).
-   */
-  maxMessageBytes?: number;
-  /**
    * Scrubs the server's secrets from every error message, log line and stderr note of the
    * connection (DESIGN §9.2). The connection adds the config's secrets, the user token and every
    * OAuth token it obtains. Pass one to share it (a supervisor's reconnects, the caller's own
    * messages); default a new one.
    */
   scrubber?: SecretScrubber;
-  /**
-   * Runs stdio servers in this bubblewrap sandbox (`MCP_STDIO_SANDBOX=bwrap`, built from the
-   * settings by `stdioSandbox`), with the config's `sandbox` (network, mounts, limits); a stdio
-   * `cwd` is then a path inside the sandbox. Default none: stdio servers run as plain child
-   * processes (`MCP_STDIO_SANDBOX=off`).
-   */
-  sandbox?: StdioSandbox;
   /** The stored server's id: names its sandbox's private directory and host uid; default none. */
   serverId?: number;
+  /**
+   * The stored server's owner (`users.id`): its stdio process then counts against that user's
+   * cap of `stdioLimiter` (`forUser`) as well as the process's; default none (the process's cap
+   * only).
+   */
+  ownerId?: number;
 }
 
 /**
@@ -241,7 +217,10 @@ export class McpConnection {
     this.#onStatusChange = options.onStatusChange;
     this.#onToolsListChanged = options.onToolsListChanged;
     this.#onTransportError = options.onTransportError;
-    this.#stdioLimiter = options.stdioLimiter;
+    this.#stdioLimiter =
+      options.ownerId === undefined
+        ? options.stdioLimiter
+        : options.stdioLimiter?.forUser(options.ownerId);
     this.#sandbox = options.sandbox;
     this.#serverId = options.serverId;
     this.#killGraceMs = options.killGraceMs;

@@ -21,6 +21,7 @@ export {
   type ConnectionInfo,
   type McpConnectionOptions,
 } from './connection.js';
+export type { ConnectionGuards } from './connection-guards.js';
 export { McpConnectionError, type McpErrorCode } from './errors.js';
 /** Lives in `shared/errors.ts` (every layer uses it); offered here with the errors it describes. */
 export { describeError } from '../errors.js';

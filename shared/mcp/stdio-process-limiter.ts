@@ -7,8 +7,9 @@
  * group, so `killAll()` can end them all when the owner exits without closing them.
  *
  * Create one per process at its entry point (the API's `server/main.ts`, each agent job process)
- * and pass it, or its {@link StdioProcessLimiter.forUser} view for the server's owner, to every
- * `McpConnection` (option `stdioLimiter`); a limiter per connection caps nothing.
+ * and pass it in the process's `ConnectionGuards` (`stdioLimiter`) to every `McpConnection`; a
+ * connection given its server's owner (`ownerId`) takes its slot through the
+ * {@link StdioProcessLimiter.forUser} view. A limiter per connection caps nothing.
  */
 
 /** The default of `MCP_MAX_STDIO_PROCESSES`. */
@@ -117,8 +118,8 @@ export class StdioProcessLimiter implements StdioProcessAdmission {
 
   /**
    * The limiter as one user's servers see it: each slot counts against `maxProcesses` and against
-   * that user's `maxProcessesPerUser`. Pass it as `McpConnectionOptions.stdioLimiter` for a
-   * server the user owns.
+   * that user's `maxProcessesPerUser`. `McpConnection` uses it for a server whose owner it is
+   * given (`McpConnectionOptions.ownerId`).
    *
    * @param userId the owner (`users.id`).
    */

@@ -56,7 +56,7 @@ beforeAll(async () => {
     secrets: database.secrets,
     userId: user.id,
     logger: silentLogger(),
-    sandbox: testSandbox(dataDir, { readOnlyPaths: [] }),
+    guards: { sandbox: testSandbox(dataDir, { readOnlyPaths: [] }) },
   });
   connection = tools.toolsets[0]!.connection;
 });

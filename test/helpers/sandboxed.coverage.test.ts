@@ -17,6 +17,8 @@ const DIRECT_CONSTRUCTIONS: readonly { name: string; pattern: RegExp }[] = [
   { name: 'createApp(', pattern: /(?<![.\w])createApp\s*\(/ },
   { name: 'loadUserToolsets(', pattern: /(?<![.\w])loadUserToolsets\s*\(/ },
   { name: 'probeServer(', pattern: /(?<![.\w])probeServer\s*\(/ },
+  { name: 'testServer(', pattern: /(?<![.\w])testServer\s*\(/ },
+  { name: 'currentTools(', pattern: /(?<![.\w])currentTools\s*\(/ },
   { name: 'new StdioProcessTransport(', pattern: /\bnew\s+StdioProcessTransport\s*\(/ },
   { name: "MCP_STDIO_SANDBOX: 'off'", pattern: /MCP_STDIO_SANDBOX['"]?\s*[:=]\s*['"]off['"]/ },
 ];

@@ -4,18 +4,16 @@
  */
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import type { Logger } from '../../shared/logger.js';
-import type { AppDeps } from '../../server/app.js';
-import { PERMISSIVE_SAFETY } from '../../server/servers/safety.js';
 import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { TokenCache } from '../../server/http/token-cache.js';
 import { StatusSnapshot } from '../../server/status/snapshot.js';
 import { attachStatusStream, type StatusStream } from '../../server/status/stream.js';
 import { serve, type TestServer } from './http.js';
-import { sandboxedApp } from './sandboxed.js';
+import { sandboxedApp, type TestAppDeps } from './sandboxed.js';
 
 /** Options of {@link serveStatusApi}. */
 export interface StatusApiOptions extends Pick<
-  AppDeps,
+  TestAppDeps,
   'watcher' | 'livekit' | 'authFailures' | 'rateLimitPerMinute'
 > {
   database: DatabaseHandle;
@@ -63,7 +61,7 @@ export async function serveStatusApi(options: StatusApiOptions): Promise<StatusA
       tokenCache: tokens,
       authFailures,
       rateLimitPerMinute,
-      safety: options.sandbox ? { ...PERMISSIVE_SAFETY, sandbox: options.sandbox } : undefined,
+      guards: { sandbox: options.sandbox },
     }),
   );
   const attach = () => attachStatusStream(api.server, { snapshot, tokens, logger, authFailures });

@@ -307,7 +307,7 @@ beforeAll(async () => {
       logger,
       rateLimitPerMinute: 0,
       livekit: { url: 'ws://localhost:7880', apiKey: 'devkey', apiSecret: 'secret' },
-      safety: {
+      guards: {
         urlPolicy: {
           allowPrivateNetworks: false,
           resolve: async () => [{ address: '93.184.216.34' }],

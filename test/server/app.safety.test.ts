@@ -9,12 +9,11 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers } from '../../shared/db/schema.js';
 import { createLogger } from '../../shared/logger.js';
 import { DEFAULT_STDIO_ALLOWED_COMMANDS } from '../../shared/mcp/command-guard.js';
-import { type AppDeps } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/http/auth.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { serve, type TestServer } from '../helpers/http.js';
 import { startHttpMcpServer, type HttpMcpServer } from '../helpers/http-mcp-server.js';
-import { sandboxedApp } from '../helpers/sandboxed.js';
+import { sandboxedApp, type TestAppDeps } from '../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
@@ -25,12 +24,12 @@ let userId: number;
 const apps: TestServer[] = [];
 
 /** An app with the strict defaults of the settings, plus `extra`. */
-async function strictApp(extra: Partial<AppDeps> = {}): Promise<TestServer> {
+async function strictApp(extra: Partial<TestAppDeps> = {}): Promise<TestServer> {
   const app = await serve(
     sandboxedApp({
       database,
       logger,
-      safety: {
+      guards: {
         urlPolicy: {
           allowPrivateNetworks: false,
           resolve: async (host) =>

@@ -77,7 +77,7 @@ beforeAll(async () => {
       database,
       logger,
       watcher: monitor,
-      safety: { urlPolicy: { allowPrivateNetworks: true }, sandbox },
+      guards: { urlPolicy: { allowPrivateNetworks: true }, sandbox },
     }),
   );
   const created = await api.request('POST', '/api/mcp/servers', {

@@ -11,11 +11,10 @@ import { voiceRoomOwner } from '../../../shared/db/voice-rooms.js';
 import { createLogger } from '../../../shared/logger.js';
 import { resolveUser } from '../../../agent/user-resolution.js';
 import { livekitTokenResource, problemResource } from '../../../server/api/schemas.js';
-import { type AppDeps } from '../../../server/app.js';
 import { generateToken, storeToken } from '../../../server/http/auth.js';
 import { createTestUser, openTestDatabase } from '../../helpers/database.js';
 import { serve, type TestServer } from '../../helpers/http.js';
-import { sandboxedApp } from '../../helpers/sandboxed.js';
+import { sandboxedApp, type TestAppDeps } from '../../helpers/sandboxed.js';
 
 const LIVEKIT = {
   url: 'ws://localhost:7880',
@@ -35,7 +34,7 @@ let aliceToken: string;
 let bobToken: string;
 let adminToken: string;
 
-async function start(deps: Partial<AppDeps>): Promise<TestServer> {
+async function start(deps: Partial<TestAppDeps>): Promise<TestServer> {
   const server = await serve(
     sandboxedApp({ database, logger: createLogger({ level: 'silent' }), ...deps }),
   );

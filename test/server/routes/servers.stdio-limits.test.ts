@@ -55,11 +55,13 @@ beforeAll(async () => {
     // Pings only when asked; a failed server is retried after an hour (not during the test).
     policy: { intervalMs: 3_600_000, backoffBaseMs: 3_600_000 },
     random: () => 0.5,
-    stdioLimiter: limiter,
+    guards: { stdioLimiter: limiter },
   });
   // One server at a time, so which of Alice's servers is refused is known.
   for (const row of [...alice.servers, ...bob.servers]) await monitor.sync(row.id);
-  api = await serve(sandboxedApp({ database, logger, watcher: monitor, stdioLimiter: limiter }));
+  api = await serve(
+    sandboxedApp({ database, logger, watcher: monitor, guards: { stdioLimiter: limiter } }),
+  );
 });
 
 afterAll(async () => {

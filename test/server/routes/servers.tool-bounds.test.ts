@@ -10,7 +10,7 @@ import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { mcpServers } from '../../../shared/db/schema.js';
 import { createLogger } from '../../../shared/logger.js';
 import { generateToken, storeToken } from '../../../server/http/auth.js';
-import { MAX_TOOLS_SHOWN } from '../../../server/routes/servers.js';
+import { MAX_TOOLS_SHOWN } from '../../../server/servers/test-server.js';
 import { createTestUser, openTestDatabase } from '../../helpers/database.js';
 import { startHostileMcpServer, type HostileMcpServer } from '../../helpers/hostile-mcp-server.js';
 import { serve, type TestServer } from '../../helpers/http.js';

@@ -5,12 +5,11 @@ import { TokenVerifier } from 'livekit-server-sdk';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { createServer as createServerRow } from '../../../shared/db/servers.js';
 import { createLogger } from '../../../shared/logger.js';
-import { type AppDeps } from '../../../server/app.js';
 import { generateToken, storeToken } from '../../../server/http/auth.js';
 import { summarizeMcp } from '../../../server/status/checks.js';
 import { createTestUser, openTestDatabase } from '../../helpers/database.js';
 import { serve, type TestServer } from '../../helpers/http.js';
-import { sandboxedApp } from '../../helpers/sandboxed.js';
+import { sandboxedApp, type TestAppDeps } from '../../helpers/sandboxed.js';
 
 const LIVEKIT_KEY = 'devkey';
 const LIVEKIT_SECRET = 'a-secret-that-is-long-enough-for-hs256-signing';
@@ -91,7 +90,7 @@ describe('GET /api/status', () => {
     await database.close();
   });
 
-  async function status(deps: Partial<AppDeps> = {}) {
+  async function status(deps: Partial<TestAppDeps> = {}) {
     const app = await serve(
       sandboxedApp({
         database,

@@ -96,7 +96,7 @@ beforeAll(async () => {
     sandboxedApp({
       database,
       logger,
-      safety: {
+      guards: {
         urlPolicy: { allowPrivateNetworks: false },
         allowedCommands: DEFAULT_STDIO_ALLOWED_COMMANDS,
       },

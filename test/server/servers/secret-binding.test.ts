@@ -350,7 +350,7 @@ describe('values a request cannot carry', () => {
       sandboxedApp({
         database,
         logger: createLogger({ level: 'silent' }),
-        safety: { urlPolicy: { allowPrivateNetworks: false, resolve: async () => [] } },
+        guards: { urlPolicy: { allowPrivateNetworks: false, resolve: async () => [] } },
       }),
     );
     try {

@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { type AppDeps } from '../../../server/app.js';
 import { generateToken, storeToken } from '../../../server/http/auth.js';
 import { checkRealtime } from '../../../server/status/checks.js';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
@@ -14,7 +13,7 @@ import {
   type OpenAIHttpTestServer,
 } from '../../helpers/openai-http-server.js';
 import { startRealtimeServer, type RealtimeTestServer } from '../../helpers/realtime-server.js';
-import { sandboxedApp } from '../../helpers/sandboxed.js';
+import { sandboxedApp, type TestAppDeps } from '../../helpers/sandboxed.js';
 
 /** A port nothing listens on: bound, then closed. */
 async function closedPort(): Promise<number> {
@@ -49,7 +48,7 @@ describe('GET /api/status: the realtime endpoint', () => {
     await database?.close();
   });
 
-  async function status(deps: Partial<AppDeps> = {}) {
+  async function status(deps: Partial<TestAppDeps> = {}) {
     const app = await serve(
       sandboxedApp({
         database,

@@ -1,0 +1,284 @@
+/**
+ * The Test button (`POST /api/mcp/servers/:id/test`) and the tool list of one server
+ * (`GET /api/mcp/servers/:id/tools`): everything they do besides parsing the request. A server
+ * the status monitor holds live is tested over that connection; any other is connected once
+ * ({@link probeServer}) under the process's connection guards, and closed again. Either way the
+ * stored status is brought up to date, and the tools are named as the agent advertises them.
+ */
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Database } from '../../shared/db/open.js';
+import type { McpServerRow } from '../../shared/db/schema.js';
+import {
+  listServers,
+  updateServerStatus,
+  type ServerStatusPatch,
+  type ServerStore,
+} from '../../shared/db/servers.js';
+import { describeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { advertiseTools, type AdvertisedTool } from '../../shared/mcp/advertised-tools.js';
+import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
+import { McpConnection, type ConnectionInfo } from '../../shared/mcp/connection.js';
+import { SecretScrubber, secretsOfColumns } from '../../shared/mcp/secret-scrubber.js';
+import { configFromColumns, type McpServerConfig } from '../../shared/mcp/server-config.js';
+import type { SecretBox } from '../../shared/secrets.js';
+import { HttpError } from '../http/errors.js';
+import { connectionMetadata, type ServerWatcher } from '../status/monitor.js';
+
+/**
+ * Most tools one answer of `POST /:id/test` or `GET /:id/tools` lists: a server may list
+ * thousands (each with a schema), and an answer must stay bounded (DESIGN §9.4). The first ones,
+ * in the server's order, are shown; `toolCount` (or the `X-Total-Count` header) says how many
+ * there are. The agent is not bound by this: it advertises its own bounded set.
+ */
+export const MAX_TOOLS_SHOWN = 500;
+
+/** Result of `POST /api/mcp/servers/:id/test`. */
+export type TestResult =
+  | {
+      status: 'connected';
+      serverInfo: { name: string; version: string } | undefined;
+      transport: string;
+      /** Every tool the server listed (after the skipped ones), shown or not. */
+      toolCount: number;
+      /** The first {@link MAX_TOOLS_SHOWN} of them, as the agent advertises them. */
+      tools: AdvertisedTool[];
+      /** True when `tools` holds fewer than `toolCount`. */
+      truncated: boolean;
+      latencyMs: number;
+    }
+  | { status: 'error'; error: string; latencyMs: number };
+
+/** What {@link testServer} and {@link currentTools} need. */
+export interface TestServerDeps {
+  db: Database;
+  /** Opens the servers' sealed secrets (`DatabaseHandle.secrets`). */
+  secrets: SecretBox;
+  logger: Logger;
+  /** The status monitor: its live connections are used, and it is told to retry; default none. */
+  watcher?: ServerWatcher;
+  /** The guards a probed server connects under (the process's, from `server/main.ts`). */
+  guards: ConnectionGuards;
+}
+
+/** The outcome of {@link probeServer}. */
+export type ProbeResult =
+  | {
+      ok: true;
+      connection: McpConnection;
+      info: ConnectionInfo;
+      tools: Tool[];
+      patch: ServerStatusPatch;
+    }
+  | { ok: false; error: string; patch: ServerStatusPatch };
+
+/**
+ * Connects a server once (no retries), lists its tools, and returns the status patch describing
+ * the result. On success the connection is left open and returned (the caller closes it); on
+ * failure it is closed. Never throws: a config that does not validate is reported as the error.
+ *
+ * @param options.guards the connection guards; a stdio server counts against its owner's share
+ *   of `guards.stdioLimiter` too.
+ * @param options.userToken a user's token, for a server with `user-token` auth.
+ */
+export async function probeServer(
+  row: McpServerRow,
+  logger: Logger,
+  options: { guards: ConnectionGuards; userToken?: string },
+): Promise<ProbeResult> {
+  let connection: McpConnection | undefined;
+  const scrubber = new SecretScrubber([...secretsOfColumns(row), options.userToken]);
+  try {
+    connection = new McpConnection(configFromColumns(row), {
+      ...options.guards,
+      logger,
+      label: row.name,
+      scrubber,
+      userToken: options.userToken,
+      serverId: row.id,
+      ownerId: row.userId,
+    });
+    const info = await connection.connect();
+    const tools = await connection.listTools();
+    return {
+      ok: true,
+      connection,
+      info,
+      tools,
+      patch: {
+        connectionStatus: 'connected',
+        lastConnected: new Date(),
+        lastError: null,
+        metadata: connectionMetadata(info, tools),
+      },
+    };
+  } catch (error) {
+    await connection?.close();
+    // Scrubbed at the connection already; again here for errors raised before it existed.
+    const message = describeError(error, (text) => scrubber.scrub(text));
+    return { ok: false, error: message, patch: { connectionStatus: 'error', lastError: message } };
+  }
+}
+
+/**
+ * The advertised tools of one server, named as the agent names them: the user's earlier active
+ * servers' tools (from their stored metadata) are taken first, so collisions resolve the same way.
+ */
+export function advertisedToolsFor(
+  server: McpServerRow,
+  tools: readonly Tool[],
+  userServers: readonly McpServerRow[],
+): AdvertisedTool[] {
+  const taken = new Set<string>();
+  for (const other of userServers) {
+    if (other.id >= server.id || !other.isActive) continue;
+    const names = other.metadata.toolNames ?? [];
+    advertiseTools(
+      other.name,
+      names.map((name) => ({ name, inputSchema: { type: 'object' } })),
+      { filter: other.toolFilter, taken },
+    );
+  }
+  return advertiseTools(server.name, tools, { filter: server.toolFilter, taken });
+}
+
+/** True when a live connection was made from exactly the stored config of `row`. */
+function sameConfig(config: McpServerConfig, row: McpServerRow): boolean {
+  try {
+    return JSON.stringify(config) === JSON.stringify(configFromColumns(row));
+  } catch {
+    return false;
+  }
+}
+
+/** The `connected` answer for `tools`, advertised as the agent would among the user's servers. */
+async function connectedResult(
+  deps: TestServerDeps,
+  row: McpServerRow,
+  tools: readonly Tool[],
+  info: ConnectionInfo | undefined,
+  latencyMs: number,
+): Promise<TestResult> {
+  const store: ServerStore = { db: deps.db, secrets: deps.secrets };
+  const advertised = advertisedToolsFor(row, tools, await listServers(store, row.userId));
+  return {
+    status: 'connected',
+    serverInfo: info?.serverInfo,
+    transport: info?.transport ?? row.transport,
+    toolCount: tools.length,
+    tools: advertised.slice(0, MAX_TOOLS_SHOWN),
+    truncated: advertised.length > MAX_TOOLS_SHOWN,
+    latencyMs,
+  };
+}
+
+/**
+ * Tests a server through the monitor's live connection (tools listed again, then a ping), so
+ * the Test button of a healthy server needs no second process, which a full stdio cap would
+ * refuse. `undefined` when the monitor holds no live connection for exactly the stored config.
+ */
+async function testLive(deps: TestServerDeps, row: McpServerRow): Promise<TestResult | undefined> {
+  const live = deps.watcher?.connection(row.id);
+  if (!live || (live.status !== 'connected' && live.status !== 'degraded')) return undefined;
+  if (!sameConfig(live.config, row)) return undefined;
+  const started = performance.now();
+  try {
+    const tools = await live.refreshTools();
+    const latencyMs = await live.ping();
+    const info = live.info;
+    await updateServerStatus(deps.db, row.id, {
+      connectionStatus: 'connected',
+      lastConnected: new Date(),
+      lastError: null,
+      metadata: connectionMetadata(info, tools),
+    });
+    return await connectedResult(deps, row, tools, info, latencyMs);
+  } catch (error) {
+    // The monitor records the failure and reconnects on its own; the caller sees it now.
+    return {
+      status: 'error',
+      error: describeError(error, (text) => live.scrubber.scrub(text)),
+      latencyMs: Math.round(performance.now() - started),
+    };
+  }
+}
+
+/**
+ * The Test button: tests a stored server now and records the outcome. A server the monitor holds
+ * live (same config, connected or degraded) is tested over that connection; any other is probed
+ * once under `deps.guards`, its status patch stored (for a `user-token` server, whose status
+ * belongs to the sessions, only the tool list on success), and the probe closed. An active server
+ * the monitor has not connected is then synced, so it is retried now that someone looks at it.
+ *
+ * @param row the stored server (already scoped to the caller).
+ * @param userToken a user's token, for a server with `user-token` auth (the live connection is
+ *   never used for one).
+ * @returns the answer of `POST /:id/test`; a failure to connect is an `error` answer, not thrown.
+ * @throws whatever the database throws while recording the outcome.
+ */
+export async function testServer(
+  deps: TestServerDeps,
+  row: McpServerRow,
+  userToken?: string,
+): Promise<TestResult> {
+  if (row.auth.type !== 'user-token') {
+    const answer = await testLive(deps, row);
+    if (answer) return answer;
+  }
+  const started = performance.now();
+  const result = await probeServer(row, deps.logger, { guards: deps.guards, userToken });
+  const latencyMs = Math.round(performance.now() - started);
+  // A user-token server's status belongs to the sessions; a test only refreshes its tools.
+  const patch =
+    row.auth.type !== 'user-token'
+      ? result.patch
+      : result.ok
+        ? { metadata: result.patch.metadata }
+        : {};
+  await updateServerStatus(deps.db, row.id, patch);
+  let answer: TestResult;
+  if (result.ok) {
+    await result.connection.close();
+    answer = await connectedResult(deps, row, result.tools, result.info, result.info.latencyMs);
+  } else {
+    answer = { status: 'error', error: result.error, latencyMs };
+  }
+  // A server the monitor had given up on is retried now that someone is looking at it.
+  if (row.isActive && deps.watcher?.connection(row.id)?.status !== 'connected') {
+    void deps.watcher?.sync(row.id);
+  }
+  return answer;
+}
+
+/**
+ * The tools of `GET /:id/tools`: the monitor's live list when it holds the server connected,
+ * otherwise a one-off probe under `deps.guards` (closed again), advertised as the agent would.
+ *
+ * @returns every advertised tool (the route shows the first {@link MAX_TOOLS_SHOWN}).
+ * @throws HttpError (503 `mcp_unavailable`) when the probe cannot connect; its error status is
+ *   stored first.
+ */
+export async function currentTools(
+  deps: TestServerDeps,
+  row: McpServerRow,
+): Promise<AdvertisedTool[]> {
+  const live = deps.watcher?.connection(row.id);
+  let tools: readonly Tool[];
+  if (live?.status === 'connected') {
+    tools = live.tools;
+  } else {
+    const result = await probeServer(row, deps.logger, { guards: deps.guards });
+    if (!result.ok) {
+      await updateServerStatus(deps.db, row.id, result.patch);
+      throw new HttpError(
+        503,
+        'mcp_unavailable',
+        `MCP server ${row.id} cannot be reached: ${result.error}`,
+      );
+    }
+    await result.connection.close();
+    tools = result.tools;
+  }
+  const store: ServerStore = { db: deps.db, secrets: deps.secrets };
+  return advertisedToolsFor(row, tools, await listServers(store, row.userId));
+}
