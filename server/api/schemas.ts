@@ -172,8 +172,9 @@ export const serverResource = createSelectSchema(mcpServers, {
   metadata: z.record(z.string(), z.unknown()).meta({
     description:
       'What the status monitor learned the last time it connected: `serverInfo`, ' +
-      '`protocolVersion`, `capabilities`, `instructions`, `toolCount`, `toolNames`, ' +
-      '`latencyMs`, `transport` and `checkedAt`.',
+      '`protocolVersion`, `capabilities`, `instructions`, `toolCount` and `toolNames` (the ' +
+      "tools the agent gets, after the server's tool filter), `serverToolCount` (before the " +
+      'filter, when it leaves tools out), `latencyMs`, `transport` and `checkedAt`.',
   }),
   createdAt: isoDate,
   updatedAt: isoDate,
@@ -196,7 +197,10 @@ export const testResult = z
       status: z.literal('connected'),
       serverInfo: z.object({ name: z.string(), version: z.string() }).optional(),
       transport: z.string(),
-      toolCount: z.number().int(),
+      toolCount: z
+        .number()
+        .int()
+        .meta({ description: "Tools the agent gets, after the server's tool filter." }),
       tools: z.array(advertisedTool),
       truncated: z.boolean(),
       latencyMs: z.number(),

@@ -109,7 +109,7 @@ export async function probeServer(
         connectionStatus: 'connected',
         lastConnected: new Date(),
         lastError: null,
-        metadata: connectionMetadata(info, tools),
+        metadata: connectionMetadata(info, tools, row.toolFilter),
       },
     };
   } catch (error) {
@@ -165,7 +165,8 @@ async function connectedResult(
     status: 'connected',
     serverInfo: info?.serverInfo,
     transport: info?.transport ?? row.transport,
-    toolCount: tools.length,
+    // After the tool filter: what the agent gets (`advertised` is filtered).
+    toolCount: advertised.length,
     tools: advertised.slice(0, MAX_TOOLS_SHOWN),
     truncated: advertised.length > MAX_TOOLS_SHOWN,
     latencyMs,
@@ -190,7 +191,7 @@ async function testLive(deps: TestServerDeps, row: McpServerRow): Promise<TestRe
       connectionStatus: 'connected',
       lastConnected: new Date(),
       lastError: null,
-      metadata: connectionMetadata(info, tools),
+      metadata: connectionMetadata(info, tools, row.toolFilter),
     });
     return await connectedResult(deps, row, tools, info, latencyMs);
   } catch (error) {
@@ -228,9 +229,10 @@ export async function testServer(
   const started = performance.now();
   const result = await probeServer(row, deps.logger, { guards: deps.guards, userToken });
   const latencyMs = Math.round(performance.now() - started);
-  // A user-token server's status belongs to the sessions; a test only refreshes its tools.
+  // A user-token server's status belongs to the sessions, and a disabled server's stays
+  // `disconnected` (nothing keeps it connected): a test of either only refreshes its tools.
   const patch =
-    row.auth.type !== 'user-token'
+    row.isActive && row.auth.type !== 'user-token'
       ? result.patch
       : result.ok
         ? { metadata: result.patch.metadata }
@@ -269,7 +271,7 @@ export async function currentTools(
   } else {
     const result = await probeServer(row, deps.logger, { guards: deps.guards });
     if (!result.ok) {
-      await updateServerStatus(deps.db, row.id, result.patch);
+      if (row.isActive) await updateServerStatus(deps.db, row.id, result.patch);
       throw new HttpError(
         503,
         'mcp_unavailable',

@@ -21,7 +21,12 @@ import type { ConnectionInfo } from '../../shared/mcp/connection.js';
 import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
 import { describeError } from '../../shared/errors.js';
 import { SecretScrubber, secretsOfColumns } from '../../shared/mcp/secret-scrubber.js';
-import { configFromColumns, type ConnectionStatus } from '../../shared/mcp/server-config.js';
+import { toolPassesFilter } from '../../shared/mcp/advertised-tools.js';
+import {
+  configFromColumns,
+  type ConnectionStatus,
+  type ToolFilter,
+} from '../../shared/mcp/server-config.js';
 import {
   DEFAULT_HEALTH_POLICY,
   SupervisedConnection,
@@ -86,18 +91,27 @@ interface Entry {
   writes: Promise<void>;
 }
 
-/** Builds the metadata stored for a connected server. */
+/**
+ * Builds the metadata stored for a connected server. Tool counts are after the server's tool
+ * filter, as the agent sees them (`serverToolCount` keeps the server's own count when the filter
+ * leaves tools out).
+ *
+ * @param filter the server's `toolFilter`; default none.
+ */
 export function connectionMetadata(
   info: ConnectionInfo | undefined,
   tools: readonly Tool[],
+  filter: ToolFilter = {},
 ): ServerMetadata {
+  const passing = tools.filter((tool) => toolPassesFilter(tool.name, filter));
   return {
     serverInfo: info?.serverInfo,
     capabilities: info?.capabilities,
     transport: info?.transport,
     protocolVersion: info?.protocolVersion,
-    toolCount: tools.length,
-    toolNames: tools.map((tool) => tool.name),
+    toolCount: passing.length,
+    toolNames: passing.map((tool) => tool.name),
+    ...(passing.length !== tools.length ? { serverToolCount: tools.length } : {}),
     latencyMs: info?.latencyMs,
     checkedAt: new Date().toISOString(),
   };
@@ -241,7 +255,11 @@ export class StatusMonitor implements ServerWatcher {
     if (change.status === 'connected') {
       patch.lastError = null;
       patch.lastConnected = new Date();
-      patch.metadata = connectionMetadata(entry.connection.info, entry.connection.tools);
+      patch.metadata = connectionMetadata(
+        entry.connection.info,
+        entry.connection.tools,
+        entry.row.toolFilter,
+      );
       entry.lastConnectedWrittenAt = Date.now();
     } else if (change.error) {
       patch.lastError = entry.connection.scrubber.scrub(change.error.message);
@@ -252,7 +270,13 @@ export class StatusMonitor implements ServerWatcher {
   #metadataPatch(entry: Entry): ServerStatusPatch {
     if (entry.connection.status !== 'connected' && entry.connection.status !== 'degraded')
       return {};
-    return { metadata: connectionMetadata(entry.connection.info, entry.connection.tools) };
+    return {
+      metadata: connectionMetadata(
+        entry.connection.info,
+        entry.connection.tools,
+        entry.row.toolFilter,
+      ),
+    };
   }
 
   /** `last_connected` at most once per health interval. */

@@ -75,8 +75,12 @@ export interface ServerMetadata {
   protocolVersion?: string;
   capabilities?: Record<string, unknown>;
   instructions?: string;
+  /** Tools the agent gets: those the server lists that pass the server's tool filter. */
   toolCount?: number;
+  /** Their MCP names. */
   toolNames?: string[];
+  /** Tools the server lists before the filter, when the filter leaves some out. */
+  serverToolCount?: number;
   latencyMs?: number;
   /** The transport in use (`sse` when a `streamable-http` server fell back). */
   transport?: TransportKind;

@@ -287,6 +287,46 @@ describe('testing a server for real', () => {
     expect(stored.body.lastConnected).not.toBeNull();
   });
 
+  it('counts the tools after the tool filter, as the agent gets them', async () => {
+    const created = await api.request('POST', '/api/mcp/servers', {
+      token: alice,
+      body: { ...everything, name: 'Two tools', toolFilter: { allow: ['echo', 'get-sum'] } },
+    });
+    const res = await api.request('POST', `/api/mcp/servers/${created.body.id}/test`, {
+      token: alice,
+    });
+    expect(res.body.status).toBe('connected');
+    expect(res.body.toolCount).toBe(2);
+    expect(res.body.tools.map((t: { originalName: string }) => t.originalName).sort()).toEqual([
+      'echo',
+      'get-sum',
+    ]);
+    const stored = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
+      token: alice,
+    });
+    expect(stored.body.metadata.toolCount).toBe(2);
+    expect(stored.body.metadata.toolNames.sort()).toEqual(['echo', 'get-sum']);
+    expect(stored.body.metadata.serverToolCount).toBeGreaterThan(2);
+  });
+
+  it('leaves a disabled server disconnected after a test, refreshing only its tools', async () => {
+    const created = await api.request('POST', '/api/mcp/servers', {
+      token: alice,
+      body: { ...everything, name: 'Disabled', isActive: false },
+    });
+    const res = await api.request('POST', `/api/mcp/servers/${created.body.id}/test`, {
+      token: alice,
+    });
+    expect(res.body.status).toBe('connected');
+    const stored = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
+      token: alice,
+    });
+    expect(stored.body.isActive).toBe(false);
+    expect(stored.body.connectionStatus).toBe('disconnected');
+    expect(stored.body.lastConnected).toBeNull();
+    expect(stored.body.metadata.toolCount).toBe(res.body.toolCount);
+  });
+
   it('reports a command that does not exist as an error with the reason', async () => {
     const created = await api.request('POST', '/api/mcp/servers', {
       token: alice,
