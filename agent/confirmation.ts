@@ -20,11 +20,10 @@
 import { llm } from '@livekit/agents';
 import type { Logger } from '../shared/logger.js';
 import type { AdvertisedTool } from '../shared/mcp/index.js';
+import { confirmToolDefinition } from '../shared/mcp/tool-policy.js';
 
 /** How long a question waits for the user's answer, in milliseconds. */
 export const CONFIRMATION_TTL_MS = 5 * 60_000;
-/** MCP name of the per-server confirm tool, advertised as `<server>__confirm_action`. */
-export const CONFIRM_TOOL_NAME = 'confirm_action';
 /** Most questions held at once per server; the oldest is dropped beyond it. */
 const MAX_PENDING = 20;
 
@@ -190,20 +189,11 @@ export class ServerConfirmations {
     ) => Promise<string | undefined>,
   ): llm.FunctionTool {
     this.#toolName = name;
+    const definition = confirmToolDefinition(this.#serverName);
     return llm.tool({
       name,
-      description:
-        `Runs or drops an action of ${this.#serverName} that waited for the user's confirmation. ` +
-        'Call it only after the user has answered: approved true only for a clear yes.',
-      parameters: {
-        type: 'object',
-        properties: {
-          confirmation_id: { type: 'string', description: 'The id the action answered with.' },
-          approved: { type: 'boolean', description: 'True only if the user clearly said yes.' },
-        },
-        required: ['confirmation_id', 'approved'],
-        additionalProperties: false,
-      } as llm.FunctionTool['parameters'],
+      description: definition.description,
+      parameters: definition.parameters as llm.FunctionTool['parameters'],
       flags: cancellable ? llm.ToolFlag.CANCELLABLE : llm.ToolFlag.NONE,
       execute: (args: Record<string, unknown> | undefined, options) =>
         this.answer(args ?? {}, options.ctx?.speechHandle.id, (tool, held) =>

@@ -33,11 +33,11 @@ import {
   type BackgroundCallExtra,
   type ToolExecuteOptions,
 } from './background-calls.js';
-import { CONFIRM_TOOL_NAME, ServerConfirmations } from './confirmation.js';
+import { ServerConfirmations } from './confirmation.js';
 import { SlowCall, SlowCallWatch } from './slow-calls.js';
 import { ToolCallLog, type ToolCallRecorder, type ToolCallScope } from './tool-call-log.js';
 import { callFailedSentence, toolSaidSentence } from './tool-errors.js';
-import { isLongRunning, needsConfirmation } from './tool-policy.js';
+import { CONFIRM_TOOL_NAME, isLongRunning, needsConfirmation } from '../shared/mcp/tool-policy.js';
 
 /** The server fields a toolset needs; an `McpServerRow` fits. */
 export interface McpToolsetServer {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import {
-  advertisedTool,
+  sessionTool,
   callsQuery,
   createTokenBody,
   createUserBody,
@@ -192,14 +192,16 @@ export const API_ROUTES = {
     operationId: 'listTools',
     summary: 'The tools exactly as the agent advertises them',
     description:
-      `${SCOPE} At most the first 500 tools are listed; the \`X-Total-Count\` header counts ` +
-      'them all.',
+      `${SCOPE} Each says whether a call waits for the user's spoken yes (\`needsConfirmation\`); ` +
+      "when any does, the server's confirm tool (`<server>__confirm_action`) is listed last, as " +
+      'a session adds it. At most the first 500 tools are listed; the `X-Total-Count` header ' +
+      'counts them all.',
     tag: 'servers',
     auth: 'user',
     params: idParams,
     query: scopeQuery,
     errors: [403, 503],
-    responses: { 200: { description: 'The tools.', schema: z.array(advertisedTool) } },
+    responses: { 200: { description: 'The tools.', schema: z.array(sessionTool) } },
   }),
   listCalls: defineRoute({
     method: 'get',

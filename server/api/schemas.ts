@@ -190,6 +190,15 @@ export const advertisedTool = z
   })
   .meta({ id: 'AdvertisedTool' });
 
+/** A tool as `GET /api/mcp/servers/:id/tools` lists it. */
+export const sessionTool = advertisedTool
+  .extend({
+    needsConfirmation: z.boolean().meta({
+      description: "True when a call waits for the user's spoken yes (the server's tool policy).",
+    }),
+  })
+  .meta({ id: 'SessionTool' });
+
 /** Answer of `POST /api/mcp/servers/:id/test`. */
 export const testResult = z
   .discriminatedUnion('status', [

@@ -21,6 +21,11 @@ import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
 import { McpConnection, type ConnectionInfo } from '../../shared/mcp/connection.js';
 import { SecretScrubber, secretsOfColumns } from '../../shared/mcp/secret-scrubber.js';
 import { configFromColumns, type McpServerConfig } from '../../shared/mcp/server-config.js';
+import {
+  CONFIRM_TOOL_NAME,
+  confirmToolDefinition,
+  needsConfirmation,
+} from '../../shared/mcp/tool-policy.js';
 import type { SecretBox } from '../../shared/secrets.js';
 import { HttpError } from '../http/errors.js';
 import { connectionMetadata, type ServerWatcher } from '../status/monitor.js';
@@ -123,13 +128,15 @@ export async function probeServer(
 /**
  * The advertised tools of one server, named as the agent names them: the user's earlier active
  * servers' tools (from their stored metadata) are taken first, so collisions resolve the same way.
+ *
+ * @param taken the names in use, filled with every name given out; default a new set.
  */
 export function advertisedToolsFor(
   server: McpServerRow,
   tools: readonly Tool[],
   userServers: readonly McpServerRow[],
+  taken = new Set<string>(),
 ): AdvertisedTool[] {
-  const taken = new Set<string>();
   for (const other of userServers) {
     if (other.id >= server.id || !other.isActive) continue;
     const names = other.metadata.toolNames ?? [];
@@ -140,6 +147,40 @@ export function advertisedToolsFor(
     );
   }
   return advertiseTools(server.name, tools, { filter: server.toolFilter, taken });
+}
+
+/** A tool as `GET /:id/tools` lists it: advertised, and whether a call waits for a spoken yes. */
+export interface SessionTool extends AdvertisedTool {
+  /** True when a call waits for the user's spoken yes (the server's `tool_policy.confirm`). */
+  needsConfirmation: boolean;
+}
+
+/**
+ * The tools a voice session advertises for one server, exactly: its advertised tools (see
+ * {@link advertisedToolsFor}), each marked with whether it needs confirmation, then the
+ * server's confirm tool (`<server>__confirm_action`) when any does, as `McpToolset` adds it.
+ */
+export function sessionToolsFor(
+  server: McpServerRow,
+  tools: readonly Tool[],
+  userServers: readonly McpServerRow[],
+): SessionTool[] {
+  const taken = new Set<string>();
+  const advertised = advertisedToolsFor(server, tools, userServers, taken);
+  const byName = new Map(tools.map((tool) => [tool.name, tool]));
+  const listed: SessionTool[] = advertised.map((tool) => ({
+    ...tool,
+    needsConfirmation: needsConfirmation(byName.get(tool.originalName), server.toolPolicy),
+  }));
+  if (listed.some((tool) => tool.needsConfirmation)) {
+    const [confirm] = advertiseTools(
+      server.name,
+      [{ name: CONFIRM_TOOL_NAME, inputSchema: { type: 'object' } }],
+      { taken },
+    );
+    listed.push({ ...confirm!, ...confirmToolDefinition(server.name), needsConfirmation: false });
+  }
+  return listed;
 }
 
 /** True when a live connection was made from exactly the stored config of `row`. */
@@ -263,7 +304,7 @@ export async function testServer(
 export async function currentTools(
   deps: TestServerDeps,
   row: McpServerRow,
-): Promise<AdvertisedTool[]> {
+): Promise<SessionTool[]> {
   const live = deps.watcher?.connection(row.id);
   let tools: readonly Tool[];
   if (live?.status === 'connected') {
@@ -282,5 +323,5 @@ export async function currentTools(
     tools = result.tools;
   }
   const store: ServerStore = { db: deps.db, secrets: deps.secrets };
-  return advertisedToolsFor(row, tools, await listServers(store, row.userId));
+  return sessionToolsFor(row, tools, await listServers(store, row.userId));
 }

@@ -363,10 +363,40 @@ describe('testing a server for real', () => {
       expect(Object.keys(tool).sort()).toEqual([
         'description',
         'name',
+        'needsConfirmation',
         'originalName',
         'parameters',
       ]);
+      expect(tool.needsConfirmation).toBe(false);
     }
+  });
+
+  it('lists the confirm tool a session adds, and marks the tools that need a spoken yes', async () => {
+    const created = await api.request('POST', '/api/mcp/servers', {
+      token: alice,
+      body: {
+        ...everything,
+        name: 'Careful',
+        toolFilter: { allow: ['echo', 'get-sum'] },
+        toolPolicy: { confirm: 'always' },
+      },
+    });
+    const res = await api.request('GET', `/api/mcp/servers/${created.body.id}/tools`, {
+      token: alice,
+    });
+    expect(res.status).toBe(200);
+    expect(
+      res.body.map((t: { name: string; needsConfirmation: boolean }) => [
+        t.name,
+        t.needsConfirmation,
+      ]),
+    ).toEqual([
+      ['careful__echo', true],
+      ['careful__get-sum', true],
+      ['careful__confirm_action', false],
+    ]);
+    expect(res.body[2].parameters.required).toEqual(['confirmation_id', 'approved']);
+    expect(res.headers.get('x-total-count')).toBe('3');
   });
 
   it('answers 503 for the tools of a server that cannot be reached', async () => {

@@ -1,9 +1,12 @@
 /**
  * How the agent treats one MCP tool, from the server's `tool_policy` and the tool's own
- * MCP metadata (MCP spec 2025-11-25, "Tools › Tool": `annotations` and `execution`).
+ * MCP metadata (MCP spec 2025-11-25, "Tools › Tool": `annotations` and `execution`), and the
+ * per-server confirm tool a session adds when any tool needs confirmation. Shared so the API's
+ * `GET /api/mcp/servers/:id/tools` lists exactly what a session advertises.
  */
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
-import type { ToolPolicy } from '../shared/mcp/server-config.js';
+import type { ToolParametersSchema } from './advertised-tools.js';
+import type { ToolPolicy } from './server-config.js';
 
 /**
  * True when a call of `tool` needs the user's spoken yes first: every tool with
@@ -35,4 +38,32 @@ export function isLongRunning(tool: McpTool | undefined, policy: ToolPolicy = {}
   if (listed === 'all' || listed?.includes(tool.name)) return true;
   const taskSupport = (tool as { execution?: { taskSupport?: string } }).execution?.taskSupport;
   return taskSupport === 'optional' || taskSupport === 'required';
+}
+
+/** MCP-style name of the per-server confirm tool, advertised as `<server>__confirm_action`. */
+export const CONFIRM_TOOL_NAME = 'confirm_action';
+
+/**
+ * The confirm tool's description and JSON Schema parameters, as the model sees them.
+ *
+ * @param serverName the server's display name.
+ */
+export function confirmToolDefinition(serverName: string): {
+  description: string;
+  parameters: ToolParametersSchema;
+} {
+  return {
+    description:
+      `Runs or drops an action of ${serverName} that waited for the user's confirmation. ` +
+      'Call it only after the user has answered: approved true only for a clear yes.',
+    parameters: {
+      type: 'object',
+      properties: {
+        confirmation_id: { type: 'string', description: 'The id the action answered with.' },
+        approved: { type: 'boolean', description: 'True only if the user clearly said yes.' },
+      },
+      required: ['confirmation_id', 'approved'],
+      additionalProperties: false,
+    },
+  };
 }

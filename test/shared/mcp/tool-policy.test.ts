@@ -1,6 +1,6 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { isLongRunning, needsConfirmation } from '../../agent/tool-policy.js';
+import { isLongRunning, needsConfirmation } from '../../../shared/mcp/tool-policy.js';
 
 function mcpTool(name: string, extra: Partial<Tool> = {}): Tool {
   return { name, inputSchema: { type: 'object' }, ...extra };
