@@ -8,12 +8,17 @@
  * every `intervalMs` ({@link ToolCallMetrics}), so the tool call series count the calls of every
  * worker recorded since this API process started. Several API replicas each report those same
  * totals: aggregate them with `max`, not `sum`.
+ *
+ * Servers are labelled by name (`server`) with their id beside it (`server_id`: names are unique
+ * per user only). Cardinality is bounded by what is stored: one reconnect series per server, and
+ * one tool call series per server and tool called (a deleted server's calls count under
+ * `server="deleted"`).
  */
-import { gt, max } from 'drizzle-orm';
+import { eq, gt, max } from 'drizzle-orm';
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Database } from '../../shared/db/open.js';
-import { toolCalls } from '../../shared/db/schema.js';
+import { mcpServers, toolCalls } from '../../shared/db/schema.js';
 import { CONNECTION_STATUSES, type ConnectionStatus } from '../../shared/mcp/server-config.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ServerWatcher } from './monitor.js';
@@ -37,14 +42,17 @@ export class ApiMetrics {
   readonly registry: Registry;
   /** `switchboard_http_request_duration_seconds{method,route,status}`. */
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
-  /** `switchboard_mcp_reconnects_total{server}`: the monitor reconnected a server it had lost. */
-  readonly reconnects: Counter<'server'>;
-  /** `switchboard_tool_calls_total{server,tool}` (from `tool_calls`). */
-  readonly toolCalls: Counter<'server' | 'tool'>;
-  /** `switchboard_tool_call_errors_total{server,tool}` (from `tool_calls`, `ok = false`). */
-  readonly toolErrors: Counter<'server' | 'tool'>;
-  /** `switchboard_tool_call_duration_seconds{server,tool}` (from `tool_calls.duration_ms`). */
-  readonly toolDuration: Histogram<'server' | 'tool'>;
+  /**
+   * `switchboard_mcp_reconnects_total{server,server_id}`: the monitor connected again to a
+   * server whose connection was lost (not one it restarted for a config edit).
+   */
+  readonly reconnects: Counter<'server' | 'server_id'>;
+  /** `switchboard_tool_calls_total{server,server_id,tool}` (from `tool_calls`). */
+  readonly toolCalls: Counter<'server' | 'server_id' | 'tool'>;
+  /** `switchboard_tool_call_errors_total{server,server_id,tool}` (`tool_calls.ok = false`). */
+  readonly toolErrors: Counter<'server' | 'server_id' | 'tool'>;
+  /** `switchboard_tool_call_duration_seconds{server,server_id,tool}` (`tool_calls.duration_ms`). */
+  readonly toolDuration: Histogram<'server' | 'server_id' | 'tool'>;
 
   constructor(options: ApiMetricsOptions) {
     const registers = [options.registry];
@@ -58,8 +66,8 @@ export class ApiMetrics {
     });
     this.reconnects = new Counter({
       name: 'switchboard_mcp_reconnects_total',
-      help: 'Times the status monitor connected again to a server it had been connected to.',
-      labelNames: ['server'],
+      help: 'Times the status monitor connected again to a server whose connection was lost.',
+      labelNames: ['server', 'server_id'],
       registers,
     });
     const states = options.connectionStates;
@@ -77,19 +85,19 @@ export class ApiMetrics {
     this.toolCalls = new Counter({
       name: 'switchboard_tool_calls_total',
       help: 'Tool calls recorded by agent workers in tool_calls since this process started.',
-      labelNames: ['server', 'tool'],
+      labelNames: ['server', 'server_id', 'tool'],
       registers,
     });
     this.toolErrors = new Counter({
       name: 'switchboard_tool_call_errors_total',
       help: 'Failed tool calls recorded in tool_calls since this process started.',
-      labelNames: ['server', 'tool'],
+      labelNames: ['server', 'server_id', 'tool'],
       registers,
     });
     this.toolDuration = new Histogram({
       name: 'switchboard_tool_call_duration_seconds',
       help: 'Duration of the tool calls recorded in tool_calls, in seconds.',
-      labelNames: ['server', 'tool'],
+      labelNames: ['server', 'server_id', 'tool'],
       buckets: TOOL_BUCKETS,
       registers,
     });
@@ -127,28 +135,31 @@ export class ApiMetrics {
   }
 
   /**
-   * Counts reconnects from the monitor's status events: a server that becomes `connected`
-   * again after having been connected and lost.
+   * Counts reconnects from the monitor's status events: a server that becomes `connected` after
+   * its connection was lost (`error` after `connected`). A server the monitor restarts on
+   * purpose (a config edit: `connecting` again, no `error` in between) is not counted.
    *
    * @returns the unsubscriber.
    */
   watch(watcher: Pick<ServerWatcher, 'onChange'>): () => void {
-    const previous = new Map<number, { status: string; everConnected: boolean }>();
+    const state = new Map<number, { connected: boolean; lost: boolean }>();
     return (
       watcher.onChange?.((event) => {
-        const before = previous.get(event.serverId);
-        if (event.status === 'removed') {
-          previous.delete(event.serverId);
+        if (event.status === 'removed' || event.status === 'disconnected') {
+          state.delete(event.serverId);
           return;
         }
-        const connected = event.status === 'connected';
-        if (connected && before?.everConnected && before.status !== 'connected') {
-          this.reconnects.inc({ server: String(event.serverId) });
+        const before = state.get(event.serverId) ?? { connected: false, lost: false };
+        if (event.status === 'connected') {
+          if (before.lost) {
+            this.reconnects.inc({ server: event.name, server_id: String(event.serverId) });
+          }
+          state.set(event.serverId, { connected: true, lost: false });
+        } else if (event.status === 'error') {
+          state.set(event.serverId, { connected: false, lost: before.connected || before.lost });
+        } else if (event.status === 'connecting') {
+          state.set(event.serverId, { connected: before.connected, lost: before.lost });
         }
-        previous.set(event.serverId, {
-          status: event.status,
-          everConnected: connected || (before?.everConnected ?? false),
-        });
       }) ?? (() => {})
     );
   }
@@ -206,16 +217,22 @@ export class ToolCallMetrics {
         .select({
           id: toolCalls.id,
           serverId: toolCalls.serverId,
+          serverName: mcpServers.name,
           toolName: toolCalls.toolName,
           durationMs: toolCalls.durationMs,
           ok: toolCalls.ok,
         })
         .from(toolCalls)
+        .leftJoin(mcpServers, eq(mcpServers.id, toolCalls.serverId))
         .where(gt(toolCalls.id, this.#lastId))
         .orderBy(toolCalls.id)
         .limit(this.#options.batchSize ?? 5_000);
       for (const row of rows) {
-        const labels = { server: String(row.serverId ?? 'deleted'), tool: row.toolName };
+        const labels = {
+          server: row.serverName ?? 'deleted',
+          server_id: row.serverId === null ? 'deleted' : String(row.serverId),
+          tool: row.toolName,
+        };
         metrics.toolCalls.inc(labels);
         if (!row.ok) metrics.toolErrors.inc(labels);
         metrics.toolDuration.observe(labels, row.durationMs / 1000);

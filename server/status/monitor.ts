@@ -57,6 +57,8 @@ export interface ServerWatcher {
 export interface ServerStatusEvent {
   serverId: number;
   userId: number;
+  /** The server's name (metrics label it by name). */
+  name: string;
   status: ConnectionStatus | 'removed';
   /** The new `last_error` when it changed (`null`: cleared). */
   lastError?: string | null;
@@ -167,8 +169,8 @@ export class StatusMonitor implements ServerWatcher {
       const row = await findServer(this.#store, serverId);
       const entry = this.#entries.get(serverId);
       if (!row || !row.isActive) {
-        const userId = entry?.row.userId ?? row?.userId;
-        if (userId !== undefined) this.#emit(serverId, userId, { connectionStatus: undefined });
+        const known = entry?.row ?? row;
+        if (known) this.#emit(known, { connectionStatus: undefined });
         await this.#drop(serverId);
         if (row && row.connectionStatus !== 'disconnected') {
           await updateServerStatus(this.#db, serverId, { connectionStatus: 'disconnected' });
@@ -213,7 +215,7 @@ export class StatusMonitor implements ServerWatcher {
         connectionStatus: 'disconnected',
         lastError: USER_TOKEN_NOTE,
       };
-      this.#emit(row.id, row.userId, patch);
+      this.#emit(row, patch);
       await updateServerStatus(this.#db, row.id, patch);
       return;
     }
@@ -226,7 +228,7 @@ export class StatusMonitor implements ServerWatcher {
         connectionStatus: 'error',
         lastError: scrubber.scrub(`Invalid configuration: ${describeError(error)}`),
       };
-      this.#emit(row.id, row.userId, patch);
+      this.#emit(row, patch);
       await updateServerStatus(this.#db, row.id, patch);
       return;
     }
@@ -294,7 +296,7 @@ export class StatusMonitor implements ServerWatcher {
       .then(async () => {
         if (this.#entries.get(serverId) !== entry) return;
         const values = patch();
-        this.#emit(serverId, entry.row.userId, values);
+        this.#emit(entry.row, values);
         await updateServerStatus(this.#db, serverId, values);
       })
       .catch((error: unknown) => {
@@ -303,11 +305,13 @@ export class StatusMonitor implements ServerWatcher {
   }
 
   /** Tells the listeners of a status patch; `connectionStatus: undefined` means removed. */
-  #emit(serverId: number, userId: number, patch: ServerStatusPatch): void {
+  #emit(row: Pick<McpServerRow, 'id' | 'userId' | 'name'>, patch: ServerStatusPatch): void {
     if (this.#listeners.size === 0 || !('connectionStatus' in patch)) return;
+    const serverId = row.id;
     const event: ServerStatusEvent = {
       serverId,
-      userId,
+      userId: row.userId,
+      name: row.name,
       status: patch.connectionStatus ?? 'removed',
       lastError: patch.lastError,
     };

@@ -510,7 +510,7 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
       },
     };
     const report = (serverId: number, status: 'connecting' | 'connected') => {
-      for (const listener of listeners) listener({ serverId, userId: user.id, status });
+      for (const listener of listeners) listener({ serverId, userId: user.id, name: 'x', status });
     };
     const other = await startOtherApi({ watcher });
     const lagging = other.api;

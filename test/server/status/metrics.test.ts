@@ -86,7 +86,7 @@ describe('GET /metrics', () => {
     expect(text).not.toMatch(/12345/);
   });
 
-  it('counts connections by state and the monitor’s reconnects', async () => {
+  it('counts connections by state, and reconnects only after a lost connection', async () => {
     const row = await createServer(database, {
       userId,
       name: 'flaky',
@@ -94,18 +94,26 @@ describe('GET /metrics', () => {
       command: 'node',
     });
     const emit = (status: 'connected' | 'error' | 'connecting') => {
-      for (const listener of listeners) listener({ serverId: row.id, userId, status });
+      for (const listener of listeners)
+        listener({ serverId: row.id, userId, name: 'flaky', status });
     };
     emit('connecting');
     emit('connected');
     let text = await scrape();
     expect(text).toMatch(/switchboard_mcp_connections\{state="connected"\} 1/);
     expect(text).not.toMatch(/switchboard_mcp_reconnects_total\{/);
+    // A config edit: the monitor starts the server again; nothing was lost.
+    emit('connecting');
+    emit('connected');
+    expect(await scrape()).not.toMatch(/switchboard_mcp_reconnects_total\{/);
+    // A lost connection, then back.
     emit('error');
     emit('connecting');
     emit('connected');
     text = await scrape();
-    expect(text).toContain(`switchboard_mcp_reconnects_total{server="${row.id}"} 1`);
+    expect(text).toContain(
+      `switchboard_mcp_reconnects_total{server="flaky",server_id="${row.id}"} 1`,
+    );
   });
 
   it('counts tool calls, errors and durations per server and tool from tool_calls', async () => {
@@ -121,7 +129,7 @@ describe('GET /metrics', () => {
     await recordToolCall(database.db, { ...call, toolName: 'add', durationMs: 3, ok: true });
     await toolCallMetrics.poll();
     const text = await scrape();
-    const labels = (tool: string) => `{server="${row.id}",tool="${tool}"}`;
+    const labels = (tool: string) => `{server="tools",server_id="${row.id}",tool="${tool}"}`;
     expect(text).toContain(`switchboard_tool_calls_total${labels('echo')} 2`);
     expect(text).toContain(`switchboard_tool_calls_total${labels('add')} 1`);
     expect(text).toContain(`switchboard_tool_call_errors_total${labels('echo')} 1`);
