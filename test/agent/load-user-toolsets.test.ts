@@ -95,9 +95,10 @@ describe('loadUserToolsets', () => {
   });
 
   it('gives servers whose names share a slug distinct tool names, oldest server first', async () => {
+    // Names unique regardless of case can still share a slug: punctuation is dropped.
     const user = await createTestUser(handle);
     await createServer(handle, everythingServer(user.id, 'Everything'));
-    await createServer(handle, everythingServer(user.id, 'EVERYTHING'));
+    await createServer(handle, everythingServer(user.id, 'Everything!'));
 
     const tools = await load(user.id);
 

@@ -259,7 +259,7 @@ describe('tools that take time, change things, and answer for the ear', () => {
 
   describe('a long-running tool that changes things', () => {
     it('asks first, then runs the confirmed call in the background', async () => {
-      const { session, agent } = await startSession(
+      const { session, agent, llm } = await startSession(
         [
           {
             input: 'delete groceries',
@@ -290,8 +290,12 @@ describe('tools that take time, change things, and answer for the ear', () => {
       expect(started.item.output).toContain('runs in the background');
 
       await vi.waitFor(
-        () => expect(assistantTexts(session!)).toContain('The note is deleted.'),
-        POLL,
+        () =>
+          // On failure, what the model was asked says where the background result went.
+          expect(assistantTexts(session!), `model inputs: ${JSON.stringify(llm.inputs)}`).toContain(
+            'The note is deleted.',
+          ),
+        { ...POLL, timeout: 60_000 },
       );
       expect(calls()).toEqual(['delete-note +progress']);
     });

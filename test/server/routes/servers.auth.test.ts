@@ -135,7 +135,7 @@ describe('auth through the servers API', () => {
     });
 
     expect(res.status).toBe(400);
-    expect(res.body.detail).toMatch(/body\.auth\.privateKey: privateKey is required/);
+    expect(res.body.detail).toMatch(/body\.auth\.privateKey is required/);
   });
 
   it('rejects OAuth on a websocket server with 400 naming auth.type', async () => {
