@@ -57,6 +57,8 @@ export interface LoadUserToolsetsOptions {
   policy?: Partial<HealthPolicy>;
   /** Jitter source for reconnect delays; default `Math.random`. */
   random?: () => number;
+  /** Clock of the connections' retry times, in epoch milliseconds; default `Date.now`. */
+  now?: () => number;
   /**
    * Longest wait for the servers' first connect before the session starts without the ones
    * still connecting (`AGENT_TOOLS_DEADLINE_MS`), in milliseconds; default 3000.
@@ -298,6 +300,7 @@ export class SessionToolsets implements UserToolsets {
       label: row.name,
       policy: options.policy,
       random: options.random,
+      now: options.now,
       connectionOptions: { ...options.guards, userToken: options.userToken, serverId: row.id },
     });
     return { row, connection, ready: connection.start() };

@@ -78,6 +78,11 @@ export interface StatusMonitorOptions {
   /** Jitter source for reconnect delays; default `Math.random`. */
   random?: () => number;
   /**
+   * Clock, in epoch milliseconds: when `last_connected` was last written, and the connections'
+   * retry times; default `Date.now`.
+   */
+  now?: () => number;
+  /**
    * The process's connection guards, applied to every connection (each stdio server counts
    * against its owner's share of `guards.stdioLimiter` too).
    */
@@ -126,6 +131,7 @@ export class StatusMonitor implements ServerWatcher {
   readonly #logger: Logger;
   readonly #policy: HealthPolicy;
   readonly #random?: () => number;
+  readonly #now: () => number;
   readonly #guards: ConnectionGuards;
   readonly #entries = new Map<number, Entry>();
   /** Per-server chain so syncs and writes of one server never interleave. */
@@ -139,6 +145,7 @@ export class StatusMonitor implements ServerWatcher {
     this.#logger = options.logger.child({ component: 'status-monitor' });
     this.#policy = { ...DEFAULT_HEALTH_POLICY, ...options.policy };
     this.#random = options.random;
+    this.#now = options.now ?? Date.now;
     this.#guards = options.guards;
   }
 
@@ -241,6 +248,7 @@ export class StatusMonitor implements ServerWatcher {
         label: row.name,
         policy: this.#policy,
         random: this.#random,
+        now: this.#now,
         connectionOptions: { ...this.#guards, serverId: row.id, ownerId: row.userId },
         onStatusChange: (change) => this.#write(entry, () => this.#statusPatch(entry, change)),
         onToolsChanged: () => this.#write(entry, () => this.#metadataPatch(entry)),
@@ -255,14 +263,15 @@ export class StatusMonitor implements ServerWatcher {
   #statusPatch(entry: Entry, change: StatusChange): ServerStatusPatch {
     const patch: ServerStatusPatch = { connectionStatus: change.status };
     if (change.status === 'connected') {
+      const now = this.#now();
       patch.lastError = null;
-      patch.lastConnected = new Date();
+      patch.lastConnected = new Date(now);
       patch.metadata = connectionMetadata(
         entry.connection.info,
         entry.connection.tools,
         entry.row.toolFilter,
       );
-      entry.lastConnectedWrittenAt = Date.now();
+      entry.lastConnectedWrittenAt = now;
     } else if (change.error) {
       patch.lastError = entry.connection.scrubber.scrub(change.error.message);
     }
@@ -283,7 +292,7 @@ export class StatusMonitor implements ServerWatcher {
 
   /** `last_connected` at most once per health interval. */
   #healthyPatch(entry: Entry): ServerStatusPatch {
-    const now = Date.now();
+    const now = this.#now();
     if (now - entry.lastConnectedWrittenAt < this.#policy.intervalMs) return {};
     entry.lastConnectedWrittenAt = now;
     return { lastConnected: new Date(now) };
