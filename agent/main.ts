@@ -81,6 +81,7 @@ export default defineAgent<ProcessData>({
     proc.userData.logger = logger;
     const stdioLimiter = new StdioProcessLimiter({
       maxProcesses: settings.MCP_MAX_STDIO_PROCESSES,
+      freeing: 'End a voice session on this worker',
     });
     stdioLimiter.killOnExit(process);
     const sandbox = stdioSandbox(settings);

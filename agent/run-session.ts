@@ -129,7 +129,10 @@ export async function runSession(
         deps.guards ??
         connectionGuards(settings, {
           sandbox: stdioSandbox(settings),
-          stdioLimiter: new StdioProcessLimiter({ maxProcesses: settings.MCP_MAX_STDIO_PROCESSES }),
+          stdioLimiter: new StdioProcessLimiter({
+            maxProcesses: settings.MCP_MAX_STDIO_PROCESSES,
+            freeing: 'End a voice session on this worker',
+          }),
         }),
       userToken,
     });

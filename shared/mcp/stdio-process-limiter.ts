@@ -18,16 +18,24 @@ export const DEFAULT_MAX_STDIO_PROCESSES = 32;
 /** The default of `MCP_MAX_STDIO_PROCESSES_PER_USER`. */
 export const DEFAULT_MAX_STDIO_PROCESSES_PER_USER = 8;
 
+/** What frees a slot when a process does not say: its stdio servers. */
+const DEFAULT_FREEING = 'Disable or delete a stdio server';
+
 /** Thrown by {@link StdioProcessLimiter.acquire} when every slot is taken. */
 export class StdioProcessLimitError extends Error {
   override readonly name: string = 'StdioProcessLimitError';
   /** The limit that was reached. */
   readonly limit: number;
 
-  constructor(limit: number, label: string) {
+  /**
+   * @param limit the limit reached.
+   * @param label the server that was not started.
+   * @param freeing what frees a slot in this process, e.g. `Disable or delete a stdio server`.
+   */
+  constructor(limit: number, label: string, freeing = DEFAULT_FREEING) {
     super(
       `limit of ${limit} stdio MCP server processes reached in this process ` +
-        `(MCP_MAX_STDIO_PROCESSES); ${label} was not started. Close a session or raise the limit`,
+        `(MCP_MAX_STDIO_PROCESSES); ${label} was not started. ${freeing}, or raise the limit`,
     );
     this.limit = limit;
   }
@@ -84,12 +92,19 @@ export interface StdioProcessLimiterOptions {
    * count only against `maxProcesses`.
    */
   maxProcessesPerUser?: number;
+  /**
+   * What frees a slot in this process, said when the cap is reached: the API's servers are
+   * freed by disabling or deleting one (the default, `Disable or delete a stdio server`), an
+   * agent worker's by ending a voice session.
+   */
+  freeing?: string;
 }
 
 /** Caps and tracks the stdio server processes of one Node process. */
 export class StdioProcessLimiter implements StdioProcessAdmission {
   readonly maxProcesses: number;
   readonly maxProcessesPerUser: number;
+  readonly #freeing: string;
   /** Held slots, each with its process group once spawned. */
   readonly #held = new Map<object, number | undefined>();
   /** Slots held per user id. */
@@ -99,6 +114,7 @@ export class StdioProcessLimiter implements StdioProcessAdmission {
   constructor(options: StdioProcessLimiterOptions = {}) {
     const max = options.maxProcesses ?? DEFAULT_MAX_STDIO_PROCESSES;
     const perUser = options.maxProcessesPerUser ?? DEFAULT_MAX_STDIO_PROCESSES_PER_USER;
+    this.#freeing = options.freeing ?? DEFAULT_FREEING;
     for (const [name, value] of [
       ['maxProcesses', max],
       ['maxProcessesPerUser', perUser],
@@ -148,7 +164,7 @@ export class StdioProcessLimiter implements StdioProcessAdmission {
       throw new StdioUserProcessLimitError(this.maxProcessesPerUser, label);
     }
     if (this.#held.size >= this.maxProcesses) {
-      throw new StdioProcessLimitError(this.maxProcesses, label);
+      throw new StdioProcessLimitError(this.maxProcesses, label, this.#freeing);
     }
     const key = {};
     this.#held.set(key, undefined);

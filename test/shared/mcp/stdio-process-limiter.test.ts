@@ -12,6 +12,17 @@ import {
 import { isProcessAlive } from '../../helpers/mcp-processes.js';
 
 describe('StdioProcessLimiter', () => {
+  it("says what frees a slot in this process: an agent worker's voice sessions", () => {
+    const limiter = new StdioProcessLimiter({
+      maxProcesses: 1,
+      freeing: 'End a voice session on this worker',
+    });
+    limiter.acquire('one');
+    expect(() => limiter.acquire('Calendar')).toThrow(
+      'Calendar was not started. End a voice session on this worker, or raise the limit',
+    );
+  });
+
   it('refuses a slot past maxProcesses and gives it again after a release', () => {
     const limiter = new StdioProcessLimiter({ maxProcesses: 2 });
     const first = limiter.acquire('one');
@@ -20,7 +31,7 @@ describe('StdioProcessLimiter', () => {
     expect(() => limiter.acquire('Calendar')).toThrow(StdioProcessLimitError);
     expect(() => limiter.acquire('Calendar')).toThrow(
       'limit of 2 stdio MCP server processes reached in this process (MCP_MAX_STDIO_PROCESSES); ' +
-        'Calendar was not started',
+        'Calendar was not started. Disable or delete a stdio server, or raise the limit',
     );
 
     first.release();
