@@ -210,6 +210,9 @@ export class StatusMonitor implements ServerWatcher {
   /** Stops every connection (ending stdio child processes). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    // Closed at once, not behind each server's queue, where a connect that hangs in
+    // `initialize` would hold the stop until its timeout.
+    await Promise.all([...this.#entries.values()].map((entry) => entry.connection.close()));
     await Promise.all(
       [...this.#entries.keys()].map((id) => this.#enqueue(id, () => this.#drop(id))),
     );
