@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initializeLogger, voice } from '@livekit/agents';
@@ -61,6 +61,8 @@ describe('tools that take time, change things, and answer for the ear', () => {
       fillerAfterMs?: number;
       progressIntervalMs?: number;
       everything?: boolean;
+      /** Set in the fixture's environment: `delete-note` finishes once this file exists. */
+      deleteRelease?: string;
     } = {},
   ) {
     const user = await createTestUser(handle);
@@ -75,7 +77,10 @@ describe('tools that take time, change things, and answer for the ear', () => {
             sandbox: { network: 'none', mounts: [{ hostPath: logDir, writable: true }] },
             command: process.execPath,
             args: FIXTURE_SERVER_ARGS,
-            env: { FIXTURE_CALL_LOG: callLog },
+            env: {
+              FIXTURE_CALL_LOG: callLog,
+              ...(options.deleteRelease ? { FIXTURE_DELETE_RELEASE: options.deleteRelease } : {}),
+            },
           }),
       toolPolicy: options.toolPolicy ?? {},
     });
@@ -278,7 +283,9 @@ describe('tools that take time, change things, and answer for the ear', () => {
           { input: 'runs in the background', content: "Deleting, I'll tell you when it's done." },
           { input: 'deleted groceries', content: 'The note is deleted.' },
         ],
-        { toolPolicy: { longRunning: ['delete-note'] } },
+        // The deletion finishes once the agent has said it runs in the background, as a real
+        // long-running call does (a result racing that reply is agents-js's to order).
+        { toolPolicy: { longRunning: ['delete-note'] }, deleteRelease: join(logDir, 'release') },
       );
       expect(agent.toolCtx.functionTools['fixture__confirm_action']?.flags).not.toBe(0);
 
@@ -288,6 +295,11 @@ describe('tools that take time, change things, and answer for the ear', () => {
       yes.expect.nextEvent().isFunctionCall({ name: 'fixture__confirm_action' });
       const started = yes.expect.nextEvent().isFunctionCallOutput({ isError: false }).event();
       expect(started.item.output).toContain('runs in the background');
+      await vi.waitFor(
+        () => expect(assistantTexts(session!)).toContain("Deleting, I'll tell you when it's done."),
+        POLL,
+      );
+      writeFileSync(join(logDir, 'release'), '');
 
       await vi.waitFor(
         () =>
