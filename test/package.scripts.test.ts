@@ -7,11 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, isProcessAlive, runningProcesses } from './helpers/mcp-processes.js';
+import { REPO_ROOT, descendantPids, freePort, isProcessAlive } from './helpers/mcp-processes.js';
 
 const ADMIN_TOKEN = 'admin-token-for-the-npm-scripts-test-01';
 const started: ChildProcess[] = [];
@@ -51,31 +50,6 @@ function workerEnvironment(): NodeJS.ProcessEnv {
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Every running descendant of `pid`, from the process table. */
-function descendants(pid: number): number[] {
-  const rows = runningProcesses();
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const parent = queue.shift()!;
-    for (const row of rows) {
-      if (row.ppid === parent) {
-        found.push(row.pid);
-        queue.push(row.pid);
-      }
-    }
-  }
-  return found;
-}
-
 /** Polls the process table until none of `pids` runs (bounded); returns those still running. */
 async function untilGone(pids: readonly number[]): Promise<number[]> {
   let left = pids.filter(isProcessAlive);
@@ -101,7 +75,21 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv) {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  return { child, exited, output: () => output };
+  /** Resolves once the output holds `text`, or the process has exited (then check the output). */
+  const outputs = (text: string) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (!output.includes(text)) return;
+        child.stdout!.off('data', check);
+        child.stderr!.off('data', check);
+        resolve();
+      };
+      child.stdout!.on('data', check);
+      child.stderr!.on('data', check);
+      void exited.then(() => resolve());
+      check();
+    });
+  return { child, exited, output: () => output, outputs };
 }
 
 /** An API environment on a fresh DATA_DIR (embedded PGlite, the demo stdio servers on). */
@@ -149,7 +137,7 @@ describe('npm start and SIGTERM', () => {
     const { env, base, dataDir } = await apiEnvironment();
     const npm = run('npm', ['start', '--silent'], env);
     await untilServing(base);
-    const tree = descendants(npm.child.pid!);
+    const tree = descendantPids(npm.child.pid!);
     // The API itself and its three demo stdio servers at least.
     expect(tree.length).toBeGreaterThanOrEqual(4);
 
@@ -258,21 +246,15 @@ describe('npm run agent', () => {
       LIVEKIT_API_SECRET: 'secret-secret-secret-secret-secret',
     });
     // Without LiveKit the worker keeps retrying its connection (agents-js: 10 attempts).
-    for (let attempt = 0; attempt < 600 && npm.child.exitCode === null; attempt++) {
-      if (npm.output().includes('failed to connect to LiveKit server')) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await npm.outputs('failed to connect to LiveKit server');
     try {
       expect(npm.output()).toContain('failed to connect to LiveKit server');
       npm.child.kill('SIGTERM');
-      for (let attempt = 0; attempt < 600; attempt++) {
-        if (npm.output().includes('SIGTERM received')) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await npm.outputs('SIGTERM received');
       expect(npm.output()).toContain('SIGTERM received');
     } finally {
       // agents-js then waits for its LiveKit retries to end before it exits: do not wait here.
-      for (const pid of descendants(npm.child.pid!)) process.kill(pid, 'SIGKILL');
+      for (const pid of descendantPids(npm.child.pid!)) process.kill(pid, 'SIGKILL');
     }
   }, 120_000);
 });
@@ -294,16 +276,13 @@ describe('npm run agent:dev', () => {
       LIVEKIT_API_KEY: 'devkey',
       LIVEKIT_API_SECRET: 'secret-secret-secret-secret-secret',
     });
-    for (let attempt = 0; attempt < 600 && npm.child.exitCode === null; attempt++) {
-      if (npm.output().includes('failed to connect to LiveKit server')) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await npm.outputs('failed to connect to LiveKit server');
     try {
       expect(npm.output()).toContain('failed to connect to LiveKit server');
       expect(npm.output()).toMatch(/"level":20\b/);
       expect(npm.output()).not.toContain('deprecated');
     } finally {
-      for (const pid of descendants(npm.child.pid!)) process.kill(pid, 'SIGKILL');
+      for (const pid of descendantPids(npm.child.pid!)) process.kill(pid, 'SIGKILL');
     }
   }, 120_000);
 });

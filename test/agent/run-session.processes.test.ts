@@ -9,36 +9,11 @@ import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer } from '../../shared/db/servers.js';
 import { loadSettings } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
-import { EVERYTHING_BIN } from '../helpers/mcp-processes.js';
+import { EVERYTHING_BIN, descendantPids } from '../helpers/mcp-processes.js';
 import { REPOSITORY } from '../helpers/sandbox.js';
 import { everythingServer, fakeJob, silentLogger } from './fixtures.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
-
-/**
- * Every live process below this one (children, grandchildren…), read from `ps`, independently of
- * the code that started them. Zombies are left out: they have exited.
- */
-function descendants(): number[] {
-  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,stat=,comm='], { encoding: 'utf8' })
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    // The `ps` itself is a child while it runs.
-    .filter((fields) => fields.length >= 4 && !fields[2]!.startsWith('Z') && fields[3] !== 'ps')
-    .map(([pid, ppid]) => ({ pid: Number(pid), ppid: Number(ppid) }));
-  const found: number[] = [];
-  const queue = [process.pid];
-  while (queue.length > 0) {
-    const parent = queue.shift()!;
-    for (const row of rows) {
-      if (row.ppid === parent && row.pid !== process.pid) {
-        found.push(row.pid);
-        queue.push(row.pid);
-      }
-    }
-  }
-  return found;
-}
 
 describe('session shutdown', () => {
   let handle: DatabaseHandle;
@@ -95,7 +70,7 @@ describe('session shutdown', () => {
       env: { MEMORY_FILE_PATH: '/tmp/switchboard-session-processes-memory.jsonl' },
       timeoutMs: 30_000,
     });
-    const before = new Set(descendants());
+    const before = new Set(descendantPids());
     const { ctx, shutdown } = fakeJob(JSON.stringify({ userId: user.id }), 'job-processes');
 
     const running = await runSession(ctx, {
@@ -114,14 +89,14 @@ describe('session shutdown', () => {
         'connected',
         'connected',
       ]);
-      const during = descendants().filter((pid) => !before.has(pid));
+      const during = descendantPids().filter((pid) => !before.has(pid));
       // At least: two servers, one shell, npx and the server it runs.
       expect(during.length).toBeGreaterThanOrEqual(5);
 
       await shutdown();
       await vi.waitFor(
         () => {
-          const left = descendants().filter((pid) => !before.has(pid));
+          const left = descendantPids().filter((pid) => !before.has(pid));
           const detail = left.length
             ? execFileSync('ps', ['-o', 'pid,ppid,pgid,stat,args', '-p', left.join(',')], {
                 encoding: 'utf8',

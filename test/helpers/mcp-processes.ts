@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolvePackageBin } from '../../server/accounts/demo-servers.js';
@@ -141,6 +142,37 @@ export function runningProcesses(): ProcessRow[] {
     .map((line) => line.trim().split(/\s+/))
     .filter(([, , , stat, comm]) => stat !== undefined && !stat.startsWith('Z') && comm !== 'ps')
     .map(([pid, ppid, pgid]) => ({ pid: Number(pid), ppid: Number(ppid), pgid: Number(pgid) }));
+}
+
+/**
+ * Every running process below `pid` (children, grandchildren…), from {@link runningProcesses}:
+ * read independently of the code that started them; zombies (exited) left out.
+ *
+ * @param pid the ancestor; default this process.
+ */
+export function descendantPids(pid = process.pid): number[] {
+  const rows = runningProcesses();
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    for (const row of rows) {
+      if (row.ppid === parent && row.pid !== pid) {
+        found.push(row.pid);
+        queue.push(row.pid);
+      }
+    }
+  }
+  return found;
+}
+
+/** A TCP port of 127.0.0.1 that was free a moment ago (listened on, then closed). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /** Ids of the running child processes of `parentPid` (default this process), in ascending order. */

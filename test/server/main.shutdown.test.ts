@@ -4,41 +4,13 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { REPO_ROOT } from '../helpers/mcp-processes.js';
+import { REPO_ROOT, descendantPids, freePort } from '../helpers/mcp-processes.js';
 
 const ADMIN_TOKEN = 'admin-token-for-the-shutdown-test-0123';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Every descendant of `pid` (children, grandchildren, ...), from `ps`. */
-function descendants(pid: number): number[] {
-  const lines = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' });
-  const children = new Map<number, number[]>();
-  for (const line of lines.trim().split('\n')) {
-    const [child, parent] = line.trim().split(/\s+/).map(Number) as [number, number];
-    children.set(parent, [...(children.get(parent) ?? []), child]);
-  }
-  const found: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    for (const child of children.get(queue.shift()!) ?? []) {
-      found.push(child);
-      queue.push(child);
-    }
-  }
-  return found;
-}
 
 /** Whether `pid` still runs: exists and is not a zombie waiting for init to reap it. */
 function alive(pid: number): boolean {
@@ -100,7 +72,7 @@ describe('npm start and SIGTERM', () => {
       servers.map((s) => s.connectionStatus),
       `last answer: ${lastAnswer}; exit code: ${child.exitCode}; stderr: ${stderr.slice(-2000)}`,
     ).toEqual(['connected', 'connected', 'connected']);
-    const processes = descendants(child.pid!);
+    const processes = descendantPids(child.pid!);
     expect(processes.length).toBeGreaterThanOrEqual(3);
 
     const ws = new WebSocket(`ws://127.0.0.1:${port}/api/status/stream`, { headers: auth });
