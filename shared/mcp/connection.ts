@@ -262,7 +262,10 @@ export class McpConnection {
     return this.#tools;
   }
 
-  /** Process id of a stdio server's child process while it runs, otherwise `null`. */
+  /**
+   * Process id of a stdio server's child process while it runs, otherwise `null`. Sandboxed, it
+   * is bubblewrap's outer process: signalling it ends everything in the sandbox.
+   */
   get pid(): number | null {
     return this.#transport instanceof StdioProcessTransport ? this.#transport.pid : null;
   }

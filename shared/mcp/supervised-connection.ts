@@ -184,7 +184,7 @@ export class SupervisedConnection {
     return this.#retryAt;
   }
 
-  /** Process id of a stdio server's child while connected, otherwise `null`. */
+  /** Process id of a stdio server's child while connected (see `McpConnection.pid`), else `null`. */
   get pid(): number | null {
     return this.#connection?.pid ?? null;
   }
