@@ -14,6 +14,6 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  // The dashboard runs in the browser, as plain JavaScript checked by `// @ts-check`.
-  { files: ['server/dashboard/**/*.js'], languageOptions: { globals: globals.browser } },
+  // The dashboard's sources run in the browser (bundled by server/dashboard/build.ts).
+  { files: ['server/dashboard/ui/**/*.{ts,tsx}'], languageOptions: { globals: globals.browser } },
 );

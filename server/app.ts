@@ -171,7 +171,7 @@ export function createApp(deps: AppDeps): Express {
     requireAuth(database.db),
     tokensRouter(database.db, { onRevoke: (tokenHash) => tokens.forget(tokenHash) }),
   );
-  app.use(dashboardRouter());
+  app.use(dashboardRouter({ livekitUrl: deps.livekit?.url }));
   app.use(methodNotAllowedHandler(ALL_ROUTES));
   app.use(notFoundHandler);
   app.use(problemHandler(logger));

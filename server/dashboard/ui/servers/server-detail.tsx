@@ -1,0 +1,217 @@
+/**
+ * The panels of a server's detail: Test (connects for real and says what it waits for), Tools
+ * (what a voice session advertises, with the tools that ask before running), and recent Calls.
+ */
+import { useEffect, useState, type ReactNode } from 'react';
+import { api, messageOf, serversPath } from '../api.js';
+import { when } from '../format.js';
+import type { ServerStore } from '../server-store.js';
+import type { Server, TestResult, Tool, ToolCall } from '../types.js';
+import { runs } from './server-card.js';
+
+/** The default time a server has to connect and answer `initialize`, in ms (DESIGN §4). */
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+function Panel({
+  title,
+  onClose,
+  children,
+}: {
+  title: string;
+  onClose: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <>
+      <div className="detail-head">
+        <h4 className="detail-title">{title}</h4>
+        <button type="button" className="quiet close" onClick={onClose}>
+          Close
+        </button>
+      </div>
+      {children}
+    </>
+  );
+}
+
+/** A list of tools as the agent advertises them. */
+export function ToolList({ tools }: { tools: Tool[] }) {
+  if (tools.length === 0) return <p className="hint">The server lists no tools.</p>;
+  return (
+    <ul className="tools">
+      {tools.map((tool) => (
+        <li key={tool.name}>
+          <code>{tool.name}</code>
+          {tool.originalName && tool.originalName !== tool.name ? (
+            <span className="hint"> ({tool.originalName})</span>
+          ) : null}
+          {tool.needsConfirmation ? (
+            <span className="tag warn" title="The agent asks the user before running it">
+              asks first
+            </span>
+          ) : null}
+          {tool.description ? <div className="hint">{tool.description}</div> : null}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** Seconds since the panel opened, ticking once a second while `running`. */
+function useElapsedSeconds(running: boolean): number {
+  const [seconds, setSeconds] = useState(0);
+  useEffect(() => {
+    if (!running) return;
+    const started = Date.now();
+    const timer = setInterval(() => setSeconds(Math.floor((Date.now() - started) / 1000)), 1000);
+    return () => clearInterval(timer);
+  }, [running]);
+  return seconds;
+}
+
+/** Test: connects to the server for real (`POST …/test`) and shows what it found. */
+export function TestPanel({
+  server,
+  onClose,
+  store,
+}: {
+  server: Server;
+  onClose: () => void;
+  store: ServerStore;
+}) {
+  const [result, setResult] = useState<TestResult | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  const running = result === null && failure === null;
+  const elapsed = useElapsedSeconds(running);
+  useEffect(() => {
+    let current = true;
+    api<TestResult>('POST', serversPath(`/${server.id}/test`), {})
+      .then((answer) => current && setResult(answer))
+      .catch((error: unknown) => current && setFailure(messageOf(error)))
+      .finally(() => void store.load().catch(() => {}));
+    return () => {
+      current = false;
+    };
+    // One test per opening of the panel: a status change of the same server does not test again.
+  }, [server.id]);
+
+  const timeoutSeconds = Math.round((server.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000);
+  if (running) {
+    const what =
+      server.transport === 'stdio'
+        ? `starting ${server.command ?? 'the command'} in its sandbox`
+        : `connecting to ${server.url ?? 'the URL'}`;
+    return (
+      <Panel title={`Testing ${server.name}…`} onClose={onClose}>
+        <p className="hint testing" aria-live="polite">
+          <span className="spinner" aria-hidden="true" />
+          {`Connecting for real: ${what}, then waiting up to ${timeoutSeconds} s for it to answer initialize`}
+          {elapsed > 0 ? ` (${elapsed} s so far)` : ''}.
+        </p>
+      </Panel>
+    );
+  }
+  if (failure !== null) {
+    return (
+      <Panel title={`Test of ${server.name}: failed`} onClose={onClose}>
+        <p className="result bad" data-result="failed">
+          {failure}
+        </p>
+      </Panel>
+    );
+  }
+  if (result!.status !== 'connected') {
+    return (
+      <Panel title={`Test of ${server.name}: error`} onClose={onClose}>
+        <p className="result bad" data-result="error">
+          {result!.error}
+        </p>
+        <p className="hint">
+          It runs <code className="wrap">{runs(server)}</code>.
+        </p>
+      </Panel>
+    );
+  }
+  const info = result!.serverInfo
+    ? `${result!.serverInfo.title ?? result!.serverInfo.name} ${result!.serverInfo.version ?? ''}`.trim()
+    : 'the server';
+  return (
+    <Panel title={`Test of ${server.name}: connected`} onClose={onClose}>
+      <p className="result good" data-result="connected">
+        {`Connected to ${info} over ${result!.transport} in ${Math.round(result!.latencyMs ?? 0)} ms; `}
+        {result!.truncated
+          ? `${result!.toolCount} tools (the first ${result!.tools.length} shown).`
+          : `${result!.toolCount} tools.`}
+      </p>
+      <ToolList tools={result!.tools} />
+    </Panel>
+  );
+}
+
+/** Tools: what a voice session advertises for the server (`GET …/tools`). */
+export function ToolsPanel({ server, onClose }: { server: Server; onClose: () => void }) {
+  const [tools, setTools] = useState<Tool[] | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  useEffect(() => {
+    let current = true;
+    api<Tool[]>('GET', serversPath(`/${server.id}/tools`))
+      .then((answer) => current && setTools(answer))
+      .catch((error: unknown) => current && setFailure(messageOf(error)));
+    return () => {
+      current = false;
+    };
+  }, [server.id]);
+  return (
+    <Panel title={`Tools of ${server.name}`} onClose={onClose}>
+      {failure !== null ? (
+        <p className="result bad">{failure}</p>
+      ) : tools === null ? (
+        <p className="hint">Loading…</p>
+      ) : (
+        <ToolList tools={tools} />
+      )}
+    </Panel>
+  );
+}
+
+/** Calls: the server's last 50 tool calls (`GET …/calls`). */
+export function CallsPanel({ server, onClose }: { server: Server; onClose: () => void }) {
+  const [calls, setCalls] = useState<ToolCall[] | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  useEffect(() => {
+    let current = true;
+    api<ToolCall[]>('GET', serversPath(`/${server.id}/calls`, { limit: '50' }))
+      .then((answer) => current && setCalls(answer))
+      .catch((error: unknown) => current && setFailure(messageOf(error)));
+    return () => {
+      current = false;
+    };
+  }, [server.id]);
+  return (
+    <Panel title={`Recent calls of ${server.name}`} onClose={onClose}>
+      {failure !== null ? (
+        <p className="result bad">{failure}</p>
+      ) : calls === null ? (
+        <p className="hint">Loading…</p>
+      ) : calls.length === 0 ? (
+        <p className="hint">No tool calls yet: they show here once a voice session uses a tool.</p>
+      ) : (
+        <ul className="calls">
+          {calls.map((call) => (
+            <li key={call.id} className={call.ok ? 'ok' : 'failed'}>
+              <code>{call.toolName}</code>
+              <span className={call.ok ? 'good-text' : 'error-text'}>
+                {call.ok ? 'ok' : (call.error ?? 'failed')}
+              </span>
+              <span className="hint">
+                {when(call.startedAt)}
+                {call.durationMs === null ? '' : ` · ${call.durationMs} ms`}
+                {call.roomName ? ` · room ${call.roomName}` : ''}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Panel>
+  );
+}

@@ -1,0 +1,103 @@
+/**
+ * The shapes of the API's JSON the dashboard reads (README, "REST API"; the OpenAPI document at
+ * `/api/openapi.json` is the full contract). Only the fields the page uses are typed.
+ */
+
+/** A stored secret as the API shows it: never the value. */
+export interface MaskedSecret {
+  set: boolean;
+  last4: string;
+}
+
+/** A server's authentication as the API shows it (secrets masked). */
+export interface ServerAuth {
+  type: string;
+  clientId?: string;
+  tokenUrl?: string;
+  scopes?: string[];
+  algorithm?: string;
+  tokenEndpointAuthMethod?: string;
+  clientSecret?: MaskedSecret;
+  privateKey?: MaskedSecret;
+  [key: string]: unknown;
+}
+
+/** An MCP server of a user (`GET /api/mcp/servers`). */
+export interface Server {
+  id: number;
+  name: string;
+  description: string | null;
+  transport: 'stdio' | 'streamable-http' | 'sse' | 'websocket';
+  command?: string | null;
+  args?: string[] | null;
+  cwd?: string | null;
+  env?: Record<string, MaskedSecret> | null;
+  url?: string | null;
+  headers?: Record<string, MaskedSecret> | null;
+  apiKey?: MaskedSecret | null;
+  auth?: ServerAuth | null;
+  timeoutMs?: number;
+  isActive: boolean;
+  adminManaged?: boolean;
+  connectionStatus: string;
+  lastError?: string | null;
+  lastConnected?: string | null;
+  toolFilter?: { allow?: string[]; deny?: string[] } | null;
+  toolPolicy?: { confirm?: string; longRunning?: string[] | 'all' } | null;
+  metadata?: { toolCount?: number; serverToolCount?: number; latencyMs?: number } | null;
+}
+
+/** A tool as a session advertises it (`GET /api/mcp/servers/:id/tools`, `/test`). */
+export interface Tool {
+  name: string;
+  originalName?: string;
+  description?: string;
+  needsConfirmation?: boolean;
+}
+
+/** The answer of `POST /api/mcp/servers/:id/test`. */
+export interface TestResult {
+  status: 'connected' | 'error';
+  transport?: string;
+  latencyMs?: number;
+  serverInfo?: { name: string; title?: string; version?: string };
+  toolCount?: number;
+  tools: Tool[];
+  truncated?: boolean;
+  error?: string;
+}
+
+/** One audited tool call (`GET /api/mcp/servers/:id/calls`). */
+export interface ToolCall {
+  id: number;
+  toolName: string;
+  roomName: string | null;
+  startedAt: string;
+  durationMs: number | null;
+  ok: boolean;
+  error: string | null;
+}
+
+/** A part of the system status (`GET /api/status`). */
+export interface PartStatus {
+  status: string;
+  detail?: string;
+}
+
+/** A user (`GET /api/users`, admins). */
+export interface User {
+  id: number;
+  name: string;
+  email: string;
+  role: 'admin' | 'user';
+  createdAt: string;
+}
+
+/** An API token (`GET /api/tokens`), never its value. */
+export interface ApiToken {
+  id: number;
+  label: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}

@@ -1,0 +1,4 @@
+/**
+ * The status widget's entry point (placeholder).
+ */
+export {};
