@@ -176,8 +176,8 @@ function readFailure(
     error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
   if (error instanceof TypeError && cause instanceof Error) {
     const hostPort = url.port ? `${url.hostname}:${url.port}` : url.hostname;
+    if (cause.name === 'TimeoutError') return undefined;
     const [reason, detail] = classifyNetworkError(cause, hostPort);
-    if (reason === 'timeout' || cause.name === 'TimeoutError') return undefined;
     return new LivekitUnreachableError(livekit.url, reason, `${API_CALL}: ${detail}`);
   }
   const message = error instanceof Error ? error.message : String(error);
