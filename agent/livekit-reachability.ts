@@ -7,8 +7,9 @@
  *
  * A LiveKit server answers plain HTTP on the port of its WebSocket endpoint (`GET /` returns
  * 200 "OK"), so the check is one HTTP(S) request: `ws://` becomes `http://` and `wss://`
- * `https://`. Any HTTP answer, whatever its status, counts as reachable: whether the key and
- * secret are accepted is agents-js's to find out when it registers.
+ * `https://`. Any HTTP answer, whatever its status, counts as reachable: whether it is a LiveKit
+ * server and accepts the key and secret is `checkLivekitServer`'s next step
+ * (`livekit-server-check.ts`).
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -51,16 +52,32 @@ const ADVICE: Record<UnreachableCause, string> = {
   network: 'Check the URL and the network between this machine and the server.',
 };
 
-/** The HTTP(S) URL a LiveKit URL's server answers on: `ws:` → `http:`, `wss:` → `https:`. */
-function httpUrlOf(livekitUrl: string): URL {
+/**
+ * The HTTP(S) URL a LiveKit URL's server answers on: `ws:` → `http:`, `wss:` → `https:`;
+ * `http:` and `https:` stay as they are.
+ *
+ * @param livekitUrl a URL with a host (`loadWorkerSettings` has checked its shape).
+ * @throws TypeError when `livekitUrl` is not a URL.
+ */
+export function httpUrlOf(livekitUrl: string): URL {
   const url = new URL(livekitUrl);
   if (url.protocol === 'ws:') url.protocol = 'http:';
   else if (url.protocol === 'wss:') url.protocol = 'https:';
   return url;
 }
 
-/** Classifies a network error of `node:http(s)` by its `code`. */
-function classify(error: NodeJS.ErrnoException, host: string): [UnreachableCause, string] {
+/**
+ * Classifies a network error of `node:http(s)` (or the `cause` of a `fetch` failure) by its
+ * `code`.
+ *
+ * @param error the error, with `code` such as `ECONNREFUSED` when Node gives one.
+ * @param host the `host[:port]` that was asked, to name in the detail.
+ * @returns the cause and the detail in words, for `LivekitUnreachableError`.
+ */
+export function classifyNetworkError(
+  error: NodeJS.ErrnoException,
+  host: string,
+): [UnreachableCause, string] {
   const code = error.code ?? '';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL') {
     return ['dns', `DNS lookup of ${host} failed: ${code}`];
@@ -112,7 +129,7 @@ export async function checkLivekitReachable(
       finish();
     });
     request.on('error', (error: NodeJS.ErrnoException) => {
-      const [reason, detail] = classify(error, hostPort);
+      const [reason, detail] = classifyNetworkError(error, hostPort);
       finish(new LivekitUnreachableError(livekitUrl, reason, detail));
     });
     const timer = setTimeout(() => {
@@ -127,7 +144,7 @@ export async function checkLivekitReachable(
   });
 }
 
-/** `10000` → `10 s`, `250` → `0.25 s`. */
-function formatSeconds(ms: number): string {
+/** A duration in milliseconds in seconds for a message: `10000` → `10 s`, `250` → `0.25 s`. */
+export function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(2))} s`;
 }

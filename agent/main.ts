@@ -6,10 +6,11 @@
  * explicit dispatches. What a session does lives in `run-session.ts`.
  *
  * Before agents-js runs, the command-line process validates every setting at once (LiveKit
- * included, from the environment or `--url`/`--api-key`/`--api-secret`) and checks that the
- * LiveKit server answers within 10 s, so a wrong `LIVEKIT_URL` fails at once and by name rather
- * than after agents-js's 85 s of retries. Job processes skip both: agents-js hands them the
- * server and credentials.
+ * included, from the environment or `--url`/`--api-key`/`--api-secret`) and checks within 15 s
+ * that `LIVEKIT_URL` answers, is a LiveKit server and accepts the key and secret
+ * (`livekit-server-check.ts`), so a wrong setting fails at once and by name rather than after
+ * agents-js's 85 s of retries. Job processes skip both: agents-js hands them the server and
+ * credentials.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,8 @@ import {
 import type { DatabaseHandle } from '../shared/db/open.js';
 import { runSession } from './run-session.js';
 import { prewarmSessionDatabase } from './session-database.js';
-import { LivekitUnreachableError, checkLivekitReachable } from './livekit-reachability.js';
+import { LivekitUnreachableError } from './livekit-reachability.js';
+import { LivekitApiCheckError, checkLivekitServer } from './livekit-server-check.js';
 import { LIVEKIT_COMMANDS, loadWorkerSettings, workerCommand } from './worker-settings.js';
 
 /** What `prewarm` prepares once per job process for every job it runs. */
@@ -66,9 +68,15 @@ const settings = loadSettingsOrExit();
 
 if (connectsToLivekit) {
   try {
-    await checkLivekitReachable(settings.LIVEKIT_URL!);
+    await checkLivekitServer({
+      url: settings.LIVEKIT_URL!,
+      apiKey: settings.LIVEKIT_API_KEY!,
+      apiSecret: settings.LIVEKIT_API_SECRET!,
+    });
   } catch (error) {
-    if (!(error instanceof LivekitUnreachableError)) throw error;
+    if (!(error instanceof LivekitUnreachableError || error instanceof LivekitApiCheckError)) {
+      throw error;
+    }
     console.error(error.message);
     process.exit(1);
   }

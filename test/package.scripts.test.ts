@@ -2,40 +2,40 @@
  * `npm start` and `npm run agent` as an operator runs them: the npm process is the one a service
  * manager or a terminal signals, so SIGTERM to npm must end the API and everything it started.
  * Also two API processes on one embedded-database `DATA_DIR`, and what `npm run agent` says about
- * missing settings and a LiveKit server it cannot reach.
+ * missing settings, a LiveKit server it cannot reach, a URL that is not LiveKit and a refused
+ * key and secret.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, descendantPids, freePort, isProcessAlive } from './helpers/mcp-processes.js';
+import { startFakeLivekitServer } from './helpers/fake-livekit-server.js';
 
 const ADMIN_TOKEN = 'admin-token-for-the-npm-scripts-test-01';
 const started: ChildProcess[] = [];
 const dirs: string[] = [];
-const httpServers: Server[] = [];
+const closers: (() => Promise<void>)[] = [];
 
 afterAll(async () => {
   for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  for (const server of httpServers) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  for (const close of closers) await close();
 });
 
+/** The key and secret the fake LiveKit servers of these tests accept. */
+const LIVEKIT_KEY = { apiKey: 'devkey', apiSecret: 'secret-secret-secret-secret-secret' };
+
 /**
- * A local HTTP server that answers plain requests (so the worker's reachability check passes)
- * but refuses WebSocket upgrades, as a LiveKit URL pointing at some other web server would: the
- * worker then starts and agents-js keeps retrying its connection.
+ * A local HTTP server that passes the worker's start-up check (it answers HTTP and LiveKit's
+ * ListRooms call with `LIVEKIT_KEY`) but refuses WebSocket upgrades: the worker then starts and
+ * agents-js keeps retrying its connection.
  */
-async function httpButNotLivekit(): Promise<string> {
-  const server = createHttpServer((_req, res) => res.writeHead(200).end('not LiveKit'));
-  httpServers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `ws://127.0.0.1:${(server.address() as { port: number }).port}`;
+async function livekitWithoutWebSocket(): Promise<string> {
+  const server = await startFakeLivekitServer(LIVEKIT_KEY);
+  closers.push(server.close);
+  return server.url;
 }
 
 /** The worker's settings apart from LiveKit, on a fresh DATA_DIR (no database is reached). */
@@ -238,12 +238,57 @@ describe('npm run agent', () => {
     expect(npm.output()).toContain(`LIVEKIT_URL: cannot reach the LiveKit server at ${url}`);
   }, 120_000);
 
+  it('fails within the check naming LIVEKIT_API_KEY and LIVEKIT_API_SECRET when LiveKit refuses the secret, never printing it', async () => {
+    const livekit = await startFakeLivekitServer(LIVEKIT_KEY);
+    closers.push(livekit.close);
+    const wrongSecret = 'wrong-secret-wrong-secret-wrong-secret';
+    const npm = run('npm', ['run', 'agent', '--silent'], {
+      ...workerEnvironment(),
+      LIVEKIT_URL: livekit.url,
+      LIVEKIT_API_KEY: LIVEKIT_KEY.apiKey,
+      LIVEKIT_API_SECRET: wrongSecret,
+    });
+    const { code } = await npm.exited;
+    expect(code).toBe(1);
+    expect(npm.output()).toMatch(
+      new RegExp(
+        `^LIVEKIT_API_KEY / LIVEKIT_API_SECRET: the LiveKit server at ${livekit.url} refused ` +
+          'the API key devkey and its secret \\(POST /twirp/livekit\\.RoomService/ListRooms ' +
+          'answered 401 Unauthorized: the secret does not match this key',
+        'm',
+      ),
+    );
+    expect(npm.output()).not.toContain(wrongSecret);
+    expect(npm.output()).not.toContain('failed to connect to LiveKit server');
+    expect(npm.output()).not.toContain('closing worker due to error');
+  }, 120_000);
+
+  it('fails within the check naming LIVEKIT_URL when it is a web server, not LiveKit', async () => {
+    const web = await startFakeLivekitServer(LIVEKIT_KEY, () => ({
+      status: 404,
+      body: '404 page not found',
+    }));
+    closers.push(web.close);
+    const npm = run('npm', ['run', 'agent', '--silent'], {
+      ...workerEnvironment(),
+      LIVEKIT_URL: web.url,
+      LIVEKIT_API_KEY: LIVEKIT_KEY.apiKey,
+      LIVEKIT_API_SECRET: LIVEKIT_KEY.apiSecret,
+    });
+    expect((await npm.exited).code).toBe(1);
+    expect(npm.output()).toMatch(
+      new RegExp(`^LIVEKIT_URL: ${web.url} answers HTTP but not as a LiveKit server \\(`, 'm'),
+    );
+    expect(npm.output()).toContain('answered 404 Not Found');
+    expect(npm.output()).not.toContain('failed to connect to LiveKit server');
+  }, 120_000);
+
   it('hands the SIGTERM npm gets to the worker process itself', async () => {
     const npm = run('npm', ['run', 'agent', '--silent', '--', '--log-level', 'debug'], {
       ...workerEnvironment(),
-      LIVEKIT_URL: await httpButNotLivekit(),
-      LIVEKIT_API_KEY: 'devkey',
-      LIVEKIT_API_SECRET: 'secret-secret-secret-secret-secret',
+      LIVEKIT_URL: await livekitWithoutWebSocket(),
+      LIVEKIT_API_KEY: LIVEKIT_KEY.apiKey,
+      LIVEKIT_API_SECRET: LIVEKIT_KEY.apiSecret,
     });
     // Without LiveKit the worker keeps retrying its connection (agents-js: 10 attempts).
     await npm.outputs('failed to connect to LiveKit server');
@@ -272,9 +317,9 @@ describe('npm run agent:dev', () => {
   it('starts the worker with debug logs and no deprecation warning', async () => {
     const npm = run('npm', ['run', 'agent:dev', '--silent'], {
       ...workerEnvironment(),
-      LIVEKIT_URL: await httpButNotLivekit(),
-      LIVEKIT_API_KEY: 'devkey',
-      LIVEKIT_API_SECRET: 'secret-secret-secret-secret-secret',
+      LIVEKIT_URL: await livekitWithoutWebSocket(),
+      LIVEKIT_API_KEY: LIVEKIT_KEY.apiKey,
+      LIVEKIT_API_SECRET: LIVEKIT_KEY.apiSecret,
     });
     await npm.outputs('failed to connect to LiveKit server');
     try {
