@@ -24,6 +24,7 @@ import {
   type Settings,
 } from '../shared/settings.js';
 import { createApp } from './app.js';
+import { dashboardBundle } from './dashboard/build.js';
 import { bootstrap } from './accounts/bootstrap.js';
 import { TokenCache } from './http/token-cache.js';
 import { FailedAuthLimiter } from './http/failed-auth-limiter.js';
@@ -206,6 +207,11 @@ const statusStream = attachStatusStream(server, {
   authFailures,
 });
 void statusSnapshot.start();
+// The dashboard's scripts are built in memory (server/dashboard/build.ts); building now means the
+// first page load does not wait, and a source that does not build is said at once.
+void dashboardBundle().catch((error: unknown) => {
+  logger.error({ err: error }, 'the dashboard does not build; the API works without it');
+});
 void toolCallMetrics.start().catch((error: unknown) => {
   logger.warn({ err: error }, 'tool call metrics cannot read tool_calls yet');
 });

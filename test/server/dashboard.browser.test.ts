@@ -2,11 +2,11 @@
  * The dashboard in a real browser (Debian's Chromium through playwright-core) against the real
  * API, status monitor and status stream, with real stdio MCP servers. Without Chromium the
  * browser cases are skipped, unless `SWITCHBOARD_REQUIRE_BROWSER=1` (set by `.ci/run`), which
- * turns a missing browser into a failure.
+ * turns a missing browser into a failure (test/helpers/browser.ts).
  */
-import { existsSync } from 'node:fs';
-import { TokenVerifier } from 'livekit-server-sdk';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { updateServerStatus } from '../../shared/db/servers.js';
@@ -23,13 +23,18 @@ import { serveStatusApi, type StatusApi } from '../helpers/status-api.js';
 import { SlirpOutboundNetworkProvider } from '../../shared/mcp/sandbox/outbound-network.js';
 import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { fileSandboxWith, sandboxedMonitor } from '../helpers/sandboxed.js';
+import {
+  browserMissing,
+  collectPageErrors,
+  horizontalOverflow,
+  launchBrowser,
+  seriousAccessibilityViolations,
+  topInViewport,
+  withinViewportWidth,
+  WIDTHS,
+} from '../helpers/browser.js';
 
 let sandbox: StdioSandbox;
-
-const CHROMIUM_PATH = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']
-  .filter((candidate): candidate is string => Boolean(candidate))
-  .find((candidate) => existsSync(candidate));
-const REQUIRE_BROWSER = process.env.SWITCHBOARD_REQUIRE_BROWSER === '1';
 
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
@@ -59,7 +64,7 @@ const fixtureServer = (name: string) => ({
  * Another API on the same database, with its own status snapshot and stream, for cases that
  * need other dependencies than the shared one (a scripted watcher, LiveKit settings).
  */
-function startOtherApi(deps: Pick<AppDeps, 'watcher' | 'livekit'>) {
+function startOtherApi(deps: Pick<AppDeps, 'watcher'>) {
   return serveStatusApi({ database, logger, ...deps, databaseIntervalMs: 3_600_000 });
 }
 
@@ -90,7 +95,7 @@ afterAll(async () => {
 });
 
 describe('serving the dashboard', () => {
-  it('redirects / to /dashboard/ and serves the page with its own content security policy', async () => {
+  it('redirects / to /dashboard/ and serves the page, its built script and style sheet', async () => {
     const root = await fetch(`${api.baseUrl}/`, { redirect: 'manual' });
     expect(root.status).toBe(302);
     expect(root.headers.get('location')).toBe('/dashboard/');
@@ -104,19 +109,28 @@ describe('serving the dashboard', () => {
     expect(html).toContain('<script type="module" src="/dashboard/app.js">');
 
     const script = await fetch(`${api.baseUrl}/dashboard/app.js`);
+    expect(script.status).toBe(200);
     expect(script.headers.get('content-type')).toMatch(/javascript/);
+    // The bundle, not a source file: React is in it.
+    expect(await script.text()).toMatch(/react/i);
+    const etag = script.headers.get('etag');
+    expect(etag).toMatch(/^"/);
+    const again = await fetch(`${api.baseUrl}/dashboard/app.js`, {
+      headers: { 'if-none-match': etag! },
+    });
+    expect(again.status).toBe(304);
     const style = await fetch(`${api.baseUrl}/dashboard/style.css`);
     expect(style.headers.get('content-type')).toMatch(/^text\/css/);
   });
 
-  it('answers an unknown dashboard file with the API problem+json 404', async () => {
-    const res = await api.request('GET', '/dashboard/nope.js');
-    expect(res.status).toBe(404);
-    expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+  it('answers an unknown dashboard file, or a source file, with the API problem+json 404', async () => {
+    for (const path of ['/dashboard/nope.js', '/dashboard/ui/app.tsx', '/dashboard/build.ts']) {
+      const res = await api.request('GET', path);
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get('content-type')).toMatch(/application\/problem\+json/);
+    }
   });
 });
-
-const browserMissing = !CHROMIUM_PATH && !REQUIRE_BROWSER;
 
 describe.skipIf(browserMissing)('the dashboard in a browser', () => {
   let browser: Browser;
@@ -124,36 +138,17 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
   let pageErrors: string[];
 
   beforeAll(async () => {
-    if (!CHROMIUM_PATH) {
-      throw new Error(
-        "SWITCHBOARD_REQUIRE_BROWSER=1 but no Chromium was found: install Debian's chromium or set CHROMIUM_PATH",
-      );
-    }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      // Root in a container: Chromium's sandbox needs user namespaces it may not have.
-      args: ['--no-sandbox', '--disable-dev-shm-usage'],
-    });
+    browser = await launchBrowser();
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
   });
 
-  /**
-   * A new page whose script errors and CSP violations are collected. Chromium also logs every
-   * answer that is not 2xx ("Failed to load resource: … status of 401"); the page handles those
-   * answers itself, so they are not errors here.
-   */
-  async function openPage(): Promise<Page> {
-    const opened = await browser.newPage();
-    opened.on('pageerror', (error) => pageErrors.push(error.message));
-    opened.on('console', (message) => {
-      if (message.type() === 'error' && !/responded with a status of \d{3}/.test(message.text())) {
-        pageErrors.push(message.text());
-      }
-    });
-    opened.on('dialog', (dialog) => void dialog.accept());
+  /** A new page whose script errors and CSP violations are collected. */
+  async function openPage(width = 1280): Promise<Page> {
+    const opened = await browser.newPage({ viewport: { width, height: 900 } });
+    collectPageErrors(opened, pageErrors);
     return opened;
   }
 
@@ -174,7 +169,9 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await page.click('#sign-in-form button[type=submit]');
   }
 
-  const row = (name: string) => page.locator('#server-table tbody tr', { hasText: name });
+  const row = (name: string) => page.locator('#server-list > li', { hasText: name });
+  const rowWithStatus = (status: string) =>
+    page.locator(`#server-list > li[data-status="${status}"]`);
 
   it("refuses a wrong token with the API detail, then signs in and lists only the caller's servers", async () => {
     const own = await api.request('POST', '/api/mcp/servers', {
@@ -198,7 +195,7 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     // Signing out forgets it.
     await page.click('#sign-out');
     await page.reload();
-    expect(await page.isVisible('#sign-in')).toBe(true);
+    await page.waitForSelector('#sign-in');
 
     await api.request('DELETE', `/api/mcp/servers/${own.body.id}`, { token: admin.token });
   });
@@ -213,6 +210,16 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     expect(await livekit.getAttribute('data-status')).toBe('unconfigured');
     expect(await livekit.getAttribute('class')).toContain('idle');
     await page.waitForSelector('#system-status[data-live="true"]');
+  });
+
+  it('shows MCP with no active servers in grey words, not as a yellow warning', async () => {
+    // The user has no active servers: MCP's part is `ready`.
+    await signIn(user.token);
+    const mcp = page.locator('[data-part="mcp"]');
+    await mcp.waitFor();
+    expect(await mcp.getAttribute('data-status')).toBe('ready');
+    expect(await mcp.getAttribute('class')).toContain('idle');
+    expect(await mcp.textContent()).toContain('no active servers');
   });
 
   it('polls while the status stream is down and reconnects when it is back', async () => {
@@ -236,18 +243,20 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
 
   it('adds a stdio server through the form, shows it connected without a reload, and tests it', async () => {
     await signIn(admin.token);
-    await page.waitForSelector('#servers:not([hidden])');
+    await page.waitForSelector('#servers');
     await page.click('#add-server');
+    // An admin's form starts at stdio.
+    expect(await page.inputValue('#server-form [name=transport]')).toBe('stdio');
     await page.fill('#server-form [name=name]', 'Fixture');
     await page.fill('#server-form [name=description]', 'our stdio fixture');
-    await page.selectOption('#server-form [name=transport]', 'stdio');
     await page.fill('#server-form [name=command]', process.execPath);
     await page.fill('#server-form [name=args]', FIXTURE_SERVER_ARGS.join('\n'));
     await page.fill('#server-form [name=env]', 'FIXTURE_MODE=test\nOTHER=1');
     await page.click('#server-form button[type=submit]');
+    await page.waitForSelector('#server-form', { state: 'detached' });
 
     // The monitor connects it; the status stream moves the row to connected.
-    await page.waitForSelector('#server-table tr[data-status="connected"]', { timeout: 15_000 });
+    await row('Fixture').and(rowWithStatus('connected')).waitFor({ timeout: 15_000 });
     expect(await row('Fixture').textContent()).toContain('our stdio fixture');
 
     const stored = await api.request('GET', '/api/mcp/servers', { token: admin.token });
@@ -263,24 +272,74 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await expect
       .poll(() => toolCount.textContent(), { timeout: 10_000 })
       .toBe(String(fixture.metadata.toolCount));
+    // The command is one line, its whole text on hover.
+    expect(await row('Fixture').locator('.runs').getAttribute('title')).toBe(
+      [process.execPath, ...FIXTURE_SERVER_ARGS].join(' '),
+    );
 
     await row('Fixture').locator('[data-action=test]').click();
-    await page.waitForSelector('#detail [data-result="connected"]');
-    const detail = await page.textContent('#detail');
-    expect(detail).toMatch(/Connected to .* over stdio in \d+ ms; \d+ tools/);
-    expect(detail).toContain('fixture__echo');
+    const detail = row('Fixture').locator('.detail');
+    await detail.locator('[data-result="connected"]').waitFor();
+    expect(await detail.textContent()).toMatch(/Connected to .* over stdio in \d+ ms; \d+ tools/);
+    expect(await detail.textContent()).toContain('fixture__echo');
 
     await row('Fixture').locator('[data-action=tools]').click();
-    await page.locator('#detail-title', { hasText: 'Tools of Fixture' }).waitFor();
-    await page.waitForSelector('#detail .tools');
-    expect(await page.textContent('#detail')).toContain('fixture__hang');
+    await detail.locator('.detail-title', { hasText: 'Tools of Fixture' }).waitFor();
+    await detail.locator('.tools').waitFor();
+    expect(await detail.textContent()).toContain('fixture__hang');
+    // The same button closes it again.
+    await row('Fixture').locator('[data-action=tools]').click();
+    await detail.waitFor({ state: 'detached' });
     await api.request('DELETE', `/api/mcp/servers/${fixture.id}`, { token: admin.token });
+  });
+
+  it('says what a test waits for while it runs', async () => {
+    // A URL that accepts the connection and never answers: the test waits for its timeout.
+    const silent: HttpServer = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const created = await api.request('POST', '/api/mcp/servers', {
+      token: user.token,
+      body: {
+        name: 'Silent',
+        transport: 'streamable-http',
+        url: `http://127.0.0.1:${port}/mcp`,
+        timeoutMs: 3000,
+        isActive: false,
+      },
+    });
+    expect(created.status).toBe(201);
+    try {
+      await signIn(user.token);
+      await row('Silent').locator('[data-action=test]').click();
+      const waiting = row('Silent').locator('.detail .testing');
+      await waiting.waitFor();
+      expect(await waiting.textContent()).toContain(
+        `Connecting for real: connecting to http://127.0.0.1:${port}/mcp, then waiting up to 3 s for it to answer initialize`,
+      );
+      await row('Silent').locator('.detail [data-result="error"]').waitFor({ timeout: 15_000 });
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+      await api.request('DELETE', `/api/mcp/servers/${created.body.id}`, { token: user.token });
+    }
+  });
+
+  it('offers a user only what they may add: remote servers, not stdio', async () => {
+    await signIn(user.token);
+    await page.click('#add-server');
+    expect(await page.inputValue('#server-form [name=transport]')).toBe('streamable-http');
+    const options = await page
+      .locator('#server-form [name=transport] option')
+      .evaluateAll((nodes) => nodes.map((node) => node.getAttribute('value')));
+    expect(options).toEqual(['streamable-http', 'sse', 'websocket']);
+    expect(await page.textContent('#server-form')).toContain('only an admin can add them');
   });
 
   it('shows each field the API refuses, marks it, and saves nothing', async () => {
     const before = await api.request('GET', '/api/mcp/servers', { token: admin.token });
     await signIn(admin.token);
-    await page.waitForSelector('#servers:not([hidden])');
+    await page.waitForSelector('#servers');
     await page.click('#add-server');
     await page.fill('#server-form [name=name]', 'Remote');
     await page.selectOption('#server-form [name=transport]', 'streamable-http');
@@ -288,10 +347,10 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await page.selectOption('#server-form [name=authType]', 'oauth2-client-credentials');
     await page.click('#server-form button[type=submit]');
 
-    await page.waitForSelector('#form-errors:not([hidden])');
-    const errors = await page.textContent('#form-errors');
-    expect(errors).toMatch(/url: /);
-    expect(errors).toMatch(/auth\.clientId: clientId is required/);
+    const errors = page.locator('#server-form .form-errors');
+    await errors.waitFor();
+    expect(await errors.textContent()).toMatch(/url: /);
+    expect(await errors.textContent()).toMatch(/auth\.clientId: clientId is required/);
     expect(await page.getAttribute('#server-form [name=url]', 'aria-invalid')).toBe('true');
     expect(await page.getAttribute('#server-form [name=clientId]', 'aria-invalid')).toBe('true');
     // A line the form cannot read is refused before anything is sent.
@@ -299,7 +358,7 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await page.fill('#server-form [name=url]', 'http://127.0.0.1:9/mcp');
     await page.fill('#server-form [name=headers]', 'no separator here');
     await page.click('#server-form button[type=submit]');
-    await page.locator('#form-errors', { hasText: 'Headers:' }).waitFor();
+    await page.locator('#server-form .form-errors', { hasText: 'Headers:' }).waitFor();
 
     const after = await api.request('GET', '/api/mcp/servers', { token: admin.token });
     expect(after.body).toHaveLength(before.body.length);
@@ -318,15 +377,16 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
       },
     });
     expect(created.status).toBe(201);
+    const form = `#server-form-${created.body.id}`;
     await signIn(admin.token);
     await row('Keeper').locator('[data-action=edit]').click();
-    expect(await page.inputValue('#server-form [name=url]')).toBe('http://127.0.0.1:9/mcp');
-    expect(await page.inputValue('#server-form [name=apiKey]')).toBe('');
-    expect(await page.textContent('#server-form [data-kept="apiKey"]')).toContain('…1234');
-    expect(await page.textContent('#server-form [data-kept="headers"]')).toContain('X-Tenant');
-    await page.fill('#server-form [name=description]', 'edited in the browser');
-    await page.click('#server-form button[type=submit]');
-    await page.waitForSelector('#editor', { state: 'hidden' });
+    expect(await page.inputValue(`${form} [name=url]`)).toBe('http://127.0.0.1:9/mcp');
+    expect(await page.inputValue(`${form} [name=apiKey]`)).toBe('');
+    expect(await page.textContent(`${form} [data-kept="apiKey"]`)).toContain('…1234');
+    expect(await page.textContent(`${form} [data-kept="headers"]`)).toContain('X-Tenant');
+    await page.fill(`${form} [name=description]`, 'edited in the browser');
+    await page.click(`${form} button[type=submit]`);
+    await page.waitForSelector(form, { state: 'detached' });
 
     const shown = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
       token: admin.token,
@@ -337,9 +397,9 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
 
     // Removing the key is explicit.
     await row('Keeper').locator('[data-action=edit]').click();
-    await page.check('#server-form [name=clearApiKey]');
-    await page.click('#server-form button[type=submit]');
-    await page.waitForSelector('#editor', { state: 'hidden' });
+    await page.check(`${form} [name=clearApiKey]`);
+    await page.click(`${form} button[type=submit]`);
+    await page.waitForSelector(form, { state: 'detached' });
     const cleared = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
       token: admin.token,
     });
@@ -366,18 +426,19 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
       },
     });
     expect(created.status).toBe(201);
+    const form = `#server-form-${created.body.id}`;
     await signIn(admin.token);
     await row('OAuth').locator('[data-action=edit]').click();
-    expect(await page.inputValue('#server-form [name=tokenEndpointAuthMethod]')).toBe(
+    expect(await page.inputValue(`${form} [name=tokenEndpointAuthMethod]`)).toBe(
       'client_secret_post',
     );
     expect(await page.isVisible('#transport-change')).toBe(false);
-    await page.selectOption('#server-form [name=transport]', 'sse');
+    await page.selectOption(`${form} [name=transport]`, 'sse');
     expect(await page.isVisible('#transport-change')).toBe(true);
-    await page.selectOption('#server-form [name=transport]', 'streamable-http');
-    await page.fill('#server-form [name=description]', 'renamed nothing else');
-    await page.click('#server-form button[type=submit]');
-    await page.waitForSelector('#editor', { state: 'hidden' });
+    await page.selectOption(`${form} [name=transport]`, 'streamable-http');
+    await page.fill(`${form} [name=description]`, 'renamed nothing else');
+    await page.click(`${form} button[type=submit]`);
+    await page.waitForSelector(form, { state: 'detached' });
 
     const shown = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
       token: admin.token,
@@ -399,16 +460,16 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
       body: fixtureServer('Switchable'),
     });
     await signIn(admin.token);
-    await page.waitForSelector('#server-table tr[data-status="connected"]', { timeout: 15_000 });
+    await row('Switchable').and(rowWithStatus('connected')).waitFor({ timeout: 15_000 });
     await row('Switchable').locator('[data-action=toggle]').click();
-    await page.waitForSelector('#server-table tr[data-status="disabled"]');
+    await row('Switchable').and(rowWithStatus('disabled')).waitFor();
     const disabled = await api.request('GET', `/api/mcp/servers/${created.body.id}`, {
       token: admin.token,
     });
     expect(disabled.body.isActive).toBe(false);
 
     await row('Switchable').locator('[data-action=toggle]').click();
-    await page.waitForSelector('#server-table tr[data-status="connected"]', { timeout: 15_000 });
+    await row('Switchable').and(rowWithStatus('connected')).waitFor({ timeout: 15_000 });
 
     await row('Switchable').locator('[data-action=delete]').click();
     await row('Switchable').waitFor({ state: 'detached' });
@@ -424,7 +485,7 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
       body: { name: 'Broken', transport: 'stdio', command: 'switchboard-no-such-command' },
     });
     await signIn(admin.token);
-    await page.waitForSelector('#server-table tr[data-status="error"]', { timeout: 15_000 });
+    await row('Broken').and(rowWithStatus('error')).waitFor({ timeout: 15_000 });
     const text = await row('Broken').textContent();
     expect(text).toMatch(/command not found: switchboard-no-such-command/);
     expect(await row('Broken').locator('.pill').getAttribute('class')).toContain('bad');
@@ -447,7 +508,7 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await signIn(user.token);
     await row('<img').waitFor();
     expect(await row('<img').locator('.name').textContent()).toBe(name);
-    expect(await page.locator('#server-table img, #server-table b').count()).toBe(0);
+    expect(await page.locator('#server-list img, #server-list b').count()).toBe(0);
     expect(await page.evaluate('window.__injected')).toBeUndefined();
     // A user is not an admin: no user switcher.
     expect(await page.isVisible('#acting-for')).toBe(false);
@@ -456,7 +517,8 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
 
   it('creates a token shown once, and revokes it so the API refuses it', async () => {
     await signIn(user.token);
-    await page.waitForSelector('#access:not([hidden])');
+    await page.click('nav a[href="#/access"]');
+    await page.waitForSelector('#tokens');
     await page.fill('#token-form [name=label]', 'script');
     await page.click('#token-form button[type=submit]');
     const shown = page.locator('#new-token code');
@@ -465,9 +527,9 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     expect(token).toMatch(/^sb_/);
     expect((await api.request('GET', '/api/mcp/servers', { token })).status).toBe(200);
 
-    const line = page.locator('#token-table tbody tr', { hasText: 'script' });
+    const line = page.locator('#token-list li', { hasText: 'script' });
     await line.locator('[data-action=revoke]').click();
-    await page.locator('#token-table tr[data-revoked="true"]', { hasText: 'script' }).waitFor();
+    await page.locator('#token-list li[data-revoked="true"]', { hasText: 'script' }).waitFor();
     expect((await api.request('GET', '/api/mcp/servers', { token })).status).toBe(401);
     // Users see no user list.
     expect(await page.isVisible('#users')).toBe(false);
@@ -475,14 +537,15 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
 
   it('lets an admin create a user, whose token is shown once and signs in', async () => {
     await signIn(admin.token);
-    await page.waitForSelector('#users:not([hidden])');
+    await page.click('nav a[href="#/access"]');
+    await page.waitForSelector('#users');
     await page.fill('#user-form [name=name]', 'Grace');
     await page.fill('#user-form [name=email]', 'grace@example.com');
     await page.click('#user-form button[type=submit]');
     const shown = page.locator('#new-user-token code');
     await shown.waitFor();
     const token = (await shown.textContent()) ?? '';
-    await page.locator('#user-table tr', { hasText: 'grace@example.com' }).waitFor();
+    await page.locator('#user-list li', { hasText: 'grace@example.com' }).waitFor();
 
     // The same email again: the API's 409 is shown.
     await page.fill('#user-form [name=name]', 'Grace again');
@@ -491,9 +554,13 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await page.locator('#user-errors', { hasText: 'already exists' }).waitFor();
 
     await page.click('#sign-out');
+    await page.goto(`${api.baseUrl}/dashboard/#/servers`);
     await page.fill('#token', token);
     await page.click('#sign-in-form button[type=submit]');
-    await page.waitForSelector('#no-servers:not([hidden])');
+    await page.waitForSelector('#no-servers');
+    expect(await page.textContent('#no-servers')).toContain('No servers yet');
+    await page.click('nav a[href="#/access"]');
+    await page.waitForSelector('#tokens');
     expect(await page.isVisible('#users')).toBe(false);
   });
 
@@ -524,11 +591,11 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
       expect(created.body.connectionStatus).toBe('disconnected');
       await signIn(user.token, lagging.baseUrl);
       await page.waitForSelector('#system-status[data-live="true"]');
-      await page.waitForSelector('#server-table tr[data-status="disconnected"]');
+      await row('Lagging').and(rowWithStatus('disconnected')).waitFor();
 
       report(created.body.id, 'connecting');
       report(created.body.id, 'connected');
-      await page.waitForSelector('#server-table tr[data-status="connected"]');
+      await row('Lagging').and(rowWithStatus('connected')).waitFor();
       // The row the page reads again still says disconnected for a while.
       await new Promise((resolve) => setTimeout(resolve, 600));
       await updateServerStatus(database.db, created.body.id, {
@@ -548,41 +615,6 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     }
   });
 
-  it('starts a voice session: a room token for LiveKit Meet, or what to set when LiveKit is off', async () => {
-    await signIn(user.token);
-    await page.click('#start-voice');
-    await page.locator('#voice-result', { hasText: 'LiveKit is not configured' }).waitFor();
-    await page.close();
-
-    const livekit = {
-      url: 'wss://switchboard-test.livekit.cloud',
-      apiKey: 'APIdashboardtest',
-      apiSecret: 'a-dashboard-test-secret-long-enough-for-hs256-0123456789',
-    };
-    const other = await startOtherApi({ livekit });
-    try {
-      page = await openPage();
-      await signIn(user.token, other.api.baseUrl);
-      await page.click('#start-voice');
-      const link = page.locator('#meet-link');
-      await link.waitFor();
-      const href = new URL((await link.getAttribute('href')) ?? '');
-      expect(`${href.origin}${href.pathname}`).toBe('https://meet.livekit.io/custom');
-      expect(href.searchParams.get('liveKitUrl')).toBe(livekit.url);
-      const claims = await new TokenVerifier(livekit.apiKey, livekit.apiSecret).verify(
-        href.searchParams.get('token') ?? '',
-      );
-      expect(claims.video?.room).toBe(await page.locator('[data-room]').textContent());
-      expect(claims.roomConfig?.agents?.[0]?.metadata).toBe(JSON.stringify({ userId: user.id }));
-      // Signing out leaves no token on the page.
-      await page.click('#sign-out');
-      expect(await page.locator('#voice-result').textContent()).toBe('');
-    } finally {
-      await page.close();
-      await other.close();
-    }
-  });
-
   it("lets an admin switch to another user's servers", async () => {
     const theirs = await api.request('POST', '/api/mcp/servers', {
       token: user.token,
@@ -594,18 +626,124 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
       },
     });
     await signIn(admin.token);
-    await page.waitForSelector('#acting-for:not([hidden])');
+    await page.waitForSelector('#acting-for');
     expect(await row('Their server').count()).toBe(0);
     await page.selectOption('#user-select', String(user.id));
     await row('Their server').waitFor();
     await row('Their server').locator('[data-action=edit]').click();
-    await page.fill('#server-form [name=description]', 'set by the admin');
-    await page.click('#server-form button[type=submit]');
-    await page.waitForSelector('#editor', { state: 'hidden' });
+    const form = `#server-form-${theirs.body.id}`;
+    await page.fill(`${form} [name=description]`, 'set by the admin');
+    await page.click(`${form} button[type=submit]`);
+    await page.waitForSelector(form, { state: 'detached' });
     const shown = await api.request('GET', `/api/mcp/servers/${theirs.body.id}`, {
       token: user.token,
     });
     expect(shown.body.description).toBe('set by the admin');
     await api.request('DELETE', `/api/mcp/servers/${theirs.body.id}`, { token: user.token });
+  });
+
+  describe.each(WIDTHS)('at %i px wide', (width) => {
+    /** Servers with long names, descriptions and commands, the way real ones come. */
+    const LONG = [
+      {
+        name: 'A server with a rather long name for a phone screen',
+        description:
+          'Reads the issue tracker, the wiki, and the support inbox of the whole company.',
+        transport: 'streamable-http',
+        url: `https://mcp.example-with-a-long-host-name.com/v1/tenants/acme-corporation/mcp?region=${'x'.repeat(80)}`,
+        isActive: false,
+      },
+      {
+        name: 'Local tools',
+        transport: 'stdio',
+        command: process.execPath,
+        args: [
+          ...FIXTURE_SERVER_ARGS,
+          '--a-long-flag=/var/lib/switchboard/some/deep/path/of/files',
+        ],
+        isActive: false,
+      },
+      { name: 'Third', transport: 'sse', url: 'http://127.0.0.1:9/sse', isActive: false },
+    ];
+    let ids: number[] = [];
+
+    beforeAll(async () => {
+      ids = [];
+      for (const body of LONG) {
+        const created = await api.request('POST', '/api/mcp/servers', { token: admin.token, body });
+        expect(created.status).toBe(201);
+        ids.push(created.body.id);
+      }
+    });
+
+    afterAll(async () => {
+      for (const id of ids) {
+        await api.request('DELETE', `/api/mcp/servers/${id}`, { token: admin.token });
+      }
+    });
+
+    async function openAt(path: string) {
+      await page.close();
+      page = await openPage(width);
+      await signIn(admin.token);
+      await row('Third').waitFor();
+      if (path !== 'servers') {
+        await page.click(`nav a[href="#/${path}"]`);
+      }
+    }
+
+    it('fits the servers page without sideways scrolling, every action in reach, and no serious accessibility issue', async () => {
+      await openAt('servers');
+      expect(await horizontalOverflow(page)).toEqual([]);
+      for (const name of ['A server with a rather long name', 'Local tools', 'Third']) {
+        for (const button of await row(name).locator('.actions button').all()) {
+          expect(
+            await withinViewportWidth(page, button),
+            `${name}: ${await button.textContent()}`,
+          ).toBe(true);
+        }
+      }
+      // The command is one line, cut with an ellipsis: the row stays short.
+      const runs = row('Local tools').locator('.runs code');
+      const lineHeight = await runs.evaluate((node) => node.getBoundingClientRect().height);
+      expect(lineHeight).toBeLessThan(30);
+      expect(await seriousAccessibilityViolations(page)).toEqual([]);
+    });
+
+    it('opens the detail in view of the server clicked, and the form fits', async () => {
+      await openAt('servers');
+      // The last server: on a phone it is below the fold, so its detail opens far from the top.
+      const last = row('Third');
+      await last.locator('[data-action=tools]').click();
+      const detail = last.locator('.detail');
+      await detail.waitFor();
+      await expect.poll(() => topInViewport(page, detail)).toBe(true);
+      expect(await horizontalOverflow(page)).toEqual([]);
+      expect(await seriousAccessibilityViolations(page)).toEqual([]);
+
+      await row('Local tools').locator('[data-action=edit]').click();
+      const form = row('Local tools').locator('form');
+      await form.waitFor();
+      await expect.poll(() => topInViewport(page, form)).toBe(true);
+      expect(await horizontalOverflow(page)).toEqual([]);
+      expect(await seriousAccessibilityViolations(page)).toEqual([]);
+      await page.click('#add-server');
+      await page.waitForSelector('#server-form');
+      expect(await horizontalOverflow(page)).toEqual([]);
+    });
+
+    it('fits the access page and the sign-in page, with no serious accessibility issue', async () => {
+      await openAt('access');
+      await page.waitForSelector('#users');
+      expect(await horizontalOverflow(page)).toEqual([]);
+      for (const button of await page.locator('#access button').all()) {
+        expect(await withinViewportWidth(page, button)).toBe(true);
+      }
+      expect(await seriousAccessibilityViolations(page)).toEqual([]);
+      await page.click('#sign-out');
+      await page.waitForSelector('#sign-in');
+      expect(await horizontalOverflow(page)).toEqual([]);
+      expect(await seriousAccessibilityViolations(page)).toEqual([]);
+    });
   });
 });
