@@ -57,22 +57,32 @@ export function dashboardBundle(): Promise<DashboardBundle> {
   return pending;
 }
 
+/** Options of {@link buildDashboard}; the defaults build the dashboard itself. */
+export interface BuildOptions {
+  /** The folder of the sources; default {@link DASHBOARD_SOURCE_DIR}. */
+  sourceDir?: string;
+  /** Output name → source file; default {@link DASHBOARD_ENTRY_POINTS}. */
+  entryPoints?: Readonly<Record<string, string>>;
+}
+
 /**
  * Builds the dashboard now (no caching; {@link dashboardBundle} caches): minified ES2022
  * modules with React in production mode and linked source maps.
  *
  * @throws DashboardBuildError when the sources do not build.
  */
-export async function buildDashboard(): Promise<DashboardBundle> {
+export async function buildDashboard(options: BuildOptions = {}): Promise<DashboardBundle> {
   const outdir = '/dashboard';
   let result;
   try {
     result = await build({
-      absWorkingDir: DASHBOARD_SOURCE_DIR,
-      entryPoints: Object.entries(DASHBOARD_ENTRY_POINTS).map(([out, source]) => ({
-        in: source,
-        out,
-      })),
+      absWorkingDir: options.sourceDir ?? DASHBOARD_SOURCE_DIR,
+      entryPoints: Object.entries(options.entryPoints ?? DASHBOARD_ENTRY_POINTS).map(
+        ([out, source]) => ({
+          in: source,
+          out,
+        }),
+      ),
       outdir,
       bundle: true,
       splitting: true,
@@ -97,7 +107,7 @@ export async function buildDashboard(): Promise<DashboardBundle> {
       return `${where}${message.text}`;
     });
     throw new DashboardBuildError(
-      `The dashboard's sources (server/dashboard/ui) do not build:\n${lines.join('\n') || String(error)}`,
+      `The dashboard's sources (${options.sourceDir ?? 'server/dashboard/ui'}) do not build:\n${lines.join('\n') || String(error)}`,
     );
   }
   const files = new Map<string, DashboardAsset>();
