@@ -73,7 +73,9 @@ export async function resealServerSecrets(db: Database, box: SecretBox): Promise
 
 function countSecrets(row: ServerSecretColumns): number {
   const oauth =
-    row.auth.type === 'oauth2-client-credentials' || row.auth.type === 'oauth2-private-key-jwt';
+    row.auth.type === 'oauth2-client-credentials' ||
+    row.auth.type === 'oauth2-private-key-jwt' ||
+    (row.auth.type === 'oauth' && row.auth.clientSecret !== undefined);
   return (
     Object.keys(row.env).length +
     Object.keys(row.headers).length +

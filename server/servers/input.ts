@@ -129,6 +129,7 @@ const REMOTE_KEYS = ['url', 'headers', 'apiKey', 'auth'] as const;
 const AUTH_SECRETS: Partial<Record<ServerAuth['type'], 'clientSecret' | 'privateKey'>> = {
   'oauth2-client-credentials': 'clientSecret',
   'oauth2-private-key-jwt': 'privateKey',
+  oauth: 'clientSecret',
 };
 
 /** A new `auth` with the stored secret filled in when it is omitted and the type is unchanged. */
@@ -137,7 +138,8 @@ function keepAuthSecret(next: unknown, stored: ServerAuth): unknown {
   const patch = next as Record<string, unknown>;
   const secret = AUTH_SECRETS[stored.type];
   if (!secret || patch.type !== stored.type || patch[secret] !== undefined) return next;
-  return { ...patch, [secret]: (stored as Record<string, unknown>)[secret] };
+  const kept = (stored as Record<string, unknown>)[secret];
+  return kept === undefined ? next : { ...patch, [secret]: kept };
 }
 
 /**

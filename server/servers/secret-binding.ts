@@ -75,7 +75,7 @@ function destinationChanges(row: McpServerRow, patch: Record<string, unknown>): 
     changed.push('url origin');
   }
   const auth = recordOf(patch.auth);
-  if (auth && auth.type === row.auth.type && 'clientId' in row.auth) {
+  if (auth && auth.type === row.auth.type && 'tokenUrl' in row.auth) {
     const before = originOf(row.auth.tokenUrl);
     const after = originOf(typeof auth.tokenUrl === 'string' ? auth.tokenUrl : undefined);
     if (before !== after) changed.push('auth.tokenUrl');
@@ -110,8 +110,11 @@ export function assertSecretsFollowDestination(
     if (Object.keys(row.headers).length > 0 && patch.headers === undefined) {
       require('body.headers', 'the header values');
     }
+    // An authorization-code client secret goes to the authorization server the URL's origin
+    // discovers, so it follows the URL too.
     const secretField =
-      row.auth.type === 'oauth2-client-credentials'
+      row.auth.type === 'oauth2-client-credentials' ||
+      (row.auth.type === 'oauth' && row.auth.clientSecret !== undefined)
         ? 'clientSecret'
         : row.auth.type === 'oauth2-private-key-jwt'
           ? 'privateKey'

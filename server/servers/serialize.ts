@@ -36,6 +36,9 @@ export function maskAuth(auth: ServerAuth) {
   if (auth.type === 'oauth2-private-key-jwt') {
     return { ...auth, privateKey: maskSecret(auth.privateKey) };
   }
+  if (auth.type === 'oauth' && auth.clientSecret !== undefined) {
+    return { ...auth, clientSecret: maskSecret(auth.clientSecret) };
+  }
   return auth;
 }
 

@@ -60,6 +60,8 @@ function transformSecrets<T extends Partial<ServerSecretColumns>>(
     out.auth = { ...auth, clientSecret: map(auth.clientSecret, 'auth.clientSecret') };
   } else if (auth?.type === 'oauth2-private-key-jwt') {
     out.auth = { ...auth, privateKey: map(auth.privateKey, 'auth.privateKey') };
+  } else if (auth?.type === 'oauth' && auth.clientSecret !== undefined) {
+    out.auth = { ...auth, clientSecret: map(auth.clientSecret, 'auth.clientSecret') };
   }
   return out;
 }

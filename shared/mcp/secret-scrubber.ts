@@ -170,6 +170,9 @@ export function configSecrets(config: McpServerConfig): string[] {
   const secrets = [...Object.values(config.headers)];
   if (config.apiKey) secrets.push(config.apiKey);
   if (config.auth?.type === 'oauth2-client-credentials') secrets.push(config.auth.clientSecret);
+  if (config.auth?.type === 'oauth' && config.auth.clientSecret) {
+    secrets.push(config.auth.clientSecret);
+  }
   if (config.auth?.type === 'oauth2-private-key-jwt') secrets.push(config.auth.privateKey);
   return secrets;
 }

@@ -372,6 +372,44 @@ export const privateKeyJwtAuthSchema = z
   });
 
 /**
+ * OAuth 2.1 authorization code with PKCE (MCP authorization, 2025-11-25 and later): each user
+ * connects their own account in the browser, and their tokens are kept per user and server (not
+ * in this config). The client is, in the spec's order of preference: the pre-registered
+ * `clientId` (with `clientSecret` for a confidential client) when given; else Switchboard's
+ * Client ID Metadata Document when the authorization server supports it; else Dynamic Client
+ * Registration (RFC 7591). `scopes` overrides the spec's scope choice (the `WWW-Authenticate`
+ * scope, else the resource's `scopes_supported`).
+ */
+export const authorizationCodeAuthSchema = z
+  .strictObject({
+    type: z.literal('oauth'),
+    clientId: z.string().trim().min(1, 'clientId must not be empty').max(500).optional(),
+    clientSecret: z.string().min(1, 'clientSecret must not be empty').optional(),
+    tokenEndpointAuthMethod: z
+      .enum(['client_secret_basic', 'client_secret_post', 'none'], {
+        error: 'tokenEndpointAuthMethod must be client_secret_basic, client_secret_post or none',
+      })
+      .optional(),
+    scopes: z.array(scopeToken).optional(),
+  })
+  .superRefine((auth, ctx) => {
+    if (auth.clientSecret !== undefined && auth.clientId === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientId'],
+        message: 'clientId is required with clientSecret: a client secret belongs to a pre-registered client',
+      });
+    }
+    if (auth.tokenEndpointAuthMethod?.startsWith('client_secret_') && !auth.clientSecret) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientSecret'],
+        message: `clientSecret is required for tokenEndpointAuthMethod ${auth.tokenEndpointAuthMethod}`,
+      });
+    }
+  });
+
+/**
  * The user of the agent session is the one who authenticates: their token is sent as
  * `Authorization: Bearer <token>` and `X-User-Token: <token>` (seed 003, "MCP Auth Utils").
  */
@@ -382,13 +420,16 @@ export const serverAuthSchema = z.discriminatedUnion('type', [
   noAuthSchema,
   clientCredentialsAuthSchema,
   privateKeyJwtAuthSchema,
+  authorizationCodeAuthSchema,
   userTokenAuthSchema,
 ]);
 
 /** The `auth` of a remote server as stored in the `auth` column (DESIGN §3). */
 export type ServerAuth = z.infer<typeof serverAuthSchema>;
-/** The two OAuth variants of {@link ServerAuth}. */
+/** The two OAuth client credentials variants of {@link ServerAuth}. */
 export type OAuthServerAuth = Extract<ServerAuth, { type: `oauth2-${string}` }>;
+/** The authorization code variant of {@link ServerAuth}: each user connects their account. */
+export type AuthorizationCodeAuth = Extract<ServerAuth, { type: 'oauth' }>;
 
 /** Why a PEM cannot sign `algorithm` assertions, or undefined when it can. */
 function privateKeyProblem(pem: string, algorithm: JwtAlgorithm): string | undefined {
@@ -430,7 +471,7 @@ function checkRemoteAuth(
 ): void {
   const type = config.auth?.type ?? 'none';
   if (type === 'none') return;
-  if (config.transport === 'websocket' && type.startsWith('oauth2-')) {
+  if (config.transport === 'websocket' && type.startsWith('oauth')) {
     ctx.addIssue({
       code: 'custom',
       path: ['auth', 'type'],

@@ -147,6 +147,59 @@ describe('auth in a remote server config', () => {
   });
 });
 
+describe('authorization code (oauth) in a remote server config', () => {
+  it('accepts oauth with nothing else: the client is registered or described at connect time', () => {
+    const config = mcpServerConfigSchema.parse({ ...http, auth: { type: 'oauth' } });
+    expect(config.transport !== 'stdio' && config.auth).toEqual({ type: 'oauth' });
+  });
+
+  it('accepts a pre-registered client, confidential or public, and scopes', () => {
+    const confidential = {
+      type: 'oauth',
+      clientId: 'switchboard',
+      clientSecret: 'shh',
+      tokenEndpointAuthMethod: 'client_secret_post',
+      scopes: ['read', 'offline_access'],
+    };
+    const config = mcpServerConfigSchema.parse({ ...http, auth: confidential });
+    expect(config.transport !== 'stdio' && config.auth).toEqual(confidential);
+    const open = { type: 'oauth', clientId: 'public-app', tokenEndpointAuthMethod: 'none' };
+    const parsed = mcpServerConfigSchema.parse({ ...http, auth: open });
+    expect(parsed.transport !== 'stdio' && parsed.auth).toEqual(open);
+  });
+
+  it('rejects a client secret without its client id, and a secret method without a secret', () => {
+    expect(problems({ ...http, auth: { type: 'oauth', clientSecret: 's' } })).toEqual([
+      'auth.clientId: clientId is required with clientSecret: a client secret belongs to a pre-registered client',
+    ]);
+    expect(
+      problems({
+        ...http,
+        auth: { type: 'oauth', clientId: 'c', tokenEndpointAuthMethod: 'client_secret_basic' },
+      }),
+    ).toEqual([
+      'auth.clientSecret: clientSecret is required for tokenEndpointAuthMethod client_secret_basic',
+    ]);
+    expect(
+      problems({ ...http, auth: { type: 'oauth', tokenEndpointAuthMethod: 'private_key_jwt' } }),
+    ).toEqual([
+      'auth.tokenEndpointAuthMethod: tokenEndpointAuthMethod must be client_secret_basic, client_secret_post or none',
+    ]);
+  });
+
+  it('rejects oauth over websocket, which the SDK cannot authorize', () => {
+    expect(
+      problems({
+        transport: 'websocket',
+        url: 'wss://mcp.example.com/ws',
+        auth: { type: 'oauth' },
+      }),
+    ).toEqual([
+      'auth.type: oauth is not supported over websocket: the MCP SDK authorizes only HTTP transports; use streamable-http or sse, or user-token, headers or apiKey',
+    ]);
+  });
+});
+
 describe('configFromColumns with auth', () => {
   const row: ServerConfigColumns = {
     ...http,
