@@ -1,6 +1,7 @@
 /**
  * The drizzle schema of Switchboard's tables (DESIGN §3): `users`, `api_tokens`, `mcp_servers`,
- * `tool_calls` and `voice_rooms`. Migrations are generated from this file with
+ * `tool_calls`, `voice_rooms`, and the OAuth tables `oauth_clients`, `oauth_connections` and
+ * `oauth_flows`. Migrations are generated from this file with
  * `npm run db:generate` (drizzle-kit) and committed under `shared/db/migrations`.
  */
 import { sql } from 'drizzle-orm';
@@ -175,9 +176,78 @@ export const voiceRooms = pgTable(
   (t) => [index('voice_rooms_user_idx').on(t.userId)],
 );
 
+/**
+ * Client registrations with OAuth authorization servers made by Dynamic Client Registration
+ * (RFC 7591), keyed by the authorization server's issuer and the redirect URI registered: a
+ * registration is never used with another authorization server (MCP 2026-07-28, SEP-2352), and a
+ * new `PUBLIC_URL` registers again. `client_information` is the sealed JSON of the registration
+ * (it may hold a client secret).
+ */
+export const oauthClients = pgTable(
+  'oauth_clients',
+  {
+    id: serial('id').primaryKey(),
+    issuer: text('issuer').notNull(),
+    redirectUri: text('redirect_uri').notNull(),
+    clientInformation: text('client_information').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('oauth_clients_issuer_redirect_idx').on(t.issuer, t.redirectUri)],
+);
+
+/**
+ * A user's connected account on an `oauth` server (issue 13): the tokens (sealed JSON), when the
+ * access token expires, the issuer they came from, and the discovery result (public metadata).
+ * `reason` is set when the tokens can no longer be used (a refresh refused, more consent
+ * needed): the server then shows `needs_authorization` with it.
+ */
+export const oauthConnections = pgTable('oauth_connections', {
+  serverId: integer('server_id')
+    .primaryKey()
+    .references(() => mcpServers.id, { onDelete: 'cascade' }),
+  userId: integer('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  issuer: text('issuer'),
+  tokens: text('tokens'),
+  expiresAt: timestamp('expires_at', { withTimezone: true }),
+  discovery: jsonb('discovery'),
+  reason: text('reason'),
+  connectedAt: timestamp('connected_at', { withTimezone: true }),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * Authorizations under way: one row per `POST /api/mcp/servers/:id/oauth/start`, found by the
+ * SHA-256 of its `state`, used once by the callback (deleted as it is read) and valid for 10
+ * minutes. It binds the state to the user, the server, the issuer discovered and the PKCE
+ * verifier (sealed).
+ */
+export const oauthFlows = pgTable(
+  'oauth_flows',
+  {
+    stateHash: text('state_hash').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    serverId: integer('server_id')
+      .notNull()
+      .references(() => mcpServers.id, { onDelete: 'cascade' }),
+    issuer: text('issuer'),
+    codeVerifier: text('code_verifier').notNull(),
+    redirectUri: text('redirect_uri').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('oauth_flows_expires_idx').on(t.expiresAt)],
+);
+
 export type User = typeof users.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;
 export type McpServerRow = typeof mcpServers.$inferSelect;
 export type NewMcpServerRow = typeof mcpServers.$inferInsert;
 export type ToolCallRow = typeof toolCalls.$inferSelect;
 export type VoiceRoomRow = typeof voiceRooms.$inferSelect;
+export type OAuthClientRow = typeof oauthClients.$inferSelect;
+export type OAuthConnectionRow = typeof oauthConnections.$inferSelect;
+export type OAuthFlowRow = typeof oauthFlows.$inferSelect;

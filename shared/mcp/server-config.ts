@@ -18,13 +18,17 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 export const TRANSPORTS = ['stdio', 'streamable-http', 'sse', 'websocket'] as const;
 export type TransportKind = (typeof TRANSPORTS)[number];
 
-/** Connection statuses of an MCP server (DESIGN §5). */
+/**
+ * Connection statuses of an MCP server (DESIGN §5). `needs_authorization`: an `oauth` server
+ * whose user has not connected their account, or whose tokens can no longer be refreshed.
+ */
 export const CONNECTION_STATUSES = [
   'disconnected',
   'connecting',
   'connected',
   'degraded',
   'error',
+  'needs_authorization',
 ] as const;
 export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 
