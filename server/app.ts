@@ -24,6 +24,8 @@ import { serversRouter } from './routes/servers.js';
 import { statusRouter } from './routes/status.js';
 import { tokensRouter, usersRouter } from './routes/users.js';
 import { dashboardRouter } from './routes/dashboard.js';
+import { widgetPreflight, widgetStatusRouter, widgetTokensRouter } from './routes/widget.js';
+import { widgetPageRouter } from './routes/widget-page.js';
 import { livekitRouter } from './routes/livekit.js';
 import { requireCachedAuth, type TokenCache } from './http/token-cache.js';
 import type { FailedAuthLimiter } from './http/failed-auth-limiter.js';
@@ -81,6 +83,11 @@ export interface AppDeps extends AppServices {
   rateLimitPerMinute?: number;
   /** Browser origins allowed by CORS (`CORS_ORIGINS`); default none (no CORS headers). */
   corsOrigins?: readonly string[];
+  /**
+   * Who may frame the status widget page (`WIDGET_FRAME_ANCESTORS`, CSP `frame-ancestors`
+   * sources); default any origin (`*`).
+   */
+  widgetFrameAncestors?: readonly string[];
 }
 
 /**
@@ -117,6 +124,8 @@ export function createApp(deps: AppDeps): Express {
   const corsOrigins = deps.corsOrigins ?? [];
   // A revoked token is no longer trusted past the failure limit.
   if (authFailures) tokens.onForget((tokenHash) => authFailures.distrust(tokenHash));
+  // Any origin may poll the widget endpoint, whatever `CORS_ORIGINS` says.
+  app.use(widgetPreflight);
   app.use(httpSafety({ rateLimitPerMinute, corsOrigins, rateLimitStore, authFailures }));
   installFastPath(
     app,
@@ -154,6 +163,8 @@ export function createApp(deps: AppDeps): Express {
       guards: deps.guards,
     }),
   );
+  app.use('/api/widget', widgetStatusRouter({ db: database.db, snapshot, tokens }));
+  app.use('/api/widget-tokens', requireAuth(database.db), widgetTokensRouter(database.db));
   app.use('/api', openApiRouter());
   app.use('/api/users', requireAuth(database.db), usersRouter(database.db));
   app.use(
@@ -172,6 +183,7 @@ export function createApp(deps: AppDeps): Express {
     tokensRouter(database.db, { onRevoke: (tokenHash) => tokens.forget(tokenHash) }),
   );
   app.use(dashboardRouter({ livekitUrl: deps.livekit?.url }));
+  app.use(widgetPageRouter({ frameAncestors: deps.widgetFrameAncestors }));
   app.use(methodNotAllowedHandler(ALL_ROUTES));
   app.use(notFoundHandler);
   app.use(problemHandler(logger));

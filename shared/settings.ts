@@ -148,6 +148,22 @@ const settingsSchema = z.object({
     (origins) => origins.every((origin) => origin === '*' || /^https?:\/\/[^/]+$/.test(origin)),
     'must be * or a comma-separated list of origins such as https://admin.example.com',
   ),
+  /**
+   * Who may frame the status widget page `/widget/status`: its CSP `frame-ancestors` sources,
+   * comma-separated (`*`, `'self'`, `'none'`, a scheme such as `https:`, or an origin such as
+   * `https://wall.example.com` or `https://*.example.com`); default `*`.
+   */
+  WIDGET_FRAME_ANCESTORS: commaList('*').refine(
+    (sources) =>
+      sources.length > 0 &&
+      sources.every((source) =>
+        /^(?:\*|'self'|'none'|https?:|https?:\/\/(?:\*\.)?[A-Za-z0-9.-]+(?::(?:\d{1,5}|\*))?)$/.test(
+          source,
+        ),
+      ) &&
+      (!sources.includes("'none'") || sources.length === 1),
+    "must be *, 'self', 'none', https:, or comma-separated origins such as https://wall.example.com",
+  ),
 });
 
 /** Validated settings, with `DATA_DIR` made absolute. */

@@ -54,6 +54,8 @@ function routeConfig(route: RouteSpec): RouteConfig {
     };
   }
   for (const status of errorStatuses(route)) {
+    // A status the route documents as an answer of its own (the widget's 503 `down`) keeps it.
+    if (responses[status]) continue;
     responses[status] = {
       description: ERROR_DESCRIPTIONS[status] ?? 'An error.',
       // `problemResource` carries the id `Problem`: a `$ref` to its component.

@@ -10,6 +10,8 @@ import {
   createTokenBody,
   createUserBody,
   createdToken,
+  createdWidgetToken,
+  createWidgetTokenBody,
   createdUser,
   healthResource,
   idParams,
@@ -22,6 +24,8 @@ import {
   tokenResource,
   toolCallResource,
   userResource,
+  widgetStatusResource,
+  widgetTokenResource,
 } from './schemas.js';
 import { defineRoute, type RouteSpec } from './route-spec.js';
 import { createServerBody, testServerBody, updateServerBody } from '../servers/input.js';
@@ -266,6 +270,77 @@ export const API_ROUTES = {
     auth: 'user',
     params: idParams,
     responses: { 204: { description: 'Revoked.' } },
+  }),
+  listWidgetTokens: defineRoute({
+    method: 'get',
+    path: '/api/widget-tokens',
+    operationId: 'listWidgetTokens',
+    summary: "The caller's read-only status widget tokens, without the tokens themselves",
+    tag: 'widget',
+    auth: 'user',
+    responses: { 200: { description: 'The widget tokens.', schema: z.array(widgetTokenResource) } },
+  }),
+  createWidgetToken: defineRoute({
+    method: 'post',
+    path: '/api/widget-tokens',
+    operationId: 'createWidgetToken',
+    summary: 'Create a read-only status widget token (`sbw_…`) for the caller, shown once',
+    description:
+      'A widget token opens `GET /api/widget/status` and the page `/widget/status#token=…` for ' +
+      'the caller, and every other route refuses it (401).',
+    tag: 'widget',
+    auth: 'user',
+    body: createWidgetTokenBody,
+    bodyRequired: false,
+    responses: { 201: { description: 'The new widget token.', schema: createdWidgetToken } },
+  }),
+  revokeWidgetToken: defineRoute({
+    method: 'delete',
+    path: '/api/widget-tokens/:id',
+    operationId: 'revokeWidgetToken',
+    summary: "Revoke one of the caller's widget tokens",
+    description: "Another user's widget token is a 404. Revoking a revoked one is a no-op.",
+    tag: 'widget',
+    auth: 'user',
+    params: idParams,
+    responses: { 204: { description: 'Revoked.' } },
+  }),
+  widgetStatus: defineRoute({
+    method: 'get',
+    path: '/api/widget/status',
+    operationId: 'widgetStatus',
+    summary: "System health and the token owner's servers, for status widgets and uptime pollers",
+    description:
+      'Send `Authorization: Bearer <token>` with a widget token (`sbw_…`) or an API token; ' +
+      'either only reads. The answer is 200 when `status` is `ok` or `degraded` and 503 when ' +
+      'it is `down` (same body), so pollers can alert on the status code. It names no URL, ' +
+      'command, header, secret or error text. `Cache-Control: no-store`; any origin may call it ' +
+      '(`Access-Control-Allow-Origin: *`, no cookies).',
+    tag: 'widget',
+    auth: 'user',
+    responses: {
+      200: { description: '`ok` or `degraded`.', schema: widgetStatusResource },
+      503: {
+        description:
+          '`down` (this body); a problem document instead when the token cannot be checked ' +
+          'because the database is unreachable.',
+        schema: widgetStatusResource,
+      },
+    },
+  }),
+  widgetPage: defineRoute({
+    method: 'get',
+    path: '/widget/status',
+    operationId: 'widgetPage',
+    summary: 'The embeddable status widget page (HTML), for an iframe',
+    description:
+      'Give the widget token in the fragment, `/widget/status#token=sbw_…`, so it is never ' +
+      'sent to the server, logged or passed on as a Referer. Framing is allowed from ' +
+      '`WIDGET_FRAME_ANCESTORS` (default any origin). The page polls ' +
+      '`GET /api/widget/status` every 15 seconds.',
+    tag: 'widget',
+    auth: 'none',
+    responses: { 200: { description: 'The page.', schema: z.string(), contentType: 'text/html' } },
   }),
   createLivekitToken: defineRoute({
     method: 'post',

@@ -11,9 +11,16 @@
  */
 import { createSelectSchema } from 'drizzle-zod';
 import { z } from 'zod';
-import { USER_ROLES, apiTokens, mcpServers, toolCalls, users } from '../../shared/db/schema.js';
+import {
+  USER_ROLES,
+  apiTokens,
+  mcpServers,
+  toolCalls,
+  users,
+  widgetTokens,
+} from '../../shared/db/schema.js';
 import { serverIdParam } from '../servers/input.js';
-import { sandboxConfigSchema } from '../../shared/mcp/server-config.js';
+import { CONNECTION_STATUSES, sandboxConfigSchema } from '../../shared/mcp/server-config.js';
 
 const isoDate = z.string().meta({ format: 'date-time' });
 
@@ -105,6 +112,30 @@ export const createdToken = tokenResource
     token: z.string().meta({ description: 'The bearer token. Shown once; only its hash is kept.' }),
   })
   .meta({ id: 'CreatedToken' });
+
+/** Body of `POST /api/widget-tokens` (optional): a label for the list. */
+export const createWidgetTokenBody = createTokenBody;
+
+/** A widget token as `GET /api/widget-tokens` lists it: a row without its owner or hash. */
+export const widgetTokenResource = createSelectSchema(widgetTokens, {
+  createdAt: isoDate,
+  lastUsedAt: isoDate.nullable().meta({ description: 'Kept to the minute.' }),
+  revokedAt: isoDate.nullable(),
+})
+  .omit({ userId: true, tokenHash: true })
+  .meta({ id: 'WidgetToken' });
+
+/** Answer of `POST /api/widget-tokens`: the new widget token, shown this once. */
+export const createdWidgetToken = widgetTokenResource
+  .pick({ id: true, label: true, createdAt: true })
+  .extend({
+    token: z.string().meta({
+      description:
+        'The read-only widget token (`sbw_…`). Shown once; only its hash is kept. It opens ' +
+        '`GET /api/widget/status` and `/widget/status#token=…`, and no other route.',
+    }),
+  })
+  .meta({ id: 'CreatedWidgetToken' });
 
 /** Answer of `POST /api/users`: the user and their first token, shown this once. */
 export const createdUser = z
@@ -240,6 +271,53 @@ export const statusResource = z
     timestamp: isoDate,
   })
   .meta({ id: 'Status' });
+
+/** Overall words of `GET /api/widget/status`. */
+export const WIDGET_OVERALL = ['ok', 'degraded', 'down'] as const;
+
+const widgetPart = (statuses: readonly [string, ...string[]]) =>
+  z.object({
+    status: z.enum(statuses),
+    detail: z.string().meta({ description: 'A fixed short sentence; never an error text.' }),
+  });
+
+/** One server as the widget shows it: no URL, command, headers, secret or error text. */
+export const widgetServer = z
+  .object({
+    name: z.string(),
+    status: z.enum([...CONNECTION_STATUSES, 'disabled']).meta({
+      description: 'The connection status (DESIGN §5), or `disabled` for a server turned off.',
+    }),
+    toolCount: z.number().int().nullable().meta({ description: 'Tools the agent gets.' }),
+    latencyMs: z
+      .number()
+      .nullable()
+      .meta({ description: 'Round trip of the last check, in milliseconds.' }),
+    lastConnected: isoDate.nullable(),
+  })
+  .meta({ id: 'WidgetServer' });
+
+/** Answer of `GET /api/widget/status`. */
+export const widgetStatusResource = z
+  .object({
+    status: z.enum(WIDGET_OVERALL).meta({
+      description:
+        '`down` (HTTP 503): the database, LiveKit or OpenAI check fails, or every enabled MCP ' +
+        'server is in `error`. `degraded` (200): some enabled server is not `connected`, or ' +
+        'the OpenAI realtime endpoint refuses sessions (they fall back to the pipeline). `ok` ' +
+        '(200): otherwise. Unconfigured parts and disabled servers do not count.',
+    }),
+    detail: z.string().meta({ description: 'One sentence saying why.' }),
+    checkedAt: isoDate,
+    parts: z.object({
+      database: widgetPart(['connected', 'error']),
+      livekit: widgetPart(['connected', 'unconfigured', 'error']),
+      openai: widgetPart(['connected', 'unconfigured', 'error']),
+      mcp: widgetPart(['connected', 'degraded', 'disconnected', 'ready']),
+    }),
+    servers: z.array(widgetServer).meta({ description: "The token owner's servers, by name." }),
+  })
+  .meta({ id: 'WidgetStatus' });
 
 /** An RFC 9457 problem document, the body of every error. */
 export const problemResource = z

@@ -1,7 +1,7 @@
 /**
- * The drizzle schema of Switchboard's tables (DESIGN §3): `users`, `api_tokens`, `mcp_servers`,
- * `tool_calls`, `voice_rooms`, and the OAuth tables `oauth_clients`, `oauth_connections` and
- * `oauth_flows`. Migrations are generated from this file with
+ * The drizzle schema of Switchboard's tables (DESIGN §3): `users`, `api_tokens`, `widget_tokens`,
+ * `mcp_servers`, `tool_calls`, `voice_rooms`, and the OAuth tables `oauth_clients`,
+ * `oauth_connections` and `oauth_flows`. Migrations are generated from this file with
  * `npm run db:generate` (drizzle-kit) and committed under `shared/db/migrations`.
  */
 import { sql } from 'drizzle-orm';
@@ -54,6 +54,29 @@ export const apiTokens = pgTable(
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
   },
   (t) => [uniqueIndex('api_tokens_token_hash_idx').on(t.tokenHash)],
+);
+
+/**
+ * Read-only status widget tokens (`sbw_…`): they open `GET /api/widget/status` and the embeddable
+ * `/widget/status` page for their owner, and nothing else. Only the SHA-256 hash is stored.
+ */
+export const widgetTokens = pgTable(
+  'widget_tokens',
+  {
+    id: serial('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    label: text('label').notNull().default(''),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('widget_tokens_token_hash_idx').on(t.tokenHash),
+    index('widget_tokens_user_idx').on(t.userId),
+  ],
 );
 
 /**
@@ -244,6 +267,7 @@ export const oauthFlows = pgTable(
 
 export type User = typeof users.$inferSelect;
 export type ApiToken = typeof apiTokens.$inferSelect;
+export type WidgetToken = typeof widgetTokens.$inferSelect;
 export type McpServerRow = typeof mcpServers.$inferSelect;
 export type NewMcpServerRow = typeof mcpServers.$inferInsert;
 export type ToolCallRow = typeof toolCalls.$inferSelect;
