@@ -1,6 +1,6 @@
 /**
- * What `npm run rotate-key` does: re-seals every secret of every MCP server
- * under a new key in one transaction, then says what the operator must set. The entry point is
+ * What `npm run rotate-key` does: re-seals every secret of every MCP server, and every OAuth
+ * registration, token and PKCE verifier, under a new key in one transaction, then says what the operator must set. The entry point is
  * `cli/rotate-key/main.ts`; tests call these functions.
  */
 import { randomBytes } from 'node:crypto';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { asc, eq } from 'drizzle-orm';
 import { DATA_DIR_LOCK_FILE } from '../../shared/db/data-dir-lock.js';
 import { openDatabase, type Database } from '../../shared/db/open.js';
+import { resealOAuthSecrets } from '../../shared/db/oauth.js';
 import { mcpServers } from '../../shared/db/schema.js';
 import {
   openServerSecrets,
@@ -30,7 +31,10 @@ import type { Settings } from '../../shared/settings.js';
 export interface ResealResult {
   /** Servers whose secret columns were rewritten (every server row). */
   servers: number;
-  /** Secret values re-sealed (env and header values, API keys, OAuth secrets and keys). */
+  /**
+   * Secret values re-sealed (env and header values, API keys, OAuth secrets and keys, OAuth
+   * registrations, tokens and verifiers).
+   */
   secrets: number;
 }
 
@@ -67,6 +71,8 @@ export async function resealServerSecrets(db: Database, box: SecretBox): Promise
         .set({ env, headers, apiKey, auth })
         .where(eq(mcpServers.id, row.id));
     }
+    // The OAuth registrations, connected accounts' tokens and PKCE verifiers (issue 13).
+    secrets += await resealOAuthSecrets(tx, box);
     return { servers: rows.length, secrets };
   });
 }

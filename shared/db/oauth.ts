@@ -6,7 +6,7 @@
  * disconnect, Test), the agent (sessions refresh and store tokens) and `npm run rotate-key`.
  */
 import { createHash } from 'node:crypto';
-import { and, eq, lt } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, lt } from 'drizzle-orm';
 import type { SecretBox } from '../secrets.js';
 import type { Database } from './open.js';
 import { oauthClients, oauthConnections, oauthFlows } from './schema.js';
@@ -272,4 +272,57 @@ export async function deleteExpiredOAuthFlows(db: Database, now = new Date()): P
     .where(lt(oauthFlows.expiresAt, now))
     .returning({ stateHash: oauthFlows.stateHash });
   return rows.length;
+}
+
+/**
+ * Re-seals every OAuth secret (registrations, tokens, PKCE verifiers) with `box`'s current key,
+ * for `npm run rotate-key`; call it inside the rotation's transaction. Rows are locked
+ * (`SELECT … FOR UPDATE`) while they are rewritten.
+ *
+ * @param db the rotation's transaction (or a database).
+ * @param box the new key as current, the old ones as previous.
+ * @returns how many values were re-sealed.
+ * @throws SecretError when a value does not open with any of the box's keys.
+ */
+export async function resealOAuthSecrets(
+  db: Pick<Database, 'select' | 'update'>,
+  box: SecretBox,
+): Promise<number> {
+  let count = 0;
+  const clients = await db.select().from(oauthClients).orderBy(asc(oauthClients.id)).for('update');
+  for (const row of clients) {
+    const context = clientContext(row.issuer, row.redirectUri);
+    const sealed = box.seal(box.open(row.clientInformation, context), context);
+    await db
+      .update(oauthClients)
+      .set({ clientInformation: sealed })
+      .where(eq(oauthClients.id, row.id));
+    count += 1;
+  }
+  const connections = await db
+    .select()
+    .from(oauthConnections)
+    .where(isNotNull(oauthConnections.tokens))
+    .orderBy(asc(oauthConnections.serverId))
+    .for('update');
+  for (const row of connections) {
+    const context = tokensContext(row.serverId, row.userId);
+    const sealed = box.seal(box.open(row.tokens!, context), context);
+    await db
+      .update(oauthConnections)
+      .set({ tokens: sealed })
+      .where(eq(oauthConnections.serverId, row.serverId));
+    count += 1;
+  }
+  const flows = await db.select().from(oauthFlows).orderBy(asc(oauthFlows.stateHash)).for('update');
+  for (const row of flows) {
+    const context = verifierContext(row.stateHash);
+    const sealed = box.seal(box.open(row.codeVerifier, context), context);
+    await db
+      .update(oauthFlows)
+      .set({ codeVerifier: sealed })
+      .where(eq(oauthFlows.stateHash, row.stateHash));
+    count += 1;
+  }
+  return count;
 }

@@ -5,6 +5,14 @@ import path from 'node:path';
 import { asc } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resealServerSecrets, runRotateKey } from '../../../cli/rotate-key/run.js';
+import {
+  createOAuthFlow,
+  findClientRegistration,
+  findOAuthConnection,
+  saveClientRegistration,
+  saveOAuthTokens,
+  takeOAuthFlow,
+} from '../../../shared/db/oauth.js';
 import { openDatabase, type DatabaseHandle } from '../../../shared/db/open.js';
 import { mcpServers, type NewMcpServerRow } from '../../../shared/db/schema.js';
 import { createServer, getServer, listServers } from '../../../shared/db/servers.js';
@@ -125,6 +133,50 @@ describe('resealServerSecrets', () => {
     await expect(
       listServers({ db: database.db, secrets: new SecretBox(oldKey) }, userId),
     ).rejects.toThrow(SecretError);
+  });
+
+  it('re-seals the OAuth registrations, tokens and PKCE verifiers too', async () => {
+    const box = new SecretBox(oldKey);
+    const [server] = await database.db
+      .insert(mcpServers)
+      .values({ userId, name: 'tracker', transport: 'streamable-http', url: 'https://t.test/mcp' })
+      .returning();
+    const redirect = 'https://sb.test/api/oauth/callback';
+    await saveClientRegistration(database.db, box, 'https://as.test', redirect, {
+      client_id: 'dcr',
+      client_secret: 'rotate-dcr-secret',
+    });
+    await saveOAuthTokens(database.db, box, {
+      serverId: server!.id,
+      userId,
+      tokens: { access_token: 'rotate-access-token', token_type: 'Bearer' },
+    });
+    await createOAuthFlow(database.db, box, {
+      state: 'rotate-state',
+      userId,
+      serverId: server!.id,
+      issuer: 'https://as.test',
+      codeVerifier: 'rotate-verifier',
+      redirectUri: redirect,
+    });
+
+    const result = await resealServerSecrets(database.db, new SecretBox(newKey, [oldKey]));
+    // The six server secrets of the first case, and the three OAuth values.
+    expect(result.secrets).toBe(9);
+
+    const fresh = new SecretBox(newKey);
+    expect(await findClientRegistration(database.db, fresh, 'https://as.test', redirect)).toEqual({
+      client_id: 'dcr',
+      client_secret: 'rotate-dcr-secret',
+    });
+    expect((await findOAuthConnection(database.db, fresh, server!.id))?.tokens).toEqual({
+      access_token: 'rotate-access-token',
+      token_type: 'Bearer',
+    });
+    expect((await takeOAuthFlow(database.db, fresh, 'rotate-state'))?.codeVerifier).toBe(
+      'rotate-verifier',
+    );
+    await expect(findOAuthConnection(database.db, box, server!.id)).rejects.toThrow(SecretError);
   });
 
   it('changes nothing when one value does not open with the known keys', async () => {
