@@ -144,6 +144,28 @@ const settingsSchema = z.object({
     .trim()
     .regex(/^\d+(b|kb|mb)?$/i, 'must be a size such as 100kb, 1mb or 4096')
     .default('100kb'),
+  /**
+   * The address people reach the API at (scheme, host, optional port and path prefix), e.g.
+   * `https://switchboard.example.com`: OAuth redirects come back to `<PUBLIC_URL>/api/oauth/callback`
+   * and Switchboard's Client ID Metadata Document is `<PUBLIC_URL>/oauth/client-metadata.json`.
+   * Unset: `http://<HOST>:<PORT>` (enough on this machine; authorization servers that demand
+   * HTTPS redirects or fetch the metadata document need a public HTTPS address).
+   */
+  PUBLIC_URL: z
+    .string()
+    .trim()
+    .optional()
+    .refine(
+      (value) =>
+        value === undefined ||
+        value === '' ||
+        (URL.canParse(value) &&
+          ['http:', 'https:'].includes(new URL(value).protocol) &&
+          !new URL(value).search &&
+          !new URL(value).hash),
+      'must be an http(s) URL without a query or fragment, such as https://switchboard.example.com',
+    )
+    .transform((value) => (value ? value.replace(/\/+$/, '') : undefined)),
   CORS_ORIGINS: commaList('').refine(
     (origins) => origins.every((origin) => origin === '*' || /^https?:\/\/[^/]+$/.test(origin)),
     'must be * or a comma-separated list of origins such as https://admin.example.com',
