@@ -14,7 +14,10 @@ import { oauthClients, oauthConnections, oauthFlows } from './schema.js';
 /** How long an authorization may take from start to callback: 10 minutes (issue 13). */
 export const OAUTH_FLOW_TTL_MS = 10 * 60_000;
 
-/** Hex SHA-256 of an OAuth `state`, the form stored in `oauth_flows.state_hash`. */
+/**
+ * Hex SHA-256 of an OAuth `state` or a browser nonce, the forms stored in `oauth_flows`
+ * (`state_hash`, `browser_hash`).
+ */
 export function hashState(state: string): string {
   return createHash('sha256').update(state, 'utf8').digest('hex');
 }
@@ -210,9 +213,12 @@ export async function deleteOAuthConnection(db: Database, serverId: number): Pro
 export interface OAuthFlow {
   userId: number;
   serverId: number;
+  /** The authorization server the request went to (its URL as discovered). */
   issuer: string | null;
   codeVerifier: string;
   redirectUri: string;
+  /** SHA-256 (hex) of the nonce in the cookie of the browser that started it. */
+  browserHash: string;
   expiresAt: Date;
 }
 
@@ -224,7 +230,7 @@ export interface OAuthFlow {
 export async function createOAuthFlow(
   db: Database,
   box: SecretBox,
-  flow: Omit<OAuthFlow, 'expiresAt'> & { state: string },
+  flow: Omit<OAuthFlow, 'expiresAt' | 'browserHash'> & { state: string; browserNonce: string },
   ttlMs = OAUTH_FLOW_TTL_MS,
   now = new Date(),
 ): Promise<void> {
@@ -236,6 +242,7 @@ export async function createOAuthFlow(
     issuer: flow.issuer,
     codeVerifier: box.seal(flow.codeVerifier, verifierContext(stateHash)),
     redirectUri: flow.redirectUri,
+    browserHash: hashState(flow.browserNonce),
     expiresAt: new Date(now.getTime() + ttlMs),
   });
 }
@@ -261,6 +268,7 @@ export async function takeOAuthFlow(
     issuer: row.issuer,
     codeVerifier: box.open(row.codeVerifier, verifierContext(stateHash)),
     redirectUri: row.redirectUri,
+    browserHash: row.browserHash,
     expiresAt: row.expiresAt,
   };
 }

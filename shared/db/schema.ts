@@ -243,8 +243,9 @@ export const oauthConnections = pgTable('oauth_connections', {
 /**
  * Authorizations under way: one row per `POST /api/mcp/servers/:id/oauth/start`, found by the
  * SHA-256 of its `state`, used once by the callback (deleted as it is read) and valid for 10
- * minutes. It binds the state to the user, the server, the issuer discovered and the PKCE
- * verifier (sealed).
+ * minutes. It binds the state to the user, the server, the issuer discovered, the PKCE verifier
+ * (sealed) and the browser that started it (the SHA-256 of a nonce kept in an HttpOnly cookie),
+ * so a link sent to someone else cannot finish it.
  */
 export const oauthFlows = pgTable(
   'oauth_flows',
@@ -259,6 +260,7 @@ export const oauthFlows = pgTable(
     issuer: text('issuer'),
     codeVerifier: text('code_verifier').notNull(),
     redirectUri: text('redirect_uri').notNull(),
+    browserHash: text('browser_hash').notNull(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -25,6 +25,7 @@ CREATE TABLE "oauth_flows" (
 	"issuer" text,
 	"code_verifier" text NOT NULL,
 	"redirect_uri" text NOT NULL,
+	"browser_hash" text NOT NULL,
 	"expires_at" timestamp with time zone NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );

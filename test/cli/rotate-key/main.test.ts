@@ -158,6 +158,7 @@ describe('resealServerSecrets', () => {
       issuer: 'https://as.test',
       codeVerifier: 'rotate-verifier',
       redirectUri: redirect,
+      browserNonce: 'rotate-nonce',
     });
 
     const result = await resealServerSecrets(database.db, new SecretBox(newKey, [oldKey]));

@@ -177,6 +177,7 @@ describe(`OAuth queries on ${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'}`,
       issuer: 'https://as-one.example.com',
       codeVerifier: 'verifier-xyz',
       redirectUri: 'https://sb.example.com/api/oauth/callback',
+      browserNonce: 'nonce-1',
     };
     const now = new Date('2026-12-01T10:00:00.000Z');
     await createOAuthFlow(database.db, database.secrets, flow, 600_000, now);
@@ -192,6 +193,7 @@ describe(`OAuth queries on ${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'}`,
       issuer: 'https://as-one.example.com',
       codeVerifier: 'verifier-xyz',
       redirectUri: flow.redirectUri,
+      browserHash: hashState('nonce-1'),
       expiresAt: new Date('2026-12-01T10:10:00.000Z'),
     });
     // A replay finds nothing.
@@ -223,6 +225,7 @@ describe(`OAuth queries on ${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'}`,
       issuer: null,
       codeVerifier: 'v',
       redirectUri: 'https://sb.example.com/api/oauth/callback',
+      browserNonce: 'nonce-2',
     });
     await database.db.delete(mcpServers).where(eq(mcpServers.id, gone.id));
     expect(await findOAuthConnection(database.db, database.secrets, gone.id)).toBeUndefined();
