@@ -1,12 +1,14 @@
 /**
- * The Access page: the signed-in user's API tokens (create, shown once; revoke) and, for admins,
- * the users (create, with their first token shown once).
+ * The Access page: the signed-in user's API tokens (create, shown once; revoke), their status
+ * widget tokens (`widget-tokens.tsx`) and, for admins, the users (create, with their first token
+ * shown once).
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, messageOf } from '../api.js';
 import { when } from '../format.js';
 import { useNotice } from '../notice.js';
 import type { ApiToken, User } from '../types.js';
+import { WidgetTokens } from './widget-tokens.js';
 
 /** A secret the API returns once, with a line saying so. */
 export function ShownOnce({ id, intro, secret }: { id: string; intro: string; secret: string }) {
@@ -214,6 +216,7 @@ export function AccessPage({
   return (
     <div id="access" className="stack">
       <Tokens />
+      <WidgetTokens />
       {users ? <Users users={users} onChanged={onUsersChanged} /> : null}
     </div>
   );
