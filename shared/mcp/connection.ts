@@ -110,6 +110,13 @@ export interface McpConnectionOptions extends ConnectionGuards {
    */
   userToken?: string;
   /**
+   * The OAuth provider of a Streamable HTTP or SSE server whose credentials are not in its config:
+   * a user's authorization code grant (`AuthorizationCodeProvider`). Used instead of the
+   * provider an OAuth `auth` config would build; ignored for stdio and WebSocket. Tokens it saves
+   * are not added to the scrubber here: add them through the provider's `onTokens`.
+   */
+  authProvider?: OAuthClientProvider;
+  /**
    * Scrubs the server's secrets from every error message, log line and stderr note of the
    * connection (DESIGN §9.2). The connection adds the config's secrets, the user token and every
    * OAuth token it obtains. Pass one to share it (a supervisor's reconnects, the caller's own
@@ -232,6 +239,7 @@ export class McpConnection {
       repeats: options.stderrRepeats,
     });
     this.#userToken = options.userToken;
+    this.#authProvider = options.authProvider;
     this.#urlPolicy = options.urlPolicy ?? { allowPrivateNetworks: true };
     this.#allowedCommands = options.allowedCommands;
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -650,7 +658,7 @@ export class McpConnection {
     const network = (this.#network = new GuardedNetwork(this.#urlPolicy));
     const kind = options.overSse ? 'sse' : config.transport;
     // Only the HTTP transports take an OAuth provider (server-config rejects OAuth on websocket).
-    if (kind !== 'websocket' && isOAuth(config.auth)) {
+    if (kind !== 'websocket' && !this.#authProvider && isOAuth(config.auth)) {
       this.#authProvider ??= createOAuthProvider(config.auth, new URL(config.url), {
         onTokens: (tokens) => {
           this.#scrubber.add(tokens.access_token);
@@ -661,7 +669,7 @@ export class McpConnection {
     return createRemoteTransport(config, kind, {
       network,
       userToken: this.#userToken,
-      authProvider: this.#authProvider,
+      authProvider: kind === 'websocket' ? undefined : this.#authProvider,
       maxMessageBytes: this.#maxMessageBytes,
       onTooLarge: (error) => this.#refuseTooLarge(error),
     });

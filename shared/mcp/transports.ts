@@ -15,6 +15,7 @@ import {
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Logger } from '../logger.js';
 import { authHeaders } from './auth.js';
+import { AuthorizationCodeProvider } from './oauth/authorization-code-provider.js';
 import type { GuardedNetwork } from './guarded-network.js';
 import { boundedFetch, type McpMessageTooLargeError } from './message-limit.js';
 import type { StdioSandbox } from './sandbox/stdio-sandbox.js';
@@ -119,13 +120,17 @@ export function createRemoteTransport(
       maxMessageBytes: options.maxMessageBytes,
     });
   }
+  const fetch = boundedFetch(options.network.fetch, {
+    maxBytes: options.maxMessageBytes,
+    onTooLarge: options.onTooLarge,
+  });
+  const authProvider = options.authProvider;
   const httpOptions = {
     requestInit: { headers },
-    authProvider: options.authProvider,
-    fetch: boundedFetch(options.network.fetch, {
-      maxBytes: options.maxMessageBytes,
-      onTooLarge: options.onTooLarge,
-    }),
+    authProvider,
+    // Step-up after 403 insufficient_scope needs a new authorization, not a refresh.
+    fetch:
+      authProvider instanceof AuthorizationCodeProvider ? authProvider.observeFetch(fetch) : fetch,
   };
   if (kind === 'sse') return new SSEClientTransport(url, httpOptions);
   return new StreamableHTTPClientTransport(url, httpOptions);

@@ -326,7 +326,8 @@ export async function startOAuthMcpServer(options: OAuthMcpServerOptions): Promi
   };
 }
 
-async function listen(app: express.Express): Promise<Server> {
+/** Listens on an OS-chosen loopback port. */
+export async function listen(app: express.Express): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(0, '127.0.0.1', (error?: Error) =>
       error ? reject(error) : resolve(server),
@@ -334,11 +335,13 @@ async function listen(app: express.Express): Promise<Server> {
   });
 }
 
-function origin(server: Server): string {
+/** `http://127.0.0.1:<port>` of a listening server. */
+export function origin(server: Server): string {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-async function close(server: Server): Promise<void> {
+/** Closes a server and its open connections. */
+export async function close(server: Server): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((resolve, reject) =>
     server.close((error) => (error ? reject(error) : resolve())),
