@@ -21,6 +21,8 @@ import { methodNotAllowedHandler, notFoundHandler, problemHandler } from './http
 import type { ServerWatcher } from './status/monitor.js';
 import { openApiRouter } from './routes/openapi.js';
 import { serversRouter } from './routes/servers.js';
+import { oauthRouter } from './routes/oauth.js';
+import { notifyServerChange } from '../shared/db/notify.js';
 import { statusRouter } from './routes/status.js';
 import { tokensRouter, usersRouter } from './routes/users.js';
 import { dashboardRouter } from './routes/dashboard.js';
@@ -71,6 +73,12 @@ export interface AppDeps extends AppServices {
   livekitTokenTtlSeconds?: number;
   /** Metrics: times every request and serves `GET /metrics` (admins only); default none. */
   metrics?: ApiMetrics;
+  /**
+   * The address people reach the API at (`PUBLIC_URL`, else `http://HOST:PORT`), without a
+   * trailing slash: OAuth redirects come back to `<publicUrl>/api/oauth/callback`. Default
+   * `http://127.0.0.1:3000`.
+   */
+  publicUrl?: string;
   /** Largest JSON body accepted (`API_BODY_LIMIT`); larger answers 413; default `100kb`. */
   bodyLimit?: string;
   /**
@@ -122,6 +130,7 @@ export function createApp(deps: AppDeps): Express {
   const rateLimitPerMinute = deps.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE;
   const rateLimitStore = new MemoryStore();
   const corsOrigins = deps.corsOrigins ?? [];
+  const publicUrl = deps.publicUrl ?? 'http://127.0.0.1:3000';
   // A revoked token is no longer trusted past the failure limit.
   if (authFailures) tokens.onForget((tokenHash) => authFailures.distrust(tokenHash));
   // Any origin may poll the widget endpoint, whatever `CORS_ORIGINS` says.
@@ -161,6 +170,17 @@ export function createApp(deps: AppDeps): Express {
       logger,
       watcher: deps.watcher,
       guards: deps.guards,
+      publicUrl,
+    }),
+  );
+  app.use(
+    oauthRouter({
+      db: database.db,
+      secrets: database.secrets,
+      publicUrl,
+      urlPolicy: deps.guards.urlPolicy,
+      onTokensChanged: (userId, serverId) =>
+        notifyServerChange(database.db, { userId, serverId, op: 'update' }),
     }),
   );
   app.use('/api/widget', widgetStatusRouter({ db: database.db, snapshot, tokens }));

@@ -189,6 +189,7 @@ const app = createApp({
   bodyLimit: settings.API_BODY_LIMIT,
   rateLimitPerMinute: settings.API_RATE_LIMIT_PER_MINUTE,
   corsOrigins: settings.CORS_ORIGINS,
+  publicUrl: settings.PUBLIC_URL ?? `http://${settings.HOST}:${settings.PORT}`,
   widgetFrameAncestors: settings.WIDGET_FRAME_ANCESTORS,
   agentName: settings.AGENT_NAME,
 });

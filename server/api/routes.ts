@@ -17,6 +17,9 @@ import {
   idParams,
   livekitTokenBody,
   livekitTokenResource,
+  oauthCallbackQuery,
+  oauthDisconnectResource,
+  oauthStartResource,
   scopeQuery,
   serverResource,
   statusResource,
@@ -219,6 +222,72 @@ export const API_ROUTES = {
     query: callsQuery,
     errors: [403],
     responses: { 200: { description: 'The calls.', schema: z.array(toolCallResource) } },
+  }),
+  startOAuth: defineRoute({
+    method: 'post',
+    path: `${SERVERS}/:id/oauth/start`,
+    operationId: 'startOAuth',
+    summary: "Connect the owner's account on an `oauth` server: the authorization URL",
+    description:
+      `${SCOPE} Runs discovery and client registration and records the request (single use, ` +
+      'valid 10 minutes, bound to the user, the server, the PKCE verifier and this browser by ' +
+      'an HttpOnly cookie). Send the browser to `authorizationUrl`; it comes back to ' +
+      '`GET /api/oauth/callback`. 409 for a server whose auth is not `oauth`; 502 when ' +
+      'discovery, registration or the authorization server fails.',
+    tag: 'oauth',
+    auth: 'user',
+    params: idParams,
+    query: scopeQuery,
+    // No fields yet; an empty JSON object (or no body) is the request.
+    body: z.strictObject({}),
+    bodyRequired: false,
+    errors: [403, 409, 502],
+    responses: { 200: { description: 'Where to send the browser.', schema: oauthStartResource } },
+  }),
+  disconnectOAuth: defineRoute({
+    method: 'delete',
+    path: `${SERVERS}/:id/oauth`,
+    operationId: 'disconnectOAuth',
+    summary: "Disconnect the owner's account: revoke, then delete the tokens",
+    description:
+      `${SCOPE} Revokes the tokens at the authorization server when it offers RFC 7009 ` +
+      'revocation, deletes them, and leaves the server `needs_authorization`.',
+    tag: 'oauth',
+    auth: 'user',
+    params: idParams,
+    query: scopeQuery,
+    errors: [403, 409],
+    responses: { 200: { description: 'Disconnected.', schema: oauthDisconnectResource } },
+  }),
+  oauthCallback: defineRoute({
+    method: 'get',
+    path: '/api/oauth/callback',
+    operationId: 'oauthCallback',
+    summary: 'Where authorization servers send the browser back (redirect_uri)',
+    description:
+      'Finishes an authorization started by `startOAuth` in this browser: the `state` is used ' +
+      'once, the `iss` must be the authorization server the request went to (RFC 9207), the ' +
+      'code is exchanged and the tokens stored sealed. Answers 302 to the dashboard with the ' +
+      'outcome in its URL fragment (`#/servers?oauth=connected&server=<id>`, or ' +
+      '`oauth=<error code>&message=<words>`).',
+    tag: 'oauth',
+    auth: 'none',
+    query: oauthCallbackQuery,
+    responses: { 302: { description: 'Back to the dashboard.' } },
+  }),
+  clientMetadata: defineRoute({
+    method: 'get',
+    path: '/oauth/client-metadata.json',
+    operationId: 'clientMetadata',
+    summary: "Switchboard's OAuth Client ID Metadata Document",
+    description:
+      'The document authorization servers that support Client ID Metadata Documents fetch to ' +
+      'learn about Switchboard (its URL is the `client_id`). Served only when `PUBLIC_URL` is ' +
+      'HTTPS; 404 otherwise.',
+    tag: 'oauth',
+    auth: 'none',
+    errors: [404],
+    responses: { 200: { description: 'The document.', schema: z.record(z.string(), z.unknown()) } },
   }),
   listUsers: defineRoute({
     method: 'get',

@@ -319,6 +319,36 @@ export const widgetStatusResource = z
   })
   .meta({ id: 'WidgetStatus' });
 
+/** The answer of `POST /api/mcp/servers/:id/oauth/start`. */
+export const oauthStartResource = z
+  .object({
+    authorizationUrl: z.string().meta({
+      description:
+        "The authorization server's page to send the browser to; it comes back to " +
+        '`<PUBLIC_URL>/api/oauth/callback`.',
+    }),
+  })
+  .meta({ id: 'OAuthStart' });
+
+/** The answer of `DELETE /api/mcp/servers/:id/oauth`. */
+export const oauthDisconnectResource = z
+  .object({
+    revoked: z.boolean().meta({
+      description: 'Whether the authorization server confirmed the revocation (RFC 7009).',
+    }),
+    detail: z.string().meta({ description: 'What happened, in words.' }),
+  })
+  .meta({ id: 'OAuthDisconnect' });
+
+/** The query of `GET /api/oauth/callback` (RFC 6749 §4.1.2, RFC 9207). */
+export const oauthCallbackQuery = z.looseObject({
+  code: z.string().max(4096).optional(),
+  state: z.string().max(512).optional(),
+  iss: z.string().max(2048).optional(),
+  error: z.string().max(256).optional(),
+  error_description: z.string().max(2048).optional(),
+});
+
 /** An RFC 9457 problem document, the body of every error. */
 export const problemResource = z
   .looseObject({

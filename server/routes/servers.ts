@@ -42,6 +42,14 @@ import {
   type TestServerDeps,
 } from '../servers/test-server.js';
 import { columnsFromBody, mergeUpdate } from '../servers/input.js';
+import { notifyServerChange } from '../../shared/db/notify.js';
+import {
+  disconnectAccount,
+  newBrowserNonce,
+  startAuthorization,
+  type OAuthDeps,
+} from '../oauth/authorization.js';
+import { OAUTH_BROWSER_COOKIE, cookieOf, setBrowserCookie } from './oauth.js';
 
 /** Dependencies of {@link serversRouter}. */
 export interface ServersRouterDeps {
@@ -56,15 +64,33 @@ export interface ServersRouterDeps {
    * list, sandbox mounts) and applied when one is tested. Stdio servers need an admin either way.
    */
   guards: ConnectionGuards;
+  /** `PUBLIC_URL` (or `http://HOST:PORT`), for OAuth redirects. */
+  publicUrl: string;
 }
 
 /**
  * The router for `/api/mcp/servers`. Mount behind `requireAuth`. Every route acts for the caller,
  * or for the user an admin names with `?userId=` (see `http/scope.ts`).
  */
-export function serversRouter({ db, secrets, logger, watcher, guards }: ServersRouterDeps): Router {
+export function serversRouter({
+  db,
+  secrets,
+  logger,
+  watcher,
+  guards,
+  publicUrl,
+}: ServersRouterDeps): Router {
   const router = Router();
   const store: ServerStore = { db, secrets };
+  const oauth: OAuthDeps = {
+    db,
+    secrets,
+    publicUrl,
+    urlPolicy: guards.urlPolicy,
+    // The owner's sessions read their servers again (the live-configuration path).
+    onTokensChanged: (userId, serverId) =>
+      notifyServerChange(db, { userId, serverId, op: 'update' }),
+  };
   const testing: TestServerDeps = { db, secrets, logger, watcher, guards };
 
   const notify = (id: number) => {
@@ -170,6 +196,29 @@ export function serversRouter({ db, secrets, logger, watcher, guards }: ServersR
     const input = parseRequest(API_ROUTES.testServer, req);
     const row = await loadServer(res, input);
     res.json(await testServer(testing, row, input.body.userToken));
+  });
+
+  router.post('/:id/oauth/start', async (req, res) => {
+    const row = await loadServer(res, parseRequest(API_ROUTES.startOAuth, req));
+    // One nonce per browser: two authorizations started side by side both finish here.
+    const nonce = cookieOf(req, OAUTH_BROWSER_COOKIE) ?? newBrowserNonce();
+    const url = await startAuthorization(oauth, row, nonce);
+    setBrowserCookie(res, nonce, publicUrl);
+    res.set('Cache-Control', 'no-store').json({ authorizationUrl: url.href });
+  });
+
+  router.delete('/:id/oauth', async (req, res) => {
+    const row = await loadServer(res, parseRequest(API_ROUTES.disconnectOAuth, req));
+    const outcome = await disconnectAccount(oauth, row);
+    notify(row.id);
+    res.json({
+      revoked: outcome.revoked,
+      detail: outcome.revoked
+        ? `Disconnected ${row.name}: the authorization server revoked the tokens and Switchboard deleted them.`
+        : `Disconnected ${row.name}: Switchboard deleted the tokens${
+            outcome.error ? ` (revoking them failed: ${outcome.error})` : ''
+          }.`,
+    });
   });
 
   router.get('/:id/tools', async (req, res) => {

@@ -401,7 +401,8 @@ export const authorizationCodeAuthSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['clientId'],
-        message: 'clientId is required with clientSecret: a client secret belongs to a pre-registered client',
+        message:
+          'clientId is required with clientSecret: a client secret belongs to a pre-registered client',
       });
     }
     if (auth.tokenEndpointAuthMethod?.startsWith('client_secret_') && !auth.clientSecret) {

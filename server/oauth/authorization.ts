@@ -1,0 +1,383 @@
+/**
+ * Connecting a user's account on an `oauth` server (issue 13, MCP authorization 2025-11-25):
+ * starting the authorization code flow, finishing it at the callback, and disconnecting. The
+ * SDK's `auth()` does discovery (RFC 9728, RFC 8414 / OpenID Connect with the spec's path
+ * variants and the 2025-03-26 fallbacks), client registration (pre-registered, Client ID
+ * Metadata Document, or RFC 7591), PKCE S256, `resource` (RFC 8707), the scope strategy and the
+ * token exchange; {@link AuthorizationCodeProvider} adds `state`, RFC 9207 `iss` checks and
+ * error words; {@link DatabaseOAuthFlowStore} keeps everything sealed in the database.
+ */
+import { randomBytes } from 'node:crypto';
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { DatabaseOAuthFlowStore } from '../../shared/db/oauth-flow-store.js';
+import {
+  deleteOAuthConnection,
+  findOAuthConnection,
+  hashState,
+  takeOAuthFlow,
+} from '../../shared/db/oauth.js';
+import type { Database } from '../../shared/db/open.js';
+import type { McpServerRow } from '../../shared/db/schema.js';
+import { getServer, updateServerStatus } from '../../shared/db/servers.js';
+import { describeError } from '../../shared/errors.js';
+import { GuardedNetwork } from '../../shared/mcp/guarded-network.js';
+import {
+  AuthorizationCodeProvider,
+  OAuthCallbackError,
+  type AuthorizationCallback,
+} from '../../shared/mcp/oauth/index.js';
+import type { UrlPolicy } from '../../shared/mcp/url-policy.js';
+import type { SecretBox } from '../../shared/secrets.js';
+import { HttpError } from '../http/errors.js';
+
+/** The path of the redirect back from authorization servers, under `PUBLIC_URL`. */
+export const OAUTH_CALLBACK_PATH = '/api/oauth/callback';
+/** The path of Switchboard's Client ID Metadata Document, under `PUBLIC_URL`. */
+export const CLIENT_METADATA_PATH = '/oauth/client-metadata.json';
+/** The `client_name` Switchboard registers under. */
+export const OAUTH_CLIENT_NAME = 'Switchboard';
+
+/** What the OAuth flow needs of the API. */
+export interface OAuthDeps {
+  db: Database;
+  secrets: SecretBox;
+  /** `PUBLIC_URL` (or `http://HOST:PORT`), without a trailing slash. */
+  publicUrl: string;
+  /** Where the authorization server and the MCP server may be (DESIGN §9.3). */
+  urlPolicy?: UrlPolicy;
+  /** Told when a user's tokens change, so their sessions pick them up; default nothing. */
+  onTokensChanged?: (userId: number, serverId: number) => void | Promise<void>;
+}
+
+/** The `redirect_uri` registered with authorization servers: `<PUBLIC_URL>/api/oauth/callback`. */
+export function oauthRedirectUri(publicUrl: string): string {
+  return `${publicUrl}${OAUTH_CALLBACK_PATH}`;
+}
+
+/**
+ * The URL of Switchboard's Client ID Metadata Document, or undefined when `PUBLIC_URL` is not
+ * HTTPS (SEP-991: the client id must be an `https` URL the authorization server can fetch).
+ */
+export function clientMetadataUrl(publicUrl: string): string | undefined {
+  return publicUrl.startsWith('https://') ? `${publicUrl}${CLIENT_METADATA_PATH}` : undefined;
+}
+
+/**
+ * Switchboard's Client ID Metadata Document (draft-ietf-oauth-client-id-metadata-document,
+ * MCP SEP-991): a public web client whose `client_id` is the document's own URL.
+ *
+ * @returns the document, or undefined when `PUBLIC_URL` is not HTTPS.
+ */
+export function clientMetadataDocument(publicUrl: string): Record<string, unknown> | undefined {
+  const clientId = clientMetadataUrl(publicUrl);
+  if (!clientId) return undefined;
+  return {
+    client_id: clientId,
+    client_name: OAUTH_CLIENT_NAME,
+    client_uri: publicUrl,
+    redirect_uris: [oauthRedirectUri(publicUrl)],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    application_type: 'web',
+  };
+}
+
+/** 409: the server does not use `oauth` authentication. */
+export class NotOAuthServerError extends HttpError {
+  override readonly name = 'NotOAuthServerError';
+  constructor(row: McpServerRow) {
+    super(
+      409,
+      'not_oauth',
+      `${row.name} does not use OAuth accounts (its auth is ${row.auth.type}); set its auth to {"type": "oauth"} to connect an account.`,
+    );
+  }
+}
+
+/** 502: discovery, registration or the authorization server failed before the user was sent. */
+export class AuthorizationServerError extends HttpError {
+  override readonly name = 'AuthorizationServerError';
+  constructor(detail: string) {
+    super(502, 'authorization_server_error', detail);
+  }
+}
+
+function assertOAuth(row: McpServerRow): asserts row is McpServerRow & { url: string } {
+  if (row.auth.type !== 'oauth' || !row.url) throw new NotOAuthServerError(row);
+}
+
+/**
+ * A provider for one step of one server's authorization.
+ *
+ * @param store where the step keeps its state.
+ * @param onRedirect receives the authorization URL; without it a flow that needs the user fails
+ *   with `OAuthAuthorizationRequiredError` (sessions, Test).
+ */
+export function oauthProviderFor(
+  deps: OAuthDeps,
+  row: McpServerRow,
+  store: DatabaseOAuthFlowStore,
+  options: {
+    onRedirect?: (url: URL) => void;
+    onTokens?: (tokens: OAuthTokens) => void;
+    fetchFn?: typeof fetch;
+  } = {},
+): AuthorizationCodeProvider {
+  assertOAuth(row);
+  const config = row.auth.type === 'oauth' ? row.auth : undefined;
+  return new AuthorizationCodeProvider({
+    serverUrl: row.url,
+    store,
+    redirectUrl: oauthRedirectUri(deps.publicUrl),
+    onRedirect: options.onRedirect,
+    client: config?.clientId
+      ? {
+          clientId: config.clientId,
+          clientSecret: config.clientSecret,
+          tokenEndpointAuthMethod: config.tokenEndpointAuthMethod,
+        }
+      : undefined,
+    clientMetadataUrl: clientMetadataUrl(deps.publicUrl),
+    scope: config?.scopes?.length ? config.scopes.join(' ') : undefined,
+    clientName: OAUTH_CLIENT_NAME,
+    applicationType: 'web',
+    fetchFn: options.fetchFn,
+    onTokens: options.onTokens,
+  });
+}
+
+/** A store for one server's authorization, with the deps' database and key. */
+export function oauthStoreFor(
+  deps: OAuthDeps,
+  row: McpServerRow,
+  extra: Partial<ConstructorParameters<typeof DatabaseOAuthFlowStore>[0]> = {},
+): DatabaseOAuthFlowStore {
+  return new DatabaseOAuthFlowStore({
+    db: deps.db,
+    box: deps.secrets,
+    serverId: row.id,
+    userId: row.userId,
+    redirectUri: oauthRedirectUri(deps.publicUrl),
+    onTokensSaved: () => deps.onTokensChanged?.(row.userId, row.id),
+    ...extra,
+  });
+}
+
+/** A new nonce for the browser that starts an authorization (its cookie's value). */
+export function newBrowserNonce(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/**
+ * Starts connecting the account of a server's owner: discovery, client registration and an
+ * authorization request recorded for the callback (single use, 10 minutes, bound to the user,
+ * the server, the PKCE verifier and `browserNonce`).
+ *
+ * @param row an `oauth` server of the caller (or of the user an admin acts for).
+ * @param browserNonce the nonce kept in the starting browser's cookie.
+ * @returns the authorization URL to send the browser to.
+ * @throws NotOAuthServerError (409) for a server that does not use `oauth`.
+ * @throws AuthorizationServerError (502) when discovery, registration or the authorization
+ *   server fails, with the reason in words.
+ */
+export async function startAuthorization(
+  deps: OAuthDeps,
+  row: McpServerRow,
+  browserNonce: string,
+): Promise<URL> {
+  assertOAuth(row);
+  const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: false });
+  let authorizationUrl: URL | undefined;
+  // Tokens are hidden: Connect and Reconnect always send the user to the authorization server.
+  const store = oauthStoreFor(deps, row, { browserNonce, ignoreTokens: true });
+  const provider = oauthProviderFor(deps, row, store, {
+    onRedirect: (url) => {
+      authorizationUrl = url;
+    },
+    fetchFn: network.fetch,
+  });
+  try {
+    await auth(provider, { serverUrl: row.url, fetchFn: network.fetch });
+  } catch (error) {
+    throw new AuthorizationServerError(
+      `Cannot start the authorization for ${row.name} at ${new URL(row.url).origin}: ${describeError(error)}`,
+    );
+  } finally {
+    await network.close();
+  }
+  if (!authorizationUrl) {
+    throw new AuthorizationServerError(
+      `The authorization for ${row.name} finished without sending you to the authorization server; try again.`,
+    );
+  }
+  return authorizationUrl;
+}
+
+/** What the callback found: whose server, and whether the account is now connected. */
+export interface CallbackOutcome {
+  ok: boolean;
+  /** The server, when the state named one this browser started. */
+  serverId?: number;
+  serverName?: string;
+  /** Why it failed, in words for the dashboard. */
+  error?: string;
+  /** A stable code: `connected`, `unknown_state`, `other_browser`, `access_denied`, … */
+  code: string;
+}
+
+/**
+ * Finishes an authorization at the redirect back (`GET /api/oauth/callback`): takes the flow by
+ * its `state` (once; a replayed or expired state finds nothing), checks that this browser
+ * started it, then has the provider check `iss` (RFC 9207) and exchange the code; the tokens are
+ * stored sealed. Failures are returned in words, never thrown.
+ *
+ * @param query the redirect's query (`code`, `state`, `iss`, or `error` and
+ *   `error_description`).
+ * @param browserNonce the nonce of this browser's cookie, if any.
+ */
+export async function finishAuthorization(
+  deps: OAuthDeps,
+  query: AuthorizationCallback,
+  browserNonce: string | undefined,
+): Promise<CallbackOutcome> {
+  if (!query.state) {
+    return {
+      ok: false,
+      code: 'missing_state',
+      error: 'The authorization server sent the browser back without the state of the request.',
+    };
+  }
+  const flow = await takeOAuthFlow(deps.db, deps.secrets, query.state);
+  if (!flow) {
+    return {
+      ok: false,
+      code: 'unknown_state',
+      error:
+        'This authorization was used already, has expired (10 minutes) or was never started here: press Connect account again.',
+    };
+  }
+  if (!browserNonce || hashState(browserNonce) !== flow.browserHash) {
+    return {
+      ok: false,
+      code: 'other_browser',
+      error:
+        'This authorization was started in another browser or by another user: open the dashboard where you pressed Connect account and try again there.',
+    };
+  }
+  const row = await getServer({ db: deps.db, secrets: deps.secrets }, flow.userId, flow.serverId);
+  if (!row || row.auth.type !== 'oauth' || !row.url) {
+    return { ok: false, code: 'server_gone', error: 'The server no longer uses OAuth accounts.' };
+  }
+  const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: false });
+  const store = oauthStoreFor(deps, row, {
+    pending: {
+      state: query.state,
+      codeVerifier: flow.codeVerifier,
+      authorizationServerUrl: flow.issuer ?? '',
+      createdAtMs: flow.expiresAt.getTime(),
+    },
+  });
+  const provider = oauthProviderFor(deps, row, store, { fetchFn: network.fetch });
+  try {
+    await provider.completeAuthorization(query);
+  } catch (error) {
+    const code = error instanceof OAuthCallbackError ? error.code : 'token_exchange_failed';
+    const words =
+      error instanceof OAuthCallbackError
+        ? error.message
+        : `the authorization server did not exchange the code: ${describeError(error)}`;
+    return { ok: false, code, serverId: row.id, serverName: row.name, error: words };
+  } finally {
+    await network.close();
+  }
+  await updateServerStatus(deps.db, row.id, {
+    connectionStatus: 'disconnected',
+    lastError: null,
+  });
+  return { ok: true, code: 'connected', serverId: row.id, serverName: row.name };
+}
+
+/** Why a server shows `needs_authorization` before its owner connected an account. */
+export const NOT_CONNECTED_REASON =
+  'Connect your account: this server signs you in with OAuth (Connect account on the dashboard).';
+
+/**
+ * Disconnects the account of a server's owner: revokes the refresh token (or the access token)
+ * at the authorization server when its metadata names a `revocation_endpoint` (RFC 7009; a
+ * failed revocation is reported but does not keep the tokens), then deletes the tokens and
+ * marks the server `needs_authorization`.
+ *
+ * @returns whether the tokens were revoked at the authorization server.
+ * @throws NotOAuthServerError (409) for a server that does not use `oauth`.
+ */
+export async function disconnectAccount(
+  deps: OAuthDeps,
+  row: McpServerRow,
+): Promise<{ revoked: boolean; error?: string }> {
+  assertOAuth(row);
+  const connection = await findOAuthConnection(deps.db, deps.secrets, row.id);
+  let outcome: { revoked: boolean; error?: string } = { revoked: false };
+  if (connection?.tokens) {
+    outcome = await revoke(deps, row, connection.tokens, connection.discovery);
+  }
+  await deleteOAuthConnection(deps.db, row.id);
+  await updateServerStatus(deps.db, row.id, {
+    connectionStatus: 'needs_authorization',
+    lastError: NOT_CONNECTED_REASON,
+  });
+  await deps.onTokensChanged?.(row.userId, row.id);
+  return outcome;
+}
+
+/**
+ * RFC 7009 token revocation. The SDK has no revocation call (its `auth()` covers discovery,
+ * registration, exchange and refresh only), so this one request is written here: a form POST
+ * of `token` and `token_type_hint` with the client's authentication as the token endpoint takes
+ * it (Basic for `client_secret_basic`, body for `client_secret_post`, `client_id` only for a
+ * public client).
+ */
+async function revoke(
+  deps: OAuthDeps,
+  row: McpServerRow,
+  tokens: Record<string, unknown>,
+  discovery: unknown,
+): Promise<{ revoked: boolean; error?: string }> {
+  const metadata = (discovery as { authorizationServerMetadata?: Record<string, unknown> } | null)
+    ?.authorizationServerMetadata;
+  const endpoint = metadata?.revocation_endpoint;
+  if (typeof endpoint !== 'string') return { revoked: false };
+  const store = oauthStoreFor(deps, row);
+  const provider = oauthProviderFor(deps, row, store);
+  const client = await provider.clientInformation();
+  const token =
+    typeof tokens.refresh_token === 'string' ? tokens.refresh_token : String(tokens.access_token);
+  const hint = typeof tokens.refresh_token === 'string' ? 'refresh_token' : 'access_token';
+  const body = new URLSearchParams({ token, token_type_hint: hint });
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+  };
+  const method = (client as { token_endpoint_auth_method?: string } | undefined)
+    ?.token_endpoint_auth_method;
+  const secret = (client as { client_secret?: string } | undefined)?.client_secret;
+  if (client?.client_id && secret && method !== 'client_secret_post') {
+    headers.authorization = `Basic ${Buffer.from(
+      `${encodeURIComponent(client.client_id)}:${encodeURIComponent(secret)}`,
+    ).toString('base64')}`;
+  } else if (client?.client_id) {
+    body.set('client_id', client.client_id);
+    if (secret) body.set('client_secret', secret);
+  }
+  const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: false });
+  try {
+    const response = await network.fetch(endpoint, { method: 'POST', headers, body });
+    await response.body?.cancel();
+    if (response.ok) return { revoked: true };
+    return { revoked: false, error: `the revocation endpoint answered ${response.status}` };
+  } catch (error) {
+    return { revoked: false, error: `the revocation endpoint failed: ${describeError(error)}` };
+  } finally {
+    await network.close();
+  }
+}

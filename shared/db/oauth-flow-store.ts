@@ -1,0 +1,163 @@
+/**
+ * The API's and the agent's {@link OAuthFlowStore}: one user's authorization on one `oauth`
+ * server, kept in Postgres (or PGlite) and sealed (shared/db/oauth.ts). Registrations are shared
+ * by every server and user of the same authorization server and redirect URI; tokens and
+ * discovery belong to the server (each server row has one owner); an authorization under way is
+ * a row of `oauth_flows`, written when the SDK saves the PKCE verifier and taken once by the
+ * callback.
+ */
+import type { OAuthDiscoveryState } from '@modelcontextprotocol/sdk/client/auth.js';
+import type {
+  OAuthClientInformationMixed,
+  OAuthTokens,
+} from '@modelcontextprotocol/sdk/shared/auth.js';
+import type {
+  OAuthFlowStore,
+  OAuthInvalidation,
+  PendingAuthorization,
+} from '../mcp/oauth/flow-store.js';
+import type { SecretBox } from '../secrets.js';
+import {
+  createOAuthFlow,
+  deleteClientRegistration,
+  findClientRegistration,
+  findOAuthConnection,
+  markNeedsAuthorization,
+  saveClientRegistration,
+  saveOAuthDiscovery,
+  saveOAuthTokens,
+} from './oauth.js';
+import type { Database } from './open.js';
+
+/** Why tokens were dropped when the SDK gives up on them (`invalidateCredentials('tokens')`). */
+export const TOKENS_REFUSED_REASON =
+  'the authorization server no longer accepts the stored tokens (the refresh was refused); connect the account again';
+
+/** Options of {@link DatabaseOAuthFlowStore}. */
+export interface DatabaseOAuthFlowStoreOptions {
+  db: Database;
+  box: SecretBox;
+  /** The `oauth` server and its owner. */
+  serverId: number;
+  userId: number;
+  /** The redirect URI registrations are made for (`<PUBLIC_URL>/api/oauth/callback`). */
+  redirectUri: string;
+  /**
+   * Starting an authorization: the nonce of the browser that starts it (kept in its cookie);
+   * the authorization under way is bound to it. Without it, the store cannot start one.
+   */
+  browserNonce?: string;
+  /** Finishing an authorization: the one taken by its `state` from `oauth_flows`. */
+  pending?: PendingAuthorization;
+  /** Hide the stored tokens, so that the SDK authorizes anew (Connect, Reconnect). */
+  ignoreTokens?: boolean;
+  /** Called after new tokens are stored (e.g. to tell the user's sessions). */
+  onTokensSaved?: () => void | Promise<void>;
+}
+
+/** An {@link OAuthFlowStore} over the OAuth tables; create one per authorization step. */
+export class DatabaseOAuthFlowStore implements OAuthFlowStore {
+  readonly #options: DatabaseOAuthFlowStoreOptions;
+  #pending: PendingAuthorization | undefined;
+  #discovery: OAuthDiscoveryState | undefined;
+  #ignoreTokens: boolean;
+
+  /** @param options the database, the server and user, and what this step is. */
+  constructor(options: DatabaseOAuthFlowStoreOptions) {
+    this.#options = options;
+    this.#pending = options.pending;
+    this.#ignoreTokens = options.ignoreTokens ?? false;
+  }
+
+  async clientInformation(
+    authorizationServerUrl: string,
+  ): Promise<OAuthClientInformationMixed | undefined> {
+    const { db, box, redirectUri } = this.#options;
+    return (await findClientRegistration(db, box, authorizationServerUrl, redirectUri)) as
+      OAuthClientInformationMixed | undefined;
+  }
+
+  async saveClientInformation(
+    authorizationServerUrl: string,
+    information: OAuthClientInformationMixed,
+  ): Promise<void> {
+    const { db, box, redirectUri } = this.#options;
+    await saveClientRegistration(db, box, authorizationServerUrl, redirectUri, information);
+  }
+
+  async tokens(): Promise<OAuthTokens | undefined> {
+    if (this.#ignoreTokens) return undefined;
+    const { db, box, serverId } = this.#options;
+    const tokens = (await findOAuthConnection(db, box, serverId))?.tokens;
+    return (tokens ?? undefined) as OAuthTokens | undefined;
+  }
+
+  async saveTokens(tokens: OAuthTokens): Promise<void> {
+    const { db, box, serverId, userId } = this.#options;
+    const discovery = await this.discoveryState();
+    await saveOAuthTokens(db, box, {
+      serverId,
+      userId,
+      issuer: discovery?.authorizationServerUrl ?? null,
+      tokens: tokens as unknown as Record<string, unknown>,
+    });
+    this.#ignoreTokens = false;
+    await this.#options.onTokensSaved?.();
+  }
+
+  pendingAuthorization(): PendingAuthorization | undefined {
+    return this.#pending;
+  }
+
+  /**
+   * Records the authorization under way in `oauth_flows`, bound to the starting browser.
+   *
+   * @throws Error when the store was made without `browserNonce` (only a start may save one).
+   */
+  async savePendingAuthorization(pending: PendingAuthorization): Promise<void> {
+    const { db, box, serverId, userId, redirectUri, browserNonce } = this.#options;
+    if (!browserNonce) {
+      throw new Error('an authorization can only be started from the API, for a browser');
+    }
+    await createOAuthFlow(db, box, {
+      state: pending.state,
+      userId,
+      serverId,
+      issuer: pending.authorizationServerUrl,
+      codeVerifier: pending.codeVerifier,
+      redirectUri,
+      browserNonce,
+    });
+    this.#pending = pending;
+  }
+
+  async discoveryState(): Promise<OAuthDiscoveryState | undefined> {
+    if (this.#discovery) return this.#discovery;
+    const { db, box, serverId } = this.#options;
+    const stored = (await findOAuthConnection(db, box, serverId))?.discovery;
+    this.#discovery = (stored ?? undefined) as OAuthDiscoveryState | undefined;
+    return this.#discovery;
+  }
+
+  async saveDiscoveryState(state: OAuthDiscoveryState): Promise<void> {
+    const { db, serverId, userId } = this.#options;
+    this.#discovery = state;
+    await saveOAuthDiscovery(db, serverId, userId, state);
+  }
+
+  async invalidate(what: OAuthInvalidation): Promise<void> {
+    const { db, serverId, userId, redirectUri } = this.#options;
+    if (what === 'all' || what === 'client') {
+      const issuer = (await this.discoveryState())?.authorizationServerUrl;
+      if (issuer) await deleteClientRegistration(db, issuer, redirectUri);
+    }
+    if (what === 'all' || what === 'tokens') {
+      await markNeedsAuthorization(db, serverId, userId, TOKENS_REFUSED_REASON);
+    }
+    if (what === 'all' || what === 'verifier') this.#pending = undefined;
+    if (what === 'all' || what === 'discovery') {
+      this.#discovery = undefined;
+      await saveOAuthDiscovery(db, serverId, userId, null);
+    }
+  }
+}
