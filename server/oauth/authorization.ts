@@ -8,7 +8,7 @@
  * error words; {@link DatabaseOAuthFlowStore} keeps everything sealed in the database.
  */
 import { randomBytes } from 'node:crypto';
-import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
+import { auth, selectClientAuthMethod } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { DatabaseOAuthFlowStore } from '../../shared/db/oauth-flow-store.js';
 import {
@@ -44,7 +44,10 @@ export interface OAuthDeps {
   secrets: SecretBox;
   /** `PUBLIC_URL` (or `http://HOST:PORT`), without a trailing slash. */
   publicUrl: string;
-  /** Where the authorization server and the MCP server may be (DESIGN §9.3). */
+  /**
+   * Where the authorization server and the MCP server may be (DESIGN §9.3); default any, as an
+   * `McpConnection` without a policy (the API always passes the process's).
+   */
   urlPolicy?: UrlPolicy;
   /** Told when a user's tokens change, so their sessions pick them up; default nothing. */
   onTokensChanged?: (userId: number, serverId: number) => void | Promise<void>;
@@ -188,7 +191,7 @@ export async function startAuthorization(
   browserNonce: string,
 ): Promise<URL> {
   assertOAuth(row);
-  const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: false });
+  const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: true });
   let authorizationUrl: URL | undefined;
   // Tokens are hidden: Connect and Reconnect always send the user to the authorization server.
   const store = oauthStoreFor(deps, row, { browserNonce, ignoreTokens: true });
@@ -270,7 +273,7 @@ export async function finishAuthorization(
   if (!row || row.auth.type !== 'oauth' || !row.url) {
     return { ok: false, code: 'server_gone', error: 'The server no longer uses OAuth accounts.' };
   }
-  const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: false });
+  const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: true });
   const store = oauthStoreFor(deps, row, {
     pending: {
       state: query.state,
@@ -334,9 +337,9 @@ export async function disconnectAccount(
 /**
  * RFC 7009 token revocation. The SDK has no revocation call (its `auth()` covers discovery,
  * registration, exchange and refresh only), so this one request is written here: a form POST
- * of `token` and `token_type_hint` with the client's authentication as the token endpoint takes
- * it (Basic for `client_secret_basic`, body for `client_secret_post`, `client_id` only for a
- * public client).
+ * of `token` and `token_type_hint` with the client authenticated by the method the SDK's
+ * `selectClientAuthMethod` picks for the server (Basic for `client_secret_basic` as the SDK
+ * sends it, the body for `client_secret_post`, `client_id` alone for a public client).
  */
 async function revoke(
   deps: OAuthDeps,
@@ -358,18 +361,21 @@ async function revoke(
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
   };
-  const method = (client as { token_endpoint_auth_method?: string } | undefined)
-    ?.token_endpoint_auth_method;
-  const secret = (client as { client_secret?: string } | undefined)?.client_secret;
-  if (client?.client_id && secret && method !== 'client_secret_post') {
-    headers.authorization = `Basic ${Buffer.from(
-      `${encodeURIComponent(client.client_id)}:${encodeURIComponent(secret)}`,
-    ).toString('base64')}`;
-  } else if (client?.client_id) {
-    body.set('client_id', client.client_id);
-    if (secret) body.set('client_secret', secret);
+  if (client?.client_id) {
+    // The method the token endpoint uses, chosen as the SDK chooses it for token requests.
+    const supported = (metadata?.revocation_endpoint_auth_methods_supported ??
+      metadata?.token_endpoint_auth_methods_supported ??
+      []) as string[];
+    const method = selectClientAuthMethod(client, supported);
+    const secret = client.client_secret;
+    if (method === 'client_secret_basic' && secret) {
+      headers.authorization = `Basic ${Buffer.from(`${client.client_id}:${secret}`).toString('base64')}`;
+    } else {
+      body.set('client_id', client.client_id);
+      if (method === 'client_secret_post' && secret) body.set('client_secret', secret);
+    }
   }
-  const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: false });
+  const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: true });
   try {
     const response = await network.fetch(endpoint, { method: 'POST', headers, body });
     await response.body?.cancel();

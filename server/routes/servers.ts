@@ -91,7 +91,7 @@ export function serversRouter({
     onTokensChanged: (userId, serverId) =>
       notifyServerChange(db, { userId, serverId, op: 'update' }),
   };
-  const testing: TestServerDeps = { db, secrets, logger, watcher, guards };
+  const testing: TestServerDeps = { db, secrets, logger, watcher, guards, oauth };
 
   const notify = (id: number) => {
     void watcher?.sync(id);

@@ -5,7 +5,10 @@
  * ({@link probeServer}) under the process's connection guards, and closed again. Either way the
  * stored status is brought up to date, and the tools are named as the agent advertises them.
  */
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { authorizationRequiredReason } from '../../shared/mcp/oauth/index.js';
+import { oauthProviderFor, oauthStoreFor, type OAuthDeps } from '../oauth/authorization.js';
 import type { Database } from '../../shared/db/open.js';
 import type { McpServerRow } from '../../shared/db/schema.js';
 import {
@@ -64,6 +67,39 @@ export interface TestServerDeps {
   watcher?: ServerWatcher;
   /** The guards a probed server connects under (the process's, from `server/main.ts`). */
   guards: ConnectionGuards;
+  /** What an `oauth` server's owner's tokens need (database store, `PUBLIC_URL`); default none. */
+  oauth?: OAuthDeps;
+}
+
+/**
+ * The probe options of an `oauth` server: a provider over its owner's stored tokens (refreshed
+ * when they expire; without usable ones the probe fails with `needs_authorization`). Other
+ * servers need nothing.
+ */
+function oauthProbe(deps: TestServerDeps, row: McpServerRow): Pick<ProbeOptions, 'authProvider'> {
+  const oauth = deps.oauth;
+  if (row.auth.type !== 'oauth' || !oauth) return {};
+  return {
+    authProvider: (scrubber) =>
+      oauthProviderFor(oauth, row, oauthStoreFor(oauth, row), {
+        onTokens: (tokens) => {
+          scrubber.add(tokens.access_token);
+          scrubber.add(tokens.refresh_token);
+        },
+      }),
+  };
+}
+
+/** Options of {@link probeServer}. */
+export interface ProbeOptions {
+  guards: ConnectionGuards;
+  /** The user's token, for a `user-token` server. */
+  userToken?: string;
+  /**
+   * The OAuth provider of an `oauth` server, made with the probe's scrubber so that the tokens it
+   * obtains are scrubbed from errors.
+   */
+  authProvider?: (scrubber: SecretScrubber) => OAuthClientProvider;
 }
 
 /** The outcome of {@link probeServer}. */
@@ -89,7 +125,7 @@ export type ProbeResult =
 export async function probeServer(
   row: McpServerRow,
   logger: Logger,
-  options: { guards: ConnectionGuards; userToken?: string },
+  options: ProbeOptions,
 ): Promise<ProbeResult> {
   let connection: McpConnection | undefined;
   const scrubber = new SecretScrubber([...secretsOfColumns(row), options.userToken]);
@@ -100,6 +136,7 @@ export async function probeServer(
       label: row.name,
       scrubber,
       userToken: options.userToken,
+      authProvider: options.authProvider?.(scrubber),
       serverId: row.id,
       ownerId: row.userId,
     });
@@ -121,7 +158,9 @@ export async function probeServer(
     await connection?.close();
     // Scrubbed at the connection already; again here for errors raised before it existed.
     const message = describeError(error, (text) => scrubber.scrub(text));
-    return { ok: false, error: message, patch: { connectionStatus: 'error', lastError: message } };
+    // An `oauth` server whose owner must (re)connect the account: not an error of the server.
+    const connectionStatus = authorizationRequiredReason(error) ? 'needs_authorization' : 'error';
+    return { ok: false, error: message, patch: { connectionStatus, lastError: message } };
   }
 }
 
@@ -268,7 +307,11 @@ export async function testServer(
     if (answer) return answer;
   }
   const started = performance.now();
-  const result = await probeServer(row, deps.logger, { guards: deps.guards, userToken });
+  const result = await probeServer(row, deps.logger, {
+    guards: deps.guards,
+    userToken,
+    ...oauthProbe(deps, row),
+  });
   const latencyMs = Math.round(performance.now() - started);
   // A user-token server's status belongs to the sessions, and a disabled server's stays
   // `disconnected` (nothing keeps it connected): a test of either only refreshes its tools.
@@ -310,7 +353,10 @@ export async function currentTools(
   if (live?.status === 'connected') {
     tools = live.tools;
   } else {
-    const result = await probeServer(row, deps.logger, { guards: deps.guards });
+    const result = await probeServer(row, deps.logger, {
+      guards: deps.guards,
+      ...oauthProbe(deps, row),
+    });
     if (!result.ok) {
       if (row.isActive) await updateServerStatus(deps.db, row.id, result.patch);
       throw new HttpError(

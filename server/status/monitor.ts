@@ -27,6 +27,8 @@ import {
   type ConnectionStatus,
   type ToolFilter,
 } from '../../shared/mcp/server-config.js';
+import { findOAuthConnection } from '../../shared/db/oauth.js';
+import { NOT_CONNECTED_REASON } from '../oauth/authorization.js';
 import {
   DEFAULT_HEALTH_POLICY,
   SupervisedConnection,
@@ -219,6 +221,20 @@ export class StatusMonitor implements ServerWatcher {
   }
 
   async #open(row: McpServerRow): Promise<void> {
+    if (row.auth.type === 'oauth') {
+      // Reached with its owner's own tokens, by their sessions and Test; the monitor holds none.
+      // It only says when there are none to use.
+      const account = await findOAuthConnection(this.#db, this.#store.secrets, row.id);
+      if (!account?.tokens) {
+        const patch: ServerStatusPatch = {
+          connectionStatus: 'needs_authorization',
+          lastError: account?.reason ?? NOT_CONNECTED_REASON,
+        };
+        this.#emit(row, patch);
+        await updateServerStatus(this.#db, row.id, patch);
+      }
+      return;
+    }
     if (row.auth.type === 'user-token') {
       // Such a server is reached with each session's own user token; the monitor has none.
       const patch: ServerStatusPatch = {

@@ -110,15 +110,13 @@ export class DatabaseOAuthFlowStore implements OAuthFlowStore {
   }
 
   /**
-   * Records the authorization under way in `oauth_flows`, bound to the starting browser.
-   *
-   * @throws Error when the store was made without `browserNonce` (only a start may save one).
+   * Records the authorization under way in `oauth_flows`, bound to the starting browser. A store
+   * made without `browserNonce` (a session, Test) records nothing: nobody is there to use the
+   * URL, and the provider then fails with `OAuthAuthorizationRequiredError`.
    */
   async savePendingAuthorization(pending: PendingAuthorization): Promise<void> {
     const { db, box, serverId, userId, redirectUri, browserNonce } = this.#options;
-    if (!browserNonce) {
-      throw new Error('an authorization can only be started from the API, for a browser');
-    }
+    if (!browserNonce) return;
     await createOAuthFlow(db, box, {
       state: pending.state,
       userId,

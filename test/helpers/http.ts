@@ -20,13 +20,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Listens on 127.0.0.1 with an OS-chosen port. */
-export async function serve(app: Express): Promise<TestServer> {
+/**
+ * Listens on 127.0.0.1.
+ *
+ * @param port the port; default 0 (one the OS chooses).
+ */
+export async function serve(app: Express, port = 0): Promise<TestServer> {
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = app.listen(port, '127.0.0.1', () => resolve(s));
   });
-  const { port } = server.address() as AddressInfo;
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     baseUrl,
     server,

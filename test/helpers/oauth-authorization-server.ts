@@ -94,6 +94,8 @@ export interface AuthorizationServer {
   tokenRequests: TokenRecord[];
   /** Status of every `/mcp` request. */
   mcpStatuses: number[];
+  /** Tokens revoked through `/revoke` (RFC 7009), with the client that asked. */
+  revocations: { token: string; clientId: string }[];
   /** Forgets every access token (the next request gets 401); refresh tokens still work. */
   revokeAccessTokens(): void;
   /** Answers every later refresh with `invalid_grant`. */
@@ -130,6 +132,7 @@ export async function startAuthorizationServer(
   const accessTokens = new Map<string, Grant & { expiresAt: number }>();
   const refreshTokens = new Map<string, Grant>();
   let refreshesRefused = false;
+  const revocations: { token: string; clientId: string }[] = [];
 
   const authApp = express();
   const mcpApp = express();
@@ -224,6 +227,11 @@ export async function startAuthorizationServer(
       refreshTokens.delete(refreshToken);
       return issue(grant);
     },
+    async revokeToken(client, request) {
+      revocations.push({ token: request.token, clientId: client.client_id });
+      accessTokens.delete(request.token);
+      refreshTokens.delete(request.token);
+    },
     async verifyAccessToken(token): Promise<AuthInfo> {
       const grant = accessTokens.get(token);
       if (!grant || grant.expiresAt <= now()) throw new InvalidTokenError('unknown or expired');
@@ -246,6 +254,7 @@ export async function startAuthorizationServer(
     authorizationOptions: { rateLimit: false as const },
     tokenOptions: { rateLimit: false as const },
     clientRegistrationOptions: { rateLimit: false as const },
+    revocationOptions: { rateLimit: false as const },
   };
   // The SDK's metadata, with the fields of the switches above.
   const metadata = {
@@ -319,6 +328,7 @@ export async function startAuthorizationServer(
     authorizations,
     tokenRequests,
     mcpStatuses,
+    revocations,
     revokeAccessTokens: () => accessTokens.clear(),
     refuseRefreshes: () => {
       refreshesRefused = true;
