@@ -9,6 +9,7 @@ import { TokenCache } from '../../server/http/token-cache.js';
 import { StatusSnapshot } from '../../server/status/snapshot.js';
 import { attachStatusStream, type StatusStream } from '../../server/status/stream.js';
 import { serve, type TestServer } from './http.js';
+import { freePort } from './mcp-processes.js';
 import { sandboxedApp, type TestAppDeps } from './sandboxed.js';
 
 /** Options of {@link serveStatusApi}. */
@@ -24,6 +25,11 @@ export interface StatusApiOptions extends Pick<
   tokens?: TokenCache;
   /** The sandbox of servers tested through the API; default the file's (`fileSandbox()`). */
   sandbox?: StdioSandbox;
+  /**
+   * Serve at its own address as `PUBLIC_URL` (a free port chosen first), so OAuth redirects come
+   * back to it; default false (an OS-chosen port, the app's default `PUBLIC_URL`).
+   */
+  ownPublicUrl?: boolean;
 }
 
 /** A running API with its status stream. */
@@ -51,8 +57,10 @@ export async function serveStatusApi(options: StatusApiOptions): Promise<StatusA
   });
   const tokens = options.tokens ?? new TokenCache(database.db);
   await snapshot.start();
+  const port = options.ownPublicUrl ? await freePort() : 0;
   const api = await serve(
     sandboxedApp({
+      ...(port ? { publicUrl: `http://127.0.0.1:${port}` } : {}),
       database,
       logger,
       watcher,
@@ -63,6 +71,7 @@ export async function serveStatusApi(options: StatusApiOptions): Promise<StatusA
       rateLimitPerMinute,
       guards: { sandbox: options.sandbox },
     }),
+    port,
   );
   const attach = () => attachStatusStream(api.server, { snapshot, tokens, logger, authFailures });
   const running: StatusApi = {

@@ -23,6 +23,7 @@ import { serveStatusApi, type StatusApi } from '../helpers/status-api.js';
 import { SlirpOutboundNetworkProvider } from '../../shared/mcp/sandbox/outbound-network.js';
 import type { StdioSandbox } from '../../shared/mcp/sandbox/stdio-sandbox.js';
 import { fileSandboxWith, sandboxedMonitor } from '../helpers/sandboxed.js';
+import { startAuthorizationServer } from '../helpers/oauth-authorization-server.js';
 import {
   browserMissing,
   collectPageErrors,
@@ -84,7 +85,14 @@ beforeAll(async () => {
     random: () => 0.5,
   });
   await monitor.start();
-  status = await serveStatusApi({ database, logger, watcher: monitor, sandbox });
+  // At its own address as PUBLIC_URL: OAuth redirects come back to it.
+  status = await serveStatusApi({
+    database,
+    logger,
+    watcher: monitor,
+    sandbox,
+    ownPublicUrl: true,
+  });
   api = status.api;
 });
 
@@ -111,8 +119,16 @@ describe('serving the dashboard', () => {
     const script = await fetch(`${api.baseUrl}/dashboard/app.js`);
     expect(script.status).toBe(200);
     expect(script.headers.get('content-type')).toMatch(/javascript/);
-    // The bundle, not a source file: React is in it.
-    expect(await script.text()).toMatch(/react/i);
+    // The bundle, not a source file: no JSX or TypeScript left, and every chunk it imports is
+    // served too.
+    const code = await script.text();
+    expect(code).toContain('#root is missing from the dashboard page');
+    expect(code).not.toContain('<App');
+    const chunks = [...code.matchAll(/from"\.\/(chunks\/[\w-]+\.js)"/g)].map((m) => m[1]);
+    expect(chunks.length).toBeGreaterThan(0);
+    for (const chunk of chunks) {
+      expect((await fetch(`${api.baseUrl}/dashboard/${chunk}`)).status, chunk).toBe(200);
+    }
     const etag = script.headers.get('etag');
     expect(etag).toMatch(/^"/);
     const again = await fetch(`${api.baseUrl}/dashboard/app.js`, {
@@ -612,6 +628,50 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
       await other.close();
       if (serverId)
         await api.request('DELETE', `/api/mcp/servers/${serverId}`, { token: user.token });
+    }
+  });
+
+  it('connects an account at the authorization server and back, then disconnects it', async () => {
+    const as = await startAuthorizationServer();
+    const created = await api.request('POST', '/api/mcp/servers', {
+      token: user.token,
+      body: {
+        name: 'Tracker',
+        transport: 'streamable-http',
+        url: as.mcpUrl,
+        auth: { type: 'oauth' },
+      },
+    });
+    expect(created.status).toBe(201);
+    try {
+      await signIn(user.token);
+      const tracker = row('Tracker');
+      await tracker.and(rowWithStatus('needs_authorization')).waitFor({ timeout: 15_000 });
+      // Blue, in words.
+      expect(await tracker.locator('.pill').getAttribute('class')).toContain('auth');
+      expect(await tracker.locator('.pill').textContent()).toBe('needs authorization');
+      expect(await tracker.textContent()).toContain('Connect your account');
+
+      // The authorization server approves at once and sends the browser back through the API's
+      // callback to the dashboard.
+      await tracker.locator('[data-action=connect]').click();
+      await page
+        .locator('#message', { hasText: 'Your account on Tracker is connected' })
+        .waitFor({ timeout: 15_000 });
+      expect(new URL(page.url()).hash).toBe('#/servers');
+      await tracker.and(rowWithStatus('connected')).waitFor({ timeout: 15_000 });
+      await expect.poll(() => tracker.locator('.tool-count').textContent()).toBe('2');
+      expect(as.tokenRequests).toEqual([
+        { grantType: 'authorization_code', clientId: as.registrations[0]!.client_id, ok: true },
+      ]);
+
+      await tracker.locator('[data-action=disconnect]').click();
+      await tracker.and(rowWithStatus('needs_authorization')).waitFor();
+      expect(as.revocations).toHaveLength(1);
+      await page.locator('#message', { hasText: 'revoked the tokens' }).waitFor();
+    } finally {
+      await api.request('DELETE', `/api/mcp/servers/${created.body.id}`, { token: user.token });
+      await as.close();
     }
   });
 

@@ -15,7 +15,7 @@ import {
   useSyncExternalStore,
 } from 'react';
 import { AccessPage } from './access/access-page.js';
-import { api, ApiError, messageOf, session } from './api.js';
+import { api, ApiError, messageOf, serversPath, session } from './api.js';
 import { NoticeContext, NoticeLine, type Notice } from './notice.js';
 import { ServerStore } from './server-store.js';
 import { ServersPage } from './servers/servers-page.js';
@@ -41,7 +41,7 @@ const PAGES = [
 type PageId = (typeof PAGES)[number]['id'];
 
 function pageFromHash(): PageId {
-  const id = location.hash.replace(/^#\/?/, '').split('/')[0];
+  const id = location.hash.replace(/^#\/?/, '').split(/[/?]/)[0];
   return PAGES.some((page) => page.id === id) ? (id as PageId) : 'servers';
 }
 
@@ -54,6 +54,37 @@ function useHashPage(): PageId {
     return () => removeEventListener('hashchange', follow);
   }, []);
   return page;
+}
+
+/**
+ * The outcome of an OAuth authorization the API's callback sent the browser back with
+ * (`#/servers?oauth=connected&server=<id>&name=<name>`, or `oauth=<error code>&message=<words>`).
+ */
+function oauthOutcomeFromHash():
+  { text: string; kind: 'info' | 'error'; serverId?: number } | undefined {
+  const query = location.hash.split('?')[1];
+  if (!query) return undefined;
+  const params = new URLSearchParams(query);
+  const code = params.get('oauth');
+  if (!code) return undefined;
+  const name = params.get('name') ?? 'the server';
+  if (code === 'connected') {
+    return {
+      text: `Your account on ${name} is connected; testing it now…`,
+      kind: 'info',
+      serverId: Number(params.get('server')),
+    };
+  }
+  return {
+    text: `Connecting your account on ${name} failed: ${params.get('message') ?? code}`,
+    kind: 'error',
+  };
+}
+
+/** Tests a server whose account was just connected, so its status and tools show at once. */
+async function testAfterConnect(store: ServerStore, serverId: number): Promise<void> {
+  await api('POST', serversPath(`/${serverId}/test`), {}).catch(() => {});
+  await store.load().catch(() => {});
 }
 
 /** The whole page. */
@@ -114,6 +145,13 @@ export function App() {
       setChecking(false);
       setNotice(null);
       void loadUsers();
+      const oauth = oauthOutcomeFromHash();
+      if (oauth) {
+        say(oauth.text, oauth.kind);
+        // The outcome is said once: a reload does not say it again.
+        history.replaceState(null, '', '#/servers');
+        if (oauth.serverId !== undefined) void testAfterConnect(store, oauth.serverId);
+      }
     },
     [store, say, loadUsers],
   );

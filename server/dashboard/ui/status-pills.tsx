@@ -19,7 +19,7 @@ export function Pill({ status, label }: { status: string; label?: string }) {
   return (
     <span className={`pill ${tone(status)}`}>
       <span className="dot" aria-hidden="true" />
-      <strong>{label ?? status}</strong>
+      <strong>{label ?? statusLabel('server', status)}</strong>
     </span>
   );
 }

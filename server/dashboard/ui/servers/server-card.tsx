@@ -68,6 +68,38 @@ export function ServerCard({ server, isAdmin, open, onToggle, onClose, store }: 
     }
   };
 
+  const isOAuth = server.auth?.type === 'oauth';
+  const needsAuthorization = server.isActive && server.connectionStatus === 'needs_authorization';
+
+  const connectAccount = async () => {
+    try {
+      const { authorizationUrl } = await api<{ authorizationUrl: string }>(
+        'POST',
+        serversPath(`/${server.id}/oauth/start`),
+        {},
+      );
+      say(`Opening the sign-in page of ${new URL(authorizationUrl).host}…`);
+      location.assign(authorizationUrl);
+    } catch (error) {
+      say(messageOf(error), 'error');
+    }
+  };
+
+  const disconnectAccount = async () => {
+    if (
+      !confirm(`Disconnect your account on ${server.name}? Its tokens are revoked and deleted.`)
+    ) {
+      return;
+    }
+    try {
+      const answer = await api<{ detail: string }>('DELETE', serversPath(`/${server.id}/oauth`));
+      say(answer.detail);
+      await store.load();
+    } catch (error) {
+      say(messageOf(error), 'error');
+    }
+  };
+
   const remove = async () => {
     if (!confirm(`Delete ${server.name}? Its settings and secrets are removed.`)) return;
     try {
@@ -142,6 +174,11 @@ export function ServerCard({ server, isAdmin, open, onToggle, onClose, store }: 
         ) : null}
       </div>
       <div className="actions" role="group" aria-label={`Actions for ${server.name}`}>
+        {isOAuth && needsAuthorization ? (
+          <button type="button" data-action="connect" onClick={() => void connectAccount()}>
+            {server.lastError?.includes('again') ? 'Reconnect account' : 'Connect account'}
+          </button>
+        ) : null}
         {panelButton('test', 'Test')}
         {panelButton('tools', 'Tools')}
         {panelButton('calls', 'Calls')}
@@ -149,6 +186,16 @@ export function ServerCard({ server, isAdmin, open, onToggle, onClose, store }: 
         <button type="button" data-action="toggle" className="secondary" onClick={toggleActive}>
           {server.isActive ? 'Disable' : 'Enable'}
         </button>
+        {isOAuth && !needsAuthorization ? (
+          <button
+            type="button"
+            data-action="disconnect"
+            className="secondary"
+            onClick={() => void disconnectAccount()}
+          >
+            Disconnect account
+          </button>
+        ) : null}
         <button type="button" data-action="delete" className="danger" onClick={remove}>
           Delete
         </button>

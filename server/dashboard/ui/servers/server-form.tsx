@@ -18,6 +18,7 @@ const FIELD_OF_PATH: Record<string, string> = {
   'auth.scopes': 'scopes',
   'auth.privateKey': 'privateKey',
   'auth.algorithm': 'algorithm',
+  'auth.tokenEndpointAuthMethod': 'oauthMethod',
   'toolFilter.allow': 'allow',
   'toolFilter.deny': 'deny',
   'toolPolicy.confirm': 'confirm',
@@ -83,6 +84,7 @@ function initialValues(server: Server | null, isAdmin: boolean): Values {
       scopes: '',
       clientSecret: '',
       tokenEndpointAuthMethod: 'client_secret_basic',
+      oauthMethod: '',
       privateKey: '',
       algorithm: 'RS256',
       allow: '',
@@ -111,6 +113,7 @@ function initialValues(server: Server | null, isAdmin: boolean): Values {
     scopes: (auth.scopes ?? []).join(' '),
     clientSecret: '',
     tokenEndpointAuthMethod: auth.tokenEndpointAuthMethod ?? 'client_secret_basic',
+    oauthMethod: auth.type === 'oauth' ? (auth.tokenEndpointAuthMethod ?? '') : '',
     privateKey: '',
     algorithm: auth.algorithm ?? 'RS256',
     allow: (server.toolFilter?.allow ?? []).join(', '),
@@ -181,6 +184,15 @@ function formBody(editing: Server | null, v: Values, checks: Checks): Record<str
   if (authType === 'oauth2-private-key-jwt') {
     auth.algorithm = v.algorithm;
     if (v.privateKey!.trim()) auth.privateKey = v.privateKey!.trim();
+  }
+  if (authType === 'oauth') {
+    // Every field is optional: without a client id, Switchboard registers itself.
+    for (const key of ['clientId', 'tokenEndpointAuthMethod', 'scopes']) delete auth[key];
+    if (v.clientId!.trim()) auth.clientId = v.clientId!.trim();
+    if (v.clientSecret!.trim()) auth.clientSecret = v.clientSecret!.trim();
+    if (v.oauthMethod) auth.tokenEndpointAuthMethod = v.oauthMethod;
+    const scopes = v.scopes!.split(/\s+/).filter(Boolean);
+    if (scopes.length) auth.scopes = scopes;
   }
   body.auth = auth;
   return body;
@@ -396,6 +408,7 @@ export function ServerForm({ server, isAdmin, onSaved, onCancel }: ServerFormPro
             Authentication
             <select {...field('authType')}>
               <option value="none">None (or the API key and headers above)</option>
+              <option value="oauth">OAuth: each user connects their own account</option>
               <option value="oauth2-client-credentials">OAuth 2 client credentials</option>
               <option value="oauth2-private-key-jwt">OAuth 2 private key JWT</option>
               <option value="user-token">The session user's own token</option>
@@ -420,6 +433,39 @@ export function ServerForm({ server, isAdmin, onSaved, onCancel }: ServerFormPro
                 <input {...field('scopes')} />
               </label>
             </div>
+          ) : null}
+          {authType === 'oauth' ? (
+            <>
+              <p className="hint">
+                Each user presses Connect account and signs in at the server's authorization server.
+                Leave the client empty: Switchboard registers itself. Give one only when the
+                provider needs a client registered beforehand, with the redirect URI{' '}
+                <code>{`${location.origin}/api/oauth/callback`}</code>.
+              </p>
+              <div className="grid">
+                <label>
+                  Client ID (optional)
+                  <input {...field('clientId')} autoComplete="off" />
+                </label>
+                <label>
+                  Client secret (optional)
+                  <input {...field('clientSecret')} type="password" autoComplete="off" />
+                </label>
+                <label>
+                  Client authentication
+                  <select {...field('oauthMethod')}>
+                    <option value="">as the authorization server prefers</option>
+                    <option value="client_secret_basic">HTTP Basic (client_secret_basic)</option>
+                    <option value="client_secret_post">form body (client_secret_post)</option>
+                    <option value="none">none (a public client)</option>
+                  </select>
+                </label>
+                <label>
+                  Scopes, space-separated (optional)
+                  <input {...field('scopes')} />
+                </label>
+              </div>
+            </>
           ) : null}
           {authType === 'oauth2-client-credentials' ? (
             <div className="grid">
