@@ -200,6 +200,10 @@ export const serverResource = createSelectSchema(mcpServers, {
         'filter or tool policy (403).',
     }),
   lastConnected: isoDate.nullable(),
+  accountChangedAt: isoDate.nullable().meta({
+    description:
+      'For an `oauth` server: when its owner last connected or disconnected their account.',
+  }),
   metadata: z.record(z.string(), z.unknown()).meta({
     description:
       'What the status monitor learned the last time it connected: `serverInfo`, ' +

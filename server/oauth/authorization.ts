@@ -9,61 +9,41 @@
  */
 import { randomBytes } from 'node:crypto';
 import { auth, selectClientAuthMethod } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { DatabaseOAuthFlowStore } from '../../shared/db/oauth-flow-store.js';
+import {
+  accountProvider,
+  accountStore,
+  clientMetadataUrl,
+  markAccountChanged,
+  oauthRedirectUri,
+  OAUTH_CLIENT_NAME,
+  type OAuthAccountDeps,
+} from '../../shared/db/oauth-accounts.js';
 import {
   deleteOAuthConnection,
   findOAuthConnection,
   hashState,
   takeOAuthFlow,
 } from '../../shared/db/oauth.js';
-import type { Database } from '../../shared/db/open.js';
 import type { McpServerRow } from '../../shared/db/schema.js';
 import { getServer, updateServerStatus } from '../../shared/db/servers.js';
 import { describeError } from '../../shared/errors.js';
 import { GuardedNetwork } from '../../shared/mcp/guarded-network.js';
-import {
-  AuthorizationCodeProvider,
-  OAuthCallbackError,
-  type AuthorizationCallback,
-} from '../../shared/mcp/oauth/index.js';
+import { OAuthCallbackError, type AuthorizationCallback } from '../../shared/mcp/oauth/index.js';
 import type { UrlPolicy } from '../../shared/mcp/url-policy.js';
-import type { SecretBox } from '../../shared/secrets.js';
 import { HttpError } from '../http/errors.js';
 
-/** The path of the redirect back from authorization servers, under `PUBLIC_URL`. */
-export const OAUTH_CALLBACK_PATH = '/api/oauth/callback';
-/** The path of Switchboard's Client ID Metadata Document, under `PUBLIC_URL`. */
-export const CLIENT_METADATA_PATH = '/oauth/client-metadata.json';
-/** The `client_name` Switchboard registers under. */
-export const OAUTH_CLIENT_NAME = 'Switchboard';
-
 /** What the OAuth flow needs of the API. */
-export interface OAuthDeps {
-  db: Database;
-  secrets: SecretBox;
-  /** `PUBLIC_URL` (or `http://HOST:PORT`), without a trailing slash. */
-  publicUrl: string;
+export interface OAuthDeps extends OAuthAccountDeps {
   /**
    * Where the authorization server and the MCP server may be (DESIGN §9.3); default any, as an
    * `McpConnection` without a policy (the API always passes the process's).
    */
   urlPolicy?: UrlPolicy;
-  /** Told when a user's tokens change, so their sessions pick them up; default nothing. */
+  /**
+   * Told when a user connects or disconnects an account (after `account_changed_at` is set), so
+   * their sessions pick it up; default nothing.
+   */
   onTokensChanged?: (userId: number, serverId: number) => void | Promise<void>;
-}
-
-/** The `redirect_uri` registered with authorization servers: `<PUBLIC_URL>/api/oauth/callback`. */
-export function oauthRedirectUri(publicUrl: string): string {
-  return `${publicUrl}${OAUTH_CALLBACK_PATH}`;
-}
-
-/**
- * The URL of Switchboard's Client ID Metadata Document, or undefined when `PUBLIC_URL` is not
- * HTTPS (SEP-991: the client id must be an `https` URL the authorization server can fetch).
- */
-export function clientMetadataUrl(publicUrl: string): string | undefined {
-  return publicUrl.startsWith('https://') ? `${publicUrl}${CLIENT_METADATA_PATH}` : undefined;
 }
 
 /**
@@ -111,63 +91,6 @@ function assertOAuth(row: McpServerRow): asserts row is McpServerRow & { url: st
   if (row.auth.type !== 'oauth' || !row.url) throw new NotOAuthServerError(row);
 }
 
-/**
- * A provider for one step of one server's authorization.
- *
- * @param store where the step keeps its state.
- * @param onRedirect receives the authorization URL; without it a flow that needs the user fails
- *   with `OAuthAuthorizationRequiredError` (sessions, Test).
- */
-export function oauthProviderFor(
-  deps: OAuthDeps,
-  row: McpServerRow,
-  store: DatabaseOAuthFlowStore,
-  options: {
-    onRedirect?: (url: URL) => void;
-    onTokens?: (tokens: OAuthTokens) => void;
-    fetchFn?: typeof fetch;
-  } = {},
-): AuthorizationCodeProvider {
-  assertOAuth(row);
-  const config = row.auth.type === 'oauth' ? row.auth : undefined;
-  return new AuthorizationCodeProvider({
-    serverUrl: row.url,
-    store,
-    redirectUrl: oauthRedirectUri(deps.publicUrl),
-    onRedirect: options.onRedirect,
-    client: config?.clientId
-      ? {
-          clientId: config.clientId,
-          clientSecret: config.clientSecret,
-          tokenEndpointAuthMethod: config.tokenEndpointAuthMethod,
-        }
-      : undefined,
-    clientMetadataUrl: clientMetadataUrl(deps.publicUrl),
-    scope: config?.scopes?.length ? config.scopes.join(' ') : undefined,
-    clientName: OAUTH_CLIENT_NAME,
-    applicationType: 'web',
-    fetchFn: options.fetchFn,
-    onTokens: options.onTokens,
-  });
-}
-
-/** A store for one server's authorization, with the deps' database and key. */
-export function oauthStoreFor(
-  deps: OAuthDeps,
-  row: McpServerRow,
-  extra: Partial<ConstructorParameters<typeof DatabaseOAuthFlowStore>[0]> = {},
-): DatabaseOAuthFlowStore {
-  return new DatabaseOAuthFlowStore({
-    db: deps.db,
-    box: deps.secrets,
-    serverId: row.id,
-    userId: row.userId,
-    redirectUri: oauthRedirectUri(deps.publicUrl),
-    onTokensSaved: () => deps.onTokensChanged?.(row.userId, row.id),
-    ...extra,
-  });
-}
-
 /** A new nonce for the browser that starts an authorization (its cookie's value). */
 export function newBrowserNonce(): string {
   return randomBytes(32).toString('base64url');
@@ -194,8 +117,8 @@ export async function startAuthorization(
   const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: true });
   let authorizationUrl: URL | undefined;
   // Tokens are hidden: Connect and Reconnect always send the user to the authorization server.
-  const store = oauthStoreFor(deps, row, { browserNonce, ignoreTokens: true });
-  const provider = oauthProviderFor(deps, row, store, {
+  const store = accountStore(deps, row, { browserNonce, ignoreTokens: true });
+  const provider = accountProvider(deps, row, store, {
     onRedirect: (url) => {
       authorizationUrl = url;
     },
@@ -274,7 +197,7 @@ export async function finishAuthorization(
     return { ok: false, code: 'server_gone', error: 'The server no longer uses OAuth accounts.' };
   }
   const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: true });
-  const store = oauthStoreFor(deps, row, {
+  const store = accountStore(deps, row, {
     pending: {
       state: query.state,
       codeVerifier: flow.codeVerifier,
@@ -282,7 +205,7 @@ export async function finishAuthorization(
       createdAtMs: flow.expiresAt.getTime(),
     },
   });
-  const provider = oauthProviderFor(deps, row, store, { fetchFn: network.fetch });
+  const provider = accountProvider(deps, row, store, { fetchFn: network.fetch });
   try {
     await provider.completeAuthorization(query);
   } catch (error) {
@@ -299,6 +222,9 @@ export async function finishAuthorization(
     connectionStatus: 'disconnected',
     lastError: null,
   });
+  // The owner's sessions reconnect the server with the new tokens.
+  await markAccountChanged(deps.db, row.id);
+  await deps.onTokensChanged?.(row.userId, row.id);
   return { ok: true, code: 'connected', serverId: row.id, serverName: row.name };
 }
 
@@ -330,6 +256,7 @@ export async function disconnectAccount(
     connectionStatus: 'needs_authorization',
     lastError: NOT_CONNECTED_REASON,
   });
+  await markAccountChanged(deps.db, row.id);
   await deps.onTokensChanged?.(row.userId, row.id);
   return outcome;
 }
@@ -351,8 +278,8 @@ async function revoke(
     ?.authorizationServerMetadata;
   const endpoint = metadata?.revocation_endpoint;
   if (typeof endpoint !== 'string') return { revoked: false };
-  const store = oauthStoreFor(deps, row);
-  const provider = oauthProviderFor(deps, row, store);
+  const store = accountStore(deps, row);
+  const provider = accountProvider(deps, row, store);
   const client = await provider.clientInformation();
   const token =
     typeof tokens.refresh_token === 'string' ? tokens.refresh_token : String(tokens.access_token);

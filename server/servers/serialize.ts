@@ -70,6 +70,7 @@ export function serializeServer(row: McpServerRow): ServerResource {
     adminManaged: row.adminManaged,
     connectionStatus: row.connectionStatus,
     lastConnected: row.lastConnected?.toISOString() ?? null,
+    accountChangedAt: row.accountChangedAt?.toISOString() ?? null,
     lastError: row.lastError,
     // A copy, typed as a plain object (the `ServerMetadata` interface has no index signature).
     metadata: { ...row.metadata },

@@ -8,7 +8,8 @@
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { authorizationRequiredReason } from '../../shared/mcp/oauth/index.js';
-import { oauthProviderFor, oauthStoreFor, type OAuthDeps } from '../oauth/authorization.js';
+import { accountProvider, accountStore } from '../../shared/db/oauth-accounts.js';
+import type { OAuthDeps } from '../oauth/authorization.js';
 import type { Database } from '../../shared/db/open.js';
 import type { McpServerRow } from '../../shared/db/schema.js';
 import {
@@ -81,7 +82,7 @@ function oauthProbe(deps: TestServerDeps, row: McpServerRow): Pick<ProbeOptions,
   if (row.auth.type !== 'oauth' || !oauth) return {};
   return {
     authProvider: (scrubber) =>
-      oauthProviderFor(oauth, row, oauthStoreFor(oauth, row), {
+      accountProvider(oauth, row, accountStore(oauth, row), {
         onTokens: (tokens) => {
           scrubber.add(tokens.access_token);
           scrubber.add(tokens.refresh_token);

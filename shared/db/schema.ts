@@ -150,6 +150,13 @@ export const mcpServers = pgTable(
       .notNull()
       .default('disconnected'),
     lastConnected: timestamp('last_connected', { withTimezone: true }),
+    /**
+     * When the owner last connected or disconnected their account on this `oauth` server (issue
+     * 13); null otherwise. It is part of a session's fingerprint of the server, so connecting
+     * the account mid-session reconnects the server with the new tokens (a token refresh does
+     * not change it).
+     */
+    accountChangedAt: timestamp('account_changed_at', { withTimezone: true }),
     lastError: text('last_error'),
     metadata: jsonb('metadata').$type<ServerMetadata>().notNull().default({}),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

@@ -224,6 +224,7 @@ describe('serverFingerprint', () => {
     adminManaged: false,
     connectionStatus: 'connected',
     lastConnected: new Date(0),
+    accountChangedAt: null,
     lastError: null,
     metadata: {},
     createdAt: new Date(0),
