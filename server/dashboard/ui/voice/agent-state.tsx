@@ -10,8 +10,8 @@ export type AgentState = ReturnType<typeof useVoiceAssistant>['state'];
 
 const WORDS: Record<string, { text: string; tone: string }> = {
   disconnected: { text: 'Not connected', tone: 'idle' },
-  connecting: { text: 'Connecting', tone: 'wait' },
-  'pre-connect-buffering': { text: 'Connecting', tone: 'wait' },
+  connecting: { text: 'Joining', tone: 'wait' },
+  'pre-connect-buffering': { text: 'Joining', tone: 'wait' },
   initializing: { text: 'Starting up', tone: 'wait' },
   idle: { text: 'Idle', tone: 'idle' },
   listening: { text: 'Listening', tone: 'good' },

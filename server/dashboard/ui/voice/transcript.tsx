@@ -7,21 +7,13 @@
  * per segment, its text growing as words arrive.
  */
 import { useEffect, useRef } from 'react';
-import type { useTranscriptions } from '@livekit/components-react';
 import type { RoomToolCall } from '../types.js';
-
-/** One transcription stream: `{ text, participantInfo, streamInfo }`. */
-type TextStreamData = ReturnType<typeof useTranscriptions>[number];
-
-/** One line of the timeline. */
-type Entry =
-  | { kind: 'speech'; key: string; at: number; who: 'you' | 'agent'; text: string }
-  | { kind: 'call'; key: string; at: number; call: RoomToolCall };
+import { buildTimeline, type TranscriptionStream } from './timeline.js';
 
 /** Props of {@link Transcript}. */
 export interface TranscriptProps {
   /** The transcription streams of the room (all participants). */
-  transcriptions: TextStreamData[];
+  transcriptions: readonly TranscriptionStream[];
   /** The local participant's identity: their lines are "You". */
   localIdentity: string;
   /** The tool calls seen so far. */
@@ -30,23 +22,7 @@ export interface TranscriptProps {
 
 /** The timeline of speech and tool calls, newest last, kept scrolled to the end. */
 export function Transcript({ transcriptions, localIdentity, calls }: TranscriptProps) {
-  const entries: Entry[] = [
-    ...transcriptions
-      .filter((item) => item.text.trim())
-      .map((item): Entry => ({
-        kind: 'speech',
-        key: `s-${item.streamInfo.id}`,
-        at: item.streamInfo.timestamp,
-        who: item.participantInfo.identity === localIdentity ? 'you' : 'agent',
-        text: item.text,
-      })),
-    ...calls.map((call): Entry => ({
-      kind: 'call',
-      key: `c-${call.id}`,
-      at: Date.parse(call.startedAt),
-      call,
-    })),
-  ].sort((a, b) => a.at - b.at);
+  const entries = buildTimeline(transcriptions, localIdentity, calls);
 
   const list = useRef<HTMLOListElement>(null);
   const last = entries[entries.length - 1];
@@ -64,7 +40,14 @@ export function Transcript({ transcriptions, localIdentity, calls }: TranscriptP
           Nothing said yet. What you and the agent say appears here, with the tools it calls.
         </p>
       ) : null}
-      <ol id="transcript" className="transcript" role="log" aria-labelledby="transcript-title">
+      <ol
+        ref={list}
+        id="transcript"
+        className="transcript"
+        role="log"
+        tabIndex={0}
+        aria-labelledby="transcript-title"
+      >
         {entries.map((entry) =>
           entry.kind === 'speech' ? (
             <li key={entry.key} className={`line ${entry.who}`} data-kind="speech">

@@ -91,18 +91,18 @@ export function VoiceSession({ room, url, userId, error, onLeave }: VoiceSession
       ) : null}
 
       <div className="actions">
-        {error ? null : (
+        {connected ? (
           <button
             id="mic-toggle"
             type="button"
             className="secondary"
-            aria-pressed={mic.enabled}
-            disabled={mic.pending || !connected}
+            data-mic={mic.enabled ? 'on' : 'off'}
+            disabled={mic.pending}
             onClick={() => void mic.toggle()}
           >
             {mic.enabled ? 'Mute microphone' : 'Unmute microphone'}
           </button>
-        )}
+        ) : null}
         {!playback.canPlayAudio ? (
           <button
             id="allow-audio"
