@@ -67,9 +67,8 @@ class LivekitStandIn extends EventEmitter {
     return `ws://127.0.0.1:${(this.http.address() as AddressInfo).port}`;
   }
 
-  /** The next signalling request (or the first one already received). */
-  async signal(): Promise<SignalRequest> {
-    if (this.requests[0]) return this.requests[0];
+  /** The next signalling request: call before the action that makes it. */
+  async nextSignal(): Promise<SignalRequest> {
     const [request] = (await once(this, 'signal')) as [SignalRequest];
     return request;
   }
@@ -93,13 +92,17 @@ let standIn: LivekitStandIn;
 let livekitUrl: string;
 let configured: StatusApi;
 let unconfigured: StatusApi;
-let user: { id: number; token: string };
+let user: { id: number; token: string; name: string };
+let admin: { id: number; token: string };
 
 beforeAll(async () => {
   database = await openTestDatabase();
   const row = await createTestUser(database);
-  user = { id: row.id, token: generateToken() };
+  user = { id: row.id, token: generateToken(), name: row.name };
   await storeToken(database.db, user.id, user.token);
+  const adminRow = await createTestUser(database, 'admin');
+  admin = { id: adminRow.id, token: generateToken() };
+  await storeToken(database.db, admin.id, admin.token);
   standIn = new LivekitStandIn();
   livekitUrl = await standIn.listen();
   configured = await serveStatusApi({
@@ -142,10 +145,10 @@ describe.skipIf(browserMissing)('the Voice page', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  /** Signs in on `api` and opens the Voice page. */
-  async function openVoicePage(api: StatusApi): Promise<void> {
+  /** Signs in on `api` (as `user` unless another token is given) and opens the Voice page. */
+  async function openVoicePage(api: StatusApi, token = user.token): Promise<void> {
     await page.goto(`${api.api.baseUrl}/dashboard/#/voice`);
-    await page.fill('#token', user.token);
+    await page.fill('#token', token);
     await page.click('#sign-in-form button[type=submit]');
     await page.locator('#voice').waitFor();
   }
@@ -169,7 +172,7 @@ describe.skipIf(browserMissing)('the Voice page', () => {
     const minted = page.waitForResponse(
       (res) => res.request().method() === 'POST' && res.url().includes('/api/livekit/token'),
     );
-    const signalled = standIn.signal();
+    const signalled = standIn.nextSignal();
     await page.click('#start-voice');
     const answer = await (await minted).json();
     const request = await signalled;
@@ -208,5 +211,29 @@ describe.skipIf(browserMissing)('the Voice page', () => {
     );
     expect(await page.locator('#start-voice').count()).toBe(0);
     await expectFitsEveryWidth('unconfigured');
+  });
+
+  it("mints for the user an admin acts for and says the agent uses that user's servers", async () => {
+    await page.goto(`${configured.api.baseUrl}/dashboard/#/servers`);
+    await page.fill('#token', admin.token);
+    await page.click('#sign-in-form button[type=submit]');
+    await page.selectOption('#user-select', String(user.id));
+    await page.click('a[href="#/voice"]');
+    await page.locator('[data-part="livekit"][data-status="unconfigured"]').waitFor();
+    await page.locator('#start-voice').waitFor();
+    expect(await page.locator('#voice-for').textContent()).toContain(`${user.name}'s MCP servers`);
+    const minted = page.waitForResponse(
+      (res) => res.request().method() === 'POST' && res.url().includes('/api/livekit/token'),
+    );
+
+    await page.click('#start-voice');
+
+    const res = await minted;
+    expect(new URL(res.url()).searchParams.get('userId')).toBe(String(user.id));
+    const claims = await new TokenVerifier(LIVEKIT_KEYS.apiKey, LIVEKIT_KEYS.apiSecret).verify(
+      (await res.json()).token,
+    );
+    expect(claims.sub).toBe(`user-${user.id}`);
+    await page.locator('#voice-error').waitFor();
   });
 });
