@@ -20,6 +20,9 @@ import {
   oauthCallbackQuery,
   oauthDisconnectResource,
   oauthStartResource,
+  roomCallsQuery,
+  roomParams,
+  roomToolCallResource,
   scopeQuery,
   serverResource,
   statusResource,
@@ -432,6 +435,22 @@ export const API_ROUTES = {
     responses: {
       200: { description: 'The token, the server URL and the room.', schema: livekitTokenResource },
     },
+  }),
+  listRoomCalls: defineRoute({
+    method: 'get',
+    path: '/api/livekit/rooms/:room/calls',
+    operationId: 'listRoomCalls',
+    summary: "The tool calls of the caller's agent in one of their rooms, oldest first",
+    description:
+      'What the Voice page polls to show tool calls as they finish: the calls after `after` ' +
+      "(the last id seen). A room that is not the caller's (or the acted-for user's) is a 404, " +
+      'as on `POST /api/livekit/token`. Tool call arguments are never stored.',
+    tag: 'livekit',
+    auth: 'user',
+    params: roomParams,
+    query: roomCallsQuery,
+    errors: [403, 404],
+    responses: { 200: { description: 'The calls.', schema: z.array(roomToolCallResource) } },
   }),
 };
 

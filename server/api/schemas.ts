@@ -80,6 +80,34 @@ export const livekitTokenBody = z.strictObject({
     .meta({ description: 'The room to join; omitted: a fresh `switchboard-<random>` room.' }),
 });
 
+/** `:room` of a LiveKit room route. */
+export const roomParams = z.object({
+  room: z.string({ error: ROOM_NAME_RULE }).regex(LIVEKIT_ROOM_NAME, ROOM_NAME_RULE),
+});
+
+const AFTER_RULE = 'after must be an integer from 0 to 2147483647';
+
+/**
+ * Query of `GET /api/livekit/rooms/:room/calls`: the scope, `after` (the last call id seen;
+ * default 0) and `limit` (1–200, default 100).
+ */
+export const roomCallsQuery = scopeQuery.extend({
+  after: z.coerce
+    .number({ error: AFTER_RULE })
+    .int(AFTER_RULE)
+    .min(0, AFTER_RULE)
+    .max(2147483647, AFTER_RULE)
+    .default(0)
+    .meta({ description: 'Only calls with a greater id: the last id already seen.' }),
+  limit: z.coerce
+    .number({ error: 'limit must be an integer from 1 to 200' })
+    .int('limit must be an integer from 1 to 200')
+    .min(1, 'limit must be an integer from 1 to 200')
+    .max(200, 'limit must be an integer from 1 to 200')
+    .default(100)
+    .meta({ description: 'How many calls, oldest first (1–200).' }),
+});
+
 /** Answer of `POST /api/livekit/token`: a LiveKit access token and where to use it. */
 export const livekitTokenResource = z
   .object({
@@ -152,6 +180,16 @@ export const toolCallResource = createSelectSchema(toolCalls, {
 })
   .omit({ userId: true })
   .meta({ id: 'ToolCall' });
+
+/** One row of `GET /api/livekit/rooms/:room/calls`: a tool call and its server's name. */
+export const roomToolCallResource = toolCallResource
+  .extend({
+    serverName: z
+      .string()
+      .nullable()
+      .meta({ description: "The server's name now; null when it was deleted." }),
+  })
+  .meta({ id: 'RoomToolCall' });
 
 /**
  * A secret as responses show it. Without an id: the generator writes a nullable reference as

@@ -13,11 +13,14 @@ import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { Router } from 'express';
 import { AccessToken, RoomAgentDispatch, RoomConfiguration } from 'livekit-server-sdk';
+import type { z } from 'zod';
 import type { Database } from '../../shared/db/open.js';
 import { users, type User } from '../../shared/db/schema.js';
-import { claimVoiceRoom } from '../../shared/db/voice-rooms.js';
+import { listRoomToolCalls } from '../../shared/db/tool-calls.js';
+import { claimVoiceRoom, voiceRoomOwner } from '../../shared/db/voice-rooms.js';
 import { participantIdentity } from '../../shared/livekit-identity.js';
 import { API_ROUTES } from '../api/routes.js';
+import type { roomToolCallResource } from '../api/schemas.js';
 import { currentUser } from '../http/auth.js';
 import { HttpError, NotFoundError } from '../http/errors.js';
 import { parseRequest } from '../api/route-spec.js';
@@ -155,7 +158,9 @@ export interface LivekitRouterOptions {
 
 /**
  * The router for `/api/livekit`: `POST /token` with an optional body `{ "room": "<name>" }`
- * answers 200 `{ token, url, room }` (url = `LIVEKIT_URL`). Mount behind `requireAuth`.
+ * answers 200 `{ token, url, room }` (url = `LIVEKIT_URL`), and `GET /rooms/:room/calls?after=`
+ * lists the tool calls made in one of the user's rooms after a call id, oldest first. Mount
+ * behind `requireAuth`.
  *
  * The token is for the caller, or, for an admin who sends `?userId=`, for that user (their
  * identity, their agent, their rooms), as on the servers routes. A named room is claimed for
@@ -198,6 +203,35 @@ export function livekitRouter(options: LivekitRouterOptions): Router {
     const token = await mintRoomToken({ apiKey, apiSecret, user, room, agentName, ttlSeconds });
     // A bearer credential: no cache may keep it (RFC 9111 §5.2.2.5).
     res.set('Cache-Control', 'no-store').json({ token, url, room });
+  });
+
+  router.get('/rooms/:room/calls', async (req, res) => {
+    const { params, query } = parseRequest(API_ROUTES.listRoomCalls, req);
+    const userId = await actingUserId(db, res, query.userId);
+    // Never claimed and claimed by someone else answer alike (DESIGN §9.6).
+    if ((await voiceRoomOwner(db, params.room)) !== userId) {
+      throw new NotFoundError(`Room "${params.room}" does not exist.`);
+    }
+    const calls = await listRoomToolCalls(db, {
+      userId,
+      roomName: params.room,
+      afterId: query.after,
+      limit: query.limit,
+    });
+    res.json(
+      calls.map((call): z.output<typeof roomToolCallResource> => ({
+        id: call.id,
+        serverId: call.serverId,
+        serverName: call.serverName,
+        toolName: call.toolName,
+        roomName: call.roomName,
+        sessionId: call.sessionId,
+        startedAt: call.startedAt.toISOString(),
+        durationMs: call.durationMs,
+        ok: call.ok,
+        error: call.error,
+      })),
+    );
   });
 
   return router;

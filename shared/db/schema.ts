@@ -186,7 +186,11 @@ export const toolCalls = pgTable(
     ok: boolean('ok').notNull(),
     error: text('error'),
   },
-  (t) => [index('tool_calls_server_started_idx').on(t.serverId, t.startedAt)],
+  (t) => [
+    index('tool_calls_server_started_idx').on(t.serverId, t.startedAt),
+    // The Voice page polls one room's calls after an id (`listRoomToolCalls`).
+    index('tool_calls_room_id_idx').on(t.roomName, t.id),
+  ],
 );
 
 /**

@@ -1,7 +1,7 @@
 /** The audit log of tool calls made by agent sessions (`tool_calls`, DESIGN §3). */
-import { desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, gt } from 'drizzle-orm';
 import type { Database } from './open.js';
-import { toolCalls, type ToolCallRow } from './schema.js';
+import { mcpServers, toolCalls, type ToolCallRow } from './schema.js';
 import { storable } from './storable-text.js';
 
 /** One finished tool call. Arguments are deliberately not part of it. */
@@ -45,4 +45,46 @@ export async function listToolCalls(
     .where(eq(toolCalls.serverId, serverId))
     .orderBy(desc(toolCalls.startedAt))
     .limit(limit);
+}
+
+/** A tool call with the name its server has now (null when the server was deleted). */
+export interface RoomToolCallRow extends ToolCallRow {
+  serverName: string | null;
+}
+
+/** What {@link listRoomToolCalls} selects. */
+export interface RoomToolCallQuery {
+  /** Only this user's calls. */
+  userId: number;
+  /** The LiveKit room name, compared exactly. */
+  roomName: string;
+  /** Only calls whose id is greater (a cursor: the last id already seen); 0 for all. */
+  afterId: number;
+  /** How many calls at most, oldest first. */
+  limit: number;
+}
+
+/**
+ * One user's tool calls in one room, oldest first, after a cursor: what the Voice page polls to
+ * show the calls of its session as they finish. Ids grow with each insert, so `afterId` (the
+ * last id seen) never skips or repeats a call.
+ */
+export async function listRoomToolCalls(
+  db: Database,
+  query: RoomToolCallQuery,
+): Promise<RoomToolCallRow[]> {
+  const rows = await db
+    .select({ call: toolCalls, serverName: mcpServers.name })
+    .from(toolCalls)
+    .leftJoin(mcpServers, eq(mcpServers.id, toolCalls.serverId))
+    .where(
+      and(
+        eq(toolCalls.userId, query.userId),
+        eq(toolCalls.roomName, query.roomName),
+        gt(toolCalls.id, query.afterId),
+      ),
+    )
+    .orderBy(asc(toolCalls.id))
+    .limit(query.limit);
+  return rows.map(({ call, serverName }) => ({ ...call, serverName }));
 }

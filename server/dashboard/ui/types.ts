@@ -101,3 +101,24 @@ export interface ApiToken {
   lastUsedAt: string | null;
   revokedAt: string | null;
 }
+
+/** A LiveKit room token (`POST /api/livekit/token`). */
+export interface LivekitToken {
+  token: string;
+  url: string;
+  room: string;
+}
+
+/** A tool call made in a room (`GET /api/livekit/rooms/:room/calls`). */
+export interface RoomToolCall {
+  id: number;
+  serverId: number | null;
+  serverName: string | null;
+  toolName: string;
+  roomName: string | null;
+  sessionId: string | null;
+  startedAt: string;
+  durationMs: number;
+  ok: boolean;
+  error: string | null;
+}

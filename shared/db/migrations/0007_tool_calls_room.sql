@@ -1,0 +1,1 @@
+CREATE INDEX "tool_calls_room_id_idx" ON "tool_calls" USING btree ("room_name","id");
