@@ -20,10 +20,15 @@ import { describeError } from '../shared/errors.js';
 import { configFromColumns } from '../shared/mcp/index.js';
 import type { ConnectionGuards } from '../shared/mcp/connection-guards.js';
 import { SupervisedConnection, type HealthPolicy } from '../shared/mcp/supervised-connection.js';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { accountProvider, accountStore } from '../shared/db/oauth-accounts.js';
 import type { ToolsetRegistry } from './live-config.js';
 import { McpToolset } from './mcp-toolset.js';
 import type { ToolCallRecorder, ToolCallScope } from './tool-call-log.js';
 import { DEFAULT_FILLER_AFTER_MS } from './slow-calls.js';
+
+/** Default of {@link LoadUserToolsetsOptions.publicUrl}: the API's default address. */
+const DEFAULT_PUBLIC_URL = 'http://127.0.0.1:3000';
 
 /** Default of {@link LoadUserToolsetsOptions.startDeadlineMs}. */
 export const DEFAULT_START_DEADLINE_MS = 3_000;
@@ -66,6 +71,12 @@ export interface LoadUserToolsetsOptions {
   startDeadlineMs?: number;
   /** The session user's token, sent to servers with `user-token` auth. */
   userToken?: string;
+  /**
+   * `PUBLIC_URL` (`publicUrlOf(settings)`): `oauth` servers connect with the user's stored
+   * tokens, whose client registrations are kept under its redirect URI. Default
+   * `http://127.0.0.1:3000`, the API's own default.
+   */
+  publicUrl?: string;
   /**
    * The job process's connection guards (URL policy, stdio allow list, message limit, sandbox,
    * and its cap on stdio processes, `MCP_MAX_STDIO_PROCESSES`), applied to every server.
@@ -301,9 +312,29 @@ export class SessionToolsets implements UserToolsets {
       policy: options.policy,
       random: options.random,
       now: options.now,
-      connectionOptions: { ...options.guards, userToken: options.userToken, serverId: row.id },
+      connectionOptions: {
+        ...options.guards,
+        userToken: options.userToken,
+        authProvider: this.#accountProvider(row),
+        serverId: row.id,
+      },
     });
     return { row, connection, ready: connection.start() };
+  }
+
+  /**
+   * The provider of an `oauth` server: the user's stored tokens, refreshed as they expire. With
+   * none usable the connection waits in `needs_authorization` (it does not retry) until the user
+   * connects the account, which changes the server's fingerprint and so replaces the connection.
+   */
+  #accountProvider(row: McpServerRow): OAuthClientProvider | undefined {
+    if (row.auth.type !== 'oauth') return undefined;
+    const deps = {
+      db: this.#options.db,
+      secrets: this.#options.secrets,
+      publicUrl: this.#options.publicUrl ?? DEFAULT_PUBLIC_URL,
+    };
+    return accountProvider(deps, row, accountStore(deps, row));
   }
 
   /** Makes the toolset of a started server (it follows the connection's tools from now on). */

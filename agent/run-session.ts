@@ -15,7 +15,13 @@ import type { Logger } from '../shared/logger.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import { participantIdentity } from '../shared/livekit-identity.js';
 import type { ConnectionGuards } from '../shared/mcp/connection-guards.js';
-import { connectionGuards, healthPolicy, stdioSandbox, type Settings } from '../shared/settings.js';
+import {
+  connectionGuards,
+  healthPolicy,
+  publicUrlOf,
+  stdioSandbox,
+  type Settings,
+} from '../shared/settings.js';
 import { watchServerChanges } from './live-config.js';
 import { loadUserToolsets, serverFingerprint, type UserToolsets } from './load-user-toolsets.js';
 import { chooseSessionModels } from './model.js';
@@ -135,6 +141,7 @@ export async function runSession(
           }),
         }),
       userToken,
+      publicUrl: publicUrlOf(settings),
     });
     logger.info(
       {

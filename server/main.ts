@@ -21,6 +21,7 @@ import {
   healthPolicy,
   livekitConfigured,
   loadSettings,
+  publicUrlOf,
   type Settings,
 } from '../shared/settings.js';
 import { createApp } from './app.js';
@@ -189,7 +190,7 @@ const app = createApp({
   bodyLimit: settings.API_BODY_LIMIT,
   rateLimitPerMinute: settings.API_RATE_LIMIT_PER_MINUTE,
   corsOrigins: settings.CORS_ORIGINS,
-  publicUrl: settings.PUBLIC_URL ?? `http://${settings.HOST}:${settings.PORT}`,
+  publicUrl: publicUrlOf(settings),
   widgetFrameAncestors: settings.WIDGET_FRAME_ANCESTORS,
   agentName: settings.AGENT_NAME,
 });

@@ -188,6 +188,14 @@ const settingsSchema = z.object({
   ),
 });
 
+/**
+ * The address people reach the API at: `PUBLIC_URL`, else `http://HOST:PORT`. The API and the
+ * agent both use it for OAuth (the redirect URI registrations are kept under).
+ */
+export function publicUrlOf(settings: Pick<Settings, 'PUBLIC_URL' | 'HOST' | 'PORT'>): string {
+  return settings.PUBLIC_URL ?? `http://${settings.HOST}:${settings.PORT}`;
+}
+
 /** Validated settings, with `DATA_DIR` made absolute. */
 export type Settings = z.infer<typeof settingsSchema> & { dataDir: string };
 

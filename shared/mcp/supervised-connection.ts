@@ -16,6 +16,7 @@ import {
   type ConnectionInfo,
   type McpConnectionOptions,
 } from './connection.js';
+import { authorizationRequiredReason } from './oauth/index.js';
 import { McpConnectionError } from './errors.js';
 import { StderrRepeats } from './stderr-log.js';
 import { SecretScrubber, configSecrets, scrubbingLogger } from './secret-scrubber.js';
@@ -436,6 +437,14 @@ export class SupervisedConnection {
   #scheduleRetry(): void {
     if (this.#closed) return;
     clearTimeout(this.#retryTimer);
+    if (authorizationRequiredReason(this.#lastError)) {
+      // Only the user can fix this, by connecting their account; retrying cannot. A session
+      // replaces the connection when they do (the server's `account_changed_at` changes).
+      this.#retryAt = undefined;
+      this.#setStatus('needs_authorization', this.#lastError);
+      this.#logger.info('mcp server needs the account connected; not retrying');
+      return;
+    }
     const delayMs = backoffDelayMs(this.#attempt, this.#policy, this.#random);
     this.#attempt += 1;
     this.#retryAt = this.#now() + delayMs;
