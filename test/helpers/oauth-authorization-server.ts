@@ -90,6 +90,8 @@ export interface AuthorizationServer {
   issuer: string;
   /** Clients registered through `/register`. */
   registrations: OAuthClientInformationFull[];
+  /** Bodies of `/register` requests as sent (the SDK's handler drops fields it does not know). */
+  registrationRequests: Record<string, unknown>[];
   authorizations: AuthorizationRecord[];
   tokenRequests: TokenRecord[];
   /** Status of every `/mcp` request. */
@@ -123,6 +125,7 @@ export async function startAuthorizationServer(
     });
   }
   const registrations: OAuthClientInformationFull[] = [];
+  const registrationRequests: Record<string, unknown>[] = [];
   const authorizations: AuthorizationRecord[] = [];
   const tokenRequests: TokenRecord[] = [];
   const mcpStatuses: number[] = [];
@@ -256,6 +259,10 @@ export async function startAuthorizationServer(
   authApp.get('/.well-known/oauth-authorization-server', (_req, res) => {
     res.json(metadata);
   });
+  authApp.post('/register', express.json(), (req, _res, next) => {
+    registrationRequests.push(req.body as Record<string, unknown>);
+    next();
+  });
   authApp.use(mcpAuthRouter(routerOptions));
 
   mcpApp.get('/.well-known/oauth-protected-resource/mcp', (_req, res) => {
@@ -316,6 +323,7 @@ export async function startAuthorizationServer(
     mcpUrl,
     issuer: issuerUrl.href,
     registrations,
+    registrationRequests,
     authorizations,
     tokenRequests,
     mcpStatuses,
