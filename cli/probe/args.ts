@@ -153,10 +153,13 @@ export function parseProbeArgs(argv: readonly string[]): ProbeCommand {
   const { values, positionals } = parseFlags(argv);
   if (values.help) return { kind: 'help' };
   const oauth = authorizationCodeFlow(values);
-  const input = configInput(values, positionals);
+  const config = validateConfig(configInput(values, positionals));
+  if (oauth && config.transport === 'websocket') {
+    throw new UsageError('--oauth needs a Streamable HTTP or SSE server, not websocket');
+  }
   return {
     kind: 'probe',
-    config: validateConfig(input),
+    config,
     call: probeCall(values),
     ...(oauth && { oauth }),
     name: values.name,

@@ -60,6 +60,8 @@ export interface AuthorizationServerOptions {
   authorizationError?: { error: string; description?: string };
   /** `expires_in` of access tokens, in seconds; default 3600. */
   accessTokenLifetimeSeconds?: number;
+  /** The only scopes ever granted (others asked for are left out); default all asked for. */
+  grantableScopes?: string[];
   /** Tools that need scopes beyond the token's: a call without them gets 403 insufficient_scope. */
   toolScopes?: Record<string, string[]>;
   /** Clock of both servers, in epoch milliseconds; default `Date.now`. */
@@ -191,9 +193,10 @@ export async function startAuthorizationServer(
         }
       } else {
         const code = randomBytes(16).toString('hex');
+        const grantable = options.grantableScopes;
         codes.set(code, {
           clientId: client.client_id,
-          scopes: params.scopes ?? [],
+          scopes: (params.scopes ?? []).filter((scope) => !grantable || grantable.includes(scope)),
           resource: params.resource?.href,
           challenge: params.codeChallenge,
           redirectUri: params.redirectUri,

@@ -132,6 +132,21 @@ describe('npm run probe --oauth', () => {
     expect(run.stdout).toMatch(/^Echo: hi$/m);
   });
 
+  it('gives up after 3 authorizations when the server keeps asking for scope it never gets', async () => {
+    const server = await start({
+      scopesSupported: ['mcp:read'],
+      grantableScopes: ['mcp:read'],
+      toolScopes: { echo: ['mcp:write'] },
+    });
+    const run = await probe([server.mcpUrl, '--oauth', ...ECHO_HI]);
+    expect(run.code).toBe(1);
+    expect(run.urls).toHaveLength(3);
+    expect(server.authorizations).toHaveLength(3);
+    expect(run.stderr).toMatch(
+      /^probe: .*the server still asks for authorization after 3 authorizations/m,
+    );
+  });
+
   it('exits 1 saying the user refused', async () => {
     const server = await start({
       authorizationError: { error: 'access_denied', description: 'Not today' },
@@ -199,6 +214,7 @@ describe('probe --oauth arguments', () => {
     [['https://x/mcp', '--oauth', '--token-url', 'https://a/t'], /--token-url cannot be used/],
     [['https://x/mcp', '--oauth', '--client-metadata-url', 'http://a/b'], /an https URL with/],
     [['--command', 'node', '--oauth'], /--oauth applies to a remote server only/],
+    [['ws://127.0.0.1:1/mcp', '--oauth'], /--oauth needs a Streamable HTTP or SSE server/],
   ])('%j is refused', (args, message) => {
     expect(() => parseProbeArgs(args)).toThrow(message);
   });
