@@ -24,6 +24,15 @@ Remote server:
     --signing-algorithm ALG   JWT signing algorithm (e.g. ES256, RS256)
   --token-url URL           OAuth token endpoint (default: discovered)
   --scope S                 an OAuth scope; repeatable
+  --oauth                   connect your account: OAuth authorization code flow with PKCE, the
+                            probe acting as a native app (RFC 8252); prints the URL to open on
+                            stderr and waits for the browser at http://127.0.0.1:<port>/callback.
+                            Registers itself (dynamic registration, or --client-metadata-url)
+                            unless --client-id [--client-secret] names a registered client;
+                            --scope is asked for when the server names none. Tokens stay in memory.
+  --client-metadata-url URL with --oauth: HTTPS URL of a client ID metadata document, used as the
+                            client id where the authorization server supports it
+  --oauth-timeout-ms MS     with --oauth: how long to wait for the browser (default 120000)
 
 Stdio server:
   --command CMD             the executable
@@ -55,6 +64,21 @@ export interface ProbeCall {
   args: Record<string, unknown>;
 }
 
+/** The authorization code flow asked for with `--oauth`. */
+export interface ProbeOAuth {
+  /** A pre-registered client; default dynamic registration or the metadata document. */
+  clientId?: string;
+  clientSecret?: string;
+  clientMetadataUrl?: string;
+  /** Space-separated scopes for when the server names none. */
+  scope?: string;
+  /** How long to wait for the redirect back, in milliseconds. */
+  timeoutMs: number;
+}
+
+/** Default of `--oauth-timeout-ms`. */
+export const DEFAULT_OAUTH_TIMEOUT_MS = 120_000;
+
 /** What the command line asks for. */
 export type ProbeCommand =
   | { kind: 'help' }
@@ -62,6 +86,8 @@ export type ProbeCommand =
       kind: 'probe';
       config: McpServerConfig;
       call?: ProbeCall;
+      /** The authorization code flow (`--oauth`). */
+      oauth?: ProbeOAuth;
       /** Display name for advertised tool names; default the server's own name. */
       name?: string;
       json: boolean;
@@ -78,6 +104,9 @@ const OPTIONS = {
   'signing-algorithm': { type: 'string' },
   'token-url': { type: 'string' },
   scope: { type: 'string', multiple: true },
+  oauth: { type: 'boolean', default: false },
+  'client-metadata-url': { type: 'string' },
+  'oauth-timeout-ms': { type: 'string' },
   command: { type: 'string' },
   arg: { type: 'string', multiple: true },
   env: { type: 'string', multiple: true },
@@ -101,7 +130,17 @@ const OAUTH_DETAILS = [
   'token-url',
   'scope',
 ] as const;
-const REMOTE_ONLY = ['transport', 'header', 'bearer', 'client-id', ...OAUTH_DETAILS] as const;
+const REMOTE_ONLY = [
+  'transport',
+  'header',
+  'bearer',
+  'client-id',
+  'client-metadata-url',
+  'oauth-timeout-ms',
+  ...OAUTH_DETAILS,
+] as const;
+/** Flags of the client credentials and private key JWT grants, which `--oauth` does not use. */
+const NOT_WITH_OAUTH = ['bearer', 'private-key-file', 'signing-algorithm', 'token-url'] as const;
 const STDIO_ONLY = ['arg', 'env', 'cwd'] as const;
 
 /**
@@ -113,11 +152,16 @@ const STDIO_ONLY = ['arg', 'env', 'cwd'] as const;
 export function parseProbeArgs(argv: readonly string[]): ProbeCommand {
   const { values, positionals } = parseFlags(argv);
   if (values.help) return { kind: 'help' };
-  const input = configInput(values, positionals);
+  const oauth = authorizationCodeFlow(values);
+  const config = validateConfig(configInput(values, positionals));
+  if (oauth && config.transport === 'websocket') {
+    throw new UsageError('--oauth needs a Streamable HTTP or SSE server, not websocket');
+  }
   return {
     kind: 'probe',
-    config: validateConfig(input),
+    config,
     call: probeCall(values),
+    ...(oauth && { oauth }),
     name: values.name,
     json: values.json,
     verbose: values.verbose,
@@ -145,6 +189,46 @@ export function probeConfigInput(argv: readonly string[]): object {
   return configInput(values, positionals);
 }
 
+/**
+ * The `--oauth` flow's options, or undefined without `--oauth`.
+ *
+ * @throws UsageError for `--oauth` with a stdio server or with flags of the other grants, and
+ *   for `--client-metadata-url` or `--oauth-timeout-ms` without `--oauth`.
+ */
+function authorizationCodeFlow(flags: Flags): ProbeOAuth | undefined {
+  if (!flags.oauth) {
+    for (const flag of ['client-metadata-url', 'oauth-timeout-ms'] as const) {
+      if (flags[flag] !== undefined) throw new UsageError(`--${flag} needs --oauth`);
+    }
+    return undefined;
+  }
+  if (flags.command !== undefined) throw new UsageError('--oauth applies to a remote server only');
+  for (const flag of NOT_WITH_OAUTH) {
+    if (flags[flag] !== undefined) throw new UsageError(`--${flag} cannot be used with --oauth`);
+  }
+  if (flags['client-secret'] !== undefined && flags['client-id'] === undefined) {
+    throw new UsageError('--client-secret needs --client-id');
+  }
+  const metadataUrl = flags['client-metadata-url'];
+  if (metadataUrl !== undefined) {
+    const parsed = URL.canParse(metadataUrl) ? new URL(metadataUrl) : undefined;
+    if (parsed?.protocol !== 'https:' || parsed.pathname === '/') {
+      throw new UsageError('--client-metadata-url must be an https URL with a path');
+    }
+  }
+  const timeout = flags['oauth-timeout-ms'];
+  const timeoutMs =
+    timeout === undefined ? DEFAULT_OAUTH_TIMEOUT_MS : wholeNumber('--oauth-timeout-ms', timeout);
+  if (timeoutMs < 1) throw new UsageError('--oauth-timeout-ms must be at least 1');
+  return {
+    timeoutMs,
+    ...(flags['client-id'] !== undefined && { clientId: flags['client-id'] }),
+    ...(flags['client-secret'] !== undefined && { clientSecret: flags['client-secret'] }),
+    ...(metadataUrl !== undefined && { clientMetadataUrl: metadataUrl }),
+    ...(flags.scope !== undefined && { scope: flags.scope.join(' ') }),
+  };
+}
+
 function configInput(flags: Flags, positionals: readonly string[]): object {
   const timeoutMs =
     flags.timeout === undefined ? undefined : wholeNumber('--timeout', flags.timeout);
@@ -168,7 +252,8 @@ function configInput(flags: Flags, positionals: readonly string[]): object {
   const [url, extra] = positionals;
   if (url === undefined) throw new UsageError('give a server URL or --command');
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" after the URL`);
-  const auth = oauthConfig(flags);
+  // With --oauth, --client-id and --scope belong to the authorization code flow.
+  const auth = flags.oauth ? undefined : oauthConfig(flags);
   if (auth && flags.bearer !== undefined) {
     throw new UsageError('use either --bearer or the OAuth flags, not both');
   }

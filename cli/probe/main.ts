@@ -68,6 +68,9 @@ async function main(argv: readonly string[]): Promise<number> {
       name: command.name,
       call: command.call,
       guards,
+      oauth: command.oauth,
+      onAuthorizationUrl: (url) =>
+        process.stderr.write(`Open this URL to authorize: ${url.href}\n`),
     });
     const output = command.json ? [JSON.stringify(report, null, 2)] : formatProbeReport(report);
     process.stdout.write(`${output.join('\n')}\n`);

@@ -2,15 +2,32 @@
  * What `npm run probe` does with a server: connects with the agent's own connection code
  * (`McpConnection`), lists its tools as the agent would advertise them, optionally calls one, and
  * closes the connection (ending a stdio server's process) whatever happens.
+ *
+ * With `--oauth` it first acts as a native app in the OAuth authorization code flow (RFC 8252):
+ * an `AuthorizationCodeProvider` over an in-memory store, a loopback redirect listener, and the
+ * authorization URL handed to the user; when the server asks for authorization (401, or 403
+ * `insufficient_scope` for more scope) the probe waits for the redirect, completes the
+ * authorization and starts over, at most {@link MAX_AUTHORIZATIONS} times. Tokens never leave
+ * the process.
  */
 import type { Implementation, ServerCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../shared/logger.js';
 import { advertiseTools } from '../../shared/mcp/advertised-tools.js';
 import { McpConnection } from '../../shared/mcp/connection.js';
 import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
+import { GuardedNetwork } from '../../shared/mcp/guarded-network.js';
+import { AuthorizationCodeProvider, InMemoryOAuthFlowStore } from '../../shared/mcp/oauth/index.js';
+import { SecretScrubber } from '../../shared/mcp/secret-scrubber.js';
 import type { McpServerConfig } from '../../shared/mcp/server-config.js';
 import { toolResultToText } from '../../shared/mcp/tool-result.js';
-import type { ProbeCall } from './args.js';
+import type { ProbeCall, ProbeOAuth } from './args.js';
+import { LoopbackRedirectListener } from './loopback-redirect.js';
+
+/**
+ * Most authorizations one probe asks the user for: the first, and step-ups for more scope. A
+ * server that keeps asking (a scope it never grants) fails the probe instead of looping.
+ */
+export const MAX_AUTHORIZATIONS = 3;
 
 /** One tool of the probed server. */
 export interface ProbeTool {
@@ -65,6 +82,10 @@ export interface RunProbeOptions {
    * unsandboxed).
    */
   guards?: ConnectionGuards;
+  /** Run the OAuth authorization code flow (`--oauth`); remote servers only. */
+  oauth?: ProbeOAuth;
+  /** Shows the user an authorization URL to open; required with `oauth`. */
+  onAuthorizationUrl?: (url: URL) => void;
 }
 
 /**
@@ -78,7 +99,71 @@ export async function runProbe(
   config: McpServerConfig,
   options: RunProbeOptions,
 ): Promise<ProbeReport> {
-  const connection = new McpConnection(config, { ...options.guards, logger: options.logger });
+  if (!options.oauth) return probeOnce(config, options);
+  if (config.transport === 'stdio' || config.transport === 'websocket') {
+    throw new Error('--oauth needs a Streamable HTTP or SSE server');
+  }
+  const oauth = options.oauth;
+  const listener = await LoopbackRedirectListener.start();
+  const network = new GuardedNetwork(options.guards?.urlPolicy ?? { allowPrivateNetworks: true });
+  // Every connection of the probe scrubs the tokens obtained so far from its errors.
+  const scrubber = new SecretScrubber();
+  let asks = 0;
+  let asked = false;
+  const provider = new AuthorizationCodeProvider({
+    serverUrl: config.url,
+    store: new InMemoryOAuthFlowStore(),
+    redirectUrl: listener.redirectUrl,
+    applicationType: 'native',
+    clientName: 'Switchboard probe',
+    ...(oauth.clientId !== undefined && {
+      client: { clientId: oauth.clientId, clientSecret: oauth.clientSecret },
+    }),
+    clientMetadataUrl: oauth.clientMetadataUrl,
+    scope: oauth.scope,
+    fetchFn: network.fetch,
+    onTokens: (tokens) => {
+      scrubber.add(tokens.access_token);
+      scrubber.add(tokens.refresh_token);
+    },
+    onRedirect: (url) => {
+      // Refused before the URL is shown, so the authorization server sees at most this many.
+      if (asks === MAX_AUTHORIZATIONS) {
+        throw new Error(
+          `the server still asks for authorization after ${MAX_AUTHORIZATIONS} authorizations`,
+        );
+      }
+      asks++;
+      asked = true;
+      options.onAuthorizationUrl?.(url);
+    },
+  });
+  try {
+    for (;;) {
+      asked = false;
+      try {
+        return await probeOnce(config, { ...options, scrubber }, provider);
+      } catch (error) {
+        if (!asked) throw error;
+      }
+      await provider.completeAuthorization(await listener.next(oauth.timeoutMs));
+    }
+  } finally {
+    await Promise.all([listener.close(), network.close()]);
+  }
+}
+
+async function probeOnce(
+  config: McpServerConfig,
+  options: RunProbeOptions & { scrubber?: SecretScrubber },
+  authProvider?: AuthorizationCodeProvider,
+): Promise<ProbeReport> {
+  const connection = new McpConnection(config, {
+    ...options.guards,
+    logger: options.logger,
+    authProvider,
+    scrubber: options.scrubber,
+  });
   try {
     const info = await connection.connect();
     const mcpTools = await connection.listTools();

@@ -60,6 +60,8 @@ export interface AuthorizationServerOptions {
   authorizationError?: { error: string; description?: string };
   /** `expires_in` of access tokens, in seconds; default 3600. */
   accessTokenLifetimeSeconds?: number;
+  /** The only scopes ever granted (others asked for are left out); default all asked for. */
+  grantableScopes?: string[];
   /** Tools that need scopes beyond the token's: a call without them gets 403 insufficient_scope. */
   toolScopes?: Record<string, string[]>;
   /** Clock of both servers, in epoch milliseconds; default `Date.now`. */
@@ -90,6 +92,8 @@ export interface AuthorizationServer {
   issuer: string;
   /** Clients registered through `/register`. */
   registrations: OAuthClientInformationFull[];
+  /** Bodies of `/register` requests as sent (the SDK's handler drops fields it does not know). */
+  registrationRequests: Record<string, unknown>[];
   authorizations: AuthorizationRecord[];
   tokenRequests: TokenRecord[];
   /** Status of every `/mcp` request. */
@@ -125,6 +129,7 @@ export async function startAuthorizationServer(
     });
   }
   const registrations: OAuthClientInformationFull[] = [];
+  const registrationRequests: Record<string, unknown>[] = [];
   const authorizations: AuthorizationRecord[] = [];
   const tokenRequests: TokenRecord[] = [];
   const mcpStatuses: number[] = [];
@@ -191,9 +196,10 @@ export async function startAuthorizationServer(
         }
       } else {
         const code = randomBytes(16).toString('hex');
+        const grantable = options.grantableScopes;
         codes.set(code, {
           clientId: client.client_id,
-          scopes: params.scopes ?? [],
+          scopes: (params.scopes ?? []).filter((scope) => !grantable || grantable.includes(scope)),
           resource: params.resource?.href,
           challenge: params.codeChallenge,
           redirectUri: params.redirectUri,
@@ -265,6 +271,10 @@ export async function startAuthorizationServer(
   authApp.get('/.well-known/oauth-authorization-server', (_req, res) => {
     res.json(metadata);
   });
+  authApp.post('/register', express.json(), (req, _res, next) => {
+    registrationRequests.push(req.body as Record<string, unknown>);
+    next();
+  });
   authApp.use(mcpAuthRouter(routerOptions));
 
   mcpApp.get('/.well-known/oauth-protected-resource/mcp', (_req, res) => {
@@ -325,6 +335,7 @@ export async function startAuthorizationServer(
     mcpUrl,
     issuer: issuerUrl.href,
     registrations,
+    registrationRequests,
     authorizations,
     tokenRequests,
     mcpStatuses,

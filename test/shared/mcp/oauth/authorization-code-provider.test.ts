@@ -260,6 +260,24 @@ describe('AuthorizationCodeProvider', () => {
     expect(await echo(server, flow.provider)).toBe('Echo: hi');
   });
 
+  it('fails with insufficient_scope on step-up when no user is present', async () => {
+    const server = await start({
+      scopesSupported: ['mcp:read'],
+      toolScopes: { echo: ['mcp:write'] },
+    });
+    const flow = provider(server);
+    await authorize(server, flow);
+    const session = new AuthorizationCodeProvider({
+      serverUrl: server.mcpUrl,
+      store: flow.store,
+      redirectUrl: REDIRECT_URL,
+    });
+    const error = await echo(server, session).catch((e: unknown) => e);
+    expect(authorizationRequiredReason(error)).toBe('insufficient_scope');
+    // No refresh was tried: it could not have widened the grant.
+    expect(server.tokenRequests.map((r) => r.grantType)).toEqual(['authorization_code']);
+  });
+
   it('refuses a redirect whose iss is not the issuer (RFC 9207)', async () => {
     const server = await start({ redirectIss: 'https://attacker.example/' });
     const flow = provider(server);
