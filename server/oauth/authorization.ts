@@ -8,10 +8,11 @@
  * error words; {@link DatabaseOAuthFlowStore} keeps everything sealed in the database.
  */
 import { randomBytes } from 'node:crypto';
-import { auth, selectClientAuthMethod } from '@modelcontextprotocol/sdk/client/auth.js';
+import { selectClientAuthMethod } from '@modelcontextprotocol/sdk/client/auth.js';
 import {
   accountProvider,
   accountStore,
+  beginAuthorization,
   clientMetadataUrl,
   markAccountChanged,
   oauthRedirectUri,
@@ -29,16 +30,10 @@ import { getServer, updateServerStatus } from '../../shared/db/servers.js';
 import { describeError } from '../../shared/errors.js';
 import { GuardedNetwork } from '../../shared/mcp/guarded-network.js';
 import { OAuthCallbackError, type AuthorizationCallback } from '../../shared/mcp/oauth/index.js';
-import type { UrlPolicy } from '../../shared/mcp/url-policy.js';
 import { HttpError } from '../http/errors.js';
 
 /** What the OAuth flow needs of the API. */
 export interface OAuthDeps extends OAuthAccountDeps {
-  /**
-   * Where the authorization server and the MCP server may be (DESIGN §9.3); default any, as an
-   * `McpConnection` without a policy (the API always passes the process's).
-   */
-  urlPolicy?: UrlPolicy;
   /**
    * Told when a user connects or disconnects an account (after `account_changed_at` is set), so
    * their sessions pick it up; default nothing.
@@ -114,31 +109,11 @@ export async function startAuthorization(
   browserNonce: string,
 ): Promise<URL> {
   assertOAuth(row);
-  const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: true });
-  let authorizationUrl: URL | undefined;
-  // Tokens are hidden: Connect and Reconnect always send the user to the authorization server.
-  const store = accountStore(deps, row, { browserNonce, ignoreTokens: true });
-  const provider = accountProvider(deps, row, store, {
-    onRedirect: (url) => {
-      authorizationUrl = url;
-    },
-    fetchFn: network.fetch,
-  });
   try {
-    await auth(provider, { serverUrl: row.url, fetchFn: network.fetch });
+    return await beginAuthorization(deps, row, browserNonce);
   } catch (error) {
-    throw new AuthorizationServerError(
-      `Cannot start the authorization for ${row.name} at ${new URL(row.url).origin}: ${describeError(error)}`,
-    );
-  } finally {
-    await network.close();
+    throw new AuthorizationServerError(describeError(error));
   }
-  if (!authorizationUrl) {
-    throw new AuthorizationServerError(
-      `The authorization for ${row.name} finished without sending you to the authorization server; try again.`,
-    );
-  }
-  return authorizationUrl;
 }
 
 /** What the callback found: whose server, and whether the account is now connected. */

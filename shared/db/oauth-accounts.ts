@@ -5,9 +5,13 @@
  * {@link DatabaseOAuthFlowStore}, with Switchboard's redirect URI and client identity derived
  * from `PUBLIC_URL`.
  */
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { eq } from 'drizzle-orm';
+import { describeError } from '../errors.js';
+import { GuardedNetwork } from '../mcp/guarded-network.js';
 import { AuthorizationCodeProvider } from '../mcp/oauth/index.js';
+import type { UrlPolicy } from '../mcp/url-policy.js';
 import type { SecretBox } from '../secrets.js';
 import { DatabaseOAuthFlowStore, type DatabaseOAuthFlowStoreOptions } from './oauth-flow-store.js';
 import type { Database } from './open.js';
@@ -26,6 +30,11 @@ export interface OAuthAccountDeps {
   secrets: SecretBox;
   /** `PUBLIC_URL` (or `http://HOST:PORT`), without a trailing slash. */
   publicUrl: string;
+  /**
+   * Where the authorization server and the MCP server may be (DESIGN §9.3); default any, as an
+   * `McpConnection` without a policy (both programs pass the process's).
+   */
+  urlPolicy?: UrlPolicy;
 }
 
 /** The `redirect_uri` registered with authorization servers: `<PUBLIC_URL>/api/oauth/callback`. */
@@ -120,4 +129,51 @@ export async function markAccountChanged(
   at = new Date(),
 ): Promise<void> {
   await db.update(mcpServers).set({ accountChangedAt: at }).where(eq(mcpServers.id, serverId));
+}
+
+/**
+ * Starts an authorization of a server's account for a browser: discovery, client registration
+ * and an authorization request recorded for the callback (single use, 10 minutes, bound to the
+ * user, the server, the PKCE verifier and `browserNonce`). Stored tokens are ignored: the user is
+ * always sent to the authorization server.
+ *
+ * @param browserNonce the nonce the browser will carry in its cookie to the callback.
+ * @returns the authorization URL to send the browser to.
+ * @throws Error naming the server and what failed (discovery, registration, the authorization
+ *   server), in words.
+ */
+export async function beginAuthorization(
+  deps: OAuthAccountDeps,
+  row: McpServerRow,
+  browserNonce: string,
+): Promise<URL> {
+  if (row.auth.type !== 'oauth' || !row.url) {
+    throw new Error(`${row.name} is not an oauth server with a URL`);
+  }
+  const serverUrl = row.url;
+  const network = new GuardedNetwork(deps.urlPolicy ?? { allowPrivateNetworks: true });
+  let authorizationUrl: URL | undefined;
+  const store = accountStore(deps, row, { browserNonce, ignoreTokens: true });
+  const provider = accountProvider(deps, row, store, {
+    onRedirect: (url) => {
+      authorizationUrl = url;
+    },
+    fetchFn: network.fetch,
+  });
+  try {
+    await auth(provider, { serverUrl, fetchFn: network.fetch });
+  } catch (error) {
+    throw new Error(
+      `Cannot start the authorization for ${row.name} at ${new URL(serverUrl).origin}: ${describeError(error)}`,
+      { cause: error },
+    );
+  } finally {
+    await network.close();
+  }
+  if (!authorizationUrl) {
+    throw new Error(
+      `The authorization for ${row.name} finished without a page to send you to; try again.`,
+    );
+  }
+  return authorizationUrl;
 }
