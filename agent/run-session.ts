@@ -24,6 +24,7 @@ import {
 } from '../shared/settings.js';
 import { watchServerChanges } from './live-config.js';
 import { loadUserToolsets, serverFingerprint, type UserToolsets } from './load-user-toolsets.js';
+import { accountLinksToolset, LINK_TOPIC } from './account-links.js';
 import { chooseSessionModels } from './model.js';
 import { admitOnlyParticipant, boundInputOptions } from './participant-binding.js';
 import { openSessionDatabase } from './session-database.js';
@@ -154,9 +155,35 @@ export async function runSession(
       'session tools ready',
     );
 
+    const identity = participantIdentity(userId);
+    // A user with `oauth` servers gets the tool that sends a sign-in link to their screen.
+    const oauthNames = (await listServers(database, userId, { activeOnly: true }))
+      .filter((row) => row.auth.type === 'oauth')
+      .map((row) => row.name);
+    const room = ctx.room;
+    const accountLinks =
+      oauthNames.length > 0
+        ? accountLinksToolset(
+            {
+              db: database.db,
+              secrets: database.secrets,
+              publicUrl: publicUrlOf(settings),
+              urlPolicy: connectionGuards(settings).urlPolicy,
+              servers: () => listServers(database, userId, { activeOnly: true }),
+              send: async (message) => {
+                await room?.localParticipant?.publishData(
+                  new TextEncoder().encode(JSON.stringify(message)),
+                  { reliable: true, topic: LINK_TOPIC, destination_identities: [identity] },
+                );
+              },
+              logger,
+            },
+            oauthNames,
+          )
+        : undefined;
     const agent = new voice.Agent({
       instructions: settings.AGENT_INSTRUCTIONS,
-      tools: tools.toolsets,
+      tools: accountLinks ? [...tools.toolsets, accountLinks] : tools.toolsets,
     });
     const sessionTools = tools;
     stopWatching = await watchServerChanges({
@@ -166,12 +193,11 @@ export async function runSession(
       readAllServers: () => listServers(database, userId),
       fingerprintOf: serverFingerprint,
       toolsets: sessionTools,
-      apply: (toolsets) => agent.updateTools(toolsets),
+      apply: (toolsets) => agent.updateTools(accountLinks ? [...toolsets, accountLinks] : toolsets),
       logger,
     });
     const { llm: model, stt, tts } = await models.build();
     const session = new voice.AgentSession({ llm: model, stt, tts });
-    const identity = participantIdentity(userId);
     if (ctx.room) {
       // Before start: the session registers its stream handlers there.
       admitOnlyParticipant(ctx.room, identity, (refused) =>

@@ -18,6 +18,7 @@ import {
   livekitTokenBody,
   livekitTokenResource,
   oauthCallbackQuery,
+  oauthConnectQuery,
   oauthDisconnectResource,
   oauthStartResource,
   roomCallsQuery,
@@ -277,6 +278,21 @@ export const API_ROUTES = {
     auth: 'none',
     query: oauthCallbackQuery,
     responses: { 302: { description: 'Back to the dashboard.' } },
+  }),
+  oauthConnectLink: defineRoute({
+    method: 'get',
+    path: '/api/oauth/connect',
+    operationId: 'oauthConnectLink',
+    summary: 'The link the agent sends to the screen to connect an account',
+    description:
+      'Opened from a `switchboard.link` data message: binds this browser to the authorization ' +
+      'the agent started (the link holds its nonce) and answers 302 to the authorization ' +
+      "server (`to`, which must carry that authorization's state). An expired or used link " +
+      'answers 302 to the dashboard with the reason.',
+    tag: 'oauth',
+    auth: 'none',
+    query: oauthConnectQuery,
+    responses: { 302: { description: 'To the authorization server, or back to the dashboard.' } },
   }),
   clientMetadata: defineRoute({
     method: 'get',

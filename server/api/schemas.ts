@@ -391,6 +391,12 @@ export const oauthCallbackQuery = z.looseObject({
   error_description: z.string().max(2048).optional(),
 });
 
+/** The query of `GET /api/oauth/connect`: the link's nonce and the authorization URL. */
+export const oauthConnectQuery = z.object({
+  link: z.string().min(20).max(200),
+  to: z.string().min(1).max(8192),
+});
+
 /** An RFC 9457 problem document, the body of every error. */
 export const problemResource = z
   .looseObject({

@@ -8,6 +8,7 @@
 import { Router, type Request, type Response } from 'express';
 import { API_ROUTES } from '../api/routes.js';
 import { parseRequest } from '../api/route-spec.js';
+import { findOAuthConnection, flowServerOfBrowser } from '../../shared/db/oauth.js';
 import { NotFoundError } from '../http/errors.js';
 import {
   clientMetadataDocument,
@@ -46,6 +47,14 @@ export function setBrowserCookie(res: Response, nonce: string, publicUrl: string
   });
 }
 
+/** The `authorization_endpoint` of a stored discovery state, if it has one. */
+function authorizationEndpointOf(discovery: unknown): URL | undefined {
+  const endpoint = (
+    discovery as { authorizationServerMetadata?: { authorization_endpoint?: unknown } }
+  )?.authorizationServerMetadata?.authorization_endpoint;
+  return typeof endpoint === 'string' && URL.canParse(endpoint) ? new URL(endpoint) : undefined;
+}
+
 /** The routes; mount at the app's root. */
 export function oauthRouter(deps: OAuthDeps): Router {
   const router = Router();
@@ -60,6 +69,38 @@ export function oauthRouter(deps: OAuthDeps): Router {
     // The code and state are spent; nothing of them goes further, not even as a Referer.
     res.set('Cache-Control', 'no-store').set('Referrer-Policy', 'no-referrer');
     res.redirect(302, `/dashboard/#/servers?${fragment}`);
+  });
+
+  router.get('/api/oauth/connect', async (req, res) => {
+    const { query } = parseRequest(API_ROUTES.oauthConnectLink, req);
+    // `to` is followed only when it carries the state of an authorization this link's nonce was
+    // bound to, and goes to the authorization endpoint discovered for that server: the link
+    // cannot send anyone anywhere else.
+    const target = URL.canParse(query.to) ? new URL(query.to) : undefined;
+    const state = target?.searchParams.get('state');
+    const serverId = state ? await flowServerOfBrowser(deps.db, state, query.link) : undefined;
+    const endpoint =
+      serverId === undefined
+        ? undefined
+        : authorizationEndpointOf(
+            (await findOAuthConnection(deps.db, deps.secrets, serverId))?.discovery,
+          );
+    const valid =
+      target !== undefined &&
+      endpoint !== undefined &&
+      `${target.origin}${target.pathname}` === `${endpoint.origin}${endpoint.pathname}`;
+    res.set('Cache-Control', 'no-store').set('Referrer-Policy', 'no-referrer');
+    if (!valid) {
+      const fragment = new URLSearchParams({
+        oauth: 'unknown_link',
+        message:
+          'This link has expired (10 minutes) or was used already: ask the agent for a new one, or press Connect account on the dashboard.',
+      });
+      res.redirect(302, `/dashboard/#/servers?${fragment}`);
+      return;
+    }
+    setBrowserCookie(res, query.link, deps.publicUrl);
+    res.redirect(302, target!.href);
   });
 
   router.get('/oauth/client-metadata.json', (req, res) => {

@@ -273,6 +273,34 @@ export async function takeOAuthFlow(
   };
 }
 
+/**
+ * The server of an authorization under way bound to the browser nonce `browserNonce` and still
+ * valid, without using it up (the callback takes it). Used by a link sent to the user's screen,
+ * which gives its browser the nonce before sending it to the authorization server.
+ *
+ * @returns the server id, or undefined when no such authorization is under way.
+ */
+export async function flowServerOfBrowser(
+  db: Database,
+  state: string,
+  browserNonce: string,
+  now = new Date(),
+): Promise<number | undefined> {
+  const [row] = await db
+    .select({
+      serverId: oauthFlows.serverId,
+      browserHash: oauthFlows.browserHash,
+      expiresAt: oauthFlows.expiresAt,
+    })
+    .from(oauthFlows)
+    .where(eq(oauthFlows.stateHash, hashState(state)));
+  const valid =
+    row !== undefined &&
+    row.expiresAt.getTime() > now.getTime() &&
+    row.browserHash === hashState(browserNonce);
+  return valid ? row.serverId : undefined;
+}
+
 /** Deletes the authorizations that expired before `now`; returns how many. */
 export async function deleteExpiredOAuthFlows(db: Database, now = new Date()): Promise<number> {
   const rows = await db
