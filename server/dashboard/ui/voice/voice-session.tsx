@@ -14,6 +14,7 @@ import {
   useVoiceAssistant,
 } from '@livekit/components-react';
 import { ConnectionState, Track } from 'livekit-client';
+import { AccountLinks } from './account-links.js';
 import { AgentStatePill } from './agent-state.js';
 import { useRoomCalls } from './room-calls.js';
 import { Transcript } from './transcript.js';
@@ -125,6 +126,7 @@ export function VoiceSession({ room, url, userId, error, onLeave }: VoiceSession
           calls={calls}
         />
       )}
+      <AccountLinks />
       {callsError ? (
         <p className="hint" id="calls-error">
           Tool calls could not be read: {callsError}
