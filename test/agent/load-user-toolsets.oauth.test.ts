@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { watchServerChanges } from '../../agent/live-config.js';
-import { loadUserToolsets, serverFingerprint } from '../../agent/load-user-toolsets.js';
+import { serverFingerprint } from '../../agent/load-user-toolsets.js';
 import { notifyServerChange } from '../../shared/db/notify.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer, getServer } from '../../shared/db/servers.js';
@@ -22,6 +22,7 @@ import {
   startAuthorizationServer,
   type AuthorizationServer,
 } from '../helpers/oauth-authorization-server.js';
+import { sandboxedToolsets } from '../helpers/sandboxed.js';
 import { silentLogger } from './fixtures.js';
 
 const PUBLIC_URL = 'http://127.0.0.1:9';
@@ -48,13 +49,12 @@ describe('an oauth server in a voice session', () => {
       url: as.mcpUrl,
       auth: { type: 'oauth' },
     });
-    const tools = await loadUserToolsets({
+    const tools = await sandboxedToolsets({
       db: database.db,
       secrets: database.secrets,
       userId: user.id,
       logger: silentLogger(),
       publicUrl: PUBLIC_URL,
-      guards: {},
     });
     const applied: string[][] = [];
     const stop = await watchServerChanges({

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../shared/logger.js';
-import { McpConnection } from '../../../../shared/mcp/connection.js';
+import { sandboxedConnection } from '../../../helpers/sandboxed.js';
 import { McpConnectionError } from '../../../../shared/mcp/errors.js';
 import {
   AuthorizationCodeProvider,
@@ -71,7 +71,7 @@ async function echo(
   server: AuthorizationServer,
   authProvider: AuthorizationCodeProvider,
 ): Promise<string> {
-  const connection = new McpConnection(config(server), { logger, authProvider });
+  const connection = sandboxedConnection(config(server), { logger, authProvider });
   try {
     await connection.connect();
     const result = await connection.callTool('echo', { message: 'hi' });
