@@ -105,6 +105,12 @@ export class DatabaseOAuthFlowStore implements OAuthFlowStore {
     await this.#options.onTokensSaved?.();
   }
 
+  async tokensExpireAt(): Promise<number | undefined> {
+    if (this.#ignoreTokens) return undefined;
+    const { db, box, serverId } = this.#options;
+    return (await findOAuthConnection(db, box, serverId))?.expiresAt?.getTime();
+  }
+
   pendingAuthorization(): PendingAuthorization | undefined {
     return this.#pending;
   }

@@ -40,6 +40,13 @@ import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { OAuthFlowStore, OAuthInvalidation } from './flow-store.js';
 import { OAuthAuthorizationRequiredError, OAuthCallbackError } from './oauth-errors.js';
 
+/**
+ * How long before their expiry tokens are refreshed, in milliseconds (60 s, or half the lifetime
+ * of tokens that live less than two minutes): a request is never sent with a token about to lapse
+ * on the way.
+ */
+export const REFRESH_BEFORE_EXPIRY_MS = 60_000;
+
 /** `client_name` Switchboard registers under. */
 const DEFAULT_CLIENT_NAME = 'switchboard';
 
@@ -120,6 +127,10 @@ export class AuthorizationCodeProvider implements OAuthClientProvider {
   #tokensRefused = false;
   /** Set by a 403 `insufficient_scope` challenge until new tokens are saved. */
   #scopeRefused = false;
+  /** Set while {@link tokens} refreshes tokens about to expire. */
+  #refreshing = false;
+  /** The transport's (guarded) fetch, seen by {@link observeFetch}, for refreshes. */
+  #transportFetch?: FetchLike;
 
   /**
    * @throws Error when `clientMetadataUrl` is not an HTTPS URL with a path (SEP-991).
@@ -207,7 +218,17 @@ export class AuthorizationCodeProvider implements OAuthClientProvider {
    * the module doc), until new tokens are saved.
    */
   async tokens(): Promise<OAuthTokens | undefined> {
-    const tokens = (await this.#store.tokens()) ?? undefined;
+    let tokens = (await this.#store.tokens()) ?? undefined;
+    if (tokens?.refresh_token && !this.#scopeRefused && !this.#refreshing) {
+      const expiresAt = await this.#store.tokensExpireAt?.();
+      // A minute before, or half the lifetime of short-lived tokens.
+      const lifetimeMs = typeof tokens.expires_in === 'number' ? tokens.expires_in * 1000 : 0;
+      const margin = Math.min(REFRESH_BEFORE_EXPIRY_MS, lifetimeMs / 2);
+      if (expiresAt !== undefined && expiresAt - this.#now() < margin) {
+        await this.#refreshNow();
+        tokens = (await this.#store.tokens()) ?? undefined;
+      }
+    }
     if (!tokens || !this.#scopeRefused) return tokens;
     const withoutRefresh = { ...tokens };
     delete withoutRefresh.refresh_token;
@@ -245,6 +266,7 @@ export class AuthorizationCodeProvider implements OAuthClientProvider {
    * `error="insufficient_scope"` makes the next `auth()` authorize anew instead of refreshing.
    */
   observeFetch(fetchFn: FetchLike): FetchLike {
+    this.#transportFetch = fetchFn;
     return async (url, init) => {
       const response = await fetchFn(url, init);
       if (
@@ -355,6 +377,25 @@ export class AuthorizationCodeProvider implements OAuthClientProvider {
         'issuer_mismatch',
         `the redirect came from issuer ${JSON.stringify(iss)}, not ${metadata.issuer} (RFC 9207); the authorization may have been answered by another server`,
       );
+    }
+  }
+
+  /**
+   * Refreshes the tokens before they expire: the SDK's `auth()`, which with a refresh token
+   * refreshes (a refused refresh invalidates them, and the server's next 401 then leads to the
+   * usual `needs_authorization`). Its failure is left to that path.
+   */
+  async #refreshNow(): Promise<void> {
+    this.#refreshing = true;
+    try {
+      await auth(this, {
+        serverUrl: this.#options.serverUrl,
+        fetchFn: this.#options.fetchFn ?? this.#transportFetch,
+      });
+    } catch {
+      // The request goes out with what is stored; a 401 then runs the SDK's own handling.
+    } finally {
+      this.#refreshing = false;
     }
   }
 

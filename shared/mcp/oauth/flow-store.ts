@@ -46,6 +46,11 @@ export interface OAuthFlowStore {
   ): void | Promise<void>;
   tokens(): OAuthTokens | undefined | Promise<OAuthTokens | undefined>;
   saveTokens(tokens: OAuthTokens): void | Promise<void>;
+  /**
+   * When the stored access token expires, in epoch milliseconds (from `expires_in` at saving);
+   * undefined when unknown. The provider refreshes shortly before. Optional.
+   */
+  tokensExpireAt?(): number | undefined | Promise<number | undefined>;
   pendingAuthorization():
     PendingAuthorization | undefined | Promise<PendingAuthorization | undefined>;
   savePendingAuthorization(pending: PendingAuthorization): void | Promise<void>;
@@ -62,6 +67,10 @@ export interface OAuthFlowStore {
 export class InMemoryOAuthFlowStore implements OAuthFlowStore {
   readonly #clients = new Map<string, OAuthClientInformationMixed>();
   #tokens?: OAuthTokens;
+  #expiresAt?: number;
+
+  /** @param now clock in epoch milliseconds, for token expiry; default `Date.now`. */
+  constructor(private readonly now: () => number = Date.now) {}
   #pending?: PendingAuthorization;
   #discovery?: OAuthDiscoveryState;
 
@@ -82,6 +91,12 @@ export class InMemoryOAuthFlowStore implements OAuthFlowStore {
 
   saveTokens(tokens: OAuthTokens): void {
     this.#tokens = tokens;
+    this.#expiresAt =
+      typeof tokens.expires_in === 'number' ? this.now() + tokens.expires_in * 1000 : undefined;
+  }
+
+  tokensExpireAt(): number | undefined {
+    return this.#tokens ? this.#expiresAt : undefined;
   }
 
   pendingAuthorization(): PendingAuthorization | undefined {

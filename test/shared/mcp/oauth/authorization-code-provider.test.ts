@@ -52,7 +52,8 @@ function provider(
   server: AuthorizationServer,
   options: Partial<AuthorizationCodeProviderOptions> = {},
 ): { provider: AuthorizationCodeProvider; store: InMemoryOAuthFlowStore; urls: URL[] } {
-  const store = new InMemoryOAuthFlowStore();
+  const store =
+    options.store instanceof InMemoryOAuthFlowStore ? options.store : new InMemoryOAuthFlowStore();
   const urls: URL[] = [];
   const created = new AuthorizationCodeProvider({
     serverUrl: server.mcpUrl,
@@ -206,6 +207,23 @@ describe('AuthorizationCodeProvider', () => {
       ['refresh_token', true],
     ]);
     expect(flow.urls).toHaveLength(1);
+  });
+
+  it('refreshes a minute before the access token expires, without waiting for a 401', async () => {
+    let now = Date.now();
+    const clock = () => now;
+    const server = await start({ accessTokenLifetimeSeconds: 3600, now: clock });
+    const flow = provider(server, { now: clock, store: new InMemoryOAuthFlowStore(clock) });
+    await authorize(server, flow);
+    expect(await echo(server, flow.provider)).toBe('Echo: hi');
+    now += 3600_000 - 30_000;
+    const before = server.mcpStatuses.length;
+    expect(await echo(server, flow.provider)).toBe('Echo: hi');
+    expect(server.mcpStatuses.slice(before)).not.toContain(401);
+    expect(server.tokenRequests.map((r) => [r.grantType, r.ok])).toEqual([
+      ['authorization_code', true],
+      ['refresh_token', true],
+    ]);
   });
 
   it('refreshes when a token is revoked before it expires', async () => {
