@@ -51,6 +51,11 @@ export interface AuthorizationServerOptions {
    */
   clientIdMetadataDocuments?: boolean;
   /**
+   * The `redirect_uris` the stand-in metadata document of such a client lists; default the
+   * loopback `http://127.0.0.1/callback` (a native client such as the probe).
+   */
+  metadataDocumentRedirectUris?: string[];
+  /**
    * `iss` in the authorization response (RFC 9207): `issuer` (default) sends the real one and
    * advertises `authorization_response_iss_parameter_supported`; a string sends that instead;
    * `none` sends none and advertises nothing.
@@ -151,7 +156,10 @@ export async function startAuthorizationServer(
     getClient: (clientId) => {
       if (options.clientIdMetadataDocuments && clientId.startsWith('https://')) {
         // Stands in for fetching the document: a public client whose redirect is the loopback.
-        return { client_id: clientId, redirect_uris: ['http://127.0.0.1/callback'] };
+        return {
+          client_id: clientId,
+          redirect_uris: options.metadataDocumentRedirectUris ?? ['http://127.0.0.1/callback'],
+        };
       }
       return clients.get(clientId);
     },

@@ -350,6 +350,72 @@ describe(`connecting an account on ${process.env.DATABASE_URL ? 'Postgres' : 'PG
     expect(gone.status).toBe(409);
   });
 
+  it('presents its Client ID Metadata Document, served at PUBLIC_URL, when the server supports it', async () => {
+    const secure = 'https://switchboard.example.com';
+    const as = await authorizationServer({
+      clientIdMetadataDocuments: true,
+      metadataDocumentRedirectUris: [`${secure}/api/oauth/callback`],
+    });
+    const port = await freePort();
+    const httpsApi = await serve(sandboxedApp({ database, logger, publicUrl: secure }), port);
+    try {
+      const document = await httpsApi.request('GET', '/oauth/client-metadata.json');
+      expect(document.status).toBe(200);
+      expect(document.body).toEqual({
+        client_id: `${secure}/oauth/client-metadata.json`,
+        client_name: 'Switchboard',
+        client_uri: secure,
+        redirect_uris: [`${secure}/api/oauth/callback`],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+        application_type: 'web',
+      });
+
+      const created = await httpsApi.request('POST', '/api/mcp/servers', {
+        token: alice.token,
+        body: {
+          name: 'Cimd',
+          transport: 'streamable-http',
+          url: as.mcpUrl,
+          auth: { type: 'oauth' },
+        },
+      });
+      const started = await fetch(
+        `${httpsApi.baseUrl}/api/mcp/servers/${created.body.id}/oauth/start`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${alice.token}` },
+        },
+      );
+      const cookie = started.headers.getSetCookie()[0]!;
+      // Over an https PUBLIC_URL the cookie is Secure.
+      expect(cookie).toMatch(/; Secure/i);
+      const { authorizationUrl } = (await started.json()) as { authorizationUrl: string };
+      expect(new URL(authorizationUrl).searchParams.get('client_id')).toBe(
+        `${secure}/oauth/client-metadata.json`,
+      );
+      const redirect = await approveInBrowser(authorizationUrl);
+      expect(redirect.origin).toBe(secure);
+      // The browser reaches PUBLIC_URL: here, the API behind it.
+      const back = await fetch(`${httpsApi.baseUrl}${redirect.pathname}${redirect.search}`, {
+        redirect: 'manual',
+        headers: { cookie: cookie.split(';')[0]! },
+      });
+      expect(back.headers.get('location')).toMatch(/oauth=connected/);
+      expect(as.registrations).toEqual([]);
+      expect(as.tokenRequests).toEqual([
+        {
+          grantType: 'authorization_code',
+          clientId: `${secure}/oauth/client-metadata.json`,
+          ok: true,
+        },
+      ]);
+    } finally {
+      await httpsApi.close();
+    }
+  });
+
   it('serves no Client ID Metadata Document without an https PUBLIC_URL', async () => {
     const missing = await api.request('GET', '/oauth/client-metadata.json');
     expect(missing.status).toBe(404);
