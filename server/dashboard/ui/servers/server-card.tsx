@@ -170,7 +170,9 @@ export function ServerCard({ server, isAdmin, open, onToggle, onClose, store }: 
           </div>
         </dl>
         {server.lastError && server.isActive && status !== 'connected' ? (
-          <p className="error-text">{server.lastError}</p>
+          <p className={status === 'needs_authorization' ? 'auth-text' : 'error-text'}>
+            {server.lastError}
+          </p>
         ) : null}
       </div>
       <div className="actions" role="group" aria-label={`Actions for ${server.name}`}>
