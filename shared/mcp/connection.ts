@@ -6,6 +6,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { z } from 'zod';
 import {
@@ -112,8 +113,8 @@ export interface McpConnectionOptions extends ConnectionGuards {
   /**
    * The OAuth provider of a Streamable HTTP or SSE server whose credentials are not in its config:
    * a user's authorization code grant (`AuthorizationCodeProvider`). Used instead of the
-   * provider an OAuth `auth` config would build; ignored for stdio and WebSocket. Tokens it saves
-   * are not added to the scrubber here: add them through the provider's `onTokens`.
+   * provider an OAuth `auth` config would build; ignored for stdio and WebSocket. Every token it
+   * hands out or saves is added to the connection's scrubber.
    */
   authProvider?: OAuthClientProvider;
   /**
@@ -239,7 +240,8 @@ export class McpConnection {
       repeats: options.stderrRepeats,
     });
     this.#userToken = options.userToken;
-    this.#authProvider = options.authProvider;
+    this.#authProvider =
+      options.authProvider && scrubbingTokens(options.authProvider, this.#scrubber);
     this.#urlPolicy = options.urlPolicy ?? { allowPrivateNetworks: true };
     this.#allowedCommands = options.allowedCommands;
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -835,4 +837,40 @@ function describeTarget(config: McpServerConfig): string {
 
 function roundMs(ms: number): number {
   return Math.round(ms * 10) / 10;
+}
+
+/**
+ * The provider, with every token it hands out or saves added to the connection's scrubber, so an
+ * error or log line that quotes one says `[redacted]` (DESIGN §9.2). A proxy rather than a
+ * subclass: the provider is the caller's (a user's stored authorization), and its other members
+ * and its class are kept as they are.
+ */
+function scrubbingTokens(
+  provider: OAuthClientProvider,
+  scrubber: SecretScrubber,
+): OAuthClientProvider {
+  const learn = (tokens: OAuthTokens | undefined) => {
+    scrubber.add(tokens?.access_token);
+    scrubber.add(tokens?.refresh_token);
+  };
+  return new Proxy(provider, {
+    get(target, property) {
+      if (property === 'tokens') {
+        return async () => {
+          const tokens = await target.tokens();
+          learn(tokens);
+          return tokens;
+        };
+      }
+      if (property === 'saveTokens') {
+        return async (tokens: OAuthTokens) => {
+          learn(tokens);
+          await target.saveTokens(tokens);
+        };
+      }
+      // The target as receiver: its getters may read its private fields.
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../../shared/logger.js';
 import { sandboxedConnection } from '../../../helpers/sandboxed.js';
+import { SecretScrubber } from '../../../../shared/mcp/secret-scrubber.js';
 import { McpConnectionError } from '../../../../shared/mcp/errors.js';
 import {
   AuthorizationCodeProvider,
@@ -224,6 +225,27 @@ describe('AuthorizationCodeProvider', () => {
       ['authorization_code', true],
       ['refresh_token', true],
     ]);
+  });
+
+  it("teaches the connection's scrubber every token it uses, so errors never quote one", async () => {
+    const server = await start();
+    const flow = provider(server);
+    await authorize(server, flow);
+    const scrubber = new SecretScrubber();
+    const connection = sandboxedConnection(config(server), {
+      logger,
+      authProvider: flow.provider,
+      scrubber,
+    });
+    try {
+      await connection.connect();
+    } finally {
+      await connection.close();
+    }
+    const tokens = (await flow.store.tokens())!;
+    expect(scrubber.scrub(`sent ${tokens.access_token} and ${tokens.refresh_token}`)).not.toMatch(
+      new RegExp(`${tokens.access_token}|${tokens.refresh_token}`),
+    );
   });
 
   it('refreshes when a token is revoked before it expires', async () => {
