@@ -12,7 +12,7 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { Database } from '../shared/db/open.js';
 import { mcpServers, type McpServerRow } from '../shared/db/schema.js';
-import { listServers } from '../shared/db/servers.js';
+import { listServers, updateServerStatus } from '../shared/db/servers.js';
 import type { SecretBox } from '../shared/secrets.js';
 import { recordToolCall } from '../shared/db/tool-calls.js';
 import type { Logger } from '../shared/logger.js';
@@ -318,6 +318,20 @@ export class SessionToolsets implements UserToolsets {
         authProvider: this.#accountProvider(row),
         serverId: row.id,
       },
+      // An `oauth` server's status is its owner's (the monitor holds no tokens): when the
+      // session finds the account unusable, the dashboard says so, with the reason.
+      onStatusChange:
+        row.auth.type === 'oauth'
+          ? (change) => {
+              if (change.status !== 'needs_authorization') return;
+              void updateServerStatus(options.db, row.id, {
+                connectionStatus: 'needs_authorization',
+                lastError: change.error?.message ?? 'the account must be connected again',
+              }).catch((error: unknown) =>
+                this.#logger.warn({ serverId: row.id, err: error }, 'cannot record the status'),
+              );
+            }
+          : undefined,
     });
     return { row, connection, ready: connection.start() };
   }

@@ -78,6 +78,12 @@ describe('an oauth server in a voice session', () => {
           error: expect.stringMatching(/connect the account first/),
         },
       ]);
+      // The dashboard says so too: the session wrote the server's status.
+      await vi.waitFor(async () =>
+        expect((await getServer(database, user.id, row.id))?.connectionStatus).toBe(
+          'needs_authorization',
+        ),
+      );
       const requestsBefore = as.mcpStatuses.length;
 
       // The user connects the account in the browser: the API's callback stores the tokens,
