@@ -242,6 +242,13 @@ export class SupervisedConnection {
       return await this.#tracked(connection.callTool(name, args, options));
     } catch (error) {
       if (!(error instanceof McpConnectionError)) throw error;
+      if (authorizationRequiredReason(error)) {
+        // The account lacks the scope this call needs (or can no longer be refreshed): only the
+        // user can fix it. The connection waits, as at connect, until the account changes.
+        this.#dropConnection(error);
+        this.#scheduleRetry();
+        throw error;
+      }
       if (error.code !== 'not_connected' && error.code !== 'session_expired') throw error;
       this.#logger.info({ code: error.code }, 'reconnecting before sending the call once');
       this.#dropConnection(error);

@@ -126,4 +126,46 @@ describe('an oauth server in a voice session', () => {
       await tools.close();
     }
   }, 30_000);
+
+  it('turns to needs_authorization when a call needs more scope than the account granted', async () => {
+    const scoped = await startAuthorizationServer({ toolScopes: { whoami: ['admin'] } });
+    const user = await createTestUser(database);
+    const row = await createServer(database, {
+      userId: user.id,
+      name: 'Scoped',
+      transport: 'streamable-http',
+      url: scoped.mcpUrl,
+      auth: { type: 'oauth' },
+    });
+    const deps: OAuthDeps = { db: database.db, secrets: database.secrets, publicUrl: PUBLIC_URL };
+    const nonce = newBrowserNonce();
+    const redirect = await approveInBrowser(await startAuthorization(deps, row, nonce));
+    await finishAuthorization(deps, Object.fromEntries(redirect.searchParams), nonce);
+    const tools = await sandboxedToolsets({
+      db: database.db,
+      secrets: database.secrets,
+      userId: user.id,
+      logger: silentLogger(),
+      publicUrl: PUBLIC_URL,
+    });
+    try {
+      const toolset = tools.toolsets[0]!;
+      expect(toolset.connection.status).toBe('connected');
+      await expect(toolset.connection.callTool('whoami', {})).rejects.toThrow(
+        /more OAuth scope than the account granted/,
+      );
+      expect(toolset.connection.status).toBe('needs_authorization');
+      await vi.waitFor(async () =>
+        expect(await getServer(database, user.id, row.id)).toMatchObject({
+          connectionStatus: 'needs_authorization',
+          lastError: expect.stringMatching(/more OAuth scope/),
+        }),
+      );
+      // Other tools are not retried either until the account changes.
+      expect(toolset.connection.retryAt).toBeUndefined();
+    } finally {
+      await tools.close();
+      await scoped.close();
+    }
+  }, 30_000);
 });
