@@ -236,15 +236,18 @@ describe(`connecting an account on ${process.env.DATABASE_URL ? 'Postgres' : 'PG
     ]);
   });
 
-  it('refuses a replayed state, a callback in another browser, and one for nobody', async () => {
+  it('refuses a replayed or expired state, a callback in another browser, and one for nobody', async () => {
     const as = await authorizationServer();
     const server = await oauthServer(as);
     const browser = new Browser();
     const started = await browser.start(server.id);
     const redirect = await approveInBrowser(started.body.authorizationUrl);
 
-    // Another browser (another user sent the link) cannot finish it, and uses it up.
-    const stranger = await new Browser().callback(redirect);
+    // Another user, in their own browser with their own authorization cookie, cannot finish
+    // it; nor can a browser without one. Either uses it up.
+    const bobBrowser = new Browser();
+    expect((await bobBrowser.start((await oauthServer(as, bob)).id, bob)).status).toBe(200);
+    const stranger = await bobBrowser.callback(redirect);
     expect(stranger.oauth).toBe('other_browser');
     expect(stranger.message).toMatch(/started in another browser/);
     const replay = await browser.callback(redirect);
@@ -254,6 +257,16 @@ describe(`connecting an account on ${process.env.DATABASE_URL ? 'Postgres' : 'PG
       tokens: null,
     });
     expect(as.tokenRequests).toEqual([]);
+
+    // One whose 10 minutes are over.
+    const late = await browser.start(server.id);
+    const lateRedirect = await approveInBrowser(late.body.authorizationUrl);
+    await database.db.update(oauthFlows).set({ expiresAt: new Date(Date.now() - 1000) });
+    const expired = await browser.callback(lateRedirect);
+    expect(expired.oauth).toBe('unknown_state');
+    expect(
+      await database.db.select().from(oauthFlows).where(eq(oauthFlows.serverId, server.id)),
+    ).toEqual([]);
 
     // A callback with no state at all.
     const bare = await browser.callback(new URL(`${publicUrl}/api/oauth/callback?code=x`));
