@@ -14,7 +14,7 @@ import type { Database } from '../shared/db/open.js';
 import { mcpServers, type McpServerRow } from '../shared/db/schema.js';
 import { listServers, updateServerStatus } from '../shared/db/servers.js';
 import type { SecretBox } from '../shared/secrets.js';
-import { recordToolCall } from '../shared/db/tool-calls.js';
+import { recordToolCalls } from '../shared/db/tool-calls.js';
 import type { Logger } from '../shared/logger.js';
 import { describeError } from '../shared/errors.js';
 import { configFromColumns } from '../shared/mcp/index.js';
@@ -24,7 +24,8 @@ import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.
 import { accountProvider, accountStore } from '../shared/db/oauth-accounts.js';
 import type { ToolsetRegistry } from './live-config.js';
 import { McpToolset } from './mcp-toolset.js';
-import type { ToolCallRecorder, ToolCallScope } from './tool-call-log.js';
+import type { ToolCallRecorder, ToolCallScope, ToolCallSink } from './tool-call-log.js';
+import { ToolCallBatcher } from './tool-call-batch.js';
 import { DEFAULT_FILLER_AFTER_MS } from './slow-calls.js';
 
 /** Default of {@link LoadUserToolsetsOptions.publicUrl}: the API's default address. */
@@ -44,7 +45,10 @@ export interface LoadUserToolsetsOptions {
   roomName?: string | null;
   /** An id of the agent session (e.g. the LiveKit job id), recorded with each call. */
   sessionId?: string | null;
-  /** Where tool calls are recorded; default `recordToolCall` on `db`. */
+  /**
+   * Records each tool call by itself, one call per row (tests); default: the session's
+   * `ToolCallBatcher`, which writes batches with `recordToolCalls` on `db`.
+   */
   recordToolCall?: ToolCallRecorder;
   /** Longest tool result handed to the model, in characters; default 8000. */
   maxResultChars?: number;
@@ -103,7 +107,10 @@ export interface UserToolsets extends ToolsetRegistry<McpToolset> {
   unavailable: UnavailableServer[];
   /** Names of servers still connecting when the start deadline passed; their tools come later. */
   pending: string[];
-  /** Closes every current toolset's connection (ending stdio child processes). Never rejects. */
+  /**
+   * Closes every current toolset's connection (ending stdio child processes) and writes the tool
+   * calls not yet recorded, so call it before closing the database. Never rejects.
+   */
   close(): Promise<void>;
 }
 
@@ -176,7 +183,9 @@ export class SessionToolsets implements UserToolsets {
   readonly pending: string[] = [];
   readonly #options: LoadUserToolsetsOptions;
   readonly #logger: Logger;
-  readonly #record: ToolCallRecorder;
+  /** Where every toolset's calls go; a batcher is flushed when the session closes. */
+  readonly #record: ToolCallRecorder | ToolCallSink;
+  readonly #batcher?: ToolCallBatcher;
   readonly #scope: ToolCallScope;
   readonly #taken = new Set<string>();
   /** The current toolsets by server id, with the fingerprint of the row each was made from. */
@@ -186,7 +195,16 @@ export class SessionToolsets implements UserToolsets {
   private constructor(options: LoadUserToolsetsOptions) {
     this.#options = options;
     this.#logger = options.logger;
-    this.#record = options.recordToolCall ?? ((toolCall) => recordToolCall(options.db, toolCall));
+    if (options.recordToolCall) {
+      this.#record = options.recordToolCall;
+    } else {
+      // One batcher for all the session's toolsets: one INSERT per batch, whatever the server.
+      this.#batcher = new ToolCallBatcher({
+        write: (records) => recordToolCalls(options.db, records),
+        logger: options.logger,
+      });
+      this.#record = this.#batcher;
+    }
     this.#scope = {
       userId: options.userId,
       roomName: options.roomName ?? null,
@@ -286,11 +304,15 @@ export class SessionToolsets implements UserToolsets {
     if (entry) await this.#closeToolset(entry.toolset);
   }
 
-  /** Closes every current toolset's connection (ending stdio child processes). Never rejects. */
+  /**
+   * Closes every current toolset's connection (ending stdio child processes), then writes the
+   * tool calls still buffered (the database must stay open until this resolves). Never rejects.
+   */
   async close(): Promise<void> {
     const all = [...this.#live.values()].map((entry) => entry.toolset);
     this.#live.clear();
     await Promise.all(all.map((toolset) => this.#closeToolset(toolset)));
+    await this.#batcher?.flush();
   }
 
   /**

@@ -35,7 +35,12 @@ import {
 } from './background-calls.js';
 import { ServerConfirmations } from './confirmation.js';
 import { SlowCall, SlowCallWatch } from './slow-calls.js';
-import { ToolCallLog, type ToolCallRecorder, type ToolCallScope } from './tool-call-log.js';
+import {
+  ToolCallLog,
+  type ToolCallRecorder,
+  type ToolCallScope,
+  type ToolCallSink,
+} from './tool-call-log.js';
 import { callFailedSentence, toolSaidSentence } from './tool-errors.js';
 import { CONFIRM_TOOL_NAME, isLongRunning, needsConfirmation } from '../shared/mcp/tool-policy.js';
 
@@ -69,8 +74,11 @@ export interface McpToolsetOptions {
    */
   taken?: Set<string>;
   scope: ToolCallScope;
-  /** Where calls are recorded; default nowhere. */
-  recordToolCall?: ToolCallRecorder;
+  /**
+   * Where calls are recorded: the session's batcher (a {@link ToolCallSink}) or a recorder called
+   * once per call; default nowhere.
+   */
+  recordToolCall?: ToolCallRecorder | ToolCallSink;
   /** Longest result handed to the model, in characters (`MCP_MAX_RESULT_CHARS`); default 8000. */
   maxResultChars?: number;
   /**
@@ -178,9 +186,10 @@ export class McpToolset extends llm.Toolset {
   }
 
   /**
-   * Resolves when every `tool_calls` write started so far has finished or failed (failures are
-   * logged, never thrown). `aclose()` does not wait for them: a hanging database must not keep
-   * an MCP child process alive; closing the database lets queued writes finish or fail.
+   * Writes this toolset's recorded calls now (with a session batcher: every buffered row of the
+   * session) and resolves when they are written or have failed (failures are logged, never
+   * thrown). `aclose()` does not wait for them: a hanging database must not keep an MCP child
+   * process alive; the session flushes its batcher after closing its toolsets.
    */
   async flushRecords(): Promise<void> {
     await this.#log.flush();

@@ -111,6 +111,7 @@ export async function runSession(
       await stopWatching?.().catch((error: unknown) =>
         logger.warn({ err: error }, 'could not stop listening for server changes'),
       );
+      // Closing the tools also writes their buffered tool calls, so the database closes after.
       await tools?.close();
       await database.close();
       logger.info({ userId }, 'session resources closed');

@@ -23,14 +23,33 @@ export interface ToolCallRecord {
  * are stored as U+FFFD (PostgreSQL cannot store NUL; see `storable`).
  */
 export async function recordToolCall(db: Database, record: ToolCallRecord): Promise<void> {
-  await db.insert(toolCalls).values({
+  await db.insert(toolCalls).values(storableCall(record));
+}
+
+/**
+ * Appends many tool calls to `tool_calls` with one multi-row INSERT (all or none), stored as
+ * {@link recordToolCall} stores each. An empty list writes nothing.
+ *
+ * @throws the database's error when the INSERT fails; no row of the list is then stored.
+ */
+export async function recordToolCalls(
+  db: Database,
+  records: readonly ToolCallRecord[],
+): Promise<void> {
+  if (records.length === 0) return;
+  await db.insert(toolCalls).values(records.map(storableCall));
+}
+
+/** The row of one call: texts made storable, the duration rounded to whole milliseconds. */
+function storableCall(record: ToolCallRecord) {
+  return {
     ...record,
     toolName: storable(record.toolName),
     roomName: storable(record.roomName),
     sessionId: storable(record.sessionId),
     error: storable(record.error),
     durationMs: Math.round(record.durationMs),
-  });
+  };
 }
 
 /** A server's most recent tool calls, newest first. */

@@ -1,5 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ToolCallLog, type ToolCallRecorder } from '../../agent/tool-call-log.js';
+import {
+  ToolCallLog,
+  type ToolCallRecorder,
+  type ToolCallSink,
+} from '../../agent/tool-call-log.js';
 import type { ToolCallRecord } from '../../shared/db/tool-calls.js';
 import { silentLogger } from './fixtures.js';
 
@@ -49,17 +53,30 @@ describe('ToolCallLog', () => {
     );
   });
 
-  it('writes only the log line without a recorder', async () => {
+  it('hands the row to a sink and flushes the sink on flush', async () => {
+    const sink: ToolCallSink = { add: vi.fn(), flush: vi.fn(async () => {}) };
+    const log = new ToolCallLog(sink, silentLogger());
+
+    log.record(record);
+    await log.flush();
+
+    expect(sink.add).toHaveBeenCalledWith(record);
+    expect(sink.flush).toHaveBeenCalledOnce();
+  });
+
+  it('writes only a debug log line without a recorder', async () => {
     const logger = silentLogger();
     const info = vi.spyOn(logger, 'info');
+    const debug = vi.spyOn(logger, 'debug');
     const log = new ToolCallLog(undefined, logger);
 
     log.record(record);
     await log.flush();
 
-    expect(info).toHaveBeenCalledWith(
+    expect(debug).toHaveBeenCalledWith(
       { tool: 'echo', durationMs: 12, ok: true },
       'mcp tool called',
     );
+    expect(info).not.toHaveBeenCalled();
   });
 });

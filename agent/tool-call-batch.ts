@@ -1,0 +1,171 @@
+/**
+ * Batched audit writes: {@link ToolCallBatcher} buffers a session's finished tool calls and
+ * writes them with one multi-row INSERT (`recordToolCalls`) at most every `intervalMs`, or as
+ * soon as `maxBatchRows` are waiting, so a busy session costs one round trip per batch instead of
+ * one per call, and a tool result never waits for the database.
+ *
+ * It lives in `agent/` because only agent sessions record tool calls; the API only reads them.
+ */
+import type { ToolCallRecord } from '../shared/db/tool-calls.js';
+import { describeError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { ToolCallSink } from './tool-call-log.js';
+
+/**
+ * Writes a batch of finished tool calls at once (normally `recordToolCalls` on the database),
+ * all or none. May reject; the batcher retries once, then reports and drops the batch.
+ */
+export type ToolCallWriter = (records: readonly ToolCallRecord[]) => Promise<void>;
+
+/** Default of {@link ToolCallBatcherOptions.intervalMs}. */
+export const DEFAULT_BATCH_INTERVAL_MS = 100;
+/** Default of {@link ToolCallBatcherOptions.maxBatchRows}. */
+export const DEFAULT_MAX_BATCH_ROWS = 100;
+/** Default of {@link ToolCallBatcherOptions.maxBufferedRows}. */
+export const DEFAULT_MAX_BUFFERED_ROWS = 10_000;
+/** Default of {@link ToolCallBatcherOptions.retryDelayMs}. */
+export const DEFAULT_RETRY_DELAY_MS = 200;
+
+/** Options of {@link ToolCallBatcher}. */
+export interface ToolCallBatcherOptions {
+  /** Where batches go. */
+  write: ToolCallWriter;
+  /** Gets one `warn` per batch that could not be written, with its row count. */
+  logger: Logger;
+  /** Longest time a row waits in the buffer before its batch is written, in ms; default 100. */
+  intervalMs?: number;
+  /** Most rows in one INSERT; this many waiting rows are written at once. Default 100. */
+  maxBatchRows?: number;
+  /**
+   * Most rows held while writes are slow or failing (the database is down); rows beyond it are
+   * dropped and counted in the next warning. Default 10,000.
+   */
+  maxBufferedRows?: number;
+  /** Wait before the one retry of a failed batch, in ms; default 200. */
+  retryDelayMs?: number;
+}
+
+/**
+ * Buffers the `tool_calls` rows of one session and writes them in batches, one batch at a time
+ * (rows that arrive during a write go in the next batch). A failed batch is retried once after
+ * `retryDelayMs`, then logged at `warn` with its row count (never its contents) and dropped; the
+ * buffer is capped at `maxBufferedRows`, so a database that stays down costs bounded memory.
+ * {@link flush} writes what is left (the session calls it when it closes, before the database
+ * closes).
+ */
+export class ToolCallBatcher implements ToolCallSink {
+  readonly #write: ToolCallWriter;
+  readonly #logger: Logger;
+  readonly #intervalMs: number;
+  readonly #maxBatchRows: number;
+  readonly #maxBufferedRows: number;
+  readonly #retryDelayMs: number;
+  #buffer: ToolCallRecord[] = [];
+  /** The pending start of a write, and how soon it was set to fire (ms). */
+  #timer?: { handle: NodeJS.Timeout; delayMs: number };
+  /** The running write loop; it ends when the buffer is empty. */
+  #writing?: Promise<void>;
+  /** Rows dropped because the buffer was full, not yet reported. */
+  #dropped = 0;
+
+  /** @param options the writer, logger and limits; see {@link ToolCallBatcherOptions}. */
+  constructor(options: ToolCallBatcherOptions) {
+    this.#write = options.write;
+    this.#logger = options.logger;
+    this.#intervalMs = options.intervalMs ?? DEFAULT_BATCH_INTERVAL_MS;
+    this.#maxBatchRows = options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS;
+    this.#maxBufferedRows = options.maxBufferedRows ?? DEFAULT_MAX_BUFFERED_ROWS;
+    this.#retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+  }
+
+  /** Rows waiting to be written (not counting a batch being written). */
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
+  /**
+   * Buffers one row and returns at once; it is written within `intervalMs`, or sooner when the
+   * buffer reaches `maxBatchRows`. The write never starts on the caller's stack. Never throws.
+   */
+  add(record: ToolCallRecord): void {
+    if (this.#buffer.length >= this.#maxBufferedRows) {
+      this.#dropped += 1;
+      return;
+    }
+    this.#buffer.push(record);
+    // A running write loop takes the new row when its current batch is done.
+    if (this.#writing) return;
+    this.#schedule(this.#buffer.length >= this.#maxBatchRows ? 0 : this.#intervalMs);
+  }
+
+  /**
+   * Writes every buffered row now and resolves when the buffer is empty and no write is running
+   * (rows added meanwhile included). Never rejects: failures are logged as for any batch.
+   */
+  async flush(): Promise<void> {
+    this.#cancelTimer();
+    this.#start();
+    await this.#writing;
+  }
+
+  /** Starts the write loop after `delayMs`, unless it is already due that soon. */
+  #schedule(delayMs: number): void {
+    if (this.#timer && this.#timer.delayMs <= delayMs) return;
+    this.#cancelTimer();
+    const handle = setTimeout(() => {
+      this.#timer = undefined;
+      this.#start();
+    }, delayMs);
+    // Buffered rows do not keep the process alive; a clean stop flushes them.
+    handle.unref();
+    this.#timer = { handle, delayMs };
+  }
+
+  #cancelTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer.handle);
+    this.#timer = undefined;
+  }
+
+  /** Starts the write loop unless it runs or there is nothing to write. */
+  #start(): void {
+    if (this.#writing || this.#buffer.length === 0) return;
+    this.#writing = this.#drain().finally(() => {
+      this.#writing = undefined;
+    });
+  }
+
+  /** Writes batches until the buffer is empty. Never rejects. */
+  async #drain(): Promise<void> {
+    while (this.#buffer.length > 0) {
+      this.#cancelTimer();
+      const batch = this.#buffer.splice(0, this.#maxBatchRows);
+      await this.#writeBatch(batch);
+    }
+  }
+
+  /** Writes one batch, retrying once; reports a lost batch and any dropped rows. */
+  async #writeBatch(batch: ToolCallRecord[]): Promise<void> {
+    let failure: { error: unknown } | undefined;
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, this.#retryDelayMs));
+      try {
+        await this.#write(batch);
+        failure = undefined;
+        break;
+      } catch (error) {
+        failure = { error };
+      }
+    }
+    const dropped = this.#dropped;
+    this.#dropped = 0;
+    if (failure) {
+      // The reason only: a database error may quote the whole statement with its values.
+      this.#logger.warn(
+        { err: describeError(failure.error).slice(0, 300), rows: batch.length, dropped },
+        'could not record tool calls',
+      );
+    } else if (dropped > 0) {
+      this.#logger.warn({ dropped }, 'tool calls were not recorded: the buffer was full');
+    }
+  }
+}
