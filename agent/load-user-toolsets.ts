@@ -50,6 +50,11 @@ export interface LoadUserToolsetsOptions {
    * `ToolCallBatcher`, which writes batches with `recordToolCalls` on `db`.
    */
   recordToolCall?: ToolCallRecorder;
+  /**
+   * Longest time a finished call's `tool_calls` row waits to be written with others, in
+   * milliseconds; default `DEFAULT_BATCH_INTERVAL_MS` (100). Unused with `recordToolCall`.
+   */
+  recordIntervalMs?: number;
   /** Longest tool result handed to the model, in characters; default 8000. */
   maxResultChars?: number;
   /**
@@ -202,6 +207,7 @@ export class SessionToolsets implements UserToolsets {
       this.#batcher = new ToolCallBatcher({
         write: (records) => recordToolCalls(options.db, records),
         logger: options.logger,
+        intervalMs: options.recordIntervalMs,
       });
       this.#record = this.#batcher;
     }

@@ -47,8 +47,10 @@ describe('McpToolset in an AgentSession', () => {
   async function startSession(
     responses: voice.testing.FakeLLMResponse[],
     recordToolCall?: ToolCallRecorder,
+    recordIntervalMs?: number,
   ): Promise<{ session: voice.AgentSession; toolset: McpToolset }> {
     tools = await sandboxedToolsets({
+      recordIntervalMs,
       // Every server's first attempt ends the wait, not the deadline, even on a busy machine.
       startDeadlineMs: 60_000,
       db: handle.db,
@@ -130,6 +132,25 @@ describe('McpToolset in an AgentSession', () => {
         ok: true,
         error: null,
       }),
+    ]);
+  });
+
+  it('writes the calls still buffered when the session closes its tools', async () => {
+    const { session } = await startSession(
+      [{ input: 'echo bye', toolCalls: [{ name: 'everything__echo', args: { message: 'bye' } }] }],
+      undefined,
+      // The batch interval never comes during the test: only closing writes the row.
+      3_600_000,
+    );
+
+    const result = await session.run({ userInput: 'echo bye' }).wait();
+    result.expect.nextEvent().isFunctionCall({ name: 'everything__echo' });
+    result.expect.nextEvent().isFunctionCallOutput({ isError: false });
+    expect(await recordedCalls()).toEqual([]);
+
+    await tools!.close();
+    expect(await recordedCalls()).toEqual([
+      expect.objectContaining({ toolName: 'echo', sessionId: SESSION_ID, ok: true }),
     ]);
   });
 
