@@ -32,6 +32,9 @@ export interface AccountLinkMessage {
   url: string;
 }
 
+/** Shortest time between two links for the same server in one session, in milliseconds. */
+export const LINK_INTERVAL_MS = 30_000;
+
 /** Options of {@link accountLinksToolset}. */
 export interface AccountLinksOptions extends OAuthAccountDeps {
   /** The user's active servers now (the session's live list). */
@@ -39,6 +42,14 @@ export interface AccountLinksOptions extends OAuthAccountDeps {
   /** Sends a message to the user's participant only (a reliable LiveKit data message). */
   send: (message: AccountLinkMessage) => Promise<void>;
   logger: Logger;
+  /**
+   * When each server's last link was sent (epoch ms), so that a model told to ask again and
+   * again (a prompt injection in a tool result, say) cannot flood the screen; one map per
+   * session. Default: a map of this options object's own.
+   */
+  sentAt?: Map<number, number>;
+  /** Clock in epoch milliseconds; default `Date.now`. */
+  now?: () => number;
 }
 
 /** The tool's description: when the model should call it. */
@@ -92,6 +103,12 @@ export async function sendAccountLink(options: AccountLinksOptions, name: string
   if (account?.tokens && !account.reason) {
     return `The ${row.name} account is already connected.`;
   }
+  const now = (options.now ?? Date.now)();
+  options.sentAt ??= new Map();
+  const last = options.sentAt.get(row.id);
+  if (last !== undefined && now - last < LINK_INTERVAL_MS) {
+    return `A link to connect the ${row.name} account is already on the user's screen; tell them to open it.`;
+  }
   // The link's nonce: whoever opens the link first is the browser that may finish the sign-in.
   const link = randomBytes(32).toString('base64url');
   let authorizationUrl: URL;
@@ -110,6 +127,7 @@ export async function sendAccountLink(options: AccountLinksOptions, name: string
     server: row.name,
     url: url.href,
   });
+  options.sentAt.set(row.id, now);
   options.logger.info({ serverId: row.id }, 'account link sent to the screen');
   return (
     `A link to connect the ${row.name} account is on the user's screen now. Tell them to open ` +

@@ -223,7 +223,8 @@ export interface OAuthFlow {
 }
 
 /**
- * Records an authorization under way, found later by its `state`.
+ * Records an authorization under way, found later by its `state`, and deletes the ones that
+ * expired before `now`.
  *
  * @param ttlMs how long the callback may take; default {@link OAUTH_FLOW_TTL_MS}.
  */
@@ -235,6 +236,9 @@ export async function createOAuthFlow(
   now = new Date(),
 ): Promise<void> {
   const stateHash = hashState(flow.state);
+  // Authorizations nobody finished are cleared as new ones start (indexed by expiry), so the
+  // table holds at most ten minutes' worth.
+  await deleteExpiredOAuthFlows(db, now);
   await db.insert(oauthFlows).values({
     stateHash,
     userId: flow.userId,

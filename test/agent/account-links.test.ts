@@ -112,9 +112,34 @@ describe('connect_account', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('sends one link per server per 30 s however often the model asks', async () => {
+    let now = 1_000_000;
+    const flood: AccountLinkMessage[] = [];
+    const row = await createServer(database, {
+      userId,
+      name: 'Calendar flood',
+      transport: 'streamable-http',
+      url: as.mcpUrl,
+      auth: { type: 'oauth' },
+    });
+    const limited: AccountLinksOptions = {
+      ...options,
+      send: async (message) => void flood.push(message),
+      sentAt: new Map(),
+      now: () => now,
+    };
+    expect(await sendAccountLink(limited, 'Calendar flood')).toMatch(/is on the user's screen now/);
+    expect(await sendAccountLink(limited, 'Calendar flood')).toMatch(
+      /already on the user's screen/,
+    );
+    now += 30_000;
+    expect(await sendAccountLink(limited, 'Calendar flood')).toMatch(/is on the user's screen now/);
+    expect(flood.map((message) => message.serverId)).toEqual([row.id, row.id]);
+  });
+
   it('names the services that sign in when asked for one that does not', async () => {
     expect(await sendAccountLink(options, 'Calendar')).toBe(
-      'There is no service named Calendar to connect; the ones that sign in are Tracker.',
+      'There is no service named Calendar to connect; the ones that sign in are Tracker, Calendar flood.',
     );
   });
 

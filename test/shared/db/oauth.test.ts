@@ -209,6 +209,19 @@ describe(`OAuth queries on ${process.env.DATABASE_URL ? 'Postgres' : 'PGlite'}`,
     await createOAuthFlow(database.db, database.secrets, { ...flow, state: 'new' }, 600_000, now);
     expect(await deleteExpiredOAuthFlows(database.db, new Date(now.getTime() + 2000))).toBe(1);
     expect(await takeOAuthFlow(database.db, database.secrets, 'new', now)).toBeDefined();
+
+    // Starting one clears those nobody finished.
+    await createOAuthFlow(database.db, database.secrets, { ...flow, state: 'stale' }, 1000, now);
+    const later2 = new Date(now.getTime() + 5000);
+    await createOAuthFlow(
+      database.db,
+      database.secrets,
+      { ...flow, state: 'fresh' },
+      600_000,
+      later2,
+    );
+    const states = (await database.db.select().from(oauthFlows)).map((row) => row.stateHash);
+    expect(states).toEqual([hashState('fresh')]);
   });
 
   it('goes with the server: deleting a server deletes its account and flows', async () => {
