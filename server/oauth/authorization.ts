@@ -205,7 +205,7 @@ export async function finishAuthorization(
 
 /** Why a server shows `needs_authorization` before its owner connected an account. */
 export const NOT_CONNECTED_REASON =
-  'Connect your account: this server signs you in with OAuth (Connect account on the dashboard).';
+  'Connect your account: this server signs each user in with OAuth. Press Connect account, or ask the agent in a voice session.';
 
 /**
  * Disconnects the account of a server's owner: revokes the refresh token (or the access token)

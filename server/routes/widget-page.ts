@@ -19,6 +19,7 @@ export const WIDGET_PAGE_HTML = `<!doctype html>
     <meta name="referrer" content="no-referrer" />
     <title>Switchboard status</title>
     <link rel="icon" href="data:," />
+    <link rel="stylesheet" href="/dashboard/pills.css" />
     <link rel="stylesheet" href="/dashboard/widget.css" />
     <script type="module" src="/dashboard/widget.js"></script>
   </head>

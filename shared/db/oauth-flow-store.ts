@@ -51,8 +51,6 @@ export interface DatabaseOAuthFlowStoreOptions {
   pending?: PendingAuthorization;
   /** Hide the stored tokens, so that the SDK authorizes anew (Connect, Reconnect). */
   ignoreTokens?: boolean;
-  /** Called after new tokens are stored (e.g. to tell the user's sessions). */
-  onTokensSaved?: () => void | Promise<void>;
 }
 
 /** An {@link OAuthFlowStore} over the OAuth tables; create one per authorization step. */
@@ -61,6 +59,8 @@ export class DatabaseOAuthFlowStore implements OAuthFlowStore {
   #pending: PendingAuthorization | undefined;
   #discovery: OAuthDiscoveryState | undefined;
   #ignoreTokens: boolean;
+  /** The expiry of the tokens {@link tokens} read last. */
+  #expiresAt: number | undefined;
 
   /** @param options the database, the server and user, and what this step is. */
   constructor(options: DatabaseOAuthFlowStoreOptions) {
@@ -85,11 +85,17 @@ export class DatabaseOAuthFlowStore implements OAuthFlowStore {
     await saveClientRegistration(db, box, authorizationServerUrl, redirectUri, information);
   }
 
+  /**
+   * The stored tokens, read from the database on every call (another process, the API's Test or
+   * another session, may have refreshed them). The expiry read with them is kept for
+   * {@link tokensExpireAt}, which the provider asks right after, so one request reads once.
+   */
   async tokens(): Promise<OAuthTokens | undefined> {
     if (this.#ignoreTokens) return undefined;
     const { db, box, serverId } = this.#options;
-    const tokens = (await findOAuthConnection(db, box, serverId))?.tokens;
-    return (tokens ?? undefined) as OAuthTokens | undefined;
+    const connection = await findOAuthConnection(db, box, serverId);
+    this.#expiresAt = connection?.tokens ? connection.expiresAt?.getTime() : undefined;
+    return (connection?.tokens ?? undefined) as OAuthTokens | undefined;
   }
 
   async saveTokens(tokens: OAuthTokens): Promise<void> {
@@ -102,13 +108,11 @@ export class DatabaseOAuthFlowStore implements OAuthFlowStore {
       tokens: tokens as unknown as Record<string, unknown>,
     });
     this.#ignoreTokens = false;
-    await this.#options.onTokensSaved?.();
   }
 
-  async tokensExpireAt(): Promise<number | undefined> {
-    if (this.#ignoreTokens) return undefined;
-    const { db, box, serverId } = this.#options;
-    return (await findOAuthConnection(db, box, serverId))?.expiresAt?.getTime();
+  /** When the tokens last read by {@link tokens} expire, in epoch milliseconds. */
+  tokensExpireAt(): number | undefined {
+    return this.#ignoreTokens ? undefined : this.#expiresAt;
   }
 
   pendingAuthorization(): PendingAuthorization | undefined {

@@ -5,8 +5,8 @@
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, messageOf } from '../api.js';
-import { when } from '../format.js';
 import { useNotice } from '../notice.js';
+import { TokenRow } from './token-row.js';
 import type { ApiToken } from '../types.js';
 
 /** A widget token as `GET /api/widget-tokens` lists it: the same fields as an API token. */
@@ -113,32 +113,12 @@ export function WidgetTokens() {
       ) : null}
       <ul id="widget-token-list" className="rows">
         {tokens.map((token) => (
-          <li
+          <TokenRow
             key={token.id}
-            data-widget-token-id={token.id}
-            data-revoked={String(Boolean(token.revokedAt))}
-          >
-            <div>
-              <strong>{token.label || '(no label)'}</strong>
-              <span className="hint">
-                {' '}
-                created {when(token.createdAt)} · last used{' '}
-                {token.lastUsedAt ? when(token.lastUsedAt) : 'never'}
-              </span>
-            </div>
-            {token.revokedAt ? (
-              <span className="hint">revoked {when(token.revokedAt)}</span>
-            ) : (
-              <button
-                type="button"
-                className="danger"
-                data-action="revoke"
-                onClick={() => void revoke(token)}
-              >
-                Revoke
-              </button>
-            )}
-          </li>
+            token={token}
+            idAttribute="data-widget-token-id"
+            onRevoke={(chosen) => void revoke(chosen)}
+          />
         ))}
       </ul>
     </section>
