@@ -16,6 +16,7 @@ import { formatProbeReport } from '../../../cli/probe/format.js';
 import type { ProbeReport } from '../../../cli/probe/run.js';
 import {
   EVERYTHING_BIN,
+  freePort,
   REPO_ROOT,
   startEverythingHttpServer,
   type EverythingHttpServer,
@@ -80,14 +81,8 @@ describe('npm run probe against real servers', () => {
   let sseServer: EverythingHttpServer;
   let streamableServer: EverythingHttpServer;
   let wsServer: WebSocketMcpTestServer;
-  /** An origin whose port was just released, so nothing listens there. */
-  let closedOrigin: string;
 
   beforeAll(async () => {
-    const placeholder = createServer();
-    await new Promise<void>((resolve) => placeholder.listen(0, '127.0.0.1', resolve));
-    closedOrigin = `http://127.0.0.1:${(placeholder.address() as AddressInfo).port}`;
-    await new Promise((resolve) => placeholder.close(resolve));
     [sseServer, streamableServer, wsServer] = await Promise.all([
       startEverythingHttpServer('sse'),
       startEverythingHttpServer('streamableHttp'),
@@ -159,7 +154,11 @@ describe('npm run probe against real servers', () => {
   });
 
   it('exits 1 with one line when nothing listens at the port', async () => {
-    expectFailure(await probe([`${closedOrigin}/mcp`]), 1, /Could not connect .*ECONNREFUSED/);
+    expectFailure(
+      await probe([`http://127.0.0.1:${await freePort()}/mcp`]),
+      1,
+      /Could not connect .*ECONNREFUSED/,
+    );
   });
 
   it('exits 1 naming the tools when the tool does not exist', async () => {

@@ -3,7 +3,6 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js'
  * McpConnection against real servers: server-everything over stdio, SSE and Streamable HTTP,
  * and the WebSocket test server.
  */
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../shared/logger.js';
 import type { McpConnection } from '../../../shared/mcp/index.js';
@@ -16,6 +15,7 @@ import {
 } from '../../../shared/mcp/index.js';
 import {
   EVERYTHING_BIN,
+  freePort,
   startEverythingHttpServer,
   type EverythingHttpServer,
 } from '../../helpers/mcp-processes.js';
@@ -33,7 +33,6 @@ let sseServer: EverythingHttpServer;
 let streamableServer: EverythingHttpServer;
 let wsServer: WebSocketMcpTestServer;
 /** An origin whose port was just released, so nothing listens there. */
-let closedOrigin: string;
 const open: McpConnection[] = [];
 
 function connection(input: McpServerConfigInput): McpConnection {
@@ -43,10 +42,6 @@ function connection(input: McpServerConfigInput): McpConnection {
 }
 
 beforeAll(async () => {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  closedOrigin = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
-  await new Promise((resolve) => probe.close(resolve));
   [sseServer, streamableServer, wsServer] = await Promise.all([
     startEverythingHttpServer('sse'),
     startEverythingHttpServer('streamableHttp'),
@@ -217,7 +212,10 @@ describe('McpConnection over WebSocket, when the server drops the socket', () =>
 
 describe('McpConnection to an address where nothing listens', () => {
   it('fails with connect_failed and the network error', async () => {
-    const conn = connection({ transport: 'streamable-http', url: `${closedOrigin}/mcp` });
+    const conn = connection({
+      transport: 'streamable-http',
+      url: `http://127.0.0.1:${await freePort()}/mcp`,
+    });
 
     const failure = await conn.connect().catch((error: unknown) => error);
 
