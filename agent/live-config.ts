@@ -1,12 +1,13 @@
 /**
- * Live configuration of a running session (DESIGN §6): the worker LISTENs on
- * `mcp_servers_changed` (Postgres `LISTEN`/`NOTIFY`, sent by every configuration write of
- * `shared/db/servers.ts`), and a server added, enabled, edited or disabled for the session's user
+ * Live configuration of a running session (DESIGN §6): the session listens on its user's channel
+ * `switchboard_user_<id>` (Postgres `LISTEN`/`NOTIFY`, sent by every configuration write of
+ * `shared/db/servers.ts`; through the worker's hub, `worker-hub.ts`, so the session holds no
+ * connection of its own for it), and a server added, enabled, edited or disabled for the session's user
  * is connected, reconnected or closed, its tools added to or removed from the agent through
  * `Agent.updateTools`, without restarting the session.
  */
 import type { DatabaseHandle } from '../shared/db/open.js';
-import { parseServerChange, SERVERS_CHANNEL, type ServerChange } from '../shared/db/notify.js';
+import { parseServerChange, userServersChannel, type ServerChange } from '../shared/db/notify.js';
 import type { McpServerRow } from '../shared/db/schema.js';
 import type { Logger } from '../shared/logger.js';
 import { describeError } from '../shared/errors.js';
@@ -37,7 +38,10 @@ export interface ToolsetRegistry<T> {
 export interface WatchServerChangesOptions<T> {
   /** The session's user: changes of other users' servers are ignored. */
   userId: number;
-  /** Subscribes to a channel (`DatabaseHandle.listen`). */
+  /**
+   * Subscribes to a channel: `HubClient.listen` (through the worker's hub) or
+   * `DatabaseHandle.listen` (a connection of the session's own, when there is no hub).
+   */
   listen: DatabaseHandle['listen'];
   /** Reads one of the user's servers with its secrets opened; `undefined` when it is gone. */
   readServer(serverId: number): Promise<McpServerRow | undefined>;
@@ -129,7 +133,7 @@ export async function watchServerChanges<T>(
     }
   };
 
-  const unlisten = await options.listen(SERVERS_CHANNEL, (payload) => {
+  const unlisten = await options.listen(userServersChannel(userId), (payload) => {
     const change = parseServerChange(payload);
     // Status writes (op `status`) change nothing a session uses: its own connections report.
     if (!change || change.userId !== userId || change.op === 'status' || stopped) return;

@@ -25,7 +25,7 @@ import { accountProvider, accountStore } from '../shared/db/oauth-accounts.js';
 import type { ToolsetRegistry } from './live-config.js';
 import { McpToolset } from './mcp-toolset.js';
 import type { ToolCallRecorder, ToolCallScope, ToolCallSink } from './tool-call-log.js';
-import { ToolCallBatcher } from './tool-call-batch.js';
+import { ToolCallBatcher, type ToolCallWriter } from './tool-call-batch.js';
 import { DEFAULT_FILLER_AFTER_MS } from './slow-calls.js';
 
 /** Default of {@link LoadUserToolsetsOptions.publicUrl}: the API's default address. */
@@ -50,6 +50,11 @@ export interface LoadUserToolsetsOptions {
    * `ToolCallBatcher`, which writes batches with `recordToolCalls` on `db`.
    */
   recordToolCall?: ToolCallRecorder;
+  /**
+   * Writes the batcher's batches; default `recordToolCalls` on `db`. A session with a worker hub
+   * passes `HubClient.writeToolCalls`, so its audit rows go through the worker's pool.
+   */
+  writeToolCalls?: ToolCallWriter;
   /**
    * Longest time a finished call's `tool_calls` row waits to be written with others, in
    * milliseconds; default `DEFAULT_BATCH_INTERVAL_MS` (100). Unused with `recordToolCall`.
@@ -205,7 +210,7 @@ export class SessionToolsets implements UserToolsets {
     } else {
       // One batcher for all the session's toolsets: one INSERT per batch, whatever the server.
       this.#batcher = new ToolCallBatcher({
-        write: (records) => recordToolCalls(options.db, records),
+        write: options.writeToolCalls ?? ((records) => recordToolCalls(options.db, records)),
         logger: options.logger,
         intervalMs: options.recordIntervalMs,
       });

@@ -26,7 +26,9 @@ import {
   type Settings,
 } from '../shared/settings.js';
 import type { DatabaseHandle } from '../shared/db/open.js';
+import { describeError } from '../shared/errors.js';
 import { runSession } from './run-session.js';
+import { startWorkerHub } from './worker-hub.js';
 import { prewarmSessionDatabase } from './session-database.js';
 import { LivekitUnreachableError } from './livekit-reachability.js';
 import { LivekitApiCheckError, checkLivekitServer } from './livekit-server-check.js';
@@ -78,6 +80,13 @@ if (connectsToLivekit) {
       throw error;
     }
     console.error(error.message);
+    process.exit(1);
+  }
+  // One LISTEN connection and one small pool for all of this worker's sessions (worker-hub.ts).
+  try {
+    await startWorkerHub(settings, createLogger({ name: 'agent', level: settings.LOG_LEVEL }));
+  } catch (error) {
+    console.error(`Could not start the worker's database hub: ${describeError(error)}`);
     process.exit(1);
   }
 }

@@ -28,6 +28,7 @@ import { accountLinksToolset, LINK_TOPIC } from './account-links.js';
 import { chooseSessionModels } from './model.js';
 import { admitOnlyParticipant, boundInputOptions } from './participant-binding.js';
 import { openSessionDatabase } from './session-database.js';
+import { HubClient, hubAddressFromEnv, type HubAddress } from './hub-client.js';
 import { UserResolutionError, resolveUser, type UserSource } from './user-resolution.js';
 
 /** The parts of LiveKit's `JobContext` a session uses; a `JobContext` fits. */
@@ -58,6 +59,13 @@ export interface RunSessionDeps {
    * `MCP_MAX_STDIO_PROCESSES`).
    */
   guards?: ConnectionGuards;
+  /**
+   * The worker's hub (`worker-hub.ts`): live configuration and audit batches go through it, so
+   * the session holds no database connection while idle. Default: from `SWITCHBOARD_WORKER_HUB`
+   * in the environment (`hubAddressFromEnv`), which `agent/main.ts` sets for its job
+   * processes; without it the session listens and writes on its own pool.
+   */
+  hub?: HubAddress;
 }
 
 /** A started session and what it holds. */
@@ -101,7 +109,21 @@ export async function runSession(
   const { userId, source, userToken } = await resolveUser(ctx);
   logger.info({ userId, source }, 'session user resolved');
 
-  const database = await (deps.openDatabase ?? (() => openSessionDatabase(settings, logger)))();
+  const hubAddress = 'hub' in deps ? deps.hub : hubAddressFromEnv();
+  const hub = hubAddress
+    ? await HubClient.connect(hubAddress, logger).catch((error: unknown) => {
+        // Better a session on its own connections than no session.
+        logger.warn({ err: error }, 'worker hub unreachable; the session uses its own connections');
+        return undefined;
+      })
+    : undefined;
+  let database: DatabaseHandle;
+  try {
+    database = await (deps.openDatabase ?? (() => openSessionDatabase(settings, logger)))();
+  } catch (error) {
+    await hub?.close();
+    throw error;
+  }
   let tools: UserToolsets | undefined;
   let stopWatching: (() => Promise<void>) | undefined;
   let closing: Promise<void> | undefined;
@@ -113,6 +135,7 @@ export async function runSession(
       );
       // Closing the tools also writes their buffered tool calls, so the database closes after.
       await tools?.close();
+      await hub?.close();
       await database.close();
       logger.info({ userId }, 'session resources closed');
     })());
@@ -125,6 +148,7 @@ export async function runSession(
     tools = await loadUserToolsets({
       db: database.db,
       secrets: database.secrets,
+      writeToolCalls: hub?.writeToolCalls,
       userId,
       logger,
       roomName,
@@ -189,7 +213,7 @@ export async function runSession(
     const sessionTools = tools;
     stopWatching = await watchServerChanges({
       userId,
-      listen: database.listen,
+      listen: hub?.listen ?? database.listen,
       readServer: (serverId) => getServer(database, userId, serverId),
       readAllServers: () => listServers(database, userId),
       fingerprintOf: serverFingerprint,

@@ -14,6 +14,14 @@ import type { Settings } from '../shared/settings.js';
 /** Postgres connections one job process may hold: it runs one session. */
 const SESSION_POOL_SIZE = 2;
 
+/**
+ * Seconds an idle connection of a session's pool stays open. A session reads its configuration
+ * at start and when it changes, and (without a worker hub) writes its audit batches; between
+ * those it holds no connection, so a database serves many more sessions than its
+ * `max_connections` (`docs/scale.md`).
+ */
+export const SESSION_IDLE_TIMEOUT_SECONDS = 1;
+
 /** Raised when the session's database cannot be opened; `message` says what to do. */
 export class SessionDatabaseError extends Error {
   override readonly name = 'SessionDatabaseError';
@@ -51,6 +59,7 @@ export async function openSessionDatabase(
     return await open({
       databaseUrl: settings.DATABASE_URL,
       maxConnections: SESSION_POOL_SIZE,
+      idleTimeoutSeconds: SESSION_IDLE_TIMEOUT_SECONDS,
       secretBox,
     });
   } catch (error) {

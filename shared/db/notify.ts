@@ -10,6 +10,17 @@ import type { Database } from './open.js';
 export const SERVERS_CHANNEL = 'mcp_servers_changed';
 
 /**
+ * The channel of one user's configuration changes: every {@link SERVERS_CHANNEL} notification
+ * but `status` is also sent here, so a voice worker listens only to the users it has sessions
+ * for (`agent/worker-hub.ts`) instead of receiving every user's changes and every status write.
+ *
+ * @param userId a user id (a positive integer).
+ */
+export function userServersChannel(userId: number): string {
+  return `switchboard_user_${userId}`;
+}
+
+/**
  * The JSON payload of a {@link SERVERS_CHANNEL} notification. `op` is `insert`, `update` or
  * `delete` for configuration writes, `status` for the monitor's status writes (connection status,
  * last error, metadata), which a worker can ignore without reading the row.
@@ -24,8 +35,9 @@ const OPS: ReadonlySet<string> = new Set(['insert', 'update', 'delete', 'status'
 
 /**
  * Sends `NOTIFY mcp_servers_changed, '{"userId":…,"serverId":…,"op":…}'` through
- * `pg_notify` (Postgres docs, "NOTIFY"). Inside a transaction the notification is delivered on
- * commit, and not at all on rollback.
+ * `pg_notify` (Postgres docs, "NOTIFY"), and the same payload on the user's own channel
+ * ({@link userServersChannel}) unless `op` is `status`. Inside a transaction the notifications
+ * are delivered on commit, and not at all on rollback.
  */
 export async function notifyServerChange(db: Database, change: ServerChange): Promise<void> {
   const payload = JSON.stringify({
@@ -33,7 +45,13 @@ export async function notifyServerChange(db: Database, change: ServerChange): Pr
     serverId: change.serverId,
     op: change.op,
   });
-  await db.execute(sql`select pg_notify(${SERVERS_CHANNEL}, ${payload})`);
+  if (change.op === 'status') {
+    await db.execute(sql`select pg_notify(${SERVERS_CHANNEL}, ${payload})`);
+  } else {
+    await db.execute(
+      sql`select pg_notify(${SERVERS_CHANNEL}, ${payload}), pg_notify(${userServersChannel(change.userId)}, ${payload})`,
+    );
+  }
 }
 
 /**

@@ -62,6 +62,12 @@ export interface OpenDatabaseOptions {
   /** Size of the postgres.js pool; default 10. */
   maxConnections?: number;
   /**
+   * Seconds after which an idle pooled Postgres connection is closed (postgres.js
+   * `idle_timeout`); default none (kept open). A voice session sets it, so it holds no
+   * connection while nobody talks to it. Ignored for PGlite.
+   */
+  idleTimeoutSeconds?: number;
+  /**
    * The box that seals the secrets of `mcp_servers` (key from `SWITCHBOARD_SECRET_KEY`, see
    * `secretBoxFromSettings`); handed out as {@link DatabaseHandle.secrets} so every query on
    * servers seals and opens with it.
@@ -79,6 +85,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   if (options.databaseUrl) {
     const client = postgres(options.databaseUrl, {
       max: options.maxConnections ?? 10,
+      idle_timeout: options.idleTimeoutSeconds,
       onnotice: () => {},
       connect_timeout: 10,
     });

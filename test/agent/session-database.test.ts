@@ -17,7 +17,7 @@ const SETTINGS = {
 };
 
 describe('openSessionDatabase', () => {
-  it('opens Postgres at DATABASE_URL with a small pool', async () => {
+  it('opens Postgres at DATABASE_URL with a small pool that lets idle connections go', async () => {
     const fake = {} as DatabaseHandle;
     const open = vi.fn(async (_options?: OpenDatabaseOptions) => fake);
 
@@ -27,6 +27,7 @@ describe('openSessionDatabase', () => {
     expect(open).toHaveBeenCalledWith({
       databaseUrl: 'postgres://db.example.test/app',
       maxConnections: 2,
+      idleTimeoutSeconds: 1,
       secretBox: expect.any(SecretBox),
     });
     const box = open.mock.calls[0]![0]!.secretBox;

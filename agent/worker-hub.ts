@@ -1,0 +1,290 @@
+/**
+ * The worker's hub: the one place of a worker (its command-line process) that holds database
+ * connections on behalf of its job processes, so a voice session holds none while idle
+ * (DESIGN §6, `docs/scale.md`).
+ *
+ * - Live configuration: the hub keeps ONE Postgres `LISTEN` connection for the whole worker and
+ *   listens only on the per-user channels (`switchboard_user_<id>`, `notify.ts`) of users with a
+ *   session on this worker; each notification goes to the sessions of that user alone. A session
+ *   used to hold a dedicated LISTEN connection of its own, which capped a database at about 30
+ *   sessions and cannot pass a transaction-mode pooler.
+ * - Audit: the sessions' batched `tool_calls` rows are written through the hub's small pool, so a
+ *   session making a call a second does not keep a connection of its own busy.
+ *
+ * Jobs reach the hub over a Unix domain socket in a private folder (mode 0700) and must first
+ * send the token the worker put in their environment ({@link HUB_ENV}); see
+ * `worker-hub-protocol.ts` for the messages.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { openDatabase, type DatabaseHandle } from '../shared/db/open.js';
+import { secretBoxFromSettings, type SecretKeySettings } from '../shared/secrets.js';
+import type { Settings } from '../shared/settings.js';
+import { recordToolCalls } from '../shared/db/tool-calls.js';
+import { describeError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { BoundedLineReader } from '../shared/mcp/bounded-line-reader.js';
+import {
+  HUB_ENV,
+  MAX_HUB_LINE_BYTES,
+  clientMessageSchema,
+  type ClientMessage,
+  type HubMessage,
+} from './worker-hub-protocol.js';
+
+/** Options of {@link WorkerHub.start}. */
+export interface WorkerHubOptions {
+  /**
+   * The worker's database (opened with a small pool, e.g. 4 connections): the hub LISTENs and
+   * writes through it, and closes it in {@link WorkerHub.close}.
+   */
+  database: DatabaseHandle;
+  logger: Logger;
+  /** Folder the socket's private folder is made in; default `os.tmpdir()`. */
+  parentDir?: string;
+}
+
+/** One job process's connection. */
+interface Job {
+  socket: Socket;
+  authenticated: boolean;
+  /** Channels this job listens to. */
+  channels: Set<string>;
+}
+
+/** A channel the hub listens to, with its jobs. */
+interface Subscription {
+  jobs: Set<Job>;
+  /** Resolves to the unlistener once listening; rejects when the LISTEN failed. */
+  ready: Promise<() => Promise<void>>;
+}
+
+/**
+ * The hub of one worker. Create with {@link WorkerHub.start}; hand {@link WorkerHub.address} to
+ * the job processes (it is also put in `process.env[HUB_ENV]` by {@link WorkerHub.exportToJobs}).
+ */
+export class WorkerHub {
+  /** `<socket path>#<token>`, the value of {@link HUB_ENV}. */
+  readonly address: string;
+  readonly #database: DatabaseHandle;
+  readonly #logger: Logger;
+  readonly #server: Server;
+  readonly #dir: string;
+  readonly #token: Buffer;
+  readonly #jobs = new Set<Job>();
+  readonly #subscriptions = new Map<string, Subscription>();
+  #closing?: Promise<void>;
+
+  private constructor(options: WorkerHubOptions, server: Server, dir: string, token: Buffer) {
+    this.#database = options.database;
+    this.#logger = options.logger;
+    this.#server = server;
+    this.#dir = dir;
+    this.#token = token;
+    this.address = `${path.join(dir, 'hub.sock')}#${token.toString('hex')}`;
+  }
+
+  /**
+   * Creates the private folder and starts listening on its socket.
+   *
+   * @throws the filesystem's or the socket's error when either cannot be made.
+   */
+  static async start(options: WorkerHubOptions): Promise<WorkerHub> {
+    // mkdtemp makes the folder with mode 0700: only this user (and root) can reach the socket.
+    const dir = mkdtempSync(path.join(options.parentDir ?? os.tmpdir(), 'switchboard-hub-'));
+    const server = createServer();
+    const hub = new WorkerHub(options, server, dir, randomBytes(32));
+    server.on('connection', (socket) => hub.#accept(socket));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path.join(dir, 'hub.sock'), () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+    return hub;
+  }
+
+  /** Puts {@link address} in this process's environment, which agents-js's job processes inherit. */
+  exportToJobs(): void {
+    process.env[HUB_ENV] = this.address;
+  }
+
+  /** The private folder of the socket. */
+  get socketDir(): string {
+    return this.#dir;
+  }
+
+  /** Channels listened to now (for tests and metrics). */
+  channels(): string[] {
+    return [...this.#subscriptions.keys()];
+  }
+
+  /**
+   * Stops accepting jobs, ends their connections, stops listening, closes the database and
+   * removes the socket's folder. Safe to call twice.
+   */
+  close(): Promise<void> {
+    return (this.#closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      for (const job of this.#jobs) job.socket.destroy();
+      await closed;
+      await Promise.allSettled(
+        [...this.#subscriptions.values()].map(async (s) => (await s.ready)()),
+      );
+      this.#subscriptions.clear();
+      await this.#database.close();
+      rmSync(this.#dir, { recursive: true, force: true });
+    })());
+  }
+
+  #accept(socket: Socket): void {
+    const job: Job = { socket, authenticated: false, channels: new Set() };
+    this.#jobs.add(job);
+    const reader = new BoundedLineReader(MAX_HUB_LINE_BYTES);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        reader.append(chunk, (line) => this.#receive(job, line));
+      } catch (error) {
+        this.#logger.warn({ err: describeError(error) }, 'worker hub: message too large');
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      this.#jobs.delete(job);
+      for (const channel of job.channels) void this.#leave(job, channel);
+    });
+  }
+
+  #receive(job: Job, line: string): void {
+    let message: ClientMessage;
+    try {
+      message = clientMessageSchema.parse(JSON.parse(line));
+    } catch {
+      this.#logger.warn('worker hub: ignored a malformed message from a job');
+      if (!job.authenticated) job.socket.destroy();
+      return;
+    }
+    if (!job.authenticated) {
+      const token = message.type === 'hello' ? Buffer.from(message.token, 'hex') : undefined;
+      if (!token || token.length !== this.#token.length || !timingSafeEqual(token, this.#token)) {
+        this.#logger.warn('worker hub: refused a connection without the job token');
+        job.socket.destroy();
+        return;
+      }
+      job.authenticated = true;
+      return;
+    }
+    switch (message.type) {
+      case 'hello':
+        return;
+      case 'listen':
+        void this.#join(job, message.channel).then(
+          () => send(job, { type: 'done', id: message.id }),
+          (error: unknown) =>
+            send(job, { type: 'failed', id: message.id, error: describeError(error) }),
+        );
+        return;
+      case 'unlisten':
+        void this.#leave(job, message.channel).then(() =>
+          send(job, { type: 'done', id: message.id }),
+        );
+        return;
+      case 'toolCalls':
+        void recordToolCalls(this.#database.db, message.records).then(
+          () => send(job, { type: 'done', id: message.id }),
+          (error: unknown) =>
+            send(job, { type: 'failed', id: message.id, error: describeError(error) }),
+        );
+        return;
+    }
+  }
+
+  async #join(job: Job, channel: string): Promise<void> {
+    if (this.#closing) throw new Error('the worker is shutting down');
+    job.channels.add(channel);
+    let subscription = this.#subscriptions.get(channel);
+    if (!subscription) {
+      const jobs = new Set<Job>();
+      const ready = this.#database.listen(channel, (payload) => {
+        for (const listener of jobs) send(listener, { type: 'notify', channel, payload });
+      });
+      subscription = { jobs, ready };
+      this.#subscriptions.set(channel, subscription);
+      ready.catch(() => {
+        if (this.#subscriptions.get(channel) === subscription) this.#subscriptions.delete(channel);
+      });
+    }
+    subscription.jobs.add(job);
+    await subscription.ready;
+  }
+
+  async #leave(job: Job, channel: string): Promise<void> {
+    job.channels.delete(channel);
+    const subscription = this.#subscriptions.get(channel);
+    if (!subscription) return;
+    subscription.jobs.delete(job);
+    if (subscription.jobs.size > 0) return;
+    // The last session of this user on this worker left: stop receiving the user's changes.
+    this.#subscriptions.delete(channel);
+    try {
+      await (
+        await subscription.ready
+      )();
+    } catch (error) {
+      this.#logger.debug({ channel, err: describeError(error) }, 'worker hub: unlisten failed');
+    }
+  }
+}
+
+function send(job: Job, message: HubMessage): void {
+  if (!job.socket.destroyed) job.socket.write(`${JSON.stringify(message)}\n`);
+}
+
+/** Postgres connections of the hub's pool (audit writes of every job), plus its one LISTEN. */
+export const HUB_POOL_SIZE = 4;
+
+/**
+ * Opens the worker's database and starts its hub, for the worker's command-line process
+ * (`agent/main.ts`), and puts its address in the environment the job processes inherit. The
+ * socket's folder is removed when the process exits.
+ *
+ * @param settings `DATABASE_URL` (required) and the secret key settings.
+ * @throws Error naming `DATABASE_URL` when it is unset; the database's error when it cannot be
+ *   opened (the worker then stops at once, as for a wrong LiveKit setting).
+ */
+export async function startWorkerHub(
+  settings: Pick<Settings, 'DATABASE_URL'> & SecretKeySettings,
+  logger: Logger,
+): Promise<WorkerHub> {
+  if (!settings.DATABASE_URL) {
+    throw new Error(
+      'DATABASE_URL is not set: the worker needs a Postgres database shared with the API',
+    );
+  }
+  const database = await openDatabase({
+    databaseUrl: settings.DATABASE_URL,
+    maxConnections: HUB_POOL_SIZE,
+    idleTimeoutSeconds: 30,
+    secretBox: secretBoxFromSettings(settings, { generate: false }),
+  });
+  let hub: WorkerHub;
+  try {
+    hub = await WorkerHub.start({ database, logger });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  hub.exportToJobs();
+  process.once('exit', () => rmSync(hub.socketDir, { recursive: true, force: true }));
+  return hub;
+}
