@@ -166,12 +166,20 @@ export class WorkerHub {
   }
 
   #receive(job: Job, line: string): void {
+    let raw: unknown;
     let message: ClientMessage;
     try {
-      message = clientMessageSchema.parse(JSON.parse(line));
-    } catch {
-      this.#logger.warn('worker hub: ignored a malformed message from a job');
-      if (!job.authenticated) job.socket.destroy();
+      raw = JSON.parse(line);
+      message = clientMessageSchema.parse(raw);
+    } catch (error) {
+      this.#logger.warn('worker hub: refused a malformed message from a job');
+      if (!job.authenticated) {
+        job.socket.destroy();
+      } else if (typeof (raw as { id?: unknown } | undefined)?.id === 'number') {
+        // Answer the request, so the job does not wait for it forever.
+        const id = (raw as { id: number }).id;
+        send(job, { type: 'failed', id, error: `malformed request: ${describeError(error)}` });
+      }
       return;
     }
     if (!job.authenticated) {

@@ -1,0 +1,215 @@
+import { connect } from 'node:net';
+import { initializeLogger, voice } from '@livekit/agents';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { HubClient, HubError, hubAddressFromEnv, type HubAddress } from '../../agent/hub-client.js';
+import { runSession } from '../../agent/run-session.js';
+import { WorkerHub } from '../../agent/worker-hub.js';
+import { HUB_ENV } from '../../agent/worker-hub-protocol.js';
+import { notifyServerChange, userServersChannel } from '../../shared/db/notify.js';
+import type { DatabaseHandle } from '../../shared/db/open.js';
+import { createServer, listServers } from '../../shared/db/servers.js';
+import { listToolCalls } from '../../shared/db/tool-calls.js';
+import { loadSettings } from '../../shared/settings.js';
+import { createTestUser, openTestDatabase } from '../helpers/database.js';
+import { fileSandboxDataDir } from '../helpers/sandboxed.js';
+import { everythingServer, fakeJob, silentLogger } from './fixtures.js';
+
+initializeLogger({ pretty: false, level: 'silent' });
+
+let handle: DatabaseHandle;
+let hub: WorkerHub;
+let address: HubAddress;
+const clients: HubClient[] = [];
+
+/** The hub closes its database when it closes; the test file's handle outlives it. */
+function borrowed(database: DatabaseHandle): DatabaseHandle {
+  return { ...database, close: async () => {} };
+}
+
+async function client(): Promise<HubClient> {
+  const created = await HubClient.connect(address, silentLogger());
+  clients.push(created);
+  return created;
+}
+
+beforeAll(async () => {
+  handle = await openTestDatabase();
+  hub = await WorkerHub.start({ database: borrowed(handle), logger: silentLogger() });
+  address = hubAddressFromEnv({ [HUB_ENV]: hub.address })!;
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+afterAll(async () => {
+  await hub?.close();
+  await handle?.close();
+});
+
+describe('hubAddressFromEnv', () => {
+  it('reads the socket path and token, and nothing from an unset or malformed value', () => {
+    expect(hubAddressFromEnv({ [HUB_ENV]: '/run/x/hub.sock#abc' })).toEqual({
+      socketPath: '/run/x/hub.sock',
+      token: 'abc',
+    });
+    expect(hubAddressFromEnv({})).toBeUndefined();
+    expect(hubAddressFromEnv({ [HUB_ENV]: 'no-token' })).toBeUndefined();
+  });
+});
+
+describe('WorkerHub', () => {
+  it('forwards a user’s configuration changes to that user’s listeners only, never status writes', async () => {
+    const alice = await createTestUser(handle);
+    const bob = await createTestUser(handle);
+    const aliceClient = await client();
+    const bobClient = await client();
+    const aliceGot: string[] = [];
+    const bobGot: string[] = [];
+    await aliceClient.listen(userServersChannel(alice.id), (p) => aliceGot.push(p));
+    await bobClient.listen(userServersChannel(bob.id), (p) => bobGot.push(p));
+
+    await notifyServerChange(handle.db, { userId: alice.id, serverId: 7, op: 'status' });
+    await notifyServerChange(handle.db, { userId: alice.id, serverId: 7, op: 'update' });
+    await notifyServerChange(handle.db, { userId: bob.id, serverId: 8, op: 'delete' });
+
+    await vi.waitFor(() => expect(aliceGot).toHaveLength(1));
+    await vi.waitFor(() => expect(bobGot).toHaveLength(1));
+    expect(JSON.parse(aliceGot[0]!)).toEqual({ userId: alice.id, serverId: 7, op: 'update' });
+    expect(JSON.parse(bobGot[0]!)).toEqual({ userId: bob.id, serverId: 8, op: 'delete' });
+  });
+
+  it('listens on a user’s channel only while a session of that user listens', async () => {
+    const user = await createTestUser(handle);
+    const channel = userServersChannel(user.id);
+    const first = await client();
+    const second = await client();
+    const stopFirst = await first.listen(channel, () => {});
+    const stopSecond = await second.listen(channel, () => {});
+    expect(hub.channels()).toContain(channel);
+
+    await stopFirst();
+    expect(hub.channels()).toContain(channel);
+    await stopSecond();
+    expect(hub.channels()).not.toContain(channel);
+
+    // A job that goes away without unlistening is cleaned up too.
+    const third = await client();
+    await third.listen(channel, () => {});
+    expect(hub.channels()).toContain(channel);
+    await third.close();
+    await vi.waitFor(() => expect(hub.channels()).not.toContain(channel));
+  });
+
+  it('refuses a channel that is not a user’s configuration channel', async () => {
+    const job = await client();
+    await expect(job.listen('mcp_servers_changed', () => {})).rejects.toThrow(/malformed request/);
+    await expect(job.listen('switchboard_user_1; drop table users', () => {})).rejects.toThrow(
+      /malformed request/,
+    );
+    expect(hub.channels()).not.toContain('mcp_servers_changed');
+  });
+
+  it('writes audit batches with one INSERT and reports a failed one', async () => {
+    const user = await createTestUser(handle);
+    const server = await createServer(handle, { ...everythingServer(user.id), isActive: false });
+    const job = await client();
+    const startedAt = new Date('2026-12-01T10:00:00.000Z');
+
+    await job.writeToolCalls([
+      {
+        userId: user.id,
+        serverId: server.id,
+        toolName: 'echo',
+        startedAt,
+        durationMs: 3.4,
+        ok: true,
+      },
+      {
+        userId: user.id,
+        serverId: server.id,
+        toolName: 'add',
+        startedAt,
+        durationMs: 5,
+        ok: false,
+        error: 'boom',
+        roomName: 'room-1',
+        sessionId: 'job-1',
+      },
+    ]);
+
+    const rows = await listToolCalls(handle.db, server.id, 10);
+    expect(rows.map((r) => [r.toolName, r.ok, r.durationMs, r.startedAt.toISOString()])).toEqual(
+      expect.arrayContaining([
+        ['echo', true, 3, startedAt.toISOString()],
+        ['add', false, 5, startedAt.toISOString()],
+      ]),
+    );
+    // A row naming a user that does not exist violates the foreign key: the batch fails.
+    await expect(
+      job.writeToolCalls([
+        {
+          userId: 2_000_000_000,
+          serverId: null,
+          toolName: 'x',
+          startedAt,
+          durationMs: 1,
+          ok: true,
+        },
+      ]),
+    ).rejects.toBeInstanceOf(HubError);
+  });
+
+  it('drops a connection that does not open with the token', async () => {
+    const socket = connect(address.socketPath);
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => {});
+    socket.write(`${JSON.stringify({ type: 'hello', token: 'ab'.repeat(32) })}\n`);
+    await closed;
+
+    const impostor = await HubClient.connect(
+      { socketPath: address.socketPath, token: '00' },
+      silentLogger(),
+    );
+    clients.push(impostor);
+    await expect(impostor.listen(userServersChannel(1), () => {})).rejects.toBeInstanceOf(HubError);
+  });
+});
+
+describe('a session on a worker hub', () => {
+  it('follows live configuration and writes its audit through the hub, not its own connections', async () => {
+    const user = await createTestUser(handle);
+    const { ctx, shutdown } = fakeJob(JSON.stringify({ userId: user.id }), 'job-hub');
+    const llm = new voice.testing.FakeLLM([
+      { input: 'echo it', toolCalls: [{ name: 'everything__echo', args: { message: 'it' } }] },
+    ]);
+    const ownListen = vi.fn(handle.listen);
+    const running = await runSession(ctx, {
+      settings: loadSettings({ DATA_DIR: fileSandboxDataDir(), AGENT_TOOLS_DEADLINE_MS: '60000' }),
+      logger: silentLogger(),
+      openDatabase: async () => ({ ...borrowed(handle), listen: ownListen }),
+      createModel: () => llm,
+      hub: address,
+    });
+    const toolNames = () => Object.keys(running.agent.toolCtx.functionTools);
+    try {
+      await vi.waitFor(() => expect(hub.channels()).toContain(userServersChannel(user.id)));
+      await createServer(handle, everythingServer(user.id));
+      await vi.waitFor(() => expect(toolNames()).toContain('everything__echo'), {
+        timeout: 20_000,
+        interval: 50,
+      });
+      const result = await running.session.run({ userInput: 'echo it' }).wait();
+      result.expect.nextEvent().isFunctionCall({ name: 'everything__echo' });
+    } finally {
+      await shutdown();
+      await running.session.close();
+    }
+    // Closing the session flushed its audit batch through the hub and left the user's channel.
+    const [server] = await listServers(handle, user.id);
+    const calls = await listToolCalls(handle.db, server!.id, 10);
+    expect(calls.map((c) => [c.toolName, c.ok, c.sessionId])).toEqual([['echo', true, 'job-hub']]);
+    expect(ownListen).not.toHaveBeenCalled();
+    await vi.waitFor(() => expect(hub.channels()).not.toContain(userServersChannel(user.id)));
+  });
+});
