@@ -2,6 +2,7 @@
 import type { ApiThroughput } from './api-throughput.js';
 import type { HealthLoop } from './health-loop.js';
 import type { SandboxStart } from './sandbox-start.js';
+import type { ScaleSessions } from './scale-sessions.js';
 import type { SessionStart } from './session-start.js';
 import { formatTable } from './table.js';
 import type { ToolCallOverhead } from './tool-call-overhead.js';
@@ -13,6 +14,7 @@ export const TARGETS = {
   apiRatio: 0.8,
   apiStatusP99Ms: 5,
   sandboxStartRatio: 1.3,
+  scaleSessionsConfigChangeP95Ms: 3000,
 } as const;
 
 /** Everything one run measured; a part is absent when it was not run (`--only`). */
@@ -24,6 +26,8 @@ export interface BenchResults {
   api?: ApiThroughput;
   /** A stdio server's start, sandboxed against unsandboxed. */
   sandbox?: SandboxStart;
+  /** Costs that grow with users: `scale.sessions`, … */
+  scale?: { sessions?: ScaleSessions };
   machine: {
     cpus: number;
     cpuModel: string;
@@ -140,6 +144,34 @@ export function formatBenchResults(results: BenchResults): string[] {
       `server-everything (stdio) spawn to initialize: ${sandbox.sandboxedMs} ms sandboxed vs ` +
         `${sandbox.unsandboxedMs} ms, medians of ${sandbox.rounds} interleaved starts`,
     ]);
+  }
+  const sessions = results.scale?.sessions;
+  if (sessions) {
+    const headroom = sessions.peakConnections < sessions.maxConnections;
+    rows.push(
+      [
+        'scale.sessions.peakConnections',
+        sessions.peakConnections,
+        `< max_connections ${sessions.maxConnections} ${mark(headroom)}`,
+        `${sessions.sessions} sessions, API and worker hub included; ` +
+          `${sessions.steadyConnections} while all ran (median)`,
+      ],
+      [
+        'scale.sessions.configChangeP95Ms',
+        sessions.configChangeP95Ms,
+        `≤ ${TARGETS.scaleSessionsConfigChangeP95Ms} ` +
+          mark(sessions.configChangeP95Ms <= TARGETS.scaleSessionsConfigChangeP95Ms),
+        `p50 ${sessions.configChangeP50Ms} ms over ${sessions.configChanges} edits through the ` +
+          `API (its answer: ${sessions.putP50Ms} ms p50)`,
+      ],
+      [
+        'scale.sessions.errors',
+        sessions.errors,
+        `0 ${mark(sessions.errors === 0)}`,
+        `${sessions.auditRows} of ${sessions.toolCalls} audited calls stored` +
+          (sessions.firstErrors[0] ? `; first: ${sessions.firstErrors[0].slice(0, 120)}` : ''),
+      ],
+    );
   }
   const machine = results.machine;
   const lines = formatTable(['metric', 'value', 'target', 'note'], rows);

@@ -21,13 +21,21 @@ import { startSlowInitializeServer } from './fixtures/slow-initialize-server.js'
 import { measureHealthLoop } from './health-loop.js';
 import { formatBenchResults, type BenchResults } from './report.js';
 import { measureSandboxStart } from './sandbox-start.js';
+import { measureScaleSessions } from './scale-sessions.js';
 import { measureSessionStart, type SessionServer } from './session-start.js';
 import { round } from './stats.js';
 import { measureToolCallOverhead } from './tool-call-overhead.js';
 
 /** The whole run is stopped (servers killed, exit 1) after this long. */
-const DEADLINE_MS = 5 * 60_000;
-const PARTS = ['toolCallOverhead', 'sessionStart', 'healthLoop', 'api', 'sandbox'] as const;
+const DEADLINE_MS = 15 * 60_000;
+const PARTS = [
+  'toolCallOverhead',
+  'sessionStart',
+  'healthLoop',
+  'api',
+  'sandbox',
+  'scaleSessions',
+] as const;
 type Part = (typeof PARTS)[number];
 
 const USAGE = `Usage: npm run bench -- [--json FILE] [--only ${PARTS.join(',')}] [--iterations N]
@@ -169,6 +177,11 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
   if (options.parts.has('sandbox')) {
     log('sandbox: server-everything (stdio) start, sandboxed vs not, interleaved, 10 each');
     results.sandbox = await measureSandboxStart({ bin: EVERYTHING_BIN, logger });
+  }
+
+  if (options.parts.has('scaleSessions')) {
+    log('scale.sessions: 500 sessions, one Postgres, the API and a worker hub');
+    results.scale = { ...results.scale, sessions: await measureScaleSessions({ log }) };
   }
 
   const cpus = os.cpus();
