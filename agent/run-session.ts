@@ -26,6 +26,7 @@ import { watchServerChanges } from './live-config.js';
 import { loadUserToolsets, serverFingerprint, type UserToolsets } from './load-user-toolsets.js';
 import { accountLinksToolset, LINK_TOPIC } from './account-links.js';
 import { chooseSessionModels } from './model.js';
+import { ToolBudget } from './tool-budget.js';
 import { admitOnlyParticipant, boundInputOptions } from './participant-binding.js';
 import { openSessionDatabase } from './session-database.js';
 import { UserResolutionError, resolveUser, type UserSource } from './user-resolution.js';
@@ -122,6 +123,7 @@ export async function runSession(
     await assertUserExists(database, userId);
     // Started now so the realtime check runs while the MCP servers connect.
     const models = chooseSessionModels({ settings, logger, createModel: deps.createModel });
+    const budget = new ToolBudget({ maxTools: settings.AGENT_MAX_TOOLS, logger });
     tools = await loadUserToolsets({
       db: database.db,
       secrets: database.secrets,
@@ -131,6 +133,7 @@ export async function runSession(
       sessionId: ctx.job.id,
       policy: healthPolicy(settings),
       maxResultChars: settings.MCP_MAX_RESULT_CHARS,
+      budget,
       fillerAfterMs: settings.AGENT_FILLER_AFTER_MS,
       startDeadlineMs: settings.AGENT_TOOLS_DEADLINE_MS,
       guards:
@@ -182,11 +185,23 @@ export async function runSession(
             oauthNames,
           )
         : undefined;
+    const sessionTools = tools;
+    // Every list handed to the agent goes through the session's tool budget (AGENT_MAX_TOOLS).
+    const agentTools = () =>
+      budget.entries(sessionTools.current(), accountLinks ? [accountLinks] : []);
     const agent = new voice.Agent({
       instructions: settings.AGENT_INSTRUCTIONS,
-      tools: accountLinks ? [...tools.toolsets, accountLinks] : tools.toolsets,
+      tools: agentTools(),
     });
-    const sessionTools = tools;
+    budget.attach(() => agent.updateTools(agentTools()));
+    logger.info(
+      {
+        totalTools: budget.totalTools,
+        advertisedTools: budget.advertisedCount(),
+        maxTools: budget.maxTools,
+      },
+      'session tool budget',
+    );
     stopWatching = await watchServerChanges({
       userId,
       listen: database.listen,
@@ -194,11 +209,16 @@ export async function runSession(
       readAllServers: () => listServers(database, userId),
       fingerprintOf: serverFingerprint,
       toolsets: sessionTools,
-      apply: (toolsets) => agent.updateTools(accountLinks ? [...toolsets, accountLinks] : toolsets),
+      // `agentTools()` reads the registry's toolsets again, in turn with the budget's own changes.
+      apply: () => budget.readvertise(),
       logger,
     });
     const { llm: model, stt, tts } = await models.build();
     const session = new voice.AgentSession({ llm: model, stt, tts });
+    // Tools the model calls are the last the budget drops.
+    session.on(voice.AgentSessionEventTypes.FunctionToolsExecuted, (event) =>
+      budget.touch(event.functionCalls.map((call) => call.name)),
+    );
     if (ctx.room) {
       // Before start: the session registers its stream handlers there.
       admitOnlyParticipant(ctx.room, identity, (refused) =>
