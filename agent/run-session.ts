@@ -72,6 +72,8 @@ export interface RunningSession {
   session: voice.AgentSession;
   agent: voice.Agent;
   tools: UserToolsets;
+  /** The session's tool budget (`AGENT_MAX_TOOLS`): what is advertised, and `find_tools`. */
+  budget: ToolBudget;
   /** The greeting asked for at start (`AGENT_GREETING`); it plays in the background. */
   greeting: voice.SpeechHandle;
   /** Closes every MCP connection, then the database. Also registered as a shutdown callback. */
@@ -227,7 +229,16 @@ export async function runSession(
     }
     await session.start({ agent, room: ctx.room, inputOptions: boundInputOptions(identity) });
     const greeting = session.generateReply({ instructions: settings.AGENT_GREETING });
-    return { userId, participantIdentity: identity, session, agent, tools, greeting, close };
+    return {
+      userId,
+      participantIdentity: identity,
+      session,
+      agent,
+      tools,
+      budget,
+      greeting,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
