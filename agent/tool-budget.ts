@@ -134,13 +134,13 @@ export class ToolBudget {
         properties: {
           query: {
             type: 'string',
-            description: 'Words describing what the tool should do, e.g. "weather forecast".',
+            description: 'What the tool should do, e.g. "weather forecast".',
           },
           limit: {
             type: 'integer',
             minimum: 1,
             maximum: FIND_TOOLS_MAX_LIMIT,
-            description: `How many tools to load; default ${FIND_TOOLS_DEFAULT_LIMIT}.`,
+            description: `Default ${FIND_TOOLS_DEFAULT_LIMIT}.`,
           },
         },
         required: ['query'],
@@ -406,9 +406,8 @@ export class ToolBudget {
 /** The description of `find_tools`. */
 function findToolsDescription(total: number): string {
   return (
-    `Searches all ${total} of the user's tools (only some are loaded at a time) by name and ` +
-    'description, and loads the best matches so you can call them. Use it whenever no loaded ' +
-    'tool fits the request, then call a tool it names.'
+    `Searches all ${total} of the user's tools (only some are loaded) and loads the best ` +
+    'matches. Use it when no loaded tool fits, then call a tool it names.'
   );
 }
 

@@ -2,6 +2,7 @@
 import type { ApiThroughput } from './api-throughput.js';
 import type { HealthLoop } from './health-loop.js';
 import type { SandboxStart } from './sandbox-start.js';
+import type { ScaleTools } from './scale-tools.js';
 import type { SessionStart } from './session-start.js';
 import { formatTable } from './table.js';
 import type { ToolCallOverhead } from './tool-call-overhead.js';
@@ -13,6 +14,9 @@ export const TARGETS = {
   apiRatio: 0.8,
   apiStatusP99Ms: 5,
   sandboxStartRatio: 1.3,
+  /** Most tools a session advertises (`AGENT_MAX_TOOLS` default); its payload ≤ that many tools' worth. */
+  scaleToolsAdvertised: 64,
+  scaleFindToolsMs: 5,
 } as const;
 
 /** Everything one run measured; a part is absent when it was not run (`--only`). */
@@ -24,6 +28,8 @@ export interface BenchResults {
   api?: ApiThroughput;
   /** A stdio server's start, sandboxed against unsandboxed. */
   sandbox?: SandboxStart;
+  /** Behaviour at scale; `tools`: a session of 10 servers × 50 tools under the tool budget. */
+  scale?: { tools?: ScaleTools };
   machine: {
     cpus: number;
     cpuModel: string;
@@ -140,6 +146,33 @@ export function formatBenchResults(results: BenchResults): string[] {
       `server-everything (stdio) spawn to initialize: ${sandbox.sandboxedMs} ms sandboxed vs ` +
         `${sandbox.unsandboxedMs} ms, medians of ${sandbox.rounds} interleaved starts`,
     ]);
+  }
+  const tools = results.scale?.tools;
+  if (tools) {
+    const fits = tools.advertisedTools <= TARGETS.scaleToolsAdvertised;
+    rows.push(
+      [
+        'scale.tools.advertisedTools',
+        tools.advertisedTools,
+        `≤ ${TARGETS.scaleToolsAdvertised} ${mark(fits)}`,
+        `of ${tools.totalTools} tools (${tools.servers} servers × ${tools.toolsPerServer}), ` +
+          `budget ${tools.maxTools}, find_tools included`,
+      ],
+      [
+        'scale.tools.sessionUpdateBytes',
+        tools.sessionUpdateBytes,
+        `≤ ${tools.budgetBytes} ${mark(tools.sessionUpdateBytes <= tools.budgetBytes)}`,
+        `realtime session.update tools; ${tools.unbudgetedSessionUpdateBytes} B for all ` +
+          `${tools.totalTools}; target: the ${tools.maxTools} largest tools' worth`,
+      ],
+      [
+        'scale.tools.findToolsMs',
+        tools.findToolsMs,
+        `≤ ${TARGETS.scaleFindToolsMs} ${mark(tools.findToolsMs <= TARGETS.scaleFindToolsMs)}`,
+        `median of ${tools.searches} searches (MiniSearch) with selection; ` +
+          `index build ${tools.indexBuildMs} ms`,
+      ],
+    );
   }
   const machine = results.machine;
   const lines = formatTable(['metric', 'value', 'target', 'note'], rows);

@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- --json FILE] [--only A,B] [--iterations N]`: measures tool-call overhead,
  * session start with slow and dead servers, the health loop's CPU cost, and the admin API's
- * throughput (`api`) and the stdio sandbox's start cost (`sandbox`); prints a table and,
+ * throughput (`api`), the stdio sandbox's start cost (`sandbox`) and the tool budget at scale
+ * (`scaleTools`, reported as `scale.tools`); prints a table and,
  * with `--json`, writes the results to FILE. Starts every server it needs and stops them all,
  * and exits by itself within {@link DEADLINE_MS} whatever happens.
  */
@@ -21,13 +22,21 @@ import { startSlowInitializeServer } from './fixtures/slow-initialize-server.js'
 import { measureHealthLoop } from './health-loop.js';
 import { formatBenchResults, type BenchResults } from './report.js';
 import { measureSandboxStart } from './sandbox-start.js';
+import { measureScaleTools } from './scale-tools.js';
 import { measureSessionStart, type SessionServer } from './session-start.js';
 import { round } from './stats.js';
 import { measureToolCallOverhead } from './tool-call-overhead.js';
 
 /** The whole run is stopped (servers killed, exit 1) after this long. */
 const DEADLINE_MS = 5 * 60_000;
-const PARTS = ['toolCallOverhead', 'sessionStart', 'healthLoop', 'api', 'sandbox'] as const;
+const PARTS = [
+  'toolCallOverhead',
+  'sessionStart',
+  'healthLoop',
+  'api',
+  'sandbox',
+  'scaleTools',
+] as const;
 type Part = (typeof PARTS)[number];
 
 const USAGE = `Usage: npm run bench -- [--json FILE] [--only ${PARTS.join(',')}] [--iterations N]
@@ -169,6 +178,18 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
   if (options.parts.has('sandbox')) {
     log('sandbox: server-everything (stdio) start, sandboxed vs not, interleaved, 10 each');
     results.sandbox = await measureSandboxStart({ bin: EVERYTHING_BIN, logger });
+  }
+
+  if (options.parts.has('scaleTools')) {
+    log('scaleTools: 10 servers × 50 tools (streamable-http), AGENT_MAX_TOOLS 64, 500 searches');
+    const tools = await measureScaleTools({
+      servers: 10,
+      toolsPerServer: 50,
+      maxTools: 64,
+      searches: 500,
+      logger,
+    });
+    results.scale = { ...results.scale, tools };
   }
 
   const cpus = os.cpus();
