@@ -107,6 +107,12 @@ export class ToolBudget {
   #catalog: CatalogTool[] = [];
   /** Names of the confirm tools some tool of the catalog needs. */
   #companions = new Set<string>();
+  /** Tool name → the confirm tool it needs. */
+  #companionOf = new Map<string, string>();
+  /** Tool name → place in the stable order. */
+  #position = new Map<string, number>();
+  /** Names of the cancellable (long-running) tools. */
+  #cancellable = new Set<string>();
   #index?: MiniSearch<{ id: number; name: string; server: string; description: string }>;
   #reapply?: () => Promise<void>;
   #applying: Promise<void> = Promise.resolve();
@@ -324,30 +330,31 @@ export class ToolBudget {
   /** Counts what the agent would advertise with `selected` shown. */
   #count(selected: ReadonlySet<string>): number {
     let count = selected.size + this.#extraCount + (this.#overBudget ? 1 : 0);
-    const cancellable = this.#catalog.some(
-      (entry) =>
-        selected.has(entry.tool.name) && (entry.tool.flags & llm.ToolFlag.CANCELLABLE) !== 0,
-    );
-    if (cancellable) count += RUNTIME_TASK_TOOLS;
+    for (const name of this.#cancellable) {
+      if (selected.has(name)) {
+        count += RUNTIME_TASK_TOOLS;
+        break;
+      }
+    }
     return count;
   }
 
   /** The selected tool to drop first, or undefined when every one is protected. */
   #leastRecentlyUsed(selected: ReadonlySet<string>, keep: ReadonlySet<string>): string | undefined {
-    const needed = new Set(
-      this.#catalog
-        .filter((entry) => entry.companion && selected.has(entry.tool.name))
-        .map((entry) => entry.companion!),
-    );
+    const needed = new Set<string>();
+    for (const name of selected) {
+      const companion = this.#companionOf.get(name);
+      if (companion) needed.add(companion);
+    }
     let victim: { name: string; used: number; position: number } | undefined;
-    this.#catalog.forEach((entry, position) => {
-      const name = entry.tool.name;
-      if (!selected.has(name) || keep.has(name) || needed.has(name)) return;
+    for (const name of selected) {
+      if (keep.has(name) || needed.has(name)) continue;
       const used = this.#lastUsed.get(name) ?? 0;
+      const position = this.#position.get(name) ?? -1;
       if (!victim || used < victim.used || (used === victim.used && position > victim.position)) {
         victim = { name, used, position };
       }
-    });
+    }
     return victim?.name;
   }
 
@@ -356,6 +363,15 @@ export class ToolBudget {
     const catalog = this.#members.flatMap((member) => member.catalog);
     this.#catalog = catalog;
     this.#companions = new Set(catalog.flatMap((entry) => entry.companion ?? []));
+    this.#companionOf = new Map(
+      catalog.flatMap((entry) => (entry.companion ? [[entry.tool.name, entry.companion]] : [])),
+    );
+    this.#position = new Map(catalog.map((entry, position) => [entry.tool.name, position]));
+    this.#cancellable = new Set(
+      catalog
+        .filter((entry) => (entry.tool.flags & llm.ToolFlag.CANCELLABLE) !== 0)
+        .map((entry) => entry.tool.name),
+    );
     this.#index = undefined;
     this.#findTool.description = findToolsDescription(catalog.length);
     const all = new Set(catalog.map((entry) => entry.tool.name));
@@ -372,6 +388,7 @@ export class ToolBudget {
         next.delete(victim);
       }
       for (const entry of catalog) {
+        if (this.#count(next) >= this.maxTools) break; // No room for one more.
         const wanted = [entry.tool.name, ...(entry.companion ? [entry.companion] : [])];
         if (wanted.every((name) => next.has(name))) continue;
         const trial = new Set([...next, ...wanted]);
