@@ -1,7 +1,8 @@
 /**
  * What one job does (DESIGN §2): connect to the room, resolve the user, open the database, build
  * the user's toolsets, start a `voice.AgentSession` on the OpenAI realtime model (or the
- * STT-LLM-TTS pipeline when realtime is down, see `agent/model.ts`) and greet.
+ * STT-LLM-TTS pipeline when realtime is down, see `agent/model.ts`) and greet. The tools reach
+ * the agent through the session's tool budget (`AGENT_MAX_TOOLS`, `agent/tool-budget.ts`).
  * Everything it opens is closed by a job shutdown callback (LiveKit docs, "Job lifecycle ›
  * Shutdown hooks"), so no MCP child process outlives its session (DESIGN §6, §8).
  */

@@ -124,10 +124,8 @@ export class ToolBudget {
    * @throws RangeError when `maxTools` is not an integer from 1 to 128.
    */
   constructor(options: ToolBudgetOptions) {
-    if (!Number.isInteger(options.maxTools) || options.maxTools < 1) {
-      throw new RangeError(`maxTools must be an integer from 1 to ${OPENAI_MAX_TOOLS}`);
-    }
-    if (options.maxTools > OPENAI_MAX_TOOLS) {
+    const { maxTools } = options;
+    if (!Number.isInteger(maxTools) || maxTools < 1 || maxTools > OPENAI_MAX_TOOLS) {
       throw new RangeError(`maxTools must be an integer from 1 to ${OPENAI_MAX_TOOLS}`);
     }
     this.maxTools = options.maxTools;
