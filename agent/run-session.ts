@@ -6,7 +6,7 @@
  * Everything it opens is closed by a job shutdown callback (LiveKit docs, "Job lifecycle ›
  * Shutdown hooks"), so no MCP child process outlives its session (DESIGN §6, §8).
  */
-import { voice, type llm } from '@livekit/agents';
+import { llm, voice } from '@livekit/agents';
 import type { Room } from '@livekit/rtc-node';
 import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../shared/db/open.js';
@@ -217,6 +217,8 @@ export async function runSession(
       logger,
     });
     const { llm: model, stt, tts } = await models.build();
+    // A pipeline turn keeps the tools it started with: found tools wait for the next turn.
+    budget.foundToolsWaitForNextTurn = !(model instanceof llm.RealtimeModel);
     const session = new voice.AgentSession({ llm: model, stt, tts });
     // Tools the model calls are the last the budget drops.
     session.on(voice.AgentSessionEventTypes.FunctionToolsExecuted, (event) =>

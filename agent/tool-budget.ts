@@ -94,6 +94,13 @@ export interface FoundTools {
  */
 export class ToolBudget {
   readonly maxTools: number;
+  /**
+   * True when the session's model keeps a turn's tool list for the whole turn (the STT-LLM-TTS
+   * pipeline), so found tools are callable from the user's next turn; `find_tools` then tells
+   * the model to say what it found and let the user go on. Default false (the realtime model:
+   * callable in its next response).
+   */
+  foundToolsWaitForNextTurn = false;
   readonly #logger: Logger;
   #members: BudgetedToolset[] = [];
   #extras: llm.ToolContextEntry[] = [];
@@ -153,7 +160,9 @@ export class ToolBudget {
       execute: async (args: { query?: unknown; limit?: unknown }) => {
         const query = typeof args.query === 'string' ? args.query : '';
         const limit = typeof args.limit === 'number' ? args.limit : undefined;
-        return findToolsResult(query, await this.find(query, limit));
+        return findToolsResult(query, await this.find(query, limit), {
+          nextTurn: this.foundToolsWaitForNextTurn,
+        });
       },
     });
   }
@@ -431,8 +440,14 @@ function findToolsDescription(total: number): string {
  *
  * @param query what was searched for.
  * @param found what the search did.
+ * @param options.nextTurn the tools are callable only from the user's next turn (see
+ *   {@link ToolBudget.foundToolsWaitForNextTurn}); default false.
  */
-export function findToolsResult(query: string, found: FoundTools): string {
+export function findToolsResult(
+  query: string,
+  found: FoundTools,
+  options: { nextTurn?: boolean } = {},
+): string {
   if (found.names.length === 0 && found.unloadable.length === 0) {
     return `No tool matches "${query}". Try other words, or tell the user no tool does this.`;
   }
@@ -440,7 +455,13 @@ export function findToolsResult(query: string, found: FoundTools): string {
     (tool) => `- ${tool.name}: ${truncate(tool.description, DESCRIPTION_CHARS)}`,
   );
   const parts: string[] = [];
-  if (lines.length > 0) {
+  if (lines.length > 0 && options.nextTurn) {
+    parts.push(
+      `Loaded for the user's next message (${found.names.join(', ')}); tell the user what you ` +
+        'found and ask them to go on, then call it:',
+      ...lines,
+    );
+  } else if (lines.length > 0) {
     parts.push(`You can now call these tools (${found.names.join(', ')}):`, ...lines);
   }
   if (found.unloadable.length > 0) {

@@ -18,9 +18,10 @@ initializeLogger({ pretty: false, level: 'silent' });
 
 const GREETING = 'instructions: greet the user';
 const WEATHER = 'ledger_11__forecast_weather';
+// In a pipeline session the found tool is callable from the next turn, and find_tools says so.
 const FOUND_WEATHER =
-  `You can now call these tools (${WEATHER}):\n` +
-  `- ${WEATHER}: Gives the weather forecast for a city.`;
+  `Loaded for the user's next message (${WEATHER}); tell the user what you found and ask them ` +
+  `to go on, then call it:\n- ${WEATHER}: Gives the weather forecast for a city.`;
 
 describe('AGENT_MAX_TOOLS', () => {
   it('defaults to 64 and accepts 1 to 128', () => {
