@@ -4,7 +4,7 @@ import { runSession, type RunningSession } from '../../agent/run-session.js';
 import { FIND_TOOLS_NAME } from '../../agent/tool-budget.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import type { NewMcpServerRow } from '../../shared/db/schema.js';
-import { createServer } from '../../shared/db/servers.js';
+import { createServer, updateServer } from '../../shared/db/servers.js';
 import { loadSettings, SettingsError } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import {
@@ -93,7 +93,9 @@ describe('a session over its tool budget', () => {
 
   it('advertises 16 of 480 tools, finds one with find_tools and calls it, dropping the least recently used', async () => {
     const user = await createTestUser(handle);
-    for (let n = 0; n < 12; n++) await createServer(handle, ledger(user.id, n));
+    const rows = [];
+    for (let n = 0; n < 12; n++) rows.push(await createServer(handle, ledger(user.id, n)));
+    const weatherServer = rows[11]!;
     const model = new voice.testing.FakeLLM([
       { input: GREETING, content: 'Hello.' },
       { input: 'run step 14', toolCalls: [{ name: 'ledger_00__step_14', args: {} }] },
@@ -162,6 +164,17 @@ describe('a session over its tool budget', () => {
     expect(running.budget.search('ledger 12 step 3').map((entry) => entry.tool.name)).toContain(
       'ledger_12__step_3',
     );
+    expect(Math.max(...counts)).toBeLessThanOrEqual(16);
+
+    // The weather server disabled mid-session: its tool leaves, the next in order takes its place.
+    await updateServer(handle, user.id, weatherServer.id, { isActive: false });
+    await vi.waitFor(() => expect(advertised(running)).not.toContain(WEATHER), {
+      timeout: 20_000,
+      interval: 50,
+    });
+    expect(running.budget.totalTools).toBe(480);
+    expect(advertised(running)).toHaveLength(16);
+    expect(advertised(running)).toContain('ledger_00__step_13');
     expect(Math.max(...counts)).toBeLessThanOrEqual(16);
   });
 
