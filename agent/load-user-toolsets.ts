@@ -24,6 +24,7 @@ import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.
 import { accountProvider, accountStore } from '../shared/db/oauth-accounts.js';
 import type { ToolsetRegistry } from './live-config.js';
 import { McpToolset } from './mcp-toolset.js';
+import type { ToolBudget } from './tool-budget.js';
 import type { ToolCallRecorder, ToolCallScope, ToolCallSink } from './tool-call-log.js';
 import { ToolCallBatcher, type ToolCallWriter } from './tool-call-batch.js';
 import { DEFAULT_FILLER_AFTER_MS } from './slow-calls.js';
@@ -62,6 +63,11 @@ export interface LoadUserToolsetsOptions {
   recordIntervalMs?: number;
   /** Longest tool result handed to the model, in characters; default 8000. */
   maxResultChars?: number;
+  /**
+   * The session's tool budget (`AGENT_MAX_TOOLS`): every toolset shows only the tools it selects
+   * and reports its tool changes to it. Default none: every tool is shown.
+   */
+  budget?: ToolBudget;
   /**
    * Milliseconds a tool call may run before the agent says a filler (`AGENT_FILLER_AFTER_MS`);
    * default {@link DEFAULT_FILLER_AFTER_MS}.
@@ -394,6 +400,7 @@ export class SessionToolsets implements UserToolsets {
       scope: this.#scope,
       recordToolCall: this.#record,
       maxResultChars: this.#options.maxResultChars,
+      budget: this.#options.budget,
       fillerAfterMs: this.#options.fillerAfterMs ?? DEFAULT_FILLER_AFTER_MS,
       progressIntervalMs: this.#options.progressIntervalMs,
       logger: this.#logger,

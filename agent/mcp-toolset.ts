@@ -8,7 +8,9 @@
  * Like agents-js's own dynamic toolsets, it follows its connection's tool list: it listens for
  * changes (a reconnect, a `notifications/tools/list_changed`), keeps its tools current while no
  * session runs it, and once the runtime has called `setup()` pushes every change through
- * `ToolsetContext.updateTools`, which re-advertises the tools to the model.
+ * `ToolsetContext.updateTools`, which re-advertises the tools to the model. In a session with a
+ * tool budget (`tool-budget.ts`) it shows only the tools the budget selects, and the budget
+ * re-advertises instead.
  *
  * This class builds the tools and makes the MCP calls; the server's `tool_policy` decides how
  * each tool runs, and the parts of that live in their own modules: calls that change things wait
@@ -43,6 +45,7 @@ import {
 } from './tool-call-log.js';
 import { callFailedSentence, toolSaidSentence } from './tool-errors.js';
 import { CONFIRM_TOOL_NAME, isLongRunning, needsConfirmation } from '../shared/mcp/tool-policy.js';
+import type { BudgetedToolset, CatalogTool, ToolBudget } from './tool-budget.js';
 
 /** The server fields a toolset needs; an `McpServerRow` fits. */
 export interface McpToolsetServer {
@@ -82,6 +85,13 @@ export interface McpToolsetOptions {
   /** Longest result handed to the model, in characters (`MCP_MAX_RESULT_CHARS`); default 8000. */
   maxResultChars?: number;
   /**
+   * The session's tool budget (`AGENT_MAX_TOOLS`, `tool-budget.ts`). With one, the toolset shows
+   * only the tools the budget selects (none until it does) and reports tool-list changes to the
+   * budget, which re-advertises, instead of `ToolsetContext.updateTools`. Default none: every
+   * tool is shown.
+   */
+  budget?: Pick<ToolBudget, 'toolsChanged'>;
+  /**
    * Milliseconds a call may run before the agent says a filler (`AGENT_FILLER_AFTER_MS`); default
    * none (no filler). Only calls made inside an agent session (with a `RunContext`) get one.
    */
@@ -104,7 +114,7 @@ export interface McpToolsetOptions {
  * keeps itself connected; `aclose()` (called by the agent runtime when the agent's activity
  * ends, and by the session's cleanup) closes it, which ends a stdio server's child process.
  */
-export class McpToolset extends llm.Toolset {
+export class McpToolset extends llm.Toolset implements BudgetedToolset {
   readonly server: McpToolsetServer;
   readonly connection: SupervisedConnection;
   readonly #taken: Set<string>;
@@ -119,6 +129,13 @@ export class McpToolset extends llm.Toolset {
   readonly #longRunning = new Set<string>();
   #advertised: AdvertisedTool[] = [];
   #confirmToolName?: string;
+  readonly #budget?: Pick<ToolBudget, 'toolsChanged'>;
+  /** Every tool built, ordinary (with the confirm tool) and long-running, unfiltered. */
+  #ordinary: llm.FunctionTool[] = [];
+  #backgroundTools: llm.FunctionTool[] = [];
+  #catalog: CatalogTool[] = [];
+  /** With a budget: the names it shows. */
+  #shown: ReadonlySet<string> = new Set();
   /** The MCP tool list the current tools were built from. */
   #builtFrom: readonly McpTool[];
   /** The runtime's context, from `setup()` until `aclose()`. */
@@ -152,7 +169,9 @@ export class McpToolset extends llm.Toolset {
       logger: this.#logger,
     });
     this.#builtFrom = options.tools;
-    this._setTools(this.#buildTools(options.tools));
+    this.#budget = options.budget;
+    this.#buildTools(options.tools);
+    this.#publish();
     // Subscribed from the start, not only in setup(): a toolset is made before the session that
     // runs it, and a server that connects in between must not be missed.
     this.#unsubscribe = this.connection.onToolsChanged((tools) => this.#onServerTools(tools));
@@ -161,6 +180,26 @@ export class McpToolset extends llm.Toolset {
   /** The tools as advertised to the model, in the server's order. */
   get advertisedTools(): readonly AdvertisedTool[] {
     return this.#advertised;
+  }
+
+  /**
+   * Every function tool of the server as the model would see it, shown or not: the ordinary
+   * tools in the server's order, then the long-running ones; the confirm tool comes last of its
+   * group, and each tool that needs confirmation names it as its `companion`.
+   */
+  get catalog(): readonly CatalogTool[] {
+    return this.#catalog;
+  }
+
+  /**
+   * Shows only the named tools (the session's tool budget decides which); the runtime is not
+   * told, the budget re-advertises once for all toolsets. Without a budget nothing calls it.
+   *
+   * @param names advertised names; names of other servers' tools are ignored.
+   */
+  show(names: ReadonlySet<string>): void {
+    this.#shown = names;
+    this.#publish();
   }
 
   /**
@@ -218,10 +257,32 @@ export class McpToolset extends llm.Toolset {
   #onServerTools(tools: readonly McpTool[]): void {
     this.#releaseNames();
     this.#builtFrom = tools;
-    const functionTools = this.#buildTools(tools);
-    if (this.#context) this.#context.updateTools(functionTools);
-    else this._setTools(functionTools);
+    this.#buildTools(tools);
+    if (this.#budget) {
+      this.#publish();
+      this.#budget.toolsChanged();
+    } else if (this.#context) {
+      this.#context.updateTools(this.#entries());
+    } else {
+      this._setTools(this.#entries());
+    }
     this.#logger.info({ toolCount: this.#advertised.length }, 'mcp server tools updated');
+  }
+
+  /** Sets the tools shown: all of them, or with a budget the ones it selected. */
+  #publish(): void {
+    this._setTools(this.#entries());
+  }
+
+  /**
+   * The toolset's entries: the shown ordinary tools, then the background toolset (kept while the
+   * server has long-running tools, so the runtime keeps it set up) with its shown tools.
+   */
+  #entries(): llm.ToolContextEntry[] {
+    const shown = (tool: llm.FunctionTool) => !this.#budget || this.#shown.has(tool.name);
+    this.#background.setTools(this.#backgroundTools.filter(shown));
+    const ordinary = this.#ordinary.filter(shown);
+    return this.#backgroundTools.length > 0 ? [...ordinary, this.#background.toolset] : ordinary;
   }
 
   /** Frees this toolset's advertised names (and its confirm tool's) in the session's set. */
@@ -230,7 +291,8 @@ export class McpToolset extends llm.Toolset {
     if (this.#confirmToolName) this.#taken.delete(this.#confirmToolName);
   }
 
-  #buildTools(mcpTools: readonly McpTool[]): llm.ToolContextEntry[] {
+  /** Builds every tool of `mcpTools` (see {@link McpToolset.catalog}); nothing is shown yet. */
+  #buildTools(mcpTools: readonly McpTool[]): void {
     const policy = this.server.toolPolicy;
     this.#advertised = advertiseTools(this.server.name, mcpTools, {
       filter: this.server.toolFilter,
@@ -288,8 +350,19 @@ export class McpToolset extends llm.Toolset {
       const cancellable = this.#longRunning.size > 0;
       (cancellable ? background : ordinary).push(this.#confirmTool(cancellable));
     }
-    this.#background.setTools(background);
-    return background.length > 0 ? [...ordinary, this.#background.toolset] : ordinary;
+    this.#ordinary = ordinary;
+    this.#backgroundTools = background;
+    const confirmName = this.#confirmToolName;
+    const advertisedByName = new Map(this.#advertised.map((entry) => [entry.name, entry]));
+    this.#catalog = [...ordinary, ...background].map((tool) => {
+      const advertised = advertisedByName.get(tool.name);
+      const needs = advertised && needsConfirmation(byName.get(advertised.originalName), policy);
+      return {
+        tool,
+        serverName: this.server.name,
+        companion: needs && confirmName ? confirmName : undefined,
+      };
+    });
   }
 
   /**

@@ -1,11 +1,12 @@
 /**
  * What one job does (DESIGN §2): connect to the room, resolve the user, open the database, build
  * the user's toolsets, start a `voice.AgentSession` on the OpenAI realtime model (or the
- * STT-LLM-TTS pipeline when realtime is down, see `agent/model.ts`) and greet.
+ * STT-LLM-TTS pipeline when realtime is down, see `agent/model.ts`) and greet. The tools reach
+ * the agent through the session's tool budget (`AGENT_MAX_TOOLS`, `agent/tool-budget.ts`).
  * Everything it opens is closed by a job shutdown callback (LiveKit docs, "Job lifecycle ›
  * Shutdown hooks"), so no MCP child process outlives its session (DESIGN §6, §8).
  */
-import { voice, type llm } from '@livekit/agents';
+import { llm, voice } from '@livekit/agents';
 import type { Room } from '@livekit/rtc-node';
 import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../shared/db/open.js';
@@ -26,6 +27,7 @@ import { watchServerChanges } from './live-config.js';
 import { loadUserToolsets, serverFingerprint, type UserToolsets } from './load-user-toolsets.js';
 import { accountLinksToolset, LINK_TOPIC } from './account-links.js';
 import { chooseSessionModels } from './model.js';
+import { ToolBudget } from './tool-budget.js';
 import { admitOnlyParticipant, boundInputOptions } from './participant-binding.js';
 import { openSessionDatabase } from './session-database.js';
 import { HubClient, hubAddressFromEnv, type HubAddress } from './hub-client.js';
@@ -79,6 +81,8 @@ export interface RunningSession {
   session: voice.AgentSession;
   agent: voice.Agent;
   tools: UserToolsets;
+  /** The session's tool budget (`AGENT_MAX_TOOLS`): what is advertised, and `find_tools`. */
+  budget: ToolBudget;
   /** The greeting asked for at start (`AGENT_GREETING`); it plays in the background. */
   greeting: voice.SpeechHandle;
   /** Closes every MCP connection, then the database. Also registered as a shutdown callback. */
@@ -145,6 +149,7 @@ export async function runSession(
     await assertUserExists(database, userId);
     // Started now so the realtime check runs while the MCP servers connect.
     const models = chooseSessionModels({ settings, logger, createModel: deps.createModel });
+    const budget = new ToolBudget({ maxTools: settings.AGENT_MAX_TOOLS, logger });
     tools = await loadUserToolsets({
       db: database.db,
       secrets: database.secrets,
@@ -155,6 +160,7 @@ export async function runSession(
       sessionId: ctx.job.id,
       policy: healthPolicy(settings),
       maxResultChars: settings.MCP_MAX_RESULT_CHARS,
+      budget,
       fillerAfterMs: settings.AGENT_FILLER_AFTER_MS,
       startDeadlineMs: settings.AGENT_TOOLS_DEADLINE_MS,
       guards:
@@ -206,11 +212,23 @@ export async function runSession(
             oauthNames,
           )
         : undefined;
+    const sessionTools = tools;
+    // Every list handed to the agent goes through the session's tool budget (AGENT_MAX_TOOLS).
+    const agentTools = () =>
+      budget.entries(sessionTools.current(), accountLinks ? [accountLinks] : []);
     const agent = new voice.Agent({
       instructions: settings.AGENT_INSTRUCTIONS,
-      tools: accountLinks ? [...tools.toolsets, accountLinks] : tools.toolsets,
+      tools: agentTools(),
     });
-    const sessionTools = tools;
+    budget.attach(() => agent.updateTools(agentTools()));
+    logger.info(
+      {
+        totalTools: budget.totalTools,
+        advertisedTools: budget.advertisedCount(),
+        maxTools: budget.maxTools,
+      },
+      'session tool budget',
+    );
     stopWatching = await watchServerChanges({
       userId,
       listen: hub?.listen ?? database.listen,
@@ -218,11 +236,18 @@ export async function runSession(
       readAllServers: () => listServers(database, userId),
       fingerprintOf: serverFingerprint,
       toolsets: sessionTools,
-      apply: (toolsets) => agent.updateTools(accountLinks ? [...toolsets, accountLinks] : toolsets),
+      // `agentTools()` reads the registry's toolsets again, in turn with the budget's own changes.
+      apply: () => budget.readvertise(),
       logger,
     });
     const { llm: model, stt, tts } = await models.build();
+    // A pipeline turn keeps the tools it started with: found tools wait for the next turn.
+    budget.foundToolsWaitForNextTurn = !(model instanceof llm.RealtimeModel);
     const session = new voice.AgentSession({ llm: model, stt, tts });
+    // Tools the model calls are the last the budget drops.
+    session.on(voice.AgentSessionEventTypes.FunctionToolsExecuted, (event) =>
+      budget.touch(event.functionCalls.map((call) => call.name)),
+    );
     if (ctx.room) {
       // Before start: the session registers its stream handlers there.
       admitOnlyParticipant(ctx.room, identity, (refused) =>
@@ -231,7 +256,16 @@ export async function runSession(
     }
     await session.start({ agent, room: ctx.room, inputOptions: boundInputOptions(identity) });
     const greeting = session.generateReply({ instructions: settings.AGENT_GREETING });
-    return { userId, participantIdentity: identity, session, agent, tools, greeting, close };
+    return {
+      userId,
+      participantIdentity: identity,
+      session,
+      agent,
+      tools,
+      budget,
+      greeting,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

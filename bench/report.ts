@@ -3,6 +3,7 @@ import type { ApiThroughput } from './api-throughput.js';
 import type { HealthLoop } from './health-loop.js';
 import type { SandboxStart } from './sandbox-start.js';
 import type { ScaleSessions } from './scale-sessions.js';
+import type { ScaleTools } from './scale-tools.js';
 import type { SessionStart } from './session-start.js';
 import { formatTable } from './table.js';
 import type { ToolCallOverhead } from './tool-call-overhead.js';
@@ -15,6 +16,9 @@ export const TARGETS = {
   apiStatusP99Ms: 5,
   sandboxStartRatio: 1.3,
   scaleSessionsConfigChangeP95Ms: 3000,
+  /** Most tools a session advertises (`AGENT_MAX_TOOLS` default); its payload ≤ that many tools' worth. */
+  scaleToolsAdvertised: 64,
+  scaleFindToolsMs: 5,
 } as const;
 
 /** Everything one run measured; a part is absent when it was not run (`--only`). */
@@ -26,8 +30,11 @@ export interface BenchResults {
   api?: ApiThroughput;
   /** A stdio server's start, sandboxed against unsandboxed. */
   sandbox?: SandboxStart;
-  /** Costs that grow with users: `scale.sessions`, … */
-  scale?: { sessions?: ScaleSessions };
+  /**
+   * Costs that grow with users: `sessions`, many sessions on one Postgres; `tools`, a session of
+   * 10 servers × 50 tools under the tool budget.
+   */
+  scale?: { sessions?: ScaleSessions; tools?: ScaleTools };
   machine: {
     cpus: number;
     cpuModel: string;
@@ -170,6 +177,33 @@ export function formatBenchResults(results: BenchResults): string[] {
         `0 ${mark(sessions.errors === 0)}`,
         `${sessions.auditRows} of ${sessions.toolCalls} audited calls stored` +
           (sessions.firstErrors[0] ? `; first: ${sessions.firstErrors[0].slice(0, 120)}` : ''),
+      ],
+    );
+  }
+  const tools = results.scale?.tools;
+  if (tools) {
+    const fits = tools.advertisedTools <= TARGETS.scaleToolsAdvertised;
+    rows.push(
+      [
+        'scale.tools.advertisedTools',
+        tools.advertisedTools,
+        `≤ ${TARGETS.scaleToolsAdvertised} ${mark(fits)}`,
+        `of ${tools.totalTools} tools (${tools.servers} servers × ${tools.toolsPerServer}), ` +
+          `budget ${tools.maxTools}, find_tools included`,
+      ],
+      [
+        'scale.tools.sessionUpdateBytes',
+        tools.sessionUpdateBytes,
+        `≤ ${tools.budgetBytes} ${mark(tools.sessionUpdateBytes <= tools.budgetBytes)}`,
+        `realtime session.update tools; ${tools.unbudgetedSessionUpdateBytes} B for all ` +
+          `${tools.totalTools}; target: the ${tools.maxTools} largest tools' worth`,
+      ],
+      [
+        'scale.tools.findToolsMs',
+        tools.findToolsMs,
+        `≤ ${TARGETS.scaleFindToolsMs} ${mark(tools.findToolsMs <= TARGETS.scaleFindToolsMs)}`,
+        `median of ${tools.searches} searches (MiniSearch) with selection; ` +
+          `index build ${tools.indexBuildMs} ms`,
       ],
     );
   }

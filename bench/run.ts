@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- --json FILE] [--only A,B] [--iterations N]`: measures tool-call overhead,
  * session start with slow and dead servers, the health loop's CPU cost, and the admin API's
- * throughput (`api`) and the stdio sandbox's start cost (`sandbox`); prints a table and,
+ * throughput (`api`), the stdio sandbox's start cost (`sandbox`) and the tool budget at scale
+ * (`scaleTools`, reported as `scale.tools`); prints a table and,
  * with `--json`, writes the results to FILE. Starts every server it needs and stops them all,
  * and exits by itself within {@link DEADLINE_MS} whatever happens.
  */
@@ -22,6 +23,7 @@ import { measureHealthLoop } from './health-loop.js';
 import { formatBenchResults, type BenchResults } from './report.js';
 import { measureSandboxStart } from './sandbox-start.js';
 import { measureScaleSessions } from './scale-sessions.js';
+import { measureScaleTools } from './scale-tools.js';
 import { measureSessionStart, type SessionServer } from './session-start.js';
 import { round } from './stats.js';
 import { measureToolCallOverhead } from './tool-call-overhead.js';
@@ -35,6 +37,7 @@ const PARTS = [
   'api',
   'sandbox',
   'scaleSessions',
+  'scaleTools',
 ] as const;
 type Part = (typeof PARTS)[number];
 
@@ -182,6 +185,18 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
   if (options.parts.has('scaleSessions')) {
     log('scale.sessions: 500 sessions, one Postgres, the API and a worker hub');
     results.scale = { ...results.scale, sessions: await measureScaleSessions({ log }) };
+  }
+
+  if (options.parts.has('scaleTools')) {
+    log('scaleTools: 10 servers × 50 tools (streamable-http), AGENT_MAX_TOOLS 64, 500 searches');
+    const tools = await measureScaleTools({
+      servers: 10,
+      toolsPerServer: 50,
+      maxTools: 64,
+      searches: 500,
+      logger,
+    });
+    results.scale = { ...results.scale, tools };
   }
 
   const cpus = os.cpus();

@@ -128,6 +128,19 @@ const settingsSchema = z.object({
   MCP_MAX_MESSAGE_BYTES: positiveInt(4 * 1024 * 1024),
   AGENT_TOOLS_DEADLINE_MS: positiveInt(3_000),
   AGENT_FILLER_AFTER_MS: positiveInt(1_500),
+  /**
+   * The tool budget of a session: the most function tools it advertises to the model, an integer
+   * from 1 to 128 (OpenAI's chat completions refuse more than 128); default 64. A session whose
+   * MCP servers offer more advertises a selection (servers in id order, each server's tools in
+   * its own order) plus a `find_tools` tool that searches every tool and loads the matches,
+   * dropping the least recently used ones (`agent/tool-budget.ts`). `connect_account` counts too.
+   */
+  AGENT_MAX_TOOLS: z.coerce
+    .number({ error: 'must be a whole number from 1 to 128' })
+    .int('must be a whole number from 1 to 128')
+    .min(1, 'must be a whole number from 1 to 128')
+    .max(128, 'must be a whole number from 1 to 128 (OpenAI refuses more than 128 tools)')
+    .default(64),
   MCP_MAX_STDIO_PROCESSES: positiveInt(32),
   MCP_MAX_STDIO_PROCESSES_PER_USER: positiveInt(8),
   STATUS_CHECK_TIMEOUT_MS: positiveInt(3_000),
