@@ -10,6 +10,7 @@
 import type { z } from 'zod';
 import type { McpServerRow, ServerAuth } from '../../shared/db/schema.js';
 import { allSecretHints, type SecretHints } from '../../shared/db/server-secrets.js';
+import type { DisplayServerRow } from '../../shared/db/servers.js';
 import type { serverResource } from '../api/schemas.js';
 
 /** The API form of a server, as `serverResource` documents it. */
@@ -53,13 +54,17 @@ export function maskAuth(auth: ServerAuth, hint: string | null = '') {
 /**
  * The API form of a server row: dates as ISO 8601 strings, secrets masked from their hints.
  *
- * @param row a stored server; its secrets may be sealed or plain, they are not read (only the
- *   names of `env` and `headers` come from the hints, and `auth`'s other fields from the row).
+ * @param row a stored server, with or without its `env`, `headers` and `apiKey` (they are not
+ *   read: the names of `env` and `headers` come from the hints) and with `auth` plain or sealed
+ *   (only its other fields are shown).
  * @param hints the hints of its secrets: `row.secretHints` for a row read for display
  *   (`listServerPage`, `getHintedServer`); for a row whose secrets were just opened or written,
  *   {@link hintsOfPlainRow}.
  */
-export function serializeServer(row: McpServerRow, hints: SecretHints): ServerResource {
+export function serializeServer(
+  row: Omit<DisplayServerRow, 'secretHints'>,
+  hints: SecretHints,
+): ServerResource {
   return {
     id: row.id,
     userId: row.userId,

@@ -2,7 +2,7 @@
  * Queries on `mcp_servers` that both the agent and the API need. Every query that reads or
  * changes one user's servers takes the user id, so a caller can never reach another user's row.
  */
-import { and, asc, eq, gt, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import { notifyServerChange } from './notify.js';
 import type { SecretBox } from '../secrets.js';
 import type { Database } from './open.js';
@@ -241,6 +241,52 @@ export async function withSecretHints(
   );
 }
 
+/**
+ * A server as the API shows it, read without its secrets: every column but `env`, `headers` and
+ * `apiKey` (their names and hints are in `secretHints`), and `auth` as stored (its secret, if
+ * any, sealed; the serializer shows the hint in its place).
+ */
+export type DisplayServerRow = Omit<McpServerRow, 'env' | 'headers' | 'apiKey' | 'secretHints'> & {
+  secretHints: SecretHints;
+};
+
+/** The columns a display read selects: all but the sealed `env`, `headers` and `api_key`. */
+const DISPLAY_COLUMNS = (() => {
+  const { env, headers, apiKey, ...display } = getTableColumns(mcpServers);
+  void [env, headers, apiKey];
+  return display;
+})();
+
+/**
+ * Reads servers for display: the {@link DISPLAY_COLUMNS} of the rows `where` selects, oldest
+ * first, and, only for rows whose hints are still null, the whole row again so that
+ * {@link withSecretHints} can fill them in. No secret of a row with hints is read or opened.
+ *
+ * @param limit how many rows at most; default all.
+ */
+async function displayRows(
+  store: ServerStore,
+  where: SQL | undefined,
+  limit?: number,
+): Promise<DisplayServerRow[]> {
+  const query = store.db
+    .select(DISPLAY_COLUMNS)
+    .from(mcpServers)
+    .where(where)
+    .orderBy(asc(mcpServers.id));
+  const rows = limit === undefined ? await query : await query.limit(limit);
+  const missing = rows.filter((row) => row.secretHints === null).map((row) => row.id);
+  if (missing.length === 0) return rows as DisplayServerRow[];
+  const full = await store.db.select().from(mcpServers).where(inArray(mcpServers.id, missing));
+  const filled = new Map((await withSecretHints(store, full)).map((row) => [row.id, row]));
+  // A row deleted in between has no hints to show: it is left out, as a later read would.
+  return rows.flatMap((row): DisplayServerRow[] => {
+    if (row.secretHints !== null) return [row as DisplayServerRow];
+    const hinted = filled.get(row.id);
+    return hinted ? [hinted] : [];
+  });
+}
+
 /** The most servers one page of {@link listServerPage} may hold. */
 export const MAX_SERVER_PAGE = 200;
 
@@ -254,8 +300,8 @@ export interface ServerPageOptions {
 
 /** One page of a user's servers. */
 export interface ServerPage {
-  /** Oldest first (ascending id), secrets sealed, hints filled. */
-  rows: HintedServerRow[];
+  /** Oldest first (ascending id), without their secrets, hints filled. */
+  rows: DisplayServerRow[];
   /** The id to pass as `afterId` for the next page; null when this page is the last. */
   nextAfterId: number | null;
 }
@@ -264,8 +310,8 @@ export interface ServerPage {
  * One page of a user's servers, oldest first, for display: keyset pagination on
  * `(user_id, id)` (index `mcp_servers_user_id_idx`), so a page costs the same wherever it starts
  * and a server inserted meanwhile never moves another from one page to the next. The secrets
- * stay sealed: what the API shows of them is `secretHints` ({@link withSecretHints} fills it,
- * opening secrets only for a row that has none yet).
+ * are neither read nor opened: what the API shows of them is `secretHints` (filled by
+ * {@link withSecretHints} for a row that has none yet, the one case that opens secrets).
  *
  * @throws RangeError when `limit` is not an integer from 1 to {@link MAX_SERVER_PAGE}; SecretError
  *   as {@link withSecretHints}.
@@ -278,28 +324,22 @@ export async function listServerPage(
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SERVER_PAGE) {
     throw new RangeError(`limit must be an integer from 1 to ${MAX_SERVER_PAGE}, not ${limit}`);
   }
-  const rows = await store.db
-    .select()
-    .from(mcpServers)
-    .where(
-      and(
-        eq(mcpServers.userId, userId),
-        afterId === undefined ? undefined : gt(mcpServers.id, afterId),
-      ),
-    )
-    .orderBy(asc(mcpServers.id))
-    // One more than asked tells whether another page follows.
-    .limit(limit + 1);
+  const where = and(
+    eq(mcpServers.userId, userId),
+    afterId === undefined ? undefined : gt(mcpServers.id, afterId),
+  );
+  // One more than asked tells whether another page follows.
+  const rows = await displayRows(store, where, limit + 1);
   const page = rows.slice(0, limit);
   return {
-    rows: await withSecretHints(store, page),
+    rows: page,
     nextAfterId: rows.length > limit ? page[page.length - 1]!.id : null,
   };
 }
 
 /**
- * One of a user's servers for display: secrets sealed, hints filled ({@link withSecretHints});
- * `undefined` when it does not exist or belongs to someone else.
+ * One of a user's servers for display, without its secrets, hints filled (see
+ * {@link listServerPage}); `undefined` when it does not exist or belongs to someone else.
  *
  * @throws SecretError as {@link withSecretHints}.
  */
@@ -307,12 +347,9 @@ export async function getHintedServer(
   store: ServerStore,
   userId: number,
   id: number,
-): Promise<HintedServerRow | undefined> {
-  const [row] = await store.db
-    .select()
-    .from(mcpServers)
-    .where(and(eq(mcpServers.id, id), eq(mcpServers.userId, userId)));
-  return row && (await withSecretHints(store, [row]))[0];
+): Promise<DisplayServerRow | undefined> {
+  const [row] = await displayRows(store, and(eq(mcpServers.id, id), eq(mcpServers.userId, userId)));
+  return row;
 }
 
 /** Deletes a user's server. @returns whether a row was deleted. */

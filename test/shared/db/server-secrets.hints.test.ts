@@ -15,7 +15,7 @@ import {
   MAX_SERVER_PAGE,
   updateServer,
   withSecretHints,
-  type HintedServerRow,
+  type DisplayServerRow,
 } from '../../../shared/db/servers.js';
 import {
   allSecretHints,
@@ -230,7 +230,7 @@ describe('listServerPage', () => {
     }
     const open = vi.spyOn(database.secrets, 'open');
     try {
-      const seen: HintedServerRow[] = [];
+      const seen: DisplayServerRow[] = [];
       let afterId: number | undefined;
       let pages = 0;
       do {
@@ -252,6 +252,8 @@ describe('listServerPage', () => {
       expect(seen.map((row) => row.id)).toEqual(ids);
       expect(pages).toBe(3);
       expect(seen[0]!.secretHints.headers).toEqual({ 'X-Key': 'cdef' });
+      // The sealed secrets are not even read.
+      for (const column of ['env', 'headers', 'apiKey']) expect(seen[0]).not.toHaveProperty(column);
       expect(open).not.toHaveBeenCalled();
     } finally {
       open.mockRestore();
