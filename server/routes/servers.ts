@@ -15,6 +15,7 @@ import {
   isUniqueViolation,
   listServerPage,
   updateServer,
+  type DisplayServerRow,
   type ServerStore,
 } from '../../shared/db/servers.js';
 import { listToolCalls } from '../../shared/db/tool-calls.js';
@@ -143,6 +144,22 @@ export function serversRouter({
     );
   }
 
+  /**
+   * Like {@link loadServer}, for display: the row without its secrets, their hints filled
+   * (`getHintedServer`), so no secret is opened.
+   *
+   * @throws NotFoundError (404) when that user has no such server.
+   */
+  async function loadDisplayServer(
+    res: Response,
+    { params, query }: { params: { id: number }; query: { userId?: number } },
+  ): Promise<DisplayServerRow> {
+    const userId = await actingUserId(db, res, query.userId);
+    const row = await getHintedServer(store, userId, params.id);
+    if (!row) throw new NotFoundError(`MCP server ${params.id} does not exist.`);
+    return row;
+  }
+
   /** The API form of a row whose secrets are plain (just written or opened). */
   const serializePlain = (row: McpServerRow) => serializeServer(row, hintsOfPlainRow(row));
 
@@ -173,9 +190,7 @@ export function serversRouter({
   });
 
   router.get('/:id', async (req, res) => {
-    const { params, query } = parseRequest(API_ROUTES.getServer, req);
-    const row = await getHintedServer(store, await actingUserId(db, res, query.userId), params.id);
-    if (!row) throw new NotFoundError(`MCP server ${params.id} does not exist.`);
+    const row = await loadDisplayServer(res, parseRequest(API_ROUTES.getServer, req));
     res.json(serializeServer(row, row.secretHints));
   });
 
@@ -250,7 +265,7 @@ export function serversRouter({
 
   router.get('/:id/calls', async (req, res) => {
     const input = parseRequest(API_ROUTES.listCalls, req);
-    const row = await loadServer(res, input);
+    const row = await loadDisplayServer(res, input);
     const { limit, cursor } = input.query;
     const after = cursor === undefined ? undefined : decodeCallCursor(cursor);
     // One more than asked tells whether another page follows.

@@ -65,7 +65,8 @@ export interface ToolCallPosition {
  * stored with the millisecond start times of JavaScript dates, which a cursor's ISO 8601 text
  * carries exactly.
  *
- * @param limit how many calls at most; default 50 (the route bounds it to 1–200).
+ * @param limit how many calls at most; default 50 (the route asks for one more than its page
+ *   of 1–200, to tell whether another page follows).
  * @param after only calls before this one in that order (the last call of the previous page).
  */
 export async function listToolCalls(

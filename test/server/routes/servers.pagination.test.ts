@@ -285,6 +285,7 @@ describe('GET /api/mcp/servers/:id/calls, paginated', () => {
       await record(name, base + at);
     }
 
+    const open = vi.spyOn(database.secrets, 'open');
     const { items, pages } = await allPages<{ toolName: string; id: number }>(
       `/api/mcp/servers/${serverId}/calls`,
       token,
@@ -295,6 +296,9 @@ describe('GET /api/mcp/servers/:id/calls, paginated', () => {
       },
     );
 
+    // Finding the server to list its calls opens none of its secrets either.
+    expect(open).not.toHaveBeenCalled();
+    open.mockRestore();
     expect(items.map((call) => call.toolName)).toEqual(['e', 'd', 'c', 'b', 'a']);
     expect(new Set(items.map((call) => call.id)).size).toBe(5);
     expect(pages).toBe(3);
