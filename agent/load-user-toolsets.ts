@@ -133,7 +133,8 @@ export interface UserToolsets extends ToolsetRegistry<McpToolset> {
 /**
  * Columns of `mcp_servers` a session's toolset does not depend on: the row's identity and owner,
  * its description, whether it is active (a session drops inactive servers before comparing), who
- * manages it, and what the status monitor and the database write about it. Every other column,
+ * manages it, what the status monitor and the database write about it, and the secrets' hints
+ * (derived from the secrets, which are part of it; the API fills them in for older rows). Every other column,
  * including any added later, is part of {@link serverFingerprint}: a column forgotten here costs
  * a needless reconnect, never a missed one.
  */
@@ -147,6 +148,7 @@ export const FINGERPRINT_IGNORED_COLUMNS = [
   'lastConnected',
   'lastError',
   'metadata',
+  'secretHints',
   'createdAt',
   'updatedAt',
 ] as const satisfies readonly (keyof McpServerRow)[];

@@ -14,6 +14,7 @@ export const TARGETS = {
   sessionStartRatio: 1.2,
   apiRatio: 0.8,
   apiStatusP99Ms: 5,
+  apiListServersP99Ms: 50,
   sandboxStartRatio: 1.3,
   scaleSessionsConfigChangeP95Ms: 3000,
   /** Most tools a session advertises (`AGENT_MAX_TOOLS` default); its payload ≤ that many tools' worth. */
@@ -135,6 +136,12 @@ export function formatBenchResults(results: BenchResults): string[] {
           `${result.switchboard.failures + result.bare.failures} failures`,
       ]);
     }
+    rows.push([
+      'api.listServers.p99Ms',
+      api.listServers.switchboard.p99Ms,
+      `≤ ${TARGETS.apiListServersP99Ms} ${mark(api.listServers.switchboard.p99Ms <= TARGETS.apiListServersP99Ms)}`,
+      `at concurrency ${api.connections}, ${api.storedServers} servers stored`,
+    ]);
     rows.push([
       'api.status.p99Ms',
       api.status.switchboard.p99Ms,

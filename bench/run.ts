@@ -173,7 +173,7 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
   }
 
   if (options.parts.has('api')) {
-    log('api: listServers and status, 50 servers stored, concurrency 50 (autocannon)');
+    log('api: listServers and status, 100 servers stored, concurrency 32 (autocannon)');
     results.api = await measureApiThroughput({ logger, databaseUrl: process.env.DATABASE_URL });
   }
 

@@ -12,6 +12,7 @@ import { openDatabase, type Database } from '../../shared/db/open.js';
 import { resealOAuthSecrets } from '../../shared/db/oauth.js';
 import { mcpServers } from '../../shared/db/schema.js';
 import {
+  allSecretHints,
   openServerSecrets,
   sealServerSecrets,
   type ServerSecretColumns,
@@ -41,8 +42,10 @@ export interface ResealResult {
 /**
  * Re-seals the secrets of every `mcp_servers` row with `box`'s current key, in one transaction
  * that locks the rows (`SELECT … FOR UPDATE`): each value is opened with any key the box holds
- * (plain values stored before sealing are taken as they are) and sealed again. `updated_at` is
- * left alone: the configurations do not change. Either every row is rewritten or none is.
+ * (plain values stored before sealing are taken as they are) and sealed again, and its
+ * `secret_hints` are written from the plain values (the same hints, or the first ones for a row
+ * stored before the column existed). `updated_at` is left alone: the configurations do not
+ * change. Either every row is rewritten or none is.
  *
  * @param box the new key as current, and the old key(s) as previous.
  * @throws SecretError when a value cannot be opened with any of the box's keys; nothing is written.
@@ -66,9 +69,10 @@ export async function resealServerSecrets(db: Database, box: SecretBox): Promise
       const plain = openServerSecrets(row, box);
       const { env, headers, apiKey, auth } = sealServerSecrets(plain, row.userId, box);
       secrets += countSecrets(plain);
+      // The plain values are in hand: the hints of a row that has none yet are filled here too.
       await tx
         .update(mcpServers)
-        .set({ env, headers, apiKey, auth })
+        .set({ env, headers, apiKey, auth, secretHints: allSecretHints(plain) })
         .where(eq(mcpServers.id, row.id));
     }
     // The OAuth registrations, connected accounts' tokens and PKCE verifiers (issue 13).

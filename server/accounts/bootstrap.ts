@@ -3,7 +3,7 @@
  */
 import { asc, eq } from 'drizzle-orm';
 import { apiTokens, mcpServers, users, type User } from '../../shared/db/schema.js';
-import { sealServerSecrets } from '../../shared/db/server-secrets.js';
+import { allSecretHints, sealServerSecrets } from '../../shared/db/server-secrets.js';
 import type { ServerStore } from '../../shared/db/servers.js';
 import { generateToken, hashToken, storeToken } from '../http/auth.js';
 import { demoServers, grantDemoFolders } from './demo-servers.js';
@@ -69,7 +69,12 @@ export async function bootstrap(
       const rows = demoServers(admin!.id, options.dataDir);
       const inserted = await tx
         .insert(mcpServers)
-        .values(rows.map((row) => sealServerSecrets(row, row.userId, secrets)))
+        .values(
+          rows.map((row) => ({
+            ...sealServerSecrets(row, row.userId, secrets),
+            secretHints: allSecretHints(row),
+          })),
+        )
         .returning({ id: mcpServers.id, sandbox: mcpServers.sandbox });
       grantDemoFolders(inserted);
       seeded = rows.length;

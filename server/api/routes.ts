@@ -7,6 +7,9 @@ import { z } from 'zod';
 import {
   sessionTool,
   callsQuery,
+  serverPage,
+  serversQuery,
+  toolCallPage,
   createTokenBody,
   createUserBody,
   createdToken,
@@ -29,7 +32,6 @@ import {
   statusResource,
   testResult,
   tokenResource,
-  toolCallResource,
   userResource,
   widgetStatusResource,
   widgetTokenResource,
@@ -105,13 +107,17 @@ export const API_ROUTES = {
     method: 'get',
     path: SERVERS,
     operationId: 'listServers',
-    summary: "The caller's MCP servers, oldest first",
-    description: SCOPE,
+    summary: "The caller's MCP servers, oldest first, a page at a time",
+    description:
+      `${SCOPE} Paginated by cursor: \`limit\` servers at most (default 50, at most 200) and ` +
+      '`nextCursor`, to pass as `cursor` for the next page (null on the last page). Pages follow ' +
+      'the server id, so a server added meanwhile appears at the end and none is repeated or ' +
+      'skipped. A malformed `limit` or `cursor` is a 400 naming it.',
     tag: 'servers',
     auth: 'user',
-    query: scopeQuery,
+    query: serversQuery,
     errors: [403, 404],
-    responses: { 200: { description: 'The servers.', schema: z.array(serverResource) } },
+    responses: { 200: { description: 'One page of servers.', schema: serverPage } },
   }),
   createServer: defineRoute({
     method: 'post',
@@ -218,14 +224,18 @@ export const API_ROUTES = {
     method: 'get',
     path: `${SERVERS}/:id/calls`,
     operationId: 'listCalls',
-    summary: "The server's recent tool calls, newest first",
-    description: `${SCOPE} Tool call arguments are never stored.`,
+    summary: "The server's recent tool calls, newest first, a page at a time",
+    description:
+      `${SCOPE} Tool call arguments are never stored. Paginated by cursor: \`limit\` calls at ` +
+      'most (default 50, at most 200) and `nextCursor`, to pass as `cursor` for older calls ' +
+      '(null on the last page). Pages follow `(startedAt, id)`, so calls recorded meanwhile ' +
+      'never shift a later page. A malformed `limit` or `cursor` is a 400 naming it.',
     tag: 'servers',
     auth: 'user',
     params: idParams,
     query: callsQuery,
     errors: [403],
-    responses: { 200: { description: 'The calls.', schema: z.array(toolCallResource) } },
+    responses: { 200: { description: 'One page of calls.', schema: toolCallPage } },
   }),
   startOAuth: defineRoute({
     method: 'post',

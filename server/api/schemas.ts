@@ -21,6 +21,8 @@ import {
 } from '../../shared/db/schema.js';
 import { serverIdParam } from '../servers/input.js';
 import { CONNECTION_STATUSES, sandboxConfigSchema } from '../../shared/mcp/server-config.js';
+import { MAX_SERVER_PAGE } from '../../shared/db/servers.js';
+import { cursorParam, decodeCallCursor, decodeServerCursor } from './cursor.js';
 
 const isoDate = z.string().meta({ format: 'date-time' });
 
@@ -40,16 +42,50 @@ export const scopeQuery = z.object({
   }),
 });
 
-/** Query of `GET /api/mcp/servers/:id/calls`: the scope and `limit` (1–200, default 50). */
-export const callsQuery = scopeQuery.extend({
-  limit: z.coerce
-    .number({ error: 'limit must be an integer from 1 to 200' })
-    .int('limit must be an integer from 1 to 200')
-    .min(1, 'limit must be an integer from 1 to 200')
-    .max(200, 'limit must be an integer from 1 to 200')
-    .default(50)
-    .meta({ description: 'How many calls, newest first (1–200).' }),
+/** Default page size of the paginated lists (`GET /api/mcp/servers` and `…/:id/calls`). */
+export const DEFAULT_PAGE_SIZE = 50;
+
+/** Largest page of the paginated lists (`MAX_SERVER_PAGE`, 200). */
+export const MAX_PAGE_SIZE = MAX_SERVER_PAGE;
+
+/** `?limit=` of a paginated list: 1–{@link MAX_PAGE_SIZE}, default {@link DEFAULT_PAGE_SIZE}. */
+function pageLimit(what: string) {
+  const rule = `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`;
+  return z.coerce
+    .number({ error: rule })
+    .int(rule)
+    .min(1, rule)
+    .max(MAX_PAGE_SIZE, rule)
+    .default(DEFAULT_PAGE_SIZE)
+    .meta({
+      description: `How many ${what} at most in this page (1–${MAX_PAGE_SIZE}, default ${DEFAULT_PAGE_SIZE}).`,
+    });
+}
+
+const CURSOR_DESCRIPTION =
+  'Where the page starts: the `nextCursor` of the previous page, passed back as it is (opaque). ' +
+  'Leave it out for the first page.';
+
+/**
+ * Query of `GET /api/mcp/servers`: the scope, `limit` (1–200, default 50) and `cursor` (the
+ * previous page's `nextCursor`).
+ */
+export const serversQuery = scopeQuery.extend({
+  limit: pageLimit('servers'),
+  cursor: cursorParam(decodeServerCursor, CURSOR_DESCRIPTION),
 });
+
+/**
+ * Query of `GET /api/mcp/servers/:id/calls`: the scope, `limit` (1–200, default 50) and `cursor`
+ * (the previous page's `nextCursor`).
+ */
+export const callsQuery = scopeQuery.extend({
+  limit: pageLimit('calls'),
+  cursor: cursorParam(decodeCallCursor, CURSOR_DESCRIPTION),
+});
+
+const NEXT_CURSOR_DESCRIPTION =
+  'Pass it as `cursor` to get the next page; null when this page is the last.';
 
 /** Body of `POST /api/users`. */
 export const createUserBody = z.strictObject({
@@ -251,7 +287,26 @@ export const serverResource = createSelectSchema(mcpServers, {
   }),
   createdAt: isoDate,
   updatedAt: isoDate,
-}).meta({ id: 'Server' });
+})
+  // The stored hints are shown inside the masked secrets, not as a column of their own.
+  .omit({ secretHints: true })
+  .meta({ id: 'Server' });
+
+/** Answer of `GET /api/mcp/servers`: one page of servers, oldest first. */
+export const serverPage = z
+  .object({
+    items: z.array(serverResource),
+    nextCursor: z.string().nullable().meta({ description: NEXT_CURSOR_DESCRIPTION }),
+  })
+  .meta({ id: 'ServerPage' });
+
+/** Answer of `GET /api/mcp/servers/:id/calls`: one page of tool calls, newest first. */
+export const toolCallPage = z
+  .object({
+    items: z.array(toolCallResource),
+    nextCursor: z.string().nullable().meta({ description: NEXT_CURSOR_DESCRIPTION }),
+  })
+  .meta({ id: 'ToolCallPage' });
 
 /** A tool as the agent advertises it to the model. */
 export const advertisedTool = z

@@ -10,10 +10,12 @@ import {
   createServer,
   deleteServer,
   findServerByName,
+  getHintedServer,
   getServer,
   isUniqueViolation,
-  listServers,
+  listServerPage,
   updateServer,
+  type DisplayServerRow,
   type ServerStore,
 } from '../../shared/db/servers.js';
 import { listToolCalls } from '../../shared/db/tool-calls.js';
@@ -27,7 +29,13 @@ import type { ServerWatcher } from '../status/monitor.js';
 import { parseRequest } from '../api/route-spec.js';
 import { currentUser } from '../http/auth.js';
 import { actingUserId } from '../http/scope.js';
-import { serializeServer } from '../servers/serialize.js';
+import { hintsOfPlainRow, serializeServer } from '../servers/serialize.js';
+import {
+  decodeCallCursor,
+  decodeServerCursor,
+  encodeCallCursor,
+  encodeServerCursor,
+} from '../api/cursor.js';
 import {
   adminManagedAfter,
   assertOwnerMayChange,
@@ -136,10 +144,36 @@ export function serversRouter({
     );
   }
 
+  /**
+   * Like {@link loadServer}, for display: the row without its secrets, their hints filled
+   * (`getHintedServer`), so no secret is opened.
+   *
+   * @throws NotFoundError (404) when that user has no such server.
+   */
+  async function loadDisplayServer(
+    res: Response,
+    { params, query }: { params: { id: number }; query: { userId?: number } },
+  ): Promise<DisplayServerRow> {
+    const userId = await actingUserId(db, res, query.userId);
+    const row = await getHintedServer(store, userId, params.id);
+    if (!row) throw new NotFoundError(`MCP server ${params.id} does not exist.`);
+    return row;
+  }
+
+  /** The API form of a row whose secrets are plain (just written or opened). */
+  const serializePlain = (row: McpServerRow) => serializeServer(row, hintsOfPlainRow(row));
+
+  // Lists and shows servers from their stored hints: no secret is opened (issue 14).
   router.get('/', async (req, res) => {
     const { query } = parseRequest(API_ROUTES.listServers, req);
-    const rows = await listServers(store, await actingUserId(db, res, query.userId));
-    res.json(rows.map(serializeServer));
+    const page = await listServerPage(store, await actingUserId(db, res, query.userId), {
+      limit: query.limit,
+      afterId: query.cursor === undefined ? undefined : decodeServerCursor(query.cursor)?.afterId,
+    });
+    res.json({
+      items: page.rows.map((row) => serializeServer(row, row.secretHints)),
+      nextCursor: page.nextAfterId === null ? null : encodeServerCursor(page.nextAfterId),
+    });
   });
 
   router.post('/', async (req, res) => {
@@ -152,11 +186,12 @@ export function serversRouter({
       adminManaged: adminManagedAfter(currentUser(res), userId),
     }).catch((error: unknown) => conflictOnDuplicate(error, userId, body.name));
     notify(row.id);
-    res.status(201).location(`/api/mcp/servers/${row.id}`).json(serializeServer(row));
+    res.status(201).location(`/api/mcp/servers/${row.id}`).json(serializePlain(row));
   });
 
   router.get('/:id', async (req, res) => {
-    res.json(serializeServer(await loadServer(res, parseRequest(API_ROUTES.getServer, req))));
+    const row = await loadDisplayServer(res, parseRequest(API_ROUTES.getServer, req));
+    res.json(serializeServer(row, row.secretHints));
   });
 
   router.put('/:id', async (req, res) => {
@@ -180,7 +215,7 @@ export function serversRouter({
     }).catch((error: unknown) => conflictOnDuplicate(error, row.userId, merged.name, row.id));
     if (!updated) throw new NotFoundError(`MCP server ${row.id} does not exist.`);
     notify(row.id);
-    res.json(serializeServer(updated));
+    res.json(serializePlain(updated));
   });
 
   router.delete('/:id', async (req, res) => {
@@ -230,10 +265,15 @@ export function serversRouter({
 
   router.get('/:id/calls', async (req, res) => {
     const input = parseRequest(API_ROUTES.listCalls, req);
-    const row = await loadServer(res, input);
-    const calls = await listToolCalls(db, row.id, input.query.limit);
-    res.json(
-      calls.map((call): z.output<typeof toolCallResource> => ({
+    const row = await loadDisplayServer(res, input);
+    const { limit, cursor } = input.query;
+    const after = cursor === undefined ? undefined : decodeCallCursor(cursor);
+    // One more than asked tells whether another page follows.
+    const rows = await listToolCalls(db, row.id, limit + 1, after);
+    const calls = rows.slice(0, limit);
+    const last = calls[calls.length - 1];
+    res.json({
+      items: calls.map((call): z.output<typeof toolCallResource> => ({
         id: call.id,
         serverId: call.serverId,
         toolName: call.toolName,
@@ -244,7 +284,8 @@ export function serversRouter({
         ok: call.ok,
         error: call.error,
       })),
-    );
+      nextCursor: rows.length > limit && last ? encodeCallCursor(last.startedAt, last.id) : null,
+    });
   });
 
   return router;

@@ -1,12 +1,16 @@
 /**
  * How a stored server appears in API responses: camelCase fields, and secrets (env values,
  * header values, the API key, the OAuth client secret and private key) shown only as set, with
- * their last 4 characters (DESIGN §3). The result is typed by the response schema
- * (`serverResource`, derived from the table), so the serializer and the documented answer cannot
- * drift.
+ * their last 4 characters (DESIGN §3). What is shown of the secrets comes from their hints
+ * (`SecretHints`, the `secret_hints` column, computed when the secrets are written), never from
+ * the secrets themselves, so serializing a stored row opens no secret (issue 14). The result is
+ * typed by the response schema (`serverResource`, derived from the table), so the serializer and
+ * the documented answer cannot drift.
  */
 import type { z } from 'zod';
 import type { McpServerRow, ServerAuth } from '../../shared/db/schema.js';
+import { allSecretHints, type SecretHints } from '../../shared/db/server-secrets.js';
+import type { DisplayServerRow } from '../../shared/db/servers.js';
 import type { serverResource } from '../api/schemas.js';
 
 /** The API form of a server, as `serverResource` documents it. */
@@ -19,35 +23,48 @@ export interface MaskedSecret {
   last4: string;
 }
 
-/** Masks one secret value. */
-export function maskSecret(value: string): MaskedSecret {
-  return { set: true, last4: value.length >= 12 ? value.slice(-4) : '' };
+function masked(hint: string): MaskedSecret {
+  return { set: true, last4: hint };
 }
 
-function maskRecord(record: Record<string, string>): Record<string, MaskedSecret> {
-  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, maskSecret(value)]));
+function maskRecord(hints: Record<string, string>): Record<string, MaskedSecret> {
+  return Object.fromEntries(Object.entries(hints).map(([key, hint]) => [key, masked(hint)]));
 }
 
-/** A server's `auth` with its secret (`clientSecret` or `privateKey`) masked. */
-export function maskAuth(auth: ServerAuth) {
+/**
+ * A server's `auth` with its secret (`clientSecret` or `privateKey`) replaced by its mask.
+ *
+ * @param auth the stored `auth` (its secret plain or sealed: it is not read).
+ * @param hint the secret's hint (`SecretHints.auth`); `''` when unknown.
+ */
+export function maskAuth(auth: ServerAuth, hint: string | null = '') {
+  const last4 = hint ?? '';
   if (auth.type === 'oauth2-client-credentials') {
-    return { ...auth, clientSecret: maskSecret(auth.clientSecret) };
+    return { ...auth, clientSecret: masked(last4) };
   }
   if (auth.type === 'oauth2-private-key-jwt') {
-    return { ...auth, privateKey: maskSecret(auth.privateKey) };
+    return { ...auth, privateKey: masked(last4) };
   }
   if (auth.type === 'oauth' && auth.clientSecret !== undefined) {
-    return { ...auth, clientSecret: maskSecret(auth.clientSecret) };
+    return { ...auth, clientSecret: masked(last4) };
   }
   return auth;
 }
 
 /**
- * The API form of a server row: dates as ISO 8601 strings, secrets masked ({@link maskSecret}).
+ * The API form of a server row: dates as ISO 8601 strings, secrets masked from their hints.
  *
- * @param row a stored server, secrets opened.
+ * @param row a stored server, with or without its `env`, `headers` and `apiKey` (they are not
+ *   read: the names of `env` and `headers` come from the hints) and with `auth` plain or sealed
+ *   (only its other fields are shown).
+ * @param hints the hints of its secrets: `row.secretHints` for a row read for display
+ *   (`listServerPage`, `getHintedServer`); for a row whose secrets were just opened or written,
+ *   {@link hintsOfPlainRow}.
  */
-export function serializeServer(row: McpServerRow): ServerResource {
+export function serializeServer(
+  row: Omit<DisplayServerRow, 'secretHints'>,
+  hints: SecretHints,
+): ServerResource {
   return {
     id: row.id,
     userId: row.userId,
@@ -59,10 +76,10 @@ export function serializeServer(row: McpServerRow): ServerResource {
     args: row.args,
     cwd: row.cwd,
     sandbox: row.sandbox,
-    env: maskRecord(row.env),
-    headers: maskRecord(row.headers),
-    apiKey: row.apiKey ? maskSecret(row.apiKey) : null,
-    auth: maskAuth(row.auth),
+    env: maskRecord(hints.env),
+    headers: maskRecord(hints.headers),
+    apiKey: hints.apiKey === null ? null : masked(hints.apiKey),
+    auth: maskAuth(row.auth, hints.auth),
     timeoutMs: row.timeoutMs,
     toolFilter: row.toolFilter,
     toolPolicy: row.toolPolicy,
@@ -77,4 +94,12 @@ export function serializeServer(row: McpServerRow): ServerResource {
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
+}
+
+/**
+ * The hints of a row whose secrets are plain (as `createServer`, `updateServer` and `getServer`
+ * return it): computed from the values in hand, which costs no decryption.
+ */
+export function hintsOfPlainRow(row: McpServerRow): SecretHints {
+  return allSecretHints(row);
 }

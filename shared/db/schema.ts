@@ -25,6 +25,7 @@ import {
   type ToolPolicy,
   type TransportKind,
 } from '../mcp/server-config.js';
+import type { SecretHints } from './server-secrets.js';
 
 /** Roles a user can hold: an admin may act for any user, a user only for themself. */
 export const USER_ROLES = ['admin', 'user'] as const;
@@ -136,6 +137,13 @@ export const mcpServers = pgTable(
     headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
     apiKey: text('api_key'),
     auth: jsonb('auth').$type<ServerAuth>().notNull().default({ type: 'none' }),
+    /**
+     * What the API shows of each secret (its last 4 characters, or nothing for a short one),
+     * computed when the secrets are written (`secretHintsOf` in `server-secrets.ts`) so that
+     * listing servers opens no secret (issue 14). Null for a row written before the column
+     * existed: the API fills it the first time it reads the row (`withSecretHints`).
+     */
+    secretHints: jsonb('secret_hints').$type<SecretHints>(),
     timeoutMs: integer('timeout_ms').notNull().default(30000),
     toolFilter: jsonb('tool_filter').$type<ToolFilter>().notNull().default({}),
     toolPolicy: jsonb('tool_policy').$type<ToolPolicy>().notNull().default({}),
@@ -166,6 +174,8 @@ export const mcpServers = pgTable(
   (t) => [
     uniqueIndex('mcp_servers_user_lower_name_idx').on(t.userId, sql`lower(${t.name})`),
     index('mcp_servers_active_idx').on(t.isActive),
+    // Keyset pagination of one user's servers, oldest first (`listServerPage`).
+    index('mcp_servers_user_id_idx').on(t.userId, t.id),
   ],
 );
 
@@ -187,7 +197,8 @@ export const toolCalls = pgTable(
     error: text('error'),
   },
   (t) => [
-    index('tool_calls_server_started_idx').on(t.serverId, t.startedAt),
+    // A server's calls newest first, paged by (started_at, id) (`listToolCalls`).
+    index('tool_calls_server_started_idx').on(t.serverId, t.startedAt, t.id),
     // The Voice page polls one room's calls after an id (`listRoomToolCalls`).
     index('tool_calls_room_id_idx').on(t.roomName, t.id),
   ],

@@ -11,6 +11,10 @@
  *
  * A stored value without the `sb:v1:` prefix is plain text and is read as it is; the next write of
  * the field, or `npm run rotate-key`, seals it.
+ *
+ * What the API shows of the secrets (their last 4 characters) is kept beside them in the
+ * `secret_hints` column ({@link SecretHints}), computed from the plain values whenever they are
+ * written, so that listing servers opens none of them (issue 14).
  */
 import { isSealed, SecretError, type SecretBox } from '../secrets.js';
 import type { ServerAuth } from '../mcp/server-config.js';
@@ -21,6 +25,75 @@ export interface ServerSecretColumns {
   headers: Record<string, string>;
   apiKey: string | null;
   auth: ServerAuth;
+}
+
+/**
+ * What the API shows of a server's secrets, stored in `mcp_servers.secret_hints`: for each
+ * secret its hint ({@link secretHint}: the last 4 characters, or `''` for a secret under 12
+ * characters). `env` and `headers` have exactly the names of the stored records; `apiKey` is null
+ * when there is no API key and `auth` is null when the `auth` column holds no secret (no
+ * `clientSecret` or `privateKey`).
+ */
+export interface SecretHints {
+  env: Record<string, string>;
+  headers: Record<string, string>;
+  apiKey: string | null;
+  auth: string | null;
+}
+
+/** Secrets shorter than this show no characters at all: 4 of them would say too much. */
+const MIN_HINTED_LENGTH = 12;
+
+/**
+ * The hint of one plain secret: its last 4 characters, or `''` when it is under 12 characters.
+ */
+export function secretHint(plain: string): string {
+  return plain.length >= MIN_HINTED_LENGTH ? plain.slice(-4) : '';
+}
+
+/** The secret inside a server's `auth` (`clientSecret` or `privateKey`), if it holds one. */
+export function authSecret(auth: ServerAuth): string | undefined {
+  if (auth.type === 'oauth2-client-credentials') return auth.clientSecret;
+  if (auth.type === 'oauth2-private-key-jwt') return auth.privateKey;
+  if (auth.type === 'oauth') return auth.clientSecret;
+  return undefined;
+}
+
+function hintRecord(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(record).map(([name, value]) => [name, secretHint(value)]),
+  );
+}
+
+/**
+ * The hints of the secret columns present among `columns` (plain values): a partial update gives
+ * the hints of the columns it writes, and the stored hints of the others stay as they are (see
+ * `updateServer`, which merges them with jsonb `||`).
+ *
+ * @param columns plain `env`, `headers`, `apiKey` and `auth`, each optional.
+ * @returns one key per secret column present in `columns`.
+ */
+export function secretHintsOf(columns: Partial<ServerSecretColumns>): Partial<SecretHints> {
+  const hints: Partial<SecretHints> = {};
+  if (columns.env) hints.env = hintRecord(columns.env);
+  if (columns.headers) hints.headers = hintRecord(columns.headers);
+  if (columns.apiKey !== undefined) {
+    // An empty API key is no API key (the API shows null for it).
+    hints.apiKey = columns.apiKey ? secretHint(columns.apiKey) : null;
+  }
+  if (columns.auth) {
+    const secret = authSecret(columns.auth);
+    hints.auth = secret === undefined ? null : secretHint(secret);
+  }
+  return hints;
+}
+
+/**
+ * The hints of a whole row's secrets (plain values); a column that is absent counts as its
+ * default (`env` and `headers` `{}`, no API key, `auth` `{ type: 'none' }`), as on an insert.
+ */
+export function allSecretHints(columns: Partial<ServerSecretColumns>): SecretHints {
+  return { env: {}, headers: {}, apiKey: null, auth: null, ...secretHintsOf(columns) };
 }
 
 /** Which way {@link transformSecrets} maps each value. */

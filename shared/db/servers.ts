@@ -2,11 +2,17 @@
  * Queries on `mcp_servers` that both the agent and the API need. Every query that reads or
  * changes one user's servers takes the user id, so a caller can never reach another user's row.
  */
-import { and, asc, eq, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import { notifyServerChange } from './notify.js';
 import type { SecretBox } from '../secrets.js';
 import type { Database } from './open.js';
-import { openServerSecrets, sealServerSecrets } from './server-secrets.js';
+import {
+  allSecretHints,
+  openServerSecrets,
+  sealServerSecrets,
+  secretHintsOf,
+  type SecretHints,
+} from './server-secrets.js';
 import { storable } from './storable-text.js';
 import type { ConnectionStatus } from '../mcp/server-config.js';
 import {
@@ -133,7 +139,10 @@ export async function createServer(
 ): Promise<McpServerRow> {
   const [sealed] = await db
     .insert(mcpServers)
-    .values(sealServerSecrets(values, values.userId, secrets))
+    .values({
+      ...sealServerSecrets(values, values.userId, secrets),
+      secretHints: allSecretHints(values),
+    })
     .returning();
   const row = openServerSecrets(sealed!, secrets);
   await notifyServerChange(db, { userId: row!.userId, serverId: row!.id, op: 'insert' });
@@ -152,13 +161,16 @@ export type ServerConfigPatch = Partial<
     | 'lastConnected'
     | 'lastError'
     | 'metadata'
+    | 'secretHints'
   >
 >;
 
 /**
  * Changes a user's server configuration and bumps `updated_at`. A changed configuration also
  * resets the stored status to `disconnected` until the monitor reconnects. The secret columns in
- * `patch` are sealed (so a stored plain value is sealed when it is written again).
+ * `patch` are sealed (so a stored plain value is sealed when it is written again), and their hints
+ * replace the stored ones in `secret_hints` in the same statement (jsonb `||`; a row whose hints
+ * are still null keeps null, to be filled from all its secrets by {@link withSecretHints}).
  *
  * @param patch plain values; columns it omits are left as stored.
  * @returns the updated row with plain secrets, or `undefined` when the server is not the user's.
@@ -172,13 +184,171 @@ export async function updateServer(
   id: number,
   patch: ServerConfigPatch,
 ): Promise<McpServerRow | undefined> {
+  const hints = secretHintsOf(patch);
   const [sealed] = await db
     .update(mcpServers)
-    .set({ ...sealServerSecrets(patch, userId, secrets), updatedAt: new Date() })
+    .set({
+      ...sealServerSecrets(patch, userId, secrets),
+      ...(Object.keys(hints).length > 0 && {
+        secretHints: sql`${mcpServers.secretHints} || ${JSON.stringify(hints)}::jsonb`,
+      }),
+      updatedAt: new Date(),
+    })
     .where(and(eq(mcpServers.id, id), eq(mcpServers.userId, userId)))
     .returning();
   const row = sealed && openServerSecrets(sealed, secrets);
   if (row) await notifyServerChange(db, { userId, serverId: id, op: 'update' });
+  return row;
+}
+
+/** A server row as stored (secrets sealed) with its {@link SecretHints} filled in. */
+export type HintedServerRow = McpServerRow & { secretHints: SecretHints };
+
+/**
+ * Gives every row its secret hints. A row whose `secret_hints` is null (written before the column
+ * existed) has its secrets opened once, here, and its hints written back, so later reads open
+ * nothing: the write is conditional on the sealed columns being those read (a write in between
+ * re-seals with a fresh IV, so it never matches), so hints computed from values since replaced
+ * are never stored. Rows with hints are returned as they are, and no secret of theirs is opened.
+ *
+ * @param rows rows as read from `mcp_servers` (secrets sealed).
+ * @returns the same rows, in the same order, secrets still sealed, each with `secretHints`.
+ * @throws SecretError when a secret of a row without hints cannot be opened with the store's keys.
+ */
+export async function withSecretHints(
+  { db, secrets }: ServerStore,
+  rows: readonly McpServerRow[],
+): Promise<HintedServerRow[]> {
+  return Promise.all(
+    rows.map(async (row): Promise<HintedServerRow> => {
+      if (row.secretHints) return row as HintedServerRow;
+      const secretHints = allSecretHints(openServerSecrets(row, secrets));
+      await db
+        .update(mcpServers)
+        .set({ secretHints })
+        .where(
+          and(
+            eq(mcpServers.id, row.id),
+            isNull(mcpServers.secretHints),
+            sql`${mcpServers.env} = ${JSON.stringify(row.env)}::jsonb`,
+            sql`${mcpServers.headers} = ${JSON.stringify(row.headers)}::jsonb`,
+            sql`${mcpServers.auth} = ${JSON.stringify(row.auth)}::jsonb`,
+            sql`${mcpServers.apiKey} is not distinct from ${row.apiKey}`,
+          ),
+        );
+      return { ...row, secretHints };
+    }),
+  );
+}
+
+/**
+ * A server as the API shows it, read without its secrets: every column but `env`, `headers` and
+ * `apiKey` (their names and hints are in `secretHints`), and `auth` as stored (its secret, if
+ * any, sealed; the serializer shows the hint in its place).
+ */
+export type DisplayServerRow = Omit<McpServerRow, 'env' | 'headers' | 'apiKey' | 'secretHints'> & {
+  secretHints: SecretHints;
+};
+
+/** The columns a display read selects: all but the sealed `env`, `headers` and `api_key`. */
+const DISPLAY_COLUMNS = (() => {
+  const { env, headers, apiKey, ...display } = getTableColumns(mcpServers);
+  void [env, headers, apiKey];
+  return display;
+})();
+
+/**
+ * Reads servers for display: the {@link DISPLAY_COLUMNS} of the rows `where` selects, oldest
+ * first, and, only for rows whose hints are still null, the whole row again so that
+ * {@link withSecretHints} can fill them in. No secret of a row with hints is read or opened.
+ *
+ * @param limit how many rows at most; default all.
+ */
+async function displayRows(
+  store: ServerStore,
+  where: SQL | undefined,
+  limit?: number,
+): Promise<DisplayServerRow[]> {
+  const query = store.db
+    .select(DISPLAY_COLUMNS)
+    .from(mcpServers)
+    .where(where)
+    .orderBy(asc(mcpServers.id));
+  const rows = limit === undefined ? await query : await query.limit(limit);
+  const missing = rows.filter((row) => row.secretHints === null).map((row) => row.id);
+  if (missing.length === 0) return rows as DisplayServerRow[];
+  const full = await store.db.select().from(mcpServers).where(inArray(mcpServers.id, missing));
+  const filled = new Map((await withSecretHints(store, full)).map((row) => [row.id, row]));
+  // A row deleted in between has no hints to show: it is left out, as a later read would.
+  return rows.flatMap((row): DisplayServerRow[] => {
+    if (row.secretHints !== null) return [row as DisplayServerRow];
+    const hinted = filled.get(row.id);
+    return hinted ? [hinted] : [];
+  });
+}
+
+/** The most servers one page of {@link listServerPage} may hold. */
+export const MAX_SERVER_PAGE = 200;
+
+/** Options of {@link listServerPage}. */
+export interface ServerPageOptions {
+  /** How many servers at most, 1–{@link MAX_SERVER_PAGE}. */
+  limit: number;
+  /** Only servers with a greater id (the last id of the previous page); default from the first. */
+  afterId?: number;
+}
+
+/** One page of a user's servers. */
+export interface ServerPage {
+  /** Oldest first (ascending id), without their secrets, hints filled. */
+  rows: DisplayServerRow[];
+  /** The id to pass as `afterId` for the next page; null when this page is the last. */
+  nextAfterId: number | null;
+}
+
+/**
+ * One page of a user's servers, oldest first, for display: keyset pagination on
+ * `(user_id, id)` (index `mcp_servers_user_id_idx`), so a page costs the same wherever it starts
+ * and a server inserted meanwhile never moves another from one page to the next. The secrets
+ * are neither read nor opened: what the API shows of them is `secretHints` (filled by
+ * {@link withSecretHints} for a row that has none yet, the one case that opens secrets).
+ *
+ * @throws RangeError when `limit` is not an integer from 1 to {@link MAX_SERVER_PAGE}; SecretError
+ *   as {@link withSecretHints}.
+ */
+export async function listServerPage(
+  store: ServerStore,
+  userId: number,
+  { limit, afterId }: ServerPageOptions,
+): Promise<ServerPage> {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SERVER_PAGE) {
+    throw new RangeError(`limit must be an integer from 1 to ${MAX_SERVER_PAGE}, not ${limit}`);
+  }
+  const where = and(
+    eq(mcpServers.userId, userId),
+    afterId === undefined ? undefined : gt(mcpServers.id, afterId),
+  );
+  // One more than asked tells whether another page follows.
+  const rows = await displayRows(store, where, limit + 1);
+  const page = rows.slice(0, limit);
+  return {
+    rows: page,
+    nextAfterId: rows.length > limit ? page[page.length - 1]!.id : null,
+  };
+}
+
+/**
+ * One of a user's servers for display, without its secrets, hints filled (see
+ * {@link listServerPage}); `undefined` when it does not exist or belongs to someone else.
+ *
+ * @throws SecretError as {@link withSecretHints}.
+ */
+export async function getHintedServer(
+  store: ServerStore,
+  userId: number,
+  id: number,
+): Promise<DisplayServerRow | undefined> {
+  const [row] = await displayRows(store, and(eq(mcpServers.id, id), eq(mcpServers.userId, userId)));
   return row;
 }
 

@@ -1,5 +1,5 @@
 /** The audit log of tool calls made by agent sessions (`tool_calls`, DESIGN §3). */
-import { and, asc, desc, eq, gt } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import type { Database } from './open.js';
 import { mcpServers, toolCalls, type ToolCallRow } from './schema.js';
 import { storable } from './storable-text.js';
@@ -52,17 +52,40 @@ function storableCall(record: ToolCallRecord) {
   };
 }
 
-/** A server's most recent tool calls, newest first. */
+/** Where a page of {@link listToolCalls} starts: after this call, newest first. */
+export interface ToolCallPosition {
+  startedAt: Date;
+  id: number;
+}
+
+/**
+ * A server's tool calls, newest first: descending `(started_at, id)` (the id breaks ties between
+ * calls started in the same millisecond), a page at a time by keyset on the index
+ * `tool_calls_server_started_idx` `(server_id, started_at, id)`, never by OFFSET. Calls are
+ * stored with the millisecond start times of JavaScript dates, which a cursor's ISO 8601 text
+ * carries exactly.
+ *
+ * @param limit how many calls at most; default 50 (the route asks for one more than its page
+ *   of 1–200, to tell whether another page follows).
+ * @param after only calls before this one in that order (the last call of the previous page).
+ */
 export async function listToolCalls(
   db: Database,
   serverId: number,
   limit = 50,
+  after?: ToolCallPosition,
 ): Promise<ToolCallRow[]> {
   return db
     .select()
     .from(toolCalls)
-    .where(eq(toolCalls.serverId, serverId))
-    .orderBy(desc(toolCalls.startedAt))
+    .where(
+      and(
+        eq(toolCalls.serverId, serverId),
+        after &&
+          sql`(${toolCalls.startedAt}, ${toolCalls.id}) < (${after.startedAt.toISOString()}::timestamptz, ${after.id})`,
+      ),
+    )
+    .orderBy(desc(toolCalls.startedAt), desc(toolCalls.id))
     .limit(limit);
 }
 

@@ -217,6 +217,7 @@ describe('serverFingerprint', () => {
     headers: {},
     apiKey: null,
     auth: { type: 'none' },
+    secretHints: null,
     timeoutMs: 30_000,
     toolFilter: {},
     toolPolicy: {},

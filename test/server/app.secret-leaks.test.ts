@@ -220,10 +220,11 @@ describe('secrets quoted back by a failing server', () => {
       await call('GET', `/api/mcp/servers/${id}`);
     }
     const list = await call('GET', '/api/mcp/servers');
-    expect(list.body).toHaveLength(Object.keys(ids).length);
+    expect(list.body.items).toHaveLength(Object.keys(ids).length);
 
     // The errors are there, saying what went wrong, with the secrets replaced.
-    const byName = (name: string) => list.body.find((s: { id: number }) => s.id === ids[name]);
+    const byName = (name: string) =>
+      list.body.items.find((s: { id: number }) => s.id === ids[name]);
     expect(byName('http500').lastError).toMatch(/500/);
     expect(byName('http500').lastError).toContain('[secret]');
     expect(byName('rpcError').lastError).toContain('[secret]');

@@ -276,7 +276,7 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     expect(await row('Fixture').textContent()).toContain('our stdio fixture');
 
     const stored = await api.request('GET', '/api/mcp/servers', { token: admin.token });
-    const fixture = stored.body.find((s: { name: string }) => s.name === 'Fixture');
+    const fixture = stored.body.items.find((s: { name: string }) => s.name === 'Fixture');
     expect(fixture).toMatchObject({
       command: process.execPath,
       args: FIXTURE_SERVER_ARGS,
@@ -377,7 +377,7 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     await page.locator('#server-form .form-errors', { hasText: 'Headers:' }).waitFor();
 
     const after = await api.request('GET', '/api/mcp/servers', { token: admin.token });
-    expect(after.body).toHaveLength(before.body.length);
+    expect(after.body.items).toHaveLength(before.body.items.length);
   });
 
   it('edits a server and keeps the secrets it did not retype', async () => {

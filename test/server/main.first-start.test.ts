@@ -69,7 +69,7 @@ describe('first start', () => {
     const list = await api.request('GET', '/api/mcp/servers', { token: ADMIN_TOKEN });
     expect(list.status).toBe(200);
     const byName = Object.fromEntries(
-      list.body.map((s: { name: string }) => [s.name, s]),
+      list.body.items.map((s: { name: string }) => [s.name, s]),
     ) as Record<
       string,
       { connectionStatus: string; metadata: { toolCount: number; toolNames: string[] } }
@@ -102,7 +102,7 @@ describe('first start', () => {
 
   it('reads a file under DATA_DIR through the filesystem demo server', async () => {
     const list = await api.request('GET', '/api/mcp/servers', { token: ADMIN_TOKEN });
-    const files = list.body.find((s: { name: string }) => s.name === 'Files');
+    const files = list.body.items.find((s: { name: string }) => s.name === 'Files');
     const connection = monitor.connection(files.id)!;
     const result = await connection.callTool('read_text_file', {
       path: path.join(dataDir, 'files', 'welcome.txt'),
@@ -112,7 +112,7 @@ describe('first start', () => {
 
   it('lets the sandboxed Files and Memory demo servers write to their granted folders', async () => {
     const list = await api.request('GET', '/api/mcp/servers', { token: ADMIN_TOKEN });
-    const byName = (name: string) => list.body.find((s: { name: string }) => s.name === name);
+    const byName = (name: string) => list.body.items.find((s: { name: string }) => s.name === name);
     const files = monitor.connection(byName('Files').id)!;
     const written = await files.callTool('write_file', {
       path: path.join(dataDir, 'files', 'note.txt'),

@@ -5,11 +5,14 @@
  */
 import { api, serversPath, session } from './api.js';
 import type { ServerMessage } from './status-stream.js';
-import type { Server } from './types.js';
+import type { Page, Server } from './types.js';
 
 /** How many times, and how far apart (ms), a row is read again until it shows a streamed status. */
 const RELOAD_ATTEMPTS = 8;
 const RELOAD_GAP_MS = 250;
+
+/** Servers asked for per page: the API's largest page, so most users need one request. */
+const PAGE_SIZE = '200';
 
 /** The servers of the caller, or of the user an admin acts for. */
 export class ServerStore {
@@ -32,13 +35,22 @@ export class ServerStore {
   loaded = (): boolean => this.#loaded;
 
   /**
-   * Reads the servers again (`GET /api/mcp/servers`).
+   * Reads the servers again (`GET /api/mcp/servers`), every page of them (following
+   * `nextCursor`).
    *
    * @throws ApiError when the API refuses.
    */
   async load(): Promise<void> {
     const actingFor = session.actingFor;
-    const rows = await api<Server[]>('GET', serversPath());
+    const rows: Server[] = [];
+    let cursor: string | null = null;
+    do {
+      const params: Record<string, string> = { limit: PAGE_SIZE };
+      if (cursor !== null) params.cursor = cursor;
+      const page: Page<Server> = await api<Page<Server>>('GET', serversPath('', params));
+      rows.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor !== null && session.actingFor === actingFor);
     // An answer for the user shown before a switch is dropped.
     if (session.actingFor !== actingFor) return;
     this.#servers = new Map(rows.map((row) => [row.id, row]));

@@ -67,6 +67,15 @@ export interface TestResult {
   error?: string;
 }
 
+/**
+ * One page of a paginated list (`GET /api/mcp/servers`, `GET /api/mcp/servers/:id/calls`): pass
+ * `nextCursor` back as `cursor` for the next page; null on the last one.
+ */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
 /** One audited tool call (`GET /api/mcp/servers/:id/calls`). */
 export interface ToolCall {
   id: number;

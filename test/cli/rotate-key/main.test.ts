@@ -16,6 +16,7 @@ import {
 import { openDatabase, type DatabaseHandle } from '../../../shared/db/open.js';
 import { mcpServers, type NewMcpServerRow } from '../../../shared/db/schema.js';
 import { createServer, getServer, listServers } from '../../../shared/db/servers.js';
+import { secretHint } from '../../../shared/db/server-secrets.js';
 import {
   SecretBox,
   SecretError,
@@ -128,8 +129,24 @@ describe('resealServerSecrets', () => {
 
     const withNewKeyOnly = { db: database.db, secrets: new SecretBox(newKey) };
     const after = await listServers(withNewKeyOnly, userId);
-    // Same plain values, and the same updated_at: the configurations did not change.
-    expect(after).toEqual(before);
+    // Same plain values, and the same updated_at: the configurations did not change. The row
+    // stored before the hints existed has them now (the others keep theirs).
+    expect(before.find((row) => row.name === 'legacy')!.secretHints).toBeNull();
+    expect(after).toEqual(
+      before.map((row) =>
+        row.name === 'legacy'
+          ? {
+              ...row,
+              secretHints: {
+                env: { OLD: secretHint(PLAIN.legacy) },
+                headers: {},
+                apiKey: null,
+                auth: null,
+              },
+            }
+          : row,
+      ),
+    );
     await expect(
       listServers({ db: database.db, secrets: new SecretBox(oldKey) }, userId),
     ).rejects.toThrow(SecretError);

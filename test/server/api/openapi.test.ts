@@ -137,16 +137,46 @@ describe('GET /api/openapi.json', () => {
     expect(calls.responses['404'].content['application/problem+json'].schema.$ref).toBe(
       '#/components/schemas/Problem',
     );
+    // Both lists are paginated by an opaque cursor, documented on the same terms.
+    const servers = doc.paths['/api/mcp/servers'].get;
+    for (const operation of [calls, servers]) {
+      expect(operation.parameters).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            name: 'limit',
+            in: 'query',
+            required: false,
+            schema: expect.objectContaining({ minimum: 1, maximum: 200, default: 50 }),
+          }),
+          expect.objectContaining({
+            name: 'cursor',
+            in: 'query',
+            required: false,
+            schema: expect.objectContaining({ type: 'string' }),
+          }),
+        ]),
+      );
+    }
+    expect(calls.responses['200'].content['application/json'].schema.$ref).toBe(
+      '#/components/schemas/ToolCallPage',
+    );
   });
 
   it('names the response schemas, derived from the tables, with the secrets masked', async () => {
     const { body: doc } = await api.request('GET', '/api/openapi.json');
 
     const list = doc.paths['/api/mcp/servers'].get.responses['200'].content['application/json'];
-    expect(list.schema.items.$ref).toBe('#/components/schemas/Server');
+    expect(list.schema.$ref).toBe('#/components/schemas/ServerPage');
+    const page = doc.components.schemas.ServerPage;
+    expect(page.required).toEqual(['items', 'nextCursor']);
+    expect(page.properties.items.items.$ref).toBe('#/components/schemas/Server');
+    expect(page.properties.nextCursor.type).toEqual(expect.arrayContaining(['string', 'null']));
     const server = doc.components.schemas.Server;
+    // Every column but the stored hints, which show inside the masked secrets.
     expect(Object.keys(server.properties).sort()).toEqual(
-      Object.keys(getTableColumns(mcpServers)).sort(),
+      Object.keys(getTableColumns(mcpServers))
+        .filter((column) => column !== 'secretHints')
+        .sort(),
     );
     for (const secrets of [server.properties.env, server.properties.headers]) {
       expect(secrets.additionalProperties.required).toEqual(['set', 'last4']);

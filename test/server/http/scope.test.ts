@@ -89,8 +89,8 @@ describe('two users', () => {
     const aliceList = await api.request('GET', '/api/mcp/servers', { token: alice });
     const bobList = await api.request('GET', '/api/mcp/servers', { token: bob });
 
-    expect(aliceList.body.map((s: { id: number }) => s.id)).toEqual([aliceServer]);
-    expect(bobList.body.map((s: { id: number }) => s.id)).toEqual([bobServer]);
+    expect(aliceList.body.items.map((s: { id: number }) => s.id)).toEqual([aliceServer]);
+    expect(bobList.body.items.map((s: { id: number }) => s.id)).toEqual([bobServer]);
   });
 
   it("answer the same 404 for another user's server as for a missing one", async () => {
@@ -126,7 +126,7 @@ describe('?userId=', () => {
     const res = await api.request('GET', `/api/mcp/servers?userId=${bobUser.id}`, { token: bob });
 
     expect(res.status).toBe(200);
-    expect(res.body.map((s: { id: number }) => s.id)).toContain(bobServer);
+    expect(res.body.items.map((s: { id: number }) => s.id)).toContain(bobServer);
   });
 
   it("lets an admin list, read, update and delete a user's servers, and create one for them", async () => {
@@ -135,7 +135,7 @@ describe('?userId=', () => {
     expect(ownScope.status).toBe(404);
 
     const list = await api.request('GET', `/api/mcp/servers${query}`, { token: admin });
-    expect(list.body.map((s: { id: number }) => s.id)).toContain(bobServer);
+    expect(list.body.items.map((s: { id: number }) => s.id)).toContain(bobServer);
     const read = await api.request('GET', `/api/mcp/servers/${bobServer}${query}`, {
       token: admin,
     });
@@ -207,12 +207,12 @@ describe('GET /api/mcp/servers/:id/calls', () => {
     });
 
     expect(all.status).toBe(200);
-    expect(all.body.map((c: { toolName: string }) => c.toolName)).toEqual([
+    expect(all.body.items.map((c: { toolName: string }) => c.toolName)).toEqual([
       'tool_2',
       'tool_1',
       'tool_0',
     ]);
-    expect(all.body[1]).toEqual({
+    expect(all.body.items[1]).toEqual({
       id: expect.any(Number),
       serverId,
       toolName: 'tool_1',
@@ -223,8 +223,10 @@ describe('GET /api/mcp/servers/:id/calls', () => {
       ok: false,
       error: 'boom',
     });
-    expect(two.body).toHaveLength(2);
-    expect(toolCallResource.strict().array().safeParse(all.body).error).toBeUndefined();
+    expect(two.body.items).toHaveLength(2);
+    expect(all.body.nextCursor).toBeNull();
+    expect(two.body.nextCursor).toEqual(expect.any(String));
+    expect(toolCallResource.strict().array().safeParse(all.body.items).error).toBeUndefined();
   });
 
   it('answers 400 for a limit outside 1–200', async () => {
@@ -255,6 +257,6 @@ describe('GET /api/mcp/servers/:id/calls', () => {
 
     const res = await api.request('GET', `/api/mcp/servers/${serverId}/calls`, { token: alice });
 
-    expect(res.body).toHaveLength(50);
+    expect(res.body.items).toHaveLength(50);
   });
 });

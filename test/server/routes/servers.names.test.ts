@@ -47,7 +47,7 @@ async function rename(token: string, id: number, name: string) {
 
 async function names(token: string): Promise<string[]> {
   const res = await api.request('GET', '/api/mcp/servers', { token });
-  return (res.body as { name: string }[]).map((server) => server.name);
+  return (res.body.items as { name: string }[]).map((server) => server.name);
 }
 
 describe('server names, unique per user regardless of case', () => {

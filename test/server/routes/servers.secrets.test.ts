@@ -151,7 +151,7 @@ describe('planted secrets', () => {
     expect(jwt.body.auth.privateKey).toEqual({ set: true, last4: expect.any(String) });
 
     const list = await call('GET', '/api/mcp/servers');
-    expect(list.body.map((s: { id: number }) => s.id)).toEqual(Object.values(ids));
+    expect(list.body.items.map((s: { id: number }) => s.id)).toEqual(Object.values(ids));
     for (const id of Object.values(ids)) await call('GET', `/api/mcp/servers/${id}`);
     // An update that omits the secrets keeps them; one that replaces a header shows the new one.
     const kept = await call('PUT', `/api/mcp/servers/${ids.remote}`, { description: 'edited' });

@@ -106,7 +106,7 @@ describe('server CRUD', () => {
     );
 
     const list = await api.request('GET', '/api/mcp/servers', { token: alice });
-    expect(list.body.map((s: { id: number }) => s.id)).toContain(id);
+    expect(list.body.items.map((s: { id: number }) => s.id)).toContain(id);
 
     const deleted = await api.request('DELETE', `/api/mcp/servers/${id}`, { token: alice });
     expect(deleted.status).toBe(204);
@@ -254,7 +254,7 @@ describe('server CRUD', () => {
       expect(res.status, `${method} ${suffix}`).toBe(404);
     }
     const list = await api.request('GET', '/api/mcp/servers', { token: alice });
-    expect(list.body.map((s: { name: string }) => s.name)).not.toContain('Bob only');
+    expect(list.body.items.map((s: { name: string }) => s.name)).not.toContain('Bob only');
     const still = await api.request('GET', path, { token: bob });
     expect(still.body.description).toBe('');
   });

@@ -263,7 +263,7 @@ describe('a server an admin set up for a user', () => {
     });
     expect(byAdmin.status).toBe(200);
     const list = await api.request('GET', '/api/mcp/servers', { token: ownerToken });
-    expect(list.body.find((s: { id: number }) => s.id === id).adminManaged).toBe(true);
+    expect(list.body.items.find((s: { id: number }) => s.id === id).adminManaged).toBe(true);
     const deleted = await api.request('DELETE', `/api/mcp/servers/${id}`, { token: ownerToken });
     expect(deleted.status).toBe(204);
   });

@@ -6,7 +6,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { api, messageOf, serversPath } from '../api.js';
 import { when } from '../format.js';
 import type { ServerStore } from '../server-store.js';
-import type { Server, TestResult, Tool, ToolCall } from '../types.js';
+import type { Page, Server, TestResult, Tool, ToolCall } from '../types.js';
 import { runs } from './server-card.js';
 
 /** The default time a server has to connect and answer `initialize`, in ms (DESIGN §4). */
@@ -180,8 +180,8 @@ export function CallsPanel({ server, onClose }: { server: Server; onClose: () =>
   const [failure, setFailure] = useState<string | null>(null);
   useEffect(() => {
     let current = true;
-    api<ToolCall[]>('GET', serversPath(`/${server.id}/calls`, { limit: '50' }))
-      .then((answer) => current && setCalls(answer))
+    api<Page<ToolCall>>('GET', serversPath(`/${server.id}/calls`, { limit: '50' }))
+      .then((answer) => current && setCalls(answer.items))
       .catch((error: unknown) => current && setFailure(messageOf(error)));
     return () => {
       current = false;
