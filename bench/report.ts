@@ -2,6 +2,7 @@
 import type { ApiThroughput } from './api-throughput.js';
 import type { HealthLoop } from './health-loop.js';
 import type { SandboxStart } from './sandbox-start.js';
+import type { ReplicasBench } from './replicas.js';
 import type { SessionStart } from './session-start.js';
 import { formatTable } from './table.js';
 import type { ToolCallOverhead } from './tool-call-overhead.js';
@@ -24,6 +25,8 @@ export interface BenchResults {
   api?: ApiThroughput;
   /** A stdio server's start, sandboxed against unsandboxed. */
   sandbox?: SandboxStart;
+  /** Shared rate-limit counts and lease passes (Postgres only). */
+  replicas?: ReplicasBench;
   machine: {
     cpus: number;
     cpuModel: string;
@@ -140,6 +143,33 @@ export function formatBenchResults(results: BenchResults): string[] {
       `server-everything (stdio) spawn to initialize: ${sandbox.sandboxedMs} ms sandboxed vs ` +
         `${sandbox.unsandboxedMs} ms, medians of ${sandbox.rounds} interleaved starts`,
     ]);
+  }
+  const replicas = results.replicas;
+  if (replicas) {
+    rows.push(
+      [
+        'replicas.sharedIncrementP99Ms',
+        replicas.sharedIncrementP99Ms,
+        '',
+        `one shared rate-limit count (Postgres) at concurrency 50: ` +
+          `${replicas.sharedIncrementsPerSecond}/s; MemoryStore p99 ` +
+          `${replicas.memoryIncrementP99Ms} ms, ${replicas.memoryIncrementsPerSecond}/s; ` +
+          `medians of ${replicas.rounds} interleaved rounds of ${replicas.incrementsPerRound}`,
+      ],
+      [
+        'replicas.batchedIncrementP99Ms',
+        replicas.batchedIncrementP99Ms,
+        `≤ ${TARGETS.apiStatusP99Ms} ${mark(replicas.batchedIncrementP99Ms <= TARGETS.apiStatusP99Ms)}`,
+        `the same batched every 100 ms (the per-request limit): ` +
+          `${replicas.batchedIncrementsPerSecond}/s`,
+      ],
+      [
+        'replicas.leasePassMs',
+        replicas.leasePassMs,
+        '',
+        `one lease pass (heartbeat, renewals, counts) holding ${replicas.leasedServers} servers`,
+      ],
+    );
   }
   const machine = results.machine;
   const lines = formatTable(['metric', 'value', 'target', 'note'], rows);

@@ -21,13 +21,21 @@ import { startSlowInitializeServer } from './fixtures/slow-initialize-server.js'
 import { measureHealthLoop } from './health-loop.js';
 import { formatBenchResults, type BenchResults } from './report.js';
 import { measureSandboxStart } from './sandbox-start.js';
+import { measureReplicas } from './replicas.js';
 import { measureSessionStart, type SessionServer } from './session-start.js';
 import { round } from './stats.js';
 import { measureToolCallOverhead } from './tool-call-overhead.js';
 
 /** The whole run is stopped (servers killed, exit 1) after this long. */
 const DEADLINE_MS = 5 * 60_000;
-const PARTS = ['toolCallOverhead', 'sessionStart', 'healthLoop', 'api', 'sandbox'] as const;
+const PARTS = [
+  'toolCallOverhead',
+  'sessionStart',
+  'healthLoop',
+  'api',
+  'sandbox',
+  'replicas',
+] as const;
 type Part = (typeof PARTS)[number];
 
 const USAGE = `Usage: npm run bench -- [--json FILE] [--only ${PARTS.join(',')}] [--iterations N]
@@ -169,6 +177,15 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
   if (options.parts.has('sandbox')) {
     log('sandbox: server-everything (stdio) start, sandboxed vs not, interleaved, 10 each');
     results.sandbox = await measureSandboxStart({ bin: EVERYTHING_BIN, logger });
+  }
+
+  if (options.parts.has('replicas')) {
+    if (process.env.DATABASE_URL) {
+      log('replicas: shared rate-limit increments vs MemoryStore (concurrency 50), lease pass');
+      results.replicas = await measureReplicas({ databaseUrl: process.env.DATABASE_URL, logger });
+    } else {
+      log('replicas: skipped, it needs DATABASE_URL (Postgres)');
+    }
   }
 
   const cpus = os.cpus();

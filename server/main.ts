@@ -166,9 +166,11 @@ async function sharedRateLimitStores(): Promise<
     );
     return undefined;
   }
-  const store = (prefix: string) =>
-    new PostgresRateLimitStore({ databaseUrl: settings.DATABASE_URL!, prefix, logger });
-  return { requests: store('api-requests'), authFailures: store('auth-failures') };
+  const store = (prefix: string, batchMs: number) =>
+    new PostgresRateLimitStore({ databaseUrl: settings.DATABASE_URL!, prefix, logger, batchMs });
+  // Every request counts, status polls included: counted in memory and sent every 100 ms (one
+  // round trip per key, not per request). Failures are rare and exact.
+  return { requests: store('api-requests', 100), authFailures: store('auth-failures', 0) };
 }
 const rateLimitStores = await sharedRateLimitStores();
 

@@ -258,6 +258,15 @@ describe.skipIf(!DATABASE_URL)('API replicas on one Postgres database (needs DAT
     const killedAt = Date.now();
     dead.child.kill('SIGKILL');
     await dead.exited;
+    const orphanIds = [...before].filter(([, r]) => r === dead).map(([id]) => id);
+    await until('the dead replica’s leases taken', async () => {
+      const held = await leases();
+      const taken = orphanIds.every((id) =>
+        survivors.some((r) => held.get(id)?.startsWith(r.holderPrefix)),
+      );
+      return taken ? true : undefined;
+    });
+    const claimMs = Date.now() - killedAt;
     const after = await dividedAmong(survivors);
     const rewatchMs = Date.now() - killedAt;
     for (const name of orphans) {
@@ -266,8 +275,8 @@ describe.skipIf(!DATABASE_URL)('API replicas on one Postgres database (needs DAT
     expect([...after.values()].every((r) => survivors.includes(r))).toBe(true);
     // Reported, not asserted (the machine is shared): the bound is 2 × MONITOR_LEASE_MS.
     process.stdout.write(
-      `replicas: ${orphans.length} servers watched again ${rewatchMs} ms after the SIGKILL ` +
-        `(lease ${LEASE_MS} ms)\n`,
+      `replicas: ${orphans.length} servers leased again ${claimMs} ms and connected again ` +
+        `${rewatchMs} ms after the SIGKILL (lease ${LEASE_MS} ms)\n`,
     );
   }, 180_000);
 
@@ -284,8 +293,11 @@ describe.skipIf(!DATABASE_URL)('API replicas on one Postgres database (needs DAT
       );
       return !session || Number(session.left) > 20 ? true : undefined;
     });
+    // Alternating replicas until one refuses. Counted apart, each would allow RATE_LIMIT (2 ×
+    // in all); shared, RATE_LIMIT in all, plus the few hits a replica has not seen yet from the
+    // other (the request limit sends its counts every 100 ms).
     const statuses: number[] = [];
-    for (let i = 0; i < RATE_LIMIT + 1; i++) {
+    for (let i = 0; i < 2 * RATE_LIMIT + 2 && !statuses.includes(429); i++) {
       const replica = i % 2 === 0 ? a : b;
       const res = await fetch(`${replica.base}/api/mcp/servers`, {
         headers: { authorization: `Bearer ${token}` },
@@ -293,9 +305,11 @@ describe.skipIf(!DATABASE_URL)('API replicas on one Postgres database (needs DAT
       await res.arrayBuffer();
       statuses.push(res.status);
     }
-    // Each replica saw about half; counted apart, none would refuse.
-    expect(statuses.slice(0, RATE_LIMIT)).toEqual(statuses.slice(0, RATE_LIMIT).map(() => 200));
-    expect(statuses[RATE_LIMIT]).toBe(429);
+    const allowed = statuses.filter((status) => status === 200).length;
+    expect(statuses.at(-1)).toBe(429);
+    expect(allowed).toBeGreaterThanOrEqual(RATE_LIMIT);
+    expect(allowed).toBeLessThan(2 * RATE_LIMIT - 10);
+    process.stdout.write(`replicas: rate limit ${RATE_LIMIT}, ${allowed} allowed in all\n`);
   }, 60_000);
 
   it('counts failed authentications across replicas', async () => {
