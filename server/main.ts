@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { fileURLToPath } from 'node:url';
 import { DATA_DIR_LOCK_FILE, DataDirLockedError } from '../shared/db/data-dir-lock.js';
 import { openDatabase, type DatabaseHandle } from '../shared/db/open.js';
@@ -216,6 +216,16 @@ const metrics = new ApiMetrics({
   connectionStates: () => statusSnapshot.countsByStatus(),
 });
 metrics.watch(monitor);
+new Gauge({
+  name: 'switchboard_monitor_watched_servers',
+  help:
+    'Active servers whose lease this API replica holds and whose status it watches; summed over ' +
+    'the replicas, every active server once.',
+  registers: [metrics.registry],
+  collect() {
+    this.set(leases.held.length);
+  },
+});
 const toolCallMetrics = new ToolCallMetrics({ db: database.db, metrics, logger });
 
 const app = createApp({

@@ -30,7 +30,7 @@ import {
 const DATABASE_URL = process.env.DATABASE_URL;
 const SERVERS = 60;
 const LEASE_MS = 1500;
-const RATE_LIMIT = 30;
+const RATE_LIMIT = 100;
 const ADMIN_TOKEN = 'admin-token-for-the-replicas-test-0123';
 
 interface Replica {
@@ -214,7 +214,7 @@ describe.skipIf(!DATABASE_URL)('API replicas on one Postgres database (needs DAT
     expect(names.map((name) => mcp.watchers(name))).toEqual(names.map(() => 1));
   }, 180_000);
 
-  it('answers for every server from each replica, whoever watches it', async () => {
+  it('answers for every server from each replica, whoever watches it; its gauge counts its own', async () => {
     for (const replica of replicas) {
       const body = await until(`all connected at ${replica.base}`, async () => {
         const res = await fetch(`${replica.base}/api/status`, {
@@ -225,6 +225,18 @@ describe.skipIf(!DATABASE_URL)('API replicas on one Postgres database (needs DAT
       });
       expect(body.mcp.total).toBe(SERVERS);
     }
+    // Each replica's gauge counts the servers it watches: every server once in all.
+    let watched = 0;
+    for (const replica of replicas) {
+      const res = await fetch(`${replica.base}/metrics`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      const text = await res.text();
+      const match = /^switchboard_monitor_watched_servers (\d+)$/m.exec(text);
+      expect(match, text.slice(0, 2000)).not.toBeNull();
+      watched += Number(match![1]);
+    }
+    expect(watched).toBe(SERVERS);
   }, 60_000);
 
   it('watches a server created through a replica at once', async () => {
