@@ -114,6 +114,8 @@ export class PostgresRateLimitStore implements Store {
   readonly #batchMs: number;
   readonly #local = new Map<string, LocalCount>();
   #flushTimer?: NodeJS.Timeout;
+  /** True from a failed send to the next that works (one warning per outage, not per flush). */
+  #failing = false;
   #windowMs = 60_000;
 
   constructor(options: PostgresRateLimitStoreOptions) {
@@ -164,17 +166,31 @@ export class PostgresRateLimitStore implements Store {
 
   /**
    * Sends every key's unsent hits now (batching only). Never rejects: hits that could not be sent
-   * are kept for the next send, and the error is logged.
+   * are kept and sent again a batch period later, and the first failure of an outage is logged.
    */
   async flush(): Promise<void> {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
+    if (!this.#inner.pool) return;
     const now = Date.now();
     await Promise.all(
       [...this.#local].map(async ([key, local]) => {
         if (local.pending > 0) {
-          await this.#send(key, local).catch((error: unknown) =>
-            this.#logger.warn({ err: error }, 'rate limit store: could not send the counts'),
+          await this.#send(key, local).then(
+            () => {
+              if (this.#failing) this.#logger.info('rate limit store: sending the counts again');
+              this.#failing = false;
+            },
+            (error: unknown) => {
+              if (!this.#failing) {
+                this.#logger.warn(
+                  { err: error },
+                  'rate limit store: could not send the counts; counting in memory meanwhile',
+                );
+              }
+              this.#failing = true;
+              this.#flushTimer ??= setTimeout(() => void this.flush(), this.#batchMs).unref();
+            },
           );
         } else if (!local.resetTime || local.resetTime.getTime() <= now) {
           this.#local.delete(key);
