@@ -20,6 +20,8 @@
  *    expired`, so two replicas never both win one); above it (a replica joined), it closes and
  *    lets go of the excess, and tells the others (`NOTIFY monitor_leases_released`) to claim them.
  *
+ * Every time is the database's (`now()`), so the replicas' own clocks may disagree.
+ *
  * A replica that dies stops renewing: its leases and heartbeat expire after one lease, and the
  * next pass of a survivor (at most a third of a lease later) claims its servers; so they are
  * watched again within 2 × `MONITOR_LEASE_MS`. A clean shutdown lets go of every lease at once.
