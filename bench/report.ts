@@ -4,6 +4,7 @@ import type { HealthLoop } from './health-loop.js';
 import type { SandboxStart } from './sandbox-start.js';
 import type { ScaleSessions } from './scale-sessions.js';
 import type { ScaleTools } from './scale-tools.js';
+import type { ReplicasBench } from './replicas.js';
 import type { SessionStart } from './session-start.js';
 import { formatTable } from './table.js';
 import type { ToolCallOverhead } from './tool-call-overhead.js';
@@ -36,6 +37,8 @@ export interface BenchResults {
    * 10 servers × 50 tools under the tool budget.
    */
   scale?: { sessions?: ScaleSessions; tools?: ScaleTools };
+  /** Shared rate-limit counts and lease passes (Postgres only). */
+  replicas?: ReplicasBench;
   machine: {
     cpus: number;
     cpuModel: string;
@@ -211,6 +214,33 @@ export function formatBenchResults(results: BenchResults): string[] {
         `≤ ${TARGETS.scaleFindToolsMs} ${mark(tools.findToolsMs <= TARGETS.scaleFindToolsMs)}`,
         `median of ${tools.searches} searches (MiniSearch) with selection; ` +
           `index build ${tools.indexBuildMs} ms`,
+      ],
+    );
+  }
+  const replicas = results.replicas;
+  if (replicas) {
+    rows.push(
+      [
+        'replicas.sharedIncrementP99Ms',
+        replicas.sharedIncrementP99Ms,
+        '',
+        `one shared rate-limit count (Postgres) at concurrency 50: ` +
+          `${replicas.sharedIncrementsPerSecond}/s; MemoryStore p99 ` +
+          `${replicas.memoryIncrementP99Ms} ms, ${replicas.memoryIncrementsPerSecond}/s; ` +
+          `medians of ${replicas.rounds} interleaved rounds of ${replicas.incrementsPerRound}`,
+      ],
+      [
+        'replicas.batchedIncrementP99Ms',
+        replicas.batchedIncrementP99Ms,
+        `≤ ${TARGETS.apiStatusP99Ms} ${mark(replicas.batchedIncrementP99Ms <= TARGETS.apiStatusP99Ms)}`,
+        `the same batched every 100 ms (the per-request limit): ` +
+          `${replicas.batchedIncrementsPerSecond}/s`,
+      ],
+      [
+        'replicas.leasePassMs',
+        replicas.leasePassMs,
+        '',
+        `one lease pass (heartbeat, renewals, counts) holding ${replicas.leasedServers} servers`,
       ],
     );
   }

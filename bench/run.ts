@@ -24,6 +24,7 @@ import { formatBenchResults, type BenchResults } from './report.js';
 import { measureSandboxStart } from './sandbox-start.js';
 import { measureScaleSessions } from './scale-sessions.js';
 import { measureScaleTools } from './scale-tools.js';
+import { measureReplicas } from './replicas.js';
 import { measureSessionStart, type SessionServer } from './session-start.js';
 import { round } from './stats.js';
 import { measureToolCallOverhead } from './tool-call-overhead.js';
@@ -38,6 +39,7 @@ const PARTS = [
   'sandbox',
   'scaleSessions',
   'scaleTools',
+  'replicas',
 ] as const;
 type Part = (typeof PARTS)[number];
 
@@ -197,6 +199,15 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
       logger,
     });
     results.scale = { ...results.scale, tools };
+  }
+
+  if (options.parts.has('replicas')) {
+    if (process.env.DATABASE_URL) {
+      log('replicas: shared rate-limit increments vs MemoryStore (concurrency 50), lease pass');
+      results.replicas = await measureReplicas({ databaseUrl: process.env.DATABASE_URL, logger });
+    } else {
+      log('replicas: skipped, it needs DATABASE_URL (Postgres)');
+    }
   }
 
   const cpus = os.cpus();

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
-import { MemoryStore } from 'express-rate-limit';
+import { MemoryStore, type Store } from 'express-rate-limit';
 import helmet from 'helmet';
 import type { DatabaseHandle } from '../shared/db/open.js';
 import type { Logger } from '../shared/logger.js';
@@ -57,6 +57,12 @@ export interface AppServices {
    * is 0).
    */
   authFailures: FailedAuthLimiter | undefined;
+  /**
+   * Where the per-token rate limit counts (the Express limiter and the status fast path alike):
+   * on Postgres a `PostgresRateLimitStore` every API replica shares; default a new
+   * express-rate-limit `MemoryStore` (this process alone).
+   */
+  rateLimitStore?: Store;
 }
 
 /** Dependencies of {@link createApp}: its {@link AppServices} and its settings. */
@@ -128,7 +134,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   if (deps.metrics) app.use(deps.metrics.middleware());
   const rateLimitPerMinute = deps.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE;
-  const rateLimitStore = new MemoryStore();
+  const rateLimitStore = deps.rateLimitStore ?? new MemoryStore();
   const corsOrigins = deps.corsOrigins ?? [];
   const publicUrl = deps.publicUrl ?? 'http://127.0.0.1:3000';
   // A revoked token is no longer trusted past the failure limit.

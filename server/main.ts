@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { fileURLToPath } from 'node:url';
 import { DATA_DIR_LOCK_FILE, DataDirLockedError } from '../shared/db/data-dir-lock.js';
 import { openDatabase, type DatabaseHandle } from '../shared/db/open.js';
@@ -32,6 +32,8 @@ import { FailedAuthLimiter } from './http/failed-auth-limiter.js';
 import { TokenRevocationWatcher } from './http/token-revocation-watcher.js';
 import { ApiMetrics, ToolCallMetrics } from './status/metrics.js';
 import { StatusMonitor } from './status/monitor.js';
+import { MonitorLeases } from './status/leases.js';
+import { migrateRateLimitSchema, PostgresRateLimitStore } from './http/shared-rate-limit.js';
 import { attachStatusStream } from './status/stream.js';
 import { statusSnapshotFor } from './status/snapshot.js';
 
@@ -129,13 +131,48 @@ if (!sandbox) logger.warn(SANDBOX_OFF_WARNING);
 // The guards of every MCP connection this process makes: the monitor's and the Test button's.
 const guards = connectionGuards(settings, { sandbox, stdioLimiter });
 
+// API replicas on one database divide the servers to watch through leases (status/leases.ts);
+// the monitor watches the servers this process holds. It is the watcher the routes tell.
+const leases = new MonitorLeases({
+  db: database.db,
+  listen: database.listen,
+  logger,
+  leaseMs: settings.MONITOR_LEASE_MS,
+});
 const monitor = new StatusMonitor({
   db: database.db,
   secrets: database.secrets,
   logger,
   policy: healthPolicy(settings),
   guards,
+  watches: leases.holds,
 });
+
+/**
+ * On Postgres, the rate limits count in the database, shared by every API replica; on PGlite (one
+ * process), or when the `rate_limit` schema cannot be created, in this process's memory.
+ */
+async function sharedRateLimitStores(): Promise<
+  { requests: PostgresRateLimitStore; authFailures: PostgresRateLimitStore } | undefined
+> {
+  if (database.kind !== 'postgres' || !settings.DATABASE_URL) return undefined;
+  if (settings.API_RATE_LIMIT_PER_MINUTE === 0) return undefined;
+  try {
+    await migrateRateLimitSchema(settings.DATABASE_URL);
+  } catch (error) {
+    logger.error(
+      { err: error },
+      'the rate_limit schema cannot be created: rate limits count per process, not across replicas',
+    );
+    return undefined;
+  }
+  const store = (prefix: string, batchMs: number) =>
+    new PostgresRateLimitStore({ databaseUrl: settings.DATABASE_URL!, prefix, logger, batchMs });
+  // Every request counts, status polls included: counted in memory and sent every 100 ms (one
+  // round trip per key, not per request). Failures are rare and exact.
+  return { requests: store('api-requests', 100), authFailures: store('auth-failures', 0) };
+}
+const rateLimitStores = await sharedRateLimitStores();
 
 // The services the app and the status stream share, each built once here (`createApp` builds
 // none of them): the status snapshot, the token cache and the failed-authentication limiter.
@@ -160,6 +197,7 @@ const statusSnapshot = statusSnapshotFor({
   database,
   logger,
   watcher: monitor,
+  watches: leases.holds,
   ...externalChecks,
 });
 const tokenCache = new TokenCache(database.db);
@@ -168,20 +206,34 @@ const revocations = new TokenRevocationWatcher({ db: database.db, tokens: tokenC
 revocations.start();
 const authFailures =
   settings.API_RATE_LIMIT_PER_MINUTE > 0
-    ? new FailedAuthLimiter({ limit: settings.API_RATE_LIMIT_PER_MINUTE })
+    ? new FailedAuthLimiter({
+        limit: settings.API_RATE_LIMIT_PER_MINUTE,
+        store: rateLimitStores?.authFailures,
+      })
     : undefined;
 const metrics = new ApiMetrics({
   registry: new Registry(),
   connectionStates: () => statusSnapshot.countsByStatus(),
 });
 metrics.watch(monitor);
+new Gauge({
+  name: 'switchboard_monitor_watched_servers',
+  help:
+    'Active servers whose lease this API replica holds and whose status it watches; summed over ' +
+    'the replicas, every active server once.',
+  registers: [metrics.registry],
+  collect() {
+    this.set(leases.held.length);
+  },
+});
 const toolCallMetrics = new ToolCallMetrics({ db: database.db, metrics, logger });
 
 const app = createApp({
   database,
   logger,
-  watcher: monitor,
+  watcher: leases,
   statusSnapshot,
+  rateLimitStore: rateLimitStores?.requests,
   tokenCache,
   authFailures,
   metrics,
@@ -219,7 +271,7 @@ void toolCallMetrics.start().catch((error: unknown) => {
   logger.warn({ err: error }, 'tool call metrics cannot read tool_calls yet');
 });
 
-void monitor.start().catch((error: unknown) => {
+void leases.start(monitor).catch((error: unknown) => {
   logger.error({ err: error }, 'status monitor failed to start');
 });
 
@@ -274,9 +326,11 @@ async function shutdown(signal: string): Promise<void> {
   clearTimeout(force);
   statusSnapshot.stop();
   revocations.stop();
-  authFailures?.close();
+  await authFailures?.close();
+  await rateLimitStores?.requests.shutdown();
   await toolCallMetrics.stop();
-  await monitor.stop();
+  // Closes the watched servers and lets go of their leases, for the other replicas to take.
+  await leases.stop();
   await workerExited;
   await database.close();
   logger.info('shut down cleanly');

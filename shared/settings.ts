@@ -121,6 +121,7 @@ const settingsSchema = z.object({
   AGENT_GREETING: z.string().default('Greet the user briefly and offer your help.'),
   MCP_HEALTH_INTERVAL_MS: positiveInt(30_000),
   MCP_HEALTH_TIMEOUT_MS: positiveInt(5_000),
+  MONITOR_LEASE_MS: z.coerce.number().int().min(300).default(15_000),
   MCP_FAILURE_THRESHOLD: positiveInt(3),
   MCP_BACKOFF_BASE_MS: positiveInt(1_000),
   MCP_BACKOFF_CAP_MS: positiveInt(60_000),

@@ -3,15 +3,17 @@
  * tokens used from that address: only failures (401) count against an address, and once an
  * address is over the limit only the tokens this process has seen authenticate pass; every other
  * request from it answers 429 before any database lookup. The count is express-rate-limit's
- * `MemoryStore` (fixed window per address); addresses are keyed with its `ipKeyGenerator`, so an
- * IPv6 client counts per /56 network and cannot rotate addresses within it.
+ * `MemoryStore` (fixed window per address), or a store shared by the API replicas (on Postgres,
+ * `shared-rate-limit.ts`), so the failures count across every process; addresses are keyed with
+ * its `ipKeyGenerator`, so an IPv6 client counts per /56 network and cannot rotate addresses
+ * within it. The tokens seen to authenticate are remembered per process.
  *
  * A valid token this process has never seen, used from an address over the limit, is refused
  * until the window ends: telling it apart from a guess would need the database lookup the limit
  * exists to spare.
  */
 import type { RequestHandler } from 'express';
-import { ipKeyGenerator, MemoryStore } from 'express-rate-limit';
+import { ipKeyGenerator, MemoryStore, type ClientRateLimitInfo } from 'express-rate-limit';
 import { hashToken } from './auth.js';
 import { bearerToken } from './token-cache.js';
 import { HttpError } from './errors.js';
@@ -33,6 +35,16 @@ export class TooManyAuthFailuresError extends HttpError {
   }
 }
 
+/** Where failures are counted: an express-rate-limit store that can also read a count. */
+export interface FailureStore {
+  /** Called once with the window, as express-rate-limit does. */
+  init(options: { windowMs: number }): void;
+  get(key: string): Promise<ClientRateLimitInfo | undefined> | ClientRateLimitInfo | undefined;
+  increment(key: string): Promise<ClientRateLimitInfo> | ClientRateLimitInfo;
+  /** Stops its timers or closes its connections. */
+  shutdown?(): Promise<void> | void;
+}
+
 /** Options of {@link FailedAuthLimiter}. */
 export interface FailedAuthLimiterOptions {
   /** Failed authentications allowed per address and window, a positive integer. */
@@ -41,12 +53,18 @@ export interface FailedAuthLimiterOptions {
   windowMs?: number;
   /** Most token hashes remembered as valid; the oldest is forgotten first. Default 10000. */
   maxTrusted?: number;
+  /**
+   * Where failures are counted (initialised here with the window); default a new
+   * express-rate-limit `MemoryStore`, this process's alone. Pass a `PostgresRateLimitStore` to
+   * count across API replicas.
+   */
+  store?: FailureStore;
 }
 
 /** Counts failed authentications per address and remembers which tokens authenticated. */
 export class FailedAuthLimiter {
   readonly limit: number;
-  readonly #store = new MemoryStore();
+  readonly #store: FailureStore;
   readonly #maxTrusted: number;
   /** SHA-256 of tokens that authenticated in this process (insertion order: oldest first). */
   readonly #trusted = new Set<string>();
@@ -58,9 +76,8 @@ export class FailedAuthLimiter {
     }
     this.limit = options.limit;
     this.#maxTrusted = options.maxTrusted ?? 10_000;
-    this.#store.init({ windowMs: options.windowMs ?? AUTH_FAILURE_WINDOW_MS } as Parameters<
-      MemoryStore['init']
-    >[0]);
+    this.#store = options.store ?? (new MemoryStore() as unknown as FailureStore);
+    this.#store.init({ windowMs: options.windowMs ?? AUTH_FAILURE_WINDOW_MS });
   }
 
   /** The key an address counts under (IPv6 grouped by /56, as express-rate-limit does). */
@@ -119,8 +136,8 @@ export class FailedAuthLimiter {
     };
   }
 
-  /** Stops the store's cleanup timer. */
-  close(): void {
-    this.#store.shutdown();
+  /** Stops the store's cleanup timer, or closes its connections. */
+  async close(): Promise<void> {
+    await this.#store.shutdown?.();
   }
 }

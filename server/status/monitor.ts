@@ -89,6 +89,12 @@ export interface StatusMonitorOptions {
    * against its owner's share of `guards.stdioLimiter` too).
    */
   guards: ConnectionGuards;
+  /**
+   * Which active servers this process watches (`MonitorLeases.holds` in `leases.ts`, when API
+   * replicas share the servers); default every one. An active server it does not watch is closed
+   * here, with no status written or reported: its watcher reports it.
+   */
+  watches?: (serverId: number) => boolean;
 }
 
 interface Entry {
@@ -135,6 +141,7 @@ export class StatusMonitor implements ServerWatcher {
   readonly #random?: () => number;
   readonly #now: () => number;
   readonly #guards: ConnectionGuards;
+  readonly #watches: (serverId: number) => boolean;
   readonly #entries = new Map<number, Entry>();
   /** Per-server chain so syncs and writes of one server never interleave. */
   readonly #queues = new Map<number, Promise<void>>();
@@ -149,12 +156,16 @@ export class StatusMonitor implements ServerWatcher {
     this.#random = options.random;
     this.#now = options.now ?? Date.now;
     this.#guards = options.guards;
+    this.#watches = options.watches ?? (() => true);
   }
 
-  /** Connects every active server (in parallel); resolves when each has had a first attempt. */
+  /**
+   * Connects every active server it watches (in parallel); resolves when each has had a first
+   * attempt.
+   */
   async start(): Promise<void> {
     this.#stopped = false;
-    const rows = await listAllActiveServers(this.#store);
+    const rows = (await listAllActiveServers(this.#store)).filter((row) => this.#watches(row.id));
     await Promise.all(rows.map((row) => this.sync(row.id)));
     this.#logger.info(
       { servers: rows.length, intervalMs: this.#policy.intervalMs },
@@ -177,6 +188,11 @@ export class StatusMonitor implements ServerWatcher {
       if (this.#stopped) return;
       const row = await findServer(this.#store, serverId);
       const entry = this.#entries.get(serverId);
+      if (row?.isActive && !this.#watches(serverId)) {
+        // Watched by another replica now, which reports its status.
+        await this.#drop(serverId);
+        return;
+      }
       if (!row || !row.isActive) {
         const known = entry?.row ?? row;
         if (known) this.#emit(known, { connectionStatus: undefined });

@@ -2,11 +2,15 @@
  * The in-memory status snapshot behind `GET /api/status` and `GET /api/status/stream`: polling
  * costs nothing because a request only reads memory. It is kept current by
  * - the status monitor's change events (`StatusMonitor.onChange`), at once;
+ * - `NOTIFY mcp_servers_changed` (every server write, the status writes of the other API
+ *   replicas' monitors included): the changed servers are re-read at once, so a replica answers
+ *   for servers another replica watches (`leases.ts`) as current as the database;
  * - a periodic database round (`select 1`, then the id, owner and status of every active server),
  *   which gives the database's health and picks up statuses other processes wrote;
  * - LiveKit and OpenAI checks re-run in the background.
  */
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
+import { parseServerChange, SERVERS_CHANNEL } from '../../shared/db/notify.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers } from '../../shared/db/schema.js';
 import { CONNECTION_STATUSES, type ConnectionStatus } from '../../shared/mcp/server-config.js';
@@ -67,6 +71,11 @@ export interface StatusSnapshotOptions {
   logger: Logger;
   /** The status monitor; its change events are applied at once. */
   watcher?: Pick<ServerWatcher, 'onChange'>;
+  /**
+   * Which servers the watcher reports (`MonitorLeases.holds`): their notified writes are not
+   * re-read, the watcher's events being newer. Default: the servers it has reported.
+   */
+  watches?: (serverId: number) => boolean;
   /** The LiveKit check; default: unconfigured. */
   checkLivekit?: () => Promise<ComponentStatus>;
   /** The OpenAI check; default: unconfigured. */
@@ -106,6 +115,11 @@ export class StatusSnapshot {
   readonly #listeners = new Set<(event: StatusEvent) => void>();
   readonly #timers: NodeJS.Timeout[] = [];
   #unsubscribe?: () => void;
+  #unlisten?: () => Promise<void>;
+  /** Servers notified as changed, not re-read yet. */
+  readonly #changed = new Set<number>();
+  #readingChanged = false;
+  #stopped = false;
   #ready?: Promise<void>;
   #isReady = false;
 
@@ -122,6 +136,17 @@ export class StatusSnapshot {
   start(): Promise<void> {
     if (this.#ready) return this.#ready;
     this.#unsubscribe = this.#options.watcher?.onChange?.((event) => this.#applyEvent(event));
+    this.#stopped = false;
+    this.#options.database
+      .listen(SERVERS_CHANNEL, (payload) => this.#onServerChange(payload))
+      .then(
+        (unlisten) => {
+          if (this.#stopped) void unlisten().catch(() => {});
+          else this.#unlisten = unlisten;
+        },
+        (error: unknown) =>
+          this.#logger.warn({ err: error }, 'cannot listen for server changes; polling only'),
+      );
     const every = (ms: number, task: () => Promise<void>) => {
       const timer = setInterval(() => void task(), ms);
       timer.unref();
@@ -149,6 +174,9 @@ export class StatusSnapshot {
   stop(): void {
     for (const timer of this.#timers.splice(0)) clearInterval(timer);
     this.#unsubscribe?.();
+    this.#stopped = true;
+    void this.#unlisten?.().catch(() => {});
+    this.#unlisten = undefined;
     this.#listeners.clear();
   }
 
@@ -230,6 +258,61 @@ export class StatusSnapshot {
         status: 'error',
         detail: `The database is unreachable: ${databaseErrorMessage(error)}`,
       });
+    }
+  }
+
+  /** A server write was notified: re-read it (with the others notified meanwhile) soon. */
+  #onServerChange(payload: string): void {
+    const change = parseServerChange(payload);
+    if (!change || this.#stopped) return;
+    this.#changed.add(change.serverId);
+    if (this.#readingChanged) return;
+    this.#readingChanged = true;
+    setImmediate(() => void this.#readChanged());
+  }
+
+  /**
+   * Re-reads the status of the notified servers, in batches until none is left. A monitor event
+   * newer than the read wins over it; a failed read is left to the database round.
+   */
+  async #readChanged(): Promise<void> {
+    try {
+      while (this.#changed.size > 0 && !this.#stopped) {
+        const ids = [...this.#changed];
+        this.#changed.clear();
+        const readStarted = performance.now();
+        const rows = await this.#options.database.db
+          .select({
+            id: mcpServers.id,
+            userId: mcpServers.userId,
+            status: mcpServers.connectionStatus,
+            isActive: mcpServers.isActive,
+          })
+          .from(mcpServers)
+          .where(inArray(mcpServers.id, ids));
+        const found = new Map(rows.map((row) => [row.id, row]));
+        for (const id of ids) {
+          const row = found.get(id);
+          const owner = this.#owners.get(id);
+          const current = owner === undefined ? undefined : this.#servers.get(owner)?.get(id);
+          if (current && current.eventAt > readStarted) continue;
+          const local =
+            this.#options.watches?.(id) ?? (current !== undefined && current.eventAt > 0);
+          if (local) continue;
+          if (row?.isActive) {
+            if (current?.status === row.status && owner === row.userId) continue;
+            this.#setServer(row.userId, id, { status: row.status, eventAt: 0 });
+            this.#publish({ type: 'server', userId: row.userId, serverId: id, status: row.status });
+          } else if (owner !== undefined) {
+            this.#removeServer(id);
+            this.#publish({ type: 'server', userId: owner, serverId: id, status: 'removed' });
+          }
+        }
+      }
+    } catch (error) {
+      this.#logger.debug({ err: error }, 'could not re-read changed servers; the next round will');
+    } finally {
+      this.#readingChanged = false;
     }
   }
 
@@ -337,6 +420,8 @@ export interface StatusSnapshotSettings {
   database: DatabaseHandle;
   logger: Logger;
   watcher?: Pick<ServerWatcher, 'onChange'>;
+  /** Which servers the watcher reports; see {@link StatusSnapshotOptions.watches}. */
+  watches?: (serverId: number) => boolean;
   livekit?: LivekitSettings;
   /** OpenAI settings; `realtimeModel` (`OPENAI_REALTIME_MODEL`) defaults to `gpt-realtime`. */
   openai?: { apiKey?: string; baseUrl?: string; realtimeModel?: string };
@@ -357,6 +442,7 @@ export function statusSnapshotFor(settings: StatusSnapshotSettings): StatusSnaps
     database: settings.database,
     logger: settings.logger,
     watcher: settings.watcher,
+    watches: settings.watches,
     checkLivekit: () => checkLivekit(settings.livekit ?? {}, timeoutMs),
     checkOpenAI: async () => {
       const openai = {

@@ -1,7 +1,8 @@
 /**
  * The drizzle schema of Switchboard's tables (DESIGN §3): `users`, `api_tokens`, `widget_tokens`,
  * `mcp_servers`, `tool_calls`, `voice_rooms`, and the OAuth tables `oauth_clients`,
- * `oauth_connections` and `oauth_flows`. Migrations are generated from this file with
+ * `oauth_connections` and `oauth_flows`, and the API replicas' `monitor_replicas` and
+ * `monitor_leases`. Migrations are generated from this file with
  * `npm run db:generate` (drizzle-kit) and committed under `shared/db/migrations`.
  */
 import { sql } from 'drizzle-orm';
@@ -287,6 +288,34 @@ export const oauthFlows = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('oauth_flows_expires_idx').on(t.expiresAt)],
+);
+
+/**
+ * The API processes (replicas) sharing this database's status monitoring, each with the time its
+ * heartbeat runs out (`server/status/leases.ts`): a replica whose row expired is presumed dead. The
+ * live ones divide the active servers between them.
+ */
+export const monitorReplicas = pgTable('monitor_replicas', {
+  /** `<host>:<pid>:<random>`, new for each process. */
+  id: text('id').primaryKey(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+});
+
+/**
+ * Which replica watches which server: at most one row per server, held by `holder` (a
+ * `monitor_replicas.id`) until `expires_at`, renewed by its holder every third of the lease. An
+ * expired lease may be taken by another replica (`server/status/leases.ts`).
+ */
+export const monitorLeases = pgTable(
+  'monitor_leases',
+  {
+    serverId: integer('server_id')
+      .primaryKey()
+      .references(() => mcpServers.id, { onDelete: 'cascade' }),
+    holder: text('holder').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('monitor_leases_holder_idx').on(t.holder)],
 );
 
 export type User = typeof users.$inferSelect;

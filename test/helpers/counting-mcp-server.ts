@@ -1,0 +1,101 @@
+/**
+ * Many MCP servers on one loopback port, one per path (`/mcp/<name>`), over stateful Streamable
+ * HTTP (the SDK's `McpServer` and `StreamableHTTPServerTransport`, one per session), counting per
+ * path the sessions initialized and the clients watching now: a client that finished initializing
+ * holds the standalone SSE stream (`GET`, MCP spec "Listening for Messages from the Server") open
+ * until it closes the connection or its process dies, so the open GET streams of a path are the
+ * clients connected to it.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+
+/** A running set of counting MCP servers. */
+export interface CountingMcpServers {
+  /** The URL of the server at `name`: `http://127.0.0.1:<port>/mcp/<name>`. */
+  urlOf(name: string): string;
+  /** Sessions initialized at `name` so far. */
+  initialized(name: string): number;
+  /** Clients holding an SSE stream of `name` open now. */
+  watchers(name: string): number;
+  close(): Promise<void>;
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return body ? JSON.parse(body) : undefined;
+}
+
+/** Starts the servers on a loopback port the kernel picks; any path `/mcp/<name>` answers. */
+export async function startCountingMcpServers(): Promise<CountingMcpServers> {
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const initialized = new Map<string, number>();
+  const watchers = new Map<string, number>();
+  const add = (counts: Map<string, number>, name: string, n: number) =>
+    counts.set(name, (counts.get(name) ?? 0) + n);
+
+  const newSession = async (name: string): Promise<StreamableHTTPServerTransport> => {
+    const server = new McpServer({ name: `counting-${name}`, version: '1.0.0' });
+    server.registerTool('noop', { description: 'Does nothing' }, async () => ({ content: [] }));
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      onsessioninitialized: (id) => {
+        add(initialized, name, 1);
+        transports.set(id, transport);
+      },
+    });
+    await server.connect(transport);
+    return transport;
+  };
+
+  const http: Server = createServer(async (req, res) => {
+    const match = /^\/mcp\/([^/?]+)/.exec(req.url ?? '');
+    if (!match) {
+      res.writeHead(404).end();
+      return;
+    }
+    const name = match[1]!;
+    try {
+      const sessionId = req.headers['mcp-session-id'];
+      const body = req.method === 'POST' ? await readJson(req) : undefined;
+      let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
+      if (!transport) {
+        if (sessionId !== undefined) {
+          res.writeHead(404, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              error: { code: -32001, message: 'Session not found' },
+              id: null,
+            }),
+          );
+          return;
+        }
+        transport = await newSession(name);
+      }
+      if (req.method === 'GET') {
+        add(watchers, name, 1);
+        res.once('close', () => add(watchers, name, -1));
+      }
+      await transport.handleRequest(req, res, body);
+    } catch (error) {
+      if (!res.headersSent) res.writeHead(500).end(String(error));
+    }
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+
+  return {
+    urlOf: (name) => `http://127.0.0.1:${port}/mcp/${name}`,
+    initialized: (name) => initialized.get(name) ?? 0,
+    watchers: (name) => watchers.get(name) ?? 0,
+    close: async () => {
+      await Promise.all([...transports.values()].map((transport) => transport.close()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
