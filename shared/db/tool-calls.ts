@@ -1,5 +1,6 @@
 /** The audit log of tool calls made by agent sessions (`tool_calls`, DESIGN §3). */
 import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import type { Database } from './open.js';
 import { mcpServers, toolCalls, type ToolCallRow } from './schema.js';
 import { storable } from './storable-text.js';
@@ -40,9 +41,10 @@ const BATCH_COLUMNS = [
 ];
 
 /**
- * `INSERT INTO tool_calls (…) SELECT … FROM json_to_recordset($1::json) AS r(… types)`, split
- * around the one parameter. Made once from the schema (column names and SQL types), so the
- * statement text is the same for every batch (postgres.js reuses its prepared statement).
+ * `INSERT INTO tool_calls (…) SELECT … FROM json_to_recordset($1::json) AS r(… types)` with the
+ * batch's JSON as its one parameter. Its text is rendered once, from the schema (column names and
+ * SQL types), so a batch costs no query building, and the text is the same every time (postgres.js
+ * reuses its prepared statement).
  */
 const BATCH_INSERT = (() => {
   const names = sql.join(
@@ -55,8 +57,13 @@ const BATCH_INSERT = (() => {
     ),
     sql`, `,
   );
-  return (json: string): SQL =>
-    sql`insert into ${toolCalls} (${names}) select ${names} from json_to_recordset(${json}::json) as r(${types})`;
+  const dialect = new PgDialect();
+  const render = (part: SQL) => sql.raw(dialect.sqlToQuery(part).sql);
+  const head = render(
+    sql`insert into ${toolCalls} (${names}) select ${names} from json_to_recordset(`,
+  );
+  const tail = render(sql`::json) as r(${types})`);
+  return (json: string): SQL => sql`${head}${json}${tail}`;
 })();
 
 /** A lone UTF-16 surrogate (with the `u` flag a paired one is a whole code point, not matched). */
