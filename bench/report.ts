@@ -85,7 +85,8 @@ export function formatBenchResults(results: BenchResults): string[] {
             ? ''
             : `≤ ${cpuTarget} ${mark(result.cpuPerCallRatio <= cpuTarget)}`,
           `client CPU ${cpu.switchboardUs} µs/call vs bare SDK ${cpu.bareUs} µs ` +
-            `(bare on our connection ${cpu.bareSameConnectionUs} µs), ${cpu.calls} calls each`,
+            `(bare on our connection ${cpu.bareSameConnectionUs} µs), ${cpu.calls} calls each; ` +
+            `tool_calls on ${result.database}`,
         ],
         [
           `toolCallOverhead.${name}.throughput16Ratio`,

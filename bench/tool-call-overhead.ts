@@ -75,6 +75,12 @@ export interface ToolCallOverhead {
   throughput16Ratio: number;
   /** The throughput figures behind it, in calls per second. */
   throughput16: { switchboardPerSecond: number; barePerSecond: number; calls: number };
+  /**
+   * Where the session's `tool_calls` rows were written: `postgres` (another process, as an agent
+   * worker writes them) or the embedded `pglite` (in this process: its engine's CPU time counts
+   * as the client's).
+   */
+  database: 'postgres' | 'pglite';
   /** Measured calls per side, all rounds together (warm-up calls not included). */
   iterations: number;
   /** Rounds, each with fresh connections. */
@@ -190,6 +196,7 @@ export async function measureToolCallOverhead(
       barePerSecond: perSecond(throughput.bareSeparate),
       calls: throughput.switchboard.calls,
     },
+    database: options.databaseUrl ? 'postgres' : 'pglite',
     iterations: timings[0]![0].length,
     rounds,
   };
