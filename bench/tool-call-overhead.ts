@@ -100,7 +100,10 @@ export interface ToolCallOverheadOptions {
   rounds?: number;
   /** Unmeasured calls per side at the start of each round; default 10% of the round's calls. */
   warmupIterations?: number;
-  /** Calls in one CPU or throughput block; default 200. */
+  /**
+   * Calls in one CPU or throughput block; default 200. Each round has enough blocks for half its
+   * share of `iterations` per side (at least one).
+   */
   blockCalls?: number;
   /**
    * Where the session's `tool_calls` rows go: a `postgres://` URL (a database of the bench's own
@@ -138,7 +141,8 @@ export async function measureToolCallOverhead(
   const perRound = Math.ceil(options.iterations / rounds);
   const warmup = options.warmupIterations ?? Math.ceil(perRound / 10);
   const blockCalls = options.blockCalls ?? 200;
-  const blocks = Math.max(1, Math.ceil(perRound / blockCalls));
+  // Half as many calls as the latency pairs: the sums are steady by then, and the run stays short.
+  const blocks = Math.max(1, Math.ceil(perRound / 2 / blockCalls));
   const timings = PAIRS.map(() => [[], []] as [number[], number[]]);
   const cpu = { switchboard: new Block(), bareSeparate: new Block(), bareSame: new Block() };
   const throughput = { switchboard: new Block(), bareSeparate: new Block() };
