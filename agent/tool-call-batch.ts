@@ -46,8 +46,10 @@ export interface ToolCallBatcherOptions {
 }
 
 /**
- * Buffers the `tool_calls` rows of one session and writes them in batches, one batch at a time
- * (rows that arrive during a write go in the next batch). A failed batch is retried once after
+ * Buffers the `tool_calls` rows of one session and writes them in batches, one batch at a time.
+ * Rows that arrive during a write go in a later batch, written when it is full or when its oldest
+ * row has waited `intervalMs`, not as soon as the write ends: a write takes a while, and writing
+ * the few rows that came in meanwhile at once would cost a statement for each handful of rows. A failed batch is retried once after
  * `retryDelayMs`, then logged at `warn` with its row count (never its contents) and dropped; the
  * buffer is capped at `maxBufferedRows`, so a database that stays down costs bounded memory.
  * {@link flush} writes what is left (the session calls it when it closes, before the database
@@ -61,8 +63,16 @@ export class ToolCallBatcher implements ToolCallSink {
   readonly #maxBufferedRows: number;
   readonly #retryDelayMs: number;
   #buffer: ToolCallRecord[] = [];
-  /** The pending start of a write, and how soon it was set to fire (ms). */
-  #timer?: { handle: NodeJS.Timeout; delayMs: number };
+  /**
+   * When the oldest buffered row arrived (`performance.now()`, ms), or earlier (what is left of a
+   * split buffer keeps the time of the whole, so it is written sooner, never later); undefined
+   * while the buffer is empty.
+   */
+  #oldestAt?: number;
+  /** The pending start of a write, and when it fires (`performance.now()`, ms). */
+  #timer?: { handle: NodeJS.Timeout; dueAt: number };
+  /** Running `flush()` calls: while any runs, the write loop writes until the buffer is empty. */
+  #flushing = 0;
   /** The running write loop; it ends when the buffer is empty. */
   #writing?: Promise<void>;
   /** Rows dropped because the buffer was full, not yet reported. */
@@ -92,10 +102,11 @@ export class ToolCallBatcher implements ToolCallSink {
       this.#dropped += 1;
       return;
     }
+    if (this.#buffer.length === 0) this.#oldestAt = performance.now();
     this.#buffer.push(record);
-    // A running write loop takes the new row when its current batch is done.
+    // A running write loop takes the new row, or schedules it, when its current batch is done.
     if (this.#writing) return;
-    this.#schedule(this.#buffer.length >= this.#maxBatchRows ? 0 : this.#intervalMs);
+    this.#scheduleNext();
   }
 
   /**
@@ -103,22 +114,49 @@ export class ToolCallBatcher implements ToolCallSink {
    * (rows added meanwhile included). Never rejects: failures are logged as for any batch.
    */
   async flush(): Promise<void> {
-    this.#cancelTimer();
-    this.#start();
-    await this.#writing;
+    this.#flushing += 1;
+    try {
+      while (this.#writing || this.#buffer.length > 0) {
+        this.#cancelTimer();
+        this.#start();
+        await this.#writing;
+      }
+    } finally {
+      this.#flushing -= 1;
+    }
   }
 
-  /** Starts the write loop after `delayMs`, unless it is already due that soon. */
-  #schedule(delayMs: number): void {
-    if (this.#timer && this.#timer.delayMs <= delayMs) return;
+  /** True when the buffer should be written now: a flush runs, a batch is full, or a row is due. */
+  #due(): boolean {
+    if (this.#buffer.length === 0) return false;
+    return (
+      this.#flushing > 0 ||
+      this.#buffer.length >= this.#maxBatchRows ||
+      performance.now() >= this.#oldestAt! + this.#intervalMs
+    );
+  }
+
+  /**
+   * Sets the timer that starts the write loop: at once for a full batch, else when the oldest
+   * buffered row will have waited `intervalMs`; a timer already due that soon is kept.
+   */
+  #scheduleNext(): void {
+    if (this.#buffer.length === 0) return;
+    const now = performance.now();
+    const dueAt =
+      this.#buffer.length >= this.#maxBatchRows ? now : this.#oldestAt! + this.#intervalMs;
+    if (this.#timer && this.#timer.dueAt <= dueAt) return;
     this.#cancelTimer();
-    const handle = setTimeout(() => {
-      this.#timer = undefined;
-      this.#start();
-    }, delayMs);
+    const handle = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#start();
+      },
+      Math.max(0, dueAt - now),
+    );
     // Buffered rows do not keep the process alive; a clean stop flushes them.
     handle.unref();
-    this.#timer = { handle, delayMs };
+    this.#timer = { handle, dueAt };
   }
 
   #cancelTimer(): void {
@@ -131,16 +169,21 @@ export class ToolCallBatcher implements ToolCallSink {
     if (this.#writing || this.#buffer.length === 0) return;
     this.#writing = this.#drain().finally(() => {
       this.#writing = undefined;
+      this.#scheduleNext();
     });
   }
 
-  /** Writes batches until the buffer is empty. Never rejects. */
+  /**
+   * Writes one batch, then more while they are due (see {@link #due}); rows left over wait for
+   * the timer set when the loop ends. Never rejects.
+   */
   async #drain(): Promise<void> {
-    while (this.#buffer.length > 0) {
+    do {
       this.#cancelTimer();
       const batch = this.#buffer.splice(0, this.#maxBatchRows);
+      if (this.#buffer.length === 0) this.#oldestAt = undefined;
       await this.#writeBatch(batch);
-    }
+    } while (this.#due());
   }
 
   /** Writes one batch, retrying once; reports a lost batch and any dropped rows. */

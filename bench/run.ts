@@ -107,7 +107,7 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
     const stdio = await measureToolCallOverhead({
       target: { transport: 'stdio', ...stdioEverything } satisfies BareTarget,
       iterations: options.iterations,
-      logger,
+      databaseUrl: process.env.DATABASE_URL,
     });
     log('toolCallOverhead: streamable-http');
     const http = await startEverythingHttpServer('streamableHttp');
@@ -115,7 +115,7 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
     const streamableHttp = await measureToolCallOverhead({
       target: { transport: 'streamable-http', url: `${http.origin}/mcp` },
       iterations: options.iterations,
-      logger,
+      databaseUrl: process.env.DATABASE_URL,
     });
     results.toolCallOverhead = { stdio, streamableHttp };
   }

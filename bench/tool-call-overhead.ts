@@ -1,8 +1,9 @@
 /**
  * Tool-call overhead: the median time of one `echo` call through Switchboard's tool (the
- * `FunctionTool.execute` an agent session runs: McpToolset → SupervisedConnection →
- * McpConnection → SDK `Client`) over the same call through the bare SDK `Client.callTool`, against
- * server-everything. In each comparison the two sides' calls alternate A, B, A, B… after a
+ * `FunctionTool.execute` an agent session runs, made by `loadUserToolsets` with the session's
+ * `tool_calls` batcher on a real database and the production logger at `info`: McpToolset →
+ * SupervisedConnection → McpConnection → SDK `Client`; see `echo-toolset.ts`) over the same call
+ * through the bare SDK `Client.callTool`, against server-everything. In each comparison the two sides' calls alternate A, B, A, B… after a
  * warm-up, so drift (CPU frequency, GC, other load) hits both alike.
  *
  * The headline `ratio` compares Switchboard's tool with `Client.callTool` on the very same
@@ -14,13 +15,21 @@
  * its own HTTP session, as a user of the bare SDK would run it) is reported beside it, over
  * several rounds of fresh processes, together with what handing the runtime's abort signal
  * straight to the SDK costs.
+ *
+ * Latency hides work done off the caller's path (the audit batch, log lines), so two more figures
+ * compare against the bare SDK client with its own transport: the client process's CPU time per
+ * call (`process.cpuUsage()`, user + system; the MCP server processes are not counted), and the
+ * calls completed per second with 16 calls in flight. Both are measured in blocks of calls that
+ * alternate between the sides (A B B A…); a Switchboard block ends when its `tool_calls` rows are
+ * written, so their cost is charged to it.
  */
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { Logger } from '../shared/logger.js';
-import { mcpServerConfigSchema, type McpServerConfigInput } from '../shared/mcp/server-config.js';
 import { connectBareClient, type BareClient, type BareTarget } from './bare-client.js';
 import { createBenchTool, type BenchTool } from './echo-toolset.js';
 import { median, round } from './stats.js';
+
+/** Calls in flight at once in the throughput blocks. */
+export const THROUGHPUT_CONCURRENCY = 16;
 
 /** What `toolCallOverhead.<transport>` reports. */
 export interface ToolCallOverhead {
@@ -44,6 +53,34 @@ export interface ToolCallOverhead {
      */
     bareWithSignalRatio: number;
   };
+  /**
+   * Client-process CPU time (user + system) per call, Switchboard over the bare SDK client with
+   * its own transport. Target ≤ 2 on stdio.
+   */
+  cpuPerCallRatio: number;
+  /** The CPU figures behind it, in microseconds per call. */
+  cpuPerCall: {
+    switchboardUs: number;
+    /** The bare SDK client with its own transport. */
+    bareUs: number;
+    /** Bare `Client.callTool` on Switchboard's own connection (its transport included). */
+    bareSameConnectionUs: number;
+    /** Calls per side the figures are made of. */
+    calls: number;
+  };
+  /**
+   * Calls completed per second with {@link THROUGHPUT_CONCURRENCY} in flight, Switchboard over
+   * the bare SDK client with its own transport. Target ≥ 0.8.
+   */
+  throughput16Ratio: number;
+  /** The throughput figures behind it, in calls per second. */
+  throughput16: { switchboardPerSecond: number; barePerSecond: number; calls: number };
+  /**
+   * Where the session's `tool_calls` rows were written: `postgres` (another process, as an agent
+   * worker writes them) or the embedded `pglite` (in this process: its engine's CPU time counts
+   * as the client's).
+   */
+  database: 'postgres' | 'pglite';
   /** Measured calls per side, all rounds together (warm-up calls not included). */
   iterations: number;
   /** Rounds, each with fresh connections. */
@@ -63,7 +100,16 @@ export interface ToolCallOverheadOptions {
   rounds?: number;
   /** Unmeasured calls per side at the start of each round; default 10% of the round's calls. */
   warmupIterations?: number;
-  logger: Logger;
+  /**
+   * Calls in one CPU or throughput block; default 200. Each round has enough blocks for half its
+   * share of `iterations` per side (at least one).
+   */
+  blockCalls?: number;
+  /**
+   * Where the session's `tool_calls` rows go: a `postgres://` URL (a database of the bench's own
+   * is made there), or the embedded PGlite database when absent.
+   */
+  databaseUrl?: string;
 }
 
 type Side = (signal: AbortSignal) => Promise<unknown>;
@@ -94,14 +140,41 @@ export async function measureToolCallOverhead(
   const rounds = options.rounds ?? 5;
   const perRound = Math.ceil(options.iterations / rounds);
   const warmup = options.warmupIterations ?? Math.ceil(perRound / 10);
+  const blockCalls = options.blockCalls ?? 200;
+  // Half as many calls as the latency pairs: the sums are steady by then, and the run stays short.
+  const blocks = Math.max(1, Math.ceil(perRound / 2 / blockCalls));
   const timings = PAIRS.map(() => [[], []] as [number[], number[]]);
+  const cpu = { switchboard: new Block(), bareSeparate: new Block(), bareSame: new Block() };
+  const throughput = { switchboard: new Block(), bareSeparate: new Block() };
   for (let round = 0; round < rounds; round++) {
-    await withSides(options, async (sides) => {
+    await withSides(options, async (sides, flush) => {
       for (const [index, [a, b]] of PAIRS.entries()) {
         await alternate([sides[a], sides[b]], warmup, perRound, timings[index]!);
       }
+      const after = { switchboard: flush, bareSeparate: undefined, bareSame: undefined };
+      for (let block = 0; block < blocks; block++) {
+        // A B C, then C B A: each side as often first as last.
+        const order = (['switchboard', 'bareSeparate', 'bareSame'] as const).slice();
+        if (block % 2 === 1) order.reverse();
+        for (const name of order) {
+          await cpu[name].add(() => callSerially(sides[name], blockCalls), blockCalls, after[name]);
+        }
+      }
+      for (let block = 0; block < blocks; block++) {
+        const order = (['switchboard', 'bareSeparate'] as const).slice();
+        if (block % 2 === 1) order.reverse();
+        for (const name of order) {
+          await throughput[name].add(
+            () => callConcurrently(sides[name], blockCalls, THROUGHPUT_CONCURRENCY),
+            blockCalls,
+            after[name],
+          );
+        }
+      }
     });
   }
+  const cpuUs = (block: Block) => round(block.cpuMicros / block.calls, 1);
+  const perSecond = (block: Block) => round((block.calls * 1000) / block.wallMs, 0);
   const medians = timings.map(([a, b]) => [median(a), median(b)] as const);
   const pairRatio = (index: number) => round(medians[index]![0] / medians[index]![1]);
   return {
@@ -114,9 +187,67 @@ export async function measureToolCallOverhead(
       bareToBareRatio: round(medians[2]![1] / medians[2]![0]),
       bareWithSignalRatio: round(medians[3]![1] / medians[3]![0]),
     },
+    cpuPerCallRatio: round(cpu.switchboard.cpuMicros / cpu.bareSeparate.cpuMicros),
+    cpuPerCall: {
+      switchboardUs: cpuUs(cpu.switchboard),
+      bareUs: cpuUs(cpu.bareSeparate),
+      bareSameConnectionUs: cpuUs(cpu.bareSame),
+      calls: cpu.switchboard.calls,
+    },
+    throughput16Ratio: round(throughput.bareSeparate.wallMs / throughput.switchboard.wallMs),
+    throughput16: {
+      switchboardPerSecond: perSecond(throughput.switchboard),
+      barePerSecond: perSecond(throughput.bareSeparate),
+      calls: throughput.switchboard.calls,
+    },
+    database: options.databaseUrl ? 'postgres' : 'pglite',
     iterations: timings[0]![0].length,
     rounds,
   };
+}
+
+/** Sums of one side's measured blocks. */
+class Block {
+  calls = 0;
+  /** Client-process CPU time, user + system, in microseconds. */
+  cpuMicros = 0;
+  wallMs = 0;
+
+  /**
+   * Runs `work` (which makes `calls` calls), then `after` (a Switchboard block's audit write),
+   * and adds the CPU and wall time of both.
+   */
+  async add(
+    work: () => Promise<void>,
+    calls: number,
+    after: (() => Promise<void>) | undefined,
+  ): Promise<void> {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await work();
+    await after?.();
+    this.wallMs += performance.now() - started;
+    const used = process.cpuUsage(cpu);
+    this.cpuMicros += used.user + used.system;
+    this.calls += calls;
+  }
+}
+
+/** Makes `calls` calls one after another, each with a fresh signal (as the runtime does). */
+async function callSerially(side: Side, calls: number): Promise<void> {
+  for (let i = 0; i < calls; i++) await side(new AbortController().signal);
+}
+
+/** Makes `calls` calls with `concurrency` of them in flight until the last ones. */
+async function callConcurrently(side: Side, calls: number, concurrency: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < calls) {
+      next += 1;
+      await side(new AbortController().signal);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
 /**
@@ -142,21 +273,25 @@ async function alternate(
 
 /**
  * Connects Switchboard's tool and a separate bare client, checks that `echo` answers on each
- * side, runs `work`, and closes both.
+ * side, runs `work` (with a function that writes the session's buffered `tool_calls` rows), checks
+ * that every Switchboard call was recorded, and closes both.
+ *
+ * @throws Error when the database holds another number of `tool_calls` rows than Switchboard's
+ *   tool made calls.
  */
 async function withSides(
   options: ToolCallOverheadOptions,
-  work: (sides: Record<SideName, Side>) => Promise<void>,
+  work: (sides: Record<SideName, Side>, flush: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
-  const config = mcpServerConfigSchema.parse({
-    ...options.target,
-    timeoutMs: 30_000,
-  } satisfies McpServerConfigInput);
   let tool: BenchTool | undefined;
   let client: BareClient | undefined;
   try {
     [tool, client] = await Promise.all([
-      createBenchTool(config, 'echo', options.logger),
+      createBenchTool({
+        target: options.target,
+        toolName: 'echo',
+        databaseUrl: options.databaseUrl,
+      }),
       connectBareClient(options.target),
     ]);
     const switchboardTool = tool;
@@ -166,8 +301,12 @@ async function withSides(
       const first = result.content[0];
       return first?.type === 'text' ? first.text : undefined;
     };
+    let switchboardCalls = 0;
     const sides: Record<SideName, Side> = {
-      switchboard: (signal) => switchboardTool.call({ message: 'x' }, signal),
+      switchboard: (signal) => {
+        switchboardCalls += 1;
+        return switchboardTool.call({ message: 'x' }, signal);
+      },
       bareSame: () => switchboardTool.bareCall({ message: 'x' }),
       bareSeparate: () => separateCall(),
       bareSeparateWithSignal: (signal) => separateCall({ signal, timeout: 30_000 }),
@@ -176,7 +315,12 @@ async function withSides(
       const text = await side(new AbortController().signal);
       if (text !== 'Echo: x') throw new Error(`echo answered ${JSON.stringify(text)}`);
     }
-    await work(sides);
+    await work(sides, () => switchboardTool.flushRecords());
+    await switchboardTool.flushRecords();
+    const recorded = await switchboardTool.recordedCalls();
+    if (recorded !== switchboardCalls) {
+      throw new Error(`${switchboardCalls} calls made but ${recorded} tool_calls rows written`);
+    }
   } finally {
     await Promise.allSettled([tool?.close(), client?.close()]);
   }

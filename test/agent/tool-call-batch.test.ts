@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ToolCallBatcher, type ToolCallWriter } from '../../agent/tool-call-batch.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { toolCalls, type User } from '../../shared/db/schema.js';
@@ -162,6 +162,68 @@ describe('ToolCallBatcher', () => {
     hanging.release();
     await batcher.flush();
     expect(write).toHaveBeenCalledTimes(2);
+  });
+
+  describe('rows that arrive during a write', () => {
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    });
+
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('wait for their interval, then go in one batch, not one statement each', async () => {
+      const hanging = deferred();
+      const write = vi
+        .fn<ToolCallWriter>(async () => {})
+        .mockImplementationOnce(() => hanging.promise);
+      const batcher = new ToolCallBatcher({ write, logger: silentLogger(), intervalMs: 100 });
+
+      for (let index = 0; index < 100; index += 1) batcher.add(call(index));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(write).toHaveBeenCalledOnce();
+      for (let index = 100; index < 103; index += 1) batcher.add(call(index));
+      await vi.advanceTimersByTimeAsync(10);
+      hanging.release();
+      await vi.advanceTimersByTimeAsync(0);
+      // The write is over; its three late rows were not written on their own.
+      expect(write).toHaveBeenCalledOnce();
+      expect(batcher.buffered).toBe(3);
+
+      batcher.add(call(103));
+      await vi.advanceTimersByTimeAsync(89);
+      expect(write).toHaveBeenCalledOnce();
+      // 100 ms after the first of them arrived.
+      await vi.advanceTimersByTimeAsync(1);
+      expect(write).toHaveBeenCalledTimes(2);
+      expect(write.mock.calls[1]![0].map((record) => record.toolName)).toEqual([
+        'tool-100',
+        'tool-101',
+        'tool-102',
+        'tool-103',
+      ]);
+    });
+
+    it('are written as soon as the write ends when they have waited their interval', async () => {
+      const hanging = deferred();
+      const write = vi
+        .fn<ToolCallWriter>(async () => {})
+        .mockImplementationOnce(() => hanging.promise);
+      const batcher = new ToolCallBatcher({ write, logger: silentLogger(), intervalMs: 100 });
+
+      for (let index = 0; index < 100; index += 1) batcher.add(call(index));
+      await vi.advanceTimersByTimeAsync(0);
+      batcher.add(call(100));
+      await vi.advanceTimersByTimeAsync(150);
+      expect(write).toHaveBeenCalledOnce();
+      hanging.release();
+      await vi.advanceTimersByTimeAsync(0);
+
+      expect(write).toHaveBeenCalledTimes(2);
+      expect(write.mock.calls[1]![0]).toHaveLength(1);
+      expect(batcher.buffered).toBe(0);
+    });
   });
 
   it('caps the buffer while the database is down and counts the dropped rows', async () => {

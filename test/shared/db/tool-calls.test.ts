@@ -41,6 +41,65 @@ describe('recordToolCalls', () => {
     expect(rows.map((row) => row.durationMs)).toEqual([8, 8]);
   });
 
+  it('stores every field as given: the time to the millisecond, absent texts as null', async () => {
+    const user = await createTestUser(handle);
+    const startedAt = new Date('2026-05-04T03:02:01.234Z');
+
+    await recordToolCalls(handle.db, [
+      {
+        userId: user.id,
+        serverId: null,
+        toolName: 'search',
+        roomName: 'room-1',
+        sessionId: 'job-1',
+        startedAt,
+        durationMs: 1234.4,
+        ok: false,
+        error: 'it said "no" \\ twice\n',
+      },
+      { userId: user.id, serverId: null, toolName: 'other', startedAt, durationMs: 0, ok: true },
+    ]);
+
+    const rows = (await rowsOf(user)).sort((a, b) => a.id - b.id);
+    expect(rows).toEqual([
+      {
+        id: expect.any(Number),
+        userId: user.id,
+        serverId: null,
+        toolName: 'search',
+        roomName: 'room-1',
+        sessionId: 'job-1',
+        startedAt,
+        durationMs: 1234,
+        ok: false,
+        error: 'it said "no" \\ twice\n',
+      },
+      {
+        id: expect.any(Number),
+        userId: user.id,
+        serverId: null,
+        toolName: 'other',
+        roomName: null,
+        sessionId: null,
+        startedAt,
+        durationMs: 0,
+        ok: true,
+        error: null,
+      },
+    ]);
+  });
+
+  it('stores a text with a lone surrogate or a NUL, replaced by U+FFFD', async () => {
+    const user = await createTestUser(handle);
+
+    await recordToolCalls(handle.db, [
+      { ...call(user, 'lone'), error: 'bad \ud800 here \udc00 and \u0000, kept 😀' },
+    ]);
+
+    const [row] = await rowsOf(user);
+    expect(row?.error).toBe('bad \uFFFD here \uFFFD and \uFFFD, kept 😀');
+  });
+
   it('writes nothing for an empty list', async () => {
     await expect(recordToolCalls(handle.db, [])).resolves.toBeUndefined();
   });
