@@ -354,6 +354,7 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     this.#backgroundTools = background;
     const confirmName = this.#confirmToolName;
     const advertisedByName = new Map(this.#advertised.map((entry) => [entry.name, entry]));
+    const pinned = new Set(policy?.pinned ?? []);
     this.#catalog = [...ordinary, ...background].map((tool) => {
       const advertised = advertisedByName.get(tool.name);
       const needs = advertised && needsConfirmation(byName.get(advertised.originalName), policy);
@@ -361,6 +362,7 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
         tool,
         serverName: this.server.name,
         companion: needs && confirmName ? confirmName : undefined,
+        pinned: advertised !== undefined && pinned.has(advertised.originalName),
       };
     });
   }

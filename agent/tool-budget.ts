@@ -6,7 +6,8 @@
  * When the session's tools fit, all of them are advertised, as before. When they do not, the
  * session advertises a selection plus one `find_tools` tool:
  *
- * - The selection starts in a stable order: servers in id order (the order of
+ * - The selection starts in a stable order: pinned tools first (`toolPolicy.pinned` of their
+ *   server), then servers in id order (the order of
  *   `SessionToolsets.current()`), each server's tools in the server's own `tools/list` order
  *   (ordinary tools, then long-running ones, then its confirm tool), and a tool that needs the
  *   user's confirmation only with its server's `<server>__confirm_action`.
@@ -53,6 +54,11 @@ export interface CatalogTool {
   serverName: string;
   /** The confirm tool that must be advertised with this one (a tool that needs confirmation). */
   companion?: string;
+  /**
+   * Named in its server's `toolPolicy.pinned`: advertised before every unpinned tool and dropped
+   * only when no unpinned tool is left to drop.
+   */
+  pinned?: boolean;
 }
 
 /** A toolset whose tools the budget selects from (an `McpToolset` fits). */
@@ -120,6 +126,8 @@ export class ToolBudget {
   #position = new Map<string, number>();
   /** Names of the cancellable (long-running) tools. */
   #cancellable = new Set<string>();
+  /** Names of the pinned tools (and the confirm tools they need). */
+  #pinned = new Set<string>();
   #index?: MiniSearch<{ id: number; name: string; server: string; description: string }>;
   #reapply?: () => Promise<void>;
   #applying: Promise<void> = Promise.resolve();
@@ -353,22 +361,34 @@ export class ToolBudget {
       const companion = this.#companionOf.get(name);
       if (companion) needed.add(companion);
     }
-    let victim: { name: string; used: number; position: number } | undefined;
+    let victim: { name: string; pinned: boolean; used: number; position: number } | undefined;
     for (const name of selected) {
       if (keep.has(name) || needed.has(name)) continue;
+      const pinned = this.#pinned.has(name);
       const used = this.#lastUsed.get(name) ?? 0;
       const position = this.#position.get(name) ?? -1;
-      if (!victim || used < victim.used || (used === victim.used && position > victim.position)) {
-        victim = { name, used, position };
-      }
+      // Unpinned before pinned; then least recently used; then the last in the stable order.
+      const better =
+        !victim ||
+        (victim.pinned && !pinned) ||
+        (victim.pinned === pinned &&
+          (used < victim.used || (used === victim.used && position > victim.position)));
+      if (better) victim = { name, pinned, used, position };
     }
     return victim?.name;
   }
 
   /** Selects again after the members or their tools changed; then shows the selection. */
   #recompute(): void {
-    const catalog = this.#members.flatMap((member) => member.catalog);
+    const offered = this.#members.flatMap((member) => member.catalog);
+    // The stable order: pinned tools first, each group in server order.
+    const catalog = [...offered.filter((e) => e.pinned), ...offered.filter((e) => !e.pinned)];
     this.#catalog = catalog;
+    this.#pinned = new Set(
+      catalog.flatMap((e) =>
+        e.pinned ? [e.tool.name, ...(e.companion ? [e.companion] : [])] : [],
+      ),
+    );
     this.#companions = new Set(catalog.flatMap((entry) => entry.companion ?? []));
     this.#companionOf = new Map(
       catalog.flatMap((entry) => (entry.companion ? [[entry.tool.name, entry.companion]] : [])),

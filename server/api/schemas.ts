@@ -259,12 +259,15 @@ export const serverResource = createSelectSchema(mcpServers, {
     .object({
       confirm: z.enum(['destructive', 'always', 'never']),
       longRunning: z.union([z.literal('all'), z.array(z.string())]),
+      pinned: z.array(z.string()),
     })
     .partial()
     .meta({
       description:
         'How the agent treats the tools: `confirm` (default `destructive`) says which calls need ' +
-        "the user's spoken yes; `longRunning` names tools (MCP names) that run in the background.",
+        "the user's spoken yes; `longRunning` names tools (MCP names) that run in the background; " +
+        '`pinned` names tools a session advertises first and keeps when the tool budget ' +
+        '(`AGENT_MAX_TOOLS`) makes it choose.',
     }),
   adminManaged: (flag) =>
     flag.meta({

@@ -31,6 +31,7 @@ const serverFields = {
       longRunning: z.union([z.literal('all'), toolNames], {
         error: 'longRunning must be "all" or a list of tool names',
       }),
+      pinned: z.array(z.string().min(1).max(128)).max(128, 'pinned names at most 128 tools'),
     })
     .partial()
     .default({}),

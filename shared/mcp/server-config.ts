@@ -47,10 +47,13 @@ export interface ToolFilter {
  * - `longRunning`: tools that run in the background (the conversation goes on, the result is
  *   spoken when it arrives, the user can cancel by voice); `all` for every tool. Tools whose
  *   `execution.taskSupport` is `optional` or `required` count as long-running too.
+ * - `pinned`: tools a session advertises before all others and drops last when the user's tools
+ *   exceed `AGENT_MAX_TOOLS` (`agent/tool-budget.ts`); names that match no tool are ignored.
  */
 export interface ToolPolicy {
   confirm?: 'destructive' | 'always' | 'never';
   longRunning?: string[] | 'all';
+  pinned?: string[];
 }
 
 const timeoutMs = z

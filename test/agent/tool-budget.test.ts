@@ -58,6 +58,34 @@ describe('ToolBudget', () => {
     expect(() => budgetOf(2.5)).toThrow(RangeError);
   });
 
+  it('advertises pinned tools first, whatever their server, and drops them last', async () => {
+    const budget = budgetOf(4);
+    const taken = new Set<string>();
+    const notes = toolset(1, 'Notes', ['read', 'list', 'search', 'tag'], budget, {}, taken);
+    const crm = toolset(
+      2,
+      'Crm',
+      ['lookup', 'update', 'export'],
+      budget,
+      {
+        pinned: ['lookup', 'no_such_tool'],
+      },
+      taken,
+    );
+    // 3 places and find_tools: the pinned tool of the second server comes before the first's.
+    expect(names(budget.entries([notes, crm]))).toEqual([
+      'crm__lookup',
+      FIND_TOOLS_NAME,
+      'notes__list',
+      'notes__read',
+    ]);
+    // Finding two tools makes room by dropping unpinned tools, even ones used more recently.
+    budget.touch(['notes__read', 'notes__list']);
+    const found = await budget.find('export tag', 2);
+    expect(found.evicted.sort()).toEqual(['notes__list', 'notes__read']);
+    expect(budget.advertisedNames()).toContain('crm__lookup');
+  });
+
   it('advertises a tool that needs confirmation only with its confirm tool, and keeps that while needed', async () => {
     const budget = budgetOf(4);
     const taken = new Set<string>();

@@ -55,7 +55,11 @@ describe('toolPolicy', () => {
   });
 
   it('accepts a policy on create, returns it, and keeps it on an update that omits it', async () => {
-    const toolPolicy = { confirm: 'always', longRunning: ['trigger-long-running-operation'] };
+    const toolPolicy = {
+      confirm: 'always',
+      longRunning: ['trigger-long-running-operation'],
+      pinned: ['echo'],
+    };
     const created = await api.request('POST', '/api/mcp/servers', {
       token,
       body: { ...server, name: 'Policy set', toolPolicy },
@@ -86,6 +90,12 @@ describe('toolPolicy', () => {
     [{ confirm: 'sometimes' }, 'body.toolPolicy.confirm', /confirm must be one of/],
     [{ longRunning: 'some' }, 'body.toolPolicy.longRunning', /longRunning must be "all"/],
     [{ longRunning: [''] }, 'body.toolPolicy.longRunning.0', /./],
+    [{ pinned: 'echo' }, 'body.toolPolicy.pinned', /./],
+    [
+      { pinned: Array.from({ length: 129 }, (_, i) => `t${i}`) },
+      'body.toolPolicy.pinned',
+      /at most 128/,
+    ],
     [{ retries: 3 }, 'body.toolPolicy', /retries/],
     ['destructive', 'body.toolPolicy', /./],
   ])('refuses %j with a 400 naming the field', async (toolPolicy, path, message) => {
