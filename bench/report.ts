@@ -2,7 +2,9 @@
 import type { ApiThroughput } from './api-throughput.js';
 import type { HealthLoop } from './health-loop.js';
 import type { SandboxStart } from './sandbox-start.js';
+import type { ScaleMonitor } from './scale-monitor.js';
 import type { SessionStart } from './session-start.js';
+import { round } from './stats.js';
 import { formatTable } from './table.js';
 import type { ToolCallOverhead } from './tool-call-overhead.js';
 
@@ -13,6 +15,10 @@ export const TARGETS = {
   apiRatio: 0.8,
   apiStatusP99Ms: 5,
   sandboxStartRatio: 1.3,
+  monitorRssPerServerMb: 0.5,
+  monitorCpuPerServerPercent: 0.05,
+  /** `last_connected` is refreshed at most once a minute (`LAST_CONNECTED_REFRESH_MS`). */
+  monitorStatusWritesPerServerPerSec: 1 / 60,
 } as const;
 
 /** Everything one run measured; a part is absent when it was not run (`--only`). */
@@ -24,6 +30,8 @@ export interface BenchResults {
   api?: ApiThroughput;
   /** A stdio server's start, sandboxed against unsandboxed. */
   sandbox?: SandboxStart;
+  /** Costs at scale; `monitor`: the status monitor per watched server. */
+  scale?: { monitor?: ScaleMonitor };
   machine: {
     cpus: number;
     cpuModel: string;
@@ -141,6 +149,35 @@ export function formatBenchResults(results: BenchResults): string[] {
         `${sandbox.unsandboxedMs} ms, medians of ${sandbox.rounds} interleaved starts`,
     ]);
   }
+  const monitor = results.scale?.monitor;
+  if (monitor) {
+    const t = TARGETS;
+    rows.push(
+      [
+        'scale.monitor.rssPerServerMb',
+        monitor.rssPerServerMb,
+        `≤ ${t.monitorRssPerServerMb} ${mark(monitor.rssPerServerMb <= t.monitorRssPerServerMb)}`,
+        `${monitor.servers} servers: ${monitor.loaded.rssMb} MB vs ${monitor.bare.rssMb} MB ` +
+          `watching none (median RSS over ${monitor.windowSeconds} s)`,
+      ],
+      [
+        'scale.monitor.cpuPerServerPercent',
+        monitor.cpuPerServerPercent,
+        `≤ ${t.monitorCpuPerServerPercent} ` +
+          mark(monitor.cpuPerServerPercent <= t.monitorCpuPerServerPercent),
+        `${monitor.loaded.cpuPercent} % vs ${monitor.bare.cpuPercent} % of a core, ` +
+          `${monitor.intervalMs} ms health interval, ${monitor.connectedAtEnd} connected at end`,
+      ],
+      [
+        'scale.monitor.statusWritesPerServerPerSec',
+        monitor.statusWritesPerServerPerSec,
+        `≤ ${round(t.monitorStatusWritesPerServerPerSec, 4)} ` +
+          mark(monitor.statusWritesPerServerPerSec <= t.monitorStatusWritesPerServerPerSec),
+        `rows of mcp_servers updated; ${monitor.statusStatementsPerSec} UPDATE statements/s ` +
+          `in all (${monitor.database})`,
+      ],
+    );
+  }
   const machine = results.machine;
   const lines = formatTable(['metric', 'value', 'target', 'note'], rows);
   if (session) {
@@ -154,6 +191,7 @@ export function formatBenchResults(results: BenchResults): string[] {
   }
   if (health) lines.push('', `healthLoop: ${health.setup}`);
   if (api) lines.push('', `api: ${api.setup}`);
+  if (monitor) lines.push('', `scale.monitor: ${monitor.setup}`);
   lines.push(
     '',
     `machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.totalMemMb} MB, node ` +

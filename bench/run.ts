@@ -21,13 +21,21 @@ import { startSlowInitializeServer } from './fixtures/slow-initialize-server.js'
 import { measureHealthLoop } from './health-loop.js';
 import { formatBenchResults, type BenchResults } from './report.js';
 import { measureSandboxStart } from './sandbox-start.js';
+import { measureScaleMonitor } from './scale-monitor.js';
 import { measureSessionStart, type SessionServer } from './session-start.js';
 import { round } from './stats.js';
 import { measureToolCallOverhead } from './tool-call-overhead.js';
 
 /** The whole run is stopped (servers killed, exit 1) after this long. */
 const DEADLINE_MS = 5 * 60_000;
-const PARTS = ['toolCallOverhead', 'sessionStart', 'healthLoop', 'api', 'sandbox'] as const;
+const PARTS = [
+  'toolCallOverhead',
+  'sessionStart',
+  'healthLoop',
+  'api',
+  'sandbox',
+  'scaleMonitor',
+] as const;
 type Part = (typeof PARTS)[number];
 
 const USAGE = `Usage: npm run bench -- [--json FILE] [--only ${PARTS.join(',')}] [--iterations N]
@@ -169,6 +177,12 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
   if (options.parts.has('sandbox')) {
     log('sandbox: server-everything (stdio) start, sandboxed vs not, interleaved, 10 each');
     results.sandbox = await measureSandboxStart({ bin: EVERYTHING_BIN, logger });
+  }
+
+  if (options.parts.has('scaleMonitor')) {
+    log('scaleMonitor: StatusMonitor watching 200 Streamable HTTP servers at 1 Hz vs none');
+    const monitor = await measureScaleMonitor({ databaseUrl: process.env.DATABASE_URL });
+    results.scale = { ...results.scale, monitor };
   }
 
   const cpus = os.cpus();
