@@ -12,7 +12,8 @@ export const SERVERS_CHANNEL = 'mcp_servers_changed';
 /**
  * The JSON payload of a {@link SERVERS_CHANNEL} notification. `op` is `insert`, `update` or
  * `delete` for configuration writes, `status` for the monitor's status writes (connection status,
- * last error, metadata), which a worker can ignore without reading the row.
+ * last error, metadata), which a worker can ignore without reading the row. The monitor's
+ * periodic `last_connected` refresh alone notifies nothing (`updateServerStatuses`).
  */
 export interface ServerChange {
   userId: number;
