@@ -3,8 +3,9 @@
  * (`bench/fixtures/monitor-process.ts`) run the real `StatusMonitor` side by side over their own
  * fresh databases: a bare one watching no server and a loaded one watching `servers` Streamable
  * HTTP servers (rows pointing at a few server-everything processes, one session each) at a 1 s
- * health interval. Over one steady-state window both are sampled together, so load from other
- * work on the machine falls on both alike:
+ * health interval. Both collect their start-up garbage (one full GC) once started. Over one
+ * steady-state window both are sampled together, so load from other work on the machine falls
+ * on both alike:
  *
  * - `rssPerServerMb` = (median RSS of loaded − median RSS of bare) / servers;
  * - `cpuPerServerPercent` = (CPU time of loaded − CPU time of bare) / window / servers × 100
@@ -68,7 +69,7 @@ class MonitorProcess {
 
   constructor() {
     this.child = fork(CHILD, [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', 'tsx', '--expose-gc'],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     this.child.on('message', (message: { type: string; message?: string }) => {
