@@ -5,7 +5,9 @@ import type { SandboxStart } from './sandbox-start.js';
 import type { ScaleSessions } from './scale-sessions.js';
 import type { ScaleTools } from './scale-tools.js';
 import type { ReplicasBench } from './replicas.js';
+import type { ScaleMonitor } from './scale-monitor.js';
 import type { SessionStart } from './session-start.js';
+import { round } from './stats.js';
 import { formatTable } from './table.js';
 import type { ToolCallOverhead } from './tool-call-overhead.js';
 
@@ -25,6 +27,10 @@ export const TARGETS = {
   /** Most tools a session advertises (`AGENT_MAX_TOOLS` default); its payload ≤ that many tools' worth. */
   scaleToolsAdvertised: 64,
   scaleFindToolsMs: 5,
+  monitorRssPerServerMb: 0.5,
+  monitorCpuPerServerPercent: 0.05,
+  /** `last_connected` is refreshed at most once a minute (`LAST_CONNECTED_REFRESH_MS`). */
+  monitorStatusWritesPerServerPerSec: 1 / 60,
 } as const;
 
 /** Everything one run measured; a part is absent when it was not run (`--only`). */
@@ -38,9 +44,9 @@ export interface BenchResults {
   sandbox?: SandboxStart;
   /**
    * Costs that grow with users: `sessions`, many sessions on one Postgres; `tools`, a session of
-   * 10 servers × 50 tools under the tool budget.
+   * 10 servers × 50 tools under the tool budget; `monitor`, the status monitor per watched server.
    */
-  scale?: { sessions?: ScaleSessions; tools?: ScaleTools };
+  scale?: { sessions?: ScaleSessions; tools?: ScaleTools; monitor?: ScaleMonitor };
   /** Shared rate-limit counts and lease passes (Postgres only). */
   replicas?: ReplicasBench;
   machine: {
@@ -272,6 +278,35 @@ export function formatBenchResults(results: BenchResults): string[] {
       ],
     );
   }
+  const monitor = results.scale?.monitor;
+  if (monitor) {
+    const t = TARGETS;
+    rows.push(
+      [
+        'scale.monitor.rssPerServerMb',
+        monitor.rssPerServerMb,
+        `≤ ${t.monitorRssPerServerMb} ${mark(monitor.rssPerServerMb <= t.monitorRssPerServerMb)}`,
+        `${monitor.servers} servers: ${monitor.loaded.rssMb} MB vs ${monitor.bare.rssMb} MB ` +
+          `watching none (median RSS over ${monitor.windowSeconds} s)`,
+      ],
+      [
+        'scale.monitor.cpuPerServerPercent',
+        monitor.cpuPerServerPercent,
+        `≤ ${t.monitorCpuPerServerPercent} ` +
+          mark(monitor.cpuPerServerPercent <= t.monitorCpuPerServerPercent),
+        `${monitor.loaded.cpuPercent} % vs ${monitor.bare.cpuPercent} % of a core, ` +
+          `${monitor.intervalMs} ms health interval, ${monitor.connectedAtEnd} connected at end`,
+      ],
+      [
+        'scale.monitor.statusWritesPerServerPerSec',
+        monitor.statusWritesPerServerPerSec,
+        `≤ ${round(t.monitorStatusWritesPerServerPerSec, 4)} ` +
+          mark(monitor.statusWritesPerServerPerSec <= t.monitorStatusWritesPerServerPerSec),
+        `rows of mcp_servers updated; ${monitor.statusStatementsPerSec} UPDATE statements/s ` +
+          `in all (${monitor.database})`,
+      ],
+    );
+  }
   const machine = results.machine;
   const lines = formatTable(['metric', 'value', 'target', 'note'], rows);
   if (session) {
@@ -285,6 +320,7 @@ export function formatBenchResults(results: BenchResults): string[] {
   }
   if (health) lines.push('', `healthLoop: ${health.setup}`);
   if (api) lines.push('', `api: ${api.setup}`);
+  if (monitor) lines.push('', `scale.monitor: ${monitor.setup}`);
   lines.push(
     '',
     `machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.totalMemMb} MB, node ` +

@@ -25,12 +25,13 @@ import { measureSandboxStart } from './sandbox-start.js';
 import { measureScaleSessions } from './scale-sessions.js';
 import { measureScaleTools } from './scale-tools.js';
 import { measureReplicas } from './replicas.js';
+import { measureScaleMonitor } from './scale-monitor.js';
 import { measureSessionStart, type SessionServer } from './session-start.js';
 import { round } from './stats.js';
 import { measureToolCallOverhead } from './tool-call-overhead.js';
 
 /** The whole run is stopped (servers killed, exit 1) after this long. */
-const DEADLINE_MS = 15 * 60_000;
+const DEADLINE_MS = 20 * 60_000;
 const PARTS = [
   'toolCallOverhead',
   'sessionStart',
@@ -40,6 +41,7 @@ const PARTS = [
   'scaleSessions',
   'scaleTools',
   'replicas',
+  'scaleMonitor',
 ] as const;
 type Part = (typeof PARTS)[number];
 
@@ -208,6 +210,12 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
     } else {
       log('replicas: skipped, it needs DATABASE_URL (Postgres)');
     }
+  }
+
+  if (options.parts.has('scaleMonitor')) {
+    log('scaleMonitor: StatusMonitor watching 200 Streamable HTTP servers at 1 Hz vs none');
+    const monitor = await measureScaleMonitor({ databaseUrl: process.env.DATABASE_URL });
+    results.scale = { ...results.scale, monitor };
   }
 
   const cpus = os.cpus();

@@ -2,8 +2,12 @@
  * The API process's status monitor: one {@link SupervisedConnection} per active server, so every
  * server is pinged (MCP `ping`), noticed at once when its transport closes, and reconnected
  * with backoff forever while active (DESIGN §5). It writes `connection_status` and `last_error`
- * when they change, `last_connected` at most once per health interval, and `metadata` (server
- * info, tool count and names, latency) after each connect and each change of the tool list.
+ * when they change, `last_connected` at each connect and otherwise at most once per
+ * {@link LAST_CONNECTED_REFRESH_MS} (or per health interval, when that is longer) while pings
+ * succeed, and `metadata` (server info, tool count and names, latency) after each connect and
+ * each change of the tool list. Writes are batched per tick ({@link StatusWriter}: one statement
+ * for every server's changes of the tick, none when nothing changed); listeners hear of each
+ * status at once, before it is written.
  */
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Database } from '../../shared/db/open.js';
@@ -12,10 +16,10 @@ import type { McpServerRow, ServerMetadata } from '../../shared/db/schema.js';
 import {
   findServer,
   listAllActiveServers,
-  updateServerStatus,
   type ServerStatusPatch,
   type ServerStore,
 } from '../../shared/db/servers.js';
+import { StatusWriter, type StatusBatchWrite } from './status-writes.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ConnectionInfo } from '../../shared/mcp/connection.js';
 import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
@@ -35,6 +39,12 @@ import {
   type HealthPolicy,
   type StatusChange,
 } from '../../shared/mcp/supervised-connection.js';
+
+/**
+ * Longest a healthy server's stored `last_connected` lags behind its last successful ping: 60 s
+ * (the health interval when that is longer). A connect always writes it at once.
+ */
+export const LAST_CONNECTED_REFRESH_MS = 60_000;
 
 /** Why a `user-token` server shows `disconnected` in the API. */
 export const USER_TOKEN_NOTE =
@@ -95,15 +105,22 @@ export interface StatusMonitorOptions {
    * here, with no status written or reported: its watcher reports it.
    */
   watches?: (serverId: number) => boolean;
+  /**
+   * Milliseconds between a healthy server's `last_connected` refreshes; default
+   * {@link LAST_CONNECTED_REFRESH_MS}. The health interval is used when it is longer.
+   */
+  lastConnectedRefreshMs?: number;
+  /** Milliseconds status patches are gathered before one batch writes them; default 1000. */
+  statusTickMs?: number;
+  /** Writes a batch of status patches; default `updateServerStatuses` (tests count batches). */
+  statusWrite?: StatusBatchWrite;
 }
 
 interface Entry {
   row: McpServerRow;
   connection: SupervisedConnection;
-  /** When `last_connected` was last written (epoch ms). */
+  /** When `last_connected` was last queued for writing (epoch ms). */
   lastConnectedWrittenAt: number;
-  /** The entry's status writes, in order. */
-  writes: Promise<void>;
 }
 
 /**
@@ -142,6 +159,8 @@ export class StatusMonitor implements ServerWatcher {
   readonly #now: () => number;
   readonly #guards: ConnectionGuards;
   readonly #watches: (serverId: number) => boolean;
+  readonly #lastConnectedRefreshMs: number;
+  readonly #writer: StatusWriter;
   readonly #entries = new Map<number, Entry>();
   /** Per-server chain so syncs and writes of one server never interleave. */
   readonly #queues = new Map<number, Promise<void>>();
@@ -157,6 +176,16 @@ export class StatusMonitor implements ServerWatcher {
     this.#now = options.now ?? Date.now;
     this.#guards = options.guards;
     this.#watches = options.watches ?? (() => true);
+    this.#lastConnectedRefreshMs = Math.max(
+      this.#policy.intervalMs,
+      options.lastConnectedRefreshMs ?? LAST_CONNECTED_REFRESH_MS,
+    );
+    this.#writer = new StatusWriter({
+      db: options.db,
+      logger: this.#logger,
+      tickMs: options.statusTickMs,
+      write: options.statusWrite,
+    });
   }
 
   /**
@@ -198,17 +227,16 @@ export class StatusMonitor implements ServerWatcher {
         if (known) this.#emit(known, { connectionStatus: undefined });
         await this.#drop(serverId);
         if (row && row.connectionStatus !== 'disconnected') {
-          await updateServerStatus(this.#db, serverId, { connectionStatus: 'disconnected' });
+          this.#writer.queue(serverId, { connectionStatus: 'disconnected' });
         }
-        return;
-      }
-      if (entry && entry.row.updatedAt.getTime() === row.updatedAt.getTime()) {
+      } else if (entry && entry.row.updatedAt.getTime() === row.updatedAt.getTime()) {
         if (entry.connection.status === 'error') await entry.connection.reconnectNow();
-        await entry.writes;
-        return;
+      } else {
+        await this.#drop(serverId);
+        await this.#open(row);
       }
-      await this.#drop(serverId);
-      await this.#open(row);
+      // What the sync decided is stored when it resolves (with whatever else is queued).
+      await this.#writer.flush();
     });
   }
 
@@ -228,12 +256,16 @@ export class StatusMonitor implements ServerWatcher {
   /** Stops every connection (ending stdio child processes). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    // What was decided so far is stored; the closes below are not (another process may be
+    // watching these servers, and this one only stops).
+    await this.#writer.flush();
     // Closed at once, not behind each server's queue, where a connect that hangs in
     // `initialize` would hold the stop until its timeout.
     await Promise.all([...this.#entries.values()].map((entry) => entry.connection.close()));
     await Promise.all(
       [...this.#entries.keys()].map((id) => this.#enqueue(id, () => this.#drop(id))),
     );
+    this.#writer.stop();
   }
 
   async #open(row: McpServerRow): Promise<void> {
@@ -247,7 +279,7 @@ export class StatusMonitor implements ServerWatcher {
           lastError: account?.reason ?? NOT_CONNECTED_REASON,
         };
         this.#emit(row, patch);
-        await updateServerStatus(this.#db, row.id, patch);
+        this.#writer.queue(row.id, patch);
       }
       return;
     }
@@ -258,7 +290,7 @@ export class StatusMonitor implements ServerWatcher {
         lastError: USER_TOKEN_NOTE,
       };
       this.#emit(row, patch);
-      await updateServerStatus(this.#db, row.id, patch);
+      this.#writer.queue(row.id, patch);
       return;
     }
     let config;
@@ -271,13 +303,12 @@ export class StatusMonitor implements ServerWatcher {
         lastError: scrubber.scrub(`Invalid configuration: ${describeError(error)}`),
       };
       this.#emit(row, patch);
-      await updateServerStatus(this.#db, row.id, patch);
+      this.#writer.queue(row.id, patch);
       return;
     }
     const entry: Entry = {
       row,
       lastConnectedWrittenAt: 0,
-      writes: Promise.resolve(),
       connection: new SupervisedConnection(config, {
         logger: this.#logger,
         label: row.name,
@@ -292,7 +323,6 @@ export class StatusMonitor implements ServerWatcher {
     };
     this.#entries.set(row.id, entry);
     await entry.connection.start();
-    await entry.writes;
   }
 
   #statusPatch(entry: Entry, change: StatusChange): ServerStatusPatch {
@@ -325,27 +355,24 @@ export class StatusMonitor implements ServerWatcher {
     };
   }
 
-  /** `last_connected` at most once per health interval. */
+  /** `last_connected` at most once per refresh interval (see {@link LAST_CONNECTED_REFRESH_MS}). */
   #healthyPatch(entry: Entry): ServerStatusPatch {
     const now = this.#now();
-    if (now - entry.lastConnectedWrittenAt < this.#policy.intervalMs) return {};
+    if (now - entry.lastConnectedWrittenAt < this.#lastConnectedRefreshMs) return {};
     entry.lastConnectedWrittenAt = now;
     return { lastConnected: new Date(now) };
   }
 
-  /** Chains a write for the entry's server unless the entry has been replaced or dropped. */
+  /**
+   * Tells the listeners of a patch for the entry's server and queues it for the tick's batch,
+   * unless the entry has been replaced or dropped, or the monitor is stopping.
+   */
   #write(entry: Entry, patch: () => ServerStatusPatch): void {
     const serverId = entry.row.id;
-    entry.writes = entry.writes
-      .then(async () => {
-        if (this.#entries.get(serverId) !== entry) return;
-        const values = patch();
-        this.#emit(entry.row, values);
-        await updateServerStatus(this.#db, serverId, values);
-      })
-      .catch((error: unknown) => {
-        this.#logger.error({ serverId, err: error }, 'could not write server status');
-      });
+    if (this.#stopped || this.#entries.get(serverId) !== entry) return;
+    const values = patch();
+    this.#emit(entry.row, values);
+    this.#writer.queue(serverId, values);
   }
 
   /** Tells the listeners of a status patch; `connectionStatus: undefined` means removed. */
@@ -372,7 +399,9 @@ export class StatusMonitor implements ServerWatcher {
     const entry = this.#entries.get(serverId);
     this.#entries.delete(serverId);
     await entry?.connection.close();
-    await entry?.writes;
+    // What the dropped connection reported is stale (a new one, or `disconnected`, follows).
+    this.#writer.discard(serverId);
+    await this.#writer.settled();
   }
 
   #enqueue(serverId: number, task: () => Promise<void>): Promise<void> {

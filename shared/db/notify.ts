@@ -23,7 +23,8 @@ export function userServersChannel(userId: number): string {
 /**
  * The JSON payload of a {@link SERVERS_CHANNEL} notification. `op` is `insert`, `update` or
  * `delete` for configuration writes, `status` for the monitor's status writes (connection status,
- * last error, metadata), which a worker can ignore without reading the row.
+ * last error, metadata), which a worker can ignore without reading the row. The monitor's
+ * periodic `last_connected` refresh alone notifies nothing (`updateServerStatuses`).
  */
 export interface ServerChange {
   userId: number;

@@ -3,7 +3,7 @@
  * changes one user's servers takes the user id, so a caller can never reach another user's row.
  */
 import { and, asc, eq, getTableColumns, gt, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
-import { notifyServerChange } from './notify.js';
+import { SERVERS_CHANNEL, notifyServerChange } from './notify.js';
 import type { SecretBox } from '../secrets.js';
 import type { Database } from './open.js';
 import {
@@ -388,6 +388,66 @@ export async function updateServerStatus(
     .where(eq(mcpServers.id, id))
     .returning({ userId: mcpServers.userId });
   if (row) await notifyServerChange(db, { userId: row.userId, serverId: id, op: 'status' });
+}
+
+/**
+ * Writes the status patches of many servers in one statement (the status monitor's batch of a
+ * tick): one multi-row `UPDATE … FROM jsonb_to_recordset(…)` that leaves `updated_at` alone, and
+ * in the same statement one `NOTIFY mcp_servers_changed` with op `status` per server whose
+ * `connection_status`, `last_error` or `metadata` was in its patch. A patch of `last_connected`
+ * alone (the monitor's periodic "still healthy" refresh) notifies nobody: no listener reacts to
+ * it. Deleted servers are skipped; an empty patch, or an empty map, writes nothing. NUL characters
+ * are stored as U+FFFD (see `storable`).
+ *
+ * @param patches each server's patch, by server id.
+ * @returns how many rows were updated.
+ * @throws the driver's error when the statement fails (nothing is written then: it is one
+ *   statement).
+ */
+export async function updateServerStatuses(
+  db: Database,
+  patches: ReadonlyMap<number, ServerStatusPatch>,
+): Promise<number> {
+  const rows = [];
+  for (const [id, raw] of patches) {
+    if (Object.keys(raw).length === 0) continue;
+    const patch = storable(raw);
+    rows.push({
+      id,
+      status: patch.connectionStatus ?? null,
+      lastConnected: patch.lastConnected?.toISOString() ?? null,
+      setLastError: 'lastError' in patch,
+      lastError: patch.lastError ?? null,
+      metadata: patch.metadata ?? null,
+      notify: 'connectionStatus' in patch || 'lastError' in patch || 'metadata' in patch,
+    });
+  }
+  if (rows.length === 0) return 0;
+  const result: unknown = await db.execute(sql`
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(
+        id integer, status text, "lastConnected" timestamptz, "setLastError" boolean,
+        "lastError" text, metadata jsonb, notify boolean)
+    ), updated as (
+      update mcp_servers as s set
+        connection_status = coalesce(v.status, s.connection_status),
+        last_connected = coalesce(v."lastConnected", s.last_connected),
+        last_error = case when v."setLastError" then v."lastError" else s.last_error end,
+        metadata = coalesce(v.metadata, s.metadata)
+      from input as v
+      where s.id = v.id
+      returning s.id, s.user_id, v.notify
+    )
+    select count(*)::int as updated,
+      count(pg_notify(${SERVERS_CHANNEL}, json_build_object(
+        'userId', user_id, 'serverId', id, 'op', 'status')::text)) filter (where notify)
+        as notified
+    from updated`);
+  // postgres.js answers an array of rows, PGlite `{ rows }`.
+  const [counts] = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+    updated: number;
+  }[];
+  return counts?.updated ?? 0;
 }
 
 /**

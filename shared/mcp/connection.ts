@@ -8,6 +8,12 @@ import type { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/strea
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type {
+  JsonSchemaType,
+  JsonSchemaValidator,
+  jsonSchemaValidator,
+} from '@modelcontextprotocol/sdk/validation/types.js';
 import { z } from 'zod';
 import {
   ListToolsResultSchema,
@@ -54,6 +60,21 @@ const CONTROL = /[\u0000-\u001f\u007f]/g;
 
 /** Pages of `tools/list` followed before giving up on a server that never stops paginating. */
 const MAX_TOOL_PAGES = 100;
+
+/**
+ * The SDK's AJV validator of tool output schemas, made at its first use. The SDK `Client` makes
+ * one AJV instance (about 22 KB) per client and uses it only for the tools its own `listTools`
+ * cached, which this connection never calls (it lists through `request`): a monitor's hundreds
+ * of connections would each hold an instance for nothing.
+ */
+class LazyJsonSchemaValidator implements jsonSchemaValidator {
+  #validator?: AjvJsonSchemaValidator;
+
+  getValidator<T>(schema: JsonSchemaType): JsonSchemaValidator<T> {
+    this.#validator ??= new AjvJsonSchemaValidator();
+    return this.#validator.getValidator<T>(schema);
+  }
+}
 
 /** What the server said about itself when the connection was made. */
 export interface ConnectionInfo {
@@ -566,6 +587,7 @@ export class McpConnection {
     const onToolsListChanged = this.#onToolsListChanged;
     const client = new Client(CLIENT_INFO, {
       capabilities: {},
+      jsonSchemaValidator: new LazyJsonSchemaValidator(),
       // The SDK's own refresh reads one page only; we list (paginated) when told to.
       listChanged: onToolsListChanged
         ? { tools: { autoRefresh: false, debounceMs: 100, onChanged: () => onToolsListChanged() } }

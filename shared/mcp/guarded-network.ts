@@ -6,8 +6,11 @@
  * `fetch` that checks every request and redirect hop before sending it.
  */
 import type { LookupFunction } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import type { Readable } from 'node:stream';
 import {
   Agent,
+  request as undiciRequest,
   fetch as undiciFetch,
   type RequestInit as UndiciRequestInit,
   type Response as UndiciResponse,
@@ -88,7 +91,11 @@ export class GuardedNetwork {
    * failures reject as undici's fetch does (`TypeError: fetch failed` with the cause).
    *
    * Give it to the SDK's HTTP transports as their `fetch` option. It answers with a global
-   * `Response` (wrapping undici's body stream), as `globalThis.fetch` would.
+   * `Response`, as `globalThis.fetch` would. A request without a body or with a text or byte
+   * body (every MCP message) is sent with undici's `request` rather than its `fetch`, which
+   * costs about a third less CPU per request (no fetch `Request`, body stream or CORS
+   * machinery); such a request sends only the headers given (no `Accept-Encoding`, so answers
+   * come uncompressed). Other bodies go through undici's `fetch`.
    */
   readonly fetch: typeof fetch;
   readonly #connectTimeoutMs: number | undefined;
@@ -138,6 +145,15 @@ const MAX_REDIRECTS = 20;
 /** The fetch of {@link GuardedNetwork}: static checks, undici with `dispatcher`, own redirects. */
 function createGuardedFetch(policy: UrlPolicy, dispatcher: () => Agent): typeof fetch {
   const send = async (url: URL, init: RequestInit, redirected: boolean): Promise<Response> => {
+    const body = init.body;
+    if (
+      body === undefined ||
+      body === null ||
+      typeof body === 'string' ||
+      body instanceof Uint8Array
+    ) {
+      return sendRequest(url, init, body ?? undefined, dispatcher(), redirected);
+    }
     const options = { ...init, redirect: 'manual', dispatcher: dispatcher() };
     try {
       return asGlobalResponse(await undiciFetch(url, options as UndiciRequestInit), redirected);
@@ -170,6 +186,92 @@ function createGuardedFetch(policy: UrlPolicy, dispatcher: () => Agent): typeof 
 
 /** Statuses whose responses cannot have a body (WHATWG Fetch, "null body status"). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * Sends one request with undici's `request` (no redirects followed: the caller does that) and
+ * answers a global `Response` whose body streams the answer's. Fails as undici's fetch does:
+ * with the signal's reason once aborted, otherwise `TypeError: fetch failed` with the cause
+ * (the lookup's UrlRefusedError as it is, see `connectRefusal`).
+ */
+async function sendRequest(
+  url: URL,
+  init: RequestInit,
+  body: string | Uint8Array | undefined,
+  dispatcher: Agent,
+  redirected: boolean,
+): Promise<Response> {
+  const signal = init.signal ?? undefined;
+  signal?.throwIfAborted();
+  const headers: Record<string, string> = {};
+  if (init.headers) new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+  let answer;
+  try {
+    answer = await undiciRequest(url, {
+      method: (init.method ?? 'GET') as 'GET',
+      headers,
+      body,
+      signal,
+      dispatcher,
+    });
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw connectRefusal(error) ?? new TypeError('fetch failed', { cause: error });
+  }
+  const responseHeaders = new Headers();
+  for (const [name, value] of Object.entries(answer.headers)) {
+    if (Array.isArray(value)) for (const item of value) responseHeaders.append(name, item);
+    else if (value !== undefined) responseHeaders.append(name, value);
+  }
+  const status = answer.statusCode;
+  let stream: ReadableStream<Uint8Array> | null = null;
+  if (NULL_BODY_STATUSES.has(status)) answer.body.destroy();
+  else stream = webStream(answer.body);
+  const response = new Response(stream, {
+    status,
+    statusText: answer.statusText || STATUS_CODES[status] || '',
+    headers: responseHeaders,
+  });
+  Object.defineProperties(response, {
+    url: { value: url.href },
+    redirected: { value: redirected },
+  });
+  return response;
+}
+
+/**
+ * A Node readable as a web `ReadableStream` of bytes, with backpressure: the readable is paused
+ * while the stream's queue is full and destroyed when the stream is cancelled. Lighter than
+ * `Readable.toWeb` for the short answers of MCP requests.
+ */
+function webStream(readable: Readable): ReadableStream<Uint8Array> {
+  let ended = false;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      readable.on('data', (chunk: Buffer) => {
+        if (ended) return;
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 1) <= 0) readable.pause();
+      });
+      readable.once('end', () => {
+        if (ended) return;
+        ended = true;
+        controller.close();
+      });
+      readable.once('error', (error) => {
+        if (ended) return;
+        ended = true;
+        controller.error(error);
+      });
+    },
+    pull() {
+      readable.resume();
+    },
+    cancel() {
+      ended = true;
+      readable.destroy();
+    },
+  });
+}
 
 /**
  * undici's `Response` as a global one (same status, headers and `url`, and the very same body

@@ -74,22 +74,32 @@ export function boundedFetch(fetchFn: typeof fetch, options: BoundedFetchOptions
       ? new EventSizeCounter(options.maxBytes)
       : new BodySizeCounter(options.maxBytes);
     let reported = false;
-    const body = response.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          if (counter.exceeded(chunk)) {
-            const error = new McpMessageTooLargeError(options.maxBytes);
-            if (!reported) {
-              reported = true;
-              options.onTooLarge?.(error);
-            }
-            controller.error(error);
-            return;
+    // A pulling stream over the body's reader: lighter than a TransformStream (one stream, no
+    // pipe), which counts on every request.
+    const reader = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          return;
+        }
+        if (counter.exceeded(value)) {
+          const error = new McpMessageTooLargeError(options.maxBytes);
+          if (!reported) {
+            reported = true;
+            options.onTooLarge?.(error);
           }
-          controller.enqueue(chunk);
-        },
-      }),
-    );
+          controller.error(error);
+          void reader.cancel(error).catch(() => undefined);
+          return;
+        }
+        controller.enqueue(value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    });
     const bounded = new Response(body, {
       status: response.status,
       statusText: response.statusText,

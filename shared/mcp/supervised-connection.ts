@@ -121,7 +121,8 @@ export class SupervisedConnection {
   #attempt = 0;
   #retryTimer?: NodeJS.Timeout;
   #retryAt?: number;
-  #healthTimer?: NodeJS.Timeout;
+  /** Leaves the shared health tick (see {@link onHealthTick}) while the loop runs. */
+  #stopHealthLoop?: () => void;
   #connecting?: Promise<boolean>;
   /** The connection an attempt in flight is making (closed by `close()` to end the attempt). */
   #attempting?: McpConnection;
@@ -297,7 +298,7 @@ export class SupervisedConnection {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
-    clearInterval(this.#healthTimer);
+    this.#leaveHealthTick();
     this.#retryAt = undefined;
     const connection = this.#connection;
     this.#connection = undefined;
@@ -434,7 +435,7 @@ export class SupervisedConnection {
 
   /** Forgets the current connection (closing it in the background) and records why. */
   #dropConnection(error: McpConnectionError): void {
-    clearInterval(this.#healthTimer);
+    this.#leaveHealthTick();
     const connection = this.#connection;
     this.#connection = undefined;
     this.#lastError = error;
@@ -462,9 +463,13 @@ export class SupervisedConnection {
   }
 
   #startHealthLoop(): void {
-    clearInterval(this.#healthTimer);
-    this.#healthTimer = setInterval(() => void this.#healthCheck(), this.#policy.intervalMs);
-    this.#healthTimer.unref();
+    this.#leaveHealthTick();
+    this.#stopHealthLoop = onHealthTick(this.#policy.intervalMs, () => void this.#healthCheck());
+  }
+
+  #leaveHealthTick(): void {
+    this.#stopHealthLoop?.();
+    this.#stopHealthLoop = undefined;
   }
 
   async #healthCheck(): Promise<void> {
@@ -520,6 +525,42 @@ export class SupervisedConnection {
     this.#reportedReason = reason;
     this.#options.onStatusChange?.({ status, error, retryAt: this.#retryAt });
   }
+}
+
+/** The process's health ticks, one per interval length, with the checks each runs. */
+const healthTicks = new Map<number, { timer: NodeJS.Timeout; checks: Set<() => void> }>();
+
+/**
+ * Runs `check` every `intervalMs` milliseconds on the process's one timer of that interval,
+ * beside every other supervised connection's: a monitor's hundreds of connections are pinged
+ * together, in one turn of the event loop, rather than each on a timer of its own (hundreds of
+ * wake-ups a second at a 1 s interval). A connection's first check thus comes within one
+ * interval of joining, not exactly one interval after. The timer does not keep the process up
+ * (`unref`) and stops when its last check leaves.
+ *
+ * @returns the function that removes `check` (safe to call twice).
+ */
+function onHealthTick(intervalMs: number, check: () => void): () => void {
+  let tick = healthTicks.get(intervalMs);
+  if (!tick) {
+    const checks = new Set<() => void>();
+    const timer = setInterval(() => {
+      for (const run of checks) run();
+    }, intervalMs);
+    timer.unref();
+    tick = { timer, checks };
+    healthTicks.set(intervalMs, tick);
+  }
+  const joined = tick;
+  const entry = () => check();
+  joined.checks.add(entry);
+  return () => {
+    joined.checks.delete(entry);
+    if (joined.checks.size === 0 && healthTicks.get(intervalMs) === joined) {
+      clearInterval(joined.timer);
+      healthTicks.delete(intervalMs);
+    }
+  };
 }
 
 function sameTools(a: readonly Tool[], b: readonly Tool[]): boolean {
