@@ -124,7 +124,7 @@ async function untilServing(base: string): Promise<void> {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     }).catch(() => undefined);
     if (res?.ok) {
-      const servers = (await res.json()) as { connectionStatus: string }[];
+      const servers = ((await res.json()) as { items: { connectionStatus: string }[] }).items;
       if (servers.length > 0 && servers.every((s) => s.connectionStatus === 'connected')) return;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));

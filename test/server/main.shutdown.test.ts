@@ -62,7 +62,7 @@ describe('npm start and SIGTERM', () => {
       const res = await fetch(`${base}/api/mcp/servers`, { headers: auth }).catch(() => undefined);
       if (res) lastAnswer = `HTTP ${res.status}`;
       if (res?.ok) {
-        servers = (await res.json()) as typeof servers;
+        servers = ((await res.json()) as { items: typeof servers }).items;
         if (servers.length > 0 && servers.every((s) => s.connectionStatus === 'connected')) break;
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
