@@ -39,9 +39,11 @@ import {
 export interface WorkerHubOptions {
   /**
    * The worker's database (opened with a small pool, e.g. 4 connections): the hub LISTENs and
-   * writes through it, and closes it in {@link WorkerHub.close}.
+   * writes through it, and closes it in {@link WorkerHub.close}. A function is called when the
+   * database is first needed, and again at the next need after it failed, so a worker starts
+   * while Postgres is down and its hub works once Postgres is back.
    */
-  database: DatabaseHandle;
+  database: DatabaseHandle | (() => Promise<DatabaseHandle>);
   logger: Logger;
   /** Folder the socket's private folder is made in; default `os.tmpdir()`. */
   parentDir?: string;
@@ -69,7 +71,8 @@ interface Subscription {
 export class WorkerHub {
   /** `<socket path>#<token>`, the value of {@link HUB_ENV}. */
   readonly address: string;
-  readonly #database: DatabaseHandle;
+  readonly #openDatabase: () => Promise<DatabaseHandle>;
+  #database?: Promise<DatabaseHandle>;
   readonly #logger: Logger;
   readonly #server: Server;
   readonly #dir: string;
@@ -79,7 +82,8 @@ export class WorkerHub {
   #closing?: Promise<void>;
 
   private constructor(options: WorkerHubOptions, server: Server, dir: string, token: Buffer) {
-    this.#database = options.database;
+    const { database } = options;
+    this.#openDatabase = typeof database === 'function' ? database : async () => database;
     this.#logger = options.logger;
     this.#server = server;
     this.#dir = dir;
@@ -141,9 +145,20 @@ export class WorkerHub {
         [...this.#subscriptions.values()].map(async (s) => (await s.ready)()),
       );
       this.#subscriptions.clear();
-      await this.#database.close();
+      await (await this.#database?.catch(() => undefined))?.close();
       rmSync(this.#dir, { recursive: true, force: true });
     })());
+  }
+
+  /** The database, opened on first need; a failed open is tried again at the next need. */
+  #db(): Promise<DatabaseHandle> {
+    if (this.#closing) return Promise.reject(new Error('the worker is shutting down'));
+    this.#database ??= this.#openDatabase().catch((error: unknown) => {
+      this.#database = undefined;
+      this.#logger.error({ err: describeError(error) }, 'worker hub: database unavailable');
+      throw error;
+    });
+    return this.#database;
   }
 
   #accept(socket: Socket): void {
@@ -208,11 +223,13 @@ export class WorkerHub {
         );
         return;
       case 'toolCalls':
-        void recordToolCalls(this.#database.db, message.records).then(
-          () => send(job, { type: 'done', id: message.id }),
-          (error: unknown) =>
-            send(job, { type: 'failed', id: message.id, error: describeError(error) }),
-        );
+        void this.#db()
+          .then((database) => recordToolCalls(database.db, message.records))
+          .then(
+            () => send(job, { type: 'done', id: message.id }),
+            (error: unknown) =>
+              send(job, { type: 'failed', id: message.id, error: describeError(error) }),
+          );
         return;
     }
   }
@@ -223,9 +240,11 @@ export class WorkerHub {
     let subscription = this.#subscriptions.get(channel);
     if (!subscription) {
       const jobs = new Set<Job>();
-      const ready = this.#database.listen(channel, (payload) => {
-        for (const listener of jobs) send(listener, { type: 'notify', channel, payload });
-      });
+      const ready = this.#db().then((database) =>
+        database.listen(channel, (payload) => {
+          for (const listener of jobs) send(listener, { type: 'notify', channel, payload });
+        }),
+      );
       subscription = { jobs, ready };
       this.#subscriptions.set(channel, subscription);
       ready.catch(() => {
@@ -266,9 +285,12 @@ export const HUB_POOL_SIZE = 4;
  * (`agent/main.ts`), and puts its address in the environment the job processes inherit. The
  * socket's folder is removed when the process exits.
  *
+ * The database is opened when a session first needs it (and again after a failure), so a worker
+ * starts while Postgres is down.
+ *
  * @param settings `DATABASE_URL` (required) and the secret key settings.
- * @throws Error naming `DATABASE_URL` when it is unset; the database's error when it cannot be
- *   opened (the worker then stops at once, as for a wrong LiveKit setting).
+ * @throws Error naming `DATABASE_URL` when it is unset, the secret key's error when there is no
+ *   key, or the socket's error when it cannot be made.
  */
 export async function startWorkerHub(
   settings: Pick<Settings, 'DATABASE_URL'> & SecretKeySettings,
@@ -279,19 +301,18 @@ export async function startWorkerHub(
       'DATABASE_URL is not set: the worker needs a Postgres database shared with the API',
     );
   }
-  const database = await openDatabase({
-    databaseUrl: settings.DATABASE_URL,
-    maxConnections: HUB_POOL_SIZE,
-    idleTimeoutSeconds: 30,
-    secretBox: secretBoxFromSettings(settings, { generate: false }),
+  const secretBox = secretBoxFromSettings(settings, { generate: false });
+  const databaseUrl = settings.DATABASE_URL;
+  const hub = await WorkerHub.start({
+    database: () =>
+      openDatabase({
+        databaseUrl,
+        maxConnections: HUB_POOL_SIZE,
+        idleTimeoutSeconds: 30,
+        secretBox,
+      }),
+    logger,
   });
-  let hub: WorkerHub;
-  try {
-    hub = await WorkerHub.start({ database, logger });
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
   hub.exportToJobs();
   process.once('exit', () => rmSync(hub.socketDir, { recursive: true, force: true }));
   return hub;

@@ -5,7 +5,7 @@ import { McpToolset } from '../../agent/mcp-toolset.js';
 import { FIND_TOOLS_NAME, ToolBudget, findToolsResult } from '../../agent/tool-budget.js';
 import type { ToolPolicy } from '../../shared/mcp/server-config.js';
 import { mcpServerConfigSchema } from '../../shared/mcp/server-config.js';
-import { SupervisedConnection } from '../../shared/mcp/supervised-connection.js';
+import { sandboxedSupervisedConnection } from '../helpers/sandboxed.js';
 import { silentLogger } from './fixtures.js';
 
 initializeLogger({ pretty: false, level: 'silent' });
@@ -31,7 +31,7 @@ function toolset(
   }));
   const made = new McpToolset({
     server: { id, name, toolPolicy },
-    connection: new SupervisedConnection(
+    connection: sandboxedSupervisedConnection(
       mcpServerConfigSchema.parse({ transport: 'streamable-http', url: 'http://127.0.0.1:9/mcp' }),
       { logger: silentLogger(), label: name },
     ),

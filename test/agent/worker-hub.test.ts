@@ -176,6 +176,39 @@ describe('WorkerHub', () => {
   });
 });
 
+describe('a worker hub started while the database is down', () => {
+  it('fails the requests that need it, then opens it at the next need', async () => {
+    let attempts = 0;
+    const lazy = await WorkerHub.start({
+      database: async () => {
+        attempts += 1;
+        if (attempts === 1) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+        return borrowed(handle);
+      },
+      logger: silentLogger(),
+    });
+    try {
+      expect(attempts).toBe(0);
+      const job = await HubClient.connect(
+        hubAddressFromEnv({ [HUB_ENV]: lazy.address })!,
+        silentLogger(),
+      );
+      clients.push(job);
+      const user = await createTestUser(handle);
+      await expect(job.listen(userServersChannel(user.id), () => {})).rejects.toThrow(
+        /ECONNREFUSED/,
+      );
+      const got: string[] = [];
+      await job.listen(userServersChannel(user.id), (payload) => got.push(payload));
+      await notifyServerChange(handle.db, { userId: user.id, serverId: 3, op: 'insert' });
+      await vi.waitFor(() => expect(got).toHaveLength(1));
+      expect(attempts).toBe(2);
+    } finally {
+      await lazy.close();
+    }
+  });
+});
+
 describe('a session on a worker hub', () => {
   it('follows live configuration and writes its audit through the hub, not its own connections', async () => {
     const user = await createTestUser(handle);
