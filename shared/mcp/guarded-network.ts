@@ -224,8 +224,11 @@ async function sendRequest(
   }
   const status = answer.statusCode;
   let stream: ReadableStream<Uint8Array> | null = null;
-  if (NULL_BODY_STATUSES.has(status)) answer.body.destroy();
-  else stream = webStream(answer.body);
+  if (NULL_BODY_STATUSES.has(status)) {
+    // Read to its (empty) end, never destroyed: destroying undici's body emits an AbortError
+    // that nothing would handle.
+    answer.body.dump().catch(() => {});
+  } else stream = webStream(answer.body);
   const response = new Response(stream, {
     status,
     statusText: answer.statusText || STATUS_CODES[status] || '',
