@@ -10,7 +10,8 @@
  * that `LIVEKIT_URL` answers, is a LiveKit server and accepts the key and secret
  * (`livekit-server-check.ts`), so a wrong setting fails at once and by name rather than after
  * agents-js's 85 s of retries. Job processes skip both: agents-js hands them the server and
- * credentials.
+ * credentials. The command-line process then starts the worker's hub (`worker-hub.ts`), through
+ * which every job's session listens for server changes and writes its audit rows.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +44,7 @@ interface ProcessData {
    * `MCP_STDIO_SANDBOX=off`) and its cap on stdio servers (killed if the process exits unclosed).
    */
   guards: ConnectionGuards;
-  /** The session's database, opened (pool connected, schema checked) while the process idles. */
+  /** The session's database, opened (schema checked) while the process idles. */
   openDatabase: () => Promise<DatabaseHandle>;
 }
 

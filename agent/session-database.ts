@@ -74,8 +74,9 @@ export async function openSessionDatabase(
 
 /**
  * Opens the session's database in the job process's `prewarm` (LiveKit docs, "Worker options ›
- * prewarm"), before any job arrives: the Postgres pool is connected and the schema checked
- * (migrations applied) while the process is idle, so a session starts without that round trip.
+ * prewarm"), before any job arrives: the schema is checked (migrations applied) while the process
+ * is idle, so a session starts without that work. The pool's connection is let go after
+ * {@link SESSION_IDLE_TIMEOUT_SECONDS} idle, so an idle job process holds none.
  * A job process runs one job, which closes the handle when it ends.
  *
  * @param settings as for {@link openSessionDatabase}.
