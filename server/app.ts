@@ -34,6 +34,7 @@ import type { FailedAuthLimiter } from './http/failed-auth-limiter.js';
 import { metricsHandler, type ApiMetrics } from './status/metrics.js';
 import { requireAdmin } from './http/scope.js';
 import type { StatusSnapshot } from './status/snapshot.js';
+import type { ServerPageCache } from './servers/page-cache.js';
 import { captureHeaders, statusFastPath } from './status/fast-path.js';
 
 /**
@@ -63,6 +64,11 @@ export interface AppServices {
    * express-rate-limit `MemoryStore` (this process alone).
    */
   rateLimitStore?: Store;
+  /**
+   * Keeps the bodies of `GET /api/mcp/servers` until a server changes (`ServerPageCache`); the
+   * caller starts and stops it. Default none: every list is read from the database.
+   */
+  serverPages?: ServerPageCache;
 }
 
 /** Dependencies of {@link createApp}: its {@link AppServices} and its settings. */
@@ -177,6 +183,7 @@ export function createApp(deps: AppDeps): Express {
       watcher: deps.watcher,
       guards: deps.guards,
       publicUrl,
+      serverPages: deps.serverPages,
     }),
   );
   app.use(

@@ -36,6 +36,7 @@ import { MonitorLeases } from './status/leases.js';
 import { migrateRateLimitSchema, PostgresRateLimitStore } from './http/shared-rate-limit.js';
 import { attachStatusStream } from './status/stream.js';
 import { statusSnapshotFor } from './status/snapshot.js';
+import { ServerPageCache } from './servers/page-cache.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -226,6 +227,9 @@ new Gauge({
     this.set(leases.held.length);
   },
 });
+// Server lists kept until a server changes (this process's writes at once, others' via LISTEN).
+const serverPages = new ServerPageCache({ database, logger });
+await serverPages.start();
 const toolCallMetrics = new ToolCallMetrics({ db: database.db, metrics, logger });
 
 const app = createApp({
@@ -236,6 +240,7 @@ const app = createApp({
   rateLimitStore: rateLimitStores?.requests,
   tokenCache,
   authFailures,
+  serverPages,
   metrics,
   livekit: externalChecks.livekit,
   guards,
@@ -325,6 +330,7 @@ async function shutdown(signal: string): Promise<void> {
   await closed;
   clearTimeout(force);
   statusSnapshot.stop();
+  await serverPages.stop();
   revocations.stop();
   await authFailures?.close();
   await rateLimitStores?.requests.shutdown();

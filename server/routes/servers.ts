@@ -57,6 +57,7 @@ import {
   startAuthorization,
   type OAuthDeps,
 } from '../oauth/authorization.js';
+import type { ServerPageCache } from '../servers/page-cache.js';
 import { OAUTH_BROWSER_COOKIE, cookieOf, setBrowserCookie } from './oauth.js';
 
 /** Dependencies of {@link serversRouter}. */
@@ -74,6 +75,8 @@ export interface ServersRouterDeps {
   guards: ConnectionGuards;
   /** `PUBLIC_URL` (or `http://HOST:PORT`), for OAuth redirects. */
   publicUrl: string;
+  /** Keeps the bodies of server lists until a server changes; default none (read each time). */
+  serverPages?: ServerPageCache;
 }
 
 /**
@@ -87,6 +90,7 @@ export function serversRouter({
   watcher,
   guards,
   publicUrl,
+  serverPages,
 }: ServersRouterDeps): Router {
   const router = Router();
   const store: ServerStore = { db, secrets };
@@ -166,14 +170,20 @@ export function serversRouter({
   // Lists and shows servers from their stored hints: no secret is opened (issue 14).
   router.get('/', async (req, res) => {
     const { query } = parseRequest(API_ROUTES.listServers, req);
-    const page = await listServerPage(store, await actingUserId(db, res, query.userId), {
-      limit: query.limit,
-      afterId: query.cursor === undefined ? undefined : decodeServerCursor(query.cursor)?.afterId,
-    });
-    res.json({
-      items: page.rows.map((row) => serializeServer(row, row.secretHints)),
-      nextCursor: page.nextAfterId === null ? null : encodeServerCursor(page.nextAfterId),
-    });
+    const userId = await actingUserId(db, res, query.userId);
+    const load = async () => {
+      const page = await listServerPage(store, userId, {
+        limit: query.limit,
+        afterId: query.cursor === undefined ? undefined : decodeServerCursor(query.cursor)?.afterId,
+      });
+      return {
+        items: page.rows.map((row) => serializeServer(row, row.secretHints)),
+        nextCursor: page.nextAfterId === null ? null : encodeServerCursor(page.nextAfterId),
+      };
+    };
+    if (!serverPages) return void res.json(await load());
+    const body = await serverPages.page(userId, `${query.limit} ${query.cursor ?? ''}`, load);
+    res.type('application/json').send(body);
   });
 
   router.post('/', async (req, res) => {

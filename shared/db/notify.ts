@@ -41,6 +41,34 @@ const OPS: ReadonlySet<string> = new Set(['insert', 'update', 'delete', 'status'
  * are delivered on commit, and not at all on rollback.
  */
 export async function notifyServerChange(db: Database, change: ServerChange): Promise<void> {
+  try {
+    await sendServerChange(db, change);
+  } finally {
+    // Even when the NOTIFY failed, the write before it may have landed: local caches forget.
+    for (const listener of localListeners) listener(change);
+  }
+}
+
+/** Listeners of {@link onLocalServerChange}. */
+const localListeners = new Set<(change: ServerChange) => void>();
+
+/**
+ * Calls `listener` synchronously whenever this process sends a change notification through
+ * {@link notifyServerChange}, before the caller's write returns, so an in-process cache (the
+ * API's server pages, `server/servers/page-cache.ts`) can forget a user's pages before the
+ * caller answers: the `LISTEN` delivery of the same change comes a few milliseconds later and
+ * would let a read right after a write see the old page. Changes made by other processes reach
+ * only `LISTEN`.
+ *
+ * @param listener must not throw (an exception would surface in the writer).
+ * @returns a function that removes the listener.
+ */
+export function onLocalServerChange(listener: (change: ServerChange) => void): () => void {
+  localListeners.add(listener);
+  return () => void localListeners.delete(listener);
+}
+
+async function sendServerChange(db: Database, change: ServerChange): Promise<void> {
   const payload = JSON.stringify({
     userId: change.userId,
     serverId: change.serverId,
