@@ -7,11 +7,11 @@
  *
  * {@link SessionToolsets} holds a session's toolsets by server id for as long as the session
  * runs, so live configuration changes (`live-config.ts`) can add, replace and remove them; and
- * {@link serverFingerprint} tells which edits of a server need its toolset replaced.
+ * `serverFingerprint` (`shared/db/server-fingerprint.ts`) tells which edits of a server need its toolset replaced.
  */
-import { getTableColumns } from 'drizzle-orm';
 import type { Database } from '../shared/db/open.js';
-import { mcpServers, type McpServerRow } from '../shared/db/schema.js';
+import type { McpServerRow } from '../shared/db/schema.js';
+import { serverFingerprint } from '../shared/db/server-fingerprint.js';
 import { listServers, updateServerStatus } from '../shared/db/servers.js';
 import type { SecretBox } from '../shared/secrets.js';
 import { recordToolCalls } from '../shared/db/tool-calls.js';
@@ -26,7 +26,7 @@ import type { ToolsetRegistry } from './live-config.js';
 import { McpToolset } from './mcp-toolset.js';
 import type { ToolBudget } from './tool-budget.js';
 import type { ToolCallRecorder, ToolCallScope, ToolCallSink } from './tool-call-log.js';
-import { ToolCallBatcher, type ToolCallWriter } from './tool-call-batch.js';
+import { ToolCallBatcher, type ToolCallWriter } from '../shared/db/tool-call-batch.js';
 import { DEFAULT_FILLER_AFTER_MS } from './slow-calls.js';
 
 /** Default of {@link LoadUserToolsetsOptions.publicUrl}: the API's default address. */
@@ -128,58 +128,6 @@ export interface UserToolsets extends ToolsetRegistry<McpToolset> {
    * calls not yet recorded, so call it before closing the database. Never rejects.
    */
   close(): Promise<void>;
-}
-
-/**
- * Columns of `mcp_servers` a session's toolset does not depend on: the row's identity and owner,
- * its description, whether it is active (a session drops inactive servers before comparing), who
- * manages it, what the status monitor and the database write about it, and the secrets' hints
- * (derived from the secrets, which are part of it; the API fills them in for older rows). Every other column,
- * including any added later, is part of {@link serverFingerprint}: a column forgotten here costs
- * a needless reconnect, never a missed one.
- */
-export const FINGERPRINT_IGNORED_COLUMNS = [
-  'id',
-  'userId',
-  'description',
-  'isActive',
-  'adminManaged',
-  'connectionStatus',
-  'lastConnected',
-  'lastError',
-  'metadata',
-  'secretHints',
-  'createdAt',
-  'updatedAt',
-] as const satisfies readonly (keyof McpServerRow)[];
-
-/** The `mcp_servers` columns a toolset depends on, in a fixed (sorted) order. */
-const FINGERPRINT_COLUMNS = Object.keys(getTableColumns(mcpServers))
-  .filter((column) => !(FINGERPRINT_IGNORED_COLUMNS as readonly string[]).includes(column))
-  .sort() as (keyof McpServerRow)[];
-
-/**
- * What a session's toolset of `row` depends on: every `mcp_servers` column except
- * {@link FINGERPRINT_IGNORED_COLUMNS}, i.e. its connection settings (with the opened secrets),
- * sandbox, name, tool filter and tool policy. Two rows with the same fingerprint give the same
- * toolset, so an edit that keeps it needs no reconnect. JSON values are compared with their keys
- * sorted, so a reordered object is no change.
- *
- * @returns an opaque string, comparable only within one process.
- */
-export function serverFingerprint(row: McpServerRow): string {
-  return stableJson(FINGERPRINT_COLUMNS.map((column) => [column, row[column] ?? null]));
-}
-
-/** `JSON.stringify` with the keys of every plain object sorted. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) => {
-    if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner;
-    if (Object.getPrototypeOf(inner) !== Object.prototype) return inner;
-    return Object.fromEntries(
-      Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    );
-  });
 }
 
 /** A server whose first connection attempt has started (its toolset is made from it). */

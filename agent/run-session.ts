@@ -24,7 +24,8 @@ import {
   type Settings,
 } from '../shared/settings.js';
 import { watchServerChanges } from './live-config.js';
-import { loadUserToolsets, serverFingerprint, type UserToolsets } from './load-user-toolsets.js';
+import { loadUserToolsets, type UserToolsets } from './load-user-toolsets.js';
+import { serverFingerprint } from '../shared/db/server-fingerprint.js';
 import { accountLinksToolset, LINK_TOPIC } from './account-links.js';
 import { chooseSessionModels } from './model.js';
 import { ToolBudget } from './tool-budget.js';

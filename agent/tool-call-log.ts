@@ -10,6 +10,7 @@
  */
 import type { ToolCallRecord } from '../shared/db/tool-calls.js';
 import type { Logger } from '../shared/logger.js';
+import type { ToolCallSink } from '../shared/db/tool-call-batch.js';
 
 /**
  * Writes one finished tool call somewhere (a test's recorder, or `recordToolCall` on the
@@ -17,15 +18,8 @@ import type { Logger } from '../shared/logger.js';
  */
 export type ToolCallRecorder = (record: ToolCallRecord) => Promise<void>;
 
-/**
- * Takes finished tool calls and writes them in its own time (the session's `ToolCallBatcher`).
- */
-export interface ToolCallSink {
-  /** Takes one row; returns at once and never throws. */
-  add(record: ToolCallRecord): void;
-  /** Writes what it holds; resolves when every row taken so far is written or given up. */
-  flush(): Promise<void>;
-}
+/** Re-exported: the sink a toolset's log writes to (`shared/db/tool-call-batch.ts`). */
+export type { ToolCallSink };
 
 /** Who and where the calls of a session are made, for the `tool_calls` rows. */
 export interface ToolCallScope {

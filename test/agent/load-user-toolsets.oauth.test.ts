@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { watchServerChanges } from '../../agent/live-config.js';
-import { serverFingerprint } from '../../agent/load-user-toolsets.js';
+import { serverFingerprint } from '../../shared/db/server-fingerprint.js';
 import { notifyServerChange } from '../../shared/db/notify.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer, getServer } from '../../shared/db/servers.js';

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { getTableColumns } from 'drizzle-orm';
+import { type loadUserToolsets, type UserToolsets } from '../../agent/load-user-toolsets.js';
 import {
   FINGERPRINT_IGNORED_COLUMNS,
   serverFingerprint,
-  type loadUserToolsets,
-  type UserToolsets,
-} from '../../agent/load-user-toolsets.js';
+} from '../../shared/db/server-fingerprint.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { mcpServers, type McpServerRow } from '../../shared/db/schema.js';
 import { createServer } from '../../shared/db/servers.js';

@@ -4,12 +4,21 @@
  * soon as `maxBatchRows` are waiting, so a busy session costs one round trip per batch instead of
  * one per call, and a tool result never waits for the database.
  *
- * It lives in `agent/` because only agent sessions record tool calls; the API only reads them.
+ * Voice sessions (`agent/`) and the API's MCP gateway (`server/gateway/`) both record through it.
  */
-import type { ToolCallRecord } from '../shared/db/tool-calls.js';
-import { describeError } from '../shared/errors.js';
-import type { Logger } from '../shared/logger.js';
-import type { ToolCallSink } from './tool-call-log.js';
+import type { ToolCallRecord } from './tool-calls.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * Takes finished tool calls and writes them in its own time (a {@link ToolCallBatcher}).
+ */
+export interface ToolCallSink {
+  /** Takes one row; returns at once and never throws. */
+  add(record: ToolCallRecord): void;
+  /** Writes what it holds; resolves when every row taken so far is written or given up. */
+  flush(): Promise<void>;
+}
 
 /**
  * Writes a batch of finished tool calls at once (normally `recordToolCalls` on the database),

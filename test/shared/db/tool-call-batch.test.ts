@@ -1,11 +1,11 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ToolCallBatcher, type ToolCallWriter } from '../../agent/tool-call-batch.js';
-import type { DatabaseHandle } from '../../shared/db/open.js';
-import { toolCalls, type User } from '../../shared/db/schema.js';
-import { recordToolCalls, type ToolCallRecord } from '../../shared/db/tool-calls.js';
-import { createTestUser, openTestDatabase } from '../helpers/database.js';
-import { silentLogger } from './fixtures.js';
+import { ToolCallBatcher, type ToolCallWriter } from '../../../shared/db/tool-call-batch.js';
+import type { DatabaseHandle } from '../../../shared/db/open.js';
+import { toolCalls, type User } from '../../../shared/db/schema.js';
+import { recordToolCalls, type ToolCallRecord } from '../../../shared/db/tool-calls.js';
+import { createTestUser, openTestDatabase } from '../../helpers/database.js';
+import { silentLogger } from '../../agent/fixtures.js';
 
 /** Generous bound for rows to land on a busy machine; the batcher itself waits ≤ 100 ms. */
 const LANDS = { timeout: 10_000, interval: 10 };
