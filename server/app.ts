@@ -35,6 +35,7 @@ import { metricsHandler, type ApiMetrics } from './status/metrics.js';
 import { requireAdmin } from './http/scope.js';
 import type { StatusSnapshot } from './status/snapshot.js';
 import type { ServerPageCache } from './servers/page-cache.js';
+import type { Gateway } from './gateway/gateway.js';
 import { captureHeaders, statusFastPath } from './status/fast-path.js';
 
 /**
@@ -69,6 +70,11 @@ export interface AppServices {
    * caller starts and stops it. Default none: every list is read from the database.
    */
   serverPages?: ServerPageCache;
+  /**
+   * The MCP gateway (`server/gateway/gateway.ts`) served at `/mcp`; the caller closes it. Default
+   * none: `/mcp` answers 404.
+   */
+  gateway?: Gateway;
 }
 
 /** Dependencies of {@link createApp}: its {@link AppServices} and its settings. */
@@ -163,6 +169,12 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(express.json({ limit: deps.bodyLimit ?? '100kb' }));
+  if (deps.gateway) {
+    const gateway = deps.gateway;
+    // A revoked token keeps no gateway session open.
+    tokens.onForget((tokenHash) => gateway.forgetToken(tokenHash));
+    app.use(gateway.router());
+  }
   app.use('/api', refuseNulCharacters);
   app.use('/api', statusRouter({ snapshot, tokens }));
   if (deps.metrics) {

@@ -37,6 +37,7 @@ import { migrateRateLimitSchema, PostgresRateLimitStore } from './http/shared-ra
 import { attachStatusStream } from './status/stream.js';
 import { statusSnapshotFor } from './status/snapshot.js';
 import { ServerPageCache } from './servers/page-cache.js';
+import { Gateway, gatewayAuthenticator } from './gateway/gateway.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -230,6 +231,19 @@ new Gauge({
 // Server lists kept until a server changes (this process's writes at once, others' via LISTEN).
 const serverPages = new ServerPageCache({ database, logger });
 await serverPages.start();
+// Switchboard as an MCP server at /mcp (issue 15).
+const gateway = new Gateway({
+  database,
+  logger,
+  guards,
+  publicUrl: publicUrlOf(settings),
+  authenticate: gatewayAuthenticator(database.db),
+  allowedHosts: settings.GATEWAY_ALLOWED_HOSTS,
+  allowedOrigins: settings.CORS_ORIGINS,
+  maxSessionsPerUser: settings.GATEWAY_MAX_SESSIONS_PER_USER,
+  sessionIdleMs: settings.GATEWAY_SESSION_IDLE_MS,
+  policy: healthPolicy(settings),
+});
 const toolCallMetrics = new ToolCallMetrics({ db: database.db, metrics, logger });
 
 const app = createApp({
@@ -241,6 +255,7 @@ const app = createApp({
   tokenCache,
   authFailures,
   serverPages,
+  gateway,
   metrics,
   livekit: externalChecks.livekit,
   guards,
@@ -327,6 +342,8 @@ async function shutdown(signal: string): Promise<void> {
   // A connection still busy after 10 s (a stuck client) must not hold the exit.
   const force = setTimeout(() => server.closeAllConnections(), 10_000);
   await statusStream.close();
+  // Gateway sessions' event streams would hold the server open: closed with their sessions.
+  await gateway.close();
   await closed;
   clearTimeout(force);
   statusSnapshot.stop();

@@ -185,6 +185,16 @@ const settingsSchema = z.object({
     'must be * or a comma-separated list of origins such as https://admin.example.com',
   ),
   /**
+   * Host names (no port), comma-separated, the MCP gateway at `/mcp` answers to besides
+   * `PUBLIC_URL`'s and loopback's (DNS-rebinding protection: any other `Host` gets 403); default
+   * none.
+   */
+  GATEWAY_ALLOWED_HOSTS: commaList(''),
+  /** MCP gateway sessions one user may hold at once; one more closes the least recently used. */
+  GATEWAY_MAX_SESSIONS_PER_USER: positiveInt(16),
+  /** Milliseconds without a request after which an MCP gateway session is closed; 30 minutes. */
+  GATEWAY_SESSION_IDLE_MS: positiveInt(30 * 60_000),
+  /**
    * Who may frame the status widget page `/widget/status`: its CSP `frame-ancestors` sources,
    * comma-separated (`*`, `'self'`, `'none'`, a scheme such as `https:`, or an origin such as
    * `https://wall.example.com` or `https://*.example.com`); default `*`.

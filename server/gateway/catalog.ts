@@ -1,0 +1,120 @@
+/**
+ * What a gateway session shows of a user's servers (issue 15): their tools named exactly as a
+ * voice session names them (`<server slug>__<tool>`, DESIGN §4, `advertisedToolNames`), their
+ * prompts named the same way, their resources under URIs that carry the server, and the opaque
+ * cursors the gateway pages its lists with (MCP 2025-11-25, "Pagination").
+ */
+import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { toolPassesFilter } from '../../shared/mcp/advertised-tools.js';
+import { advertisedToolNames } from '../../shared/mcp/tool-names.js';
+import type { Upstream } from './upstreams.js';
+
+/** One tool as a gateway client sees it, and where it goes. */
+export interface GatewayTool {
+  /** The name the client calls, e.g. `everything__echo`. */
+  name: string;
+  upstream: Upstream;
+  /** The tool as its server listed it (original name, schemas and annotations). */
+  tool: Tool;
+}
+
+/**
+ * The tools of `upstreams` a session may see: each server's tools after its tool filter, named
+ * over all of the user's servers in server id order (as a voice session names them, so a tool
+ * has the same name in both), then limited to `allowed`.
+ *
+ * @param upstreams the user's served servers, in server id order.
+ * @param allowed the server ids the session's token may use; `null` for all.
+ */
+export function gatewayTools(
+  upstreams: readonly Upstream[],
+  allowed: ReadonlySet<number> | null,
+): GatewayTool[] {
+  const taken = new Set<string>();
+  const tools: GatewayTool[] = [];
+  for (const upstream of upstreams) {
+    const kept = upstream.connection.tools.filter((tool) =>
+      toolPassesFilter(tool.name, upstream.row.toolFilter),
+    );
+    const names = advertisedToolNames(
+      upstream.row.name,
+      kept.map((tool) => tool.name),
+      taken,
+    );
+    if (allowed && !allowed.has(upstream.row.id)) continue;
+    kept.forEach((tool, index) => tools.push({ name: names[index]!, upstream, tool }));
+  }
+  return tools;
+}
+
+/**
+ * The tool as the gateway lists it: the server's own definition (title, description, input and
+ * output schemas untouched, annotations, icons) under its gateway name. `execution` is dropped:
+ * the gateway runs a task-only tool's task itself and answers the call with its result.
+ */
+export function listedTool({ name, tool }: GatewayTool): Tool {
+  const { execution, ...rest } = tool as Tool & { execution?: unknown };
+  void execution;
+  return { ...rest, name };
+}
+
+/** The scheme and authority that start every resource URI the gateway shows. */
+export const RESOURCE_URI_PREFIX = 'switchboard://server/';
+
+/**
+ * The gateway's URI of a server's resource (or template): `switchboard://server/<id>/<uri>`,
+ * the server's own URI kept whole after the id, so a template's variables still expand.
+ *
+ * @param serverId the server's id.
+ * @param uri the resource URI or URI template the server gave.
+ */
+export function gatewayResourceUri(serverId: number, uri: string): string {
+  return `${RESOURCE_URI_PREFIX}${serverId}/${uri}`;
+}
+
+/**
+ * The server and its own URI behind a gateway resource URI; `undefined` for a URI the gateway
+ * did not give out.
+ */
+export function parseGatewayResourceUri(
+  uri: string,
+): { serverId: number; uri: string } | undefined {
+  if (!uri.startsWith(RESOURCE_URI_PREFIX)) return undefined;
+  const rest = uri.slice(RESOURCE_URI_PREFIX.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0) return undefined;
+  const id = rest.slice(0, slash);
+  if (!/^[1-9][0-9]{0,9}$/.test(id)) return undefined;
+  const original = rest.slice(slash + 1);
+  return original ? { serverId: Number(id), uri: original } : undefined;
+}
+
+/** Entries per page of the gateway's lists. */
+export const PAGE_SIZE = 100;
+
+/**
+ * One page of `items` from an opaque cursor the gateway gave out (its offset, base64url).
+ *
+ * @throws McpError `InvalidParams` for a cursor the gateway did not give out (MCP: "invalid
+ *   cursors SHOULD result in an error with code -32602").
+ */
+export function pageOf<T>(
+  items: readonly T[],
+  cursor: string | undefined,
+  pageSize = PAGE_SIZE,
+): { items: T[]; nextCursor?: string } {
+  let offset = 0;
+  if (cursor !== undefined) {
+    const decoded = /^[A-Za-z0-9_-]{1,16}$/.test(cursor)
+      ? Buffer.from(cursor, 'base64url').toString('utf8')
+      : '';
+    const match = /^o:(0|[1-9][0-9]{0,8})$/.exec(decoded);
+    if (!match) throw new McpError(ErrorCode.InvalidParams, `Invalid cursor: ${cursor}`);
+    offset = Number(match[1]);
+  }
+  const page = items.slice(offset, offset + pageSize);
+  const next = offset + pageSize;
+  return next < items.length
+    ? { items: page, nextCursor: Buffer.from(`o:${next}`, 'utf8').toString('base64url') }
+    : { items: page };
+}

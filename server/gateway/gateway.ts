@@ -1,0 +1,371 @@
+/**
+ * Switchboard as an MCP server (issue 15): `POST/GET/DELETE /mcp`, Streamable HTTP (MCP
+ * 2025-11-25, "Transports"), one endpoint for every user, authenticated by the user's API token
+ * (`Authorization: Bearer`, RFC 6750) and answering for that user's servers only.
+ *
+ * - Authentication: the SDK's `requireBearerAuth`; a missing or unknown token answers 401 with
+ *   `WWW-Authenticate: Bearer … resource_metadata="…"` naming the protected resource metadata
+ *   (RFC 9728, served at `/.well-known/oauth-protected-resource/mcp`), whose
+ *   `resource_documentation` says how to get a token. A token without the gateway scope answers
+ *   403 (`insufficient_scope`).
+ * - DNS rebinding (MCP "Security Warning" of Streamable HTTP): the `Host` must be one the gateway
+ *   is reached at (the SDK's `hostHeaderValidation`), and a browser's `Origin`, when sent, one
+ *   it allows; otherwise 403 before anything else is read.
+ * - Sessions: one SDK `Server` and `StreamableHTTPServerTransport` per `Mcp-Session-Id`, bound to
+ *   the token that opened it (any other token, even the same user's, gets 404 for it), at most
+ *   {@link GatewayOptions.maxSessionsPerUser} per user (opening one more closes that user's least
+ *   recently used), closed after {@link GatewayOptions.sessionIdleMs} without a request, and at
+ *   once when its token is revoked. Sessions live in the memory of the API process that opened
+ *   them: behind a load balancer, route by the `Mcp-Session-Id` header (sticky); a request that
+ *   reaches another replica answers 404, and the client starts a new session (the spec's rule for
+ *   a session the server no longer knows), losing nothing but the session.
+ * - The user's servers' connections are shared by that user's sessions (`upstreams.ts`), and
+ *   every call is audited in `tool_calls` through one batcher.
+ */
+import { randomUUID } from 'node:crypto';
+import { Router, type Request, type Response, type RequestHandler } from 'express';
+import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
+import {
+  InsufficientScopeError,
+  InvalidTokenError,
+} from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/sdk/server/auth/router.js';
+import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { hashToken } from '../../shared/db/api-tokens.js';
+import type { Database, DatabaseHandle } from '../../shared/db/open.js';
+import { authenticateToken, touchToken } from '../http/auth.js';
+import { ToolCallBatcher } from '../../shared/db/tool-call-batch.js';
+import { recordToolCalls } from '../../shared/db/tool-calls.js';
+import type { Logger } from '../../shared/logger.js';
+import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
+import type { HealthPolicy } from '../../shared/mcp/supervised-connection.js';
+import { createGatewayServer, type GatewayCallerScope } from './session.js';
+import { UpstreamPool, type UpstreamLease } from './upstreams.js';
+
+/** The path of the endpoint. */
+export const GATEWAY_PATH = '/mcp';
+/** Default of {@link GatewayOptions.maxSessionsPerUser}. */
+export const DEFAULT_MAX_SESSIONS_PER_USER = 16;
+/** Default of {@link GatewayOptions.sessionIdleMs}: 30 minutes. */
+export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
+
+/** Who a gateway token belongs to and what it may reach, as {@link GatewayOptions.authenticate} finds it. */
+export interface GatewayTokenOwner {
+  userId: number;
+  tokenId: number;
+  /** The token's label, recorded with each call. */
+  label: string;
+  /** The server ids the token is limited to; `null` for all of the user's servers. */
+  servers: number[] | null;
+}
+
+/**
+ * Looks a bearer token up: its owner; `'not_gateway'` for a valid token without the gateway
+ * scope; `undefined` for an unknown or revoked token.
+ */
+export type GatewayAuthenticate = (
+  token: string,
+) => Promise<GatewayTokenOwner | 'not_gateway' | undefined>;
+
+/** Options of {@link Gateway}. */
+export interface GatewayOptions {
+  database: DatabaseHandle;
+  logger: Logger;
+  /** The API process's connection guards, applied to every upstream server. */
+  guards: ConnectionGuards;
+  /** `PUBLIC_URL` without a trailing slash: the gateway's resource is `<publicUrl>/mcp`. */
+  publicUrl: string;
+  authenticate: GatewayAuthenticate;
+  /**
+   * Host names (no port) the endpoint answers to besides the public URL's and loopback's
+   * (`GATEWAY_ALLOWED_HOSTS`); default none.
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * Browser origins allowed to call the endpoint besides the public URL's (`CORS_ORIGINS`);
+   * requests without an `Origin` (every non-browser client) are not affected. Default none.
+   */
+  allowedOrigins?: readonly string[];
+  /** Sessions one user may hold at once (`GATEWAY_MAX_SESSIONS_PER_USER`); default 16. */
+  maxSessionsPerUser?: number;
+  /** Milliseconds without a request after which a session is closed; default 30 minutes. */
+  sessionIdleMs?: number;
+  /** Health and reconnect policy of the upstream connections. */
+  policy?: Partial<HealthPolicy>;
+  /** Longest wait for the servers' first connect before the first list, in ms; default 3000. */
+  startDeadlineMs?: number;
+}
+
+interface GatewaySession {
+  id?: string;
+  userId: number;
+  tokenId: number;
+  tokenHash: string;
+  transport: StreamableHTTPServerTransport;
+  server: Server;
+  lease: UpstreamLease;
+  lastActive: number;
+  closed: boolean;
+}
+
+/** A JSON-RPC error answer with no id (MCP Streamable HTTP's form for transport-level refusals). */
+function rpcError(res: Response, status: number, code: number, message: string): void {
+  res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
+}
+
+/** The MCP gateway: build once per API process, mount {@link router}, {@link close} on shutdown. */
+export class Gateway {
+  readonly #options: GatewayOptions;
+  readonly #logger: Logger;
+  readonly #pool: UpstreamPool;
+  readonly #audit: ToolCallBatcher;
+  /** Session id → session. */
+  readonly #sessions = new Map<string, GatewaySession>();
+  /** Sessions made and not yet closed, initialized or not. */
+  readonly #open = new Set<GatewaySession>();
+  readonly #sweeper: NodeJS.Timeout;
+  readonly #maxSessionsPerUser: number;
+  readonly #idleMs: number;
+  #closed = false;
+
+  constructor(options: GatewayOptions) {
+    this.#options = options;
+    this.#logger = options.logger.child({ component: 'gateway' });
+    this.#pool = new UpstreamPool({
+      database: options.database,
+      logger: options.logger,
+      guards: options.guards,
+      publicUrl: options.publicUrl,
+      policy: options.policy,
+      startDeadlineMs: options.startDeadlineMs,
+    });
+    this.#audit = new ToolCallBatcher({
+      write: (records) => recordToolCalls(options.database.db, records),
+      logger: this.#logger,
+    });
+    this.#maxSessionsPerUser = options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER;
+    this.#idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
+    this.#sweeper = setInterval(
+      () => this.#closeIdle(),
+      Math.max(1_000, Math.min(60_000, this.#idleMs / 2)),
+    );
+    this.#sweeper.unref();
+  }
+
+  /** Open sessions, and users whose servers are connected for them (for tests and metrics). */
+  get stats(): { sessions: number; users: number } {
+    return { sessions: this.#open.size, users: this.#pool.users };
+  }
+
+  /** The endpoint's URL (`<publicUrl>/mcp`), the protected resource of RFC 9728. */
+  get resourceUrl(): URL {
+    return new URL(`${this.#options.publicUrl}${GATEWAY_PATH}`);
+  }
+
+  /**
+   * The routes: `/.well-known/oauth-protected-resource/mcp` (RFC 9728 metadata) and
+   * `POST/GET/DELETE /mcp`. Mount on the app after `express.json()` (it reads `req.body`).
+   */
+  router(): Router {
+    const router = Router();
+    const resource = this.resourceUrl;
+    const metadataUrl = getOAuthProtectedResourceMetadataUrl(resource);
+    const metadataPath = new URL(metadataUrl).pathname;
+    const documentation = `${this.#options.publicUrl}/dashboard/#tokens`;
+    router.get(metadataPath, (_req, res) => {
+      res.set('Cache-Control', 'public, max-age=3600').json({
+        resource: resource.href,
+        resource_name: 'Switchboard MCP gateway',
+        bearer_methods_supported: ['header'],
+        resource_documentation: documentation,
+      });
+    });
+
+    const hosts = new Set(['localhost', '127.0.0.1', '[::1]', resource.hostname]);
+    for (const host of this.#options.allowedHosts ?? []) hosts.add(host);
+    const origins = new Set([resource.origin, ...(this.#options.allowedOrigins ?? [])]);
+    const checkOrigin: RequestHandler = (req, res, next) => {
+      const origin = req.get('origin');
+      if (origin !== undefined && !origins.has('*') && !origins.has(origin)) {
+        return rpcError(res, 403, -32000, `Invalid Origin: ${origin}`);
+      }
+      next();
+    };
+    const authenticate = this.#options.authenticate;
+    const bearer = requireBearerAuth({
+      resourceMetadataUrl: metadataUrl,
+      verifier: {
+        async verifyAccessToken(token) {
+          const owner = await authenticate(token);
+          if (owner === undefined) {
+            throw new InvalidTokenError(
+              `The API token is missing, unknown or revoked. Send a Switchboard API token as "Authorization: Bearer <token>"; make one in the dashboard (${documentation}) or with POST /api/tokens {"label":"my MCP client","scopes":["gateway"]}.`,
+            );
+          }
+          if (owner === 'not_gateway') {
+            throw new InsufficientScopeError(
+              'This API token is not allowed to use the MCP gateway: make one with the gateway scope (POST /api/tokens {"label":"my MCP client","scopes":["gateway"]}).',
+            );
+          }
+          // Switchboard API tokens do not expire (they are revoked); the SDK wants a time.
+          return {
+            token,
+            clientId: `api-token-${owner.tokenId}`,
+            scopes: ['gateway'],
+            expiresAt: Number.MAX_SAFE_INTEGER,
+            extra: { owner },
+          };
+        },
+      },
+    });
+    const handle: RequestHandler = (req, res) => this.#handle(req, res);
+    router.all(GATEWAY_PATH, hostHeaderValidation([...hosts]), checkOrigin, bearer, handle);
+    return router;
+  }
+
+  /**
+   * Closes the sessions whose token is the one with this SHA-256 (`api_tokens.token_hash`): a
+   * revoked token keeps no session open.
+   */
+  forgetToken(tokenHash: string): void {
+    for (const session of this.#open) {
+      if (session.tokenHash === tokenHash) void this.#end(session);
+    }
+  }
+
+  /** Closes every session and upstream connection and writes the audit rows left. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    await Promise.all([...this.#open].map((session) => this.#end(session)));
+    await this.#pool.close();
+    await this.#audit.flush();
+  }
+
+  async #handle(req: Request, res: Response): Promise<void> {
+    const owner = (req as Request & { auth?: { extra?: { owner?: GatewayTokenOwner } } }).auth
+      ?.extra?.owner;
+    if (!owner) return rpcError(res, 401, -32001, 'Unauthorized');
+    if (this.#closed) return rpcError(res, 503, -32000, 'The gateway is shutting down');
+    const sessionId = req.get('mcp-session-id');
+    if (sessionId !== undefined) {
+      const session = this.#sessions.get(sessionId);
+      // Another token's session is as unknown as a closed one.
+      if (!session || session.closed || session.tokenId !== owner.tokenId) {
+        return rpcError(res, 404, -32001, 'Session not found');
+      }
+      session.lastActive = Date.now();
+      await session.transport.handleRequest(req, res, req.body);
+      return;
+    }
+    if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
+      return rpcError(
+        res,
+        400,
+        -32000,
+        'Bad Request: no Mcp-Session-Id; start a session with an initialize request',
+      );
+    }
+    await this.#openSession(req, res, owner);
+  }
+
+  /** Opens a session for an initialize request. */
+  async #openSession(req: Request, res: Response, owner: GatewayTokenOwner): Promise<void> {
+    this.#makeRoomFor(owner.userId);
+    const lease = this.#pool.acquire(owner.userId);
+    const caller: GatewayCallerScope = {
+      userId: owner.userId,
+      tokenLabel: owner.label,
+      servers: owner.servers === null ? null : new Set(owner.servers),
+    };
+    const holder: { session?: GatewaySession } = {};
+    const server = createGatewayServer({
+      caller,
+      upstreams: lease.upstreams,
+      audit: (record) => this.#audit.add(record),
+      logger: this.#logger,
+      sessionId: () => holder.session?.id,
+      onActivity: () => {
+        if (holder.session) holder.session.lastActive = Date.now();
+      },
+    });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        const session = holder.session!;
+        session.id = id;
+        this.#sessions.set(id, session);
+      },
+    });
+    const session: GatewaySession = {
+      userId: owner.userId,
+      tokenId: owner.tokenId,
+      tokenHash: hashToken((req as Request & { auth?: { token?: string } }).auth?.token ?? ''),
+      transport,
+      server,
+      lease,
+      lastActive: Date.now(),
+      closed: false,
+    };
+    holder.session = session;
+    this.#open.add(session);
+    transport.onclose = () => void this.#end(session);
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+    // An initialize the transport refused (a bad request) opened no session.
+    if (!transport.sessionId) await this.#end(session);
+  }
+
+  /** Closes the least recently used sessions of the user until one more fits. */
+  #makeRoomFor(userId: number): void {
+    const mine = [...this.#open]
+      .filter((session) => session.userId === userId && !session.closed)
+      .sort((a, b) => a.lastActive - b.lastActive);
+    while (mine.length >= this.#maxSessionsPerUser) {
+      const oldest = mine.shift()!;
+      this.#logger.info(
+        { userId, sessionId: oldest.id },
+        'closing the least recently used gateway session: the user holds the most allowed',
+      );
+      void this.#end(oldest);
+    }
+  }
+
+  #closeIdle(): void {
+    const before = Date.now() - this.#idleMs;
+    for (const session of this.#open) {
+      if (session.lastActive < before) void this.#end(session);
+    }
+  }
+
+  async #end(session: GatewaySession): Promise<void> {
+    if (session.closed) return;
+    session.closed = true;
+    this.#open.delete(session);
+    if (session.id) this.#sessions.delete(session.id);
+    session.lease.release();
+    try {
+      await session.server.close();
+    } catch (error) {
+      this.#logger.debug({ err: error }, 'error while closing a gateway session');
+    }
+  }
+}
+
+/**
+ * The production {@link GatewayAuthenticate}: the token's row (`authenticateToken`), its use
+ * recorded at most once a minute (`touchToken`).
+ *
+ * @param db the database the tokens are in.
+ */
+export function gatewayAuthenticator(db: Database): GatewayAuthenticate {
+  return async (token) => {
+    const found = await authenticateToken(db, token);
+    if (!found) return undefined;
+    await touchToken(db, found);
+    return { userId: found.user.id, tokenId: found.tokenId, label: '', servers: null };
+  };
+}

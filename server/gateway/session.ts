@@ -1,0 +1,415 @@
+/**
+ * One gateway session's MCP server (issue 15; MCP 2025-11-25, the SDK's low-level `Server`):
+ * what a client sees of the caller's servers and how its requests reach them.
+ *
+ * - `tools/list`, `prompts/list`, `resources/list`, `resources/templates/list`: the user's
+ *   servers' entries, limited to the token's servers, paged (`catalog.ts`).
+ * - `tools/call`: through the shared supervised connection, with the server's tool policy: a
+ *   tool that needs confirmation (`needsConfirmation`, the voice agent's rule) is confirmed
+ *   through elicitation when the client declared it, and refused with a readable tool error
+ *   otherwise. Progress is relayed to the client's progress token, the client's cancellation to
+ *   the server, and the result is returned as the server gave it. Each call is audited.
+ * - `resources/read` and `prompts/get`: routed back to their server by URI or name.
+ * - `notifications/*_list_changed` when the user's servers or their tools change.
+ */
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  ElicitResultSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  type CallToolResult,
+  type Prompt,
+  type ServerNotification,
+  type ServerRequest,
+  type Resource,
+  type ResourceTemplate,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { ToolCallRecord } from '../../shared/db/tool-calls.js';
+import { describeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { McpConnectionError } from '../../shared/mcp/errors.js';
+import { advertisedToolNames } from '../../shared/mcp/tool-names.js';
+import { needsConfirmation } from '../../shared/mcp/tool-policy.js';
+import {
+  gatewayResourceUri,
+  gatewayTools,
+  listedTool,
+  pageOf,
+  parseGatewayResourceUri,
+  type GatewayTool,
+} from './catalog.js';
+import type { Upstream, UserUpstreams } from './upstreams.js';
+
+/** What the gateway calls itself in `initialize`. */
+export const GATEWAY_SERVER_INFO = { name: 'switchboard', title: 'Switchboard', version: '0.1.0' };
+
+/** Longest wait for the client's answer to a confirmation, in milliseconds: 2 minutes. */
+export const CONFIRMATION_TIMEOUT_MS = 120_000;
+
+/** Who a session acts for. */
+export interface GatewayCallerScope {
+  userId: number;
+  /** The API token's label, recorded with each call. */
+  tokenLabel: string;
+  /** The server ids the token may use; `null` for all of the user's servers. */
+  servers: ReadonlySet<number> | null;
+}
+
+/** Options of {@link createGatewayServer}. */
+export interface GatewayServerOptions {
+  caller: GatewayCallerScope;
+  upstreams: UserUpstreams;
+  /** Takes each finished call's audit row (the gateway's `ToolCallBatcher`). */
+  audit: (record: ToolCallRecord) => void;
+  logger: Logger;
+  /** The MCP session id, once the transport has one (recorded with each call). */
+  sessionId: () => string | undefined;
+  /** Called on every request the session answers (idle expiry). */
+  onActivity?: () => void;
+}
+
+/**
+ * Makes the SDK `Server` of one session. Connect it to the session's transport; close it (the
+ * transport's close) to end the session. It stops following the upstreams when closed.
+ */
+export function createGatewayServer(options: GatewayServerOptions): Server {
+  const { caller, upstreams, logger } = options;
+  const server = new Server(GATEWAY_SERVER_INFO, {
+    capabilities: {
+      tools: { listChanged: true },
+      resources: { listChanged: true },
+      prompts: { listChanged: true },
+    },
+    instructions:
+      "Switchboard's MCP gateway: the tools, resources and prompts of your Switchboard MCP servers. " +
+      'Tool names are <server>__<tool>; resource URIs are switchboard://server/<id>/<uri>.',
+  });
+
+  const allowed = (upstream: Upstream) =>
+    caller.servers === null || caller.servers.has(upstream.row.id);
+  let ready = false;
+  /** The user's servers once their first connections were tried (only the first list waits). */
+  const served = async (): Promise<Upstream[]> => {
+    options.onActivity?.();
+    if (!ready) {
+      await upstreams.ready;
+      ready = true;
+    }
+    return upstreams.servers.filter(allowed);
+  };
+  const tools = async () => {
+    await served();
+    return gatewayTools(upstreams.servers, caller.servers);
+  };
+
+  // Tell the client when what it lists may have changed (only once initialized).
+  const unsubscribe = upstreams.onChange((change) => {
+    if (!server.transport) return;
+    const send = (notify: () => Promise<void>) =>
+      void notify().catch((error: unknown) =>
+        logger.debug({ err: error }, 'cannot send a list_changed notification'),
+      );
+    send(() => server.sendToolListChanged());
+    if (change === 'servers') {
+      send(() => server.sendResourceListChanged());
+      send(() => server.sendPromptListChanged());
+    }
+  });
+  server.onclose = () => unsubscribe();
+
+  server.setRequestHandler(ListToolsRequestSchema, async (request) => {
+    const page = pageOf(await tools(), request.params?.cursor);
+    return { tools: page.items.map(listedTool), nextCursor: page.nextCursor };
+  });
+
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const name = request.params.name;
+    const entry = (await tools()).find((tool) => tool.name === name);
+    if (!entry) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    const { upstream, tool } = entry;
+    if (needsConfirmation(tool, upstream.row.toolPolicy)) {
+      const refusal = await confirm(server, entry, extra);
+      if (refusal) return refusal;
+    }
+    const progressToken = request.params._meta?.progressToken;
+    const startedAt = new Date();
+    const started = performance.now();
+    let ok = false;
+    let error: string | null = null;
+    try {
+      const result = await upstream.connection.callTool(tool.name, request.params.arguments ?? {}, {
+        signal: extra.signal,
+        onProgress:
+          progressToken === undefined
+            ? undefined
+            : (progress) =>
+                void extra
+                  .sendNotification({
+                    method: 'notifications/progress',
+                    params: { ...progress, progressToken },
+                  })
+                  .catch(() => undefined),
+      });
+      ok = result.isError !== true;
+      if (!ok) error = firstText(result) ?? 'the tool reported an error';
+      return result;
+    } catch (thrown) {
+      error = describeError(thrown);
+      if (extra.signal.aborted) throw thrown;
+      return toolError(`${tool.name} on ${upstream.row.name} failed: ${callFailure(thrown)}`);
+    } finally {
+      options.audit({
+        userId: caller.userId,
+        serverId: upstream.row.id,
+        toolName: tool.name,
+        roomName: null,
+        sessionId: options.sessionId() ?? null,
+        startedAt,
+        durationMs: Math.round(performance.now() - started),
+        ok,
+        error,
+      });
+    }
+  });
+
+  server.setRequestHandler(ListPromptsRequestSchema, async (request) => {
+    const prompts = await promptsOf(await served());
+    const page = pageOf(prompts, request.params?.cursor);
+    return { prompts: page.items.map((entry) => entry.prompt), nextCursor: page.nextCursor };
+  });
+
+  server.setRequestHandler(GetPromptRequestSchema, async (request) => {
+    const prompts = await promptsOf(await served());
+    const entry = prompts.find((prompt) => prompt.prompt.name === request.params.name);
+    if (!entry)
+      throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${request.params.name}`);
+    const client = usableClient(entry.upstream);
+    return client.getPrompt({ ...request.params, name: entry.originalName });
+  });
+
+  server.setRequestHandler(ListResourcesRequestSchema, async (request) => {
+    const lists = await Promise.all(
+      (await served()).filter(hasResources).map(async (upstream) => {
+        const found = await listAll(upstream, (client, cursor) =>
+          client.listResources({ cursor }).then((page) => ({
+            items: page.resources,
+            nextCursor: page.nextCursor,
+          })),
+        );
+        return found.map((resource): Resource => ({
+          ...resource,
+          uri: gatewayResourceUri(upstream.row.id, resource.uri),
+        }));
+      }),
+    );
+    const page = pageOf(lists.flat(), request.params?.cursor);
+    return { resources: page.items, nextCursor: page.nextCursor };
+  });
+
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async (request) => {
+    const lists = await Promise.all(
+      (await served()).filter(hasResources).map(async (upstream) => {
+        const found = await listAll(upstream, (client, cursor) =>
+          client.listResourceTemplates({ cursor }).then((page) => ({
+            items: page.resourceTemplates,
+            nextCursor: page.nextCursor,
+          })),
+        );
+        return found.map((template): ResourceTemplate => ({
+          ...template,
+          uriTemplate: gatewayResourceUri(upstream.row.id, template.uriTemplate),
+        }));
+      }),
+    );
+    const page = pageOf(lists.flat(), request.params?.cursor);
+    return { resourceTemplates: page.items, nextCursor: page.nextCursor };
+  });
+
+  server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
+    const target = parseGatewayResourceUri(request.params.uri);
+    const upstream =
+      target && (await served()).find((candidate) => candidate.row.id === target.serverId);
+    if (!target || !upstream) {
+      throw new McpError(-32002, `Resource not found: ${request.params.uri}`, {
+        uri: request.params.uri,
+      });
+    }
+    const result = await usableClient(upstream).readResource({
+      ...request.params,
+      uri: target.uri,
+    });
+    return {
+      ...result,
+      contents: result.contents.map((content) => ({
+        ...content,
+        uri: gatewayResourceUri(upstream.row.id, content.uri),
+      })),
+    };
+  });
+
+  return server;
+}
+
+/**
+ * Asks the client to confirm a call of a tool that needs it. Resolves to `undefined` when the
+ * user accepted, else to the tool error the call answers with.
+ */
+async function confirm(
+  server: Server,
+  { upstream, tool }: GatewayTool,
+  extra: RequestHandlerExtra<ServerRequest, ServerNotification>,
+): Promise<CallToolResult | undefined> {
+  const elicitation = server.getClientCapabilities()?.elicitation as
+    { form?: object; url?: object } | undefined;
+  const canAskForm =
+    elicitation !== undefined && (elicitation.form !== undefined || elicitation.url === undefined);
+  const serverName = upstream.row.name;
+  if (!canAskForm) {
+    return toolError(
+      `${tool.name} was not run: ${serverName} asks for a confirmation before tools that can ` +
+        'change or delete things, and this MCP client cannot ask one (it did not declare the ' +
+        "elicitation capability). To run such tools from this client, set the server's tool " +
+        `policy to confirm "never" in Switchboard (dashboard: ${serverName}, Tool policy; or ` +
+        `PUT /api/mcp/servers/${upstream.row.id} with {"toolPolicy":{"confirm":"never"}}).`,
+    );
+  }
+  const title = tool.title ?? tool.annotations?.title ?? tool.name;
+  let answer;
+  try {
+    answer = await extra.sendRequest(
+      {
+        method: 'elicitation/create',
+        params: {
+          mode: 'form',
+          message: `${serverName} wants to run "${title}", which can change or delete things. Run it?`,
+          requestedSchema: {
+            type: 'object',
+            properties: {
+              confirm: {
+                type: 'boolean',
+                title: `Run ${title}`,
+                description: `Yes runs ${tool.name} on ${serverName} once.`,
+                default: false,
+              },
+            },
+            required: ['confirm'],
+          },
+        },
+      },
+      ElicitResultSchema,
+      { timeout: CONFIRMATION_TIMEOUT_MS },
+    );
+  } catch (error) {
+    return toolError(
+      `${tool.name} was not run: the confirmation was not answered (${describeError(error)}).`,
+    );
+  }
+  if (answer.action === 'accept' && answer.content?.confirm === true) return undefined;
+  const how = answer.action === 'accept' ? 'answered no' : `${answer.action}d`;
+  return toolError(`${tool.name} was not run: the user ${how} when asked to confirm it.`);
+}
+
+/** A tool result the client's model can read, marked as an error. */
+function toolError(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+function firstText(result: CallToolResult): string | undefined {
+  const text = result.content?.find((item) => item.type === 'text');
+  return text && 'text' in text ? text.text.slice(0, 500) : undefined;
+}
+
+/** Why a call failed, for the tool error. */
+function callFailure(error: unknown): string {
+  return error instanceof McpConnectionError ? error.message : describeError(error);
+}
+
+function hasResources(upstream: Upstream): boolean {
+  return upstream.connection.info?.capabilities?.resources !== undefined;
+}
+
+/** The SDK client of a connected server. @throws McpError when the server is down. */
+function usableClient(upstream: Upstream) {
+  const client = upstream.connection.sdkClient;
+  if (!client || upstream.connection.status !== 'connected') {
+    throw new McpError(
+      ErrorCode.InternalError,
+      `${upstream.row.name} is not connected${
+        upstream.connection.lastError ? `: ${upstream.connection.lastError.message}` : ''
+      }`,
+    );
+  }
+  return client;
+}
+
+/** Most pages read from one server for one list (a server that pages forever is cut off). */
+const MAX_UPSTREAM_PAGES = 50;
+
+/** Every page of one server's list; a server that is down or fails gives none (logged by the caller). */
+async function listAll<T>(
+  upstream: Upstream,
+  page: (
+    client: NonNullable<Upstream['connection']['sdkClient']>,
+    cursor: string | undefined,
+  ) => Promise<{ items: T[]; nextCursor?: string }>,
+): Promise<T[]> {
+  const client = upstream.connection.sdkClient;
+  if (!client || upstream.connection.status !== 'connected') return [];
+  const items: T[] = [];
+  let cursor: string | undefined;
+  try {
+    for (let pages = 0; pages < MAX_UPSTREAM_PAGES; pages++) {
+      const result = await page(client, cursor);
+      items.push(...result.items);
+      cursor = result.nextCursor;
+      if (!cursor) break;
+    }
+  } catch {
+    // A server that cannot list right now shows nothing; the others still do.
+  }
+  return items;
+}
+
+interface GatewayPrompt {
+  prompt: Prompt;
+  originalName: string;
+  upstream: Upstream;
+}
+
+/** The prompts of the served servers, named `<server slug>__<prompt>` in server id order. */
+async function promptsOf(served: Upstream[]): Promise<GatewayPrompt[]> {
+  const withPrompts = served.filter(
+    (upstream) => upstream.connection.info?.capabilities?.prompts !== undefined,
+  );
+  const lists = await Promise.all(
+    withPrompts.map((upstream) =>
+      listAll(upstream, (client, cursor) =>
+        client
+          .listPrompts({ cursor })
+          .then((page) => ({ items: page.prompts, nextCursor: page.nextCursor })),
+      ),
+    ),
+  );
+  const taken = new Set<string>();
+  return withPrompts.flatMap((upstream, index) => {
+    const prompts = lists[index]!;
+    const names = advertisedToolNames(
+      upstream.row.name,
+      prompts.map((prompt) => prompt.name),
+      taken,
+    );
+    return prompts.map((prompt, i) => ({
+      prompt: { ...prompt, name: names[i]! },
+      originalName: prompt.name,
+      upstream,
+    }));
+  });
+}

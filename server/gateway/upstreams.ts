@@ -1,0 +1,345 @@
+/**
+ * The MCP servers behind the gateway (issue 15): for each user with at least one gateway session
+ * on this API process, one supervised connection per active server, shared by all of that user's
+ * sessions and kept in step with the user's configuration as a voice session is (DESIGN §6, the
+ * live-configuration path): the user's own `NOTIFY` channel (`userServersChannel`) says a server
+ * was added, edited or removed; the servers are read again and only those whose
+ * {@link serverFingerprint} changed are reconnected. The connections are the agent's own
+ * ({@link SupervisedConnection} with the process's connection guards: URL policy, stdio sandbox,
+ * message limit), so the gateway never hangs on a dead server and a stdio server's process ends
+ * with the last session that needed it.
+ *
+ * Left out, and why (each reported in {@link UserUpstreams.skipped}):
+ * - `user-token` servers: they forward the voice session's user token, which a gateway client
+ *   does not have (sending it the client's Switchboard token would hand a Switchboard credential
+ *   to a third party);
+ * - rows whose stored configuration cannot be used (the reason is the config error).
+ */
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { DatabaseHandle } from '../../shared/db/open.js';
+import { userServersChannel } from '../../shared/db/notify.js';
+import { accountProvider, accountStore } from '../../shared/db/oauth-accounts.js';
+import type { McpServerRow } from '../../shared/db/schema.js';
+import { serverFingerprint } from '../../shared/db/server-fingerprint.js';
+import { listServers, updateServerStatus } from '../../shared/db/servers.js';
+import { describeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
+import { configFromColumns } from '../../shared/mcp/server-config.js';
+import { SupervisedConnection, type HealthPolicy } from '../../shared/mcp/supervised-connection.js';
+
+/** Default of {@link UpstreamOptions.startDeadlineMs}: the voice session's start deadline. */
+export const DEFAULT_UPSTREAM_START_DEADLINE_MS = 3_000;
+
+/** What every user's upstream connections are made with. */
+export interface UpstreamOptions {
+  database: DatabaseHandle;
+  logger: Logger;
+  /** The API process's connection guards (the same the Test button and the monitor use). */
+  guards: ConnectionGuards;
+  /** `PUBLIC_URL`: `oauth` servers' stored client registrations are kept under its redirect URI. */
+  publicUrl: string;
+  /** Health and reconnect policy of the connections; default `DEFAULT_HEALTH_POLICY`. */
+  policy?: Partial<HealthPolicy>;
+  /**
+   * Longest wait for the servers' first connect before the first list is answered without the
+   * ones still connecting (they join with a `list_changed`), in milliseconds; default 3000.
+   */
+  startDeadlineMs?: number;
+}
+
+/** One of the user's servers as the gateway serves it. */
+export interface Upstream {
+  /** The stored row, secrets opened (never sent to a client). */
+  row: McpServerRow;
+  connection: SupervisedConnection;
+  fingerprint: string;
+}
+
+/** A server of the user the gateway does not serve, and why. */
+export interface SkippedServer {
+  serverId: number;
+  name: string;
+  reason: string;
+}
+
+/** What changed, for {@link UserUpstreams.onChange} listeners. */
+export type UpstreamChange = 'servers' | 'tools';
+
+/**
+ * One user's upstream connections on this process. Made and shared by {@link UpstreamPool};
+ * closed when the last session that acquired it releases it.
+ */
+export class UserUpstreams {
+  readonly userId: number;
+  readonly #options: UpstreamOptions;
+  readonly #logger: Logger;
+  /** Server id → upstream, in server id order (the order the agent advertises tools in). */
+  #servers = new Map<number, Upstream>();
+  #skipped: SkippedServer[] = [];
+  readonly #listeners = new Set<(change: UpstreamChange) => void>();
+  #unlisten?: () => Promise<void>;
+  /** The tail of the queue of loads ({@link #serial}). */
+  #chain: Promise<unknown> = Promise.resolve();
+  /** A reload queued and not yet started, which later calls share. */
+  #queuedReload?: Promise<void>;
+  #closed = false;
+  /** Resolves when the first load is in and its connections tried (or the deadline passed). */
+  readonly ready: Promise<void>;
+
+  constructor(userId: number, options: UpstreamOptions) {
+    this.userId = userId;
+    this.#options = options;
+    this.#logger = options.logger.child({ component: 'gateway', userId });
+    this.ready = this.#start();
+  }
+
+  /** The served servers, in server id order. */
+  get servers(): Upstream[] {
+    return [...this.#servers.values()];
+  }
+
+  /** Active servers not served through the gateway, and why. */
+  get skipped(): readonly SkippedServer[] {
+    return this.#skipped;
+  }
+
+  /**
+   * Calls `listener` when the set of servers changed (`servers`) or one server's tool list did
+   * (`tools`, after a reconnect or its `notifications/tools/list_changed`).
+   *
+   * @returns a function that removes the listener.
+   */
+  onChange(listener: (change: UpstreamChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  /** Stops listening and closes every connection (ending stdio servers' processes). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#listeners.clear();
+    const unlisten = this.#unlisten;
+    this.#unlisten = undefined;
+    await unlisten?.().catch(() => {});
+    await this.#chain;
+    const servers = [...this.#servers.values()];
+    this.#servers.clear();
+    await Promise.all(servers.map((server) => this.#closeConnection(server)));
+  }
+
+  async #start(): Promise<void> {
+    try {
+      this.#unlisten = await this.#options.database.listen(
+        userServersChannel(this.userId),
+        () => void this.reload(),
+      );
+    } catch (error) {
+      this.#logger.warn(
+        { err: error },
+        'cannot listen for server changes; gateway sessions will not see configuration edits',
+      );
+    }
+    let started: Promise<boolean>[] = [];
+    try {
+      started = await this.#serial(() => this.#load());
+    } catch (error) {
+      // Sessions see no tools until the next change notification or session.
+      this.#logger.warn({ err: error }, 'cannot read the servers');
+      return;
+    }
+    const deadline = this.#options.startDeadlineMs ?? DEFAULT_UPSTREAM_START_DEADLINE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(started),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Reads the user's servers again and reconnects what changed. Loads run one at a time, and
+   * calls made while one is waiting to run share it. Never rejects: a failed read is logged and
+   * the current connections are kept.
+   */
+  reload(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#queuedReload) return this.#queuedReload;
+    const run = this.#serial(async () => {
+      this.#queuedReload = undefined;
+      await this.#load();
+      this.#emit('servers');
+    }).catch((error: unknown) => this.#logger.warn({ err: error }, 'cannot read the servers'));
+    this.#queuedReload = run;
+    return run;
+  }
+
+  /** Runs `task` after every task queued before it (loads never overlap). */
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(task, task);
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Applies the stored rows; returns the first attempts of the connections it started. */
+  async #load(): Promise<Promise<boolean>[]> {
+    const rows = await listServers(this.#options.database, this.userId, { activeOnly: true });
+    if (this.#closed) return [];
+    const next = new Map<number, Upstream>();
+    const skipped: SkippedServer[] = [];
+    const started: Promise<boolean>[] = [];
+    const retired: Upstream[] = [];
+    for (const row of rows) {
+      if (row.auth.type === 'user-token') {
+        skipped.push({
+          serverId: row.id,
+          name: row.name,
+          reason:
+            "it forwards the voice session's user token (auth user-token), which an MCP client of the gateway does not have",
+        });
+        continue;
+      }
+      const fingerprint = serverFingerprint(row);
+      const current = this.#servers.get(row.id);
+      if (current && current.fingerprint === fingerprint) {
+        // Same connection; the description and other display columns may have changed.
+        next.set(row.id, { ...current, row });
+        continue;
+      }
+      if (current) retired.push(current);
+      const made = this.#connect(row);
+      if ('reason' in made) {
+        skipped.push(made);
+        continue;
+      }
+      next.set(row.id, made.upstream);
+      started.push(made.ready);
+    }
+    for (const [id, server] of this.#servers) if (!next.has(id)) retired.push(server);
+    this.#servers = next;
+    this.#skipped = skipped;
+    await Promise.all(retired.map((server) => this.#closeConnection(server)));
+    return started;
+  }
+
+  #connect(row: McpServerRow): { upstream: Upstream; ready: Promise<boolean> } | SkippedServer {
+    let config;
+    try {
+      config = configFromColumns(row);
+    } catch (error) {
+      return { serverId: row.id, name: row.name, reason: describeError(error) };
+    }
+    const { database, guards, policy } = this.#options;
+    const connection = new SupervisedConnection(config, {
+      logger: this.#logger.child({ serverId: row.id }),
+      label: row.name,
+      policy,
+      connectionOptions: {
+        ...guards,
+        authProvider: this.#accountProvider(row),
+        serverId: row.id,
+      },
+      onToolsChanged: () => this.#emit('tools'),
+      // As in a voice session: an `oauth` server's status is its owner's account's.
+      onStatusChange:
+        row.auth.type === 'oauth'
+          ? (change) => {
+              if (change.status !== 'needs_authorization') return;
+              void updateServerStatus(database.db, row.id, {
+                connectionStatus: 'needs_authorization',
+                lastError: change.error?.message ?? 'the account must be connected again',
+              }).catch((error: unknown) =>
+                this.#logger.warn({ serverId: row.id, err: error }, 'cannot record the status'),
+              );
+            }
+          : undefined,
+    });
+    const upstream = { row, connection, fingerprint: serverFingerprint(row) };
+    return { upstream, ready: connection.start() };
+  }
+
+  #accountProvider(row: McpServerRow): OAuthClientProvider | undefined {
+    if (row.auth.type !== 'oauth') return undefined;
+    const deps = {
+      db: this.#options.database.db,
+      secrets: this.#options.database.secrets,
+      publicUrl: this.#options.publicUrl,
+    };
+    return accountProvider(deps, row, accountStore(deps, row));
+  }
+
+  async #closeConnection(server: Upstream): Promise<void> {
+    try {
+      await server.connection.close();
+    } catch (error) {
+      this.#logger.warn({ serverId: server.row.id, err: error }, 'error while closing a server');
+    }
+  }
+
+  #emit(change: UpstreamChange): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.#logger.warn({ err: error }, 'a gateway change listener failed');
+      }
+    }
+  }
+}
+
+/** A user's upstreams, held until {@link release} is called (once). */
+export interface UpstreamLease {
+  upstreams: UserUpstreams;
+  release(): void;
+}
+
+/**
+ * The {@link UserUpstreams} of every user with a gateway session on this process, counted by
+ * the sessions holding them: the first session of a user opens them, the last one's release
+ * closes them.
+ */
+export class UpstreamPool {
+  readonly #options: UpstreamOptions;
+  readonly #users = new Map<number, { upstreams: UserUpstreams; holders: number }>();
+
+  constructor(options: UpstreamOptions) {
+    this.#options = options;
+  }
+
+  /** Users whose upstreams are open. */
+  get users(): number {
+    return this.#users.size;
+  }
+
+  /**
+   * Takes the user's upstreams (opening them for the first holder). They are usable at once;
+   * `upstreams.ready` says when the first connections were tried.
+   */
+  acquire(userId: number): UpstreamLease {
+    let entry = this.#users.get(userId);
+    if (!entry) {
+      entry = { upstreams: new UserUpstreams(userId, this.#options), holders: 0 };
+      this.#users.set(userId, entry);
+    }
+    entry.holders++;
+    let released = false;
+    const held = entry;
+    return {
+      upstreams: held.upstreams,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--held.holders > 0) return;
+        if (this.#users.get(userId) === held) this.#users.delete(userId);
+        void held.upstreams.close();
+      },
+    };
+  }
+
+  /** Closes every user's upstreams (shutdown). */
+  async close(): Promise<void> {
+    const all = [...this.#users.values()];
+    this.#users.clear();
+    await Promise.all(all.map((entry) => entry.upstreams.close()));
+  }
+}

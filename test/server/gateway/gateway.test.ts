@@ -1,0 +1,421 @@
+/**
+ * Switchboard as an MCP server (issue 15): the SDK's own client against the API's `/mcp`, with
+ * real upstream servers (server-everything over Streamable HTTP and over stdio in the sandbox).
+ * Lists, calls on both transports, progress, cancellation, list-changed after a server is added
+ * mid-session, confirmation through elicitation (and the refusal without it), resources and
+ * prompts aggregated and read, the audit rows, the 401 with its RFC 9728 metadata, DNS-rebinding
+ * protection, and one user seeing nothing of another's. Runs on PGlite, or on Postgres when
+ * `DATABASE_URL` is set.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { and, eq } from 'drizzle-orm';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  ElicitRequestSchema,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+} from '@modelcontextprotocol/sdk/types.js';
+import { generateToken, storeToken } from '../../../server/http/auth.js';
+import { Gateway, gatewayAuthenticator } from '../../../server/gateway/gateway.js';
+import type { DatabaseHandle } from '../../../shared/db/open.js';
+import { toolCalls, type User } from '../../../shared/db/schema.js';
+import { createServer, updateServer } from '../../../shared/db/servers.js';
+import { createLogger } from '../../../shared/logger.js';
+import { createTestUser, openTestDatabase } from '../../helpers/database.js';
+import { serve, type TestServer } from '../../helpers/http.js';
+import {
+  EVERYTHING_BIN,
+  startEverythingHttpServer,
+  type EverythingHttpServer,
+} from '../../helpers/mcp-processes.js';
+import { NO_NETWORK, sandboxedApp, sandboxedGuards } from '../../helpers/sandboxed.js';
+
+const logger = createLogger({ level: 'silent' });
+let database: DatabaseHandle;
+let everything: EverythingHttpServer;
+let gateway: Gateway;
+let api: TestServer;
+let owner: { user: User; token: string };
+let stranger: { user: User; token: string };
+const ids: Record<string, number> = {};
+const clients: Client[] = [];
+
+async function caller() {
+  const user = await createTestUser(database);
+  const token = generateToken();
+  await storeToken(database.db, user.id, token);
+  return { user, token };
+}
+
+/** An SDK client connected to the gateway with `token`. */
+async function connect(
+  token: string,
+  capabilities: ConstructorParameters<typeof Client>[1] = {},
+): Promise<Client> {
+  const client = new Client({ name: 'gateway-test', version: '1.0.0' }, capabilities);
+  const transport = new StreamableHTTPClientTransport(new URL(`${api.baseUrl}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  clients.push(client);
+  return client;
+}
+
+function text(result: CallToolResult): string {
+  return result.content
+    .filter((item) => item.type === 'text')
+    .map((item) => (item as { text: string }).text)
+    .join('\n');
+}
+
+beforeAll(async () => {
+  database = await openTestDatabase();
+  everything = await startEverythingHttpServer('streamableHttp');
+  owner = await caller();
+  stranger = await caller();
+  const http = await createServer(database, {
+    userId: owner.user.id,
+    name: 'Everything HTTP',
+    transport: 'streamable-http',
+    url: `${everything.origin}/mcp`,
+  });
+  const stdio = await createServer(database, {
+    userId: owner.user.id,
+    name: 'Everything stdio',
+    transport: 'stdio',
+    command: process.execPath,
+    args: [EVERYTHING_BIN, 'stdio'],
+    sandbox: NO_NETWORK,
+  });
+  ids.http = http.id;
+  ids.stdio = stdio.id;
+  gateway = new Gateway({
+    database,
+    logger,
+    guards: sandboxedGuards(),
+    publicUrl: 'http://127.0.0.1:3000',
+    authenticate: gatewayAuthenticator(database.db),
+  });
+  api = await serve(sandboxedApp({ database, logger, gateway }));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+  await gateway?.close();
+  await api?.close();
+  await everything?.stop();
+  await database?.close();
+});
+
+describe('the MCP gateway at /mcp', () => {
+  it("lists the user's tools named as the voice agent names them, definitions passed through", async () => {
+    const client = await connect(owner.token);
+    const { tools } = await client.listTools();
+    const names = tools.map((tool) => tool.name);
+    expect(names).toContain('everything_http__echo');
+    expect(names).toContain('everything_stdio__echo');
+    expect(names).toContain('everything_http__get-sum');
+    const echo = tools.find((tool) => tool.name === 'everything_http__echo')!;
+    expect(echo.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+    expect(echo.inputSchema).toMatchObject({
+      type: 'object',
+      properties: { message: { type: 'string' } },
+    });
+    expect(client.getServerVersion()?.name).toBe('switchboard');
+  });
+
+  it('calls tools on a Streamable HTTP and a stdio server, and audits each call', async () => {
+    const client = await connect(owner.token);
+    const viaHttp = (await client.callTool({
+      name: 'everything_http__echo',
+      arguments: { message: 'over http' },
+    })) as CallToolResult;
+    expect(text(viaHttp)).toContain('over http');
+    const viaStdio = (await client.callTool({
+      name: 'everything_stdio__get-sum',
+      arguments: { a: 2, b: 40 },
+    })) as CallToolResult;
+    expect(text(viaStdio)).toContain('42');
+    await vi.waitFor(async () => {
+      const rows = await database.db
+        .select()
+        .from(toolCalls)
+        .where(and(eq(toolCalls.userId, owner.user.id), eq(toolCalls.serverId, ids.stdio!)));
+      expect(rows.some((row) => row.toolName === 'get-sum' && row.ok)).toBe(true);
+    });
+  });
+
+  it('passes structured content and images through unchanged', async () => {
+    const client = await connect(owner.token);
+    const structured = (await client.callTool({
+      name: 'everything_http__get-structured-content',
+      arguments: { location: 'New York' },
+    })) as CallToolResult;
+    expect(structured.structuredContent).toMatchObject({ temperature: expect.any(Number) });
+    const image = (await client.callTool({
+      name: 'everything_http__get-tiny-image',
+      arguments: {},
+    })) as CallToolResult;
+    expect(image.content.some((item) => item.type === 'image')).toBe(true);
+  });
+
+  it('answers an unknown tool with an MCP error', async () => {
+    const client = await connect(owner.token);
+    await expect(client.callTool({ name: 'nobody__nothing', arguments: {} })).rejects.toThrow(
+      /Unknown tool: nobody__nothing/,
+    );
+  });
+
+  it("relays the server's progress to the client's progress token", async () => {
+    const client = await connect(owner.token);
+    const progress: number[] = [];
+    const result = (await client.callTool(
+      {
+        name: 'everything_http__trigger-long-running-operation',
+        arguments: { duration: 0.3, steps: 3 },
+      },
+      undefined,
+      { onprogress: (report) => progress.push(report.progress) },
+    )) as CallToolResult;
+    expect(result.isError).toBeFalsy();
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("relays the client's cancellation to the server's call", async () => {
+    const client = await connect(owner.token);
+    const controller = new AbortController();
+    const call = client.callTool(
+      {
+        name: 'everything_stdio__trigger-long-running-operation',
+        arguments: { duration: 60, steps: 60 },
+      },
+      undefined,
+      {
+        signal: controller.signal,
+        onprogress: () => controller.abort(new Error('the user stopped it')),
+      },
+    );
+    await expect(call).rejects.toThrow(/stopped it/);
+    // The gateway's own call of the server was aborted: its audit row says so.
+    await vi.waitFor(async () => {
+      const rows = await database.db
+        .select()
+        .from(toolCalls)
+        .where(
+          and(
+            eq(toolCalls.serverId, ids.stdio!),
+            eq(toolCalls.toolName, 'trigger-long-running-operation'),
+          ),
+        );
+      expect(rows.some((row) => !row.ok && /cancel/i.test(row.error ?? ''))).toBe(true);
+    });
+    // The session is still usable.
+    const after = (await client.callTool({
+      name: 'everything_stdio__echo',
+      arguments: { message: 'still here' },
+    })) as CallToolResult;
+    expect(text(after)).toContain('still here');
+  });
+
+  it('sends tools/list_changed when a server is added mid-session, and lists its tools', async () => {
+    const client = await connect(owner.token);
+    await client.listTools();
+    const changed = vi.fn();
+    client.setNotificationHandler(ToolListChangedNotificationSchema, changed);
+    const added = await createServer(database, {
+      userId: owner.user.id,
+      name: 'Added later',
+      transport: 'streamable-http',
+      url: `${everything.origin}/mcp`,
+    });
+    ids.added = added.id;
+    await vi.waitFor(
+      async () => {
+        expect(changed).toHaveBeenCalled();
+        const { tools } = await client.listTools();
+        expect(tools.map((tool) => tool.name)).toContain('added_later__echo');
+      },
+      { timeout: 15_000 },
+    );
+  });
+
+  it('asks the client to confirm a tool that needs it, through elicitation', async () => {
+    const confirming = await createServer(database, {
+      userId: owner.user.id,
+      name: 'Confirming',
+      transport: 'streamable-http',
+      url: `${everything.origin}/mcp`,
+      toolPolicy: { confirm: 'always' },
+    });
+    const asked: string[] = [];
+    const client = await connect(owner.token, { capabilities: { elicitation: { form: {} } } });
+    let answer: 'yes' | 'no' = 'yes';
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(request.params.message);
+      return answer === 'yes'
+        ? { action: 'accept', content: { confirm: true } }
+        : { action: 'decline' };
+    });
+    await vi.waitFor(
+      async () => {
+        const { tools } = await client.listTools();
+        expect(tools.map((tool) => tool.name)).toContain('confirming__echo');
+      },
+      { timeout: 15_000 },
+    );
+    const accepted = (await client.callTool({
+      name: 'confirming__echo',
+      arguments: { message: 'confirmed' },
+    })) as CallToolResult;
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toMatch(/Confirming wants to run/);
+    expect(text(accepted)).toContain('confirmed');
+    answer = 'no';
+    const declined = (await client.callTool({
+      name: 'confirming__echo',
+      arguments: { message: 'declined' },
+    })) as CallToolResult;
+    expect(declined.isError).toBe(true);
+    expect(text(declined)).toMatch(/not run: the user declined/);
+
+    // A client that cannot be asked is refused, told how to allow it.
+    const plain = await connect(owner.token);
+    const refused = (await plain.callTool({
+      name: 'confirming__echo',
+      arguments: { message: 'unasked' },
+    })) as CallToolResult;
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toMatch(/elicitation capability/);
+    expect(text(refused)).toContain(`PUT /api/mcp/servers/${confirming.id}`);
+    // Policy "never" lets it run without asking.
+    await updateServer(database, owner.user.id, confirming.id, {
+      toolPolicy: { confirm: 'never' },
+    });
+    await vi.waitFor(
+      async () => {
+        const allowed = (await plain.callTool({
+          name: 'confirming__echo',
+          arguments: { message: 'allowed' },
+        })) as CallToolResult;
+        expect(text(allowed)).toContain('allowed');
+      },
+      { timeout: 15_000 },
+    );
+  });
+
+  it('aggregates resources and prompts under namespaced URIs and names, and reads them back', async () => {
+    const client = await connect(owner.token);
+    const { resources } = await client.listResources();
+    const mine = resources.filter((resource) =>
+      resource.uri.startsWith(`switchboard://server/${ids.http}/`),
+    );
+    expect(mine.length).toBeGreaterThan(0);
+    const read = await client.readResource({ uri: mine[0]!.uri });
+    expect(read.contents[0]!.uri).toBe(mine[0]!.uri);
+    const { resourceTemplates } = await client.listResourceTemplates();
+    expect(
+      resourceTemplates.some((template) =>
+        template.uriTemplate.startsWith(`switchboard://server/${ids.stdio}/`),
+      ),
+    ).toBe(true);
+    const { prompts } = await client.listPrompts();
+    const simple = prompts.find((prompt) => prompt.name.startsWith('everything_http__'));
+    expect(simple).toBeDefined();
+    const got = await client.getPrompt({
+      name: prompts.find((prompt) => prompt.name === 'everything_http__simple-prompt')!.name,
+    });
+    expect(got.messages.length).toBeGreaterThan(0);
+    await expect(
+      client.readResource({ uri: 'switchboard://server/999999/demo://x' }),
+    ).rejects.toThrow(/Resource not found/);
+  });
+
+  it("shows another user none of this user's servers, sessions or calls", async () => {
+    const theirs = await connect(stranger.token);
+    expect((await theirs.listTools()).tools).toEqual([]);
+    expect((await theirs.listResources()).resources).toEqual([]);
+    await expect(theirs.callTool({ name: 'everything_http__echo', arguments: {} })).rejects.toThrow(
+      /Unknown tool/,
+    );
+    await expect(
+      theirs.readResource({
+        uri: `switchboard://server/${ids.http}/demo://resource/static/document/architecture.md`,
+      }),
+    ).rejects.toThrow(/Resource not found/);
+    // A session id of the owner's, presented with the stranger's token, is unknown.
+    const mine = await connect(owner.token);
+    const sessionId = (mine.transport as StreamableHTTPClientTransport).sessionId!;
+    const res = await fetch(`${api.baseUrl}/mcp`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${stranger.token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-session-id': sessionId,
+        'mcp-protocol-version': '2025-11-25',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(res.status).toBe(404);
+  });
+
+  it('answers 401 with WWW-Authenticate naming its RFC 9728 metadata, which says where tokens come from', async () => {
+    const res = await fetch(`${api.baseUrl}/mcp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(res.status).toBe(401);
+    const challenge = res.headers.get('www-authenticate') ?? '';
+    expect(challenge).toMatch(/^Bearer /);
+    const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge)?.[1];
+    expect(metadataUrl).toBe('http://127.0.0.1:3000/.well-known/oauth-protected-resource/mcp');
+    const metadata = await fetch(`${api.baseUrl}${new URL(metadataUrl!).pathname}`);
+    expect(metadata.status).toBe(200);
+    expect(await metadata.json()).toMatchObject({
+      resource: 'http://127.0.0.1:3000/mcp',
+      bearer_methods_supported: ['header'],
+      resource_documentation: expect.stringContaining('/dashboard/'),
+    });
+    const wrong = await fetch(`${api.baseUrl}/mcp`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sb_not_a_token', 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error_description: string }).error_description).toMatch(
+      /POST \/api\/tokens/,
+    );
+  });
+
+  it('refuses a foreign Host or Origin (DNS rebinding) before reading the token', async () => {
+    const { request } = await import('node:http');
+    const status = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          `${api.baseUrl}/mcp`,
+          {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${owner.token}`,
+              'content-type': 'application/json',
+              accept: 'application/json, text/event-stream',
+              ...headers,
+            },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }));
+      });
+    expect(await status({ host: 'evil.example:3000' })).toBe(403);
+    expect(await status({ origin: 'http://evil.example' })).toBe(403);
+  });
+});
