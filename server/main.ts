@@ -240,6 +240,7 @@ const gateway = new Gateway({
   authenticate: gatewayAuthenticator(database.db),
   allowedHosts: settings.GATEWAY_ALLOWED_HOSTS,
   allowedOrigins: settings.CORS_ORIGINS,
+  maxSessions: settings.GATEWAY_MAX_SESSIONS,
   maxSessionsPerUser: settings.GATEWAY_MAX_SESSIONS_PER_USER,
   sessionIdleMs: settings.GATEWAY_SESSION_IDLE_MS,
   policy: healthPolicy(settings),

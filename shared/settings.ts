@@ -190,6 +190,8 @@ const settingsSchema = z.object({
    * none.
    */
   GATEWAY_ALLOWED_HOSTS: commaList(''),
+  /** MCP gateway sessions one API process holds at once, all users together; more answer 503. */
+  GATEWAY_MAX_SESSIONS: positiveInt(1_000),
   /** MCP gateway sessions one user may hold at once; one more closes the least recently used. */
   GATEWAY_MAX_SESSIONS_PER_USER: positiveInt(16),
   /** Milliseconds without a request after which an MCP gateway session is closed; 30 minutes. */

@@ -14,7 +14,7 @@
  * - Sessions: one SDK `Server` and `StreamableHTTPServerTransport` per `Mcp-Session-Id`, bound to
  *   the token that opened it (any other token, even the same user's, gets 404 for it), at most
  *   {@link GatewayOptions.maxSessionsPerUser} per user (opening one more closes that user's least
- *   recently used), closed after {@link GatewayOptions.sessionIdleMs} without a request, and at
+ *   recently used) and {@link GatewayOptions.maxSessions} in all, closed after {@link GatewayOptions.sessionIdleMs} without a request, and at
  *   once when its token is revoked. Sessions live in the memory of the API process that opened
  *   them: behind a load balancer, route by the `Mcp-Session-Id` header (sticky); a request that
  *   reaches another replica answers 404, and the client starts a new session (the spec's rule for
@@ -49,6 +49,8 @@ import { UpstreamPool, type UpstreamLease } from './upstreams.js';
 export const GATEWAY_PATH = '/mcp';
 /** Default of {@link GatewayOptions.maxSessionsPerUser}. */
 export const DEFAULT_MAX_SESSIONS_PER_USER = 16;
+/** Default of {@link GatewayOptions.maxSessions}. */
+export const DEFAULT_MAX_SESSIONS = 1_000;
 /** Default of {@link GatewayOptions.sessionIdleMs}: 30 minutes. */
 export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
 
@@ -89,6 +91,11 @@ export interface GatewayOptions {
    * requests without an `Origin` (every non-browser client) are not affected. Default none.
    */
   allowedOrigins?: readonly string[];
+  /**
+   * Sessions this process holds at once, all users together (`GATEWAY_MAX_SESSIONS`); an
+   * initialize beyond it answers 503. Default 1000.
+   */
+  maxSessions?: number;
   /** Sessions one user may hold at once (`GATEWAY_MAX_SESSIONS_PER_USER`); default 16. */
   maxSessionsPerUser?: number;
   /** Milliseconds without a request after which a session is closed; default 30 minutes. */
@@ -128,6 +135,7 @@ export class Gateway {
   readonly #open = new Set<GatewaySession>();
   readonly #sweeper: NodeJS.Timeout;
   readonly #maxSessionsPerUser: number;
+  readonly #maxSessions: number;
   readonly #idleMs: number;
   #closed = false;
 
@@ -148,6 +156,7 @@ export class Gateway {
     });
     this.#maxSessionsPerUser = options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER;
     this.#idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
+    this.#maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     this.#sweeper = setInterval(
       () => this.#closeIdle(),
       Math.max(1_000, Math.min(60_000, this.#idleMs / 2)),
@@ -267,6 +276,17 @@ export class Gateway {
         400,
         -32000,
         'Bad Request: no Mcp-Session-Id; start a session with an initialize request',
+      );
+    }
+    // Room is made within the user's own sessions first; only then is the process full.
+    const mine = [...this.#open].filter((session) => session.userId === owner.userId).length;
+    if (mine < this.#maxSessionsPerUser && this.#open.size >= this.#maxSessions) {
+      res.set('Retry-After', '60');
+      return rpcError(
+        res,
+        503,
+        -32000,
+        'The gateway holds as many sessions as it may; try again in a minute',
       );
     }
     await this.#openSession(req, res, owner);

@@ -160,7 +160,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
       });
       ok = result.isError !== true;
       if (!ok) error = firstText(result) ?? 'the tool reported an error';
-      return result;
+      return withGatewayUris(result, upstream.row.id);
     } catch (thrown) {
       error = describeError(thrown);
       if (extra.signal.aborted) throw thrown;
@@ -317,6 +317,27 @@ async function confirm(
   return toolError(`${tool.name} was not run: the user ${how} when asked to confirm it.`);
 }
 
+/**
+ * The result with its resource links and embedded resources under gateway URIs
+ * ({@link gatewayResourceUri}), so the client can read them back through `resources/read`;
+ * everything else (text, images, audio, structured content) exactly as the server gave it.
+ */
+export function withGatewayUris(result: CallToolResult, serverId: number): CallToolResult {
+  if (!Array.isArray(result.content)) return result;
+  const content = result.content.map((item) => {
+    if (item.type === 'resource_link')
+      return { ...item, uri: gatewayResourceUri(serverId, item.uri) };
+    if (item.type === 'resource') {
+      return {
+        ...item,
+        resource: { ...item.resource, uri: gatewayResourceUri(serverId, item.resource.uri) },
+      };
+    }
+    return item;
+  });
+  return { ...result, content };
+}
+
 /** A tool result the client's model can read, marked as an error. */
 function toolError(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
@@ -352,6 +373,8 @@ function usableClient(upstream: Upstream) {
 
 /** Most pages read from one server for one list (a server that pages forever is cut off). */
 const MAX_UPSTREAM_PAGES = 50;
+/** Most entries kept from one server's list (a server that lists without end is cut off). */
+const MAX_UPSTREAM_ITEMS = 5_000;
 
 /** Every page of one server's list; a server that is down or fails gives none (logged by the caller). */
 async function listAll<T>(
@@ -366,9 +389,9 @@ async function listAll<T>(
   const items: T[] = [];
   let cursor: string | undefined;
   try {
-    for (let pages = 0; pages < MAX_UPSTREAM_PAGES; pages++) {
+    for (let pages = 0; pages < MAX_UPSTREAM_PAGES && items.length < MAX_UPSTREAM_ITEMS; pages++) {
       const result = await page(client, cursor);
-      items.push(...result.items);
+      items.push(...result.items.slice(0, MAX_UPSTREAM_ITEMS - items.length));
       cursor = result.nextCursor;
       if (!cursor) break;
     }

@@ -155,6 +155,38 @@ describe('gateway lists and sessions', () => {
     expect(gateway.stats.sessions).toBe(2);
   });
 
+  it('answers 503 to a new session past maxSessions, before any user is over their own bound', async () => {
+    const { api } = await replica({ maxSessions: 1, maxSessionsPerUser: 1 });
+    const one = await caller([0]);
+    const two = await caller([0]);
+    await connect(api, one.token);
+    const res = await fetch(`${api.baseUrl}/mcp`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${two.token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'late', version: '1.0.0' },
+        },
+      }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('60');
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+      /as many sessions as it may/,
+    );
+    // A user at their own bound replaces their least recently used session instead.
+    await connect(api, one.token);
+  });
+
   it('closes a session left idle, and the user’s server connections with the last one', async () => {
     const { api, gateway } = await replica({ sessionIdleMs: 1_000 });
     const { token } = await caller([2]);

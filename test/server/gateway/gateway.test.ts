@@ -160,6 +160,21 @@ describe('the MCP gateway at /mcp', () => {
     expect(image.content.some((item) => item.type === 'image')).toBe(true);
   });
 
+  it('puts resource links in results under gateway URIs the client can read back', async () => {
+    const client = await connect(owner.token);
+    const result = (await client.callTool({
+      name: 'everything_http__get-resource-links',
+      arguments: { count: 2 },
+    })) as CallToolResult;
+    const links = result.content.filter((item) => item.type === 'resource_link');
+    expect(links).toHaveLength(2);
+    for (const link of links) {
+      expect(link.uri.startsWith(`switchboard://server/${ids.http}/`)).toBe(true);
+    }
+    const read = await client.readResource({ uri: links[0]!.uri });
+    expect(read.contents[0]!.uri).toBe(links[0]!.uri);
+  });
+
   it('answers an unknown tool with an MCP error', async () => {
     const client = await connect(owner.token);
     await expect(client.callTool({ name: 'nobody__nothing', arguments: {} })).rejects.toThrow(
