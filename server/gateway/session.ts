@@ -8,7 +8,8 @@
  *   tool that needs confirmation (`needsConfirmation`, the voice agent's rule) is confirmed
  *   through elicitation when the client declared it, and refused with a readable tool error
  *   otherwise. Progress is relayed to the client's progress token, the client's cancellation to
- *   the server, and the result is returned as the server gave it. Each call is audited.
+ *   the server, and the result is returned as the server gave it, its resource links under
+ *   gateway URIs (so the client can read them back). Each call is audited.
  * - `resources/read` and `prompts/get`: routed back to their server by URI or name.
  * - `notifications/*_list_changed` when the user's servers or their tools change.
  */
