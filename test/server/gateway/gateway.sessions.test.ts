@@ -140,6 +140,48 @@ describe('gateway lists and sessions', () => {
     await expect(client.listTools({ cursor: 'not-ours' })).rejects.toThrow(/Invalid cursor/);
   });
 
+  it("applies each server's tool filter and leaves out user-token servers", async () => {
+    const { api } = await replica();
+    const { user, token } = await caller([]);
+    await createServer(database, {
+      userId: user.id,
+      name: 'Filtered',
+      transport: 'streamable-http',
+      url: upstream.urlOf(0),
+      toolFilter: { allow: ['step_1', 'step_2'] },
+    });
+    await createServer(database, {
+      userId: user.id,
+      name: 'Forwarding',
+      transport: 'streamable-http',
+      url: upstream.urlOf(1),
+      auth: { type: 'user-token' },
+    });
+    const client = await connect(api, token);
+    expect(await allTools(client)).toEqual(['filtered__step_1', 'filtered__step_2']);
+  });
+
+  it('counts gateway requests against the per-token rate limit', async () => {
+    const gateway = new Gateway({
+      database,
+      logger,
+      guards: {},
+      publicUrl: 'http://127.0.0.1:3000',
+      authenticate: gatewayAuthenticator(database.db),
+    });
+    gateways.push(gateway);
+    const api = await serve(sandboxedApp({ database, logger, gateway, rateLimitPerMinute: 3 }));
+    apis.push(api);
+    const { token } = await caller([0]);
+    // initialize, notifications/initialized and the event stream's GET count too.
+    const client = await connect(api, token);
+    let refusal: unknown;
+    for (let i = 0; i < 4 && refusal === undefined; i++) {
+      await client.ping().catch((error: unknown) => (refusal = error));
+    }
+    expect(String(refusal)).toMatch(/at most 3 per minute per API token/);
+  });
+
   it('keeps at most maxSessionsPerUser sessions per user, closing the least recently used', async () => {
     const { api, gateway } = await replica({ maxSessionsPerUser: 2 });
     const { token } = await caller([0]);
