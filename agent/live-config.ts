@@ -4,7 +4,9 @@
  * `shared/db/servers.ts`; through the worker's hub, `worker-hub.ts`, so the session holds no
  * connection of its own for it), and a server added, enabled, edited or disabled for the session's user
  * is connected, reconnected or closed, its tools added to or removed from the agent through
- * `Agent.updateTools`, without restarting the session.
+ * `Agent.updateTools`, without restarting the session. A change that leaves the server's
+ * fingerprint alone (tools approved, issue 16) has its toolset read its tool pins again
+ * (`ToolsetRegistry.refresh`), which offers the approved tools on the same connection.
  */
 import type { DatabaseHandle } from '../shared/db/open.js';
 import { parseServerChange, userServersChannel, type ServerChange } from '../shared/db/notify.js';
@@ -32,6 +34,13 @@ export interface ToolsetRegistry<T> {
   add(row: McpServerRow): boolean;
   /** Removes the server's toolset and closes its connection (ending a stdio process). */
   remove(serverId: number): Promise<void>;
+  /**
+   * Brings the server's toolset up to date with what is stored besides its row (its tool pins,
+   * issue 16) when a change leaves its fingerprint alone; optional.
+   *
+   * @returns true when its tools changed. Must not reject.
+   */
+  refresh?(serverId: number): Promise<boolean>;
 }
 
 /** Options of {@link watchServerChanges}. */
@@ -61,8 +70,11 @@ export interface WatchServerChangesOptions<T> {
   onApplied?(change: ServerChange, outcome: Outcome): void;
 }
 
-/** What one change did to the session's toolsets. */
-export type Outcome = 'added' | 'replaced' | 'removed' | 'unchanged';
+/**
+ * What one change did to the session's toolsets; `refreshed`: the same connection, its tools
+ * changed by what it read again (an approval of tools, issue 16).
+ */
+export type Outcome = 'added' | 'replaced' | 'removed' | 'refreshed' | 'unchanged';
 
 /** Runs `task` over `items` one after another (server changes must not interleave). */
 async function sequentially<T, R>(
@@ -99,7 +111,10 @@ export async function watchServerChanges<T>(
       await toolsets.remove(serverId);
       return 'removed';
     }
-    if (present === options.fingerprintOf(row)) return 'unchanged';
+    if (present === options.fingerprintOf(row)) {
+      // Same connection; what is stored elsewhere (tool pins) may have changed.
+      return (await toolsets.refresh?.(serverId)) ? 'refreshed' : 'unchanged';
+    }
     if (present !== undefined) await toolsets.remove(serverId);
     if (!toolsets.add(row)) return present === undefined ? 'unchanged' : 'removed';
     return present === undefined ? 'added' : 'replaced';

@@ -8,6 +8,11 @@
  * {@link SessionToolsets} holds a session's toolsets by server id for as long as the session
  * runs, so live configuration changes (`live-config.ts`) can add, replace and remove them; and
  * `serverFingerprint` (`shared/db/server-fingerprint.ts`) tells which edits of a server need its toolset replaced.
+ *
+ * Servers with `pinTools` on get their toolsets' pins from the session's database (issue 16,
+ * `shared/db/tool-pins.ts`): tools that changed since they were approved, or are new, are
+ * withheld, and a change notification that leaves a server's fingerprint alone (an approval) has
+ * its toolset read the pins again ({@link SessionToolsets.refresh}), without reconnecting.
  */
 import type { Database } from '../shared/db/open.js';
 import type { McpServerRow } from '../shared/db/schema.js';
@@ -23,7 +28,8 @@ import { SupervisedConnection, type HealthPolicy } from '../shared/mcp/supervise
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { accountProvider, accountStore } from '../shared/db/oauth-accounts.js';
 import type { ToolsetRegistry } from './live-config.js';
-import { McpToolset } from './mcp-toolset.js';
+import { McpToolset, type ToolPinSource } from './mcp-toolset.js';
+import { pinToolsOnFirstUse } from '../shared/db/tool-pins.js';
 import type { ToolBudget } from './tool-budget.js';
 import type { ToolCallRecorder, ToolCallScope, ToolCallSink } from './tool-call-log.js';
 import { ToolCallBatcher, type ToolCallWriter } from '../shared/db/tool-call-batch.js';
@@ -154,6 +160,8 @@ export class SessionToolsets implements UserToolsets {
   readonly #batcher?: ToolCallBatcher;
   readonly #scope: ToolCallScope;
   readonly #taken = new Set<string>();
+  /** The pins of every server with `pinTools` on, from the session's database. */
+  readonly #pins: ToolPinSource;
   /** The current toolsets by server id, with the fingerprint of the row each was made from. */
   readonly #live = new Map<number, { toolset: McpToolset; fingerprint: string }>();
 
@@ -177,6 +185,7 @@ export class SessionToolsets implements UserToolsets {
       roomName: options.roomName ?? null,
       sessionId: options.sessionId ?? null,
     };
+    this.#pins = { pinsFor: (serverId, tools) => pinToolsOnFirstUse(options.db, serverId, tools) };
   }
 
   /**
@@ -200,6 +209,7 @@ export class SessionToolsets implements UserToolsets {
     ]);
     clearTimeout(timer);
 
+    const attached: McpToolset[] = [];
     for (const entry of started) {
       if (!entry) continue;
       const { row, connection } = entry;
@@ -213,9 +223,24 @@ export class SessionToolsets implements UserToolsets {
         );
         session.unavailable.push({ serverId: row.id, name: row.name, error });
       }
-      const toolset = session.#attach(entry);
+      attached.push(session.#attach(entry));
+    }
+    // The pins of the servers that pin their tools, read (and a new server's pinned) before the
+    // session starts, within the deadline again: until they are in, their tools are withheld.
+    await Promise.race([
+      Promise.all(attached.map((toolset) => toolset.pinsReady)),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, options.startDeadlineMs ?? DEFAULT_START_DEADLINE_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    for (const toolset of attached) {
       session.#logger.info(
-        { serverId: row.id, toolCount: toolset.advertisedTools.length },
+        {
+          serverId: toolset.server.id,
+          toolCount: toolset.advertisedTools.length,
+          withheldCount: toolset.withheldTools.length,
+        },
         'mcp server tools ready',
       );
       session.toolsets.push(toolset);
@@ -242,6 +267,16 @@ export class SessionToolsets implements UserToolsets {
   /** The {@link serverFingerprint} of the row the server's toolset was made from. */
   fingerprint(serverId: number): string | undefined {
     return this.#live.get(serverId)?.fingerprint;
+  }
+
+  /**
+   * Has the server's toolset read its tool pins again (after an approval): tools approved since
+   * are offered, without reconnecting.
+   *
+   * @returns true when the tools offered changed; false without a toolset. Never rejects.
+   */
+  refresh(serverId: number): Promise<boolean> {
+    return this.#live.get(serverId)?.toolset.refreshPins() ?? Promise.resolve(false);
   }
 
   /**
@@ -353,6 +388,7 @@ export class SessionToolsets implements UserToolsets {
       budget: this.#options.budget,
       fillerAfterMs: this.#options.fillerAfterMs ?? DEFAULT_FILLER_AFTER_MS,
       progressIntervalMs: this.#options.progressIntervalMs,
+      pins: row.pinTools ? this.#pins : undefined,
       logger: this.#logger,
     });
     this.#live.set(row.id, { toolset, fingerprint: serverFingerprint(row) });
@@ -375,7 +411,8 @@ export class SessionToolsets implements UserToolsets {
  * Loads a user's active servers, connects to all of them at once (each bounded by its own
  * `timeoutMs`), and returns when every first attempt is over or `startDeadlineMs` has passed,
  * with one {@link McpToolset} per server (empty for a server not connected yet), each with its
- * row's `toolPolicy` (confirmation, long-running tools). Advertised names are
+ * row's `toolPolicy` (confirmation, long-running tools) and, with `pinTools` on, only its tools
+ * that match their pins (issue 16). Advertised names are
  * assigned in server id order with one shared `taken` set, so they are unique and stable.
  *
  * @throws only when the servers cannot be read from the database or their secrets cannot be

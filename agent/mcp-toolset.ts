@@ -12,6 +12,14 @@
  * tool budget (`tool-budget.ts`) it shows only the tools the budget selects, and the budget
  * re-advertises instead.
  *
+ * With tool pinning on (a {@link ToolPinSource}, issue 16), only tools whose definition matches
+ * their pin are offered: a changed or new tool is withheld, and the toolset adds one
+ * `<server>__withheld_tools` tool that names them and, when called, says what changed and that the
+ * owner must approve them in the dashboard. Pins are read when the toolset starts, after its
+ * server's tools are first listed (pinning them when the server never was: trust on first use),
+ * and again on {@link McpToolset.refreshPins} (the session calls it when the owner approved
+ * tools); until they are read, every tool is withheld.
+ *
  * This class builds the tools and makes the MCP calls; the server's `tool_policy` decides how
  * each tool runs, and the parts of that live in their own modules: calls that change things wait
  * for the user's spoken yes (`confirmation.ts`), long-running tools run in the background
@@ -24,11 +32,21 @@ import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import {
   advertiseTools,
+  toolPassesFilter,
   toolResultToText,
   type AdvertisedTool,
   type CallToolOptions,
 } from '../shared/mcp/index.js';
 import type { ToolFilter, ToolPolicy } from '../shared/mcp/server-config.js';
+import {
+  NO_PINS,
+  WITHHELD_TOOL_NAME,
+  pinStatusOf,
+  withheldToolAnswer,
+  withheldToolDefinition,
+  type ToolPinSet,
+  type WithheldTool,
+} from '../shared/mcp/tool-pinning.js';
 import type { SupervisedConnection } from '../shared/mcp/supervised-connection.js';
 import {
   BackgroundCalls,
@@ -58,6 +76,20 @@ export interface McpToolsetServer {
   toolPolicy?: ToolPolicy;
 }
 
+/**
+ * Where a toolset reads its server's tool pins (issue 16): `pinToolsOnFirstUse` on the session's
+ * database.
+ */
+export interface ToolPinSource {
+  /**
+   * The server's pins; when its tools were never pinned and `tools` is given, pins them first.
+   *
+   * @param tools the server's whole tool list as just listed; `undefined` when it has not been
+   *   listed (the server is not connected yet): then the pins are only read.
+   */
+  pinsFor(serverId: number, tools: readonly McpTool[] | undefined): Promise<ToolPinSet>;
+}
+
 /** Options of {@link McpToolset}. */
 export interface McpToolsetOptions {
   server: McpToolsetServer;
@@ -84,6 +116,11 @@ export interface McpToolsetOptions {
   recordToolCall?: ToolCallRecorder | ToolCallSink;
   /** Longest result handed to the model, in characters (`MCP_MAX_RESULT_CHARS`); default 8000. */
   maxResultChars?: number;
+  /**
+   * The server's tool pins, when its `pinTools` is on: tools that do not match their pin are
+   * withheld. Default none: every tool is offered.
+   */
+  pins?: ToolPinSource;
   /**
    * The session's tool budget (`AGENT_MAX_TOOLS`, `tool-budget.ts`). With one, the toolset shows
    * only the tools the budget selects (none until it does) and reports tool-list changes to the
@@ -128,7 +165,22 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
   /** Original names of the tools that run in the background. */
   readonly #longRunning = new Set<string>();
   #advertised: AdvertisedTool[] = [];
+  /** Names this toolset holds in the session's set: every tool's, offered or withheld. */
+  #names: string[] = [];
   #confirmToolName?: string;
+  #withheldToolName?: string;
+  readonly #pinSource?: ToolPinSource;
+  /** The pins the tools were last built with; none until read. */
+  #pinSet: ToolPinSet = NO_PINS;
+  #withheld: WithheldTool[] = [];
+  /** The tail of the pin reads (one at a time). */
+  #pinWork: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  /**
+   * Resolves when the first read of the pins is over (at once without pinning); never rejects
+   * (a failed read is logged, and the tools stay withheld until a later read succeeds).
+   */
+  readonly pinsReady: Promise<void>;
   readonly #budget?: Pick<ToolBudget, 'toolsChanged'>;
   /** Every tool built, ordinary (with the confirm tool) and long-running, unfiltered. */
   #ordinary: llm.FunctionTool[] = [];
@@ -170,11 +222,33 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     });
     this.#builtFrom = options.tools;
     this.#budget = options.budget;
+    this.#pinSource = options.pins;
     this.#buildTools(options.tools);
     this.#publish();
     // Subscribed from the start, not only in setup(): a toolset is made before the session that
     // runs it, and a server that connects in between must not be missed.
     this.#unsubscribe = this.connection.onToolsChanged((tools) => this.#onServerTools(tools));
+    this.pinsReady = this.#pinSource
+      ? this.#readPins(true).then(() => undefined)
+      : Promise.resolve();
+  }
+
+  /**
+   * The tools withheld because they changed since they were approved or are new (issue 16),
+   * by advertised name; empty without pinning.
+   */
+  get withheldTools(): readonly WithheldTool[] {
+    return this.#withheld;
+  }
+
+  /**
+   * Reads the server's pins again (after an approval) and, when that changes which tools are
+   * offered, rebuilds them and re-advertises, without reconnecting.
+   *
+   * @returns true when the tools offered changed. Never rejects (a failed read is logged).
+   */
+  refreshPins(): Promise<boolean> {
+    return this.#pinSource ? this.#readPins(true) : Promise.resolve(false);
   }
 
   /** The tools as advertised to the model, in the server's order. */
@@ -240,6 +314,7 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
    * child process. Safe to call twice.
    */
   override async aclose(): Promise<void> {
+    this.#closed = true;
     this.#unsubscribe();
     this.#context = undefined;
     // Its names are free again for a toolset that replaces it (a server edited mid-session).
@@ -255,6 +330,14 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
    * one with `_setTools`.
    */
   #onServerTools(tools: readonly McpTool[]): void {
+    this.#rebuild(tools);
+    this.#logger.info({ toolCount: this.#advertised.length }, 'mcp server tools updated');
+    // A server never pinned is pinned from its first listing (trust on first use).
+    if (this.#pinSource && this.#pinSet.pinnedAt === null) void this.#readPins(false);
+  }
+
+  /** Builds the tools from `tools` and pushes them (see {@link McpToolset.#onServerTools}). */
+  #rebuild(tools: readonly McpTool[]): void {
     this.#releaseNames();
     this.#builtFrom = tools;
     this.#buildTools(tools);
@@ -266,7 +349,49 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     } else {
       this._setTools(this.#entries());
     }
-    this.#logger.info({ toolCount: this.#advertised.length }, 'mcp server tools updated');
+  }
+
+  /**
+   * Reads the pins (after the reads queued before), pinning the server's listed tools when it was
+   * never pinned, and rebuilds the tools when what is withheld changed.
+   *
+   * @param always read even when the pins are known (a refresh); otherwise only while the server
+   *   was never pinned.
+   * @returns true when the tools offered changed. Never rejects.
+   */
+  #readPins(always: boolean): Promise<boolean> {
+    const read = async (): Promise<boolean> => {
+      if (this.#closed || (!always && this.#pinSet.pinnedAt !== null)) return false;
+      const status = this.connection.status;
+      const listed = status === 'connected' || status === 'degraded';
+      let pins: ToolPinSet;
+      try {
+        pins = await this.#pinSource!.pinsFor(
+          this.server.id,
+          listed ? this.connection.tools : undefined,
+        );
+      } catch (error) {
+        this.#logger.warn(
+          { err: describeError(error) },
+          'cannot read the tool pins; changed and new tools stay withheld',
+        );
+        return false;
+      }
+      if (this.#closed) return false;
+      const tools = this.#builtFrom;
+      const before = this.#pinKey(tools, this.#pinSet);
+      this.#pinSet = pins;
+      if (this.#pinKey(tools, pins) === before) return false;
+      this.#rebuild(tools);
+      this.#logger.info(
+        { toolCount: this.#advertised.length, withheld: this.#withheld.map((tool) => tool.name) },
+        'mcp server tools updated from their pins',
+      );
+      return true;
+    };
+    const run = this.#pinWork.then(read, read);
+    this.#pinWork = run;
+    return run;
   }
 
   /** Sets the tools shown: all of them, or with a budget the ones it selected. */
@@ -285,20 +410,56 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     return this.#backgroundTools.length > 0 ? [...ordinary, this.#background.toolset] : ordinary;
   }
 
-  /** Frees this toolset's advertised names (and its confirm tool's) in the session's set. */
+  /**
+   * Frees this toolset's names (every tool's, offered or withheld, and its confirm and withheld
+   * tools') in the session's set.
+   */
   #releaseNames(): void {
-    for (const tool of this.#advertised) this.#taken.delete(tool.name);
+    for (const name of this.#names) this.#taken.delete(name);
     if (this.#confirmToolName) this.#taken.delete(this.#confirmToolName);
+    if (this.#withheldToolName) this.#taken.delete(this.#withheldToolName);
+    this.#names = [];
+    this.#confirmToolName = undefined;
+    this.#withheldToolName = undefined;
   }
 
-  /** Builds every tool of `mcpTools` (see {@link McpToolset.catalog}); nothing is shown yet. */
+  /**
+   * How the tools of `tools` that pass the filter stand against `pins`, as text: equal texts
+   * give the same tools offered and withheld.
+   */
+  #pinKey(tools: readonly McpTool[], pins: ToolPinSet): string {
+    return JSON.stringify(
+      tools
+        .filter((tool) => toolPassesFilter(tool.name, this.server.toolFilter))
+        .map((tool) => {
+          const status = pinStatusOf(tool, pins);
+          return [tool.name, status.state, status.changes ?? null];
+        }),
+    );
+  }
+
+  /**
+   * Builds every tool of `mcpTools` (see {@link McpToolset.catalog}); nothing is shown yet.
+   * Withheld tools keep their names (reserved in the session's set), so approving one renames
+   * no other.
+   */
   #buildTools(mcpTools: readonly McpTool[]): void {
     const policy = this.server.toolPolicy;
-    this.#advertised = advertiseTools(this.server.name, mcpTools, {
+    const byName = new Map(mcpTools.map((tool) => [tool.name, tool]));
+    const all = advertiseTools(this.server.name, mcpTools, {
       filter: this.server.toolFilter,
       taken: this.#taken,
     });
-    const byName = new Map(mcpTools.map((tool) => [tool.name, tool]));
+    const withheld: WithheldTool[] = [];
+    this.#advertised = all.filter((advertised) => {
+      if (!this.#pinSource) return true;
+      const status = pinStatusOf(byName.get(advertised.originalName)!, this.#pinSet);
+      if (status.state === 'pinned') return true;
+      withheld.push({ name: advertised.name, state: status.state, changes: status.changes });
+      return false;
+    });
+    this.#withheld = withheld;
+    this.#names = all.map((advertised) => advertised.name);
     const ordinary: llm.FunctionTool[] = [];
     const background: llm.FunctionTool[] = [];
     let anyConfirmed = false;
@@ -350,6 +511,8 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       const cancellable = this.#longRunning.size > 0;
       (cancellable ? background : ordinary).push(this.#confirmTool(cancellable));
     }
+    this.#withheldToolName = undefined;
+    if (withheld.length > 0) ordinary.push(this.#withheldTool(withheld));
     this.#ordinary = ordinary;
     this.#backgroundTools = background;
     const confirmName = this.#confirmToolName;
@@ -362,8 +525,36 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
         tool,
         serverName: this.server.name,
         companion: needs && confirmName ? confirmName : undefined,
-        pinned: advertised !== undefined && pinned.has(advertised.originalName),
+        // The withheld tool goes first under a tool budget: it is how the model learns why a
+        // tool the user asks for is missing.
+        pinned:
+          tool.name === this.#withheldToolName ||
+          (advertised !== undefined && pinned.has(advertised.originalName)),
       };
+    });
+  }
+
+  /**
+   * The server's `<server>__withheld_tools` tool (named like its other tools): its description
+   * names the withheld tools, and a call answers what changed in each and that the owner must
+   * approve them in the dashboard (`withheldToolAnswer`).
+   */
+  #withheldTool(withheld: readonly WithheldTool[]): llm.FunctionTool {
+    const [advertised] = advertiseTools(
+      this.server.name,
+      [{ name: WITHHELD_TOOL_NAME, inputSchema: { type: 'object' } }],
+      { taken: this.#taken },
+    );
+    this.#withheldToolName = advertised!.name;
+    const definition = withheldToolDefinition(
+      this.server.name,
+      withheld.map((tool) => tool.name),
+    );
+    return llm.tool({
+      name: this.#withheldToolName,
+      description: definition.description,
+      parameters: definition.parameters as llm.FunctionTool['parameters'],
+      execute: async () => withheldToolAnswer(this.server.name, withheld),
     });
   }
 

@@ -2,7 +2,9 @@
  * The demo MCP servers a fresh install starts with: the reference servers
  * `server-everything`, `server-memory` and `server-filesystem`, run from the installed npm
  * packages over stdio, sandboxed with no network (`sandbox.network: 'none'`). `Files` is granted
- * its root `DATA_DIR/files` and `Memory` its folder `DATA_DIR/memory` as writable mounts.
+ * its root `DATA_DIR/files` and `Memory` its folder `DATA_DIR/memory` as writable mounts. Their
+ * tools are not pinned (`pinTools: false`, issue 16): they come from packages installed with
+ * Switchboard, which change only when Switchboard is upgraded.
  */
 import { chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -57,6 +59,7 @@ export function demoServers(userId: number, dataDir: string): NewMcpServerRow[] 
       command: 'node',
       args: [resolvePackageBin('@modelcontextprotocol/server-everything'), 'stdio'],
       sandbox: { network: 'none' },
+      pinTools: false,
     },
     {
       userId,
@@ -67,6 +70,7 @@ export function demoServers(userId: number, dataDir: string): NewMcpServerRow[] 
       args: [resolvePackageBin('@modelcontextprotocol/server-memory')],
       env: { MEMORY_FILE_PATH: path.join(memoryDir, 'memory.jsonl') },
       sandbox: { network: 'none', mounts: [{ hostPath: memoryDir, writable: true }] },
+      pinTools: false,
     },
     {
       userId,
@@ -76,6 +80,7 @@ export function demoServers(userId: number, dataDir: string): NewMcpServerRow[] 
       command: 'node',
       args: [resolvePackageBin('@modelcontextprotocol/server-filesystem'), filesDir],
       sandbox: { network: 'none', mounts: [{ hostPath: filesDir, writable: true }] },
+      pinTools: false,
     },
   ];
 }

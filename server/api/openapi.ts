@@ -27,7 +27,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'Conflicts with existing data.',
   413: 'The body is too large.',
   415: 'The body is not JSON.',
-  422: 'Refused by policy, e.g. a private or metadata URL, or a command not on the allow list.',
+  422:
+    'Refused by policy, e.g. a private or metadata URL, or a command not on the allow list; or ' +
+    'naming what does not exist, e.g. a tool to approve that the server does not list.',
   429: 'Too many requests for this token.',
   503: 'A dependency (the database or the MCP server) is unavailable, or LiveKit is not configured.',
 };

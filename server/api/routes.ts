@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import {
+  approveToolsBody,
   sessionTool,
   callsQuery,
   serverPage,
@@ -157,8 +158,8 @@ export const API_ROUTES = {
       'set to null are cleared. The merged result is validated like a create body. An update ' +
       'that changes where the secrets go (the origin of `url` or `auth.tokenUrl`, `command`, ' +
       '`args`, `cwd`) must give them again or clear them (422 naming them). The owner of an ' +
-      '`adminManaged` server may not change its connection, secrets, tool filter or tool ' +
-      "policy (403 naming them). Renaming to a name another of the user's servers holds, in " +
+      '`adminManaged` server may not change its connection, secrets, tool filter, tool ' +
+      "policy or `pinTools` (403 naming them). Renaming to a name another of the user's servers holds, in " +
       'any case, is a 409 naming that server; changing the case of its own name is allowed.',
     tag: 'servers',
     auth: 'user',
@@ -207,18 +208,44 @@ export const API_ROUTES = {
     method: 'get',
     path: `${SERVERS}/:id/tools`,
     operationId: 'listTools',
-    summary: 'The tools exactly as the agent advertises them',
+    summary: 'The tools exactly as the agent advertises them, with their pin states',
     description:
-      `${SCOPE} Each says whether a call waits for the user's spoken yes (\`needsConfirmation\`); ` +
-      "when any does, the server's confirm tool (`<server>__confirm_action`) is listed last, as " +
-      'a session adds it. At most the first 500 tools are listed; the `X-Total-Count` header ' +
-      'counts them all.',
+      `${SCOPE} Each says whether a call waits for the user's spoken yes (\`needsConfirmation\`) ` +
+      'and how it stands against its pin (`pinState`: `pinned`, `changed` with `changes`, `new`, ' +
+      "or `off` when the server's `pinTools` is false). `changed` and `new` tools are " +
+      '`withheld`: sessions and the gateway do not offer them until approved. A server whose ' +
+      'tools were never pinned is pinned by this listing (trust on first use). When any offered ' +
+      "tool needs confirmation the server's confirm tool (`<server>__confirm_action`) follows, " +
+      'and when any is withheld `<server>__withheld_tools`, as a session adds them. At most the ' +
+      'first 500 tools are listed; the `X-Total-Count` header counts them all.',
     tag: 'servers',
     auth: 'user',
     params: idParams,
     query: scopeQuery,
     errors: [403, 503],
     responses: { 200: { description: 'The tools.', schema: z.array(sessionTool) } },
+  }),
+  approveTools: defineRoute({
+    method: 'post',
+    path: `${SERVERS}/:id/tools/approve`,
+    operationId: 'approveTools',
+    summary: 'Approve changed or new tools: pin their definitions as they are now',
+    description:
+      `${SCOPE} Lists the server's tools now and pins each named one's current definition, ` +
+      "recorded as approved by the caller (the owner, or an admin). The server's running voice " +
+      'sessions and gateway sessions offer the approved tools right away, without reconnecting. ' +
+      'A name that is not one of the tools the server lists now is a 422 naming it; a `{name, ' +
+      'hash}` whose tool has another definition now is a 409 (look again, then approve); ' +
+      'nothing is approved then. Answers with the tool list as `listTools` gives it.',
+    tag: 'servers',
+    auth: 'user',
+    params: idParams,
+    query: scopeQuery,
+    body: approveToolsBody,
+    errors: [403, 409, 422, 503],
+    responses: {
+      200: { description: 'The tools after the approval.', schema: z.array(sessionTool) },
+    },
   }),
   listCalls: defineRoute({
     method: 'get',

@@ -274,8 +274,19 @@ export const serverResource = createSelectSchema(mcpServers, {
       description:
         'An admin set up or changed this server for its owner: the owner may enable, disable, ' +
         'rename, describe, time out or delete it, but not change its connection, secrets, tool ' +
-        'filter or tool policy (403).',
+        'filter, tool policy or `pinTools` (403).',
     }),
+  pinTools: (flag) =>
+    flag.meta({
+      description:
+        "Tool pinning (default true): each tool is pinned the first time the server's tools are " +
+        'seen; a tool whose definition changed since, or a new tool, is withheld from voice ' +
+        'sessions and the gateway until approved (`POST /api/mcp/servers/:id/tools/approve`). ' +
+        'False: nothing is withheld and no pins are recorded (earlier pins are kept).',
+    }),
+  toolsPinnedAt: isoDate.nullable().meta({
+    description: "When the server's tools were first pinned; null until they are.",
+  }),
   lastConnected: isoDate.nullable(),
   accountChangedAt: isoDate.nullable().meta({
     description:
@@ -321,14 +332,111 @@ export const advertisedTool = z
   })
   .meta({ id: 'AdvertisedTool' });
 
+/** A text before and after, with its word diff (`TextChange` in `tool-pinning.ts`). */
+const textChange = z
+  .object({
+    before: z
+      .string()
+      .nullable()
+      .meta({ description: 'The pinned text; null when there was none.' }),
+    after: z.string().nullable().meta({ description: 'The text now; null when there is none.' }),
+    diff: z
+      .array(z.object({ op: z.enum(['same', 'added', 'removed']), text: z.string() }))
+      .meta({ description: 'Runs of words kept, removed and added, in order.' }),
+  })
+  .meta({ id: 'TextChange' });
+
+/** What changed in a tool's input or output schema (`SchemaChanges` in `tool-pinning.ts`). */
+const schemaChanges = z
+  .object({
+    presence: z.enum(['added', 'removed']).optional().meta({
+      description: '`added`: the tool had no such schema before; `removed`: it has none now.',
+    }),
+    added: z.array(z.string()).meta({ description: 'Properties added.' }),
+    removed: z.array(z.string()).meta({ description: 'Properties removed.' }),
+    changed: z.array(z.string()).meta({ description: 'Properties whose schema changed.' }),
+    requiredAdded: z.array(z.string()),
+    requiredRemoved: z.array(z.string()),
+    otherKeywords: z
+      .array(z.string())
+      .meta({ description: 'Other top-level keywords whose value changed.' }),
+  })
+  .meta({ id: 'SchemaChanges' });
+
+/** What changed in a tool against its pin (`ToolChanges` in `tool-pinning.ts`). */
+export const toolChanges = z
+  .object({
+    title: textChange.optional(),
+    description: textChange.optional(),
+    inputSchema: schemaChanges.optional(),
+    outputSchema: schemaChanges.optional(),
+    annotations: z
+      .object({
+        before: z.record(z.string(), z.unknown()).nullable(),
+        after: z.record(z.string(), z.unknown()).nullable(),
+      })
+      .optional(),
+  })
+  .meta({ id: 'ToolChanges', description: 'Only the parts that changed are present.' });
+
 /** A tool as `GET /api/mcp/servers/:id/tools` lists it. */
 export const sessionTool = advertisedTool
   .extend({
     needsConfirmation: z.boolean().meta({
       description: "True when a call waits for the user's spoken yes (the server's tool policy).",
     }),
+    pinState: z
+      .enum(['pinned', 'changed', 'new', 'off'])
+      .optional()
+      .meta({
+        description:
+          'How the tool stands against its pin: `pinned` (the approved definition), `changed` ' +
+          "(it differs: see `changes`), `new` (it appeared after the server's tools were pinned), " +
+          "or `off` (the server's `pinTools` is false). Absent on the tools Switchboard adds " +
+          'itself (`<server>__confirm_action`, `<server>__withheld_tools`).',
+      }),
+    withheld: z
+      .boolean()
+      .optional()
+      .meta({
+        description:
+          'True when voice sessions and the gateway do not offer the tool until it is approved ' +
+          '(`changed` or `new` with `pinTools` on).',
+      }),
+    hash: z
+      .string()
+      .optional()
+      .meta({
+        description:
+          "SHA-256 of the tool's definition as it is now; give it with the name to `approve` to " +
+          'approve exactly this definition.',
+      }),
+    changes: toolChanges.optional(),
   })
   .meta({ id: 'SessionTool' });
+
+/** Body of `POST /api/mcp/servers/:id/tools/approve`. */
+export const approveToolsBody = z.strictObject({
+  tools: z
+    .array(
+      z.union([
+        z.string().min(1).max(128),
+        z.strictObject({
+          name: z.string().min(1).max(128),
+          hash: z
+            .string()
+            .regex(/^[0-9a-f]{64}$/, 'hash must be 64 lower-case hex digits (SHA-256)'),
+        }),
+      ]),
+    )
+    .min(1, 'name at least one tool')
+    .max(1000, 'at most 1000 tools at once')
+    .meta({
+      description:
+        'MCP names of the tools to approve as they are now, or `{name, hash}` to approve only ' +
+        'the definition with that `hash` (as `GET …/tools` showed it): 409 when it changed again.',
+    }),
+});
 
 /** Answer of `POST /api/mcp/servers/:id/test`. */
 export const testResult = z

@@ -1,12 +1,19 @@
 /**
  * What a gateway session shows of a user's servers (issue 15): their tools named exactly as a
- * voice session names them (`<server slug>__<tool>`, DESIGN §4, `advertisedToolNames`), their
+ * voice session names them (`<server slug>__<tool>`, DESIGN §4, `advertisedToolNames`), less the
+ * ones withheld until approved (tool pinning, issue 16), their
  * prompts named the same way, their resources under URIs that carry the server, and the opaque
  * cursors the gateway pages its lists with (MCP 2025-11-25, "Pagination").
  */
 import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { toolPassesFilter } from '../../shared/mcp/advertised-tools.js';
 import { advertisedToolNames } from '../../shared/mcp/tool-names.js';
+import {
+  pinStatusOf,
+  toolHash,
+  type PinState,
+  type ToolChanges,
+} from '../../shared/mcp/tool-pinning.js';
 import type { Upstream } from './upstreams.js';
 
 /** One tool as a gateway client sees it, and where it goes. */
@@ -18,20 +25,35 @@ export interface GatewayTool {
   tool: Tool;
 }
 
+/** A tool the gateway does not offer until it is approved (issue 16), and why. */
+export interface WithheldGatewayTool extends GatewayTool {
+  state: Exclude<PinState, 'pinned'>;
+  changes?: ToolChanges;
+}
+
+/** Hashes of the tool objects the connections listed (they are never changed once listed). */
+const hashes = new WeakMap<Tool, string>();
+
+function hashOf(tool: Tool): string {
+  let hash = hashes.get(tool);
+  if (hash === undefined) hashes.set(tool, (hash = toolHash(tool)));
+  return hash;
+}
+
 /**
- * The tools of `upstreams` a session may see: each server's tools after its tool filter, named
- * over all of the user's servers in server id order (as a voice session names them, so a tool
- * has the same name in both), then limited to `allowed`.
- *
- * @param upstreams the user's served servers, in server id order.
- * @param allowed the server ids the session's token may use; `null` for all.
+ * Every tool of `upstreams` a session's token may use, offered or withheld: each server's tools
+ * after its tool filter, named over all of the user's servers in server id order (as a voice
+ * session names them, withheld tools included, so a tool has the same name in both), then
+ * limited to `allowed`. A tool of a server with `pinTools` on that does not match its pin
+ * (`Upstream.pins`) is withheld.
  */
-export function gatewayTools(
+function catalogOf(
   upstreams: readonly Upstream[],
   allowed: ReadonlySet<number> | null,
-): GatewayTool[] {
+): { offered: GatewayTool[]; withheld: WithheldGatewayTool[] } {
   const taken = new Set<string>();
-  const tools: GatewayTool[] = [];
+  const offered: GatewayTool[] = [];
+  const withheld: WithheldGatewayTool[] = [];
   for (const upstream of upstreams) {
     const kept = upstream.connection.tools.filter((tool) =>
       toolPassesFilter(tool.name, upstream.row.toolFilter),
@@ -42,9 +64,43 @@ export function gatewayTools(
       taken,
     );
     if (allowed && !allowed.has(upstream.row.id)) continue;
-    kept.forEach((tool, index) => tools.push({ name: names[index]!, upstream, tool }));
+    kept.forEach((tool, index) => {
+      const entry = { name: names[index]!, upstream, tool };
+      if (!upstream.row.pinTools) return void offered.push(entry);
+      const status = pinStatusOf(tool, upstream.pins, hashOf(tool));
+      if (status.state === 'pinned') offered.push(entry);
+      else withheld.push({ ...entry, state: status.state, changes: status.changes });
+    });
   }
-  return tools;
+  return { offered, withheld };
+}
+
+/**
+ * The tools of `upstreams` a session may see and call (see {@link catalogOf}): withheld tools
+ * (changed since approved, or new, issue 16) are left out.
+ *
+ * @param upstreams the user's served servers, in server id order.
+ * @param allowed the server ids the session's token may use; `null` for all.
+ */
+export function gatewayTools(
+  upstreams: readonly Upstream[],
+  allowed: ReadonlySet<number> | null,
+): GatewayTool[] {
+  return catalogOf(upstreams, allowed).offered;
+}
+
+/**
+ * The tools of `upstreams` the gateway withholds until they are approved (see
+ * {@link catalogOf}), so a call of one can say why it is refused.
+ *
+ * @param upstreams the user's served servers, in server id order.
+ * @param allowed the server ids the session's token may use; `null` for all.
+ */
+export function withheldGatewayTools(
+  upstreams: readonly Upstream[],
+  allowed: ReadonlySet<number> | null,
+): WithheldGatewayTool[] {
+  return catalogOf(upstreams, allowed).withheld;
 }
 
 /**

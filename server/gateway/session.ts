@@ -3,7 +3,8 @@
  * what a client sees of the caller's servers and how its requests reach them.
  *
  * - `tools/list`, `prompts/list`, `resources/list`, `resources/templates/list`: the user's
- *   servers' entries, limited to the token's servers, paged (`catalog.ts`).
+ *   servers' entries, limited to the token's servers, paged (`catalog.ts`); tools withheld until
+ *   approved (tool pinning, issue 16) are neither listed nor callable (a call says why).
  * - `tools/call`: through the shared supervised connection, with the server's tool policy: a
  *   tool that needs confirmation (`needsConfirmation`, the voice agent's rule) is confirmed
  *   through elicitation when the client declared it, and refused with a readable tool error
@@ -45,8 +46,11 @@ import {
   listedTool,
   pageOf,
   parseGatewayResourceUri,
+  withheldGatewayTools,
   type GatewayTool,
+  type WithheldGatewayTool,
 } from './catalog.js';
+import { describeChanges } from '../../shared/mcp/tool-pinning.js';
 import type { Upstream, UserUpstreams } from './upstreams.js';
 
 /** What the gateway calls itself in `initialize`. */
@@ -134,7 +138,13 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const name = request.params.name;
     const entry = (await tools()).find((tool) => tool.name === name);
-    if (!entry) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (!entry) {
+      const withheld = withheldGatewayTools(upstreams.servers, caller.servers).find(
+        (tool) => tool.name === name,
+      );
+      if (withheld) throw new McpError(ErrorCode.InvalidParams, withheldToolAnswer(withheld));
+      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    }
     const { upstream, tool } = entry;
     if (needsConfirmation(tool, upstream.row.toolPolicy)) {
       const refusal = await confirm(server, entry, extra);
@@ -337,6 +347,19 @@ export function withGatewayUris(result: CallToolResult, serverId: number): CallT
     return item;
   });
   return { ...result, content };
+}
+
+/** Why a withheld tool cannot be called (issue 16), naming none of the server's new text. */
+function withheldToolAnswer({ name, upstream, state, changes }: WithheldGatewayTool): string {
+  const why =
+    state === 'changed'
+      ? `it changed since it was approved (${describeChanges(changes)})`
+      : `it is new on ${upstream.row.name} since its tools were approved`;
+  return (
+    `${name} is withheld: ${why}. The owner of ${upstream.row.name} (or an admin) must approve ` +
+    'it in the Switchboard dashboard (Servers, Tools) or with POST ' +
+    `/api/mcp/servers/${upstream.row.id}/tools/approve before it can be used.`
+  );
 }
 
 /** A tool result the client's model can read, marked as an error. */

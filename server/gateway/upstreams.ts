@@ -9,6 +9,11 @@
  * message limit), so the gateway never hangs on a dead server and a stdio server's process ends
  * with the last session that needed it.
  *
+ * Each upstream carries its server's tool pins (issue 16), read with the rows, so an approval's
+ * change notification re-reads them without reconnecting; a server whose tools were never pinned
+ * is pinned the first time its connection lists them (trust on first use). Tools that do not
+ * match their pins are withheld (`catalog.ts`).
+ *
  * Left out, and why (each reported in {@link UserUpstreams.skipped}):
  * - `user-token` servers: they forward the voice session's user token, which a gateway client
  *   does not have (sending it the client's Switchboard token would hand a Switchboard credential
@@ -22,6 +27,8 @@ import { accountProvider, accountStore } from '../../shared/db/oauth-accounts.js
 import type { McpServerRow } from '../../shared/db/schema.js';
 import { serverFingerprint } from '../../shared/db/server-fingerprint.js';
 import { listServers, updateServerStatus } from '../../shared/db/servers.js';
+import { pinToolsOnFirstUse, readToolPins } from '../../shared/db/tool-pins.js';
+import { NO_PINS, type ToolPinSet } from '../../shared/mcp/tool-pinning.js';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
@@ -54,6 +61,11 @@ export interface Upstream {
   row: McpServerRow;
   connection: SupervisedConnection;
   fingerprint: string;
+  /**
+   * The server's tool pins (issue 16), read with the rows and after its tools are first pinned;
+   * with `row.pinTools` on, tools that do not match them are withheld (`catalog.ts`).
+   */
+  pins: ToolPinSet;
 }
 
 /** A server of the user the gateway does not serve, and why. */
@@ -184,6 +196,11 @@ export class UserUpstreams {
   /** Applies the stored rows; returns the first attempts of the connections it started. */
   async #load(): Promise<Promise<boolean>[]> {
     const rows = await listServers(this.#options.database, this.userId, { activeOnly: true });
+    // Read again on every change notification: an approval changes the pins, not the rows.
+    const pinSets = await readToolPins(
+      this.#options.database.db,
+      rows.filter((row) => row.pinTools).map((row) => row.id),
+    );
     if (this.#closed) return [];
     const next = new Map<number, Upstream>();
     const skipped: SkippedServer[] = [];
@@ -201,13 +218,17 @@ export class UserUpstreams {
       }
       const fingerprint = serverFingerprint(row);
       const current = this.#servers.get(row.id);
+      const pins = pinSets.get(row.id) ?? NO_PINS;
       if (current && current.fingerprint === fingerprint) {
-        // Same connection; the description and other display columns may have changed.
-        next.set(row.id, { ...current, row });
+        // Same connection; the description and other display columns, and the pins, may have
+        // changed. A server never pinned whose tools are listed is pinned now.
+        const kept = { ...current, row, pins };
+        next.set(row.id, kept);
+        started.push(this.#pinOnFirstUse(kept).then(() => true));
         continue;
       }
       if (current) retired.push(current);
-      const made = this.#connect(row);
+      const made = this.#connect(row, pins);
       if ('reason' in made) {
         skipped.push(made);
         continue;
@@ -222,7 +243,10 @@ export class UserUpstreams {
     return started;
   }
 
-  #connect(row: McpServerRow): { upstream: Upstream; ready: Promise<boolean> } | SkippedServer {
+  #connect(
+    row: McpServerRow,
+    pins: ToolPinSet,
+  ): { upstream: Upstream; ready: Promise<boolean> } | SkippedServer {
     let config;
     try {
       config = configFromColumns(row);
@@ -239,7 +263,11 @@ export class UserUpstreams {
         authProvider: this.#accountProvider(row),
         serverId: row.id,
       },
-      onToolsChanged: () => this.#emit('tools'),
+      onToolsChanged: () => {
+        this.#emit('tools');
+        const current = this.#servers.get(row.id);
+        if (current?.connection === connection) void this.#pinOnFirstUse(current);
+      },
       // As in a voice session: an `oauth` server's status is its owner's account's.
       onStatusChange:
         row.auth.type === 'oauth'
@@ -254,8 +282,38 @@ export class UserUpstreams {
             }
           : undefined,
     });
-    const upstream = { row, connection, fingerprint: serverFingerprint(row) };
-    return { upstream, ready: connection.start() };
+    const upstream: Upstream = { row, connection, fingerprint: serverFingerprint(row), pins };
+    // The first connect's tools are pinned (a server never pinned) before `ready` resolves, so
+    // the first list offers them.
+    const ready = connection.start().then(async (connected) => {
+      if (connected) await this.#pinOnFirstUse(upstream);
+      return connected;
+    });
+    return { upstream, ready };
+  }
+
+  /**
+   * Pins the tools of a server whose tools were never pinned (trust on first use,
+   * `pinToolsOnFirstUse`) once its connection has listed them, then tells the sessions (its
+   * tools are offered now). Nothing to do for a server pinned already, or not pinning. Never
+   * rejects: a failure is logged, and the tools stay withheld until the next listing.
+   */
+  async #pinOnFirstUse(upstream: Upstream): Promise<void> {
+    const { row, connection } = upstream;
+    if (!row.pinTools || upstream.pins.pinnedAt !== null) return;
+    if (connection.status !== 'connected' && connection.status !== 'degraded') return;
+    let pins: ToolPinSet;
+    try {
+      pins = await pinToolsOnFirstUse(this.#options.database.db, row.id, connection.tools);
+    } catch (error) {
+      this.#logger.warn({ serverId: row.id, err: error }, 'cannot pin the tools');
+      return;
+    }
+    upstream.pins = pins;
+    // A reload meanwhile made another object for the same connection: it gets them too.
+    const current = this.#servers.get(row.id);
+    if (current && current !== upstream && current.connection === connection) current.pins = pins;
+    this.#emit('tools');
   }
 
   #accountProvider(row: McpServerRow): OAuthClientProvider | undefined {

@@ -46,9 +46,12 @@ import { assertServerAllowed } from '../servers/safety.js';
 import {
   MAX_TOOLS_SHOWN,
   currentTools,
+  listedTools,
   testServer,
   type TestServerDeps,
 } from '../servers/test-server.js';
+import { approveTools } from '../../shared/db/tool-pins.js';
+import { toolsToApprove } from '../servers/tool-approval.js';
 import { columnsFromBody, mergeUpdate } from '../servers/input.js';
 import { notifyServerChange } from '../../shared/db/notify.js';
 import {
@@ -271,6 +274,24 @@ export function serversRouter({
     const advertised = await currentTools(testing, row);
     res.set('X-Total-Count', String(advertised.length));
     res.json(advertised.slice(0, MAX_TOOLS_SHOWN));
+  });
+
+  router.post('/:id/tools/approve', async (req, res) => {
+    const input = parseRequest(API_ROUTES.approveTools, req);
+    const row = await loadServer(res, input);
+    const tools = await listedTools(testing, row);
+    const chosen = toolsToApprove(row, tools, input.body.tools);
+    await approveTools(db, row.id, chosen, currentUser(res).id);
+    logger.info(
+      { serverId: row.id, tools: chosen.map((tool) => tool.name), by: currentUser(res).id },
+      'tools approved',
+    );
+    // The owner's voice sessions and gateway read the pins again (no reconnect: pins are not
+    // part of the server's fingerprint).
+    await notifyServerChange(db, { userId: row.userId, serverId: row.id, op: 'update' });
+    const listed = await currentTools(testing, row, tools);
+    res.set('X-Total-Count', String(listed.length));
+    res.json(listed.slice(0, MAX_TOOLS_SHOWN));
   });
 
   router.get('/:id/calls', async (req, res) => {

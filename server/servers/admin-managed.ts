@@ -5,9 +5,10 @@
  * but not change where it connects or with what: the admin may have given it credentials the owner must not be able to
  * redirect or read back through a server of their own.
  *
- * The tool filter and tool policy are locked too: an admin who denied a tool or asked for spoken
- * confirmation made a decision about what the agent may do with those credentials, which the
- * owner must not undo.
+ * The tool filter, tool policy and tool pinning (`pinTools`) are locked too: an admin who denied a
+ * tool, asked for spoken confirmation or kept tools pinned made a decision about what the agent
+ * may do with those credentials, which the owner must not undo. (Approving a changed tool stays
+ * the owner's to do, as issue 16 asks.)
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { McpServerRow, User } from '../../shared/db/schema.js';
@@ -31,6 +32,7 @@ export const ADMIN_MANAGED_FIELDS = [
   'auth',
   'toolFilter',
   'toolPolicy',
+  'pinTools',
 ] as const;
 
 /** 403: the owner of an admin-managed server tried to change a field only an admin may. */

@@ -18,6 +18,7 @@ const serverFields = {
   name: z.string().trim().min(1, 'name is required').max(100, 'name is at most 100 characters'),
   description: z.string().max(2000).default(''),
   isActive: z.boolean().default(true),
+  pinTools: z.boolean().default(true),
   toolFilter: z
     .strictObject({ allow: toolNames.optional(), deny: toolNames.optional() })
     .default({}),
@@ -59,6 +60,7 @@ export const updateServerBody = z
     name: z.unknown(),
     description: z.unknown(),
     isActive: z.unknown(),
+    pinTools: z.unknown(),
     toolFilter: z.unknown(),
     toolPolicy: z.unknown(),
     transport: z.unknown(),
@@ -91,6 +93,7 @@ export function columnsFromBody(body: CreateServerBody): Omit<NewMcpServerRow, '
     name: body.name,
     description: body.description,
     isActive: body.isActive,
+    pinTools: body.pinTools,
     toolFilter: body.toolFilter,
     toolPolicy: body.toolPolicy,
     timeoutMs: body.timeoutMs,
@@ -155,6 +158,7 @@ export function mergeUpdate(row: McpServerRow, patch: z.infer<typeof updateServe
     name: row.name,
     description: row.description,
     isActive: row.isActive,
+    pinTools: row.pinTools,
     toolFilter: row.toolFilter,
     toolPolicy: row.toolPolicy,
     timeoutMs: row.timeoutMs,

@@ -84,6 +84,8 @@ export function serializeServer(
     toolFilter: row.toolFilter,
     toolPolicy: row.toolPolicy,
     isActive: row.isActive,
+    pinTools: row.pinTools,
+    toolsPinnedAt: row.toolsPinnedAt?.toISOString() ?? null,
     adminManaged: row.adminManaged,
     connectionStatus: row.connectionStatus,
     lastConnected: row.lastConnected?.toISOString() ?? null,

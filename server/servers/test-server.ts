@@ -1,6 +1,8 @@
 /**
  * The Test button (`POST /api/mcp/servers/:id/test`) and the tool list of one server
- * (`GET /api/mcp/servers/:id/tools`): everything they do besides parsing the request. A server
+ * (`GET /api/mcp/servers/:id/tools`, with each tool's pin state, issue 16): everything they do
+ * besides parsing the request. Both are trusted listings: a server whose tools were never pinned
+ * is pinned by them (trust on first use, `shared/db/tool-pins.ts`). A server
  * the status monitor holds live is tested over that connection; any other is connected once
  * ({@link probeServer}) under the process's connection guards, and closed again. Either way the
  * stored status is brought up to date, and the tools are named as the agent advertises them.
@@ -31,6 +33,16 @@ import {
   needsConfirmation,
 } from '../../shared/mcp/tool-policy.js';
 import type { SecretBox } from '../../shared/secrets.js';
+import {
+  NO_PINS,
+  WITHHELD_TOOL_NAME,
+  pinStatusOf,
+  withheldToolDefinition,
+  type PinState,
+  type ToolChanges,
+  type ToolPinSet,
+} from '../../shared/mcp/tool-pinning.js';
+import { pinToolsOnFirstUse, readServerToolPins } from '../../shared/db/tool-pins.js';
 import { HttpError } from '../http/errors.js';
 import { connectionMetadata, type ServerWatcher } from '../status/monitor.js';
 
@@ -189,36 +201,83 @@ export function advertisedToolsFor(
   return advertiseTools(server.name, tools, { filter: server.toolFilter, taken });
 }
 
-/** A tool as `GET /:id/tools` lists it: advertised, and whether a call waits for a spoken yes. */
+/**
+ * A tool as `GET /:id/tools` lists it: advertised, whether a call waits for a spoken yes, and
+ * how it stands against its pin (issue 16). The tools Switchboard adds itself (the confirm tool,
+ * the withheld-tools tool) have no pin fields.
+ */
 export interface SessionTool extends AdvertisedTool {
   /** True when a call waits for the user's spoken yes (the server's `tool_policy.confirm`). */
   needsConfirmation: boolean;
+  /** See {@link PinState}; `off` when the server's `pinTools` is false. */
+  pinState?: PinState | 'off';
+  /** True when sessions and the gateway do not offer it until it is approved. */
+  withheld?: boolean;
+  /** {@link toolHash} of its definition now. */
+  hash?: string;
+  /** For a `changed` tool: what changed against its pin. */
+  changes?: ToolChanges;
 }
 
 /**
- * The tools a voice session advertises for one server, exactly: its advertised tools (see
- * {@link advertisedToolsFor}), each marked with whether it needs confirmation, then the
- * server's confirm tool (`<server>__confirm_action`) when any does, as `McpToolset` adds it.
+ * The tools of one server as a voice session sees them, exactly: its advertised tools (see
+ * {@link advertisedToolsFor}), each marked with whether it needs confirmation and with its pin
+ * state, then the server's confirm tool (`<server>__confirm_action`) when any tool offered needs
+ * confirmation, then `<server>__withheld_tools` when any tool is withheld, as `McpToolset` adds
+ * them. Withheld tools are listed (so they can be approved) though a session does not offer them;
+ * they keep their names, as a session reserves them.
+ *
+ * @param pins the server's pins when its `pinTools` is on (default: none yet, so every tool is
+ *   `new`); ignored when it is off (every tool `off`, none withheld).
  */
 export function sessionToolsFor(
   server: McpServerRow,
   tools: readonly Tool[],
   userServers: readonly McpServerRow[],
+  pins: ToolPinSet = NO_PINS,
 ): SessionTool[] {
   const taken = new Set<string>();
   const advertised = advertisedToolsFor(server, tools, userServers, taken);
   const byName = new Map(tools.map((tool) => [tool.name, tool]));
-  const listed: SessionTool[] = advertised.map((tool) => ({
-    ...tool,
-    needsConfirmation: needsConfirmation(byName.get(tool.originalName), server.toolPolicy),
-  }));
-  if (listed.some((tool) => tool.needsConfirmation)) {
+  const listed: SessionTool[] = advertised.map((entry) => {
+    const tool = byName.get(entry.originalName)!;
+    const listedTool: SessionTool = {
+      ...entry,
+      needsConfirmation: needsConfirmation(tool, server.toolPolicy),
+    };
+    if (!server.pinTools) return { ...listedTool, pinState: 'off', withheld: false };
+    const status = pinStatusOf(tool, pins);
+    return {
+      ...listedTool,
+      pinState: status.state,
+      withheld: status.state !== 'pinned',
+      hash: status.hash,
+      ...(status.changes ? { changes: status.changes } : {}),
+    };
+  });
+  if (listed.some((tool) => tool.needsConfirmation && !tool.withheld)) {
     const [confirm] = advertiseTools(
       server.name,
       [{ name: CONFIRM_TOOL_NAME, inputSchema: { type: 'object' } }],
       { taken },
     );
     listed.push({ ...confirm!, ...confirmToolDefinition(server.name), needsConfirmation: false });
+  }
+  const withheld = listed.filter((tool) => tool.withheld);
+  if (withheld.length > 0) {
+    const [entry] = advertiseTools(
+      server.name,
+      [{ name: WITHHELD_TOOL_NAME, inputSchema: { type: 'object' } }],
+      { taken },
+    );
+    listed.push({
+      ...entry!,
+      ...withheldToolDefinition(
+        server.name,
+        withheld.map((tool) => tool.name),
+      ),
+      needsConfirmation: false,
+    });
   }
   return listed;
 }
@@ -241,6 +300,8 @@ async function connectedResult(
   latencyMs: number,
 ): Promise<TestResult> {
   const store: ServerStore = { db: deps.db, secrets: deps.secrets };
+  // The Test button is a trusted listing: a server never pinned is pinned now.
+  await pinsAfterListing(deps, row, tools);
   const advertised = advertisedToolsFor(row, tools, await listServers(store, row.userId));
   return {
     status: 'connected',
@@ -338,17 +399,17 @@ export async function testServer(
 }
 
 /**
- * The tools of `GET /:id/tools`: the monitor's live list when it holds the server connected,
- * otherwise a one-off probe under `deps.guards` (closed again), advertised as the agent would.
+ * The server's tools as it lists them now (every one, before the tool filter): the monitor's
+ * live list when it holds the server connected, otherwise a one-off probe under `deps.guards`
+ * (closed again).
  *
- * @returns every advertised tool (the route shows the first {@link MAX_TOOLS_SHOWN}).
  * @throws HttpError (503 `mcp_unavailable`) when the probe cannot connect; its error status is
  *   stored first.
  */
-export async function currentTools(
+export async function listedTools(
   deps: TestServerDeps,
   row: McpServerRow,
-): Promise<SessionTool[]> {
+): Promise<readonly Tool[]> {
   const live = deps.watcher?.connection(row.id);
   let tools: readonly Tool[];
   if (live?.status === 'connected') {
@@ -369,6 +430,42 @@ export async function currentTools(
     await result.connection.close();
     tools = result.tools;
   }
+  return tools;
+}
+
+/**
+ * The server's pins for tools just listed over a trusted path (the Test button, the tool list):
+ * when its `pinTools` is on and its tools were never pinned, they are pinned now (trust on first
+ * use, `pinToolsOnFirstUse`). Read only when it is off.
+ *
+ * @throws whatever the database throws.
+ */
+export function pinsAfterListing(
+  deps: Pick<TestServerDeps, 'db'>,
+  row: McpServerRow,
+  tools: readonly Tool[],
+): Promise<ToolPinSet> {
+  return row.pinTools
+    ? pinToolsOnFirstUse(deps.db, row.id, tools)
+    : readServerToolPins(deps.db, row.id);
+}
+
+/**
+ * The tools of `GET /:id/tools` (and of the answer to `POST /:id/tools/approve`): the server's
+ * tools now ({@link listedTools}), pinned on first use, advertised as the agent would with their
+ * pin states ({@link sessionToolsFor}).
+ *
+ * @param tools the server's tools when the caller has just listed them; default listed now.
+ * @returns every advertised tool (the route shows the first {@link MAX_TOOLS_SHOWN}).
+ * @throws HttpError (503 `mcp_unavailable`) when the server cannot be reached.
+ */
+export async function currentTools(
+  deps: TestServerDeps,
+  row: McpServerRow,
+  tools?: readonly Tool[],
+): Promise<SessionTool[]> {
+  const listed = tools ?? (await listedTools(deps, row));
+  const pins = await pinsAfterListing(deps, row, listed);
   const store: ServerStore = { db: deps.db, secrets: deps.secrets };
-  return sessionToolsFor(row, tools, await listServers(store, row.userId));
+  return sessionToolsFor(row, listed, await listServers(store, row.userId), pins);
 }

@@ -5,7 +5,8 @@
  * when they change, `last_connected` at each connect and otherwise at most once per
  * {@link LAST_CONNECTED_REFRESH_MS} (or per health interval, when that is longer) while pings
  * succeed, and `metadata` (server info, tool count and names, latency) after each connect and
- * each change of the tool list. Writes are batched per tick ({@link StatusWriter}: one statement
+ * each change of the tool list; and it pins a new server's tools the first time it lists them
+ * (issue 16, trust on first use). Writes are batched per tick ({@link StatusWriter}: one statement
  * for every server's changes of the tick, none when nothing changed); listeners hear of each
  * status at once, before it is written.
  */
@@ -32,6 +33,7 @@ import {
   type ToolFilter,
 } from '../../shared/mcp/server-config.js';
 import { findOAuthConnection } from '../../shared/db/oauth.js';
+import { pinToolsOnFirstUse } from '../../shared/db/tool-pins.js';
 import { NOT_CONNECTED_REASON } from '../oauth/authorization.js';
 import {
   DEFAULT_HEALTH_POLICY,
@@ -121,6 +123,8 @@ interface Entry {
   connection: SupervisedConnection;
   /** When `last_connected` was last queued for writing (epoch ms). */
   lastConnectedWrittenAt: number;
+  /** True once the server's tools are known to be pinned (issue 16), or it does not pin them. */
+  pinned: boolean;
 }
 
 /**
@@ -309,6 +313,7 @@ export class StatusMonitor implements ServerWatcher {
     const entry: Entry = {
       row,
       lastConnectedWrittenAt: 0,
+      pinned: !row.pinTools,
       connection: new SupervisedConnection(config, {
         logger: this.#logger,
         label: row.name,
@@ -316,13 +321,36 @@ export class StatusMonitor implements ServerWatcher {
         random: this.#random,
         now: this.#now,
         connectionOptions: { ...this.#guards, serverId: row.id, ownerId: row.userId },
-        onStatusChange: (change) => this.#write(entry, () => this.#statusPatch(entry, change)),
-        onToolsChanged: () => this.#write(entry, () => this.#metadataPatch(entry)),
+        onStatusChange: (change) => {
+          if (change.status === 'connected') this.#pinOnFirstUse(entry);
+          this.#write(entry, () => this.#statusPatch(entry, change));
+        },
+        onToolsChanged: () => {
+          this.#pinOnFirstUse(entry);
+          this.#write(entry, () => this.#metadataPatch(entry));
+        },
         onHealthy: () => this.#write(entry, () => this.#healthyPatch(entry)),
       }),
     };
     this.#entries.set(row.id, entry);
     await entry.connection.start();
+  }
+
+  /**
+   * The monitor is usually the first to list a new server's tools: a server whose tools were
+   * never pinned is pinned now (trust on first use, `pinToolsOnFirstUse`), in the background. A
+   * failure is logged; the next listing (here, a session's, the gateway's) tries again.
+   */
+  #pinOnFirstUse(entry: Entry): void {
+    const { connection } = entry;
+    if (entry.pinned || (connection.status !== 'connected' && connection.status !== 'degraded')) {
+      return;
+    }
+    entry.pinned = true;
+    pinToolsOnFirstUse(this.#db, entry.row.id, connection.tools).catch((error: unknown) => {
+      entry.pinned = false;
+      this.#logger.warn({ serverId: entry.row.id, err: error }, 'cannot pin the tools');
+    });
   }
 
   #statusPatch(entry: Entry, change: StatusChange): ServerStatusPatch {

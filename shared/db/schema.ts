@@ -1,6 +1,6 @@
 /**
  * The drizzle schema of Switchboard's tables (DESIGN §3): `users`, `api_tokens`, `widget_tokens`,
- * `mcp_servers`, `tool_calls`, `voice_rooms`, and the OAuth tables `oauth_clients`,
+ * `mcp_servers`, `tool_pins`, `tool_calls`, `voice_rooms`, and the OAuth tables `oauth_clients`,
  * `oauth_connections` and `oauth_flows`, and the API replicas' `monitor_replicas` and
  * `monitor_leases`. Migrations are generated from this file with
  * `npm run db:generate` (drizzle-kit) and committed under `shared/db/migrations`.
@@ -12,6 +12,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   serial,
   text,
   timestamp,
@@ -26,6 +27,7 @@ import {
   type ToolPolicy,
   type TransportKind,
 } from '../mcp/server-config.js';
+import type { PinnedToolDefinition } from '../mcp/tool-pinning.js';
 import type { SecretHints } from './server-secrets.js';
 
 /** Roles a user can hold: an admin may act for any user, a user only for themself. */
@@ -150,6 +152,22 @@ export const mcpServers = pgTable(
     toolPolicy: jsonb('tool_policy').$type<ToolPolicy>().notNull().default({}),
     isActive: boolean('is_active').notNull().default(true),
     /**
+     * Tool pinning (issue 16): when true (the default), each tool's definition is pinned the first
+     * time the server's tools are seen (`tool_pins`), and a tool whose definition changed since,
+     * or a tool that appeared since, is withheld from voice sessions and the gateway until the
+     * owner or an admin approves it. When false nothing is withheld and no pins are recorded
+     * (pins recorded before are kept, and apply again when it is turned back on).
+     */
+    pinTools: boolean('pin_tools').notNull().default(true),
+    /**
+     * When the server's tools were first pinned (trust on first use, `shared/db/tool-pins.ts`);
+     * null until then. Set once, by whichever trusted path lists the tools first (a voice
+     * session, the gateway, the status monitor, the Test button, the tool list), in the same
+     * transaction as the pins, so two of them cannot pin different sets. Not configuration: it is
+     * not part of a session's fingerprint of the server.
+     */
+    toolsPinnedAt: timestamp('tools_pinned_at', { withTimezone: true }),
+    /**
      * True when an admin set the server up for another user (or changed its connection there):
      * its owner may then enable, disable, rename or delete it, but not change where it connects
      * or with which secrets (DESIGN §9.1).
@@ -178,6 +196,38 @@ export const mcpServers = pgTable(
     // Keyset pagination of one user's servers, oldest first (`listServerPage`).
     index('mcp_servers_user_id_idx').on(t.userId, t.id),
   ],
+);
+
+/**
+ * The pinned definition of a tool as stored in `tool_pins.definition` (defined with the code that
+ * hashes and compares it, `shared/mcp/tool-pinning.ts`).
+ */
+export type { PinnedToolDefinition };
+
+/**
+ * Tool pins (issue 16): the approved definition of each tool of a server, by its MCP name. A
+ * tool whose current definition hashes differently is `changed`, a tool with no row is `new`;
+ * both are withheld from voice sessions and the gateway while the server's `pin_tools` is on.
+ * Rows are written on first use (`approved_by` null: trusted on first use) and by approvals
+ * (`POST /api/mcp/servers/:id/tools/approve`, `approved_by` the approving user).
+ */
+export const toolPins = pgTable(
+  'tool_pins',
+  {
+    serverId: integer('server_id')
+      .notNull()
+      .references(() => mcpServers.id, { onDelete: 'cascade' }),
+    /** The tool's MCP name (as the server lists it, before any renaming for the model). */
+    toolName: text('tool_name').notNull(),
+    /** SHA-256 (hex) of the canonical JSON of {@link PinnedToolDefinition} (`toolHash`). */
+    hash: text('hash').notNull(),
+    /** The pinned definition, to show what changed against it. */
+    definition: jsonb('definition').$type<PinnedToolDefinition>().notNull(),
+    approvedAt: timestamp('approved_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Who approved it; null for a pin made on first use. */
+    approvedBy: integer('approved_by').references(() => users.id, { onDelete: 'set null' }),
+  },
+  (t) => [primaryKey({ name: 'tool_pins_pkey', columns: [t.serverId, t.toolName] })],
 );
 
 /** One row per tool call an agent session made; arguments are never stored. */
@@ -323,6 +373,7 @@ export type ApiToken = typeof apiTokens.$inferSelect;
 export type WidgetToken = typeof widgetTokens.$inferSelect;
 export type McpServerRow = typeof mcpServers.$inferSelect;
 export type NewMcpServerRow = typeof mcpServers.$inferInsert;
+export type ToolPinRow = typeof toolPins.$inferSelect;
 export type ToolCallRow = typeof toolCalls.$inferSelect;
 export type VoiceRoomRow = typeof voiceRooms.$inferSelect;
 export type OAuthClientRow = typeof oauthClients.$inferSelect;

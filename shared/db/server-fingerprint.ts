@@ -9,7 +9,8 @@ import { mcpServers, type McpServerRow } from './schema.js';
 /**
  * Columns of `mcp_servers` a session's toolset does not depend on: the row's identity and owner,
  * its description, whether it is active (a session drops inactive servers before comparing), who
- * manages it, what the status monitor and the database write about it, and the secrets' hints
+ * manages it, what the status monitor and the database write about it (and when its tools were
+ * first pinned), and the secrets' hints
  * (derived from the secrets, which are part of it; the API fills them in for older rows). Every other column,
  * including any added later, is part of {@link serverFingerprint}: a column forgotten here costs
  * a needless reconnect, never a missed one.
@@ -25,6 +26,7 @@ export const FINGERPRINT_IGNORED_COLUMNS = [
   'lastError',
   'metadata',
   'secretHints',
+  'toolsPinnedAt',
   'createdAt',
   'updatedAt',
 ] as const satisfies readonly (keyof McpServerRow)[];

@@ -221,6 +221,8 @@ describe('serverFingerprint', () => {
     toolFilter: {},
     toolPolicy: {},
     isActive: true,
+    pinTools: true,
+    toolsPinnedAt: null,
     adminManaged: false,
     connectionStatus: 'connected',
     lastConnected: new Date(0),

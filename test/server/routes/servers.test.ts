@@ -362,12 +362,17 @@ describe('testing a server for real', () => {
       expect(tool.name).toMatch(/^[a-zA-Z0-9_-]{1,64}$/);
       expect(Object.keys(tool).sort()).toEqual([
         'description',
+        'hash',
         'name',
         'needsConfirmation',
         'originalName',
         'parameters',
+        'pinState',
+        'withheld',
       ]);
       expect(tool.needsConfirmation).toBe(false);
+      // The first listing of a new server pins its tools (trust on first use).
+      expect(tool).toMatchObject({ pinState: 'pinned', withheld: false });
     }
   });
 
