@@ -104,15 +104,20 @@ describe('tool pinning in a voice session', () => {
       expect(mcpSession).toBeDefined();
 
       // Mid-session the server rewrites echo and adds shout (notifications/tools/list_changed).
+      // Each change comes with its own list_changed: wait until the session has seen both.
       mcp.change();
+      await vi.waitFor(
+        () =>
+          expect(toolset.withheldTools.map((tool) => [tool.name, tool.state])).toEqual([
+            ['drifty__echo', 'changed'],
+            ['drifty__shout', 'new'],
+          ]),
+        { timeout: 20_000, interval: 20 },
+      );
       await vi.waitFor(() => expect(advertised()).toEqual([WITHHELD]), {
         timeout: 20_000,
         interval: 20,
       });
-      expect(toolset.withheldTools.map((tool) => [tool.name, tool.state])).toEqual([
-        ['drifty__echo', 'changed'],
-        ['drifty__shout', 'new'],
-      ]);
       const description = running.agent.toolCtx.functionTools[WITHHELD]!.description;
       expect(description).toContain('drifty__echo, drifty__shout');
       expect(description).toContain('approval in the Switchboard dashboard');
