@@ -38,6 +38,8 @@ export interface Server {
   auth?: ServerAuth | null;
   timeoutMs?: number;
   isActive: boolean;
+  /** Tool pinning: changed and new tools wait for approval (default true). */
+  pinTools?: boolean;
   adminManaged?: boolean;
   connectionStatus: string;
   lastError?: string | null;
@@ -47,12 +49,44 @@ export interface Server {
   metadata?: { toolCount?: number; serverToolCount?: number; latencyMs?: number } | null;
 }
 
+/** A text before and after, with its word diff (`TextChange` in the API). */
+export interface TextChange {
+  before: string | null;
+  after: string | null;
+  diff: Array<{ op: 'same' | 'added' | 'removed'; text: string }>;
+}
+
+/** What changed in a tool's input or output schema (`SchemaChanges` in the API). */
+export interface SchemaChanges {
+  presence?: 'added' | 'removed';
+  added: string[];
+  removed: string[];
+  changed: string[];
+  requiredAdded: string[];
+  requiredRemoved: string[];
+  otherKeywords: string[];
+}
+
+/** What changed in a tool against its pin (`ToolChanges` in the API). */
+export interface ToolChanges {
+  title?: TextChange;
+  description?: TextChange;
+  inputSchema?: SchemaChanges;
+  outputSchema?: SchemaChanges;
+  annotations?: { before: Record<string, unknown> | null; after: Record<string, unknown> | null };
+}
+
 /** A tool as a session advertises it (`GET /api/mcp/servers/:id/tools`, `/test`). */
 export interface Tool {
   name: string;
   originalName?: string;
   description?: string;
   needsConfirmation?: boolean;
+  /** Tool pinning (issue 16), from `GET …/tools` only. */
+  pinState?: 'pinned' | 'changed' | 'new' | 'off';
+  withheld?: boolean;
+  hash?: string;
+  changes?: ToolChanges;
 }
 
 /** The answer of `POST /api/mcp/servers/:id/test`. */

@@ -1,12 +1,22 @@
 /**
  * The panels of a server's detail: Test (connects for real and says what it waits for), Tools
- * (what a voice session advertises, with the tools that ask before running), and recent Calls.
+ * (what a voice session advertises, with the tools that ask before running, and the tools that
+ * changed since they were approved or are new, with what changed and an Approve button: tool
+ * pinning, issue 16), and recent Calls.
  */
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, messageOf, serversPath } from '../api.js';
 import { when } from '../format.js';
 import type { ServerStore } from '../server-store.js';
-import type { Page, Server, TestResult, Tool, ToolCall } from '../types.js';
+import type {
+  Page,
+  SchemaChanges,
+  Server,
+  TestResult,
+  TextChange,
+  Tool,
+  ToolCall,
+} from '../types.js';
 import { runs } from './server-card.js';
 
 /** The default time a server has to connect and answer `initialize`, in ms (DESIGN §4). */
@@ -34,13 +44,86 @@ function Panel({
   );
 }
 
-/** A list of tools as the agent advertises them. */
-export function ToolList({ tools }: { tools: Tool[] }) {
+/** A description's word diff: removed words struck through, added ones marked. */
+function TextDiff({ label, change }: { label: string; change: TextChange }) {
+  return (
+    <div className="pin-change">
+      <span className="hint">{label}: </span>
+      {change.diff.map((part, index) =>
+        part.op === 'added' ? (
+          <ins key={index}>{part.text}</ins>
+        ) : part.op === 'removed' ? (
+          <del key={index}>{part.text}</del>
+        ) : (
+          <span key={index}>{part.text}</span>
+        ),
+      )}
+    </div>
+  );
+}
+
+/** One line per kind of schema change, e.g. `inputs added: loud`. */
+function SchemaDiff({ label, change }: { label: string; change: SchemaChanges }) {
+  const lines = [
+    change.presence === 'added' ? `${label}: newly declared` : '',
+    change.presence === 'removed' ? `${label}: no longer declared` : '',
+    change.added.length ? `${label} added: ${change.added.join(', ')}` : '',
+    change.removed.length ? `${label} removed: ${change.removed.join(', ')}` : '',
+    change.changed.length ? `${label} changed: ${change.changed.join(', ')}` : '',
+    change.requiredAdded.length ? `now required: ${change.requiredAdded.join(', ')}` : '',
+    change.requiredRemoved.length ? `no longer required: ${change.requiredRemoved.join(', ')}` : '',
+    change.otherKeywords.length
+      ? `${label} schema: ${change.otherKeywords.join(', ')} changed`
+      : '',
+  ].filter(Boolean);
+  return (
+    <>
+      {lines.map((line) => (
+        <div key={line} className="pin-change hint">
+          {line}
+        </div>
+      ))}
+    </>
+  );
+}
+
+/** What changed in a tool since it was approved. */
+function ToolChangesView({ tool }: { tool: Tool }) {
+  const changes = tool.changes;
+  if (!changes) return null;
+  return (
+    <div className="pin-changes">
+      {changes.title ? <TextDiff label="Title" change={changes.title} /> : null}
+      {changes.description ? <TextDiff label="Description" change={changes.description} /> : null}
+      {changes.inputSchema ? <SchemaDiff label="inputs" change={changes.inputSchema} /> : null}
+      {changes.outputSchema ? <SchemaDiff label="output" change={changes.outputSchema} /> : null}
+      {changes.annotations ? (
+        <div className="pin-change hint">
+          {`annotations: ${JSON.stringify(changes.annotations.before)} → ${JSON.stringify(changes.annotations.after)}`}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+/**
+ * A list of tools as the agent advertises them. With `onApprove`, a tool withheld by tool
+ * pinning shows why (`changed` with what changed, or `new`) and an Approve button.
+ */
+export function ToolList({
+  tools,
+  onApprove,
+  busy = false,
+}: {
+  tools: Tool[];
+  onApprove?: (tools: Tool[]) => void;
+  busy?: boolean;
+}) {
   if (tools.length === 0) return <p className="hint">The server lists no tools.</p>;
   return (
     <ul className="tools">
       {tools.map((tool) => (
-        <li key={tool.name}>
+        <li key={tool.name} data-tool={tool.originalName ?? tool.name}>
           <code>{tool.name}</code>
           {tool.originalName && tool.originalName !== tool.name ? (
             <span className="hint"> ({tool.originalName})</span>
@@ -50,7 +133,37 @@ export function ToolList({ tools }: { tools: Tool[] }) {
               asks first
             </span>
           ) : null}
+          {tool.pinState === 'changed' ? (
+            <span
+              className="tag bad"
+              data-pin="changed"
+              title="Changed since it was approved: voice sessions do not use it until you approve it"
+            >
+              changed
+            </span>
+          ) : null}
+          {tool.pinState === 'new' ? (
+            <span
+              className="tag warn"
+              data-pin="new"
+              title="New since the server's tools were approved: voice sessions do not use it until you approve it"
+            >
+              new
+            </span>
+          ) : null}
+          {tool.withheld && onApprove ? (
+            <button
+              type="button"
+              className="secondary small"
+              data-action="approve-tool"
+              disabled={busy}
+              onClick={() => onApprove([tool])}
+            >
+              Approve
+            </button>
+          ) : null}
           {tool.description ? <div className="hint">{tool.description}</div> : null}
+          <ToolChangesView tool={tool} />
         </li>
       ))}
     </ul>
@@ -148,10 +261,17 @@ export function TestPanel({
   );
 }
 
-/** Tools: what a voice session advertises for the server (`GET …/tools`). */
+/**
+ * Tools: what a voice session advertises for the server (`GET …/tools`), with the tools withheld
+ * by tool pinning and a way to approve them (`POST …/tools/approve`, each with the hash shown, so
+ * a tool that changed again meanwhile is not approved unseen).
+ */
 export function ToolsPanel({ server, onClose }: { server: Server; onClose: () => void }) {
   const [tools, setTools] = useState<Tool[] | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
+  const [approving, setApproving] = useState(false);
+  const [approvalError, setApprovalError] = useState<string | null>(null);
+  const [loads, setLoads] = useState(0);
   useEffect(() => {
     let current = true;
     api<Tool[]>('GET', serversPath(`/${server.id}/tools`))
@@ -160,7 +280,29 @@ export function ToolsPanel({ server, onClose }: { server: Server; onClose: () =>
     return () => {
       current = false;
     };
-  }, [server.id]);
+  }, [server.id, loads]);
+
+  const approve = (chosen: Tool[]) => {
+    setApproving(true);
+    setApprovalError(null);
+    const body = {
+      tools: chosen.map((tool) =>
+        tool.hash
+          ? { name: tool.originalName ?? tool.name, hash: tool.hash }
+          : (tool.originalName ?? tool.name),
+      ),
+    };
+    api<Tool[]>('POST', serversPath(`/${server.id}/tools/approve`), body)
+      .then((answer) => setTools(answer))
+      .catch((error: unknown) => {
+        setApprovalError(messageOf(error));
+        // What changed again is shown as it is now.
+        setLoads((count) => count + 1);
+      })
+      .finally(() => setApproving(false));
+  };
+
+  const withheld = (tools ?? []).filter((tool) => tool.withheld);
   return (
     <Panel title={`Tools of ${server.name}`} onClose={onClose}>
       {failure !== null ? (
@@ -168,7 +310,35 @@ export function ToolsPanel({ server, onClose }: { server: Server; onClose: () =>
       ) : tools === null ? (
         <p className="hint">Loading…</p>
       ) : (
-        <ToolList tools={tools} />
+        <>
+          {withheld.length > 0 ? (
+            <div className="notice-box" data-result="withheld" role="status">
+              <p>
+                {withheld.length === 1
+                  ? '1 tool changed since it was approved, or is new: '
+                  : `${withheld.length} tools changed since they were approved, or are new: `}
+                voice sessions and the gateway do not use {withheld.length === 1 ? 'it' : 'them'}{' '}
+                until you approve. Check what changed below.
+              </p>
+              {withheld.length > 1 ? (
+                <button
+                  type="button"
+                  data-action="approve-all"
+                  disabled={approving}
+                  onClick={() => approve(withheld)}
+                >
+                  Approve all {withheld.length}
+                </button>
+              ) : null}
+            </div>
+          ) : null}
+          {approvalError !== null ? (
+            <p className="result bad" role="alert">
+              {approvalError}
+            </p>
+          ) : null}
+          <ToolList tools={tools} onApprove={approve} busy={approving} />
+        </>
       )}
     </Panel>
   );

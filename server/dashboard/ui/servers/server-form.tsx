@@ -136,6 +136,7 @@ function formBody(editing: Server | null, v: Values, checks: Checks): Record<str
     description: v.description,
     transport,
     isActive: checks.isActive,
+    pinTools: checks.pinTools,
   };
   if (v.timeoutMs!.trim()) body.timeoutMs = Number(v.timeoutMs);
   const allow = list(v.allow!);
@@ -213,6 +214,7 @@ export function ServerForm({ server, isAdmin, onSaved, onCancel }: ServerFormPro
   const [values, setValues] = useState<Values>(() => initialValues(server, isAdmin));
   const [checks, setChecks] = useState<Checks>({
     isActive: server?.isActive ?? true,
+    pinTools: server?.pinTools ?? true,
     clearApiKey: false,
   });
   const [errors, setErrors] = useState<string[]>([]);
@@ -315,6 +317,16 @@ export function ServerForm({ server, isAdmin, onSaved, onCancel }: ServerFormPro
           onChange={(event) => setChecks((now) => ({ ...now, isActive: event.target.checked }))}
         />{' '}
         Active: connect now and give its tools to voice sessions
+      </label>
+      <label className="inline">
+        <input
+          name="pinTools"
+          type="checkbox"
+          checked={checks.pinTools}
+          onChange={(event) => setChecks((now) => ({ ...now, pinTools: event.target.checked }))}
+        />{' '}
+        Pin its tools: a tool that changes after it was first seen, or a new one, waits for your
+        approval (Tools) before voice sessions use it
       </label>
       {server && server.transport !== transport ? (
         <p id="transport-change" className="hint warn-text">
