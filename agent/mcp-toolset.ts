@@ -599,7 +599,8 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
    * was that slow before carries a progress token, so the filler can say how far it got.
    *
    * @throws llm.ToolError with a sentence for the model when the call fails (the abort error
-   *   itself when the call was aborted).
+   *   itself when the call was aborted), or when the tool has been withheld since the model was
+   *   given it (issue 16; nothing is sent to the server).
    */
   async #call(
     tool: AdvertisedTool,
@@ -608,6 +609,9 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     ctx: voice.RunContext | undefined,
     extra?: BackgroundCallExtra,
   ): Promise<string> {
+    // A call the model started (or a confirmation it got) before the tool was withheld.
+    const withheld = this.#withheld.find((entry) => entry.name === tool.name);
+    if (withheld) throw new llm.ToolError(withheldToolAnswer(this.server.name, [withheld]));
     const startedAt = new Date();
     const started = performance.now();
     const watch = ctx && this.#slowCalls;
