@@ -281,7 +281,7 @@ describe('McpToolset tools that change during a session', () => {
       command: process.execPath,
       args: FIXTURE_SERVER_ARGS,
       // Follows the tool list as the server changes it; with pinning on, an added tool would wait
-      // for approval (test/agent/tool-pinning.session.test.ts).
+      // for approval (test/agent/run-session.tool-pinning.test.ts).
       pinTools: false,
     });
   });
