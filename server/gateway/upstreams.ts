@@ -224,7 +224,7 @@ export class UserUpstreams {
         // changed. A server never pinned whose tools are listed is pinned now.
         const kept = { ...current, row, pins };
         next.set(row.id, kept);
-        started.push(this.#pinOnFirstUse(kept).then(() => true));
+        void this.#pinOnFirstUse(kept);
         continue;
       }
       if (current) retired.push(current);

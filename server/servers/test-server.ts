@@ -300,8 +300,11 @@ async function connectedResult(
   latencyMs: number,
 ): Promise<TestResult> {
   const store: ServerStore = { db: deps.db, secrets: deps.secrets };
-  // The Test button is a trusted listing: a server never pinned is pinned now.
-  await pinsAfterListing(deps, row, tools);
+  // The Test button is a trusted listing: a server never pinned is pinned now (best effort: a
+  // failure leaves it to the next listing, and the test still answers).
+  await pinsAfterListing(deps, row, tools).catch((error: unknown) =>
+    deps.logger.warn({ serverId: row.id, err: error }, 'cannot pin the tools'),
+  );
   const advertised = advertisedToolsFor(row, tools, await listServers(store, row.userId));
   return {
     status: 'connected',
