@@ -74,7 +74,8 @@ export interface TokensRouterOptions {
 export class ScopeServerProblem extends HttpError {
   override readonly name = 'ScopeServerProblem';
   /**
-   * @param scopes the scopes of the request, as parsed.
+   * @param scopes the scopes as the request sent them (before duplicates were dropped), so each
+   *   path names the entry's place in the request.
    * @param ids the server ids that are not the caller's.
    */
   constructor(scopes: readonly string[], ids: readonly number[]) {
@@ -118,7 +119,10 @@ export function tokensRouter(db: Database, options: TokensRouterOptions = {}): R
     const scopes = body.scopes ?? null;
     const servers = gatewayServerIds(scopes) ?? [];
     const notOwned = await serversNotOwned(db, caller.id, servers);
-    if (notOwned.length > 0) throw new ScopeServerProblem(scopes!, notOwned);
+    if (notOwned.length > 0) {
+      // Validated above as a list of strings; the paths count from the list as sent.
+      throw new ScopeServerProblem((req.body as { scopes: string[] }).scopes, notOwned);
+    }
     const created = await createToken(db, caller.id, body.label, scopes);
     res.status(201).json({ ...created, createdAt: created.createdAt.toISOString() });
   });

@@ -190,7 +190,7 @@ describe('POST /api/tokens with scopes', () => {
 
     const foreign = await api.request('POST', '/api/tokens', {
       token: alice.full,
-      body: { scopes: ['gateway', `server:${bobServerId}`] },
+      body: { scopes: ['gateway', 'gateway', `server:${bobServerId}`] },
     });
     const absent = await api.request('POST', '/api/tokens', {
       token: alice.full,
@@ -206,7 +206,7 @@ describe('POST /api/tokens with scopes', () => {
         'your own servers. No token was created.',
     );
     expect(foreign.body.errors).toEqual([
-      { path: 'body.scopes.1', message: `server ${bobServerId} is not one of your servers` },
+      { path: 'body.scopes.2', message: `server ${bobServerId} is not one of your servers` },
     ]);
     expect(absent.status).toBe(422);
     expect(absent.body.detail).toContain(
