@@ -36,7 +36,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { hashToken } from '../../shared/db/api-tokens.js';
 import type { Database, DatabaseHandle } from '../../shared/db/open.js';
-import { authenticateToken, touchToken } from '../http/auth.js';
+import { authenticateGatewayToken, gatewayTokenProblem } from '../http/auth.js';
 import { ToolCallBatcher } from '../../shared/db/tool-call-batch.js';
 import { recordToolCalls } from '../../shared/db/tool-calls.js';
 import type { Logger } from '../../shared/logger.js';
@@ -376,16 +376,23 @@ export class Gateway {
 }
 
 /**
- * The production {@link GatewayAuthenticate}: the token's row (`authenticateToken`), its use
- * recorded at most once a minute (`touchToken`).
+ * The production {@link GatewayAuthenticate}: `authenticateGatewayToken` (a token with the
+ * gateway scope, its use recorded at most once a minute), and for a refused token
+ * `gatewayTokenProblem`, which tells an unknown token (401) from one without the scope (403).
  *
  * @param db the database the tokens are in.
  */
 export function gatewayAuthenticator(db: Database): GatewayAuthenticate {
   return async (token) => {
-    const found = await authenticateToken(db, token);
-    if (!found) return undefined;
-    await touchToken(db, found);
-    return { userId: found.user.id, tokenId: found.tokenId, label: '', servers: null };
+    const caller = await authenticateGatewayToken(db, token);
+    if (caller) {
+      return {
+        userId: caller.user.id,
+        tokenId: caller.tokenId,
+        label: caller.label,
+        servers: caller.servers,
+      };
+    }
+    return (await gatewayTokenProblem(db, token)) === 'not_gateway' ? 'not_gateway' : undefined;
   };
 }

@@ -177,6 +177,8 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
         durationMs: Math.round(performance.now() - started),
         ok,
         error,
+        source: 'gateway',
+        tokenLabel: caller.tokenLabel,
       });
     }
   });

@@ -346,6 +346,61 @@ describe('the MCP gateway at /mcp', () => {
     ).rejects.toThrow(/Resource not found/);
   });
 
+  it('shows a token scoped to one server only that server, and records its label with each call', async () => {
+    const token = generateToken();
+    await storeToken(database.db, owner.user.id, token, 'Desk app', [
+      'gateway',
+      `server:${ids.stdio}`,
+    ]);
+    const client = await connect(token);
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.every((name) => name.startsWith('everything_stdio__'))).toBe(true);
+    const resources = (await client.listResources()).resources;
+    expect(
+      resources.every((resource) => resource.uri.startsWith(`switchboard://server/${ids.stdio}/`)),
+    ).toBe(true);
+    await expect(
+      client.callTool({ name: 'everything_http__echo', arguments: { message: 'x' } }),
+    ).rejects.toThrow(/Unknown tool/);
+    await expect(
+      client.readResource({
+        uri: `switchboard://server/${ids.http}/demo://resource/static/document/architecture.md`,
+      }),
+    ).rejects.toThrow(/Resource not found/);
+    await client.callTool({ name: 'everything_stdio__echo', arguments: { message: 'labelled' } });
+    await vi.waitFor(async () => {
+      const rows = await database.db
+        .select()
+        .from(toolCalls)
+        .where(and(eq(toolCalls.serverId, ids.stdio!), eq(toolCalls.tokenLabel, 'Desk app')));
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ source: 'gateway', toolName: 'echo', ok: true });
+      expect(rows[0]!.sessionId).toBe(
+        (client.transport as StreamableHTTPClientTransport).sessionId,
+      );
+    });
+  });
+
+  it('answers 403 insufficient_scope to a token limited to the REST API', async () => {
+    const token = generateToken();
+    await storeToken(database.db, owner.user.id, token, 'REST only', ['api']);
+    const res = await fetch(`${api.baseUrl}/mcp`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
+    expect(((await res.json()) as { error_description: string }).error_description).toMatch(
+      /gateway scope/,
+    );
+  });
+
   it("shows another user none of this user's servers, sessions or calls", async () => {
     const theirs = await connect(stranger.token);
     expect((await theirs.listTools()).tools).toEqual([]);
