@@ -18,9 +18,11 @@ Serves Switchboard's MCP endpoint (<url>/mcp) over stdio, for MCP clients that c
 a process: JSON-RPC on stdin and stdout, diagnostics on stderr.
 
   --token T    an API token with the gateway scope (or SWITCHBOARD_TOKEN, which is preferred:
-               a flag is visible in the process list). Make one in the dashboard (API tokens)
-               or with POST /api/tokens {"label": "...", "scopes": ["gateway"]}.
-  --url URL    where Switchboard's API listens (or SWITCHBOARD_URL; default ${DEFAULT_SWITCHBOARD_URL})
+               a flag is visible in the process list). Make one in the dashboard
+               (Access → API tokens) or with POST /api/tokens
+               {"label": "...", "scopes": ["gateway"]}.
+  --url URL    where Switchboard's API listens (or SWITCHBOARD_URL;
+               default ${DEFAULT_SWITCHBOARD_URL})
   -h, --help   this text
 
 Exit status: 0 when stdin ends or on SIGTERM/SIGINT, 2 for a bad command line.`;

@@ -49,7 +49,7 @@ export const GATEWAY_ERROR_CODE = -32000;
 
 /** How to get a token, appended to the explanation of a 401 or 403. */
 export const TOKEN_HELP =
-  'Make a token with the gateway scope in the dashboard (API tokens), or with ' +
+  'Make a token with the gateway scope in the dashboard (Access → API tokens), or with ' +
   'POST /api/tokens and {"label": "...", "scopes": ["gateway"]}, and pass it in SWITCHBOARD_TOKEN.';
 
 /** Tokens this long or longer are cut out of everything the bridge writes (`sb_` ones are 46). */
@@ -178,11 +178,11 @@ export function startGateway(options: GatewayOptions): Gateway {
           // The GET stream, reconnecting, found the session gone: start a new one now, so that
           // server notifications resume without waiting for the client's next message.
           restartSession(generation).catch((restartError: unknown) =>
-            say(describe(restartError, where)),
+            say(describeFailure(restartError, where)),
           );
           return;
         }
-        say(describe(error, where));
+        say(describeFailure(error, where));
       });
     };
     // start() makes the abort controller that the GET stream's reconnection and close() need;
@@ -210,7 +210,7 @@ export function startGateway(options: GatewayOptions): Gateway {
 
   /** Explains on stderr why the endpoint did not take `message`, and answers it if a request. */
   const fail = (message: JSONRPCMessage, error: unknown) => {
-    const text = scrub(describe(error, where));
+    const text = scrub(describeFailure(error, where));
     say(text);
     if (!isJSONRPCRequest(message)) return;
     const status =
@@ -333,7 +333,8 @@ export function startGateway(options: GatewayOptions): Gateway {
     }
     void forward(message);
   };
-  stdio.onerror = (error) => say(`ignored input that is not JSON-RPC: ${describe(error, where)}`);
+  stdio.onerror = (error) =>
+    say(`ignored input that is not JSON-RPC: ${describeFailure(error, where)}`);
 
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -371,7 +372,7 @@ export function startGateway(options: GatewayOptions): Gateway {
  *
  * @param where the endpoint as shown to the user.
  */
-export function describe(error: unknown, where: string): string {
+export function describeFailure(error: unknown, where: string): string {
   if (error instanceof StreamableHTTPError) {
     if (error.code === 401) {
       return `Switchboard at ${where} rejected the API token (HTTP 401): it is unknown or revoked. ${TOKEN_HELP}`;

@@ -242,7 +242,7 @@ describe('npm run gateway against a Streamable HTTP endpoint', () => {
     expect(line).toMatch(
       new RegExp(`^gateway: Switchboard at ${endpoint.origin}/mcp rejected the API token`),
     );
-    expect(line).toContain('dashboard (API tokens)');
+    expect(line).toContain('dashboard (Access → API tokens)');
     expect(line).toContain('POST /api/tokens and {"label": "...", "scopes": ["gateway"]}');
     expect(stderr.match(/HTTP 401/g)).toHaveLength(1);
     expect(stderr).not.toContain(wrong);
