@@ -164,7 +164,10 @@ describe('npm run gateway against a Streamable HTTP endpoint', () => {
       expect(post.sessionId).toBe(endpoint.liveSessions()[0]);
       expect(post.protocolVersion).toBe(LATEST_PROTOCOL_VERSION);
     }
-    expect(stderr()).toContain(`gateway: relaying stdio to ${endpoint.origin}/mcp`);
+    // stderr is another pipe: its lines may arrive after stdout's.
+    await vi.waitFor(() =>
+      expect(stderr()).toContain(`gateway: relaying stdio to ${endpoint.origin}/mcp`),
+    );
     expect(stderr()).not.toContain(TOKEN);
   });
 
@@ -267,7 +270,7 @@ describe('npm run gateway against a Streamable HTTP endpoint', () => {
     const { client } = newClient();
     const refusal = `cannot reach Switchboard at ${url}/mcp: ECONNREFUSED`;
     await expect(client.connect(gateway.transport)).rejects.toThrow(refusal);
-    expect(gateway.stderr()).toContain(`gateway: ${refusal}\n`);
+    await vi.waitFor(() => expect(gateway.stderr()).toContain(`gateway: ${refusal}\n`));
     expectOnlyJsonRpc(gateway.stdout());
     // There is no session to end: stdin's end still exits 0.
     gateway.child.stdin.end();
@@ -297,8 +300,10 @@ describe('npm run gateway against a Streamable HTTP endpoint', () => {
       (request) => request.method === 'POST' && request.sessionId === undefined,
     );
     expect(replayed).toHaveLength(2);
-    expect(stderr()).toContain(
-      'gateway: the Switchboard session ended (HTTP 404); started a new one',
+    await vi.waitFor(() =>
+      expect(stderr()).toContain(
+        'gateway: the Switchboard session ended (HTTP 404); started a new one',
+      ),
     );
     expect(clientErrors).toEqual([]);
     // The new session works like the first.
@@ -323,11 +328,11 @@ describe('npm run gateway against a Streamable HTTP endpoint', () => {
       expect(endpoint.sessions).toBe(2);
       expect(endpoint.openGetStreams()).toBe(1);
     });
-    expect(stderr()).toContain('started a new one');
-    endpoint.addTool('late');
+    await vi.waitFor(() => expect(stderr()).toContain('started a new one'));
     const changed = new Promise<void>((resolve) =>
       client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()),
     );
+    endpoint.addTool('late');
     await changed;
   });
 
