@@ -208,6 +208,8 @@ function authProxy(target: AddressInfo, token: string): HttpServer {
       { host: '127.0.0.1', port: target.port, method: req.method, path: req.url, headers },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
+        // At once, as the gateway does: an SSE stream may send nothing for a while.
+        res.flushHeaders();
         answer.pipe(res);
       },
     );
