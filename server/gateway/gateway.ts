@@ -19,6 +19,11 @@
  *   them: behind a load balancer, route by the `Mcp-Session-Id` header (sticky); a request that
  *   reaches another replica answers 404, and the client starts a new session (the spec's rule for
  *   a session the server no longer knows), losing nothing but the session.
+ * - Resumable streams (Streamable HTTP, "Resumability and Redelivery"; SEP-1699): each SSE
+ *   stream opens with a priming event (an event id, `retry:` {@link GatewayOptions.sseRetryMs},
+ *   no data) for clients of protocol 2025-11-25 or later, and every event of a session is kept
+ *   in its bounded replay buffer (`event-store.ts`), so a client whose stream broke reconnects
+ *   with `GET` and `Last-Event-ID` and gets what it missed, a call's result included.
  * - The user's servers' connections are shared by that user's sessions (`upstreams.ts`), and
  *   every call is audited in `tool_calls` through one batcher.
  */
@@ -42,6 +47,7 @@ import { recordToolCalls } from '../../shared/db/tool-calls.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
 import type { HealthPolicy } from '../../shared/mcp/supervised-connection.js';
+import { BoundedEventStore, type ReplayBufferLimits } from './event-store.js';
 import { createGatewayServer, type GatewayCallerScope } from './session.js';
 import { UpstreamPool, type UpstreamLease } from './upstreams.js';
 
@@ -53,6 +59,8 @@ export const DEFAULT_MAX_SESSIONS_PER_USER = 16;
 export const DEFAULT_MAX_SESSIONS = 1_000;
 /** Default of {@link GatewayOptions.sessionIdleMs}: 30 minutes. */
 export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
+/** Default of {@link GatewayOptions.sseRetryMs}: 1 second. */
+export const DEFAULT_SSE_RETRY_MS = 1_000;
 
 /** Who a gateway token belongs to and what it may reach, as {@link GatewayOptions.authenticate} finds it. */
 export interface GatewayTokenOwner {
@@ -104,6 +112,17 @@ export interface GatewayOptions {
   policy?: Partial<HealthPolicy>;
   /** Longest wait for the servers' first connect before the first list, in ms; default 3000. */
   startDeadlineMs?: number;
+  /**
+   * What each session keeps to replay to a client that reconnects with `Last-Event-ID`; default
+   * 500 events and 1 MiB (`DEFAULT_REPLAY_EVENTS`, `DEFAULT_REPLAY_BYTES`), so the gateway holds
+   * at most sessions × that.
+   */
+  replayBuffer?: Partial<ReplayBufferLimits>;
+  /**
+   * Milliseconds a client should wait before reconnecting a broken SSE stream (the priming
+   * event's `retry:` field); default 1000.
+   */
+  sseRetryMs?: number;
 }
 
 interface GatewaySession {
@@ -154,6 +173,8 @@ export class Gateway {
       write: (records) => recordToolCalls(options.database.db, records),
       logger: this.#logger,
     });
+    // Refuses bad replay buffer limits now rather than at the first session.
+    void new BoundedEventStore(options.replayBuffer);
     this.#maxSessionsPerUser = options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER;
     this.#idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
     this.#maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
@@ -314,6 +335,8 @@ export class Gateway {
     });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      eventStore: new BoundedEventStore(this.#options.replayBuffer),
+      retryInterval: this.#options.sseRetryMs ?? DEFAULT_SSE_RETRY_MS,
       onsessioninitialized: (id) => {
         const session = holder.session!;
         session.id = id;
