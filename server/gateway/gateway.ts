@@ -19,6 +19,10 @@
  *   them: behind a load balancer, route by the `Mcp-Session-Id` header (sticky); a request that
  *   reaches another replica answers 404, and the client starts a new session (the spec's rule for
  *   a session the server no longer knows), losing nothing but the session.
+ * - While a token has a session open, its owner is looked up again at most every
+ *   {@link GatewayOptions.tokenRecheckMs} (default the `TokenCache` lifetime, 10 s), not on every
+ *   request: a revocation closes its sessions at once anyway ({@link Gateway.forgetToken}, told
+ *   by the app's token cache), and a token found gone at a later look-up closes them too.
  * - The user's servers' connections are shared by that user's sessions (`upstreams.ts`), and
  *   every call is audited in `tool_calls` through one batcher.
  */
@@ -51,6 +55,10 @@ export const GATEWAY_PATH = '/mcp';
 export const DEFAULT_MAX_SESSIONS_PER_USER = 16;
 /** Default of {@link GatewayOptions.sessionIdleMs}: 30 minutes. */
 export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
+/**
+ * Default of {@link GatewayOptions.tokenRecheckMs}: the `TokenCache` lifetime (10 s).
+ */
+export const SESSION_TOKEN_RECHECK_MS = 10_000;
 
 /** Who a gateway token belongs to and what it may reach, as {@link GatewayOptions.authenticate} finds it. */
 export interface GatewayTokenOwner {
@@ -97,6 +105,12 @@ export interface GatewayOptions {
   policy?: Partial<HealthPolicy>;
   /** Longest wait for the servers' first connect before the first list, in ms; default 3000. */
   startDeadlineMs?: number;
+  /**
+   * Longest time the owner of a token with an open session is trusted without asking
+   * {@link authenticate} again, in milliseconds; default {@link SESSION_TOKEN_RECHECK_MS}. 0
+   * looks every request up.
+   */
+  tokenRecheckMs?: number;
 }
 
 interface GatewaySession {
@@ -126,9 +140,18 @@ export class Gateway {
   readonly #sessions = new Map<string, GatewaySession>();
   /** Sessions made and not yet closed, initialized or not. */
   readonly #open = new Set<GatewaySession>();
+  /**
+   * Token SHA-256 → its owner, when last looked up (epoch ms), and its open sessions: the tokens
+   * whose requests skip the look-up for {@link GatewayOptions.tokenRecheckMs}.
+   */
+  readonly #sessionTokens = new Map<
+    string,
+    { owner: GatewayTokenOwner; checkedAt: number; sessions: number }
+  >();
   readonly #sweeper: NodeJS.Timeout;
   readonly #maxSessionsPerUser: number;
   readonly #idleMs: number;
+  readonly #tokenRecheckMs: number;
   #closed = false;
 
   constructor(options: GatewayOptions) {
@@ -148,6 +171,7 @@ export class Gateway {
     });
     this.#maxSessionsPerUser = options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER;
     this.#idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
+    this.#tokenRecheckMs = options.tokenRecheckMs ?? SESSION_TOKEN_RECHECK_MS;
     this.#sweeper = setInterval(
       () => this.#closeIdle(),
       Math.max(1_000, Math.min(60_000, this.#idleMs / 2)),
@@ -194,7 +218,7 @@ export class Gateway {
       }
       next();
     };
-    const authenticate = this.#options.authenticate;
+    const authenticate = (token: string) => this.#authenticate(token);
     const bearer = requireBearerAuth({
       resourceMetadataUrl: metadataUrl,
       verifier: {
@@ -231,6 +255,7 @@ export class Gateway {
    * revoked token keeps no session open.
    */
   forgetToken(tokenHash: string): void {
+    this.#sessionTokens.delete(tokenHash);
     for (const session of this.#open) {
       if (session.tokenHash === tokenHash) void this.#end(session);
     }
@@ -243,6 +268,27 @@ export class Gateway {
     await Promise.all([...this.#open].map((session) => this.#end(session)));
     await this.#pool.close();
     await this.#audit.flush();
+  }
+
+  /**
+   * The token's owner: remembered while the token has a session open and was looked up within
+   * {@link GatewayOptions.tokenRecheckMs}, else {@link GatewayOptions.authenticate}'s answer. A token
+   * with sessions that is no longer a gateway token closes them.
+   */
+  async #authenticate(token: string): Promise<GatewayTokenOwner | 'not_gateway' | undefined> {
+    const tokenHash = hashToken(token);
+    const known = this.#sessionTokens.get(tokenHash);
+    if (known && Date.now() - known.checkedAt < this.#tokenRecheckMs) return known.owner;
+    const owner = await this.#options.authenticate(token);
+    if (known && this.#sessionTokens.get(tokenHash) === known) {
+      if (typeof owner === 'object') {
+        known.owner = owner;
+        known.checkedAt = Date.now();
+      } else {
+        this.forgetToken(tokenHash);
+      }
+    }
+    return owner;
   }
 
   async #handle(req: Request, res: Response): Promise<void> {
@@ -300,10 +346,11 @@ export class Gateway {
         this.#sessions.set(id, session);
       },
     });
+    const tokenHash = hashToken((req as Request & { auth?: { token?: string } }).auth?.token ?? '');
     const session: GatewaySession = {
       userId: owner.userId,
       tokenId: owner.tokenId,
-      tokenHash: hashToken((req as Request & { auth?: { token?: string } }).auth?.token ?? ''),
+      tokenHash,
       transport,
       server,
       lease,
@@ -312,6 +359,10 @@ export class Gateway {
     };
     holder.session = session;
     this.#open.add(session);
+    const known = this.#sessionTokens.get(tokenHash);
+    if (known) known.sessions++;
+    // The bearer check of this very request just looked the owner up.
+    else this.#sessionTokens.set(tokenHash, { owner, checkedAt: Date.now(), sessions: 1 });
     transport.onclose = () => void this.#end(session);
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
@@ -345,6 +396,8 @@ export class Gateway {
     if (session.closed) return;
     session.closed = true;
     this.#open.delete(session);
+    const known = this.#sessionTokens.get(session.tokenHash);
+    if (known && --known.sessions <= 0) this.#sessionTokens.delete(session.tokenHash);
     if (session.id) this.#sessions.delete(session.id);
     session.lease.release();
     try {
