@@ -24,7 +24,7 @@ import {
 export interface BareProxy {
   /** Its Streamable HTTP endpoint, `http://127.0.0.1:<port>/mcp`. */
   url: string;
-  /** Closes its sessions, its upstream client and its listener. */
+  /** Closes its sessions, its upstream client and its listener. Safe to call more than once. */
   close(): Promise<void>;
 }
 
@@ -74,9 +74,12 @@ export async function startBareProxy(upstreamUrl: string): Promise<BareProxy> {
   const listener: HttpServer = await new Promise((resolve) => {
     const server = app.listen(0, '127.0.0.1', () => resolve(server));
   });
+  let closed = false;
   return {
     url: `http://127.0.0.1:${(listener.address() as AddressInfo).port}/mcp`,
     close: async () => {
+      if (closed) return;
+      closed = true;
       await Promise.allSettled([...sessions.values()].map((transport) => transport.close()));
       await upstream.close();
       listener.closeAllConnections();

@@ -18,8 +18,8 @@
  *   what the second hop costs with no code of Switchboard's, the floor of `ratio`.
  * - `rps`: {@link RPS_CLIENTS} SDK clients, each its own session, call `echo` in a loop for a
  *   fixed time, from a forked process (`fixtures/gateway-load.ts`: the load has its own event loop,
- *   as autocannon has in `api-throughput.ts`), rounds alternating between the gateway and the
- *   upstream directly. All the gateway's clients use one user's one token: one user's shared
+ *   as autocannon has in `api-throughput.ts`), rounds taking turns between the gateway, the
+ *   upstream directly and the bare SDK proxy (one forked process per side). All the gateway's clients use one user's one token: one user's shared
  *   connection is the case the gateway serves, so the app is built with
  *   `maxSessionsPerUser` = {@link RPS_CLIENTS} (default 16) and `rateLimitPerMinute: 0` (one
  *   token is the whole load, and a 429 would measure the limiter).
@@ -82,7 +82,10 @@ export interface GatewayBench {
     p99Ms: number;
     /** The same straight to the upstream. */
     directP99Ms: number;
-    /** Calls that failed on either side, all rounds and warm-ups together (must be 0). */
+    /** Calls per second through the bare SDK proxy (`bare-proxy.ts`), and its p99 latency. */
+    proxy: number;
+    proxyP99Ms: number;
+    /** Calls that failed on any side, all rounds and warm-ups together (must be 0). */
     failures: number;
     /** The first failure's message, if any. */
     firstError?: string;
@@ -301,9 +304,14 @@ export async function measureGateway(options: GatewayBenchOptions): Promise<Gate
     const directMs = median(timings.direct);
     const proxyMs = median(timings.proxy);
 
-    // Throughput: two load processes, one per side, their sessions open throughout.
-    const loads = { gateway: new LoadProcess(), direct: new LoadProcess() };
-    closers.push(() => Promise.all([loads.gateway.stop(), loads.direct.stop()]));
+    // Throughput: a load process per side, their sessions open throughout.
+    const loads = {
+      gateway: new LoadProcess(),
+      direct: new LoadProcess(),
+      proxy: new LoadProcess(),
+    };
+    const stopLoads = () => Promise.all(Object.values(loads).map((load) => load.stop()));
+    closers.push(stopLoads);
     await Promise.all([
       loads.gateway.request({ type: 'connect', url: gatewayUrl, token, clients, toolName }),
       loads.direct.request({
@@ -312,11 +320,13 @@ export async function measureGateway(options: GatewayBenchOptions): Promise<Gate
         clients,
         toolName: 'echo',
       }),
+      loads.proxy.request({ type: 'connect', url: proxy.url, clients, toolName: 'echo' }),
     ]);
-    const sides = { gateway: [] as LoadRound[], direct: [] as LoadRound[] };
+    type LoadSide = keyof typeof loads;
+    const sides: Record<LoadSide, LoadRound[]> = { gateway: [], direct: [], proxy: [] };
     let failures = 0;
     let firstError: string | undefined;
-    const runRound = async (side: 'gateway' | 'direct', seconds: number) => {
+    const runRound = async (side: LoadSide, seconds: number) => {
       const result = await loads[side].request<LoadRound>({
         type: 'run',
         durationMs: seconds * 1000,
@@ -326,16 +336,18 @@ export async function measureGateway(options: GatewayBenchOptions): Promise<Gate
       if (side === 'gateway') gatewayCalls += result.calls + result.failures;
       return result;
     };
-    // Warm both sides (JIT, pools) before measuring.
-    await runRound('gateway', 1);
-    await runRound('direct', 1);
+    const order: LoadSide[] = ['gateway', 'direct', 'proxy'];
+    // Warm every side (JIT, pools) before measuring.
+    for (const side of order) await runRound(side, 1);
     for (let r = 0; r < rpsRounds; r++) {
-      // A B, then B A: each side as often first as second.
-      const order =
-        r % 2 === 0 ? (['gateway', 'direct'] as const) : (['direct', 'gateway'] as const);
-      for (const side of order) sides[side].push(await runRound(side, durationSeconds));
+      // Each round starts with the next side: each as often first as second and third.
+      for (let i = 0; i < order.length; i++) {
+        const side = order[(r + i) % order.length]!;
+        sides[side].push(await runRound(side, durationSeconds));
+      }
     }
-    await Promise.all([loads.gateway.stop(), loads.direct.stop()]);
+    await stopLoads();
+    await proxy.close();
     const perSecond = (runs: LoadRound[]) =>
       median(runs.map((run) => (run.calls * 1000) / run.wallMs));
     const p99 = (runs: LoadRound[]) => median(runs.map((run) => run.p99Ms));
@@ -362,6 +374,8 @@ export async function measureGateway(options: GatewayBenchOptions): Promise<Gate
         ratio: round(value / direct),
         p99Ms: round(p99(sides.gateway), 2),
         directP99Ms: round(p99(sides.direct), 2),
+        proxy: round(perSecond(sides.proxy), 0),
+        proxyP99Ms: round(p99(sides.proxy), 2),
         failures,
         firstError,
         clients,
@@ -378,8 +392,8 @@ export async function measureGateway(options: GatewayBenchOptions): Promise<Gate
         `warm-up, in turn gateway, direct and a bare SDK proxy in this process (bare-proxy.ts), ` +
         `fresh sessions each round; rps: ${clients} SDK clients of one ` +
         `user and token (maxSessionsPerUser ${clients}), each its own session, in a forked ` +
-        `process, median of ${rpsRounds} alternating rounds of ${durationSeconds} s per side ` +
-        `after 1 s warm-up; direct = the same clients on the upstream`,
+        `process, median of ${rpsRounds} rounds in turn of ${durationSeconds} s per side ` +
+        `after 1 s warm-up; direct = the same clients on the upstream; proxy = through bare-proxy.ts`,
     };
   } finally {
     for (const close of closers.reverse()) await close().catch(() => undefined);

@@ -339,7 +339,8 @@ export function formatBenchResults(results: BenchResults): string[] {
         rps.value,
         '',
         `tools/call/s at ${rps.clients} clients, p99 ${rps.p99Ms} ms; direct ${rps.direct}/s ` +
-          `(p99 ${rps.directP99Ms} ms), ratio ${rps.ratio}`,
+          `(p99 ${rps.directP99Ms} ms), ratio ${rps.ratio}; bare SDK proxy ${rps.proxy}/s ` +
+          `(p99 ${rps.proxyP99Ms} ms)`,
       ],
       [
         'gateway.rps.failures',
