@@ -24,6 +24,10 @@
  *   no data) for clients of protocol 2025-11-25 or later, and every event of a session is kept
  *   in its bounded replay buffer (`event-store.ts`), so a client whose stream broke reconnects
  *   with `GET` and `Last-Event-ID` and gets what it missed, a call's result included.
+ * - While a token has a session open, its owner is looked up again at most every
+ *   {@link GatewayOptions.tokenRecheckMs} (default the `TokenCache` lifetime, 10 s), not on every
+ *   request: a revocation closes its sessions at once anyway ({@link Gateway.forgetToken}, told
+ *   by the app's token cache), and a token found gone at a later look-up closes them too.
  * - The user's servers' connections are shared by that user's sessions (`upstreams.ts`), and
  *   every call is audited in `tool_calls` through one batcher.
  */
@@ -61,6 +65,10 @@ export const DEFAULT_MAX_SESSIONS = 1_000;
 export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
 /** Default of {@link GatewayOptions.sseRetryMs}: 1 second. */
 export const DEFAULT_SSE_RETRY_MS = 1_000;
+/**
+ * Default of {@link GatewayOptions.tokenRecheckMs}: the `TokenCache` lifetime (10 s).
+ */
+export const SESSION_TOKEN_RECHECK_MS = 10_000;
 
 /** Who a gateway token belongs to and what it may reach, as {@link GatewayOptions.authenticate} finds it. */
 export interface GatewayTokenOwner {
@@ -123,6 +131,12 @@ export interface GatewayOptions {
    * event's `retry:` field); default 1000.
    */
   sseRetryMs?: number;
+  /**
+   * Longest time the owner of a token with an open session is trusted without asking
+   * {@link authenticate} again, in milliseconds; default {@link SESSION_TOKEN_RECHECK_MS}. 0
+   * looks every request up.
+   */
+  tokenRecheckMs?: number;
 }
 
 interface GatewaySession {
@@ -152,10 +166,19 @@ export class Gateway {
   readonly #sessions = new Map<string, GatewaySession>();
   /** Sessions made and not yet closed, initialized or not. */
   readonly #open = new Set<GatewaySession>();
+  /**
+   * Token SHA-256 → its owner, when last looked up (epoch ms), and its open sessions: the tokens
+   * whose requests skip the look-up for {@link GatewayOptions.tokenRecheckMs}.
+   */
+  readonly #sessionTokens = new Map<
+    string,
+    { owner: GatewayTokenOwner; checkedAt: number; sessions: number }
+  >();
   readonly #sweeper: NodeJS.Timeout;
   readonly #maxSessionsPerUser: number;
   readonly #maxSessions: number;
   readonly #idleMs: number;
+  readonly #tokenRecheckMs: number;
   #closed = false;
 
   constructor(options: GatewayOptions) {
@@ -178,6 +201,7 @@ export class Gateway {
     this.#maxSessionsPerUser = options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER;
     this.#idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
     this.#maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.#tokenRecheckMs = options.tokenRecheckMs ?? SESSION_TOKEN_RECHECK_MS;
     this.#sweeper = setInterval(
       () => this.#closeIdle(),
       Math.max(1_000, Math.min(60_000, this.#idleMs / 2)),
@@ -224,7 +248,7 @@ export class Gateway {
       }
       next();
     };
-    const authenticate = this.#options.authenticate;
+    const authenticate = (token: string) => this.#authenticate(token);
     const bearer = requireBearerAuth({
       resourceMetadataUrl: metadataUrl,
       verifier: {
@@ -261,6 +285,7 @@ export class Gateway {
    * revoked token keeps no session open.
    */
   forgetToken(tokenHash: string): void {
+    this.#sessionTokens.delete(tokenHash);
     for (const session of this.#open) {
       if (session.tokenHash === tokenHash) void this.#end(session);
     }
@@ -273,6 +298,27 @@ export class Gateway {
     await Promise.all([...this.#open].map((session) => this.#end(session)));
     await this.#pool.close();
     await this.#audit.flush();
+  }
+
+  /**
+   * The token's owner: remembered while the token has a session open and was looked up within
+   * {@link GatewayOptions.tokenRecheckMs}, else {@link GatewayOptions.authenticate}'s answer. A token
+   * with sessions that is no longer a gateway token closes them.
+   */
+  async #authenticate(token: string): Promise<GatewayTokenOwner | 'not_gateway' | undefined> {
+    const tokenHash = hashToken(token);
+    const known = this.#sessionTokens.get(tokenHash);
+    if (known && Date.now() - known.checkedAt < this.#tokenRecheckMs) return known.owner;
+    const owner = await this.#options.authenticate(token);
+    if (known && this.#sessionTokens.get(tokenHash) === known) {
+      if (typeof owner === 'object') {
+        known.owner = owner;
+        known.checkedAt = Date.now();
+      } else {
+        this.forgetToken(tokenHash);
+      }
+    }
+    return owner;
   }
 
   async #handle(req: Request, res: Response): Promise<void> {
@@ -343,10 +389,11 @@ export class Gateway {
         this.#sessions.set(id, session);
       },
     });
+    const tokenHash = hashToken((req as Request & { auth?: { token?: string } }).auth?.token ?? '');
     const session: GatewaySession = {
       userId: owner.userId,
       tokenId: owner.tokenId,
-      tokenHash: hashToken((req as Request & { auth?: { token?: string } }).auth?.token ?? ''),
+      tokenHash,
       transport,
       server,
       lease,
@@ -355,6 +402,10 @@ export class Gateway {
     };
     holder.session = session;
     this.#open.add(session);
+    const known = this.#sessionTokens.get(tokenHash);
+    if (known) known.sessions++;
+    // The bearer check of this very request just looked the owner up.
+    else this.#sessionTokens.set(tokenHash, { owner, checkedAt: Date.now(), sessions: 1 });
     transport.onclose = () => void this.#end(session);
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
@@ -388,6 +439,8 @@ export class Gateway {
     if (session.closed) return;
     session.closed = true;
     this.#open.delete(session);
+    const known = this.#sessionTokens.get(session.tokenHash);
+    if (known && --known.sessions <= 0) this.#sessionTokens.delete(session.tokenHash);
     if (session.id) this.#sessions.delete(session.id);
     session.lease.release();
     try {
