@@ -4,7 +4,16 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'tmp/', 'shared/db/migrations/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'data/',
+      'tmp/',
+      'shared/db/migrations/',
+      // Vendored verbatim from the MCP conformance suite.
+      'bench/fixtures/conformance/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -77,19 +77,26 @@ export interface BenchToolOptions {
 /**
  * The agent's logger as `agent/main.ts` makes it (`createLogger`, JSON lines with its redaction,
  * level `info`), writing synchronously to `dest` (default `/dev/null`), as pino writes to
- * standard output.
+ * standard output. `name` is the lines' `name` field: `agent` (default), or `switchboard` for
+ * the API's logger as `server/main.ts` makes it.
  */
-export function productionLogger(dest = '/dev/null'): Logger {
+export function productionLogger(dest = '/dev/null', name = 'agent'): Logger {
   return createLogger({
-    name: 'agent',
+    name,
     level: 'info',
     pretty: false,
     destination: pino.destination({ dest, sync: true }),
   });
 }
 
-/** A database of the bench's own; see {@link BenchToolOptions.databaseUrl}. */
-async function openBenchDatabase(databaseUrl: string | undefined): Promise<DatabaseHandle> {
+/**
+ * A database of the bench's own: the embedded PGlite in memory when `databaseUrl` is absent,
+ * else a new database made on that Postgres server, dropped by the handle's `close` (see
+ * {@link BenchToolOptions.databaseUrl}). Migrations applied, secrets sealed with a random key.
+ *
+ * @throws Error when Postgres cannot be reached or the database cannot be made.
+ */
+export async function openBenchDatabase(databaseUrl: string | undefined): Promise<DatabaseHandle> {
   const secretBox = new SecretBox(randomBytes(32));
   if (!databaseUrl) return openDatabase({ secretBox });
   const name = `switchboard_bench_${randomBytes(6).toString('hex')}`;

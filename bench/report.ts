@@ -1,5 +1,6 @@
 /** The benchmark's results as written to the JSON file, and their readable summary. */
 import type { ApiThroughput } from './api-throughput.js';
+import type { GatewayBench } from './gateway.js';
 import type { HealthLoop } from './health-loop.js';
 import type { SandboxStart } from './sandbox-start.js';
 import type { ScaleSessions } from './scale-sessions.js';
@@ -31,6 +32,10 @@ export const TARGETS = {
   monitorCpuPerServerPercent: 0.05,
   /** `last_connected` is refreshed at most once a minute (`LAST_CONNECTED_REFRESH_MS`). */
   monitorStatusWritesPerServerPerSec: 1 / 60,
+  /** A `tools/call` through the MCP gateway over the same call made to the upstream directly. */
+  gatewayToolCallOverheadRatio: 1.25,
+  /** Failed `tools/call`s in the gateway's throughput rounds. */
+  gatewayRpsFailures: 0,
 } as const;
 
 /** Everything one run measured; a part is absent when it was not run (`--only`). */
@@ -49,6 +54,8 @@ export interface BenchResults {
   scale?: { sessions?: ScaleSessions; tools?: ScaleTools; monitor?: ScaleMonitor };
   /** Shared rate-limit counts and lease passes (Postgres only). */
   replicas?: ReplicasBench;
+  /** The MCP gateway (`/mcp`): a call's overhead and `tools/call` throughput, against direct. */
+  gateway?: GatewayBench;
   machine: {
     cpus: number;
     cpuModel: string;
@@ -307,6 +314,43 @@ export function formatBenchResults(results: BenchResults): string[] {
       ],
     );
   }
+  const gateway = results.gateway;
+  if (gateway) {
+    const t = TARGETS;
+    const { toolCallOverhead: overhead, rps, audit } = gateway;
+    rows.push(
+      [
+        'gateway.toolCallOverhead.ratio',
+        overhead.ratio,
+        `≤ ${t.gatewayToolCallOverheadRatio} ${mark(overhead.ratio <= t.gatewayToolCallOverheadRatio)}`,
+        `median ${overhead.gatewayMs} ms through /mcp vs ${overhead.directMs} ms direct ` +
+          `(Streamable HTTP upstream), ${overhead.iterations} serial calls each in ` +
+          `${overhead.rounds} rounds`,
+      ],
+      [
+        '  bare SDK proxy',
+        overhead.proxyRatio,
+        '',
+        `median ${overhead.proxyMs} ms through an MCP proxy of the bare SDK (no auth, audit, ` +
+          `logging): the second hop's own cost`,
+      ],
+      [
+        'gateway.rps.value',
+        rps.value,
+        '',
+        `tools/call/s at ${rps.clients} clients, p99 ${rps.p99Ms} ms; direct ${rps.direct}/s ` +
+          `(p99 ${rps.directP99Ms} ms), ratio ${rps.ratio}; bare SDK proxy ${rps.proxy}/s ` +
+          `(p99 ${rps.proxyP99Ms} ms)`,
+      ],
+      [
+        'gateway.rps.failures',
+        rps.failures,
+        `${t.gatewayRpsFailures} ${mark(rps.failures <= t.gatewayRpsFailures)}`,
+        `${audit.rows} of ${audit.calls} gateway calls audited (${gateway.database})` +
+          (rps.firstError ? `; first: ${rps.firstError.slice(0, 120)}` : ''),
+      ],
+    );
+  }
   const machine = results.machine;
   const lines = formatTable(['metric', 'value', 'target', 'note'], rows);
   if (session) {
@@ -321,6 +365,7 @@ export function formatBenchResults(results: BenchResults): string[] {
   if (health) lines.push('', `healthLoop: ${health.setup}`);
   if (api) lines.push('', `api: ${api.setup}`);
   if (monitor) lines.push('', `scale.monitor: ${monitor.setup}`);
+  if (gateway) lines.push('', `gateway: ${gateway.setup}`);
   lines.push(
     '',
     `machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.totalMemMb} MB, node ` +

@@ -2,7 +2,8 @@
  * `npm run bench [-- --json FILE] [--only A,B] [--iterations N]`: measures tool-call overhead,
  * session start with slow and dead servers, the health loop's CPU cost, and the admin API's
  * throughput (`api`), the stdio sandbox's start cost (`sandbox`) and the tool budget at scale
- * (`scaleTools`, reported as `scale.tools`); prints a table and,
+ * (`scaleTools`, reported as `scale.tools`) and the MCP gateway's cost per call and throughput
+ * (`gateway`); prints a table and,
  * with `--json`, writes the results to FILE. Starts every server it needs and stops them all,
  * and exits by itself within {@link DEADLINE_MS} whatever happens.
  */
@@ -15,6 +16,7 @@ import { describeError } from '../shared/errors.js';
 import { mcpServerConfigSchema, type McpServerConfigInput } from '../shared/mcp/server-config.js';
 import { EVERYTHING_BIN, startEverythingHttpServer } from '../test/helpers/mcp-processes.js';
 import { measureApiThroughput } from './api-throughput.js';
+import { measureGateway, RPS_CLIENTS } from './gateway.js';
 import type { BareTarget } from './bare-client.js';
 import { killRemainingChildren, runningChildPids } from './child-processes.js';
 import { startSilentServer } from './fixtures/silent-server.js';
@@ -42,13 +44,14 @@ const PARTS = [
   'scaleTools',
   'replicas',
   'scaleMonitor',
+  'gateway',
 ] as const;
 type Part = (typeof PARTS)[number];
 
 const USAGE = `Usage: npm run bench -- [--json FILE] [--only ${PARTS.join(',')}] [--iterations N]
   --json FILE      also write the results as JSON to FILE
   --only PARTS     comma-separated parts to run (default all)
-  --iterations N   measured tool calls per side and transport (default 2000)`;
+  --iterations N   measured tool calls per side and transport (default 2000; gateway: per side)`;
 
 interface BenchOptions {
   jsonFile?: string;
@@ -216,6 +219,19 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
     log('scaleMonitor: StatusMonitor watching 200 Streamable HTTP servers at 1 Hz vs none');
     const monitor = await measureScaleMonitor({ databaseUrl: process.env.DATABASE_URL });
     results.scale = { ...results.scale, monitor };
+  }
+
+  if (options.parts.has('gateway')) {
+    log(
+      `gateway: echo through /mcp vs direct (server-everything streamableHttp); ${RPS_CLIENTS} clients`,
+    );
+    const upstream = await startEverythingHttpServer('streamableHttp');
+    cleanup.add(upstream.stop);
+    results.gateway = await measureGateway({
+      upstreamUrl: `${upstream.origin}/mcp`,
+      iterations: options.iterations,
+      databaseUrl: process.env.DATABASE_URL,
+    });
   }
 
   const cpus = os.cpus();

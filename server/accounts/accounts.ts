@@ -2,10 +2,10 @@
  * Users and API tokens (DESIGN §3): the queries behind `/api/users` and `/api/tokens`. A token
  * is generated here, handed back once, and stored only as its hash (`http/auth.ts`).
  */
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Database } from '../../shared/db/open.js';
-import { apiTokens, users, type User, type UserRole } from '../../shared/db/schema.js';
-import { generateToken, hashToken, storeToken } from '../http/auth.js';
+import { apiTokens, mcpServers, users, type User, type UserRole } from '../../shared/db/schema.js';
+import { generateToken, hashToken, storeToken, type TokenScopes } from '../http/auth.js';
 
 /** A new user's fields. */
 export interface NewUser {
@@ -21,6 +21,8 @@ export interface TokenSummary {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** What the token opens: null for everything ({@link TokenScopes}). */
+  scopes: string[] | null;
 }
 
 /**
@@ -55,24 +57,64 @@ export async function listTokens(db: Database, userId: number): Promise<TokenSum
       createdAt: apiTokens.createdAt,
       lastUsedAt: apiTokens.lastUsedAt,
       revokedAt: apiTokens.revokedAt,
+      scopes: apiTokens.scopes,
     })
     .from(apiTokens)
     .where(eq(apiTokens.userId, userId))
     .orderBy(asc(apiTokens.id));
 }
 
-/** Creates another token for a user. @returns its row and the plain token (show it once). */
+/**
+ * Creates another token for a user.
+ *
+ * @param scopes what the token opens ({@link TokenScopes}); default null, everything. Stored as
+ *   given: the API validates them first (`createTokenBody`, {@link serversNotOwned}).
+ * @returns its row and the plain token (show it once).
+ */
 export async function createToken(
   db: Database,
   userId: number,
   label: string,
-): Promise<{ id: number; token: string; label: string; createdAt: Date }> {
+  scopes: TokenScopes = null,
+): Promise<{ id: number; token: string; label: string; createdAt: Date; scopes: string[] | null }> {
   const token = generateToken();
   const [row] = await db
     .insert(apiTokens)
-    .values({ userId, tokenHash: hashToken(token), label })
-    .returning({ id: apiTokens.id, label: apiTokens.label, createdAt: apiTokens.createdAt });
+    .values({ userId, tokenHash: hashToken(token), label, scopes: scopes && [...scopes] })
+    .returning({
+      id: apiTokens.id,
+      label: apiTokens.label,
+      createdAt: apiTokens.createdAt,
+      scopes: apiTokens.scopes,
+    });
   return { ...row!, token };
+}
+
+/** Largest `serial` id PostgreSQL stores (int4); a larger id names no server. */
+const MAX_ID = 2_147_483_647;
+
+/**
+ * The ids among `ids` that name no server of `userId` (missing, or another user's), in the order
+ * given, each once: what a token's `server:<id>` scopes may not name.
+ */
+export async function serversNotOwned(
+  db: Database,
+  userId: number,
+  ids: readonly number[],
+): Promise<number[]> {
+  const wanted = [...new Set(ids)];
+  const storable = wanted.filter((id) => Number.isSafeInteger(id) && id > 0 && id <= MAX_ID);
+  const owned = new Set(
+    storable.length === 0
+      ? []
+      : (
+          await db
+            .select({ id: mcpServers.id })
+            .from(mcpServers)
+            .where(and(eq(mcpServers.userId, userId), inArray(mcpServers.id, storable)))
+        ).map((row) => row.id),
+  );
+  return wanted.filter((id) => !owned.has(id));
 }
 
 /**

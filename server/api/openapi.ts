@@ -22,7 +22,9 @@ export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'The path, query or body is invalid; `errors` names each failing field.',
   401: 'No valid bearer token.',
-  403: 'The caller may not do this.',
+  403:
+    'The caller may not do this, or the token may not use the REST API (its scopes lack `api`: ' +
+    'a token limited to the MCP gateway).',
   404: "No such resource for this caller (another user's is a 404 too).",
   409: 'Conflicts with existing data.',
   413: 'The body is too large.',

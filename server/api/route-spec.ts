@@ -46,9 +46,8 @@ export interface RouteSpec {
   /** Success responses by status. */
   responses: Record<number, ResponseSpec>;
   /**
-   * Error statuses beyond those implied by the contract (400 for any input; 401, 429 and 503
-   * for `auth`; 403 for `admin`; 404 for path params; 413 and 415 for a body); each is a
-   * problem document.
+   * Error statuses beyond those implied by the contract (400 for any input; 401, 403, 429 and
+   * 503 for `auth`; 404 for path params; 413 and 415 for a body); each is a problem document.
    */
   errors?: number[];
 }
@@ -116,10 +115,10 @@ export function errorStatuses(spec: RouteSpec): number[] {
   const statuses = new Set<number>(spec.errors ?? []);
   if (spec.params || spec.query || spec.body) statuses.add(400);
   if (spec.auth !== 'none') {
-    // The token is looked up in the database (503 while it is down) and rate limited (429).
-    for (const status of [401, 429, 503]) statuses.add(status);
+    // The token is looked up in the database (503 while it is down) and rate limited (429); a
+    // token whose scopes lack `api` (a gateway-only token) is refused (403).
+    for (const status of [401, 403, 429, 503]) statuses.add(status);
   }
-  if (spec.auth === 'admin') statuses.add(403);
   if (spec.params) statuses.add(404);
   if (spec.body) {
     statuses.add(413);

@@ -379,10 +379,18 @@ export const API_ROUTES = {
     path: '/api/tokens',
     operationId: 'createToken',
     summary: 'Create another API token for the caller, shown once',
+    description:
+      'Without `scopes` the token opens everything (the REST API and the MCP gateway). ' +
+      '`scopes: ["gateway"]` makes a token for MCP clients only: the REST API, the status ' +
+      'endpoints and stream and `/metrics` refuse it (403). Adding `server:<id>` entries limits ' +
+      'the gateway to those of your servers; a server that is not yours (missing or another ' +
+      "user's) is a 422. An unknown scope, an empty list, server scopes without `gateway` or " +
+      'with `api` are a 400.',
     tag: 'tokens',
     auth: 'user',
     body: createTokenBody,
     bodyRequired: false,
+    errors: [422],
     responses: { 201: { description: 'The new token.', schema: createdToken } },
   }),
   revokeToken: defineRoute({

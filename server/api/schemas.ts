@@ -97,9 +97,76 @@ export const createUserBody = z.strictObject({
   role: z.enum(USER_ROLES).default('user'),
 });
 
-/** Body of `POST /api/tokens` (optional). */
+/** A token's label: trimmed, at most 100 characters, default empty. */
+const tokenLabel = z.string().trim().max(100, 'label is at most 100 characters').default('');
+
+/** One entry of `scopes`: `api`, `gateway` or `server:<id>` (a positive id, no leading zero). */
+const SCOPE_PATTERN = /^(?:api|gateway|server:[1-9][0-9]{0,9})$/;
+
+/** A scope as an error message quotes it: JSON, cut to 40 characters. */
+function quoteScope(scope: string): string {
+  return JSON.stringify(scope.length > 40 ? `${scope.slice(0, 40)}…` : scope);
+}
+
+/**
+ * `scopes` of `POST /api/tokens` (issue 15): a non-empty list of `api` (the REST API, status
+ * endpoints, status stream, metrics), `gateway` (the MCP gateway, `/mcp`) and `server:<id>`
+ * (limits the gateway to those servers; needs `gateway`, and excludes `api`, whose REST API
+ * reaches every server). Duplicates are dropped, the first of each kept in place. Whether each
+ * named server is the caller's is checked by the route (422).
+ */
+export const tokenScopes = z
+  .array(z.string({ error: 'each scope must be a string' }), {
+    error: 'scopes must be a list of strings, e.g. ["gateway"]',
+  })
+  .min(1, 'scopes must not be empty: leave it out for an unrestricted token')
+  .max(100, 'scopes holds at most 100 entries')
+  .superRefine((scopes, ctx) => {
+    scopes.forEach((scope, index) => {
+      if (!SCOPE_PATTERN.test(scope)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [index],
+          message: `unknown scope ${quoteScope(scope)}: a scope is "api", "gateway" or "server:<id>" (e.g. "server:12")`,
+        });
+      }
+    });
+    const servers = scopes.filter(
+      (scope) => SCOPE_PATTERN.test(scope) && scope.startsWith('server:'),
+    );
+    if (servers.length === 0) return;
+    if (!scopes.includes('gateway')) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          `scopes names servers (${servers.join(', ')}) but not "gateway": server scopes ` +
+          'limit the MCP gateway, so add "gateway"',
+      });
+    }
+    if (scopes.includes('api')) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'scopes cannot combine "api" with server scopes: the REST API reaches all your ' +
+          'servers, so a token limited to some servers must be gateway-only (drop "api")',
+      });
+    }
+  })
+  .transform((scopes) => [...new Set(scopes)])
+  .meta({
+    description:
+      'What the token opens; leave it out for an unrestricted token (the REST API and the MCP ' +
+      'gateway). `api`: the REST API, the status endpoints and stream, and `/metrics`. ' +
+      '`gateway`: the MCP gateway (`/mcp`). `server:<id>`: limits the gateway to these of your ' +
+      'servers (needs `gateway`; not with `api`). A server that is not yours is a 422. ' +
+      'Duplicates are dropped.',
+    example: ['gateway'],
+  });
+
+/** Body of `POST /api/tokens` (optional): a label, and the scopes (default unrestricted). */
 export const createTokenBody = z.strictObject({
-  label: z.string().trim().max(100, 'label is at most 100 characters').default(''),
+  label: tokenLabel,
+  scopes: tokenScopes.optional(),
 });
 
 /** What a LiveKit room name may be: 1 to 128 letters, digits, `_`, `.` and `-`. */
@@ -165,20 +232,29 @@ export const tokenResource = createSelectSchema(apiTokens, {
   createdAt: isoDate,
   lastUsedAt: isoDate.nullable().meta({ description: 'Kept to the minute.' }),
   revokedAt: isoDate.nullable(),
+  scopes: z
+    .array(z.string())
+    .nullable()
+    .meta({
+      description:
+        'What the token opens: null for everything (the REST API and the MCP gateway); else ' +
+        '`api` (the REST API and status endpoints), `gateway` (the MCP gateway, `/mcp`) and ' +
+        '`server:<id>` (the gateway limited to those servers).',
+    }),
 })
   .omit({ userId: true, tokenHash: true })
   .meta({ id: 'Token' });
 
 /** Answer of `POST /api/tokens`: the new token, shown this once. */
 export const createdToken = tokenResource
-  .pick({ id: true, label: true, createdAt: true })
+  .pick({ id: true, label: true, createdAt: true, scopes: true })
   .extend({
     token: z.string().meta({ description: 'The bearer token. Shown once; only its hash is kept.' }),
   })
   .meta({ id: 'CreatedToken' });
 
 /** Body of `POST /api/widget-tokens` (optional): a label for the list. */
-export const createWidgetTokenBody = createTokenBody;
+export const createWidgetTokenBody = z.strictObject({ label: tokenLabel });
 
 /** A widget token as `GET /api/widget-tokens` lists it: a row without its owner or hash. */
 export const widgetTokenResource = createSelectSchema(widgetTokens, {
@@ -213,6 +289,16 @@ export const createdUser = z
 export const toolCallResource = createSelectSchema(toolCalls, {
   toolName: (name) => name.meta({ description: 'The MCP name of the tool.' }),
   startedAt: isoDate,
+  source: (source) =>
+    source.meta({
+      description:
+        'Who made the call: `agent` (a voice session) or `gateway` (an MCP client through the ' +
+        'MCP gateway, `/mcp`).',
+    }),
+  tokenLabel: (label) =>
+    label.meta({
+      description: 'For a gateway call: the label of the API token it was made with; else null.',
+    }),
 })
   .omit({ userId: true })
   .meta({ id: 'ToolCall' });

@@ -19,6 +19,15 @@
  *   them: behind a load balancer, route by the `Mcp-Session-Id` header (sticky); a request that
  *   reaches another replica answers 404, and the client starts a new session (the spec's rule for
  *   a session the server no longer knows), losing nothing but the session.
+ * - Resumable streams (Streamable HTTP, "Resumability and Redelivery"; SEP-1699): each SSE
+ *   stream opens with a priming event (an event id, `retry:` {@link GatewayOptions.sseRetryMs},
+ *   no data) for clients of protocol 2025-11-25 or later, and every event of a session is kept
+ *   in its bounded replay buffer (`event-store.ts`), so a client whose stream broke reconnects
+ *   with `GET` and `Last-Event-ID` and gets what it missed, a call's result included.
+ * - While a token has a session open, its owner is looked up again at most every
+ *   {@link GatewayOptions.tokenRecheckMs} (default the `TokenCache` lifetime, 10 s), not on every
+ *   request: a revocation closes its sessions at once anyway ({@link Gateway.forgetToken}, told
+ *   by the app's token cache), and a token found gone at a later look-up closes them too.
  * - The user's servers' connections are shared by that user's sessions (`upstreams.ts`), and
  *   every call is audited in `tool_calls` through one batcher.
  */
@@ -36,12 +45,13 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { hashToken } from '../../shared/db/api-tokens.js';
 import type { Database, DatabaseHandle } from '../../shared/db/open.js';
-import { authenticateToken, touchToken } from '../http/auth.js';
+import { authenticateGatewayToken, gatewayTokenProblem } from '../http/auth.js';
 import { ToolCallBatcher } from '../../shared/db/tool-call-batch.js';
 import { recordToolCalls } from '../../shared/db/tool-calls.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
 import type { HealthPolicy } from '../../shared/mcp/supervised-connection.js';
+import { BoundedEventStore, type ReplayBufferLimits } from './event-store.js';
 import { createGatewayServer, type GatewayCallerScope } from './session.js';
 import { UpstreamPool, type UpstreamLease } from './upstreams.js';
 
@@ -53,6 +63,12 @@ export const DEFAULT_MAX_SESSIONS_PER_USER = 16;
 export const DEFAULT_MAX_SESSIONS = 1_000;
 /** Default of {@link GatewayOptions.sessionIdleMs}: 30 minutes. */
 export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
+/** Default of {@link GatewayOptions.sseRetryMs}: 1 second. */
+export const DEFAULT_SSE_RETRY_MS = 1_000;
+/**
+ * Default of {@link GatewayOptions.tokenRecheckMs}: the `TokenCache` lifetime (10 s).
+ */
+export const SESSION_TOKEN_RECHECK_MS = 10_000;
 
 /** Who a gateway token belongs to and what it may reach, as {@link GatewayOptions.authenticate} finds it. */
 export interface GatewayTokenOwner {
@@ -104,6 +120,23 @@ export interface GatewayOptions {
   policy?: Partial<HealthPolicy>;
   /** Longest wait for the servers' first connect before the first list, in ms; default 3000. */
   startDeadlineMs?: number;
+  /**
+   * What each session keeps to replay to a client that reconnects with `Last-Event-ID`; default
+   * 500 events and 1 MiB (`DEFAULT_REPLAY_EVENTS`, `DEFAULT_REPLAY_BYTES`), so the gateway holds
+   * at most sessions × that.
+   */
+  replayBuffer?: Partial<ReplayBufferLimits>;
+  /**
+   * Milliseconds a client should wait before reconnecting a broken SSE stream (the priming
+   * event's `retry:` field); default 1000.
+   */
+  sseRetryMs?: number;
+  /**
+   * Longest time the owner of a token with an open session is trusted without asking
+   * {@link authenticate} again, in milliseconds; default {@link SESSION_TOKEN_RECHECK_MS}. 0
+   * looks every request up.
+   */
+  tokenRecheckMs?: number;
 }
 
 interface GatewaySession {
@@ -133,10 +166,19 @@ export class Gateway {
   readonly #sessions = new Map<string, GatewaySession>();
   /** Sessions made and not yet closed, initialized or not. */
   readonly #open = new Set<GatewaySession>();
+  /**
+   * Token SHA-256 → its owner, when last looked up (epoch ms), and its open sessions: the tokens
+   * whose requests skip the look-up for {@link GatewayOptions.tokenRecheckMs}.
+   */
+  readonly #sessionTokens = new Map<
+    string,
+    { owner: GatewayTokenOwner; checkedAt: number; sessions: number }
+  >();
   readonly #sweeper: NodeJS.Timeout;
   readonly #maxSessionsPerUser: number;
   readonly #maxSessions: number;
   readonly #idleMs: number;
+  readonly #tokenRecheckMs: number;
   #closed = false;
 
   constructor(options: GatewayOptions) {
@@ -154,9 +196,12 @@ export class Gateway {
       write: (records) => recordToolCalls(options.database.db, records),
       logger: this.#logger,
     });
+    // Refuses bad replay buffer limits now rather than at the first session.
+    void new BoundedEventStore(options.replayBuffer);
     this.#maxSessionsPerUser = options.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS_PER_USER;
     this.#idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
     this.#maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.#tokenRecheckMs = options.tokenRecheckMs ?? SESSION_TOKEN_RECHECK_MS;
     this.#sweeper = setInterval(
       () => this.#closeIdle(),
       Math.max(1_000, Math.min(60_000, this.#idleMs / 2)),
@@ -203,7 +248,7 @@ export class Gateway {
       }
       next();
     };
-    const authenticate = this.#options.authenticate;
+    const authenticate = (token: string) => this.#authenticate(token);
     const bearer = requireBearerAuth({
       resourceMetadataUrl: metadataUrl,
       verifier: {
@@ -240,6 +285,7 @@ export class Gateway {
    * revoked token keeps no session open.
    */
   forgetToken(tokenHash: string): void {
+    this.#sessionTokens.delete(tokenHash);
     for (const session of this.#open) {
       if (session.tokenHash === tokenHash) void this.#end(session);
     }
@@ -252,6 +298,27 @@ export class Gateway {
     await Promise.all([...this.#open].map((session) => this.#end(session)));
     await this.#pool.close();
     await this.#audit.flush();
+  }
+
+  /**
+   * The token's owner: remembered while the token has a session open and was looked up within
+   * {@link GatewayOptions.tokenRecheckMs}, else {@link GatewayOptions.authenticate}'s answer. A token
+   * with sessions that is no longer a gateway token closes them.
+   */
+  async #authenticate(token: string): Promise<GatewayTokenOwner | 'not_gateway' | undefined> {
+    const tokenHash = hashToken(token);
+    const known = this.#sessionTokens.get(tokenHash);
+    if (known && Date.now() - known.checkedAt < this.#tokenRecheckMs) return known.owner;
+    const owner = await this.#options.authenticate(token);
+    if (known && this.#sessionTokens.get(tokenHash) === known) {
+      if (typeof owner === 'object') {
+        known.owner = owner;
+        known.checkedAt = Date.now();
+      } else {
+        this.forgetToken(tokenHash);
+      }
+    }
+    return owner;
   }
 
   async #handle(req: Request, res: Response): Promise<void> {
@@ -314,16 +381,19 @@ export class Gateway {
     });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      eventStore: new BoundedEventStore(this.#options.replayBuffer),
+      retryInterval: this.#options.sseRetryMs ?? DEFAULT_SSE_RETRY_MS,
       onsessioninitialized: (id) => {
         const session = holder.session!;
         session.id = id;
         this.#sessions.set(id, session);
       },
     });
+    const tokenHash = hashToken((req as Request & { auth?: { token?: string } }).auth?.token ?? '');
     const session: GatewaySession = {
       userId: owner.userId,
       tokenId: owner.tokenId,
-      tokenHash: hashToken((req as Request & { auth?: { token?: string } }).auth?.token ?? ''),
+      tokenHash,
       transport,
       server,
       lease,
@@ -332,6 +402,10 @@ export class Gateway {
     };
     holder.session = session;
     this.#open.add(session);
+    const known = this.#sessionTokens.get(tokenHash);
+    if (known) known.sessions++;
+    // The bearer check of this very request just looked the owner up.
+    else this.#sessionTokens.set(tokenHash, { owner, checkedAt: Date.now(), sessions: 1 });
     transport.onclose = () => void this.#end(session);
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
@@ -365,6 +439,8 @@ export class Gateway {
     if (session.closed) return;
     session.closed = true;
     this.#open.delete(session);
+    const known = this.#sessionTokens.get(session.tokenHash);
+    if (known && --known.sessions <= 0) this.#sessionTokens.delete(session.tokenHash);
     if (session.id) this.#sessions.delete(session.id);
     session.lease.release();
     try {
@@ -376,16 +452,23 @@ export class Gateway {
 }
 
 /**
- * The production {@link GatewayAuthenticate}: the token's row (`authenticateToken`), its use
- * recorded at most once a minute (`touchToken`).
+ * The production {@link GatewayAuthenticate}: `authenticateGatewayToken` (a token with the
+ * gateway scope, its use recorded at most once a minute), and for a refused token
+ * `gatewayTokenProblem`, which tells an unknown token (401) from one without the scope (403).
  *
  * @param db the database the tokens are in.
  */
 export function gatewayAuthenticator(db: Database): GatewayAuthenticate {
   return async (token) => {
-    const found = await authenticateToken(db, token);
-    if (!found) return undefined;
-    await touchToken(db, found);
-    return { userId: found.user.id, tokenId: found.tokenId, label: '', servers: null };
+    const caller = await authenticateGatewayToken(db, token);
+    if (caller) {
+      return {
+        userId: caller.user.id,
+        tokenId: caller.tokenId,
+        label: caller.label,
+        servers: caller.servers,
+      };
+    }
+    return (await gatewayTokenProblem(db, token)) === 'not_gateway' ? 'not_gateway' : undefined;
   };
 }

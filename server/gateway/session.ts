@@ -110,13 +110,16 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     }
     return upstreams.servers.filter(allowed);
   };
+  /** The session's tools, named once and kept until the upstreams change (not per call). */
+  let catalogue: GatewayTool[] | undefined;
   const tools = async () => {
     await served();
-    return gatewayTools(upstreams.servers, caller.servers);
+    return (catalogue ??= gatewayTools(upstreams.servers, caller.servers));
   };
 
   // Tell the client when what it lists may have changed (only once initialized).
   const unsubscribe = upstreams.onChange((change) => {
+    catalogue = undefined;
     if (!server.transport) return;
     const send = (notify: () => Promise<void>) =>
       void notify().catch((error: unknown) =>
@@ -187,6 +190,8 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
         durationMs: Math.round(performance.now() - started),
         ok,
         error,
+        source: 'gateway',
+        tokenLabel: caller.tokenLabel,
       });
     }
   });

@@ -5,12 +5,25 @@
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { RequestHandler, Response } from 'express';
 import type { Database } from '../../shared/db/open.js';
-import { hashToken } from '../../shared/db/api-tokens.js';
+import {
+  allowsApi,
+  allowsGateway,
+  apiScopeRefusal,
+  gatewayServerIds,
+  hashToken,
+  type TokenScopes,
+} from '../../shared/db/api-tokens.js';
 import { apiTokens, users, type User } from '../../shared/db/schema.js';
-import { UnauthorizedError } from './errors.js';
+import { ForbiddenError, UnauthorizedError } from './errors.js';
 
 // Generating and storing tokens is shared with the admin command lines (`npm run admin-token`).
-export { TOKEN_PREFIX, generateToken, hashToken, storeToken } from '../../shared/db/api-tokens.js';
+export {
+  TOKEN_PREFIX,
+  generateToken,
+  hashToken,
+  storeToken,
+  type TokenScopes,
+} from '../../shared/db/api-tokens.js';
 
 /** How often, at most, a token's `last_used_at` is written: once a minute. */
 export const TOKEN_TOUCH_INTERVAL_MS = 60_000;
@@ -21,6 +34,15 @@ export interface Authenticated {
   tokenId: number;
   /** When the token was last used, as stored (updated at most once a minute). */
   lastUsedAt: Date | null;
+  /** The token's label (`api_tokens.label`, may be empty). */
+  label: string;
+  /**
+   * What the token opens (`api_tokens.scopes`): null for everything, else a list of `api`,
+   * `gateway` and `server:<id>` ({@link TokenScopes}). This lookup does not check them:
+   * {@link requireAuth} and `TokenCache` refuse a token without `api`,
+   * {@link authenticateGatewayToken} one without `gateway`.
+   */
+  scopes: TokenScopes;
 }
 
 /**
@@ -31,7 +53,13 @@ const tokenLookups = new WeakMap<Database, ReturnType<typeof prepareTokenLookup>
 
 function prepareTokenLookup(db: Database) {
   return db
-    .select({ user: users, tokenId: apiTokens.id, lastUsedAt: apiTokens.lastUsedAt })
+    .select({
+      user: users,
+      tokenId: apiTokens.id,
+      lastUsedAt: apiTokens.lastUsedAt,
+      label: apiTokens.label,
+      scopes: apiTokens.scopes,
+    })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
     .where(and(eq(apiTokens.tokenHash, sql.placeholder('tokenHash')), isNull(apiTokens.revokedAt)))
@@ -39,7 +67,10 @@ function prepareTokenLookup(db: Database) {
     .prepare('switchboard_authenticate_token');
 }
 
-/** The user and token row a plain token stands for, or `undefined` when unknown or revoked. */
+/**
+ * The user and token row a plain token stands for, or `undefined` when unknown or revoked. It
+ * does not check the token's scopes (see {@link Authenticated.scopes}).
+ */
 export async function authenticateToken(
   db: Database,
   token: string,
@@ -50,9 +81,76 @@ export async function authenticateToken(
   return row;
 }
 
-/** The user a plain token belongs to, or `undefined` when it is unknown or revoked. */
+/**
+ * The user a plain token belongs to, for the REST API: `undefined` when the token is unknown,
+ * revoked, or lacks the `api` scope (a gateway-only token).
+ */
 export async function userForToken(db: Database, token: string): Promise<User | undefined> {
-  return (await authenticateToken(db, token))?.user;
+  const found = await authenticateToken(db, token);
+  return found && allowsApi(found.scopes) ? found.user : undefined;
+}
+
+/**
+ * Refuses a token that may not use the REST API and status endpoints (its scopes lack `api`).
+ *
+ * @param scopes the token's `api_tokens.scopes`; null (unrestricted) passes.
+ * @throws ForbiddenError (403) naming the token's scopes ({@link apiScopeRefusal}).
+ */
+export function assertApiScope(scopes: TokenScopes): void {
+  if (!allowsApi(scopes)) throw new ForbiddenError(apiScopeRefusal(scopes));
+}
+
+/** The caller of the MCP gateway (`/mcp`, issue 15), as {@link authenticateGatewayToken} finds it. */
+export interface GatewayCaller {
+  user: User;
+  tokenId: number;
+  /** The token's label (may be empty), recorded with each gateway call (`tool_calls.token_label`). */
+  label: string;
+  /**
+   * The servers the token's `server:<id>` scopes limit the gateway to, as listed; null = all the
+   * user's servers. An id may name a server deleted since the token was made: skip it.
+   */
+  servers: number[] | null;
+}
+
+/**
+ * Authenticates a bearer token for the MCP gateway and keeps its `last_used_at` current to the
+ * minute ({@link touchToken}), as {@link requireAuth} does.
+ *
+ * @param token the plain token from `Authorization: Bearer <token>`.
+ * @returns the caller, or `undefined` when the token is unknown, revoked, or its scopes lack
+ *   `gateway` (an `api`-only token); {@link gatewayTokenProblem} tells those apart.
+ * @throws the database's error when the lookup fails.
+ */
+export async function authenticateGatewayToken(
+  db: Database,
+  token: string,
+): Promise<GatewayCaller | undefined> {
+  const found = await authenticateToken(db, token);
+  if (!found || !allowsGateway(found.scopes)) return undefined;
+  await touchToken(db, found);
+  return {
+    user: found.user,
+    tokenId: found.tokenId,
+    label: found.label,
+    servers: gatewayServerIds(found.scopes),
+  };
+}
+
+/**
+ * Why {@link authenticateGatewayToken} refused a token, for choosing the answer: `unknown` (unknown
+ * or revoked: 401), `not_gateway` (valid, but its scopes lack `gateway`: 403), or `undefined` when
+ * the token may use the gateway. Touches nothing.
+ *
+ * @throws the database's error when the lookup fails.
+ */
+export async function gatewayTokenProblem(
+  db: Database,
+  token: string,
+): Promise<'unknown' | 'not_gateway' | undefined> {
+  const found = await authenticateToken(db, token);
+  if (!found) return 'unknown';
+  return allowsGateway(found.scopes) ? undefined : 'not_gateway';
 }
 
 /**
@@ -79,11 +177,12 @@ export async function touchToken(
 }
 
 /**
- * Middleware that requires `Authorization: Bearer <token>`, puts the caller in
- * `res.locals.user` and the token's id in `res.locals.tokenId`, and keeps the token's
- * `last_used_at` current to the minute ({@link touchToken}).
+ * Middleware that requires `Authorization: Bearer <token>` with a token that may use the REST
+ * API, puts the caller in `res.locals.user` and the token's id in `res.locals.tokenId`, and keeps
+ * the token's `last_used_at` current to the minute ({@link touchToken}).
  *
  * @throws UnauthorizedError (401) when the header is missing, malformed, or the token unknown.
+ * @throws ForbiddenError (403) when the token's scopes lack `api` ({@link assertApiScope}).
  */
 export function requireAuth(db: Database): RequestHandler {
   return async (req, res, next) => {
@@ -91,6 +190,7 @@ export function requireAuth(db: Database): RequestHandler {
     if (!match) throw new UnauthorizedError();
     const found = await authenticateToken(db, match[1]!);
     if (!found) throw new UnauthorizedError('The API token is unknown or revoked.');
+    assertApiScope(found.scopes);
     await touchToken(db, found);
     res.locals.user = found.user;
     res.locals.tokenId = found.tokenId;

@@ -4,12 +4,17 @@
  * down). A token's owner is remembered for a short time, and a remembered owner is still used
  * while the database is unreachable: a token can only be revoked through the database, so no
  * revocation can be missed while it is down.
+ *
+ * Only tokens that may use the REST API and status endpoints (scopes null or holding `api`,
+ * issue 15) are let through: a gateway-only token is remembered with its scopes, and refused
+ * with a 403 by {@link TokenCache.user} (never returned by {@link TokenCache.fresh}).
  */
 import type { RequestHandler } from 'express';
 import type { Database } from '../../shared/db/open.js';
+import { allowsApi, type TokenScopes } from '../../shared/db/api-tokens.js';
 import type { User } from '../../shared/db/schema.js';
 import { isDatabaseUnavailable } from '../../shared/db/unavailable.js';
-import { authenticateToken, hashToken, touchToken } from './auth.js';
+import { assertApiScope, authenticateToken, hashToken, touchToken } from './auth.js';
 import { UnauthorizedError } from './errors.js';
 
 /** Options of {@link TokenCache}. */
@@ -20,12 +25,23 @@ export interface TokenCacheOptions {
   maxEntries?: number;
 }
 
-/** Remembers which user each recently seen token belongs to (keyed by its SHA-256). */
+/** A remembered token: its owner, its scopes and when it was looked up (`Date.now()` ms). */
+interface CachedToken {
+  user: User;
+  scopes: TokenScopes;
+  at: number;
+}
+
+/**
+ * Remembers which user each recently seen token belongs to, and its scopes (keyed by its
+ * SHA-256). It answers for the REST API and status endpoints: a token whose scopes lack `api` is
+ * refused (403).
+ */
 export class TokenCache {
   readonly #db: Database;
   readonly #ttlMs: number;
   readonly #maxEntries: number;
-  readonly #entries = new Map<string, { user: User; at: number }>();
+  readonly #entries = new Map<string, CachedToken>();
   readonly #forgetListeners = new Set<(tokenHash: string) => void>();
 
   constructor(db: Database, options: TokenCacheOptions = {}) {
@@ -34,7 +50,11 @@ export class TokenCache {
     this.#maxEntries = options.maxEntries ?? 10_000;
   }
 
-  /** The token's user when it was looked up within the lifetime, without waiting; else `undefined`. */
+  /**
+   * The token's user when it was looked up within the lifetime and may use the API (scopes null
+   * or holding `api`), without waiting; else `undefined` (then ask {@link user}, which refuses a
+   * gateway-only token with a 403).
+   */
   fresh(token: string, now = Date.now()): User | undefined {
     return this.freshByHash(hashToken(token), now);
   }
@@ -45,7 +65,9 @@ export class TokenCache {
    */
   freshByHash(tokenHash: string, now = Date.now()): User | undefined {
     const cached = this.#entries.get(tokenHash);
-    return cached && now - cached.at < this.#ttlMs ? cached.user : undefined;
+    return cached && now - cached.at < this.#ttlMs && allowsApi(cached.scopes)
+      ? cached.user
+      : undefined;
   }
 
   /**
@@ -73,29 +95,47 @@ export class TokenCache {
   /**
    * The token's user, or `undefined` when it is unknown or revoked.
    *
+   * @throws ForbiddenError (403) when the token's scopes lack `api` (a gateway-only token); the
+   *   refusal is remembered like a user, so repeated tries do not reach the database.
    * @throws the database error when the token is not remembered and the database fails.
    */
   async user(token: string, now = Date.now()): Promise<User | undefined> {
     const key = hashToken(token);
-    const cached = this.#entries.get(key);
-    if (cached && now - cached.at < this.#ttlMs) return cached.user;
-    let user: User | undefined;
+    let entry = this.#entries.get(key);
+    if (!entry || now - entry.at >= this.#ttlMs) entry = await this.#lookUp(token, key, entry, now);
+    if (!entry) return undefined;
+    assertApiScope(entry.scopes);
+    return entry.user;
+  }
+
+  /**
+   * Looks a token up in the database and remembers the answer; a remembered (stale) entry is
+   * still used while the database is unreachable.
+   */
+  async #lookUp(
+    token: string,
+    key: string,
+    stale: CachedToken | undefined,
+    now: number,
+  ): Promise<CachedToken | undefined> {
+    let entry: CachedToken | undefined;
     try {
       const found = await authenticateToken(this.#db, token);
-      // Looked up at most once per `ttlMs`; `touchToken` writes at most once a minute.
-      if (found) await touchToken(this.#db, found);
-      user = found?.user;
+      // Looked up at most once per `ttlMs`; `touchToken` writes at most once a minute. A token
+      // refused for its scopes is not marked used.
+      if (found && allowsApi(found.scopes)) await touchToken(this.#db, found);
+      entry = found && { user: found.user, scopes: found.scopes, at: now };
     } catch (error) {
-      if (cached && isDatabaseUnavailable(error)) return cached.user;
+      if (stale && isDatabaseUnavailable(error)) return stale;
       throw error;
     }
     this.#entries.delete(key);
-    if (!user) return undefined;
-    this.#entries.set(key, { user, at: now });
+    if (!entry) return undefined;
+    this.#entries.set(key, entry);
     if (this.#entries.size > this.#maxEntries) {
       this.#entries.delete(this.#entries.keys().next().value!);
     }
-    return user;
+    return entry;
   }
 }
 
@@ -108,6 +148,7 @@ export function bearerToken(header: string | undefined): string | undefined {
  * Like `requireAuth`, through a {@link TokenCache}: puts the caller in `res.locals.user`.
  *
  * @throws UnauthorizedError (401) when the header is missing, malformed, or the token unknown.
+ * @throws ForbiddenError (403) when the token's scopes lack `api` (a gateway-only token).
  */
 export function requireCachedAuth(cache: TokenCache): RequestHandler {
   return async (req, res, next) => {

@@ -230,6 +230,8 @@ export function livekitRouter(options: LivekitRouterOptions): Router {
         durationMs: call.durationMs,
         ok: call.ok,
         error: call.error,
+        source: call.source,
+        tokenLabel: call.tokenLabel,
       })),
     );
   });

@@ -314,6 +314,8 @@ export function serversRouter({
         durationMs: call.durationMs,
         ok: call.ok,
         error: call.error,
+        source: call.source,
+        tokenLabel: call.tokenLabel,
       })),
       nextCursor: rows.length > limit && last ? encodeCallCursor(last.startedAt, last.id) : null,
     });

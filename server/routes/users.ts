@@ -13,11 +13,13 @@ import {
   listTokens,
   listUsers,
   revokeToken,
+  serversNotOwned,
 } from '../accounts/accounts.js';
+import { gatewayServerIds } from '../../shared/db/api-tokens.js';
 import { API_ROUTES } from '../api/routes.js';
 import type { tokenResource, userResource } from '../api/schemas.js';
 import { currentUser } from '../http/auth.js';
-import { ConflictError, NotFoundError } from '../http/errors.js';
+import { ConflictError, HttpError, NotFoundError } from '../http/errors.js';
 import { parseRequest } from '../api/route-spec.js';
 import { requireAdmin } from '../http/scope.js';
 
@@ -64,6 +66,35 @@ export interface TokensRouterOptions {
   onRevoke?: (tokenHash: string) => void;
 }
 
+/**
+ * 422: a token's `server:<id>` scopes name servers that are not the caller's. A missing server
+ * and another user's answer alike, so the answer tells nothing of other users' servers. `errors`
+ * names each entry (`body.scopes.<index>`).
+ */
+export class ScopeServerProblem extends HttpError {
+  override readonly name = 'ScopeServerProblem';
+  /**
+   * @param scopes the scopes as the request sent them (before duplicates were dropped), so each
+   *   path names the entry's place in the request.
+   * @param ids the server ids that are not the caller's.
+   */
+  constructor(scopes: readonly string[], ids: readonly number[]) {
+    const reasons = ids.map((id) => `server ${id} is not one of your servers`);
+    super(
+      422,
+      'unknown_server',
+      `${reasons.join('; ')}: a token's server scopes may name only your own servers. No token ` +
+        'was created.',
+      {
+        errors: ids.map((id, n) => ({
+          path: `body.scopes.${scopes.indexOf(`server:${id}`)}`,
+          message: reasons[n]!,
+        })),
+      },
+    );
+  }
+}
+
 /** The router for `/api/tokens`: the caller's tokens. Mount behind `requireAuth`. */
 export function tokensRouter(db: Database, options: TokensRouterOptions = {}): Router {
   const router = Router();
@@ -77,13 +108,22 @@ export function tokensRouter(db: Database, options: TokensRouterOptions = {}): R
         createdAt: token.createdAt.toISOString(),
         lastUsedAt: token.lastUsedAt?.toISOString() ?? null,
         revokedAt: token.revokedAt?.toISOString() ?? null,
+        scopes: token.scopes,
       })),
     );
   });
 
   router.post('/', async (req, res) => {
     const { body } = parseRequest(API_ROUTES.createToken, req);
-    const created = await createToken(db, currentUser(res).id, body.label);
+    const caller = currentUser(res);
+    const scopes = body.scopes ?? null;
+    const servers = gatewayServerIds(scopes) ?? [];
+    const notOwned = await serversNotOwned(db, caller.id, servers);
+    if (notOwned.length > 0) {
+      // Validated above as a list of strings; the paths count from the list as sent.
+      throw new ScopeServerProblem((req.body as { scopes: string[] }).scopes, notOwned);
+    }
+    const created = await createToken(db, caller.id, body.label, scopes);
     res.status(201).json({ ...created, createdAt: created.createdAt.toISOString() });
   });
 

@@ -4,7 +4,8 @@
  * the `/widget/status` page and for uptime pollers).
  *
  * `GET /api/widget/status` takes a widget token (`sbw_…`) or an API token: both only read here,
- * and a widget token opens no other route (`requireAuth` looks only in `api_tokens`). Any origin
+ * and a widget token opens no other route (`requireAuth` looks only in `api_tokens`); an API token
+ * whose scopes lack `api` (a gateway-only token) is refused (403). Any origin
  * may call it (`Access-Control-Allow-Origin: *`, no credentials: the token travels in a header),
  * and its answer is never cached (`no-store`).
  */
@@ -99,6 +100,7 @@ export interface WidgetStatusRouterDeps {
  * the minute) or an API token's.
  *
  * @throws UnauthorizedError (401) when the header is missing or the token unknown or revoked.
+ * @throws ForbiddenError (403) for an API token whose scopes lack `api` (`TokenCache.user`).
  */
 function requireWidgetAuth(db: Database, tokens: TokenCache): RequestHandler {
   return async (req, res, next) => {

@@ -6,7 +6,8 @@
  * Express 5 handler returning the same JSON reaches about 8 000 requests/s here with a p99 near
  * 10 ms (its router, prototype swaps, `res.json` and ETag cost ~100 µs a request), while
  * Node's own `http` answers the same body at about 40 000 requests/s. So a request that is
- * plainly a status poll — `GET /api/status`, a bearer token already in the {@link TokenCache},
+ * plainly a status poll — `GET /api/status`, a bearer token already in the {@link TokenCache}
+ * (and allowed the REST API: a gateway-only token falls through, and Express refuses it),
  * no CORS `Origin` to answer, the snapshot ready, under the rate limit — is answered here with
  * exactly what the Express route would send: the same JSON, helmet's headers (captured from
  * helmet itself at start), the same rate-limit headers from the same counter store, and the same

@@ -6,7 +6,8 @@
  * in `Authorization: Bearer <token>` (servers, CLIs) or, for browsers, which cannot set headers
  * on a WebSocket, as a subprotocol: `new WebSocket(url, ['switchboard.v1', 'bearer.' + token])`
  * (the server selects `switchboard.v1`). Tokens are never read from the query string, which
- * proxies and access logs record. Failed upgrades count against the client's address like failed
+ * proxies and access logs record. A token whose scopes lack `api` (a gateway-only token, issue
+ * 15) is refused with 403 (not counted as a failure). Failed upgrades count against the client's address like failed
  * requests (`FailedAuthLimiter`): over the limit, an upgrade with a token this process has not
  * seen authenticate answers 429 before any database lookup. A stream ends (close code
  * {@link TOKEN_REVOKED_CLOSE_CODE}) as soon as the process learns its token was revoked
@@ -24,6 +25,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../shared/logger.js';
 import { hashToken } from '../http/auth.js';
+import { ForbiddenError } from '../http/errors.js';
 import { bearerToken, type TokenCache } from '../http/token-cache.js';
 import type { FailedAuthLimiter } from '../http/failed-auth-limiter.js';
 import { summarizeMcp } from './checks.js';
@@ -134,6 +136,10 @@ export function attachStatusStream(server: Server, deps: StatusStreamDeps): Stat
         user = await deps.tokens.user(token);
         await deps.snapshot.ready();
       } catch (error) {
+        if (error instanceof ForbiddenError) {
+          refuse(socket, 403, 'Forbidden', error.message);
+          return;
+        }
         logger.warn({ err: error }, 'status stream authentication failed');
         refuse(socket, 503, 'Service Unavailable', 'The database is unreachable.');
         return;

@@ -43,7 +43,19 @@ export const users = pgTable('users', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
-/** API bearer tokens; only the SHA-256 hash of a token is stored. */
+/**
+ * What an API token may open (issue 15), the entries of `api_tokens.scopes`: `api` the REST API,
+ * the status endpoints, the status stream and `/metrics`; `gateway` the MCP gateway (`/mcp`);
+ * `server:<id>` limits the gateway to those of the owner's servers. Read with the helpers of
+ * `shared/db/api-tokens.ts`; the API validates them (`createTokenBody`).
+ */
+export const TOKEN_SCOPE_WORDS = ['api', 'gateway'] as const;
+
+/**
+ * API bearer tokens; only the SHA-256 hash of a token is stored. `scopes` null: the token opens
+ * everything (the REST API and the gateway), as every token made before scopes existed does;
+ * otherwise a non-empty list of {@link TOKEN_SCOPE_WORDS} and `server:<id>` entries.
+ */
 export const apiTokens = pgTable(
   'api_tokens',
   {
@@ -56,6 +68,7 @@ export const apiTokens = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    scopes: text('scopes').array(),
   },
   (t) => [uniqueIndex('api_tokens_token_hash_idx').on(t.tokenHash)],
 );
@@ -230,7 +243,17 @@ export const toolPins = pgTable(
   (t) => [primaryKey({ name: 'tool_pins_pkey', columns: [t.serverId, t.toolName] })],
 );
 
-/** One row per tool call an agent session made; arguments are never stored. */
+/**
+ * Who made a tool call: `agent` a voice session, `gateway` an MCP client through the gateway
+ * (`/mcp`, issue 15) with one of the user's API tokens.
+ */
+export const TOOL_CALL_SOURCES = ['agent', 'gateway'] as const;
+export type ToolCallSource = (typeof TOOL_CALL_SOURCES)[number];
+
+/**
+ * One row per tool call an agent session or the MCP gateway made; arguments are never stored.
+ * `token_label` is the label of the API token a gateway call was made with (null for the agent).
+ */
 export const toolCalls = pgTable(
   'tool_calls',
   {
@@ -246,6 +269,8 @@ export const toolCalls = pgTable(
     durationMs: integer('duration_ms').notNull(),
     ok: boolean('ok').notNull(),
     error: text('error'),
+    source: text('source', { enum: TOOL_CALL_SOURCES }).notNull().default('agent'),
+    tokenLabel: text('token_label'),
   },
   (t) => [
     // A server's calls newest first, paged by (started_at, id) (`listToolCalls`).

@@ -1,8 +1,11 @@
-/** The audit log of tool calls made by agent sessions (`tool_calls`, DESIGN §3). */
+/**
+ * The audit log of tool calls made by agent sessions and the MCP gateway (`tool_calls`, DESIGN
+ * §3, issue 15).
+ */
 import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { Database } from './open.js';
-import { mcpServers, toolCalls, type ToolCallRow } from './schema.js';
+import { mcpServers, toolCalls, type ToolCallRow, type ToolCallSource } from './schema.js';
 import { storable } from './storable-text.js';
 
 /** One finished tool call. Arguments are deliberately not part of it. */
@@ -17,6 +20,10 @@ export interface ToolCallRecord {
   durationMs: number;
   ok: boolean;
   error?: string | null;
+  /** Who made the call: `agent` (a voice session; the default) or `gateway` (an MCP client). */
+  source?: ToolCallSource;
+  /** For a gateway call: the label of the API token it was made with; default null. */
+  tokenLabel?: string | null;
 }
 
 /**
@@ -38,6 +45,8 @@ const BATCH_COLUMNS = [
   toolCalls.durationMs,
   toolCalls.ok,
   toolCalls.error,
+  toolCalls.source,
+  toolCalls.tokenLabel,
 ];
 
 /**
@@ -92,6 +101,8 @@ function batchRow(record: ToolCallRecord): Record<string, unknown> {
     [toolCalls.durationMs.name]: row.durationMs,
     [toolCalls.ok.name]: row.ok,
     [toolCalls.error.name]: wellFormed(row.error),
+    [toolCalls.source.name]: row.source,
+    [toolCalls.tokenLabel.name]: wellFormed(row.tokenLabel),
   };
 }
 
@@ -114,7 +125,10 @@ export async function recordToolCalls(
   await db.execute(BATCH_INSERT(JSON.stringify(records.map(batchRow))));
 }
 
-/** The row of one call: texts made storable, the duration rounded to whole milliseconds. */
+/**
+ * The row of one call: texts made storable, the duration rounded to whole milliseconds, `source`
+ * defaulting to `agent` and `tokenLabel` to null.
+ */
 function storableCall(record: ToolCallRecord) {
   return {
     ...record,
@@ -123,6 +137,8 @@ function storableCall(record: ToolCallRecord) {
     sessionId: storable(record.sessionId),
     error: storable(record.error),
     durationMs: Math.round(record.durationMs),
+    source: record.source ?? 'agent',
+    tokenLabel: storable(record.tokenLabel) ?? null,
   };
 }
 

@@ -6,6 +6,7 @@
  * `fetch` that checks every request and redirect hop before sending it.
  */
 import type { LookupFunction } from 'node:net';
+import { defaultMaxListeners, getMaxListeners, setMaxListeners } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import {
@@ -184,6 +185,9 @@ function createGuardedFetch(policy: UrlPolicy, dispatcher: () => Agent): typeof 
   };
 }
 
+/** The abort listeners a request signal may hold before Node warns: undici fetch's own figure. */
+const SIGNAL_MAX_LISTENERS = 1500;
+
 /** Statuses whose responses cannot have a body (WHATWG Fetch, "null body status"). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
@@ -202,6 +206,13 @@ async function sendRequest(
 ): Promise<Response> {
   const signal = init.signal ?? undefined;
   signal?.throwIfAborted();
+  // The MCP SDK's HTTP transports give every request the one signal of the transport, and each
+  // request in flight holds an abort listener on it until it ends: more than 10 calls at once on
+  // one connection (gateway sessions sharing a server) would print MaxListenersExceededWarning.
+  // Raised as undici's fetch raises it for the signals it follows.
+  if (signal && getMaxListeners(signal) === defaultMaxListeners) {
+    setMaxListeners(SIGNAL_MAX_LISTENERS, signal);
+  }
   const headers: Record<string, string> = {};
   if (init.headers) new Headers(init.headers).forEach((value, name) => (headers[name] = value));
   let answer;

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../shared/db/open.js';
-import { updateServerStatus } from '../../shared/db/servers.js';
+import { createServer as createServerRow, updateServerStatus } from '../../shared/db/servers.js';
+import { recordToolCall } from '../../shared/db/tool-calls.js';
 import { createLogger } from '../../shared/logger.js';
 import type { AppDeps } from '../../server/app.js';
 import { generateToken, storeToken } from '../../server/http/auth.js';
@@ -549,6 +550,65 @@ describe.skipIf(browserMissing)('the dashboard in a browser', () => {
     expect((await api.request('GET', '/api/mcp/servers', { token })).status).toBe(401);
     // Users see no user list.
     expect(await page.isVisible('#users')).toBe(false);
+  });
+
+  it('creates an MCP-gateway-only token, which the list names and the REST API refuses', async () => {
+    await signIn(user.token);
+    await page.click('nav a[href="#/access"]');
+    await page.waitForSelector('#tokens');
+    await page.fill('#token-form [name=label]', 'claude desktop');
+    await page.selectOption('#token-form [name=access]', 'gateway');
+    await page.click('#token-form button[type=submit]');
+    const shown = page.locator('#new-token');
+    await shown.waitFor();
+    expect(await shown.textContent()).toContain('"claude desktop" (MCP gateway only)');
+    const token = (await shown.locator('code').textContent()) ?? '';
+
+    const line = page.locator('#token-list li', { hasText: 'claude desktop' });
+    expect(await line.locator('.scopes').getAttribute('data-scopes')).toBe('["gateway"]');
+    expect(await line.locator('.scopes').textContent()).toContain('MCP gateway only');
+    // The form is back to full access for the next token.
+    expect(await page.inputValue('#token-form [name=access]')).toBe('full');
+    const refused = await api.request('GET', '/api/mcp/servers', { token });
+    expect(refused.status).toBe(403);
+    expect(refused.body.detail).toContain('limited to the MCP gateway');
+    const listed = await api.request('GET', '/api/tokens', { token: user.token });
+    expect(listed.body.find((t: { label: string }) => t.label === 'claude desktop').scopes).toEqual(
+      ['gateway'],
+    );
+    await line.locator('[data-action=revoke]').click();
+    await page
+      .locator('#token-list li[data-revoked="true"]', { hasText: 'claude desktop' })
+      .waitFor();
+  });
+
+  it('shows in the Calls panel whether each call came by voice or through the gateway', async () => {
+    const server = await createServerRow(database, {
+      userId: user.id,
+      name: 'Audited',
+      transport: 'streamable-http',
+      url: 'https://mcp.example.test/mcp',
+      isActive: false,
+    });
+    const base = { userId: user.id, serverId: server.id, durationMs: 4, ok: true };
+    await recordToolCall(database.db, { ...base, toolName: 'spoken', startedAt: new Date() });
+    await recordToolCall(database.db, {
+      ...base,
+      toolName: 'remote',
+      startedAt: new Date(),
+      source: 'gateway',
+      tokenLabel: 'claude desktop',
+    });
+
+    await signIn(user.token);
+    await row('Audited').locator('[data-action=calls]').click();
+    const calls = row('Audited').locator('ul.calls li');
+    await calls.first().waitFor();
+    expect(await calls.locator('.via').allTextContents()).toEqual([
+      ' · via gateway (claude desktop)',
+      ' · via voice',
+    ]);
+    await api.request('DELETE', `/api/mcp/servers/${server.id}`, { token: user.token });
   });
 
   it('lets an admin create a user, whose token is shown once and signs in', async () => {

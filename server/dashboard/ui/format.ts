@@ -1,5 +1,6 @@
 /**
- * Words and colours for what the API reports: times for people and the colour of a status word.
+ * Words and colours for what the API reports: times for people, the colour of a status word, what
+ * a token opens and who made a tool call.
  */
 
 /**
@@ -39,4 +40,35 @@ export function statusLabel(part: string, status: string): string {
   if (part === 'mcp' && status === 'ready') return 'no active servers';
   if (status === 'needs_authorization') return 'needs authorization';
   return status;
+}
+
+/**
+ * What an API token opens, in words: `full access` (scopes null, or both `api` and `gateway`),
+ * `API only`, `MCP gateway only`, or `MCP gateway only: servers 3, 7` when `server:<id>` scopes
+ * limit it.
+ *
+ * @param scopes the token's `scopes` from `GET /api/tokens`.
+ */
+export function scopeWords(scopes: readonly string[] | null): string {
+  if (scopes === null) return 'full access';
+  const api = scopes.includes('api');
+  const gateway = scopes.includes('gateway');
+  const servers = scopes
+    .filter((scope) => scope.startsWith('server:'))
+    .map((scope) => scope.slice('server:'.length));
+  if (api && gateway) return 'full access';
+  if (api) return 'API only';
+  if (!gateway) return 'no access';
+  return servers.length > 0
+    ? `MCP gateway only: server${servers.length > 1 ? 's' : ''} ${servers.join(', ')}`
+    : 'MCP gateway only';
+}
+
+/**
+ * Who made a tool call, in words: `voice` for a voice session, `gateway (<token label>)` for an
+ * MCP client through the gateway (`gateway (no label)` when its token has none).
+ */
+export function callSourceWords(call: { source: string; tokenLabel: string | null }): string {
+  if (call.source !== 'gateway') return 'voice';
+  return `gateway (${call.tokenLabel || 'no label'})`;
 }

@@ -119,6 +119,10 @@ export interface ToolCall {
   durationMs: number | null;
   ok: boolean;
   error: string | null;
+  /** Who made it: a voice session (`agent`) or an MCP client through the gateway. */
+  source: 'agent' | 'gateway';
+  /** For a gateway call: the label of the API token it was made with. */
+  tokenLabel: string | null;
 }
 
 /** A part of the system status (`GET /api/status`). */
@@ -143,6 +147,11 @@ export interface ApiToken {
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  /**
+   * What an API token opens: null for everything, else `api`, `gateway` and `server:<id>`
+   * entries. Absent for widget tokens, which open only the status widget.
+   */
+  scopes?: string[] | null;
 }
 
 /** A LiveKit room token (`POST /api/livekit/token`). */

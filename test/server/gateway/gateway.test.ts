@@ -62,6 +62,40 @@ async function connect(
   return client;
 }
 
+/** One server-sent event (WHATWG HTML, "Server-sent events"): its fields as sent. */
+interface SseEvent {
+  id?: string;
+  retry?: number;
+  data: string;
+}
+
+/** The events of an SSE body, in order (comments such as keep-alives left out). */
+async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  let buffer = '';
+  for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    let end;
+    while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, '');
+      const event: SseEvent = { data: '' };
+      const data: string[] = [];
+      let fields = 0;
+      for (const line of block.split(/\r?\n/)) {
+        const match = /^([^:]+):? ?(.*)$/.exec(line);
+        if (!match) continue;
+        fields++;
+        const [, field, value] = match;
+        if (field === 'id') event.id = value;
+        else if (field === 'retry') event.retry = Number(value);
+        else if (field === 'data') data.push(value!);
+      }
+      event.data = data.join('\n');
+      if (fields > 0) yield event;
+    }
+  }
+}
+
 function text(result: CallToolResult): string {
   return result.content
     .filter((item) => item.type === 'text')
@@ -344,6 +378,139 @@ describe('the MCP gateway at /mcp', () => {
     await expect(
       client.readResource({ uri: 'switchboard://server/999999/demo://x' }),
     ).rejects.toThrow(/Resource not found/);
+  });
+
+  it('shows a token scoped to one server only that server, and records its label with each call', async () => {
+    const token = generateToken();
+    await storeToken(database.db, owner.user.id, token, 'Desk app', [
+      'gateway',
+      `server:${ids.stdio}`,
+    ]);
+    const client = await connect(token);
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.every((name) => name.startsWith('everything_stdio__'))).toBe(true);
+    const resources = (await client.listResources()).resources;
+    expect(
+      resources.every((resource) => resource.uri.startsWith(`switchboard://server/${ids.stdio}/`)),
+    ).toBe(true);
+    await expect(
+      client.callTool({ name: 'everything_http__echo', arguments: { message: 'x' } }),
+    ).rejects.toThrow(/Unknown tool/);
+    await expect(
+      client.readResource({
+        uri: `switchboard://server/${ids.http}/demo://resource/static/document/architecture.md`,
+      }),
+    ).rejects.toThrow(/Resource not found/);
+    await client.callTool({ name: 'everything_stdio__echo', arguments: { message: 'labelled' } });
+    await vi.waitFor(async () => {
+      const rows = await database.db
+        .select()
+        .from(toolCalls)
+        .where(and(eq(toolCalls.serverId, ids.stdio!), eq(toolCalls.tokenLabel, 'Desk app')));
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ source: 'gateway', toolName: 'echo', ok: true });
+      expect(rows[0]!.sessionId).toBe(
+        (client.transport as StreamableHTTPClientTransport).sessionId,
+      );
+    });
+  });
+
+  it('answers 403 insufficient_scope to a token limited to the REST API', async () => {
+    const token = generateToken();
+    await storeToken(database.db, owner.user.id, token, 'REST only', ['api']);
+    const res = await fetch(`${api.baseUrl}/mcp`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
+    expect(((await res.json()) as { error_description: string }).error_description).toMatch(
+      /gateway scope/,
+    );
+  });
+
+  it('resumes a broken SSE stream from Last-Event-ID: the rest of the progress and the result, none twice', async () => {
+    const client = await connect(owner.token);
+    const headers = {
+      authorization: `Bearer ${owner.token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': (client.transport as StreamableHTTPClientTransport).sessionId!,
+      'mcp-protocol-version': '2025-11-25',
+    };
+    const broken = new AbortController();
+    const post = await fetch(`${api.baseUrl}/mcp`, {
+      method: 'POST',
+      headers,
+      signal: broken.signal,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'resumed-call',
+        method: 'tools/call',
+        params: {
+          name: 'everything_http__trigger-long-running-operation',
+          arguments: { duration: 2, steps: 4 },
+          _meta: { progressToken: 'resumed' },
+        },
+      }),
+    });
+    expect(post.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = sseEvents(post.body!);
+    // The priming event: an id to resume from, how long to wait, no data.
+    const priming = (await events.next()).value as SseEvent;
+    expect(priming).toMatchObject({ data: '', retry: 1000 });
+    expect(priming.id).toBeTruthy();
+    const first = (await events.next()).value as SseEvent;
+    expect(JSON.parse(first.data)).toMatchObject({
+      method: 'notifications/progress',
+      params: { progressToken: 'resumed', progress: 1 },
+    });
+    expect(first.id).toBeTruthy();
+    // The connection breaks mid-call.
+    broken.abort();
+
+    // An id the session never gave is refused, not answered with nothing.
+    const unknown = await fetch(`${api.baseUrl}/mcp`, {
+      method: 'GET',
+      headers: { ...headers, 'last-event-id': 'not-an-event' },
+    });
+    expect(unknown.status).toBe(400);
+    await unknown.body?.cancel();
+
+    // Reconnect as the client would (a 409 while the gateway has not yet seen the break is retried).
+    let resumed: Response | undefined;
+    await vi.waitFor(async () => {
+      resumed = await fetch(`${api.baseUrl}/mcp`, {
+        method: 'GET',
+        headers: { ...headers, 'last-event-id': first.id! },
+      });
+      if (resumed.status !== 200) await resumed.body?.cancel();
+      expect(resumed.status).toBe(200);
+    });
+    const rest: {
+      id?: unknown;
+      method?: string;
+      params?: { progress: number };
+      result?: unknown;
+    }[] = [];
+    for await (const event of sseEvents(resumed!.body!)) {
+      const message = JSON.parse(event.data) as (typeof rest)[number];
+      rest.push(message);
+      if (message.id === 'resumed-call') break;
+    }
+    expect(
+      rest
+        .filter((message) => message.method === 'notifications/progress')
+        .map((m) => m.params!.progress),
+    ).toEqual([2, 3, 4]);
+    const answer = rest.at(-1) as { result: CallToolResult };
+    expect(text(answer.result)).toMatch(/Long running operation completed/);
   });
 
   it("shows another user none of this user's servers, sessions or calls", async () => {

@@ -222,6 +222,8 @@ describe('GET /api/mcp/servers/:id/calls', () => {
       durationMs: 12,
       ok: false,
       error: 'boom',
+      source: 'agent',
+      tokenLabel: null,
     });
     expect(two.body.items).toHaveLength(2);
     expect(all.body.nextCursor).toBeNull();

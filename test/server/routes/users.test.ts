@@ -147,6 +147,7 @@ describe('/api/tokens', () => {
       token: expect.stringMatching(/^sb_/),
       label: 'laptop',
       createdAt: expect.any(String),
+      scopes: null,
     });
     expect(createdToken.strict().safeParse(created.body).error).toBeUndefined();
     const laptop: string = created.body.token;
@@ -162,6 +163,7 @@ describe('/api/tokens', () => {
       'label',
       'lastUsedAt',
       'revokedAt',
+      'scopes',
     ]);
     expect(tokenResource.strict().array().safeParse(listed.body).error).toBeUndefined();
     expect(JSON.stringify(listed.body)).not.toContain(laptop);

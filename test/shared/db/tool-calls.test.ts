@@ -2,7 +2,11 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { toolCalls, type User } from '../../../shared/db/schema.js';
-import { recordToolCalls, type ToolCallRecord } from '../../../shared/db/tool-calls.js';
+import {
+  recordToolCall,
+  recordToolCalls,
+  type ToolCallRecord,
+} from '../../../shared/db/tool-calls.js';
 import { createTestUser, openTestDatabase } from '../../helpers/database.js';
 
 describe('recordToolCalls', () => {
@@ -73,6 +77,8 @@ describe('recordToolCalls', () => {
         durationMs: 1234,
         ok: false,
         error: 'it said "no" \\ twice\n',
+        source: 'agent',
+        tokenLabel: null,
       },
       {
         id: expect.any(Number),
@@ -85,7 +91,45 @@ describe('recordToolCalls', () => {
         durationMs: 0,
         ok: true,
         error: null,
+        source: 'agent',
+        tokenLabel: null,
       },
+    ]);
+  });
+
+  it('stores a gateway call with its token label, and an agent call beside it as agent', async () => {
+    const user = await createTestUser(handle);
+
+    await recordToolCalls(handle.db, [
+      { ...call(user, 'via-gateway'), source: 'gateway', tokenLabel: 'claude \ud800 desk\u0000' },
+      { ...call(user, 'via-gateway-unlabelled'), source: 'gateway', tokenLabel: '' },
+      { ...call(user, 'spoken'), source: 'agent' },
+      call(user, 'default'),
+    ]);
+
+    const rows = (await rowsOf(user)).sort((a, b) => a.id - b.id);
+    expect(rows.map((row) => [row.toolName, row.source, row.tokenLabel])).toEqual([
+      ['via-gateway', 'gateway', 'claude \uFFFD desk\uFFFD'],
+      ['via-gateway-unlabelled', 'gateway', ''],
+      ['spoken', 'agent', null],
+      ['default', 'agent', null],
+    ]);
+  });
+
+  it('recordToolCall stores the source and token label too', async () => {
+    const user = await createTestUser(handle);
+
+    await recordToolCall(handle.db, {
+      ...call(user, 'one'),
+      source: 'gateway',
+      tokenLabel: 'laptop\u0000',
+    });
+    await recordToolCall(handle.db, call(user, 'two'));
+
+    const rows = (await rowsOf(user)).sort((a, b) => a.id - b.id);
+    expect(rows.map((row) => [row.source, row.tokenLabel])).toEqual([
+      ['gateway', 'laptop\uFFFD'],
+      ['agent', null],
     ]);
   });
 

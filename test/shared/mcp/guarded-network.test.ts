@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +47,8 @@ describe('GuardedNetwork.fetch', () => {
     return network.fetch;
   };
   const seen: { path: string; method: string; headers: IncomingHttpHeaders }[] = [];
+  const HELD = 16;
+  const held: (() => void)[] = [];
 
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -57,6 +60,12 @@ describe('GuardedNetwork.fetch', () => {
         '/see-other': [303, '/ok'],
         '/to-other-origin': [307, `http://localhost:${(server.address() as AddressInfo).port}/ok`],
       };
+      if (req.url === '/held') {
+        // Answered together once HELD requests are in.
+        held.push(() => res.writeHead(200).end('held'));
+        if (held.length === HELD) for (const answer of held.splice(0)) answer();
+        return;
+      }
       const redirect = redirects[req.url ?? ''];
       if (redirect) {
         res.writeHead(redirect[0], { location: redirect[1] }).end();
@@ -114,5 +123,30 @@ describe('GuardedNetwork.fetch', () => {
     await expect(guardedFetch(OPEN)(`${base}/to-ok`, { redirect: 'error' })).rejects.toThrow(
       /redirect to \/ok refused/,
     );
+  });
+
+  it('sends more than 10 requests at once with one signal without a listener warning, and leaves no listener', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      // As the SDK's transports send: every request with the transport's one signal.
+      const signal = new AbortController().signal;
+      const fetchOpen = guardedFetch(OPEN);
+      const answers = await Promise.all(
+        Array.from({ length: HELD }, () =>
+          fetchOpen(`${base}/held`, { method: 'POST', body: '{}', signal }).then((response) =>
+            response.text(),
+          ),
+        ),
+      );
+      expect(answers).toEqual(Array.from({ length: HELD }, () => 'held'));
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+      expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual(
+        [],
+      );
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });

@@ -5,7 +5,7 @@
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, messageOf } from '../api.js';
-import { when } from '../format.js';
+import { scopeWords, when } from '../format.js';
 import { useNotice } from '../notice.js';
 import { TokenRow } from './token-row.js';
 import type { ApiToken, User } from '../types.js';
@@ -24,7 +24,12 @@ function Tokens() {
   const say = useNotice();
   const [tokens, setTokens] = useState<ApiToken[]>([]);
   const [label, setLabel] = useState('');
-  const [created, setCreated] = useState<{ label: string | null; token: string } | null>(null);
+  const [access, setAccess] = useState<'full' | 'gateway'>('full');
+  const [created, setCreated] = useState<{
+    label: string | null;
+    token: string;
+    scopes: string[] | null;
+  } | null>(null);
   const load = useCallback(async () => {
     try {
       setTokens(await api<ApiToken[]>('GET', '/api/tokens'));
@@ -37,10 +42,13 @@ function Tokens() {
   const create = async (event: FormEvent) => {
     event.preventDefault();
     try {
-      const answer = await api<{ label: string | null; token: string }>('POST', '/api/tokens', {
-        label: label.trim(),
-      });
+      const answer = await api<{ label: string | null; token: string; scopes: string[] | null }>(
+        'POST',
+        '/api/tokens',
+        { label: label.trim(), ...(access === 'gateway' ? { scopes: ['gateway'] } : {}) },
+      );
       setLabel('');
+      setAccess('full');
       setCreated(answer);
       await load();
     } catch (error) {
@@ -65,7 +73,8 @@ function Tokens() {
       <h2 id="tokens-title">API tokens</h2>
       <p className="hint">
         Your tokens for the API, this dashboard and scripts. A new token is shown once; revoking one
-        signs out everything that uses it.
+        signs out everything that uses it. An MCP-gateway-only token lets MCP clients (Claude
+        Desktop, editors) use your servers at <code>/mcp</code>, and opens nothing else.
       </p>
       <form id="token-form" className="row-form" onSubmit={create}>
         <label>
@@ -78,12 +87,23 @@ function Tokens() {
             onChange={(event) => setLabel(event.target.value)}
           />
         </label>
+        <label>
+          Access
+          <select
+            name="access"
+            value={access}
+            onChange={(event) => setAccess(event.target.value === 'gateway' ? 'gateway' : 'full')}
+          >
+            <option value="full">Full API access</option>
+            <option value="gateway">MCP gateway only</option>
+          </select>
+        </label>
         <button type="submit">Create token</button>
       </form>
       {created ? (
         <ShownOnce
           id="new-token"
-          intro={`New token${created.label ? ` "${created.label}"` : ''}:`}
+          intro={`New token${created.label ? ` "${created.label}"` : ''} (${scopeWords(created.scopes)}):`}
           secret={created.token}
         />
       ) : null}

@@ -1,8 +1,8 @@
 /**
- * One token in a token list (API tokens, widget tokens): its label, when it was made and last
- * used, and Revoke, or when it was revoked. Never the token itself.
+ * One token in a token list (API tokens, widget tokens): its label, what it opens (API tokens),
+ * when it was made and last used, and Revoke, or when it was revoked. Never the token itself.
  */
-import { when } from '../format.js';
+import { scopeWords, when } from '../format.js';
 import type { ApiToken } from '../types.js';
 
 /**
@@ -26,6 +26,11 @@ export function TokenRow({
         <strong>{token.label || '(no label)'}</strong>
         <span className="hint">
           {' '}
+          {token.scopes !== undefined ? (
+            <span className="scopes" data-scopes={JSON.stringify(token.scopes)}>
+              {scopeWords(token.scopes)} ·{' '}
+            </span>
+          ) : null}
           created {when(token.createdAt)} · last used{' '}
           {token.lastUsedAt ? when(token.lastUsedAt) : 'never'}
         </span>

@@ -6,7 +6,7 @@
  */
 import { useEffect, useState, type ReactNode } from 'react';
 import { api, messageOf, serversPath } from '../api.js';
-import { when } from '../format.js';
+import { callSourceWords, when } from '../format.js';
 import type { ServerStore } from '../server-store.js';
 import type {
   Page,
@@ -364,7 +364,10 @@ export function CallsPanel({ server, onClose }: { server: Server; onClose: () =>
       ) : calls === null ? (
         <p className="hint">Loading…</p>
       ) : calls.length === 0 ? (
-        <p className="hint">No tool calls yet: they show here once a voice session uses a tool.</p>
+        <p className="hint">
+          No tool calls yet: they show here once a voice session, or an MCP client through the
+          gateway, uses a tool.
+        </p>
       ) : (
         <ul className="calls">
           {calls.map((call) => (
@@ -377,6 +380,9 @@ export function CallsPanel({ server, onClose }: { server: Server; onClose: () =>
                 {when(call.startedAt)}
                 {call.durationMs === null ? '' : ` · ${call.durationMs} ms`}
                 {call.roomName ? ` · room ${call.roomName}` : ''}
+                <span className="via" data-source={call.source}>
+                  {` · via ${callSourceWords(call)}`}
+                </span>
               </span>
             </li>
           ))}
