@@ -15,8 +15,10 @@
  * This class builds the tools and makes the MCP calls; the server's `tool_policy` decides how
  * each tool runs, and the parts of that live in their own modules: calls that change things wait
  * for the user's spoken yes (`confirmation.ts`), long-running tools run in the background
- * (`background-calls.ts`), slow calls get a spoken filler (`slow-calls.ts`), failures are said in
- * sentences from `tool-errors.ts`, and every call is audited through `tool-call-log.ts`.
+ * (`background-calls.ts`), slow calls get a spoken filler (`slow-calls.ts`), a server that asks
+ * the user something during a call is answered by voice (`elicitation.ts`, with the server's
+ * answer tool advertised while a question waits), failures are said in sentences from
+ * `tool-errors.ts`, and every call is audited through `tool-call-log.ts`.
  */
 import { llm, type voice } from '@livekit/agents';
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
@@ -36,7 +38,8 @@ import {
   type ToolExecuteOptions,
 } from './background-calls.js';
 import { ServerConfirmations } from './confirmation.js';
-import { SlowCall, SlowCallWatch } from './slow-calls.js';
+import { ANSWER_TOOL_NAME, ServerElicitations, type SendLink } from './elicitation.js';
+import { SlowCallWatch } from './slow-calls.js';
 import {
   ToolCallLog,
   type ToolCallRecorder,
@@ -102,6 +105,17 @@ export interface McpToolsetOptions {
    */
   progressIntervalMs?: number;
   /**
+   * How long a server's question waits for the user's answer after they last spoke, in
+   * milliseconds (`AGENT_ELICITATION_TIMEOUT_MS`); it is then answered `cancel`. Default
+   * `DEFAULT_ELICITATION_TIMEOUT_MS` (60 s).
+   */
+  elicitationTimeoutMs?: number;
+  /**
+   * Sends a server's URL-mode elicitation link to the user's screen (a LiveKit data message on
+   * `switchboard.link`); default none: such requests are declined.
+   */
+  sendLink?: SendLink;
+  /**
    * Clock in milliseconds for the confirmation expiry and the progress spacing; default
    * `Date.now` and `performance.now` respectively. Tests pass a fake one.
    */
@@ -124,6 +138,10 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
   readonly #log: ToolCallLog;
   readonly #slowCalls?: SlowCallWatch;
   readonly #confirmations: ServerConfirmations;
+  readonly #elicitations: ServerElicitations;
+  /** The answer tool, advertised while a server's question waits for the user. */
+  #answerTool?: llm.FunctionTool;
+  #closed = false;
   readonly #background: BackgroundCalls;
   /** Original names of the tools that run in the background. */
   readonly #longRunning = new Set<string>();
@@ -161,6 +179,15 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       logger: this.#logger,
       now: options.now,
     });
+    this.#elicitations = new ServerElicitations({
+      serverId: options.server.id,
+      serverName: options.server.name,
+      logger: this.#logger,
+      timeoutMs: options.elicitationTimeoutMs,
+      sendLink: options.sendLink,
+      slowCalls: this.#slowCalls,
+      onPendingChanged: () => this.#answerToolChanged(),
+    });
     this.#background = new BackgroundCalls({
       id: `${toolsetId(options.server.id)}-background`,
       serverName: options.server.name,
@@ -188,7 +215,9 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
    * group, and each tool that needs confirmation names it as its `companion`.
    */
   get catalog(): readonly CatalogTool[] {
-    return this.#catalog;
+    if (!this.#answerTool || !this.#elicitations.hasPending) return this.#catalog;
+    const answer = { tool: this.#answerTool, serverName: this.server.name, required: true };
+    return [...this.#catalog, answer];
   }
 
   /**
@@ -240,8 +269,11 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
    * child process. Safe to call twice.
    */
   override async aclose(): Promise<void> {
+    this.#closed = true;
     this.#unsubscribe();
     this.#context = undefined;
+    // Questions still waiting are answered `cancel`; held calls are ended with the connection.
+    this.#elicitations.close();
     // Its names are free again for a toolset that replaces it (a server edited mid-session).
     this.#releaseNames();
     this.#slowCalls?.close();
@@ -282,13 +314,28 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     const shown = (tool: llm.FunctionTool) => !this.#budget || this.#shown.has(tool.name);
     this.#background.setTools(this.#backgroundTools.filter(shown));
     const ordinary = this.#ordinary.filter(shown);
+    const answer = this.#answerTool;
+    if (answer && this.#elicitations.hasPending && shown(answer)) ordinary.push(answer);
     return this.#backgroundTools.length > 0 ? [...ordinary, this.#background.toolset] : ordinary;
+  }
+
+  /** A question started or stopped waiting: the answer tool appears or goes. */
+  #answerToolChanged(): void {
+    if (this.#closed) return;
+    if (this.#budget) {
+      this.#budget.toolsChanged();
+    } else if (this.#context) {
+      this.#context.updateTools(this.#entries());
+    } else {
+      this._setTools(this.#entries());
+    }
   }
 
   /** Frees this toolset's advertised names (and its confirm tool's) in the session's set. */
   #releaseNames(): void {
     for (const tool of this.#advertised) this.#taken.delete(tool.name);
     if (this.#confirmToolName) this.#taken.delete(this.#confirmToolName);
+    if (this.#answerTool) this.#taken.delete(this.#answerTool.name);
   }
 
   /** Builds every tool of `mcpTools` (see {@link McpToolset.catalog}); nothing is shown yet. */
@@ -352,6 +399,13 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     }
     this.#ordinary = ordinary;
     this.#backgroundTools = background;
+    // Named now, like the confirm tool, so its name stays the same however often it shows.
+    const [answerName] = advertiseTools(
+      this.server.name,
+      [{ name: ANSWER_TOOL_NAME, inputSchema: { type: 'object' } }],
+      { taken: this.#taken },
+    );
+    this.#answerTool = this.#elicitations.answerTool(answerName!.name);
     const confirmName = this.#confirmToolName;
     const advertisedByName = new Map(this.#advertised.map((entry) => [entry.name, entry]));
     const pinned = new Set(policy?.pinned ?? []);
@@ -398,14 +452,18 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       toolName: tool.originalName,
       options,
       timeoutMs: this.connection.config.timeoutMs,
-      call: (extra) => this.#call(tool, args, options.abortSignal, undefined, extra),
+      // Its questions, if the server asks, go out as updates of the background call (`ctx`).
+      call: (extra) => this.#call(tool, args, options.abortSignal, extra && options.ctx, extra),
     });
   }
 
   /**
-   * Sends one call and turns its result into what the model reads. Inside a session (`ctx`) with a
-   * filler delay, the call is watched and gets a filler once it runs past the delay; a tool that
-   * was that slow before carries a progress token, so the filler can say how far it got.
+   * Makes one call and turns its result into what the model reads. Inside a session (`ctx`) the
+   * MCP call is held (`elicitation.ts`): a question the server asks meanwhile is answered by the
+   * user, and this tool call then returns the question (the call goes on; the answer tool waits
+   * for its result). With a filler delay the wait gets a filler once it runs past the delay; a
+   * tool that was that slow before carries a progress token, so the filler can say how far it
+   * got. A background call (`extra`) gets its questions as updates and waits for its result.
    *
    * @throws llm.ToolError with a sentence for the model when the call fails (the abort error
    *   itself when the call was aborted).
@@ -417,22 +475,37 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     ctx: voice.RunContext | undefined,
     extra?: BackgroundCallExtra,
   ): Promise<string> {
+    if (!ctx) return this.#send(tool, args, { signal, ...extra });
+    const held = this.#elicitations.hold({
+      toolName: tool.originalName,
+      ctx,
+      signal,
+      background: extra !== undefined,
+    });
+    const options: CallToolOptions = { signal: held.signal, ...extra, onElicitation: held.handler };
+    if (!extra && this.#slowCalls?.wasSlow(tool.originalName)) {
+      options.onProgress = (progress) => held.progressed(progress);
+    }
+    held.outcome = this.#send(tool, args, options);
+    return extra ? held.outcome : held.wait(ctx, signal);
+  }
+
+  /**
+   * Sends one MCP call and turns its result into what the model reads; records it when it ends.
+   *
+   * @throws llm.ToolError with a sentence for the model when the call fails (the abort error
+   *   itself when the call was aborted).
+   */
+  async #send(
+    tool: AdvertisedTool,
+    args: Record<string, unknown>,
+    options: CallToolOptions,
+  ): Promise<string> {
     const startedAt = new Date();
     const started = performance.now();
-    const watch = ctx && this.#slowCalls;
-    const slowCall = watch ? new SlowCall(ctx, started, tool.originalName) : undefined;
-    let options: CallToolOptions = { signal, ...extra };
-    if (slowCall && !extra && watch!.wasSlow(tool.originalName)) {
-      options = { signal, onProgress: (progress) => (slowCall.progress = progress) };
-    }
     let error: string | null = null;
     try {
-      const request = this.connection.callTool(tool.originalName, args, options);
-      if (slowCall) {
-        slowCall.promise = request;
-        watch!.add(slowCall);
-      }
-      const result = await request;
+      const result = await this.connection.callTool(tool.originalName, args, options);
       const { text, isError } = toolResultToText(result, {
         maxChars: this.#maxResultChars,
         structured: 'summary',
@@ -446,11 +519,10 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     } catch (thrown) {
       if (thrown instanceof llm.ToolError) throw thrown;
       error = this.connection.scrubber.scrub(describeError(thrown));
-      if (signal.aborted) throw thrown;
+      if (options.signal?.aborted) throw thrown;
       throw new llm.ToolError(callFailedSentence(this.server.name, tool.originalName, thrown));
     } finally {
       const durationMs = performance.now() - started;
-      if (slowCall) watch!.finish(slowCall, durationMs);
       this.#log.record({
         userId: this.#scope.userId,
         serverId: this.server.id,

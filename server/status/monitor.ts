@@ -39,6 +39,7 @@ import {
   type HealthPolicy,
   type StatusChange,
 } from '../../shared/mcp/supervised-connection.js';
+import { declineElicitation } from '../../shared/mcp/elicitation.js';
 
 /**
  * Longest a healthy server's stored `last_connected` lags behind its last successful ping: 60 s
@@ -315,7 +316,13 @@ export class StatusMonitor implements ServerWatcher {
         policy: this.#policy,
         random: this.#random,
         now: this.#now,
-        connectionOptions: { ...this.#guards, serverId: row.id, ownerId: row.userId },
+        connectionOptions: {
+          ...this.#guards,
+          serverId: row.id,
+          ownerId: row.userId,
+          // Declared as in a session (so the same tools are listed); nobody here can answer.
+          onElicitation: declineElicitation,
+        },
         onStatusChange: (change) => this.#write(entry, () => this.#statusPatch(entry, change)),
         onToolsChanged: () => this.#write(entry, () => this.#metadataPatch(entry)),
         onHealthy: () => this.#write(entry, () => this.#healthyPatch(entry)),
