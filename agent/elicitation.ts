@@ -241,8 +241,9 @@ export class HeldCall {
   #ctx: ElicitationRunContext;
   #outcome: Promise<string> | undefined;
   #waiter: ((question: Question) => void) | undefined;
-  #running: Promise<unknown> | undefined;
   #slowCall: SlowCall | undefined;
+  /** URL-mode links sent to the screen, kept out of what the model reads. */
+  readonly #links: string[] = [];
   readonly #queued: Question[] = [];
 
   constructor(owner: ServerElicitations, options: HoldOptions) {
@@ -274,6 +275,19 @@ export class HeldCall {
     return this.#ctx;
   }
 
+  /**
+   * The MCP call's result as the model reads it (as {@link outcome}), with the links sent to the
+   * screen replaced by a note, so the model cannot read them out.
+   */
+  async result(): Promise<string> {
+    return this.#redact(await this.outcome);
+  }
+
+  /** Remembers a link sent to the screen (see {@link result}). */
+  sentLink(url: string): void {
+    this.#links.push(url);
+  }
+
   /** Records a progress report for the filler. */
   progressed(progress: Progress): void {
     this.progress = progress;
@@ -297,17 +311,15 @@ export class HeldCall {
         this.outcome.then((text) => ({ text })),
         next.then((asked) => ({ question: asked })),
       ]);
-      this.#running = running;
       const finish = this.#watch(ctx, running);
       let waited: Waited;
       try {
         waited = await running;
       } finally {
         this.#waiter = undefined;
-        this.#running = undefined;
         finish();
       }
-      if ('text' in waited) return waited.text;
+      if ('text' in waited) return this.#redact(waited.text);
       question = waited.question;
     }
     this.#following?.follow(undefined);
@@ -330,19 +342,21 @@ export class HeldCall {
     if (at >= 0) this.#queued.splice(at, 1);
   }
 
-  /** Says `text` while the current wait lasts (a URL-mode link was sent); false if none. */
-  sayWhileWaiting(text: string): boolean {
-    const running = this.#running;
-    if (!running) return false;
-    const ctx = this.#ctx;
-    void ctx
-      .filler(
-        () => speak(ctx.session, text),
-        { delay: 0, maxSteps: 1 },
-        () => running,
-      )
-      .catch(() => undefined);
-    return true;
+  /** Says `text` to the user now, while the call goes on (a URL-mode link was sent). */
+  say(text: string): void {
+    try {
+      speak(this.#ctx.session, text);
+    } catch {
+      // A session that can no longer speak: the link is on the screen all the same.
+    }
+  }
+
+  #redact(text: string): string {
+    let redacted = text;
+    for (const link of this.#links) {
+      redacted = redacted.replaceAll(link, '[the link sent to the screen]');
+    }
+    return redacted;
   }
 
   /** Aborts the MCP call (the toolset closes). */
@@ -614,6 +628,7 @@ export class ServerElicitations {
       this.#logger.warn({ err: error, tool: call.toolName }, 'cannot send the link; declined');
       return { action: 'decline' };
     }
+    call.sentLink(params.url);
     this.#logger.info({ tool: call.toolName }, 'url elicitation link sent to the screen');
     if (call.background) {
       void call.ctx
@@ -625,9 +640,7 @@ export class ServerElicitations {
         )
         .catch(() => undefined);
     } else {
-      call.sayWhileWaiting(
-        `I've sent a link from ${serverName} to your screen. Please open it to continue.`,
-      );
+      call.say(`I've sent a link from ${serverName} to your screen. Please open it to continue.`);
     }
     return { action: 'accept' };
   }

@@ -487,7 +487,7 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       options.onProgress = (progress) => held.progressed(progress);
     }
     held.outcome = this.#send(tool, args, options);
-    return extra ? held.outcome : held.wait(ctx, signal);
+    return extra ? held.result() : held.wait(ctx, signal);
   }
 
   /**
