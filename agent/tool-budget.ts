@@ -22,6 +22,8 @@
  * What counts: every function tool the agent's tool context flattens — the MCP tools shown,
  * `find_tools`, the session's own tools (`connect_account`), and the two task tools agents-js adds
  * while any shown tool is cancellable (`lk_agents_cancel_task`, `lk_agents_get_running_tasks`).
+ * A server's answer tool (`<server>__answer_question`, offered while one of its questions waits
+ * for the user) is always advertised while offered, dropping others if need be.
  *
  * In the realtime model (the production path) the found tools are callable in the model's very
  * next response; the STT-LLM-TTS pipeline keeps the tool list a turn started with for the whole
