@@ -56,6 +56,12 @@ export const ANSWER_TOOL_NAME = 'answer_question';
 /** Default of `AGENT_ELICITATION_TIMEOUT_MS`, in milliseconds. */
 export const DEFAULT_ELICITATION_TIMEOUT_MS = 60_000;
 
+/**
+ * Longest a question waits in all, however often the user speaks meanwhile (ms): a conversation
+ * that moved on does not hold the server's call open for ever.
+ */
+export const QUESTION_MAX_MS = 10 * 60_000;
+
 /** Questions that ended without an answer remembered per server, so a late answer is told why. */
 const MAX_ENDED = 20;
 
@@ -183,6 +189,8 @@ interface Question {
   /** Answers the server (once) and forgets the question. */
   answer(result: ElicitResult, why: QuestionEnd): void;
   timer?: NodeJS.Timeout;
+  /** `Date.now()` when it arrived (see {@link QUESTION_MAX_MS}). */
+  arrivedAt: number;
 }
 
 /** Why a question is no longer waiting. */
@@ -539,6 +547,7 @@ export class ServerElicitations {
         call,
         form,
         text: this.#questionText(id, call, form),
+        arrivedAt: Date.now(),
         answer: (result, why) => {
           if (!open) return;
           open = false;
@@ -676,9 +685,10 @@ export class ServerElicitations {
 
   #restartTimer(question: Question): void {
     clearTimeout(question.timer);
+    const left = question.arrivedAt + QUESTION_MAX_MS - Date.now();
     question.timer = setTimeout(
       () => question.answer({ action: 'cancel' }, 'timeout'),
-      this.#timeoutMs,
+      Math.max(0, Math.min(this.#timeoutMs, left)),
     );
     question.timer.unref();
   }

@@ -9,6 +9,7 @@ import { llm, voice } from '@livekit/agents';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   FollowingSignal,
+  QUESTION_MAX_MS,
   ServerElicitations,
   type ElicitationRunContext,
 } from '../../agent/elicitation.js';
@@ -132,6 +133,27 @@ describe('ServerElicitations', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(result).toEqual({ action: 'cancel' });
     expect(elicitations.hasPending).toBe(false);
+  });
+
+  it('cancels after QUESTION_MAX_MS in all, however often the user speaks meanwhile', async () => {
+    vi.useFakeTimers();
+    const { elicitations } = desk(60_000);
+    const session = new EventEmitter();
+    const ctx = context('speech-1', session);
+    const signal = new AbortController().signal;
+    const { held } = heldCall(elicitations, ctx, signal);
+    const waiting = held.wait(ctx, signal);
+    let result: unknown;
+    void ask(held.handler).then((answer) => (result = answer));
+    await waiting;
+
+    for (let spoken = 50_000; spoken < QUESTION_MAX_MS; spoken += 50_000) {
+      await vi.advanceTimersByTimeAsync(50_000);
+      expect(result).toBeUndefined();
+      session.emit(voice.AgentSessionEventTypes.UserStateChanged, { newState: 'speaking' });
+    }
+    await vi.advanceTimersByTimeAsync(50_000);
+    expect(result).toEqual({ action: 'cancel' });
   });
 
   it('tells the model a withdrawn question is no longer waited for, with what the call then said', async () => {
