@@ -251,8 +251,9 @@ export class HeldCall {
   #waiter: ((question: Question) => void) | undefined;
   #slowCall: SlowCall | undefined;
   /** URL-mode links sent to the screen, kept out of what the model reads. */
-  readonly #links: string[] = [];
-  readonly #queued: Question[] = [];
+  #links: string[] | undefined;
+  /** Questions that came while no tool call waited (made at the first). */
+  #queued: Question[] | undefined;
 
   constructor(owner: ServerElicitations, options: HoldOptions) {
     this.#owner = owner;
@@ -293,7 +294,7 @@ export class HeldCall {
 
   /** Remembers a link sent to the screen (see {@link result}). */
   sentLink(url: string): void {
-    this.#links.push(url);
+    (this.#links ??= []).push(url);
   }
 
   /** Records a progress report for the filler. */
@@ -312,13 +313,13 @@ export class HeldCall {
   async wait(ctx: ElicitationRunContext, signal: AbortSignal): Promise<string> {
     this.#ctx = ctx;
     this.#following?.follow(signal);
-    let question = this.#queued.shift();
+    let question = this.#queued?.shift();
     if (!question) {
-      const next = new Promise<Question>((resolve) => (this.#waiter = resolve));
-      const running: Promise<Waited> = Promise.race([
-        this.outcome.then((text) => ({ text })),
-        next.then((asked) => ({ question: asked })),
-      ]);
+      // One promise settled by whichever comes first: the result or the server's questions.
+      const running = new Promise<Waited>((resolve, reject) => {
+        this.#waiter = (asked) => resolve({ question: asked });
+        this.outcome.then((text) => resolve({ text }), reject);
+      });
       const finish = this.#watch(ctx, running);
       let waited: Waited;
       try {
@@ -340,14 +341,14 @@ export class HeldCall {
       this.#waiter(question);
       return true;
     }
-    this.#queued.push(question);
+    (this.#queued ??= []).push(question);
     return false;
   }
 
   /** Forgets a queued question (it ended before anyone took it). */
   unqueue(question: Question): void {
-    const at = this.#queued.indexOf(question);
-    if (at >= 0) this.#queued.splice(at, 1);
+    const at = this.#queued?.indexOf(question) ?? -1;
+    if (at >= 0) this.#queued!.splice(at, 1);
   }
 
   /** Says `text` to the user now, while the call goes on (a URL-mode link was sent). */
@@ -360,6 +361,7 @@ export class HeldCall {
   }
 
   #redact(text: string): string {
+    if (!this.#links) return text;
     let redacted = text;
     for (const link of this.#links) {
       redacted = redacted.replaceAll(link, '[the link sent to the screen]');

@@ -24,13 +24,26 @@ export interface CallDeadline {
   done(): void;
 }
 
-interface Entry extends CallDeadline {
-  timeoutMs: number;
+/** One call's deadline (a class: a call costs one small object, no closures). */
+class Entry implements CallDeadline {
   /** `performance.now()` when the deadline last started over. */
-  since: number;
+  since = performance.now();
   /** Pauses holding the deadline; it runs only at 0. */
-  paused: number;
-  onTimeout: () => void;
+  paused = 0;
+
+  constructor(
+    readonly entries: Set<Entry>,
+    readonly timeoutMs: number,
+    readonly onTimeout: () => void,
+  ) {}
+
+  touch(): void {
+    this.since = performance.now();
+  }
+
+  done(): void {
+    this.entries.delete(this);
+  }
 }
 
 /** The deadlines of one connection's calls. */
@@ -60,20 +73,8 @@ export class CallDeadlines {
    * @param onTimeout called once when that time has passed unpaused (the caller aborts the call).
    */
   add(timeoutMs: number, onTimeout: () => void): CallDeadline {
-    const entries = this.#entries;
-    const entry: Entry = {
-      timeoutMs,
-      since: performance.now(),
-      paused: 0,
-      onTimeout,
-      touch() {
-        entry.since = performance.now();
-      },
-      done() {
-        entries.delete(entry);
-      },
-    };
-    entries.add(entry);
+    const entry = new Entry(this.#entries, timeoutMs, onTimeout);
+    this.#entries.add(entry);
     if (this.#ticker === undefined) {
       this.#idleTicks = 0;
       this.#ticker = setInterval(() => this.#tick(), this.#tickMs);
