@@ -34,6 +34,8 @@ import type { ToolBudget } from './tool-budget.js';
 import type { ToolCallRecorder, ToolCallScope, ToolCallSink } from './tool-call-log.js';
 import { ToolCallBatcher, type ToolCallWriter } from '../shared/db/tool-call-batch.js';
 import { DEFAULT_FILLER_AFTER_MS } from './slow-calls.js';
+import type { SendLink } from './elicitation.js';
+import { declineElicitation } from '../shared/mcp/elicitation.js';
 
 /** Default of {@link LoadUserToolsetsOptions.publicUrl}: the API's default address. */
 const DEFAULT_PUBLIC_URL = 'http://127.0.0.1:3000';
@@ -84,6 +86,16 @@ export interface LoadUserToolsetsOptions {
    * default `DEFAULT_PROGRESS_INTERVAL_MS` (10 s).
    */
   progressIntervalMs?: number;
+  /**
+   * How long a server's question (MCP elicitation) waits for the user after they last spoke
+   * (`AGENT_ELICITATION_TIMEOUT_MS`), in milliseconds; default 60000.
+   */
+  elicitationTimeoutMs?: number;
+  /**
+   * Sends a server's URL-mode elicitation link to the user's screen (topic `switchboard.link`);
+   * default none: such requests are declined (a session without a room).
+   */
+  sendLink?: SendLink;
   /** Health and reconnect policy (from the `MCP_HEALTH_*` and `MCP_BACKOFF_*` settings). */
   policy?: Partial<HealthPolicy>;
   /** Jitter source for reconnect delays; default `Math.random`. */
@@ -341,6 +353,9 @@ export class SessionToolsets implements UserToolsets {
         userToken: options.userToken,
         authProvider: this.#accountProvider(row),
         serverId: row.id,
+        // Sessions declare elicitation; a question during a tool call is asked by voice (the
+        // call's own handler, `elicitation.ts`), and one outside any call is declined.
+        onElicitation: declineElicitation,
       },
       // An `oauth` server's status is its owner's (the monitor holds no tokens): when the
       // session finds the account unusable, the dashboard says so, with the reason.
@@ -389,6 +404,8 @@ export class SessionToolsets implements UserToolsets {
       fillerAfterMs: this.#options.fillerAfterMs ?? DEFAULT_FILLER_AFTER_MS,
       progressIntervalMs: this.#options.progressIntervalMs,
       pins: row.pinTools ? this.#pins : undefined,
+      elicitationTimeoutMs: this.#options.elicitationTimeoutMs,
+      sendLink: this.#options.sendLink,
       logger: this.#logger,
     });
     this.#live.set(row.id, { toolset, fingerprint: serverFingerprint(row) });

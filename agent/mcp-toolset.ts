@@ -23,8 +23,10 @@
  * This class builds the tools and makes the MCP calls; the server's `tool_policy` decides how
  * each tool runs, and the parts of that live in their own modules: calls that change things wait
  * for the user's spoken yes (`confirmation.ts`), long-running tools run in the background
- * (`background-calls.ts`), slow calls get a spoken filler (`slow-calls.ts`), failures are said in
- * sentences from `tool-errors.ts`, and every call is audited through `tool-call-log.ts`.
+ * (`background-calls.ts`), slow calls get a spoken filler (`slow-calls.ts`), a server that asks
+ * the user something during a call is answered by voice (`elicitation.ts`, with the server's
+ * answer tool advertised while a question waits), failures are said in sentences from
+ * `tool-errors.ts`, and every call is audited through `tool-call-log.ts`.
  */
 import { llm, type voice } from '@livekit/agents';
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
@@ -54,7 +56,8 @@ import {
   type ToolExecuteOptions,
 } from './background-calls.js';
 import { ServerConfirmations } from './confirmation.js';
-import { SlowCall, SlowCallWatch } from './slow-calls.js';
+import { ANSWER_TOOL_NAME, ServerElicitations, type SendLink } from './elicitation.js';
+import { SlowCallWatch } from './slow-calls.js';
 import {
   ToolCallLog,
   type ToolCallRecorder,
@@ -139,6 +142,17 @@ export interface McpToolsetOptions {
    */
   progressIntervalMs?: number;
   /**
+   * How long a server's question waits for the user's answer after they last spoke, in
+   * milliseconds (`AGENT_ELICITATION_TIMEOUT_MS`); it is then answered `cancel`. Default
+   * `DEFAULT_ELICITATION_TIMEOUT_MS` (60 s).
+   */
+  elicitationTimeoutMs?: number;
+  /**
+   * Sends a server's URL-mode elicitation link to the user's screen (a LiveKit data message on
+   * `switchboard.link`); default none: such requests are declined.
+   */
+  sendLink?: SendLink;
+  /**
    * Clock in milliseconds for the confirmation expiry and the progress spacing; default
    * `Date.now` and `performance.now` respectively. Tests pass a fake one.
    */
@@ -161,6 +175,10 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
   readonly #log: ToolCallLog;
   readonly #slowCalls?: SlowCallWatch;
   readonly #confirmations: ServerConfirmations;
+  readonly #elicitations: ServerElicitations;
+  /** The answer tool, advertised while a server's question waits for the user. */
+  #answerTool?: llm.FunctionTool;
+  #closed = false;
   readonly #background: BackgroundCalls;
   /** Original names of the tools that run in the background. */
   readonly #longRunning = new Set<string>();
@@ -175,7 +193,6 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
   #withheld: WithheldTool[] = [];
   /** The tail of the pin reads (one at a time). */
   #pinWork: Promise<unknown> = Promise.resolve();
-  #closed = false;
   /**
    * Resolves when the first read of the pins is over (at once without pinning); never rejects
    * (a failed read is logged, and the tools stay withheld until a later read succeeds).
@@ -212,6 +229,15 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       serverName: options.server.name,
       logger: this.#logger,
       now: options.now,
+    });
+    this.#elicitations = new ServerElicitations({
+      serverId: options.server.id,
+      serverName: options.server.name,
+      logger: this.#logger,
+      timeoutMs: options.elicitationTimeoutMs,
+      sendLink: options.sendLink,
+      slowCalls: this.#slowCalls,
+      onPendingChanged: () => this.#answerToolChanged(),
     });
     this.#background = new BackgroundCalls({
       id: `${toolsetId(options.server.id)}-background`,
@@ -262,7 +288,9 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
    * group, and each tool that needs confirmation names it as its `companion`.
    */
   get catalog(): readonly CatalogTool[] {
-    return this.#catalog;
+    if (!this.#answerTool || !this.#elicitations.hasPending) return this.#catalog;
+    const answer = { tool: this.#answerTool, serverName: this.server.name, required: true };
+    return [...this.#catalog, answer];
   }
 
   /**
@@ -317,6 +345,8 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     this.#closed = true;
     this.#unsubscribe();
     this.#context = undefined;
+    // Questions still waiting are answered `cancel`; held calls are ended with the connection.
+    this.#elicitations.close();
     // Its names are free again for a toolset that replaces it (a server edited mid-session).
     this.#releaseNames();
     this.#slowCalls?.close();
@@ -407,17 +437,32 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     const shown = (tool: llm.FunctionTool) => !this.#budget || this.#shown.has(tool.name);
     this.#background.setTools(this.#backgroundTools.filter(shown));
     const ordinary = this.#ordinary.filter(shown);
+    const answer = this.#answerTool;
+    if (answer && this.#elicitations.hasPending && shown(answer)) ordinary.push(answer);
     return this.#backgroundTools.length > 0 ? [...ordinary, this.#background.toolset] : ordinary;
   }
 
+  /** A question started or stopped waiting: the answer tool appears or goes. */
+  #answerToolChanged(): void {
+    if (this.#closed) return;
+    if (this.#budget) {
+      this.#budget.toolsChanged();
+    } else if (this.#context) {
+      this.#context.updateTools(this.#entries());
+    } else {
+      this._setTools(this.#entries());
+    }
+  }
+
   /**
-   * Frees this toolset's names (every tool's, offered or withheld, and its confirm and withheld
-   * tools') in the session's set.
+   * Frees this toolset's names (every tool's, offered or withheld, and its confirm, withheld
+   * and answer tools') in the session's set.
    */
   #releaseNames(): void {
     for (const name of this.#names) this.#taken.delete(name);
     if (this.#confirmToolName) this.#taken.delete(this.#confirmToolName);
     if (this.#withheldToolName) this.#taken.delete(this.#withheldToolName);
+    if (this.#answerTool) this.#taken.delete(this.#answerTool.name);
     this.#names = [];
     this.#confirmToolName = undefined;
     this.#withheldToolName = undefined;
@@ -515,6 +560,13 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     if (withheld.length > 0) ordinary.push(this.#withheldTool(withheld));
     this.#ordinary = ordinary;
     this.#backgroundTools = background;
+    // Named now, like the confirm tool, so its name stays the same however often it shows.
+    const [answerName] = advertiseTools(
+      this.server.name,
+      [{ name: ANSWER_TOOL_NAME, inputSchema: { type: 'object' } }],
+      { taken: this.#taken },
+    );
+    this.#answerTool = this.#elicitations.answerTool(answerName!.name);
     const confirmName = this.#confirmToolName;
     const advertisedByName = new Map(this.#advertised.map((entry) => [entry.name, entry]));
     const pinned = new Set(policy?.pinned ?? []);
@@ -589,14 +641,18 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       toolName: tool.originalName,
       options,
       timeoutMs: this.connection.config.timeoutMs,
-      call: (extra) => this.#call(tool, args, options.abortSignal, undefined, extra),
+      // Its questions, if the server asks, go out as updates of the background call (`ctx`).
+      call: (extra) => this.#call(tool, args, options.abortSignal, extra && options.ctx, extra),
     });
   }
 
   /**
-   * Sends one call and turns its result into what the model reads. Inside a session (`ctx`) with a
-   * filler delay, the call is watched and gets a filler once it runs past the delay; a tool that
-   * was that slow before carries a progress token, so the filler can say how far it got.
+   * Makes one call and turns its result into what the model reads. Inside a session (`ctx`) the
+   * MCP call is held (`elicitation.ts`): a question the server asks meanwhile is answered by the
+   * user, and this tool call then returns the question (the call goes on; the answer tool waits
+   * for its result). With a filler delay the wait gets a filler once it runs past the delay; a
+   * tool that was that slow before carries a progress token, so the filler can say how far it
+   * got. A background call (`extra`) gets its questions as updates and waits for its result.
    *
    * @throws llm.ToolError with a sentence for the model when the call fails (the abort error
    *   itself when the call was aborted), or when the tool has been withheld since the model was
@@ -612,22 +668,37 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     // A call the model started (or a confirmation it got) before the tool was withheld.
     const withheld = this.#withheld.find((entry) => entry.name === tool.name);
     if (withheld) throw new llm.ToolError(withheldToolAnswer(this.server.name, [withheld]));
+    if (!ctx) return this.#send(tool, args, { signal, ...extra });
+    const held = this.#elicitations.hold({
+      toolName: tool.originalName,
+      ctx,
+      signal,
+      background: extra !== undefined,
+    });
+    const options: CallToolOptions = { signal: held.signal, ...extra, onElicitation: held.handler };
+    if (!extra && this.#slowCalls?.wasSlow(tool.originalName)) {
+      options.onProgress = (progress) => held.progressed(progress);
+    }
+    held.outcome = this.#send(tool, args, options);
+    return extra ? held.result() : held.wait(ctx, signal);
+  }
+
+  /**
+   * Sends one MCP call and turns its result into what the model reads; records it when it ends.
+   *
+   * @throws llm.ToolError with a sentence for the model when the call fails (the abort error
+   *   itself when the call was aborted).
+   */
+  async #send(
+    tool: AdvertisedTool,
+    args: Record<string, unknown>,
+    options: CallToolOptions,
+  ): Promise<string> {
     const startedAt = new Date();
     const started = performance.now();
-    const watch = ctx && this.#slowCalls;
-    const slowCall = watch ? new SlowCall(ctx, started, tool.originalName) : undefined;
-    let options: CallToolOptions = { signal, ...extra };
-    if (slowCall && !extra && watch!.wasSlow(tool.originalName)) {
-      options = { signal, onProgress: (progress) => (slowCall.progress = progress) };
-    }
     let error: string | null = null;
     try {
-      const request = this.connection.callTool(tool.originalName, args, options);
-      if (slowCall) {
-        slowCall.promise = request;
-        watch!.add(slowCall);
-      }
-      const result = await request;
+      const result = await this.connection.callTool(tool.originalName, args, options);
       const { text, isError } = toolResultToText(result, {
         maxChars: this.#maxResultChars,
         structured: 'summary',
@@ -641,11 +712,10 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     } catch (thrown) {
       if (thrown instanceof llm.ToolError) throw thrown;
       error = this.connection.scrubber.scrub(describeError(thrown));
-      if (signal.aborted) throw thrown;
+      if (options.signal?.aborted) throw thrown;
       throw new llm.ToolError(callFailedSentence(this.server.name, tool.originalName, thrown));
     } finally {
       const durationMs = performance.now() - started;
-      if (slowCall) watch!.finish(slowCall, durationMs);
       this.#log.record({
         userId: this.#scope.userId,
         serverId: this.server.id,

@@ -146,6 +146,14 @@ export async function runSession(
     })());
   ctx.addShutdownCallback(close);
 
+  const identity = participantIdentity(userId);
+  /** A reliable data message on `switchboard.link` to the user's participant only. */
+  const sendToUser = async (message: object) => {
+    await ctx.room?.localParticipant?.publishData(
+      new TextEncoder().encode(JSON.stringify(message)),
+      { reliable: true, topic: LINK_TOPIC, destination_identities: [identity] },
+    );
+  };
   try {
     await assertUserExists(database, userId);
     // Started now so the realtime check runs while the MCP servers connect.
@@ -163,6 +171,8 @@ export async function runSession(
       maxResultChars: settings.MCP_MAX_RESULT_CHARS,
       budget,
       fillerAfterMs: settings.AGENT_FILLER_AFTER_MS,
+      elicitationTimeoutMs: settings.AGENT_ELICITATION_TIMEOUT_MS,
+      sendLink: (message) => sendToUser(message),
       startDeadlineMs: settings.AGENT_TOOLS_DEADLINE_MS,
       guards:
         deps.guards ??
@@ -187,12 +197,10 @@ export async function runSession(
       'session tools ready',
     );
 
-    const identity = participantIdentity(userId);
     // A user with `oauth` servers gets the tool that sends a sign-in link to their screen.
     const oauthNames = (await listServers(database, userId, { activeOnly: true }))
       .filter((row) => row.auth.type === 'oauth')
       .map((row) => row.name);
-    const room = ctx.room;
     const accountLinks =
       oauthNames.length > 0
         ? accountLinksToolset(
@@ -202,12 +210,7 @@ export async function runSession(
               publicUrl: publicUrlOf(settings),
               urlPolicy: connectionGuards(settings).urlPolicy,
               servers: () => listServers(database, userId, { activeOnly: true }),
-              send: async (message) => {
-                await room?.localParticipant?.publishData(
-                  new TextEncoder().encode(JSON.stringify(message)),
-                  { reliable: true, topic: LINK_TOPIC, destination_identities: [identity] },
-                );
-              },
+              send: sendToUser,
               logger,
             },
             oauthNames,

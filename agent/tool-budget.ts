@@ -22,6 +22,8 @@
  * What counts: every function tool the agent's tool context flattens — the MCP tools shown,
  * `find_tools`, the session's own tools (`connect_account`), and the two task tools agents-js adds
  * while any shown tool is cancellable (`lk_agents_cancel_task`, `lk_agents_get_running_tasks`).
+ * A server's answer tool (`<server>__answer_question`, offered while one of its questions waits
+ * for the user) is always advertised while offered, dropping others if need be.
  *
  * In the realtime model (the production path) the found tools are callable in the model's very
  * next response; the STT-LLM-TTS pipeline keeps the tool list a turn started with for the whole
@@ -59,6 +61,11 @@ export interface CatalogTool {
    * only when no unpinned tool is left to drop.
    */
   pinned?: boolean;
+  /**
+   * Always advertised while offered, never dropped and never found by `find_tools`: a server's
+   * answer tool while one of its questions waits for the user (`elicitation.ts`).
+   */
+  required?: boolean;
 }
 
 /** A toolset whose tools the budget selects from (an `McpToolset` fits). */
@@ -128,6 +135,8 @@ export class ToolBudget {
   #cancellable = new Set<string>();
   /** Names of the pinned tools (and the confirm tools they need). */
   #pinned = new Set<string>();
+  /** Names of the tools that are always advertised (see {@link CatalogTool.required}). */
+  #required = new Set<string>();
   #index?: MiniSearch<{ id: number; name: string; server: string; description: string }>;
   #reapply?: () => Promise<void>;
   #applying: Promise<void> = Promise.resolve();
@@ -263,7 +272,10 @@ export class ToolBudget {
       const next = new Set([...this.#selected, ...missing]);
       const dropped: string[] = [];
       while (this.#count(next) > this.maxTools) {
-        const victim = this.#leastRecentlyUsed(next, new Set([...protectedNames, ...wanted]));
+        const victim = this.#leastRecentlyUsed(
+          next,
+          new Set([...protectedNames, ...wanted, ...this.#required]),
+        );
         if (!victim) break;
         next.delete(victim);
         dropped.push(victim);
@@ -316,7 +328,8 @@ export class ToolBudget {
 
   /** Confirm tools are found through the tools they confirm, not by themselves. */
   #isCompanionOnly(position: number): boolean {
-    return this.#companions.has(this.#catalog[position]?.tool.name ?? '');
+    const name = this.#catalog[position]?.tool.name ?? '';
+    return this.#companions.has(name) || this.#required.has(name);
   }
 
   #buildIndex() {
@@ -394,6 +407,7 @@ export class ToolBudget {
       catalog.flatMap((entry) => (entry.companion ? [[entry.tool.name, entry.companion]] : [])),
     );
     this.#position = new Map(catalog.map((entry, position) => [entry.tool.name, position]));
+    this.#required = new Set(catalog.filter((e) => e.required).map((e) => e.tool.name));
     this.#cancellable = new Set(
       catalog
         .filter((entry) => (entry.tool.flags & llm.ToolFlag.CANCELLABLE) !== 0)
@@ -407,10 +421,12 @@ export class ToolBudget {
       this.#selected = all;
     } else {
       this.#overBudget = true;
-      // Keep what is shown (and still offered); drop LRU while over; fill free room in order.
+      // Keep what is shown (and still offered) and what is required; drop LRU while over; fill
+      // free room in order.
       const next = new Set([...this.#selected].filter((name) => all.has(name)));
+      for (const name of this.#required) next.add(name);
       while (this.#count(next) > this.maxTools) {
-        const victim = this.#leastRecentlyUsed(next, new Set());
+        const victim = this.#leastRecentlyUsed(next, this.#required);
         if (!victim) break;
         next.delete(victim);
       }

@@ -8,7 +8,8 @@
  * listener. The probe itself has no test-only behaviour.
  *
  * `PROBE_ROOT` runs another checkout's probe (e.g. main, for a baseline); `PROBE_LEGACY=1` leaves
- * out the flags an older probe does not know (`--oauth`, `--client-metadata-url`).
+ * out the flags an older probe does not know (`--oauth`, `--client-metadata-url`,
+ * `--elicitation`).
  *
  * Run by `bench/conformance.ts`, not by hand.
  */
@@ -35,6 +36,11 @@ function probeFlags(scenario: string, context: ConformanceContext, scratch: stri
   const legacy = process.env.PROBE_LEGACY === '1';
   if (scenario === 'tools_call') return ['--call', 'add_numbers', '--args', '{"a":5,"b":3}'];
   if (scenario === 'sse-retry') return ['--call', 'test_reconnection'];
+  // The suite's server asks for input with a default for every field (SEP-1034).
+  if (scenario === 'elicitation-sep1034-client-defaults') {
+    const call = ['--call', 'test_client_elicitation_defaults'];
+    return legacy ? call : [...call, '--elicitation', 'accept-defaults'];
+  }
   if (!scenario.startsWith('auth/')) return [];
   if (scenario.startsWith('auth/client-credentials-')) {
     const flags = ['--client-id', context.client_id ?? ''];

@@ -130,6 +130,11 @@ const settingsSchema = z.object({
   AGENT_TOOLS_DEADLINE_MS: positiveInt(3_000),
   AGENT_FILLER_AFTER_MS: positiveInt(1_500),
   /**
+   * How long a question an MCP server asks during a tool call (elicitation) waits for the user
+   * after they last spoke, in milliseconds; it is then answered `cancel`. Default 60000.
+   */
+  AGENT_ELICITATION_TIMEOUT_MS: positiveInt(60_000),
+  /**
    * The tool budget of a session: the most function tools it advertises to the model, an integer
    * from 1 to 128 (OpenAI's chat completions refuse more than 128); default 64. A session whose
    * MCP servers offer more advertises a selection (servers in id order, each server's tools in

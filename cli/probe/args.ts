@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { mcpServerConfigSchema, type McpServerConfig } from '../../shared/mcp/server-config.js';
 import { describeIssues } from '../../shared/errors.js';
+import { ELICITATION_MODES, type ElicitationMode } from './elicitation.js';
 
 /** How to run the probe; printed by `--help`. */
 export const PROBE_USAGE = `Usage:
@@ -44,6 +45,11 @@ Both:
   --call TOOL               call a tool (its MCP name or advertised name) after listing
   --args JSON               the call's arguments as a JSON object (default {})
   --timeout MS              connect and request timeout in milliseconds (default 30000)
+  --elicitation MODE        how to answer a server that asks for input during the call
+                            (elicitation; the probe declares it, as a voice session does):
+                            decline (default), accept-defaults (a form with each field's
+                            default; a link is declined), prompt (ask on the terminal; without
+                            one on stdin, decline)
   --name NAME               display name whose slug prefixes advertised tool names
                             (default: the server's own name)
   --json                    print the report as JSON
@@ -90,6 +96,8 @@ export type ProbeCommand =
       oauth?: ProbeOAuth;
       /** Display name for advertised tool names; default the server's own name. */
       name?: string;
+      /** How to answer the server's elicitation requests (`--elicitation`); default `decline`. */
+      elicitation: ElicitationMode;
       json: boolean;
       verbose: boolean;
     };
@@ -115,6 +123,7 @@ const OPTIONS = {
   args: { type: 'string' },
   timeout: { type: 'string' },
   name: { type: 'string' },
+  elicitation: { type: 'string' },
   json: { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -163,6 +172,7 @@ export function parseProbeArgs(argv: readonly string[]): ProbeCommand {
     call: probeCall(values),
     ...(oauth && { oauth }),
     name: values.name,
+    elicitation: elicitationMode(values.elicitation),
     json: values.json,
     verbose: values.verbose,
   };
@@ -336,6 +346,12 @@ function probeCall(flags: Flags): ProbeCall | undefined {
     throw new UsageError('--args must be a JSON object, e.g. \'{"message":"hi"}\'');
   }
   return { tool: flags.call, args: args as Record<string, unknown> };
+}
+
+function elicitationMode(value: string | undefined): ElicitationMode {
+  if (value === undefined) return 'decline';
+  if ((ELICITATION_MODES as readonly string[]).includes(value)) return value as ElicitationMode;
+  throw new UsageError(`--elicitation must be one of ${ELICITATION_MODES.join(', ')}`);
 }
 
 function defaultTransport(url: string): string {

@@ -37,6 +37,11 @@ export function formatProbeReport(report: ProbeReport): string[] {
     add('Call', `${call.tool} ${JSON.stringify(call.args)}: ${outcome} in ${call.durationMs} ms`);
     lines.push(...call.text.split('\n'));
   }
+  for (const asked of report.elicitations) {
+    const what = asked.url ? `${asked.message} (${asked.url})` : asked.message;
+    const sent = asked.content ? ` ${JSON.stringify(asked.content)}` : '';
+    add('Asked', `${what}: ${asked.action}${sent}`);
+  }
   return lines;
 }
 

@@ -69,6 +69,7 @@ async function main(argv: readonly string[]): Promise<number> {
       call: command.call,
       guards,
       oauth: command.oauth,
+      elicitation: command.elicitation,
       onAuthorizationUrl: (url) =>
         process.stderr.write(`Open this URL to authorize: ${url.href}\n`),
     });

@@ -21,6 +21,12 @@ import { SecretScrubber } from '../../shared/mcp/secret-scrubber.js';
 import type { McpServerConfig } from '../../shared/mcp/server-config.js';
 import { toolResultToText } from '../../shared/mcp/tool-result.js';
 import type { ProbeCall, ProbeOAuth } from './args.js';
+import {
+  probeElicitationHandler,
+  type ElicitationMode,
+  type ProbeElicitation,
+  type PromptTerminal,
+} from './elicitation.js';
 import { LoopbackRedirectListener } from './loopback-redirect.js';
 
 /**
@@ -55,6 +61,8 @@ export interface ProbeReport {
   connectMs: number;
   tools: ProbeTool[];
   call?: ProbeCallResult;
+  /** What the server asked for (elicitation) and how the probe answered, in order. */
+  elicitations: ProbeElicitation[];
 }
 
 /** The outcome of `--call`. */
@@ -86,6 +94,10 @@ export interface RunProbeOptions {
   oauth?: ProbeOAuth;
   /** Shows the user an authorization URL to open; required with `oauth`. */
   onAuthorizationUrl?: (url: URL) => void;
+  /** How to answer the server's elicitation requests (`--elicitation`); default `decline`. */
+  elicitation?: ElicitationMode;
+  /** Where `--elicitation prompt` asks; default stdin and stderr. */
+  terminal?: PromptTerminal;
 }
 
 /**
@@ -158,11 +170,17 @@ async function probeOnce(
   options: RunProbeOptions & { scrubber?: SecretScrubber },
   authProvider?: AuthorizationCodeProvider,
 ): Promise<ProbeReport> {
+  const elicitations: ProbeElicitation[] = [];
   const connection = new McpConnection(config, {
     ...options.guards,
     logger: options.logger,
     authProvider,
     scrubber: options.scrubber,
+    onElicitation: probeElicitationHandler(
+      options.elicitation ?? 'decline',
+      elicitations,
+      options.terminal,
+    ),
   });
   try {
     const info = await connection.connect();
@@ -181,6 +199,7 @@ async function probeOnce(
       instructions: info.instructions,
       connectMs: info.latencyMs,
       tools,
+      elicitations,
     };
     if (options.call) report.call = await callTool(connection, tools, options.call);
     return report;

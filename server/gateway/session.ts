@@ -11,10 +11,19 @@
  *   otherwise. Progress is relayed to the client's progress token, the client's cancellation to
  *   the server, and the result is returned as the server gave it, its resource links under
  *   gateway URIs (so the client can read them back). Each call is audited.
+ * - Elicitation: a server's `elicitation/create` during a call is relayed to the client that made
+ *   the call (as a request related to that call), in the modes the client declared, and its
+ *   answer back; `notifications/elicitation/complete` of an accepted URL-mode request follows.
+ *   A client that did not declare the mode gets the server `decline`d. The upstream connection is
+ *   shared by the user's sessions, and MCP does not say which request an elicitation belongs to:
+ *   it goes to the oldest call in flight on that server that is not already answering one
+ *   (`CallToolOptions.onElicitation`), which is the right one whenever a server has one call at a
+ *   time from this user.
  * - `resources/read` and `prompts/get`: routed back to their server by URI or name.
  * - `notifications/*_list_changed` when the user's servers or their tools change.
  */
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { getSupportedElicitationModes } from '@modelcontextprotocol/sdk/client/index.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
@@ -38,6 +47,7 @@ import type { ToolCallRecord } from '../../shared/db/tool-calls.js';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { McpConnectionError } from '../../shared/mcp/errors.js';
+import type { ElicitationHandler } from '../../shared/mcp/elicitation.js';
 import { advertisedToolNames } from '../../shared/mcp/tool-names.js';
 import { needsConfirmation } from '../../shared/mcp/tool-policy.js';
 import {
@@ -58,6 +68,9 @@ export const GATEWAY_SERVER_INFO = { name: 'switchboard', title: 'Switchboard', 
 
 /** Longest wait for the client's answer to a confirmation, in milliseconds: 2 minutes. */
 export const CONFIRMATION_TIMEOUT_MS = 120_000;
+
+/** Longest wait for the client's answer to a server's relayed elicitation, in ms: 10 minutes. */
+export const ELICITATION_RELAY_TIMEOUT_MS = 10 * 60_000;
 
 /** Who a session acts for. */
 export interface GatewayCallerScope {
@@ -161,6 +174,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     try {
       const result = await upstream.connection.callTool(tool.name, request.params.arguments ?? {}, {
         signal: extra.signal,
+        onElicitation: relayElicitation(server, extra, logger),
         onProgress:
           progressToken === undefined
             ? undefined
@@ -331,6 +345,47 @@ async function confirm(
   if (answer.action === 'accept' && answer.content?.confirm === true) return undefined;
   const how = answer.action === 'accept' ? 'answered no' : `${answer.action}d`;
   return toolError(`${tool.name} was not run: the user ${how} when asked to confirm it.`);
+}
+
+/**
+ * The handler of one gateway call's elicitations: each request goes to the client as a request
+ * related to its `tools/call` (the client's answer comes back as it is), when the client declared
+ * the request's mode; otherwise the server gets `decline`. A client that fails to answer within
+ * {@link ELICITATION_RELAY_TIMEOUT_MS} (or errs) answers `cancel`. For an accepted URL-mode
+ * request the server's `notifications/elicitation/complete` is passed on to the client.
+ */
+export function relayElicitation(
+  server: Server,
+  extra: RequestHandlerExtra<ServerRequest, ServerNotification>,
+  logger: Logger,
+): ElicitationHandler {
+  return async (params, context) => {
+    const modes = getSupportedElicitationModes(server.getClientCapabilities()?.elicitation);
+    const url = params.mode === 'url';
+    if (url ? !modes.supportsUrlMode : !modes.supportsFormMode) return { action: 'decline' };
+    try {
+      const result = await extra.sendRequest(
+        { method: 'elicitation/create', params },
+        ElicitResultSchema,
+        { signal: context.signal, timeout: ELICITATION_RELAY_TIMEOUT_MS },
+      );
+      if (url && result.action === 'accept') {
+        const elicitationId = params.elicitationId;
+        void context.completed.then(() =>
+          extra
+            .sendNotification({
+              method: 'notifications/elicitation/complete',
+              params: { elicitationId },
+            })
+            .catch(() => undefined),
+        );
+      }
+      return result;
+    } catch (error) {
+      logger.info({ err: error }, 'the client did not answer an elicitation; answering cancel');
+      return { action: 'cancel' };
+    }
+  };
 }
 
 /**

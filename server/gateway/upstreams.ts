@@ -34,6 +34,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
 import { configFromColumns } from '../../shared/mcp/server-config.js';
 import { SupervisedConnection, type HealthPolicy } from '../../shared/mcp/supervised-connection.js';
+import { declineElicitation } from '../../shared/mcp/elicitation.js';
 
 /** Default of {@link UpstreamOptions.startDeadlineMs}: the voice session's start deadline. */
 export const DEFAULT_UPSTREAM_START_DEADLINE_MS = 3_000;
@@ -262,6 +263,9 @@ export class UserUpstreams {
         ...guards,
         authProvider: this.#accountProvider(row),
         serverId: row.id,
+        // A question during a gateway call goes to the client that made it (`session.ts`);
+        // one outside any call has nobody to ask.
+        onElicitation: declineElicitation,
       },
       onToolsChanged: () => {
         this.#emit('tools');

@@ -45,6 +45,7 @@ import {
 import { pinToolsOnFirstUse, readServerToolPins } from '../../shared/db/tool-pins.js';
 import { HttpError } from '../http/errors.js';
 import { connectionMetadata, type ServerWatcher } from '../status/monitor.js';
+import { declineElicitation } from '../../shared/mcp/elicitation.js';
 
 /**
  * Most tools one answer of `POST /:id/test` or `GET /:id/tools` lists: a server may list
@@ -152,6 +153,8 @@ export async function probeServer(
       authProvider: options.authProvider?.(scrubber),
       serverId: row.id,
       ownerId: row.userId,
+      // Declared as in a session (so the same tools are listed); nobody here can answer.
+      onElicitation: declineElicitation,
     });
     const info = await connection.connect();
     const tools = await connection.listTools();

@@ -41,6 +41,7 @@ import {
   type HealthPolicy,
   type StatusChange,
 } from '../../shared/mcp/supervised-connection.js';
+import { declineElicitation } from '../../shared/mcp/elicitation.js';
 
 /**
  * Longest a healthy server's stored `last_connected` lags behind its last successful ping: 60 s
@@ -320,7 +321,13 @@ export class StatusMonitor implements ServerWatcher {
         policy: this.#policy,
         random: this.#random,
         now: this.#now,
-        connectionOptions: { ...this.#guards, serverId: row.id, ownerId: row.userId },
+        connectionOptions: {
+          ...this.#guards,
+          serverId: row.id,
+          ownerId: row.userId,
+          // Declared as in a session (so the same tools are listed); nobody here can answer.
+          onElicitation: declineElicitation,
+        },
         onStatusChange: (change) => {
           if (change.status === 'connected') this.#pinOnFirstUse(entry);
           this.#write(entry, () => this.#statusPatch(entry, change));

@@ -54,6 +54,8 @@ export class CallAbortRelay {
   #watching = false;
   #fired = false;
   #onAbort: (() => void) | undefined;
+  /** The reason given to {@link abort}, which replaces the source's. */
+  #ownReason: { value: unknown } | undefined;
 
   /** @param source the caller's signal (for an agent tool call, the runtime's per-call signal). */
   constructor(source: AbortSignal) {
@@ -71,9 +73,25 @@ export class CallAbortRelay {
     return this.#fired;
   }
 
-  /** The source's abort reason. */
+  /** The source's abort reason, or the one given to {@link abort}. */
   get reason(): unknown {
-    return this.#source.reason;
+    return this.#ownReason ? this.#ownReason.value : this.#source.reason;
+  }
+
+  /**
+   * Aborts the SDK's request now with `reason` (which the SDK rejects the request with, after
+   * sending `notifications/cancelled`), whatever the source does: a call's own deadline
+   * (`call-deadlines.ts`). Does nothing once fired.
+   */
+  abort(reason: unknown): void {
+    if (this.#fired) return;
+    this.#ownReason = { value: reason };
+    pending.delete(this);
+    if (this.#watching) {
+      this.#watching = false;
+      this.#source.removeEventListener('abort', this.#fire);
+    }
+    this.#fire();
   }
 
   /** Throws the source's reason when it is already aborted (the SDK calls this before sending). */

@@ -16,9 +16,14 @@ import type {
 } from '@modelcontextprotocol/sdk/validation/types.js';
 import { z } from 'zod';
 import {
+  ElicitRequestSchema,
+  ElicitationCompleteNotificationSchema,
+  ErrorCode,
   ListToolsResultSchema,
+  McpError,
   ToolSchema,
   type CallToolResult,
+  type ElicitResult,
   type Implementation,
   type Progress,
   type ServerCapabilities,
@@ -27,6 +32,12 @@ import {
 import type { Logger } from '../logger.js';
 import { createOAuthProvider, isOAuth } from './auth.js';
 import { CallAbortRelay } from './call-abort-relay.js';
+import { CallDeadlines, type CallDeadline } from './call-deadlines.js';
+import {
+  ELICITATION_CAPABILITY,
+  type ElicitationHandler,
+  type ElicitationParams,
+} from './elicitation.js';
 import { describeError } from '../errors.js';
 import { McpConnectionError } from './errors.js';
 import {
@@ -153,6 +164,15 @@ export interface McpConnectionOptions extends ConnectionGuards {
    * only).
    */
   ownerId?: number;
+  /**
+   * Answers the server's `elicitation/create` requests (MCP 2025-11-25, "Elicitation") that no
+   * call in flight takes (see {@link CallToolOptions.onElicitation}); `declineElicitation` where
+   * nobody can answer (the status monitor, the Test button). With it the connection declares the
+   * elicitation capability, form and URL modes, at `initialize`, and times its tool calls itself
+   * so that a call waiting for the user's answer does not time out (`call-deadlines.ts`).
+   * Default none: no capability is declared, and a server that asks anyway gets the SDK's error.
+   */
+  onElicitation?: ElicitationHandler;
 }
 
 /**
@@ -182,6 +202,42 @@ export interface CallToolOptions {
   maxTotalTimeoutMs?: number;
   /** Overrides the server's `timeoutMs` for this call (restarted by each progress report). */
   timeoutMs?: number;
+  /**
+   * Answers the elicitation requests the server sends while this call runs; used only on a
+   * connection made with `onElicitation` (which answers the rest). MCP gives a client no way to
+   * tell which of its requests an `elicitation/create` belongs to (the SDK client does not expose
+   * the stream it came on, and stdio has none), so a request goes to the oldest call in flight
+   * with a handler that is not already answering one, else to the oldest call with a handler,
+   * else to the connection's handler. With one call at a time, as in a voice session, it is
+   * always the right one.
+   */
+  onElicitation?: ElicitationHandler;
+}
+
+/** Longest delay `setTimeout` takes (about 24.8 days): the SDK's timer of a self-timed call. */
+const NO_SDK_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * After a URL-mode elicitation is accepted, the calls in flight keep their deadlines held until
+ * the server says the out-of-band step is done (`notifications/elicitation/complete`), at most
+ * this long (ms): the user is in their browser meanwhile.
+ */
+export const URL_ELICITATION_HOLD_MS = 10 * 60_000;
+
+/** A signal that is never aborted: the source of a self-timed call without a caller's signal. */
+const NEVER_ABORTED = new AbortController().signal;
+
+/** A promise that never settles: the `completed` of a form-mode elicitation. */
+const NEVER = new Promise<void>(() => {});
+
+/** A tool call in flight on a connection that answers elicitation. */
+interface InFlightCall {
+  /** The call's own handler, if it has one. */
+  handler?: ElicitationHandler;
+  /** Elicitations of this call being answered now. */
+  eliciting: number;
+  /** Its deadline; none for a task-augmented call (bounded by its task). */
+  deadline?: CallDeadline;
 }
 
 /**
@@ -228,6 +284,12 @@ export class McpConnection {
   #tools: Tool[] = [];
   /** Tools the server runs only as tasks (`execution.taskSupport: "required"`), from the listing. */
   #taskOnly: ReadonlySet<string> = new Set();
+  readonly #onElicitation?: ElicitationHandler;
+  /** With `onElicitation`: the calls in flight, oldest first, and their deadlines. */
+  readonly #calls = new Set<InFlightCall>();
+  readonly #deadlines?: CallDeadlines;
+  /** URL-mode elicitations waiting for `notifications/elicitation/complete`, by elicitationId. */
+  readonly #urlWaits = new Map<string, () => void>();
 
   /**
    * @param config how to reach the server (validated with `mcpServerConfigSchema`).
@@ -266,6 +328,8 @@ export class McpConnection {
     this.#urlPolicy = options.urlPolicy ?? { allowPrivateNetworks: true };
     this.#allowedCommands = options.allowedCommands;
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#onElicitation = options.onElicitation;
+    if (this.#onElicitation) this.#deadlines = new CallDeadlines(config.timeoutMs / 10);
   }
 
   /** The current status (DESIGN §5). */
@@ -480,6 +544,7 @@ export class McpConnection {
   ): Promise<CallToolResult> {
     const client = this.#requireClient();
     if (this.#taskOnly.has(name)) return this.#callToolAsTask(client, name, args, options);
+    if (this.#deadlines) return this.#callToolTimed(client, this.#deadlines, name, args, options);
     const relay = options.signal ? new CallAbortRelay(options.signal) : undefined;
     try {
       const result = await client.callTool({ name, arguments: args }, undefined, {
@@ -503,6 +568,111 @@ export class McpConnection {
   }
 
   /**
+   * A call on a connection that answers elicitation: timed by the connection's
+   * {@link CallDeadlines} (held while an elicitation is answered) instead of the SDK's timer, and
+   * registered so that an elicitation can find it. A deadline that runs out aborts the request
+   * as the SDK's own timeout does (`notifications/cancelled`, then `RequestTimeout`).
+   */
+  async #callToolTimed(
+    client: Client,
+    deadlines: CallDeadlines,
+    name: string,
+    args: Record<string, unknown>,
+    options: CallToolOptions,
+  ): Promise<CallToolResult> {
+    const timeoutMs = options.timeoutMs ?? this.config.timeoutMs;
+    const relay = new CallAbortRelay(options.signal ?? NEVER_ABORTED);
+    const deadline = deadlines.add(timeoutMs, () =>
+      relay.abort(
+        new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs }),
+      ),
+    );
+    const call: InFlightCall = { handler: options.onElicitation, eliciting: 0, deadline };
+    this.#calls.add(call);
+    const onProgress = options.onProgress;
+    try {
+      const result = await client.callTool({ name, arguments: args }, undefined, {
+        timeout: NO_SDK_TIMEOUT_MS,
+        signal: relay.signal,
+        ...(onProgress && {
+          onprogress: (progress: Progress) => {
+            deadline.touch();
+            onProgress(progress);
+          },
+          resetTimeoutOnProgress: true,
+          maxTotalTimeout: options.maxTotalTimeoutMs,
+        }),
+      });
+      return result as CallToolResult;
+    } catch (error) {
+      throw this.#requestError(`tools/call ${name}`, error, options.signal);
+    } finally {
+      deadline.done();
+      this.#calls.delete(call);
+      relay.done();
+    }
+  }
+
+  /**
+   * Answers one `elicitation/create`: hands it to the call it most likely belongs to (see
+   * {@link CallToolOptions.onElicitation}) or the connection's handler, holding every call's
+   * deadline meanwhile (and, for an accepted URL-mode request, until the server completes it or
+   * {@link URL_ELICITATION_HOLD_MS} has passed). A handler that throws answers `cancel`.
+   */
+  async #elicit(params: ElicitationParams, signal: AbortSignal): Promise<ElicitResult> {
+    const calls = [...this.#calls].filter((call) => call.handler);
+    const call = calls.find((candidate) => candidate.eliciting === 0) ?? calls[0];
+    const handler = call?.handler ?? this.#onElicitation!;
+    const release = this.#deadlines!.pauseAll();
+    let completed = NEVER;
+    const url = params.mode === 'url' ? params.elicitationId : undefined;
+    if (url !== undefined) {
+      completed = new Promise<void>((resolve) => this.#urlWaits.set(url, resolve));
+    }
+    if (call) call.eliciting++;
+    let result: ElicitResult = { action: 'cancel' };
+    try {
+      result = await handler(params, { signal, completed });
+      return result;
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'elicitation handler failed; answering cancel');
+      return result;
+    } finally {
+      if (call) call.eliciting--;
+      this.#logger.info(
+        { mode: params.mode ?? 'form', action: result.action },
+        'mcp server elicitation answered',
+      );
+      if (url !== undefined && result.action === 'accept') {
+        // Held until the server completes it, or for URL_ELICITATION_HOLD_MS at most.
+        const timer = setTimeout(() => {
+          this.#urlWaits.delete(url);
+          release();
+        }, URL_ELICITATION_HOLD_MS);
+        timer.unref();
+        void completed.then(() => {
+          clearTimeout(timer);
+          release();
+        });
+      } else {
+        if (url !== undefined) this.#urlWaits.delete(url);
+        release();
+      }
+    }
+  }
+
+  /** `notifications/elicitation/complete`: the out-of-band step of a URL elicitation is done. */
+  #elicitationCompleted(elicitationId: string): void {
+    const resolve = this.#urlWaits.get(elicitationId);
+    this.#urlWaits.delete(elicitationId);
+    if (!resolve) {
+      this.#logger.debug('elicitation/complete for an elicitation not waiting; ignored');
+      return;
+    }
+    resolve();
+  }
+
+  /**
    * A tool the server runs only as a task (`execution.taskSupport: "required"`, MCP 2025-11-25
    * "Tasks"): the call is task-augmented through the SDK (`experimental.tasks.callToolStream`),
    * which polls `tasks/get` at the server's interval until the result. Each status message is
@@ -521,6 +691,11 @@ export class McpConnection {
     const signal = options.signal ? AbortSignal.any([options.signal, total]) : total;
     let taskId: string | undefined;
     let reports = 0;
+    // Found by an elicitation like any call (a task is bounded by its total, not a deadline).
+    const call: InFlightCall | undefined = this.#onElicitation
+      ? { handler: options.onElicitation, eliciting: 0 }
+      : undefined;
+    if (call) this.#calls.add(call);
     try {
       const stream = client.experimental.tasks.callToolStream(
         { name, arguments: args },
@@ -555,6 +730,8 @@ export class McpConnection {
         );
       }
       throw this.#requestError(`tools/call ${name}`, error, options.signal);
+    } finally {
+      if (call) this.#calls.delete(call);
     }
   }
 
@@ -579,6 +756,7 @@ export class McpConnection {
   /** Closes the connection and ends a stdio server's process. Safe to call more than once. */
   async close(): Promise<void> {
     this.#closing = true;
+    this.#urlWaits.clear();
     await this.#teardown();
     this.#setStatus('disconnected');
   }
@@ -586,7 +764,7 @@ export class McpConnection {
   async #connectWith(transport: Transport): Promise<void> {
     const onToolsListChanged = this.#onToolsListChanged;
     const client = new Client(CLIENT_INFO, {
-      capabilities: {},
+      capabilities: this.#onElicitation ? { elicitation: ELICITATION_CAPABILITY } : {},
       jsonSchemaValidator: new LazyJsonSchemaValidator(),
       // The SDK's own refresh reads one page only; we list (paginated) when told to.
       listChanged: onToolsListChanged
@@ -594,6 +772,14 @@ export class McpConnection {
         : undefined,
     });
     client.onclose = () => this.#onTransportClosed(client);
+    if (this.#onElicitation) {
+      client.setRequestHandler(ElicitRequestSchema, (request, extra) =>
+        this.#elicit(request.params, extra.signal),
+      );
+      client.setNotificationHandler(ElicitationCompleteNotificationSchema, (notification) =>
+        this.#elicitationCompleted(notification.params.elicitationId),
+      );
+    }
     const onTransportError = this.#onTransportError;
     // Stray output on stdout during initialize: if initialize has not completed a second after
     // it, the line is the likely reason, and the connect fails with it instead of waiting for

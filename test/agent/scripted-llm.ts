@@ -1,7 +1,7 @@
 /**
  * A scripted LLM for text-mode agent tests, like agents-js `voice.testing.FakeLLM` (whose input
  * rules it follows: the tail of `instructions:` in the system message, else the last user message
- * or tool output) with two differences the tool-policy tests need: a response answers any input that
+ * or tool output, tool list changes after it skipped) with two differences the tool-policy tests need: a response answers any input that
  * contains its `input` (tool outputs carry varying detail), and tool call ids are unique in the
  * session (`FakeLLM` numbers them from 0 in every turn, which makes agents-js's running-task
  * lookup by call id, used by `lk_agents_cancel_task`, find the wrong call).
@@ -98,7 +98,8 @@ class ScriptedStream extends llm.LLMStream {
         if (lines.length > 1 && tail.startsWith('instructions:')) return tail;
       }
     }
-    const last = items[items.length - 1];
+    // A tool list change (`agent_config_update`) after the input is not an input.
+    const last = items.findLast((item) => item.type !== 'agent_config_update');
     if (!last) return undefined;
     if (last.type === 'message') return last.role === 'user' ? (last.textContent ?? '') : undefined;
     if (last.type === 'function_call_output') return last.output;

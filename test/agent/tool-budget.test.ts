@@ -2,7 +2,13 @@ import { initializeLogger, llm } from '@livekit/agents';
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { McpToolset } from '../../agent/mcp-toolset.js';
-import { FIND_TOOLS_NAME, ToolBudget, findToolsResult } from '../../agent/tool-budget.js';
+import {
+  FIND_TOOLS_NAME,
+  ToolBudget,
+  findToolsResult,
+  type BudgetedToolset,
+  type CatalogTool,
+} from '../../agent/tool-budget.js';
 import type { ToolPolicy } from '../../shared/mcp/server-config.js';
 import { mcpServerConfigSchema } from '../../shared/mcp/server-config.js';
 import { sandboxedSupervisedConnection } from '../helpers/sandboxed.js';
@@ -165,5 +171,45 @@ describe('ToolBudget', () => {
     expect(calls).toBe(2);
     expect(most).toBe(1);
     expect(budget.advertisedCount()).toBeLessThanOrEqual(3);
+  });
+
+  it("always advertises a required tool (a waiting question's answer tool) and never finds it", async () => {
+    const budget = budgetOf(3);
+    const tool = (name: string) =>
+      llm.tool({
+        name,
+        description: `The ${name} tool.`,
+        parameters: { type: 'object', properties: {} },
+        execute: async () => name,
+      }) as llm.FunctionTool;
+    /** A member whose catalog is set by hand, as a toolset's is while a question waits. */
+    class Member extends llm.Toolset implements BudgetedToolset {
+      catalog: CatalogTool[] = ['a', 'b', 'c', 'd'].map((name) => ({
+        tool: tool(`x__${name}`),
+        serverName: 'X',
+      }));
+      constructor() {
+        super({ id: 'member', tools: [] });
+      }
+      show(shown: ReadonlySet<string>): void {
+        this._setTools(this.catalog.filter((e) => shown.has(e.tool.name)).map((e) => e.tool));
+      }
+    }
+    const member = new Member();
+    expect(names(budget.entries([member]))).toEqual([FIND_TOOLS_NAME, 'x__a', 'x__b']);
+
+    member.catalog.push({ tool: tool('x__answer_question'), serverName: 'X', required: true });
+    budget.toolsChanged();
+    expect(names(budget.entries([member]))).toEqual([
+      FIND_TOOLS_NAME,
+      'x__a',
+      'x__answer_question',
+    ]);
+    expect(budget.search('answer question').map((e) => e.tool.name)).not.toContain(
+      'x__answer_question',
+    );
+    const found = await budget.find('c');
+    expect(found.names).toEqual(['x__c']);
+    expect(budget.advertisedNames()).toEqual([FIND_TOOLS_NAME, 'x__answer_question', 'x__c']);
   });
 });

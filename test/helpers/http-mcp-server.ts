@@ -2,7 +2,9 @@
  * An in-process MCP server over stateful Streamable HTTP (the SDK's `McpServer` and
  * `StreamableHTTPServerTransport`, one transport per session), with an `echo` tool, a count of
  * the calls it ran, and a way to forget every session as a restarted server would (MCP spec,
- * "Session Management": a request with an unknown session id gets 404).
+ * "Session Management": a request with an unknown session id gets 404). With `eliciting`, an
+ * `ask-and-work` tool waits `askAfterMs`, asks the client for a name (elicitation, form mode),
+ * records the answer, then works `ms` milliseconds before it answers.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -11,6 +13,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import { z } from 'zod';
+import { ElicitResultSchema, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 
 /** One HTTP request the server received. */
 export interface RecordedRequest {
@@ -29,6 +32,8 @@ export interface HttpMcpServer {
   readonly sessions: number;
   /** Every HTTP request received, in order. */
   readonly requests: readonly RecordedRequest[];
+  /** With `eliciting`: the answers `ask-and-work` got, in order. */
+  readonly answers: readonly ElicitResult[];
   /** Closes every session's transport and forgets its id, as a restarted server would. */
   forgetSessions(): Promise<void>;
   close(): Promise<void>;
@@ -49,6 +54,8 @@ export interface HttpMcpServerOptions {
    * so the client must reconnect with `Last-Event-ID` to get the result.
    */
   resumableRetryMs?: number;
+  /** Offer the `ask-and-work` tool (to a client that declared elicitation). */
+  eliciting?: boolean;
 }
 
 /** Starts the server on a loopback port the kernel picks. */
@@ -59,6 +66,7 @@ export async function startHttpMcpServer(
   let echoCalls = 0;
   let sessions = 0;
   const requests: RecordedRequest[] = [];
+  const answers: ElicitResult[] = [];
 
   const newSession = async (): Promise<StreamableHTTPServerTransport> => {
     const server = new McpServer({ name: 'switchboard-http-fixture', version: '1.0.0' });
@@ -70,6 +78,40 @@ export async function startHttpMcpServer(
         return { content: [{ type: 'text', text: `Echo: ${message}` }] };
       },
     );
+    if (options.eliciting) {
+      server.registerTool(
+        'ask-and-work',
+        {
+          description: "Asks for the user's name, then works a while",
+          inputSchema: { ms: z.number().default(0), askAfterMs: z.number().default(0) },
+        },
+        async ({ ms, askAfterMs }, extra) => {
+          await new Promise((resolve) => setTimeout(resolve, askAfterMs));
+          const answer = await extra.sendRequest(
+            {
+              method: 'elicitation/create',
+              params: {
+                message: 'Who is asking?',
+                requestedSchema: {
+                  type: 'object',
+                  properties: { name: { type: 'string', title: 'Your name' } },
+                  required: ['name'],
+                },
+              },
+            },
+            ElicitResultSchema,
+            { timeout: 60_000 },
+          );
+          answers.push(answer);
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          const text =
+            answer.action === 'accept'
+              ? `Worked for ${String(answer.content?.name)}`
+              : `Nothing done: the user chose ${answer.action}`;
+          return { content: [{ type: 'text', text }] };
+        },
+      );
+    }
     const resumable = options.resumableRetryMs !== undefined;
     if (resumable) {
       server.registerTool(
@@ -145,6 +187,7 @@ export async function startHttpMcpServer(
       return sessions;
     },
     requests,
+    answers,
     forgetSessions,
     close: async () => {
       await forgetSessions();

@@ -424,6 +424,7 @@ describe('formatProbeReport', () => {
       { name: 'demo__long', originalName: 'long', description: 'x'.repeat(200) },
     ],
     call: { tool: 'a', args: { n: 1 }, text: 'one\ntwo', isError: false, durationMs: 3 },
+    elicitations: [],
   };
 
   it('prints server, fallback, protocol, capabilities, a tool table and the call result', () => {

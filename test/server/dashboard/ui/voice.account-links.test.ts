@@ -1,6 +1,9 @@
 /** Reading the agent's sign-in link messages on the Voice page (ui/voice/account-link-message.ts). */
 import { describe, expect, it } from 'vitest';
-import { readAccountLink } from '../../../../server/dashboard/ui/voice/account-link-message.js';
+import {
+  readAccountLink,
+  readServerLink,
+} from '../../../../server/dashboard/ui/voice/account-link-message.js';
 import { LINK_TOPIC } from '../../../../agent/account-links.js';
 import { LINK_TOPIC as PAGE_TOPIC } from '../../../../server/dashboard/ui/voice/account-link-message.js';
 
@@ -33,5 +36,38 @@ describe('readAccountLink', () => {
     ['a URL that is not one', { ...link, url: 'not a url' }],
   ])('ignores %s', (_what, message) => {
     expect(readAccountLink(bytes(message), ORIGIN)).toBeUndefined();
+  });
+});
+
+describe('readServerLink', () => {
+  const page = {
+    type: 'elicitation',
+    serverId: 7,
+    server: 'Everything',
+    url: 'https://approve.example.com/flow?x=1',
+    message: 'Please open the link to complete this action.',
+  };
+
+  it("reads a server's link to any http(s) site, with its host for the button", () => {
+    expect(readServerLink(bytes(page))).toEqual({
+      serverId: 7,
+      server: 'Everything',
+      url: 'https://approve.example.com/flow?x=1',
+      host: 'approve.example.com',
+      message: 'Please open the link to complete this action.',
+    });
+    expect(readServerLink(bytes({ ...page, message: 'x'.repeat(400) }))?.message).toHaveLength(300);
+    // A sign-in link is not a server link, and a server link is not a sign-in link.
+    expect(readServerLink(bytes(link))).toBeUndefined();
+    expect(readAccountLink(bytes(page), ORIGIN)).toBeUndefined();
+  });
+
+  it.each([
+    ['a javascript: URL', { ...page, url: 'javascript:alert(1)' }],
+    ['a data: URL', { ...page, url: 'data:text/html,hi' }],
+    ['no server', { ...page, server: undefined }],
+    ['not JSON', 'hello'],
+  ])('ignores %s', (_what, message) => {
+    expect(readServerLink(bytes(message))).toBeUndefined();
   });
 });

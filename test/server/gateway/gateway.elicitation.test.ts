@@ -1,0 +1,161 @@
+/**
+ * The gateway relays an upstream server's elicitation (issue 16) to the MCP client whose call it
+ * came with, in the modes that client declared, and the client's answer back: the SDK's own
+ * client against `/mcp`, server-everything upstream over Streamable HTTP and over stdio (in the
+ * sandbox). A client that did not declare a mode gets the server `decline`d. Runs on PGlite, or
+ * on Postgres when `DATABASE_URL` is set.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  ElicitRequestSchema,
+  type CallToolResult,
+  type ElicitRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import { generateToken, storeToken } from '../../../server/http/auth.js';
+import { Gateway, gatewayAuthenticator } from '../../../server/gateway/gateway.js';
+import type { DatabaseHandle } from '../../../shared/db/open.js';
+import { createServer } from '../../../shared/db/servers.js';
+import { createLogger } from '../../../shared/logger.js';
+import { createTestUser, openTestDatabase } from '../../helpers/database.js';
+import { serve, type TestServer } from '../../helpers/http.js';
+import {
+  EVERYTHING_BIN,
+  startEverythingHttpServer,
+  type EverythingHttpServer,
+} from '../../helpers/mcp-processes.js';
+import { NO_NETWORK, sandboxedApp, sandboxedGuards } from '../../helpers/sandboxed.js';
+
+const logger = createLogger({ level: 'silent' });
+let database: DatabaseHandle;
+let everything: EverythingHttpServer;
+let gateway: Gateway;
+let api: TestServer;
+let token: string;
+const clients: Client[] = [];
+
+/** An SDK client of the gateway with `capabilities`, and the elicitations it was sent. */
+async function connect(capabilities: ConstructorParameters<typeof Client>[1] = {}) {
+  const client = new Client({ name: 'gateway-elicitation-test', version: '1.0.0' }, capabilities);
+  const asked: ElicitRequest['params'][] = [];
+  if (capabilities.capabilities?.elicitation) {
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(request.params);
+      return request.params.mode === 'url'
+        ? { action: 'accept' }
+        : { action: 'accept', content: { name: 'Client User', check: true } };
+    });
+  }
+  const transport = new StreamableHTTPClientTransport(new URL(`${api.baseUrl}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  clients.push(client);
+  return { client, asked };
+}
+
+function text(result: CallToolResult): string {
+  return result.content
+    .filter((item) => item.type === 'text')
+    .map((item) => (item as { text: string }).text)
+    .join('\n');
+}
+
+beforeAll(async () => {
+  database = await openTestDatabase();
+  everything = await startEverythingHttpServer('streamableHttp');
+  const user = await createTestUser(database);
+  token = generateToken();
+  await storeToken(database.db, user.id, token);
+  await createServer(database, {
+    userId: user.id,
+    name: 'Everything HTTP',
+    transport: 'streamable-http',
+    url: `${everything.origin}/mcp`,
+  });
+  await createServer(database, {
+    userId: user.id,
+    name: 'Everything stdio',
+    transport: 'stdio',
+    command: process.execPath,
+    args: [EVERYTHING_BIN, 'stdio'],
+    sandbox: NO_NETWORK,
+  });
+  gateway = new Gateway({
+    database,
+    logger,
+    guards: sandboxedGuards(),
+    publicUrl: 'http://127.0.0.1:3000',
+    authenticate: gatewayAuthenticator(database.db),
+  });
+  api = await serve(sandboxedApp({ database, logger, gateway }));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
+  await gateway?.close();
+  await api?.close();
+  await everything?.stop();
+  await database?.close();
+});
+
+/** Waits until the gateway lists `name` (an upstream still connecting joins with list_changed). */
+async function listed(client: Client, name: string): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const { tools } = await client.listTools();
+      expect(tools.map((tool) => tool.name)).toContain(name);
+    },
+    { timeout: 20_000 },
+  );
+}
+
+describe("the gateway relays an upstream server's elicitation", () => {
+  it.each([
+    ['Streamable HTTP', 'everything_http__trigger-elicitation-request'],
+    ['stdio', 'everything_stdio__trigger-elicitation-request'],
+  ])('to the client that made the call, over %s, and its answer back', async (_over, tool) => {
+    const { client, asked } = await connect({ capabilities: { elicitation: { form: {} } } });
+    await listed(client, tool);
+    const result = (await client.callTool({ name: tool, arguments: {} })) as CallToolResult;
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toMatchObject({
+      message: 'Please provide inputs for the following fields:',
+      requestedSchema: { type: 'object', required: ['name'] },
+    });
+    expect(text(result)).toContain('- Name: Client User');
+    expect(text(result)).toContain('- Agreed to terms: true');
+  });
+
+  it('declines for a client that did not declare elicitation, without asking it', async () => {
+    const { client } = await connect();
+    const tool = 'everything_http__trigger-elicitation-request';
+    await listed(client, tool);
+    const result = (await client.callTool({ name: tool, arguments: {} })) as CallToolResult;
+    expect(text(result)).toContain('User declined to provide the requested information');
+  });
+
+  it('relays URL mode only to a client that declared it', async () => {
+    const tool = 'everything_http__trigger-url-elicitation';
+    const args = { url: 'https://example.com/approve', elicitationId: 'gw-1' };
+    const withUrl = await connect({ capabilities: { elicitation: { form: {}, url: {} } } });
+    await listed(withUrl.client, tool);
+    const accepted = (await withUrl.client.callTool({
+      name: tool,
+      arguments: args,
+    })) as CallToolResult;
+    expect(withUrl.asked).toEqual([
+      expect.objectContaining({ mode: 'url', url: args.url, elicitationId: 'gw-1' }),
+    ]);
+    expect(text(accepted)).toContain('User completed the URL elicitation flow');
+
+    const formOnly = await connect({ capabilities: { elicitation: { form: {} } } });
+    const declined = (await formOnly.client.callTool({
+      name: tool,
+      arguments: args,
+    })) as CallToolResult;
+    expect(formOnly.asked).toEqual([]);
+    expect(text(declined)).toContain('User declined to open the URL');
+  });
+});
