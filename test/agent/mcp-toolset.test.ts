@@ -259,8 +259,15 @@ describe('McpToolset in an AgentSession', () => {
     const flattened = toolset.tools.flatMap((entry) =>
       entry instanceof llm.Toolset ? entry.tools : [entry],
     );
-    expect(flattened.map((tool) => tool.id).sort()).toEqual([...before].sort());
-    expect(Object.keys(agent!.toolCtx.functionTools).sort()).toEqual([...before].sort());
+    // server-everything declares the `resources` capability: its three resource tools come too.
+    const all = [
+      ...before,
+      'everything__list_resources',
+      'everything__list_resource_templates',
+      'everything__read_resource',
+    ].sort();
+    expect(flattened.map((tool) => tool.id).sort()).toEqual(all);
+    expect(Object.keys(agent!.toolCtx.functionTools).sort()).toEqual(all);
   });
 });
 
@@ -358,6 +365,7 @@ describe('McpToolset following its connection', () => {
         listeners.add(listener);
         return () => listeners.delete(listener);
       },
+      onConnected: () => () => {},
       close: vi.fn(async () => {}),
     };
     const change = (tools: McpTool[]) => {
