@@ -25,6 +25,7 @@ import type {
   ResourceLink,
   ResourceTemplate,
 } from '@modelcontextprotocol/sdk/types.js';
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { Logger } from '../shared/logger.js';
 import { advertiseTools } from '../shared/mcp/advertised-tools.js';
 import {
@@ -167,6 +168,8 @@ export class ServerResources {
   readonly #logger: Logger;
   /** Names and titles of resources seen in listings and links, by URI. */
   readonly #known = new Map<string, { name?: string; title?: string }>();
+  /** The templates of the last template listing, to name what a filled-in URI reads. */
+  #templates: Array<{ template: UriTemplate; name: string }> = [];
   /** Advertised names of the tools built last, by MCP-style name. */
   #names = new Map<string, string>();
   #enabled = false;
@@ -349,6 +352,13 @@ export class ServerResources {
 
   async #listTemplates(): Promise<string> {
     const all = await this.#connection.listResourceTemplates();
+    this.#templates = all.slice(0, MAX_KNOWN_NAMES).flatMap((entry) => {
+      try {
+        return [{ template: new UriTemplate(entry.uriTemplate), name: entry.title ?? entry.name }];
+      } catch {
+        return []; // Not a valid RFC 6570 template: it cannot name anything.
+      }
+    });
     const server = this.#server.name;
     if (all.length === 0) return `${server} has no resource templates.`;
     const shown = all.slice(0, MAX_LISTED);
@@ -369,8 +379,7 @@ export class ServerResources {
   async #read(uri: string, signal: AbortSignal): Promise<string> {
     if (!uri.trim()) throw new llm.ToolError('Give the uri of the resource to read.');
     const result = await this.#connection.readResource(uri, { signal });
-    const name = resourceDisplayName(uri, this.#known.get(uri));
-    return this.#speak(name, result.contents as ResourceContentItem[]);
+    return this.#speak(this.#nameOf(uri), result.contents as ResourceContentItem[]);
   }
 
   /** A resource link of a tool result, read now. */
@@ -396,7 +405,7 @@ export class ServerResources {
   /** An embedded resource of a tool result, read for the ear like a read one. */
   async #embedded(part: EmbeddedResource): Promise<string> {
     const item = part.resource as ResourceContentItem;
-    return this.#speak(resourceDisplayName(item.uri, this.#known.get(item.uri)), [item]);
+    return this.#speak(this.#nameOf(item.uri), [item]);
   }
 
   /**
@@ -409,9 +418,7 @@ export class ServerResources {
     let onScreen = false;
     for (const item of contents.slice(0, MAX_ITEMS)) {
       const itemName =
-        contents.length === 1 || item.uri === contents[0]!.uri
-          ? name
-          : resourceDisplayName(item.uri, this.#known.get(item.uri));
+        contents.length === 1 || item.uri === contents[0]!.uri ? name : this.#nameOf(item.uri);
       const plan = planForEar(item, { maxChars: this.#maxSpokenChars, name: itemName });
       const shown = plan.screen ? await this.#show(itemName, item, plan) : false;
       onScreen ||= shown !== false;
@@ -474,6 +481,26 @@ export class ServerResources {
       this.#logger.warn({ err: error }, 'could not send a resource to the screen');
       return false;
     }
+  }
+
+  /**
+   * The name a resource is spoken and shown by: as listed or linked; else, for a URI one of the
+   * listed templates matches, the template's name with its values (`Dynamic Blob Resource 7`);
+   * else from the URI itself (`resourceDisplayName`).
+   */
+  #nameOf(uri: string): string {
+    const known = this.#known.get(uri);
+    if (known) return resourceDisplayName(uri, known);
+    for (const { template, name } of this.#templates) {
+      let values: ReturnType<UriTemplate['match']>;
+      try {
+        values = template.match(uri);
+      } catch {
+        continue;
+      }
+      if (values) return [name, ...Object.values(values).flat()].join(' ');
+    }
+    return resourceDisplayName(uri);
   }
 
   #addressNote(): string {

@@ -59,7 +59,8 @@ export function isMarkdownMimeType(mimeType: string | undefined): boolean {
 /**
  * A short name for a resource the user can hear and see: its listed `title` or `name` when
  * known, otherwise the last segment of its URI, decoded (`features.md` for
- * `demo://resource/static/document/features.md`), otherwise the URI itself.
+ * `demo://resource/static/document/features.md`; a numeric one with the segment before it,
+ * `blob 7` for `demo://resource/dynamic/blob/7`), otherwise the URI itself.
  */
 export function resourceDisplayName(
   uri: string,
@@ -68,12 +69,22 @@ export function resourceDisplayName(
   const listed = known?.title ?? known?.name;
   if (listed) return listed;
   const path = uri.split(/[?#]/)[0] ?? uri;
-  const last = path.split('/').filter(Boolean).at(-1);
-  if (!last || /^[a-z][a-z0-9+.-]*:$/i.test(last)) return uri;
+  const segments = path
+    .split('/')
+    .filter((segment) => segment && !/^[a-z][a-z0-9+.-]*:$/i.test(segment))
+    .map(decoded);
+  const last = segments.at(-1);
+  if (!last) return uri;
+  // A bare id names little by itself: `blob 7` rather than `7`.
+  const previous = segments.at(-2);
+  return /^\d+$/.test(last) && previous ? `${previous} ${last}` : last;
+}
+
+function decoded(segment: string): string {
   try {
-    return decodeURIComponent(last);
+    return decodeURIComponent(segment);
   } catch {
-    return last;
+    return segment;
   }
 }
 
