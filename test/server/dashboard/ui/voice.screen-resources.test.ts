@@ -29,7 +29,8 @@ const message: ResourceScreenMessage = {
 describe('readScreenResource', () => {
   it('reads what the agent sends, on the topic it sends it', () => {
     expect(PAGE_TOPIC).toBe(RESOURCE_TOPIC);
-    const { type: _type, ...shown } = message;
+    const shown: Partial<ResourceScreenMessage> = { ...message };
+    delete shown.type;
     expect(readScreenResource(bytes(fitScreenMessage(message)))).toEqual(shown);
     const cut = fitScreenMessage({ ...message, text: 'x'.repeat(40_000), size: 40_000 });
     expect(readScreenResource(bytes(cut))).toMatchObject({ truncated: true, size: 40_000 });
