@@ -492,11 +492,12 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       }
       const result = await request;
       // Resource links and embedded resources are read for the ear (or put on the screen).
-      const parts = await this.#resources.describeResultParts(result, signal);
+      const reading = this.#resources.describeResultParts(result, signal);
+      const parts = reading && (await reading);
       const { text, isError } = toolResultToText(result, {
         maxChars: this.#maxResultChars,
         structured: 'summary',
-        describePart: (part) => parts.get(part),
+        describePart: parts && ((part) => parts.get(part)),
       });
       if (isError) {
         // A failing tool may quote the request it got: its own secrets never reach the record.

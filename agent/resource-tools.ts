@@ -297,16 +297,28 @@ export class ServerResources {
    * is sent there now. An error result is left as it is.
    *
    * @param signal the tool call's abort signal (link reads are cancelled with it).
-   * @returns the text of each such part; parts not in it keep their plain description.
+   * @returns the text of each such part (parts not in it keep their plain description), or
+   *   `undefined` at once, without a promise, for a result with no such part (most results: the
+   *   call's hot path stays as it was).
    */
-  async describeResultParts(
+  describeResultParts(
     result: CallToolResult,
+    signal?: AbortSignal,
+  ): Promise<Map<CallToolResult['content'][number], string>> | undefined {
+    if (result.isError === true || !Array.isArray(result.content)) return undefined;
+    const hasResources = result.content.some(
+      (part) => part.type === 'resource' || part.type === 'resource_link',
+    );
+    return hasResources ? this.#describeParts(result.content, signal) : undefined;
+  }
+
+  async #describeParts(
+    content: CallToolResult['content'],
     signal?: AbortSignal,
   ): Promise<Map<CallToolResult['content'][number], string>> {
     const described = new Map<CallToolResult['content'][number], string>();
-    if (result.isError === true || !Array.isArray(result.content)) return described;
     let linksRead = 0;
-    for (const part of result.content) {
+    for (const part of content) {
       if (part.type === 'resource') {
         described.set(part, await this.#embedded(part));
       } else if (part.type === 'resource_link') {

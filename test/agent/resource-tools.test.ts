@@ -143,12 +143,13 @@ describe('ServerResources', () => {
       name: `pic ${i}`,
       mimeType: 'image/png',
     }));
-    const described = await server.describeResultParts({ content: links });
+    const described = (await server.describeResultParts({ content: links }))!;
     expect(read).toHaveBeenCalledTimes(3);
     expect(described.get(links[3]!)).toBe(
       '[resource link: pic 3 (image/png)] Read it with files__read_resource and uri "x://pic3.png" if the user wants it.',
     );
-    expect((await server.describeResultParts({ content: links, isError: true })).size).toBe(0);
+    expect(server.describeResultParts({ content: links, isError: true })).toBeUndefined();
+    expect(server.describeResultParts({ content: [{ type: 'text', text: 'x' }] })).toBeUndefined();
   });
 });
 
