@@ -2,7 +2,7 @@
  * The resource tools of one server (agent/resource-tools.ts) over a stand-in connection: what
  * they are called and when they exist, what the model hears when there is no screen or the
  * screen fails, and how a screen message is fit into one LiveKit data packet. The same tools on
- * real servers, in sessions: `resources.session.test.ts`.
+ * real servers, in sessions: `resource-tools.session.test.ts`.
  */
 import { llm } from '@livekit/agents';
 import type { ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
