@@ -141,12 +141,25 @@ export class ServerConfirmations {
   readonly #logger: Logger;
   /** The confirm tool's advertised name, once {@link confirmTool} has made it. */
   #toolName?: string;
+  /**
+   * Original names of the tools the user said "yes, and don't ask again" for: they run without
+   * asking for the rest of the session. Kept here only, in memory; never stored.
+   */
+  readonly #remembered = new Set<string>();
 
   /** @param options the server name, a logger and the clock. */
   constructor(options: ServerConfirmationsOptions) {
     this.#desk = new ConfirmationDesk(options.now);
     this.#serverName = options.serverName;
     this.#logger = options.logger;
+  }
+
+  /**
+   * True when the user said "yes, and don't ask again" for `tool` earlier in this session: its
+   * calls then run without the question.
+   */
+  remembered(tool: AdvertisedTool): boolean {
+    return this.#remembered.has(tool.originalName);
   }
 
   /**
@@ -166,7 +179,8 @@ export class ServerConfirmations {
       `Not run yet: this action needs the user's spoken confirmation first. Ask the user: ` +
       `"${action}: are you sure?" and wait for the answer. Then call ${this.#toolName} ` +
       `with confirmation_id "${pending.id}" and approved true only if they clearly said yes, ` +
-      `or approved false otherwise.`
+      `or approved false otherwise. Add remember true only if they also said not to ask again ` +
+      `(for example "yes, and don't ask again").`
     );
   }
 
@@ -204,9 +218,11 @@ export class ServerConfirmations {
 
   /**
    * The second step, what the confirm tool does: runs the held call on a yes (`approved: true`),
-   * drops it on anything else and says so.
+   * drops it on anything else and says so. A yes with `remember: true` ("yes, and don't ask
+   * again") also lets later calls of the same tool run without asking, for the rest of this
+   * session (see {@link remembered}); the refusals below apply to it as to any yes.
    *
-   * @param args the confirm tool's arguments, `{ confirmation_id, approved }`.
+   * @param args the confirm tool's arguments, `{ confirmation_id, approved, remember? }`.
    * @param speechId the `SpeechHandle.id` of the answering turn.
    * @throws llm.ToolError when the answer is refused: no such question, expired, or given in the
    *   turn that asked (that question stays open).
@@ -227,7 +243,15 @@ export class ServerConfirmations {
         `${this.#serverName}. Tell the user nothing was changed.`
       );
     }
-    return run(tool, heldArgs);
+    if (args.remember !== true) return run(tool, heldArgs);
+    this.#remembered.add(tool.originalName);
+    this.#logger.info(
+      { tool: tool.originalName },
+      'tool runs without confirmation for the rest of the session',
+    );
+    const result = await run(tool, heldArgs);
+    const note = `(${tool.originalName} on ${this.#serverName} now runs without asking, for the rest of this session.)`;
+    return typeof result === 'string' ? `${result}\n${note}` : result;
   }
 }
 

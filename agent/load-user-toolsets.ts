@@ -30,6 +30,7 @@ import { accountProvider, accountStore } from '../shared/db/oauth-accounts.js';
 import type { ToolsetRegistry } from './live-config.js';
 import { McpToolset, type ToolPinSource } from './mcp-toolset.js';
 import { pinToolsOnFirstUse } from '../shared/db/tool-pins.js';
+import type { ShowOnScreen } from './resource-tools.js';
 import type { ToolBudget } from './tool-budget.js';
 import type { ToolCallRecorder, ToolCallScope, ToolCallSink } from './tool-call-log.js';
 import { ToolCallBatcher, type ToolCallWriter } from '../shared/db/tool-call-batch.js';
@@ -71,6 +72,11 @@ export interface LoadUserToolsetsOptions {
   recordIntervalMs?: number;
   /** Longest tool result handed to the model, in characters; default 8000. */
   maxResultChars?: number;
+  /**
+   * Puts a resource on the user's screen (`resource-tools.ts`, topic `switchboard.resource`);
+   * default none: binary resources are then only named to the model.
+   */
+  showOnScreen?: ShowOnScreen;
   /**
    * The session's tool budget (`AGENT_MAX_TOOLS`): every toolset shows only the tools it selects
    * and reports its tool changes to it. Default none: every tool is shown.
@@ -400,6 +406,7 @@ export class SessionToolsets implements UserToolsets {
       scope: this.#scope,
       recordToolCall: this.#record,
       maxResultChars: this.#options.maxResultChars,
+      showOnScreen: this.#options.showOnScreen,
       budget: this.#options.budget,
       fillerAfterMs: this.#options.fillerAfterMs ?? DEFAULT_FILLER_AFTER_MS,
       progressIntervalMs: this.#options.progressIntervalMs,

@@ -67,6 +67,7 @@ import {
 import { callFailedSentence, toolSaidSentence } from './tool-errors.js';
 import { CONFIRM_TOOL_NAME, isLongRunning, needsConfirmation } from '../shared/mcp/tool-policy.js';
 import type { BudgetedToolset, CatalogTool, ToolBudget } from './tool-budget.js';
+import { ServerResources, type ShowOnScreen } from './resource-tools.js';
 
 /** The server fields a toolset needs; an `McpServerRow` fits. */
 export interface McpToolsetServer {
@@ -125,6 +126,11 @@ export interface McpToolsetOptions {
    */
   pins?: ToolPinSource;
   /**
+   * Puts a resource on the user's screen (a LiveKit data message, `resource-tools.ts`): binary
+   * and long resources the resource tools read, and those in tool results. Default none.
+   */
+  showOnScreen?: ShowOnScreen;
+  /**
    * The session's tool budget (`AGENT_MAX_TOOLS`, `tool-budget.ts`). With one, the toolset shows
    * only the tools the budget selects (none until it does) and reports tool-list changes to the
    * budget, which re-advertises, instead of `ToolsetContext.updateTools`. Default none: every
@@ -180,6 +186,8 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
   #answerTool?: llm.FunctionTool;
   #closed = false;
   readonly #background: BackgroundCalls;
+  /** The resource tools (for a server with the `resources` capability) and link reading. */
+  readonly #resources: ServerResources;
   /** Original names of the tools that run in the background. */
   readonly #longRunning = new Set<string>();
   #advertised: AdvertisedTool[] = [];
@@ -246,6 +254,26 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       now: options.now,
       logger: this.#logger,
     });
+    this.#resources = new ServerResources({
+      server: options.server,
+      connection: options.connection,
+      taken: this.#taken,
+      showOnScreen: options.showOnScreen,
+      maxSpokenChars: options.maxResultChars && Math.min(options.maxResultChars, 2_000),
+      record: ({ method, startedAt, durationMs, error }) =>
+        this.#log.record({
+          userId: this.#scope.userId,
+          serverId: this.server.id,
+          toolName: method,
+          roomName: this.#scope.roomName ?? null,
+          sessionId: this.#scope.sessionId ?? null,
+          startedAt,
+          durationMs,
+          ok: error === null,
+          error,
+        }),
+      logger: this.#logger,
+    });
     this.#builtFrom = options.tools;
     this.#budget = options.budget;
     this.#pinSource = options.pins;
@@ -253,7 +281,17 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     this.#publish();
     // Subscribed from the start, not only in setup(): a toolset is made before the session that
     // runs it, and a server that connects in between must not be missed.
-    this.#unsubscribe = this.connection.onToolsChanged((tools) => this.#onServerTools(tools));
+    const unsubscribeTools = this.connection.onToolsChanged((tools) => this.#onServerTools(tools));
+    // A (re)connect whose `resources` capability differs rebuilds, even with the same tools.
+    const unsubscribeConnected = this.connection.onConnected((info) => {
+      if ((info.capabilities?.resources !== undefined) !== this.#resources.enabled) {
+        this.#onServerTools(this.connection.tools);
+      }
+    });
+    this.#unsubscribe = () => {
+      unsubscribeTools();
+      unsubscribeConnected();
+    };
     this.pinsReady = this.#pinSource
       ? this.#readPins(true).then(() => undefined)
       : Promise.resolve();
@@ -463,6 +501,7 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     if (this.#confirmToolName) this.#taken.delete(this.#confirmToolName);
     if (this.#withheldToolName) this.#taken.delete(this.#withheldToolName);
     if (this.#answerTool) this.#taken.delete(this.#answerTool.name);
+    this.#resources.release();
     this.#names = [];
     this.#confirmToolName = undefined;
     this.#withheldToolName = undefined;
@@ -522,11 +561,19 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
         parameters: advertised.parameters as llm.FunctionTool['parameters'],
       };
       if (confirm) {
-        ordinary.push(
+        // Once the user said "yes, and don't ask again" for it, it runs as approved. A
+        // long-running one sits with the background tools, so such a call runs in the background.
+        (longRunning ? background : ordinary).push(
           llm.tool({
             ...common,
-            execute: async (args: Record<string, unknown> | undefined, { ctx }) =>
-              this.#confirmations.ask(advertised, args ?? {}, ctx?.speechHandle.id),
+            ...(longRunning && {
+              description: BackgroundCalls.describe(advertised.description),
+              flags: llm.ToolFlag.CANCELLABLE,
+            }),
+            execute: async (args: Record<string, unknown> | undefined, options) =>
+              this.#confirmations.remembered(advertised)
+                ? this.#runApproved(advertised, args ?? {}, options)
+                : this.#confirmations.ask(advertised, args ?? {}, options.ctx?.speechHandle.id),
           }),
         );
       } else if (longRunning) {
@@ -558,6 +605,9 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     }
     this.#withheldToolName = undefined;
     if (withheld.length > 0) ordinary.push(this.#withheldTool(withheld));
+    ordinary.push(
+      ...this.#resources.build(this.connection.info?.capabilities?.resources !== undefined),
+    );
     this.#ordinary = ordinary;
     this.#backgroundTools = background;
     // Named now, like the confirm tool, so its name stays the same however often it shows.
@@ -624,11 +674,19 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     return this.#confirmations.confirmTool(
       this.#confirmToolName,
       cancellable,
-      (tool, args, options) =>
-        this.#longRunning.has(tool.originalName)
-          ? this.#runInBackground(tool, args, options)
-          : this.#call(tool, args, options.abortSignal, options.ctx),
+      (tool, args, options) => this.#runApproved(tool, args, options),
     );
+  }
+
+  /** Runs a call the user approved as the tool would have: in the background when long-running. */
+  #runApproved(
+    tool: AdvertisedTool,
+    args: Record<string, unknown>,
+    options: ToolExecuteOptions,
+  ): Promise<string | undefined> {
+    return this.#longRunning.has(tool.originalName)
+      ? this.#runInBackground(tool, args, options)
+      : this.#call(tool, args, options.abortSignal, options.ctx);
   }
 
   /** A long-running call, through {@link BackgroundCalls}. */
@@ -699,9 +757,13 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     let error: string | null = null;
     try {
       const result = await this.connection.callTool(tool.originalName, args, options);
+      // Resource links and embedded resources are read for the ear (or put on the screen).
+      const reading = this.#resources.describeResultParts(result, options.signal);
+      const parts = reading && (await reading);
       const { text, isError } = toolResultToText(result, {
         maxChars: this.#maxResultChars,
         structured: 'summary',
+        describePart: parts && ((part) => parts.get(part)),
       });
       if (isError) {
         // A failing tool may quote the request it got: its own secrets never reach the record.

@@ -27,6 +27,7 @@ import { watchServerChanges } from './live-config.js';
 import { loadUserToolsets, type UserToolsets } from './load-user-toolsets.js';
 import { serverFingerprint } from '../shared/db/server-fingerprint.js';
 import { accountLinksToolset, LINK_TOPIC } from './account-links.js';
+import { RESOURCE_TOPIC, type ShowOnScreen } from './resource-tools.js';
 import { chooseSessionModels } from './model.js';
 import { ToolBudget } from './tool-budget.js';
 import { admitOnlyParticipant, boundInputOptions } from './participant-binding.js';
@@ -69,6 +70,12 @@ export interface RunSessionDeps {
    * processes; without it the session listens and writes on its own pool.
    */
   hub?: HubAddress;
+  /**
+   * Puts a resource on the user's screen; default a reliable data message on
+   * `switchboard.resource` to the user's participant in the job's room; none without a room.
+   * Tests pass one that captures the messages.
+   */
+  showOnScreen?: ShowOnScreen;
 }
 
 /** A started session and what it holds. */
@@ -159,6 +166,8 @@ export async function runSession(
     // Started now so the realtime check runs while the MCP servers connect.
     const models = chooseSessionModels({ settings, logger, createModel: deps.createModel });
     const budget = new ToolBudget({ maxTools: settings.AGENT_MAX_TOOLS, logger });
+    const identity = participantIdentity(userId);
+    const room = ctx.room;
     tools = await loadUserToolsets({
       db: database.db,
       secrets: database.secrets,
@@ -169,6 +178,20 @@ export async function runSession(
       sessionId: ctx.job.id,
       policy: healthPolicy(settings),
       maxResultChars: settings.MCP_MAX_RESULT_CHARS,
+      // Binary and long resources go to the user's screen only (never to anyone else's).
+      showOnScreen:
+        deps.showOnScreen ??
+        (room
+          ? async (message) => {
+              const participant = room.localParticipant;
+              if (!participant) throw new Error('the agent is not in the room');
+              await participant.publishData(new TextEncoder().encode(JSON.stringify(message)), {
+                reliable: true,
+                topic: RESOURCE_TOPIC,
+                destination_identities: [identity],
+              });
+            }
+          : undefined),
       budget,
       fillerAfterMs: settings.AGENT_FILLER_AFTER_MS,
       elicitationTimeoutMs: settings.AGENT_ELICITATION_TIMEOUT_MS,

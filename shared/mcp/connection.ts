@@ -26,6 +26,9 @@ import {
   type ElicitResult,
   type Implementation,
   type Progress,
+  type ReadResourceResult,
+  type Resource,
+  type ResourceTemplate,
   type ServerCapabilities,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -71,6 +74,9 @@ const CONTROL = /[\u0000-\u001f\u007f]/g;
 
 /** Pages of `tools/list` followed before giving up on a server that never stops paginating. */
 const MAX_TOOL_PAGES = 100;
+
+/** Default most resources (or templates) one listing returns; later pages are not read. */
+export const MAX_LISTED_RESOURCES = 500;
 
 /**
  * The SDK's AJV validator of tool output schemas, made at its first use. The SDK `Client` makes
@@ -751,6 +757,98 @@ export class McpConnection {
       throw this.#requestError('ping', error);
     }
     return roundMs(performance.now() - started);
+  }
+
+  /**
+   * Lists the server's resources (MCP spec 2025-11-25, "Resources › Listing Resources"),
+   * following `nextCursor` pagination, within the server's `timeoutMs` per page. Like every
+   * request it goes through the message-size guard (`maxMessageBytes`) and the error mapping.
+   *
+   * @param limit most resources returned (pages are read until this many are collected); default
+   *   {@link MAX_LISTED_RESOURCES}.
+   * @throws McpConnectionError `not_connected`, or `request_failed` when the server answers with
+   *   an error (for example a server without the `resources` capability) or never ends its
+   *   pagination.
+   */
+  async listResources(limit = MAX_LISTED_RESOURCES): Promise<Resource[]> {
+    return this.#listPaged('resources/list', limit, async (client, cursor) => {
+      const page = await client.listResources(cursor ? { cursor } : undefined, {
+        timeout: this.config.timeoutMs,
+      });
+      return { items: page.resources, nextCursor: page.nextCursor };
+    });
+  }
+
+  /**
+   * Lists the server's resource templates (MCP spec 2025-11-25, "Resources › Resource
+   * Templates"), paginated like {@link McpConnection.listResources}.
+   *
+   * @param limit most templates returned; default {@link MAX_LISTED_RESOURCES}.
+   * @throws McpConnectionError as {@link McpConnection.listResources} does.
+   */
+  async listResourceTemplates(limit = MAX_LISTED_RESOURCES): Promise<ResourceTemplate[]> {
+    return this.#listPaged('resources/templates/list', limit, async (client, cursor) => {
+      const page = await client.listResourceTemplates(cursor ? { cursor } : undefined, {
+        timeout: this.config.timeoutMs,
+      });
+      return { items: page.resourceTemplates, nextCursor: page.nextCursor };
+    });
+  }
+
+  /**
+   * Reads one resource by URI (MCP spec 2025-11-25, "Resources › Reading Resources"), within the
+   * server's `timeoutMs`; a template's resource is read by its filled-in URI.
+   *
+   * @param uri the resource's URI, as listed (or a template's URI with its variables filled in).
+   * @param options.signal aborts the request (the SDK then sends `notifications/cancelled`).
+   * @returns the contents as the server sent them: text or base64 `blob` items.
+   * @throws McpConnectionError `not_connected`, `cancelled`, `timeout`, `connection_lost` or
+   *   `request_failed` (an unknown URI is the server's error `-32002`, mapped to `request_failed`).
+   */
+  async readResource(
+    uri: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ReadResourceResult> {
+    const client = this.#requireClient();
+    try {
+      return await client.readResource(
+        { uri },
+        { timeout: this.config.timeoutMs, signal: options.signal },
+      );
+    } catch (error) {
+      throw this.#requestError('resources/read', error, options.signal);
+    }
+  }
+
+  /** Reads pages of a paginated list until `limit` items, the last page, or a repeated cursor. */
+  async #listPaged<T>(
+    what: string,
+    limit: number,
+    page: (
+      client: Client,
+      cursor: string | undefined,
+    ) => Promise<{ items: T[]; nextCursor?: string }>,
+  ): Promise<T[]> {
+    const client = this.#requireClient();
+    const items: T[] = [];
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    try {
+      for (let count = 0; count < MAX_TOOL_PAGES; count++) {
+        const result = await page(client, cursor);
+        items.push(...result.items);
+        cursor = result.nextCursor;
+        if (!cursor || items.length >= limit) return items.slice(0, limit);
+        if (seen.has(cursor)) break;
+        seen.add(cursor);
+      }
+    } catch (error) {
+      throw this.#requestError(what, error);
+    }
+    throw new McpConnectionError(
+      'request_failed',
+      `${this.#label} kept paginating ${what} (more than ${MAX_TOOL_PAGES} pages or a repeated cursor)`,
+    );
   }
 
   /** Closes the connection and ends a stdio server's process. Safe to call more than once. */

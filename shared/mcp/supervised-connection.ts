@@ -8,7 +8,13 @@
  * Backoff with full jitter: the n-th retry waits `random() * min(capMs, baseMs * 2^n)`
  * ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
  */
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  CallToolResult,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplate,
+  Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
 import {
   McpConnection,
@@ -132,6 +138,8 @@ export class SupervisedConnection {
   #checking = false;
   /** Listeners added with {@link onToolsChanged}. */
   readonly #toolsListeners = new Set<(tools: readonly Tool[]) => void>();
+  /** Listeners added with {@link onConnected}. */
+  readonly #connectedListeners = new Set<(info: ConnectionInfo) => void>();
 
   /**
    * @param config how to reach the server.
@@ -209,6 +217,19 @@ export class SupervisedConnection {
   }
 
   /**
+   * Adds a listener called after every successful connect or reconnect, once the tools are
+   * listed (after any tool-change listener), with what the server said at `initialize` (its
+   * capabilities may differ from the last connection's).
+   *
+   * @returns a function that removes the listener (safe to call twice).
+   */
+  onConnected(listener: (info: ConnectionInfo) => void): () => void {
+    const entry = (info: ConnectionInfo) => listener(info);
+    this.#connectedListeners.add(entry);
+    return () => this.#connectedListeners.delete(entry);
+  }
+
+  /**
    * Makes the first connection attempt and starts supervising.
    *
    * @returns true when connected; false when the attempt failed (a retry is then scheduled).
@@ -268,6 +289,57 @@ export class SupervisedConnection {
     const tools = await this.#tracked(connection.listTools());
     this.#setTools(tools);
     return tools;
+  }
+
+  /**
+   * Lists the server's resources (see {@link McpConnection.listResources}); fails fast while the
+   * server is down, and, being a read, is sent again once after a reconnect when the connection
+   * turned out to be gone before it was sent (see {@link SupervisedConnection.callTool}).
+   *
+   * @param limit most resources returned; default `MAX_LISTED_RESOURCES` (500).
+   * @throws McpConnectionError as {@link SupervisedConnection.callTool} does.
+   */
+  listResources(limit?: number): Promise<Resource[]> {
+    return this.#read((connection) => connection.listResources(limit));
+  }
+
+  /**
+   * Lists the server's resource templates (see {@link McpConnection.listResourceTemplates}),
+   * handled like {@link SupervisedConnection.listResources}.
+   *
+   * @param limit most templates returned; default `MAX_LISTED_RESOURCES` (500).
+   */
+  listResourceTemplates(limit?: number): Promise<ResourceTemplate[]> {
+    return this.#read((connection) => connection.listResourceTemplates(limit));
+  }
+
+  /**
+   * Reads one resource by URI (see {@link McpConnection.readResource}), handled like
+   * {@link SupervisedConnection.listResources}.
+   *
+   * @param uri the resource's URI, or a template's with its variables filled in.
+   * @param options.signal aborts the read.
+   */
+  readResource(uri: string, options: { signal?: AbortSignal } = {}): Promise<ReadResourceResult> {
+    return this.#read((connection) => connection.readResource(uri, options));
+  }
+
+  /**
+   * Sends a request that only reads (safe to repeat) on the live connection: while down it fails
+   * fast; when the connection is found gone before the request went out it reconnects and sends
+   * it once more. Timeouts count against the server's health like a tool call's.
+   */
+  async #read<T>(send: (connection: McpConnection) => Promise<T>): Promise<T> {
+    const connection = await this.#usableConnection();
+    try {
+      return await this.#tracked(send(connection));
+    } catch (error) {
+      if (!(error instanceof McpConnectionError)) throw error;
+      if (error.code !== 'not_connected' && error.code !== 'session_expired') throw error;
+      this.#dropConnection(error);
+      if (!(await this.#connect())) throw this.#unavailable();
+      return this.#tracked(send(this.#connection!));
+    }
   }
 
   /**
@@ -407,6 +479,8 @@ export class SupervisedConnection {
       this.#setStatus('connected');
       this.#startHealthLoop();
       this.#logger.info({ toolCount: tools.length }, 'mcp server ready');
+      const info = this.#info;
+      for (const listener of [...this.#connectedListeners]) listener(info);
       return true;
     } catch (error) {
       await connection.close();

@@ -55,12 +55,20 @@ export function confirmToolDefinition(serverName: string): {
   return {
     description:
       `Runs or drops an action of ${serverName} that waited for the user's confirmation. ` +
-      'Call it only after the user has answered: approved true only for a clear yes.',
+      'Call it only after the user has answered: approved true only for a clear yes; remember ' +
+      'true as well only when the user said not to ask again ("yes, and don\'t ask again"), ' +
+      'which lets that tool run without asking for the rest of this session.',
     parameters: {
       type: 'object',
       properties: {
         confirmation_id: { type: 'string', description: 'The id the action answered with.' },
         approved: { type: 'boolean', description: 'True only if the user clearly said yes.' },
+        remember: {
+          type: 'boolean',
+          description:
+            'True only if the user said yes and not to ask again for this tool ("yes, and don\'t ' +
+            'ask again"); never on your own. Default false.',
+        },
       },
       required: ['confirmation_id', 'approved'],
       additionalProperties: false,

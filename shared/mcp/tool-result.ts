@@ -73,6 +73,12 @@ export interface ToolResultTextOptions {
    * lines fit to be read out (see {@link summarizeStructured}), for a voice agent.
    */
   structured?: 'json' | 'summary';
+  /**
+   * The text of particular content parts, used instead of their plain description (a voice
+   * session passes its reading of resource links and embedded resources, see
+   * `agent/resource-tools.ts`); a part it returns `undefined` for is described as usual.
+   */
+  describePart?: (part: ContentPart) => string | undefined;
 }
 
 /** Most entries of an object or list a summary names before saying how many more there are. */
@@ -171,7 +177,7 @@ export function toolResultToText(
   const structured = result.structuredContent;
   const parts = (result.content ?? [])
     .filter((part) => structured === undefined || part.type !== 'text')
-    .map(contentPartToText)
+    .map((part) => options.describePart?.(part) ?? contentPartToText(part))
     .filter((text) => text !== '');
   if (structured !== undefined) {
     parts.unshift(

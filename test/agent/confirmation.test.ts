@@ -111,6 +111,62 @@ describe('ServerConfirmations', () => {
     expect(run).not.toHaveBeenCalled();
   });
 
+  it("remembers a yes with remember true for that tool only, for the session's confirmations", async () => {
+    const desk = confirmations();
+    desk.confirmTool('notes__confirm_action', false, async () => 'ran');
+    const other: AdvertisedTool = { ...tool, name: 'notes__archive', originalName: 'archive' };
+    const run = vi.fn(async () => 'deleted');
+
+    // A plain yes runs the call and remembers nothing.
+    const plain = idIn(desk.ask(tool, {}, 'speech-1'));
+    await expect(
+      desk.answer({ confirmation_id: plain, approved: true }, 'speech-2', run),
+    ).resolves.toBe('deleted');
+    expect(desk.remembered(tool)).toBe(false);
+
+    // remember without a yes remembers nothing either.
+    const no = idIn(desk.ask(tool, {}, 'speech-3'));
+    await desk.answer({ confirmation_id: no, approved: false, remember: true }, 'speech-4', run);
+    expect(desk.remembered(tool)).toBe(false);
+
+    const yes = idIn(desk.ask(tool, {}, 'speech-5'));
+    await expect(
+      desk.answer({ confirmation_id: yes, approved: true, remember: true }, 'speech-6', run),
+    ).resolves.toBe(
+      'deleted\n(delete on Notes now runs without asking, for the rest of this session.)',
+    );
+    expect(desk.remembered(tool)).toBe(true);
+    expect(desk.remembered(other)).toBe(false);
+    expect(run).toHaveBeenCalledTimes(2);
+    // A new session's confirmations (a new toolset) start with nothing remembered.
+    expect(confirmations().remembered(tool)).toBe(false);
+  });
+
+  it('refuses a remembered yes in the asking turn, and then remembers nothing', async () => {
+    const desk = confirmations();
+    const id = idIn(desk.ask(tool, {}, 'speech-1'));
+    const run = vi.fn(async () => 'deleted');
+
+    await expect(
+      desk.answer({ confirmation_id: id, approved: true, remember: true }, 'speech-1', run),
+    ).rejects.toThrow(/has not answered yet/);
+    expect(desk.remembered(tool)).toBe(false);
+    expect(run).not.toHaveBeenCalled();
+  });
+
+  it('asks the model to set remember only when the user said not to ask again', () => {
+    const desk = confirmations();
+    desk.confirmTool('notes__confirm_action', false, async () => 'ran');
+    expect(desk.ask(tool, {}, 'speech-1')).toContain(
+      'Add remember true only if they also said not to ask again (for example "yes, and don\'t ask again").',
+    );
+    const confirm = desk.confirmTool('notes__confirm_action', false, async () => 'ran');
+    expect(confirm.parameters).toMatchObject({
+      properties: { remember: { type: 'boolean' } },
+      required: ['confirmation_id', 'approved'],
+    });
+  });
+
   it('makes a confirm tool that takes an id and a yes or no, cancellable on request', () => {
     const desk = confirmations();
     const plain = desk.confirmTool('notes__confirm_action', false, async () => 'ran');

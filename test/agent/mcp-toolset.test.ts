@@ -10,6 +10,7 @@ import { toolCalls, type McpServerRow, type User } from '../../shared/db/schema.
 import { createServer } from '../../shared/db/servers.js';
 import type { ToolCallRecord } from '../../shared/db/tool-calls.js';
 import type { SupervisedConnection } from '../../shared/mcp/supervised-connection.js';
+import type { ConnectionInfo } from '../../shared/mcp/connection.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
 import { FIXTURE_SERVER_ARGS } from '../helpers/mcp-processes.js';
 import { everythingServer, silentLogger } from './fixtures.js';
@@ -259,8 +260,15 @@ describe('McpToolset in an AgentSession', () => {
     const flattened = toolset.tools.flatMap((entry) =>
       entry instanceof llm.Toolset ? entry.tools : [entry],
     );
-    expect(flattened.map((tool) => tool.id).sort()).toEqual([...before].sort());
-    expect(Object.keys(agent!.toolCtx.functionTools).sort()).toEqual([...before].sort());
+    // server-everything declares the `resources` capability: its three resource tools come too.
+    const all = [
+      ...before,
+      'everything__list_resources',
+      'everything__list_resource_templates',
+      'everything__read_resource',
+    ].sort();
+    expect(flattened.map((tool) => tool.id).sort()).toEqual(all);
+    expect(Object.keys(agent!.toolCtx.functionTools).sort()).toEqual(all);
   });
 });
 
@@ -351,15 +359,26 @@ describe('McpToolset following its connection', () => {
   /** A connection with only what a toolset uses outside calls: its tools and their changes. */
   function fakeConnection(initial: McpTool[]) {
     const listeners = new Set<(tools: readonly McpTool[]) => void>();
-    const state = { tools: initial as readonly McpTool[] };
+    const connectedListeners = new Set<(info: ConnectionInfo) => void>();
+    const state = {
+      tools: initial as readonly McpTool[],
+      info: undefined as ConnectionInfo | undefined,
+    };
     const connection = {
       get tools() {
         return state.tools;
+      },
+      get info() {
+        return state.info;
       },
       config: { timeoutMs: 1_000 },
       onToolsChanged(listener: (tools: readonly McpTool[]) => void) {
         listeners.add(listener);
         return () => listeners.delete(listener);
+      },
+      onConnected(listener: (info: ConnectionInfo) => void) {
+        connectedListeners.add(listener);
+        return () => connectedListeners.delete(listener);
       },
       close: vi.fn(async () => {}),
     };
@@ -367,7 +386,18 @@ describe('McpToolset following its connection', () => {
       state.tools = tools;
       for (const listener of listeners) listener(tools);
     };
-    return { connection: connection as unknown as SupervisedConnection, change, listeners };
+    /** A (re)connect: what the server said at `initialize`, with the same tools. */
+    const connect = (info: ConnectionInfo) => {
+      state.info = info;
+      for (const listener of connectedListeners) listener(info);
+    };
+    return {
+      connection: connection as unknown as SupervisedConnection,
+      change,
+      connect,
+      listeners,
+      connectedListeners,
+    };
   }
 
   const tool = (name: string): McpTool => ({ name, inputSchema: { type: 'object' } });
@@ -404,6 +434,29 @@ describe('McpToolset following its connection', () => {
     await toolset.aclose();
     expect(listeners.size).toBe(0);
     expect(connection.close).toHaveBeenCalled();
+  });
+
+  it('adds the resource tools when a server connects with the resources capability, even with no tools', async () => {
+    const { connection, connect, connectedListeners } = fakeConnection([]);
+    const toolset = toolsetOver(connection, []);
+    const updateTools = vi.fn((tools: llm.ToolContextEntry[]) => toolset._setTools(tools));
+    await toolset.setup({ updateTools });
+    expect(names(toolset)).toEqual([]);
+
+    connect({ transport: 'stdio', latencyMs: 1, capabilities: { resources: {} } });
+    expect(names(toolset)).toEqual([
+      'fake__list_resources',
+      'fake__list_resource_templates',
+      'fake__read_resource',
+    ]);
+    // A reconnect with the same capability changes nothing; one without it takes them away.
+    connect({ transport: 'stdio', latencyMs: 1, capabilities: { resources: {} } });
+    expect(updateTools).toHaveBeenCalledOnce();
+    connect({ transport: 'stdio', latencyMs: 1, capabilities: {} });
+    expect(names(toolset)).toEqual([]);
+
+    await toolset.aclose();
+    expect(connectedListeners.size).toBe(0);
   });
 
   it('catches up in setup when it was built from an older list', async () => {

@@ -17,6 +17,7 @@ import { ConnectionState, Track } from 'livekit-client';
 import { AccountLinks } from './account-links.js';
 import { AgentStatePill } from './agent-state.js';
 import { useRoomCalls } from './room-calls.js';
+import { ScreenResources } from './screen-resources.js';
 import { Transcript } from './transcript.js';
 
 const CONNECTION_WORDS: Record<ConnectionState, { text: string; tone: string }> = {
@@ -127,6 +128,7 @@ export function VoiceSession({ room, url, userId, error, onLeave }: VoiceSession
         />
       )}
       <AccountLinks />
+      <ScreenResources />
       {callsError ? (
         <p className="hint" id="calls-error">
           Tool calls could not be read: {callsError}
