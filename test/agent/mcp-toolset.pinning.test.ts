@@ -37,6 +37,8 @@ function fakeConnection(initial: McpTool[]) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    // Connected before the toolset is made (no resources capability): nothing more to hear.
+    onConnected: () => () => undefined,
     close: vi.fn(async () => {}),
   };
   const change = (tools: McpTool[]) => {
