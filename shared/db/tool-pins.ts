@@ -39,29 +39,27 @@ export async function readToolPins(
   const sets = new Map<number, ToolPinSet>();
   if (serverIds.length === 0) return sets;
   const ids = [...new Set(serverIds)];
-  const [servers, rows] = await Promise.all([
-    db
-      .select({ id: mcpServers.id, toolsPinnedAt: mcpServers.toolsPinnedAt })
-      .from(mcpServers)
-      .where(inArray(mcpServers.id, ids)),
-    db.select().from(toolPins).where(inArray(toolPins.serverId, ids)),
-  ]);
+  // One statement, so one snapshot: the server's mark and its pins are committed together
+  // (`pinToolsOnFirstUse`), and two separate reads could see the mark without the pins.
+  const rows = await db
+    .select({ id: mcpServers.id, toolsPinnedAt: mcpServers.toolsPinnedAt, pin: toolPins })
+    .from(mcpServers)
+    .leftJoin(toolPins, eq(toolPins.serverId, mcpServers.id))
+    .where(inArray(mcpServers.id, ids));
   const pinsOf = new Map<number, Map<string, StoredToolPin>>();
   for (const row of rows) {
-    let pins = pinsOf.get(row.serverId);
-    if (!pins) pinsOf.set(row.serverId, (pins = new Map()));
-    pins.set(row.toolName, {
-      toolName: row.toolName,
-      hash: row.hash,
-      definition: row.definition,
-      approvedAt: row.approvedAt,
-      approvedBy: row.approvedBy,
-    });
-  }
-  for (const server of servers) {
-    sets.set(server.id, {
-      pinnedAt: server.toolsPinnedAt,
-      pins: pinsOf.get(server.id) ?? new Map(),
+    let pins = pinsOf.get(row.id);
+    if (!pins) {
+      pinsOf.set(row.id, (pins = new Map()));
+      sets.set(row.id, { pinnedAt: row.toolsPinnedAt, pins });
+    }
+    if (!row.pin) continue;
+    pins.set(row.pin.toolName, {
+      toolName: row.pin.toolName,
+      hash: row.pin.hash,
+      definition: row.pin.definition,
+      approvedAt: row.pin.approvedAt,
+      approvedBy: row.pin.approvedBy,
     });
   }
   return sets;
