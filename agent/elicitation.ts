@@ -35,6 +35,7 @@
 import { llm, voice } from '@livekit/agents';
 import type { ElicitResult, Progress } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../shared/logger.js';
+import type { UrlElicitation } from '../shared/mcp/errors.js';
 import {
   checkAnswers,
   describeAnswer,
@@ -61,6 +62,9 @@ export const DEFAULT_ELICITATION_TIMEOUT_MS = 60_000;
  * that moved on does not hold the server's call open for ever.
  */
 export const QUESTION_MAX_MS = 10 * 60_000;
+
+/** Most links one "URL elicitation required" error puts on the screen. */
+export const MAX_REQUIRED_LINKS = 3;
 
 /** Questions that ended without an answer remembered per server, so a late answer is told why. */
 const MAX_ENDED = 20;
@@ -654,6 +658,66 @@ export class ServerElicitations {
       call.say(`I've sent a link from ${serverName} to your screen. Please open it to continue.`);
     }
     return { action: 'accept' };
+  }
+
+  /**
+   * A call the server refused with "URL elicitation required" (MCP 2025-11-25, error -32042):
+   * the pages it names go to the user's screen as links (`switchboard.link`, as URL-mode
+   * requests do; http and https only, at most {@link MAX_REQUIRED_LINKS}), never to the model,
+   * which is told to have the user open them and to call the tool again once they are done.
+   *
+   * @param toolName the tool's MCP name (for the logs and the screen).
+   * @param advertisedName the name the model calls it by.
+   * @param pages the error's URL-mode requests (`McpConnectionError.urlElicitations`).
+   * @returns the sentence for the model (a tool error's text). Never rejects.
+   */
+  async urlRequired(
+    toolName: string,
+    advertisedName: string,
+    pages: readonly UrlElicitation[],
+  ): Promise<string> {
+    const { sendLink, serverId, serverName } = this.#options;
+    const web = pages
+      .filter((page) => {
+        const protocol = URL.canParse(page.url) ? new URL(page.url).protocol : '';
+        return protocol === 'https:' || protocol === 'http:';
+      })
+      .slice(0, MAX_REQUIRED_LINKS);
+    let sent = 0;
+    if (sendLink) {
+      for (const page of web) {
+        try {
+          await sendLink({
+            type: 'elicitation',
+            serverId,
+            server: serverName,
+            url: page.url,
+            message: page.message,
+          });
+          sent += 1;
+        } catch (error) {
+          this.#logger.warn({ err: error, tool: toolName }, 'cannot send a required link');
+        }
+      }
+    }
+    this.#logger.info(
+      { tool: toolName, pages: pages.length, sent },
+      'url elicitation required: links sent to the screen',
+    );
+    if (sent === 0) {
+      return (
+        `${serverName} needs the user to finish something on a web page before ${toolName} ` +
+        'can run, and there is no screen in this conversation to send the link to. Tell the ' +
+        `user ${toolName} cannot run from here until they do that in ${serverName} itself.`
+      );
+    }
+    const where =
+      sent === 1 ? `A link from ${serverName} is` : `${sent} links from ${serverName} are`;
+    return (
+      `${serverName} needs the user to finish something on a web page before ${toolName} can ` +
+      `run. ${where} on the user's screen now. Tell the user to open it and say when they are ` +
+      `done, then call ${advertisedName} again. Never read out any web address.`
+    );
   }
 
   /** The answer tool's reply about a question that is not waiting. */

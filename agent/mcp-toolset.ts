@@ -32,6 +32,7 @@ import { llm, type voice } from '@livekit/agents';
 import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { McpConnectionError } from '../shared/mcp/errors.js';
 import {
   advertiseTools,
   toolPassesFilter,
@@ -775,6 +776,16 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       if (thrown instanceof llm.ToolError) throw thrown;
       error = this.connection.scrubber.scrub(describeError(thrown));
       if (options.signal?.aborted) throw thrown;
+      if (thrown instanceof McpConnectionError && thrown.urlElicitations) {
+        // The server needs the user on a web page first (-32042): links to the screen.
+        throw new llm.ToolError(
+          await this.#elicitations.urlRequired(
+            tool.originalName,
+            tool.name,
+            thrown.urlElicitations,
+          ),
+        );
+      }
       throw new llm.ToolError(callFailedSentence(this.server.name, tool.originalName, thrown));
     } finally {
       const durationMs = performance.now() - started;

@@ -27,7 +27,6 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
 import type { Logger } from '../shared/logger.js';
-import { advertiseTools } from '../shared/mcp/advertised-tools.js';
 import {
   DEFAULT_SPOKEN_RESOURCE_CHARS,
   describeBinary,
@@ -36,6 +35,13 @@ import {
   type EarPlan,
   type ResourceContentItem,
 } from '../shared/mcp/resource-contents.js';
+import {
+  LIST_RESOURCE_TEMPLATES_TOOL,
+  LIST_RESOURCES_TOOL,
+  READ_RESOURCE_TOOL,
+  advertiseResourceTools,
+  type ResourceToolName,
+} from '../shared/mcp/resource-tools.js';
 import type { ToolFilter } from '../shared/mcp/server-config.js';
 import type { SupervisedConnection } from '../shared/mcp/supervised-connection.js';
 import { callFailedSentence } from './tool-errors.js';
@@ -48,11 +54,6 @@ export const RESOURCE_TOPIC = 'switchboard.resource';
  * user data (LiveKit docs, "Data packets › Size limits"); a little is kept for the headers.
  */
 export const SCREEN_MESSAGE_MAX_BYTES = 15_000;
-
-/** MCP-style names of the resource tools, advertised as `<server>__<name>`. */
-export const LIST_RESOURCES_TOOL = 'list_resources';
-export const LIST_RESOURCE_TEMPLATES_TOOL = 'list_resource_templates';
-export const READ_RESOURCE_TOOL = 'read_resource';
 
 /** Most resource links of one tool result read at once; the rest are named with the read tool. */
 export const MAX_LINKS_READ = 3;
@@ -200,87 +201,34 @@ export class ServerResources {
     this.release();
     this.#enabled = enabled;
     if (!enabled) return [];
-    const advertised = advertiseTools(
-      this.#server.name,
-      [LIST_RESOURCES_TOOL, LIST_RESOURCE_TEMPLATES_TOOL, READ_RESOURCE_TOOL].map((name) => ({
-        name,
-        inputSchema: { type: 'object' as const },
-      })),
-      { filter: this.#server.toolFilter, taken: this.#taken },
-    );
+    const advertised = advertiseResourceTools(this.#server.name, {
+      filter: this.#server.toolFilter,
+      taken: this.#taken,
+    });
     this.#names = new Map(advertised.map((tool) => [tool.originalName, tool.name]));
-    const tools: llm.FunctionTool[] = [];
-    const list = this.#names.get(LIST_RESOURCES_TOOL);
-    const templates = this.#names.get(LIST_RESOURCE_TEMPLATES_TOOL);
-    const read = this.#names.get(READ_RESOURCE_TOOL);
-    const server = this.#server.name;
-    const readHint = read ? ` Read one with ${read} and its uri.` : '';
-    if (list) {
-      tools.push(
-        llm.tool({
-          name: list,
-          description:
-            `Lists the resources (documents, files, data) of ${server}, with their names and ` +
-            `addresses.${readHint}`,
-          parameters: {
-            type: 'object',
-            properties: {
-              query: {
-                type: 'string',
-                description: 'Only resources whose name, title or address contains these words.',
-              },
-            },
-            additionalProperties: false,
-          },
-          execute: (args: { query?: unknown } | undefined, { abortSignal }) =>
-            this.#audited('resources/list', abortSignal, () =>
-              this.#listResources(typeof args?.query === 'string' ? args.query : '', abortSignal),
-            ),
-        }),
-      );
-    }
-    if (templates) {
-      tools.push(
-        llm.tool({
-          name: templates,
-          description:
-            `Lists the resource templates of ${server}: addresses with {placeholders} that name ` +
-            `many resources (for example one per id).` +
-            (read ? ` Fill in the placeholders and read the address with ${read}.` : ''),
-          parameters: { type: 'object', properties: {}, additionalProperties: false },
-          execute: (_args: unknown, { abortSignal }) =>
-            this.#audited('resources/templates/list', abortSignal, () => this.#listTemplates()),
-        }),
-      );
-    }
-    if (read) {
-      const from = [
-        list && `from ${list}`,
-        templates && `a template of ${templates} filled in`,
-        'or a resource link a tool returned',
-      ].filter(Boolean);
-      tools.push(
-        llm.tool({
-          name: read,
-          description:
-            `Reads one resource of ${server} by its uri (${from.join(', ')}). Text comes back ` +
-            "for you to speak from; binary or long content is put on the user's screen.",
-          parameters: {
-            type: 'object',
-            properties: {
-              uri: { type: 'string', description: 'The resource address, exactly as listed.' },
-            },
-            required: ['uri'],
-            additionalProperties: false,
-          },
-          execute: (args: { uri?: unknown } | undefined, { abortSignal }) =>
-            this.#audited('resources/read', abortSignal, () =>
-              this.#read(typeof args?.uri === 'string' ? args.uri : '', abortSignal),
-            ),
-        }),
-      );
-    }
-    return tools;
+    return advertised.map(({ name, originalName, description, parameters }) =>
+      llm.tool({
+        name,
+        description,
+        parameters: parameters as llm.FunctionTool['parameters'],
+        execute: (args: { query?: unknown; uri?: unknown } | undefined, { abortSignal }) => {
+          switch (originalName as ResourceToolName) {
+            case LIST_RESOURCES_TOOL:
+              return this.#audited('resources/list', abortSignal, () =>
+                this.#listResources(typeof args?.query === 'string' ? args.query : '', abortSignal),
+              );
+            case LIST_RESOURCE_TEMPLATES_TOOL:
+              return this.#audited('resources/templates/list', abortSignal, () =>
+                this.#listTemplates(),
+              );
+            case READ_RESOURCE_TOOL:
+              return this.#audited('resources/read', abortSignal, () =>
+                this.#read(typeof args?.uri === 'string' ? args.uri : '', abortSignal),
+              );
+          }
+        },
+      }),
+    );
   }
 
   /** Frees the advertised names of the tools built last in the session's set. */

@@ -10,7 +10,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, descendantPids, freePort, isProcessAlive } from './helpers/mcp-processes.js';
+import {
+  REPO_ROOT,
+  descendantPids,
+  freePort,
+  isProcessAlive,
+  signalIfAlive,
+} from './helpers/mcp-processes.js';
 import { startFakeLivekitServer } from './helpers/fake-livekit-server.js';
 
 const ADMIN_TOKEN = 'admin-token-for-the-npm-scripts-test-01';
@@ -299,7 +305,7 @@ describe('npm run agent', () => {
       expect(npm.output()).toContain('SIGTERM received');
     } finally {
       // agents-js then waits for its LiveKit retries to end before it exits: do not wait here.
-      for (const pid of descendantPids(npm.child.pid!)) process.kill(pid, 'SIGKILL');
+      for (const pid of descendantPids(npm.child.pid!)) signalIfAlive(pid, 'SIGKILL');
     }
   }, 120_000);
 });
@@ -327,7 +333,7 @@ describe('npm run agent:dev', () => {
       expect(npm.output()).toMatch(/"level":20\b/);
       expect(npm.output()).not.toContain('deprecated');
     } finally {
-      for (const pid of descendantPids(npm.child.pid!)) process.kill(pid, 'SIGKILL');
+      for (const pid of descendantPids(npm.child.pid!)) signalIfAlive(pid, 'SIGKILL');
     }
   }, 120_000);
 });

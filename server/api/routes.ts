@@ -222,7 +222,7 @@ export const API_ROUTES = {
     auth: 'user',
     params: idParams,
     query: scopeQuery,
-    errors: [403, 503],
+    errors: [403, 422, 503],
     responses: { 200: { description: 'The tools.', schema: z.array(sessionTool) } },
   }),
   approveTools: defineRoute({

@@ -522,6 +522,16 @@ export const approveToolsBody = z.strictObject({
         'MCP names of the tools to approve as they are now, or `{name, hash}` to approve only ' +
         'the definition with that `hash` (as `GET …/tools` showed it): 409 when it changed again.',
     }),
+  userToken: z
+    .string()
+    .min(1)
+    .max(4096)
+    .optional()
+    .meta({
+      description:
+        "A user's token to list the tools of a `user-token` server with (required for one: " +
+        'Switchboard holds no token of its own for it). Never stored.',
+    }),
 });
 
 /** Answer of `POST /api/mcp/servers/:id/test`. */

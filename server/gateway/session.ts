@@ -36,6 +36,7 @@ import {
   ListToolsRequestSchema,
   McpError,
   ReadResourceRequestSchema,
+  UrlElicitationRequiredError,
   type CallToolResult,
   type Prompt,
   type ServerNotification,
@@ -192,6 +193,16 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     } catch (thrown) {
       error = describeError(thrown);
       if (extra.signal.aborted) throw thrown;
+      const pages = thrown instanceof McpConnectionError ? thrown.urlElicitations : undefined;
+      const modes = getSupportedElicitationModes(server.getClientCapabilities()?.elicitation);
+      if (pages && modes.supportsUrlMode) {
+        // The server needs the user on a web page first (MCP 2025-11-25, -32042): passed on as
+        // the same error, for the client to show the pages and retry.
+        throw new UrlElicitationRequiredError(
+          pages.map((page) => ({ mode: 'url' as const, ...page })),
+          `${upstream.row.name} needs the user to open a page before ${tool.name} can run`,
+        );
+      }
       return toolError(`${tool.name} on ${upstream.row.name} failed: ${callFailure(thrown)}`);
     } finally {
       options.audit({

@@ -279,8 +279,8 @@ export function serversRouter({
   router.post('/:id/tools/approve', async (req, res) => {
     const input = parseRequest(API_ROUTES.approveTools, req);
     const row = await loadServer(res, input);
-    const tools = await listedTools(testing, row);
-    const chosen = toolsToApprove(row, tools, input.body.tools);
+    const listed = await listedTools(testing, row, input.body.userToken);
+    const chosen = toolsToApprove(row, listed.tools, input.body.tools);
     await approveTools(db, row.id, chosen, currentUser(res).id);
     logger.info(
       { serverId: row.id, tools: chosen.map((tool) => tool.name), by: currentUser(res).id },
@@ -289,9 +289,9 @@ export function serversRouter({
     // The owner's voice sessions and gateway read the pins again (no reconnect: pins are not
     // part of the server's fingerprint).
     await notifyServerChange(db, { userId: row.userId, serverId: row.id, op: 'update' });
-    const listed = await currentTools(testing, row, tools);
-    res.set('X-Total-Count', String(listed.length));
-    res.json(listed.slice(0, MAX_TOOLS_SHOWN));
+    const tools = await currentTools(testing, row, listed);
+    res.set('X-Total-Count', String(tools.length));
+    res.json(tools.slice(0, MAX_TOOLS_SHOWN));
   });
 
   router.get('/:id/calls', async (req, res) => {

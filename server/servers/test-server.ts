@@ -23,6 +23,7 @@ import {
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { advertiseTools, type AdvertisedTool } from '../../shared/mcp/advertised-tools.js';
+import { advertiseResourceTools } from '../../shared/mcp/resource-tools.js';
 import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
 import { McpConnection, type ConnectionInfo } from '../../shared/mcp/connection.js';
 import { SecretScrubber, secretsOfColumns } from '../../shared/mcp/secret-scrubber.js';
@@ -232,12 +233,16 @@ export interface SessionTool extends AdvertisedTool {
  *
  * @param pins the server's pins when its `pinTools` is on (default: none yet, so every tool is
  *   `new`); ignored when it is off (every tool `off`, none withheld).
+ * @param resources the server declared the `resources` capability: its resource tools
+ *   (`<server>__list_resources`, `…__list_resource_templates`, `…__read_resource`, those its tool
+ *   filter lets through) follow, as a session adds them. Default false.
  */
 export function sessionToolsFor(
   server: McpServerRow,
   tools: readonly Tool[],
   userServers: readonly McpServerRow[],
   pins: ToolPinSet = NO_PINS,
+  resources = false,
 ): SessionTool[] {
   const taken = new Set<string>();
   const advertised = advertisedToolsFor(server, tools, userServers, taken);
@@ -281,6 +286,10 @@ export function sessionToolsFor(
       ),
       needsConfirmation: false,
     });
+  }
+  if (resources) {
+    const resourceTools = advertiseResourceTools(server.name, { filter: server.toolFilter, taken });
+    for (const tool of resourceTools) listed.push({ ...tool, needsConfirmation: false });
   }
   return listed;
 }
@@ -405,38 +414,62 @@ export async function testServer(
 }
 
 /**
- * The server's tools as it lists them now (every one, before the tool filter): the monitor's
- * live list when it holds the server connected, otherwise a one-off probe under `deps.guards`
- * (closed again).
+ * The server's tools as it lists them now (every one, before the tool filter), and whether it
+ * declared the `resources` capability: the monitor's live connection when it holds the server
+ * connected, otherwise a one-off probe under `deps.guards` (closed again).
  *
- * @throws HttpError (503 `mcp_unavailable`) when the probe cannot connect; its error status is
- *   stored first.
+ * @param userToken a user's token, for a `user-token` server (the monitor holds no connection of
+ *   one: its tools can only be listed with some user's token).
+ * @throws HttpError 422 for a `user-token` server without `userToken`; 503 `mcp_unavailable` when
+ *   the probe cannot connect (its error status is stored first, except for a `user-token`
+ *   server, whose status belongs to the sessions).
  */
 export async function listedTools(
   deps: TestServerDeps,
   row: McpServerRow,
-): Promise<readonly Tool[]> {
+  userToken?: string,
+): Promise<ListedTools> {
   const live = deps.watcher?.connection(row.id);
-  let tools: readonly Tool[];
   if (live?.status === 'connected') {
-    tools = live.tools;
-  } else {
-    const result = await probeServer(row, deps.logger, {
-      guards: deps.guards,
-      ...oauthProbe(deps, row),
-    });
-    if (!result.ok) {
-      if (row.isActive) await updateServerStatus(deps.db, row.id, result.patch);
-      throw new HttpError(
-        503,
-        'mcp_unavailable',
-        `MCP server ${row.id} cannot be reached: ${result.error}`,
-      );
-    }
-    await result.connection.close();
-    tools = result.tools;
+    return { tools: live.tools, resources: live.info?.capabilities?.resources !== undefined };
   }
-  return tools;
+  if (row.auth.type === 'user-token' && !userToken) {
+    throw new HttpError(
+      422,
+      'user_token_required',
+      `MCP server ${row.id} ("${row.name}") is called with each user's own token (auth ` +
+        "user-token), so Switchboard cannot list its tools by itself. Give a user's token: " +
+        `POST /api/mcp/servers/${row.id}/test or POST /api/mcp/servers/${row.id}/tools/approve ` +
+        'with {"userToken": "…"} in the body.',
+    );
+  }
+  const result = await probeServer(row, deps.logger, {
+    guards: deps.guards,
+    userToken,
+    ...oauthProbe(deps, row),
+  });
+  if (!result.ok) {
+    if (row.isActive && row.auth.type !== 'user-token') {
+      await updateServerStatus(deps.db, row.id, result.patch);
+    }
+    throw new HttpError(
+      503,
+      'mcp_unavailable',
+      `MCP server ${row.id} cannot be reached: ${result.error}`,
+    );
+  }
+  await result.connection.close();
+  return {
+    tools: result.tools,
+    resources: result.info.capabilities?.resources !== undefined,
+  };
+}
+
+/** What {@link listedTools} found: the server's tools and whether it has resources. */
+export interface ListedTools {
+  tools: readonly Tool[];
+  /** The server declared the `resources` capability at `initialize`. */
+  resources: boolean;
 }
 
 /**
@@ -461,17 +494,17 @@ export function pinsAfterListing(
  * tools now ({@link listedTools}), pinned on first use, advertised as the agent would with their
  * pin states ({@link sessionToolsFor}).
  *
- * @param tools the server's tools when the caller has just listed them; default listed now.
+ * @param listed the server's tools when the caller has just listed them; default listed now.
  * @returns every advertised tool (the route shows the first {@link MAX_TOOLS_SHOWN}).
  * @throws HttpError (503 `mcp_unavailable`) when the server cannot be reached.
  */
 export async function currentTools(
   deps: TestServerDeps,
   row: McpServerRow,
-  tools?: readonly Tool[],
+  listed?: ListedTools,
 ): Promise<SessionTool[]> {
-  const listed = tools ?? (await listedTools(deps, row));
-  const pins = await pinsAfterListing(deps, row, listed);
+  const { tools, resources } = listed ?? (await listedTools(deps, row));
+  const pins = await pinsAfterListing(deps, row, tools);
   const store: ServerStore = { db: deps.db, secrets: deps.secrets };
-  return sessionToolsFor(row, listed, await listServers(store, row.userId), pins);
+  return sessionToolsFor(row, tools, await listServers(store, row.userId), pins, resources);
 }

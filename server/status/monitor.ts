@@ -170,6 +170,8 @@ export class StatusMonitor implements ServerWatcher {
   /** Per-server chain so syncs and writes of one server never interleave. */
   readonly #queues = new Map<number, Promise<void>>();
   readonly #listeners = new Set<ServerStatusListener>();
+  /** First-use pin writes in flight (`#pinOnFirstUse`); `stop` waits for them. */
+  readonly #pinning = new Set<Promise<void>>();
   #stopped = false;
 
   constructor(options: StatusMonitorOptions) {
@@ -258,12 +260,13 @@ export class StatusMonitor implements ServerWatcher {
     );
   }
 
-  /** Stops every connection (ending stdio child processes). */
+  /** Stops every connection (ending stdio child processes), after the writes in flight. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    // What was decided so far is stored; the closes below are not (another process may be
-    // watching these servers, and this one only stops).
+    // What was decided so far is stored (pins being written included); the closes below are
+    // not (another process may be watching these servers, and this one only stops).
     await this.#writer.flush();
+    await Promise.all(this.#pinning);
     // Closed at once, not behind each server's queue, where a connect that hangs in
     // `initialize` would hold the stop until its timeout.
     await Promise.all([...this.#entries.values()].map((entry) => entry.connection.close()));
@@ -354,10 +357,14 @@ export class StatusMonitor implements ServerWatcher {
       return;
     }
     entry.pinned = true;
-    pinToolsOnFirstUse(this.#db, entry.row.id, connection.tools).catch((error: unknown) => {
-      entry.pinned = false;
-      this.#logger.warn({ serverId: entry.row.id, err: error }, 'cannot pin the tools');
-    });
+    const pinning = pinToolsOnFirstUse(this.#db, entry.row.id, connection.tools)
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        entry.pinned = false;
+        this.#logger.warn({ serverId: entry.row.id, err: error }, 'cannot pin the tools');
+      })
+      .finally(() => this.#pinning.delete(pinning));
+    this.#pinning.add(pinning);
   }
 
   #statusPatch(entry: Entry, change: StatusChange): ServerStatusPatch {

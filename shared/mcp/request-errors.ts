@@ -7,7 +7,7 @@
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { describeError } from '../errors.js';
-import { McpConnectionError, type McpErrorCode } from './errors.js';
+import { McpConnectionError, type McpErrorCode, type UrlElicitation } from './errors.js';
 import { messageTooLarge, type McpMessageTooLargeError } from './message-limit.js';
 
 /** The request and connection a failure is judged in. */
@@ -62,6 +62,13 @@ export function classifyRequestError(error: unknown, context: RequestErrorContex
   if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
     return { error: new McpConnectionError('timeout', message, { cause: error }), lost: false };
   }
+  const urlElicitations = urlElicitationsOf(error, context.scrub);
+  if (urlElicitations) {
+    return {
+      error: new McpConnectionError('request_failed', message, { cause: error, urlElicitations }),
+      lost: false,
+    };
+  }
   let code: McpErrorCode = 'request_failed';
   if (isSessionExpired(error)) code = 'session_expired';
   else if (!context.connected || isNetworkError(error)) code = 'connection_lost';
@@ -69,6 +76,33 @@ export function classifyRequestError(error: unknown, context: RequestErrorContex
     error: new McpConnectionError(code, message, { cause: error }),
     lost: code !== 'request_failed',
   };
+}
+
+/**
+ * The URL-mode requests of a "URL elicitation required" error (MCP 2025-11-25, JSON-RPC error
+ * -32042 with `data.elicitations`), their text scrubbed; `undefined` for any other error. Entries
+ * that are not URL-mode requests with a string `url` are left out; at most 10 are kept.
+ */
+export function urlElicitationsOf(
+  error: unknown,
+  scrub: (text: string) => string = (text) => text,
+): UrlElicitation[] | undefined {
+  if (!(error instanceof McpError) || error.code !== ErrorCode.UrlElicitationRequired) {
+    return undefined;
+  }
+  const listed = (error.data as { elicitations?: unknown } | undefined)?.elicitations;
+  if (!Array.isArray(listed)) return undefined;
+  const found: UrlElicitation[] = [];
+  for (const entry of listed.slice(0, 10)) {
+    const { mode, url, message, elicitationId } = (entry ?? {}) as Record<string, unknown>;
+    if (mode !== 'url' || typeof url !== 'string') continue;
+    found.push({
+      url: scrub(url),
+      message: typeof message === 'string' ? scrub(message) : '',
+      elicitationId: typeof elicitationId === 'string' ? elicitationId : '',
+    });
+  }
+  return found.length > 0 ? found : undefined;
 }
 
 /** True for a failure to reach an HTTP server at all (fetch's TypeError, a refused or reset socket). */

@@ -20,7 +20,7 @@ import { toolCalls, type NewMcpServerRow } from '../../shared/db/schema.js';
 import { createServer } from '../../shared/db/servers.js';
 import type { ToolPolicy } from '../../shared/mcp/server-config.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
-import { startHttpMcpServer, type HttpMcpServer } from '../helpers/http-mcp-server.js';
+import { SIGN_IN_URL, startHttpMcpServer, type HttpMcpServer } from '../helpers/http-mcp-server.js';
 import { sandboxedToolsets } from '../helpers/sandboxed.js';
 import { everythingServer, silentLogger } from './fixtures.js';
 import { ScriptedLLM, type ScriptedResponse } from './scripted-llm.js';
@@ -413,6 +413,52 @@ describe('a server that asks the user during a tool call', () => {
     expect(output).toContain('User completed the URL elicitation flow');
     expect(output).toContain('[the link sent to the screen]');
     for (const line of history) expect(line).not.toContain('example.com');
+  });
+
+  it('puts the pages of a "URL elicitation required" error on the screen; the call works once retried', async () => {
+    const { session, links, recorded } = await startSession(
+      [
+        { input: 'sign me in', toolCalls: [{ name: 'asker__sign-in', args: {} }] },
+        {
+          input: "is on the user's screen now",
+          content: "I've put a sign-in link on your screen. Tell me when you're done.",
+        },
+        { input: 'done', toolCalls: [{ name: 'asker__sign-in', args: {} }] },
+        { input: 'Signed in', content: 'You are signed in.' },
+      ],
+      { server: 'http' },
+    );
+    const first = await session.run({ userInput: 'sign me in' }).wait();
+    first.expect.nextEvent().isFunctionCall({ name: 'asker__sign-in' });
+    first.expect.nextEvent().isFunctionCallOutput({ isError: true });
+    expect(links).toEqual([
+      {
+        type: 'elicitation',
+        serverId: expect.any(Number),
+        server: 'Asker',
+        url: SIGN_IN_URL,
+        message: 'Sign in to Example to continue.',
+      },
+    ]);
+    http.completeSignIn();
+    const second = await session.run({ userInput: 'done' }).wait();
+    second.expect.nextEvent().isFunctionCall({ name: 'asker__sign-in' });
+    second.expect.nextEvent().isFunctionCallOutput({ isError: false });
+    expect(assistantTexts(session)).toContain('You are signed in.');
+    expect(http.signInCalls).toBe(2);
+    // The model heard what to do, never the address.
+    const history = historyTexts(session);
+    expect(history.find((line) => line.startsWith('output: '))).toMatch(
+      /Asker needs the user to finish something on a web page before sign-in can run\. A link from Asker is on the user's screen now\..*call asker__sign-in again/,
+    );
+    for (const line of history) expect(line).not.toContain('login.example.com');
+    await vi.waitFor(async () => {
+      const rows = (await recorded()).sort((a, b) => a.id - b.id);
+      expect(rows.map((row) => [row.toolName, row.ok])).toEqual([
+        ['sign-in', false],
+        ['sign-in', true],
+      ]);
+    }, POLL);
   });
 
   it("asks a long-running call's questions as updates, and its result comes by itself", async () => {

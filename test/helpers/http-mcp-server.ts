@@ -4,7 +4,9 @@
  * the calls it ran, and a way to forget every session as a restarted server would (MCP spec,
  * "Session Management": a request with an unknown session id gets 404). With `eliciting`, an
  * `ask-and-work` tool waits `askAfterMs`, asks the client for a name (elicitation, form mode),
- * records the answer, then works `ms` milliseconds before it answers.
+ * records the answer, then works `ms` milliseconds before it answers; and a `sign-in` tool
+ * answers "URL elicitation required" (MCP 2025-11-25, error -32042, one URL-mode request for
+ * {@link SIGN_IN_URL}) until {@link HttpMcpServer.completeSignIn}, then "Signed in".
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -13,7 +15,14 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
 import { z } from 'zod';
-import { ElicitResultSchema, type ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ElicitResultSchema,
+  UrlElicitationRequiredError,
+  type ElicitResult,
+} from '@modelcontextprotocol/sdk/types.js';
+
+/** The page `sign-in` sends the user to on its first call. */
+export const SIGN_IN_URL = 'https://login.example.com/authorize?ticket=s3cret';
 
 /** One HTTP request the server received. */
 export interface RecordedRequest {
@@ -34,6 +43,10 @@ export interface HttpMcpServer {
   readonly requests: readonly RecordedRequest[];
   /** With `eliciting`: the answers `ask-and-work` got, in order. */
   readonly answers: readonly ElicitResult[];
+  /** With `eliciting`: how many times `sign-in` was called. */
+  readonly signInCalls: number;
+  /** Marks the user signed in, as finishing on {@link SIGN_IN_URL} would. */
+  completeSignIn(): void;
   /** Closes every session's transport and forgets its id, as a restarted server would. */
   forgetSessions(): Promise<void>;
   close(): Promise<void>;
@@ -67,6 +80,8 @@ export async function startHttpMcpServer(
   let sessions = 0;
   const requests: RecordedRequest[] = [];
   const answers: ElicitResult[] = [];
+  let signInCalls = 0;
+  let signedIn = false;
 
   const newSession = async (): Promise<StreamableHTTPServerTransport> => {
     const server = new McpServer({ name: 'switchboard-http-fixture', version: '1.0.0' });
@@ -109,6 +124,26 @@ export async function startHttpMcpServer(
               ? `Worked for ${String(answer.content?.name)}`
               : `Nothing done: the user chose ${answer.action}`;
           return { content: [{ type: 'text', text }] };
+        },
+      );
+    }
+    if (options.eliciting) {
+      server.registerTool(
+        'sign-in',
+        { description: 'Signs the user in to Example', inputSchema: {} },
+        async () => {
+          signInCalls += 1;
+          if (!signedIn) {
+            throw new UrlElicitationRequiredError([
+              {
+                mode: 'url',
+                url: SIGN_IN_URL,
+                message: 'Sign in to Example to continue.',
+                elicitationId: 'sign-in-1',
+              },
+            ]);
+          }
+          return { content: [{ type: 'text', text: 'Signed in' }] };
         },
       );
     }
@@ -188,6 +223,12 @@ export async function startHttpMcpServer(
     },
     requests,
     answers,
+    get signInCalls() {
+      return signInCalls;
+    },
+    completeSignIn: () => {
+      signedIn = true;
+    },
     forgetSessions,
     close: async () => {
       await forgetSessions();

@@ -104,6 +104,22 @@ export async function stopProcess(child: ChildProcess, graceMs = 5_000): Promise
 }
 
 /**
+ * Sends `signal` to `pid` unless it has already gone: a process that exits between a check and
+ * the kill (ESRCH) is what the caller wanted anyway. Other errors are thrown.
+ *
+ * @returns true when the signal was delivered.
+ */
+export function signalIfAlive(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
+/**
  * True while a process with this id runs (signal 0 probes without signalling). A zombie counts as
  * gone: an orphaned grandchild that exited stays one for good under an init that does not reap.
  */

@@ -9,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
+  ErrorCode,
   ElicitRequestSchema,
+  McpError,
   type CallToolResult,
   type ElicitRequest,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -25,11 +27,17 @@ import {
   startEverythingHttpServer,
   type EverythingHttpServer,
 } from '../../helpers/mcp-processes.js';
+import {
+  SIGN_IN_URL,
+  startHttpMcpServer,
+  type HttpMcpServer,
+} from '../../helpers/http-mcp-server.js';
 import { NO_NETWORK, sandboxedApp, sandboxedGuards } from '../../helpers/sandboxed.js';
 
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
 let everything: EverythingHttpServer;
+let signIn: HttpMcpServer;
 let gateway: Gateway;
 let api: TestServer;
 let token: string;
@@ -65,6 +73,7 @@ function text(result: CallToolResult): string {
 beforeAll(async () => {
   database = await openTestDatabase();
   everything = await startEverythingHttpServer('streamableHttp');
+  signIn = await startHttpMcpServer({ eliciting: true });
   const user = await createTestUser(database);
   token = generateToken();
   await storeToken(database.db, user.id, token);
@@ -73,6 +82,12 @@ beforeAll(async () => {
     name: 'Everything HTTP',
     transport: 'streamable-http',
     url: `${everything.origin}/mcp`,
+  });
+  await createServer(database, {
+    userId: user.id,
+    name: 'Example',
+    transport: 'streamable-http',
+    url: signIn.url,
   });
   await createServer(database, {
     userId: user.id,
@@ -97,6 +112,7 @@ afterAll(async () => {
   await gateway?.close();
   await api?.close();
   await everything?.stop();
+  await signIn?.close();
   await database?.close();
 });
 
@@ -157,5 +173,45 @@ describe("the gateway relays an upstream server's elicitation", () => {
     })) as CallToolResult;
     expect(formOnly.asked).toEqual([]);
     expect(text(declined)).toContain('User declined to open the URL');
+  });
+
+  it('passes a "URL elicitation required" error on to a client with URL mode, a tool error to others', async () => {
+    const tool = 'example__sign-in';
+    const formOnly = await connect({ capabilities: { elicitation: { form: {} } } });
+    await listed(formOnly.client, tool);
+    const refused = (await formOnly.client.callTool({
+      name: tool,
+      arguments: {},
+    })) as CallToolResult;
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toMatch(/sign-in on Example failed: .*URL elicitation required/);
+    expect(text(refused)).not.toContain('login.example.com');
+
+    const withUrl = await connect({ capabilities: { elicitation: { form: {}, url: {} } } });
+    await listed(withUrl.client, tool);
+    const error = await withUrl.client.callTool({ name: tool, arguments: {} }).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(McpError);
+    expect((error as McpError).code).toBe(ErrorCode.UrlElicitationRequired);
+    expect((error as McpError).data).toEqual({
+      elicitations: [
+        {
+          mode: 'url',
+          url: SIGN_IN_URL,
+          message: 'Sign in to Example to continue.',
+          elicitationId: 'sign-in-1',
+        },
+      ],
+    });
+    // Once the user finished on the page, the client's retry goes through.
+    signIn.completeSignIn();
+    const retried = (await withUrl.client.callTool({
+      name: tool,
+      arguments: {},
+    })) as CallToolResult;
+    expect(text(retried)).toBe('Signed in');
+    expect(signIn.signInCalls).toBe(3);
   });
 });

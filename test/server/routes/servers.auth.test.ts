@@ -207,6 +207,39 @@ describe('user-token servers through the API', () => {
 
       const badBody = await api.request('POST', path, { token, body: { userToken: 5 } });
       expect(badBody.status).toBe(400);
+
+      // Its tools are listed, pinned and approved only with a user's token (issue 16).
+      const tools = `/api/mcp/servers/${created.body.id}/tools`;
+      const listed = await api.request('GET', tools, { token });
+      expect(listed.status).toBe(422);
+      expect(listed.body.detail).toMatch(/each user's own token.*"userToken"/);
+      const toolName = withToken.body.tools[0].originalName as string;
+      const approveWithout = await api.request('POST', `${tools}/approve`, {
+        token,
+        body: { tools: [toolName] },
+      });
+      expect(approveWithout.status).toBe(422);
+      const requestsBefore = userServer.mcpRequests.length;
+      const approved = await api.request('POST', `${tools}/approve`, {
+        token,
+        body: { tools: [toolName], userToken: 'user-token-5678' },
+      });
+      expect(approved.status).toBe(200);
+      expect(
+        approved.body.find((t: { originalName: string }) => t.originalName === toolName),
+      ).toMatchObject({ pinState: 'pinned', withheld: false });
+      expect(userServer.mcpRequests.length).toBeGreaterThan(requestsBefore);
+      expect(userServer.mcpRequests.at(-1)).toMatchObject({
+        authorization: 'Bearer user-token-5678',
+      });
+      const wrongToken = await api.request('POST', `${tools}/approve`, {
+        token,
+        body: { tools: [toolName], userToken: 'not-a-token' },
+      });
+      expect(wrongToken.status).toBe(503);
+      const still = await api.request('GET', `/api/mcp/servers/${created.body.id}`, { token });
+      // A user-token server's status stays the sessions' (a failed listing is not stored).
+      expect(still.body.lastError).toBe(USER_TOKEN_NOTE);
     } finally {
       await monitor.stop();
       await userServer.close();

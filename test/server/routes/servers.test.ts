@@ -404,6 +404,35 @@ describe('testing a server for real', () => {
     expect(res.headers.get('x-total-count')).toBe('3');
   });
 
+  it('lists the resource tools a session adds for a server with resources, after its own', async () => {
+    const created = await api.request('POST', '/api/mcp/servers', {
+      token: alice,
+      body: {
+        ...everything,
+        name: 'Docs',
+        // The filter applies to the resource tools' MCP-style names too.
+        toolFilter: { allow: ['echo', 'list_resources', 'read_resource'] },
+      },
+    });
+    const res = await api.request('GET', `/api/mcp/servers/${created.body.id}/tools`, {
+      token: alice,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.map((t: { name: string }) => t.name)).toEqual([
+      'docs__echo',
+      'docs__list_resources',
+      'docs__read_resource',
+    ]);
+    const [, list, read] = res.body;
+    expect(list).toMatchObject({ originalName: 'list_resources', needsConfirmation: false });
+    expect(list.description).toContain('Read one with docs__read_resource');
+    expect(list).not.toHaveProperty('pinState');
+    expect(read.parameters.required).toEqual(['uri']);
+    // No templates tool: the read tool does not point at one.
+    expect(read.description).not.toContain('list_resource_templates');
+    expect(res.headers.get('x-total-count')).toBe('3');
+  });
+
   it('answers 503 for the tools of a server that cannot be reached', async () => {
     const created = await api.request('POST', '/api/mcp/servers', {
       token: alice,

@@ -16,8 +16,8 @@ import {
 import {
   EVERYTHING_BIN,
   FIXTURE_SERVER_ARGS,
-  isProcessAlive,
   runningProcesses,
+  signalIfAlive,
   startEverythingHttpServer,
   waitForProcessExit,
   type EverythingHttpServer,
@@ -188,7 +188,7 @@ describe('SupervisedConnection', () => {
     const pid = connection.pid!;
     const tree = processTree(pid);
     expect(tree.length).toBeGreaterThan(1);
-    for (const member of tree) process.kill(member, 'SIGSTOP');
+    for (const member of tree) signalIfAlive(member, 'SIGSTOP');
     try {
       for (const expected of ['degraded', 'degraded']) {
         await expect(connection.ping()).rejects.toMatchObject({ code: 'timeout' });
@@ -199,7 +199,7 @@ describe('SupervisedConnection', () => {
       expect(await eventually(() => connection.status === 'connected')).toBe(true);
       expect(connection.pid).not.toBe(pid);
     } finally {
-      for (const member of tree) if (isProcessAlive(member)) process.kill(member, 'SIGKILL');
+      for (const member of tree) signalIfAlive(member, 'SIGKILL');
     }
     expect(await waitForProcessExit(pid)).toBe(true);
   });
