@@ -87,8 +87,6 @@ const SLUG = 'conformance';
 const NOT_OFFERED: Record<string, string> = {
   'resources-subscribe': 'the gateway does not offer the optional resources.subscribe capability',
   'resources-unsubscribe': 'the gateway does not offer the optional resources.subscribe capability',
-  'logging-set-level':
-    'the gateway does not offer the optional logging capability (it relays no log messages)',
   'completion-complete': 'the gateway does not offer the optional completions capability',
 };
 
@@ -137,8 +135,6 @@ for (const scenario of ['resources-subscribe', 'resources-unsubscribe']) {
 NOT_APPLICABLE['json-schema-2020-12'] =
   `looks the tool "json_schema_2020_12_tool" up by its bare name; through the gateway it is ` +
   `"${SLUG}__json_schema_2020_12_tool" (the bench checks that one's schema: see the next line)`;
-NOT_APPLICABLE['logging-set-level'] =
-  'the gateway does not offer the optional logging capability (it relays no log messages)';
 NOT_APPLICABLE['completion-complete'] =
   'completes an argument of the prompt "test_prompt_with_arguments" by its bare name, and the ' +
   'gateway does not offer the optional completions capability';
@@ -146,8 +142,8 @@ NOT_APPLICABLE['completion-complete'] =
 /** Why an applicable scenario fails, when it is known (a gateway limit, not a bug). */
 const FAILURE_NOTES: Record<string, string> = {
   'tools-call-sampling':
-    'the gateway does not relay sampling/createMessage: its upstream connections do not declare ' +
-    'the sampling capability, so the reference server answers that the client cannot sample',
+    'the gateway does not relay sampling/createMessage: its upstream connections neither declare ' +
+    'sampling nor answer it, so the reference server gets -32601 (Method not found)',
 };
 
 /** Why a scenario that passed still warned, when the warnings are not the gateway's doing. */

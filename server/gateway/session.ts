@@ -22,6 +22,11 @@
  *   it goes to the oldest call in flight on that server that is not already answering one
  *   (`CallToolOptions.onElicitation`), which is the right one whenever a server has one call at a
  *   time from this user.
+ * - Logging: a server's log messages (`notifications/message`) during a call are relayed to the
+ *   client as notifications related to that call, at or above the level the client set with
+ *   `logging/setLevel` (all of them until it sets one); the upstream's own level is not changed
+ *   (its connection is shared). Attributed to a call like an elicitation: the oldest call in
+ *   flight on that server (`CallToolOptions.onLog`). Messages outside any call are not relayed.
  * - `resources/read` and `prompts/get`: routed back to their server by URI or name.
  * - `notifications/*_list_changed` when the user's servers or their tools change.
  */
@@ -37,9 +42,13 @@ import {
   ListResourceTemplatesRequestSchema,
   ListResourcesRequestSchema,
   ListToolsRequestSchema,
+  LoggingLevelSchema,
   McpError,
   ReadResourceRequestSchema,
+  SetLevelRequestSchema,
   type CallToolResult,
+  type LoggingLevel,
+  type LoggingMessageNotification,
   type Prompt,
   type ServerNotification,
   type ServerRequest,
@@ -123,6 +132,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
       tools: { listChanged: true },
       resources: { listChanged: true },
       prompts: { listChanged: true },
+      logging: {},
     },
     instructions: naming.serverId === null ? AGGREGATE_INSTRUCTIONS : SINGLE_SERVER_INSTRUCTIONS,
   });
@@ -180,6 +190,22 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
   });
   server.onclose = () => unsubscribe();
 
+  // The client's logging level (replacing the SDK's own handler, whose filter only its
+  // `sendLoggingMessage` applies); relayed messages below it are not sent.
+  let logLevel: LoggingLevel | undefined;
+  server.setRequestHandler(SetLevelRequestSchema, (request) => {
+    logLevel = request.params.level;
+    return {};
+  });
+  const relayLog =
+    (extra: RequestHandlerExtra<ServerRequest, ServerNotification>) =>
+    (message: LoggingMessageNotification['params']) => {
+      if (logLevel !== undefined && severity(message.level) < severity(logLevel)) return;
+      void extra
+        .sendNotification({ method: 'notifications/message', params: message })
+        .catch(() => undefined);
+    };
+
   server.setRequestHandler(ListToolsRequestSchema, async (request) => {
     const page = pageOf(await tools(), request.params?.cursor);
     return { tools: page.items.map(listedTool), nextCursor: page.nextCursor };
@@ -210,6 +236,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
       const result = await upstream.connection.callTool(tool.name, request.params.arguments ?? {}, {
         signal: extra.signal,
         onElicitation: relayElicitation(server, extra, logger),
+        onLog: relayLog(extra),
         onProgress:
           progressToken === undefined
             ? undefined
@@ -474,6 +501,12 @@ function withheldToolAnswer({ name, upstream, state, changes }: WithheldGatewayT
     'it in the Switchboard dashboard (Servers, Tools) or with POST ' +
     `/api/mcp/servers/${upstream.row.id}/tools/approve before it can be used.`
   );
+}
+
+/** The rank of a log level (RFC 5424 order, `debug` lowest); an unknown level ranks highest. */
+function severity(level: string): number {
+  const rank = (LoggingLevelSchema.options as readonly string[]).indexOf(level);
+  return rank < 0 ? LoggingLevelSchema.options.length : rank;
 }
 
 /** A tool result the client's model can read, marked as an error. */

@@ -5,14 +5,16 @@
  * URIs, resource links unrewritten, calls audited), its tool policy and tool pinning applied, the
  * same 404 for a server outside the token's scopes, another user's and none at all, 403 for a
  * token without the gateway scope, a session bound to its path, the per-path RFC 9728 metadata,
- * `user-token` servers refused, and a deleted server's session told and answering clearly. Runs
- * on PGlite, or on Postgres when `DATABASE_URL` is set.
+ * `user-token` servers refused, a deleted server's session told and answering clearly, and the
+ * server's log messages during a call relayed at the client's level. Runs on PGlite, or on
+ * Postgres when `DATABASE_URL` is set.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
+  LoggingMessageNotificationSchema,
   ToolListChangedNotificationSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -28,6 +30,7 @@ import {
 } from '../../helpers/changing-tools-mcp-server.js';
 import { createTestUser, openTestDatabase } from '../../helpers/database.js';
 import { serve, type TestServer } from '../../helpers/http.js';
+import { startHttpMcpServer, type HttpMcpServer } from '../../helpers/http-mcp-server.js';
 import {
   startEverythingHttpServer,
   type EverythingHttpServer,
@@ -38,6 +41,7 @@ const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
 let everything: EverythingHttpServer;
 let drifty: ChangingToolsMcpServer;
+let logging: HttpMcpServer;
 let gateway: Gateway;
 let api: TestServer;
 let owner: { user: User; token: string };
@@ -114,6 +118,7 @@ beforeAll(async () => {
   database = await openTestDatabase();
   everything = await startEverythingHttpServer('streamableHttp');
   drifty = await startChangingToolsMcpServer();
+  logging = await startHttpMcpServer({ logging: true });
   owner = await caller();
   stranger = await caller();
   const url = `${everything.origin}/mcp`;
@@ -162,6 +167,7 @@ afterAll(async () => {
   await gateway?.close();
   await api?.close();
   await drifty?.close();
+  await logging?.close();
   await everything?.stop();
   await database?.close();
 });
@@ -378,5 +384,31 @@ describe('the per-server gateway endpoint /mcp/servers/<id>', () => {
     );
     // A new session on it is a plain 404.
     expect((await post(serverPath(doomed.id), owner.token, INITIALIZE)).status).toBe(404);
+  });
+
+  it("relays the server's log messages during a call to the client, at the level it set", async () => {
+    const server = await createServer(database, {
+      userId: owner.user.id,
+      name: 'Chatty',
+      transport: 'streamable-http',
+      url: logging.url,
+    });
+    const client = await connect(owner.token, serverPath(server.id));
+    expect(client.getServerCapabilities()?.logging).toEqual({});
+    const messages: unknown[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (note) => {
+      messages.push(note.params);
+    });
+    await client.setLoggingLevel('info');
+    const result = (await client.callTool({
+      name: 'log-and-echo',
+      arguments: { message: 'hi' },
+    })) as CallToolResult;
+    expect(text(result)).toBe('Echo: hi');
+    // Related to the call, so on its stream, before its result.
+    expect(messages).toEqual([
+      { level: 'info', logger: 'fixture', data: 'info: hi' },
+      { level: 'warning', logger: 'fixture', data: 'warning: hi' },
+    ]);
   });
 });
