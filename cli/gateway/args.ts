@@ -15,7 +15,8 @@ export const GATEWAY_USAGE = `Usage:
   npm run gateway --silent -- --token <token> [--url URL]
 
 Serves Switchboard's MCP endpoint (<url>/mcp) over stdio, for MCP clients that can only launch
-a process: JSON-RPC on stdin and stdout, diagnostics on stderr.
+a process: JSON-RPC on stdin and stdout, diagnostics on stderr. A URL ending in
+/mcp/servers/<id> serves that one server under its own tool names.
 
   --token T    an API token with the gateway scope (or SWITCHBOARD_TOKEN, which is preferred:
                a flag is visible in the process list). Make one in the dashboard
@@ -39,7 +40,10 @@ export type GatewayCommand =
       kind: 'gateway';
       /** The API token, sent as `Authorization: Bearer <token>`. */
       token: string;
-      /** The MCP endpoint: the given URL with `/mcp` appended (kept when already there). */
+      /**
+       * The MCP endpoint: the given URL with `/mcp` appended (kept when already there, as is a
+       * per-server `/mcp/servers/<id>`).
+       */
       endpoint: URL;
     };
 
@@ -81,7 +85,8 @@ export function parseGatewayArgs(
 
 /**
  * The MCP endpoint of a Switchboard API URL: `http://host:3000` and `http://host:3000/` give
- * `http://host:3000/mcp`; a URL that already ends in `/mcp` is kept.
+ * `http://host:3000/mcp`; a URL that already ends in `/mcp`, or in a per-server endpoint's
+ * `/mcp/servers/<id>`, is kept.
  *
  * @throws GatewayUsageError when `url` is not an absolute http or https URL.
  */
@@ -95,6 +100,6 @@ export function mcpEndpoint(url: string): URL {
   parsed.search = '';
   parsed.hash = '';
   const path = parsed.pathname.replace(/\/+$/, '');
-  parsed.pathname = path.endsWith('/mcp') ? path : `${path}/mcp`;
+  parsed.pathname = /\/mcp(\/servers\/[1-9][0-9]*)?$/.test(path) ? path : `${path}/mcp`;
   return parsed;
 }

@@ -1,8 +1,14 @@
 /**
- * What a gateway session shows of a user's servers (issue 15): their tools named exactly as a
- * voice session names them (`<server slug>__<tool>`, DESIGN §4, `advertisedToolNames`), less the
- * ones withheld until approved (tool pinning, issue 16), their
- * prompts named the same way, their resources under URIs that carry the server, and the opaque
+ * What a gateway session shows of a user's servers (issue 15), after a {@link GatewayNaming}:
+ *
+ * - the aggregate endpoint (`/mcp`, {@link AGGREGATE_NAMING}) shows every server the token may
+ *   use, their tools named exactly as a voice session names them (`<server slug>__<tool>`,
+ *   DESIGN §4, `advertisedToolNames`), their prompts named the same way, their resources under
+ *   URIs that carry the server;
+ * - a per-server endpoint (`/mcp/servers/<id>`, {@link singleServerNaming}) shows that one server
+ *   as it is: its own tool and prompt names, its own resource URIs;
+ *
+ * in both, less the tools withheld until approved (tool pinning, issue 16); and the opaque
  * cursors the gateway pages its lists with (MCP 2025-11-25, "Pagination").
  */
 import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
@@ -15,6 +21,60 @@ import {
   type ToolChanges,
 } from '../../shared/mcp/tool-pinning.js';
 import type { Upstream } from './upstreams.js';
+
+/**
+ * How a session names what it serves: which servers, and the names and URIs its client sees for
+ * theirs (the aggregate endpoint's namespacing, or a per-server endpoint's own names).
+ */
+export interface GatewayNaming {
+  /** The one server the session serves; `null` for every server its token may use. */
+  readonly serverId: number | null;
+  /**
+   * The names the client sees for one server's tools (or prompts).
+   *
+   * @param serverName the server's name (its slug prefixes aggregate names).
+   * @param originals the names the server gave, in its order.
+   * @param taken names given so far to the user's servers before this one, in server id order;
+   *   the names returned are added to it.
+   * @returns one name per original, in the same order.
+   */
+  names(serverName: string, originals: readonly string[], taken: Set<string>): string[];
+  /** The URI the client sees for a server's resource URI (or URI template). */
+  resourceUri(serverId: number, uri: string): string;
+  /**
+   * The server and its own URI behind a URI the client sent; `undefined` for a URI the session
+   * did not give out.
+   */
+  parseResourceUri(uri: string): { serverId: number; uri: string } | undefined;
+}
+
+/**
+ * The aggregate endpoint's naming (`/mcp`): every server the token may use; tools and prompts
+ * `<server slug>__<name>` (`advertisedToolNames`, as a voice session names them); resources
+ * `switchboard://server/<id>/<uri>` ({@link gatewayResourceUri}).
+ */
+export const AGGREGATE_NAMING: GatewayNaming = {
+  serverId: null,
+  names: (serverName, originals, taken) => advertisedToolNames(serverName, originals, taken),
+  resourceUri: (serverId, uri) => gatewayResourceUri(serverId, uri),
+  parseResourceUri: (uri) => parseGatewayResourceUri(uri),
+};
+
+/**
+ * A per-server endpoint's naming (`/mcp/servers/<id>`): that server only, everything under the
+ * server's own names and URIs (nothing rewritten), as a client configured for that server alone
+ * expects.
+ *
+ * @param serverId the served server's id.
+ */
+export function singleServerNaming(serverId: number): GatewayNaming {
+  return {
+    serverId,
+    names: (_serverName, originals) => [...originals],
+    resourceUri: (_serverId, uri) => uri,
+    parseResourceUri: (uri) => (uri ? { serverId, uri } : undefined),
+  };
+}
 
 /** One tool as a gateway client sees it, and where it goes. */
 export interface GatewayTool {
@@ -42,23 +102,25 @@ function hashOf(tool: Tool): string {
 
 /**
  * Every tool of `upstreams` a session's token may use, offered or withheld: each server's tools
- * after its tool filter, named over all of the user's servers in server id order (as a voice
- * session names them, withheld tools included, so a tool has the same name in both), then
- * limited to `allowed`. A tool of a server with `pinTools` on that does not match its pin
- * (`Upstream.pins`) is withheld.
+ * after its tool filter, named by `naming` over all of the user's servers in server id order
+ * (aggregate names as a voice session gives them, withheld tools included, so a tool has the same
+ * name in both), then limited to `allowed` (and to the naming's one server, if it has one). A
+ * tool of a server with `pinTools` on that does not match its pin (`Upstream.pins`) is withheld.
  */
 function catalogOf(
   upstreams: readonly Upstream[],
   allowed: ReadonlySet<number> | null,
+  naming: GatewayNaming,
 ): { offered: GatewayTool[]; withheld: WithheldGatewayTool[] } {
   const taken = new Set<string>();
   const offered: GatewayTool[] = [];
   const withheld: WithheldGatewayTool[] = [];
   for (const upstream of upstreams) {
+    if (naming.serverId !== null && upstream.row.id !== naming.serverId) continue;
     const kept = upstream.connection.tools.filter((tool) =>
       toolPassesFilter(tool.name, upstream.row.toolFilter),
     );
-    const names = advertisedToolNames(
+    const names = naming.names(
       upstream.row.name,
       kept.map((tool) => tool.name),
       taken,
@@ -81,12 +143,14 @@ function catalogOf(
  *
  * @param upstreams the user's served servers, in server id order.
  * @param allowed the server ids the session's token may use; `null` for all.
+ * @param naming the session's naming; default {@link AGGREGATE_NAMING}.
  */
 export function gatewayTools(
   upstreams: readonly Upstream[],
   allowed: ReadonlySet<number> | null,
+  naming: GatewayNaming = AGGREGATE_NAMING,
 ): GatewayTool[] {
-  return catalogOf(upstreams, allowed).offered;
+  return catalogOf(upstreams, allowed, naming).offered;
 }
 
 /**
@@ -95,12 +159,14 @@ export function gatewayTools(
  *
  * @param upstreams the user's served servers, in server id order.
  * @param allowed the server ids the session's token may use; `null` for all.
+ * @param naming the session's naming; default {@link AGGREGATE_NAMING}.
  */
 export function withheldGatewayTools(
   upstreams: readonly Upstream[],
   allowed: ReadonlySet<number> | null,
+  naming: GatewayNaming = AGGREGATE_NAMING,
 ): WithheldGatewayTool[] {
-  return catalogOf(upstreams, allowed).withheld;
+  return catalogOf(upstreams, allowed, naming).withheld;
 }
 
 /**

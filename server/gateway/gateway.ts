@@ -3,6 +3,15 @@
  * 2025-11-25, "Transports"), one endpoint for every user, authenticated by the user's API token
  * (`Authorization: Bearer`, RFC 6750) and answering for that user's servers only.
  *
+ * - Two kinds of endpoint, the same sessions: `/mcp` aggregates every server the token may use
+ *   under namespaced names (`<server slug>__<tool>`, `switchboard://server/<id>/<uri>`);
+ *   `/mcp/servers/<id>` serves that one server transparently, under its own tool and prompt
+ *   names and resource URIs (`singleServerNaming`), for a client configured for that server
+ *   alone. A per-server endpoint of a server that does not exist, is another user's, or is
+ *   outside the token's `server:<id>` scopes answers the same 404 (its existence is not told);
+ *   a `user-token` server, which the gateway cannot serve, answers 404 saying so to its owner.
+ *   A session belongs to the path that opened it: its id on another path is 404.
+ *
  * - Authentication: the SDK's `requireBearerAuth`; a missing or unknown token answers 401 with
  *   `WWW-Authenticate: Bearer … resource_metadata="…"` naming the protected resource metadata
  *   (RFC 9728, served at `/.well-known/oauth-protected-resource/mcp`), whose
@@ -43,7 +52,9 @@ import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middlewar
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { and, eq } from 'drizzle-orm';
 import { hashToken } from '../../shared/db/api-tokens.js';
+import { mcpServers } from '../../shared/db/schema.js';
 import type { Database, DatabaseHandle } from '../../shared/db/open.js';
 import { authenticateGatewayToken, gatewayTokenProblem } from '../http/auth.js';
 import { ToolCallBatcher } from '../../shared/db/tool-call-batch.js';
@@ -52,11 +63,14 @@ import type { Logger } from '../../shared/logger.js';
 import type { ConnectionGuards } from '../../shared/mcp/connection-guards.js';
 import type { HealthPolicy } from '../../shared/mcp/supervised-connection.js';
 import { BoundedEventStore, type ReplayBufferLimits } from './event-store.js';
+import { AGGREGATE_NAMING, singleServerNaming } from './catalog.js';
 import { createGatewayServer, type GatewayCallerScope } from './session.js';
 import { UpstreamPool, type UpstreamLease } from './upstreams.js';
 
 /** The path of the endpoint. */
 export const GATEWAY_PATH = '/mcp';
+/** The Express path of the per-server endpoints: `/mcp/servers/<server id>`. */
+export const SERVER_GATEWAY_PATH = `${GATEWAY_PATH}/servers/:id`;
 /** Default of {@link GatewayOptions.maxSessionsPerUser}. */
 export const DEFAULT_MAX_SESSIONS_PER_USER = 16;
 /** Default of {@link GatewayOptions.maxSessions}. */
@@ -141,6 +155,8 @@ export interface GatewayOptions {
 
 interface GatewaySession {
   id?: string;
+  /** The server of the per-server endpoint that opened it; `null` for `/mcp`. */
+  serverId: number | null;
   userId: number;
   tokenId: number;
   tokenHash: string;
@@ -149,6 +165,25 @@ interface GatewaySession {
   lease: UpstreamLease;
   lastActive: number;
   closed: boolean;
+}
+
+/** A server id as a per-server path carries it (a positive integer, no sign or leading zero). */
+function parseServerId(value: unknown): number | undefined {
+  return typeof value === 'string' &&
+    /^[1-9][0-9]{0,9}$/.test(value) &&
+    Number(value) <= 2 ** 31 - 1
+    ? Number(value)
+    : undefined;
+}
+
+/** The answer of a per-server endpoint the token cannot reach (never telling whether it exists). */
+function serverNotFound(res: Response, serverId: number | string): void {
+  rpcError(
+    res,
+    404,
+    -32001,
+    `Not found: ${GATEWAY_PATH}/servers/${serverId} is not one of the MCP servers this token may use through the gateway`,
+  );
 }
 
 /** A JSON-RPC error answer with no id (MCP Streamable HTTP's form for transport-level refusals). */
@@ -220,8 +255,19 @@ export class Gateway {
   }
 
   /**
-   * The routes: `/.well-known/oauth-protected-resource/mcp` (RFC 9728 metadata) and
-   * `POST/GET/DELETE /mcp`. Mount on the app after `express.json()` (it reads `req.body`).
+   * A per-server endpoint's URL (`<publicUrl>/mcp/servers/<id>`), its own protected resource
+   * (RFC 9728), with its metadata at `/.well-known/oauth-protected-resource/mcp/servers/<id>`.
+   *
+   * @param serverId the server's id.
+   */
+  serverResourceUrl(serverId: number): URL {
+    return new URL(`${this.#options.publicUrl}${GATEWAY_PATH}/servers/${serverId}`);
+  }
+
+  /**
+   * The routes: `POST/GET/DELETE /mcp` and `/mcp/servers/<id>`, and their RFC 9728 metadata
+   * (`/.well-known/oauth-protected-resource/mcp`, `…/mcp/servers/<id>`). Mount on the app after
+   * `express.json()` (it reads `req.body`).
    */
   router(): Router {
     const router = Router();
@@ -229,13 +275,23 @@ export class Gateway {
     const metadataUrl = getOAuthProtectedResourceMetadataUrl(resource);
     const metadataPath = new URL(metadataUrl).pathname;
     const documentation = `${this.#options.publicUrl}/dashboard/#tokens`;
-    router.get(metadataPath, (_req, res) => {
-      res.set('Cache-Control', 'public, max-age=3600').json({
-        resource: resource.href,
-        resource_name: 'Switchboard MCP gateway',
+    const metadata = (res: Response, url: URL, name: string) =>
+      void res.set('Cache-Control', 'public, max-age=3600').json({
+        resource: url.href,
+        resource_name: name,
         bearer_methods_supported: ['header'],
         resource_documentation: documentation,
       });
+    router.get(metadataPath, (_req, res) => metadata(res, resource, 'Switchboard MCP gateway'));
+    // Served for any id, so that it tells nothing of which servers exist.
+    router.get(`${metadataPath}/servers/:id`, (req, res) => {
+      const serverId = parseServerId(req.params.id);
+      if (serverId === undefined) return void res.status(404).json({ error: 'not_found' });
+      metadata(
+        res,
+        this.serverResourceUrl(serverId),
+        `Switchboard MCP gateway: server ${serverId}`,
+      );
     });
 
     const hosts = new Set(['localhost', '127.0.0.1', '[::1]', resource.hostname]);
@@ -249,34 +305,51 @@ export class Gateway {
       next();
     };
     const authenticate = (token: string) => this.#authenticate(token);
-    const bearer = requireBearerAuth({
-      resourceMetadataUrl: metadataUrl,
-      verifier: {
-        async verifyAccessToken(token) {
-          const owner = await authenticate(token);
-          if (owner === undefined) {
-            throw new InvalidTokenError(
-              `The API token is missing, unknown or revoked. Send a Switchboard API token as "Authorization: Bearer <token>"; make one in the dashboard (${documentation}) or with POST /api/tokens {"label":"my MCP client","scopes":["gateway"]}.`,
-            );
-          }
-          if (owner === 'not_gateway') {
-            throw new InsufficientScopeError(
-              'This API token is not allowed to use the MCP gateway: make one with the gateway scope (POST /api/tokens {"label":"my MCP client","scopes":["gateway"]}).',
-            );
-          }
-          // Switchboard API tokens do not expire (they are revoked); the SDK wants a time.
-          return {
-            token,
-            clientId: `api-token-${owner.tokenId}`,
-            scopes: ['gateway'],
-            expiresAt: Number.MAX_SAFE_INTEGER,
-            extra: { owner },
-          };
-        },
+    const verifier: Parameters<typeof requireBearerAuth>[0]['verifier'] = {
+      async verifyAccessToken(token) {
+        const owner = await authenticate(token);
+        if (owner === undefined) {
+          throw new InvalidTokenError(
+            `The API token is missing, unknown or revoked. Send a Switchboard API token as "Authorization: Bearer <token>"; make one in the dashboard (${documentation}) or with POST /api/tokens {"label":"my MCP client","scopes":["gateway"]}.`,
+          );
+        }
+        if (owner === 'not_gateway') {
+          throw new InsufficientScopeError(
+            'This API token is not allowed to use the MCP gateway: make one with the gateway scope (POST /api/tokens {"label":"my MCP client","scopes":["gateway"]}).',
+          );
+        }
+        // Switchboard API tokens do not expire (they are revoked); the SDK wants a time.
+        return {
+          token,
+          clientId: `api-token-${owner.tokenId}`,
+          scopes: ['gateway'],
+          expiresAt: Number.MAX_SAFE_INTEGER,
+          extra: { owner },
+        };
       },
-    });
-    const handle: RequestHandler = (req, res) => this.#handle(req, res);
+    };
+    const bearer = requireBearerAuth({ resourceMetadataUrl: metadataUrl, verifier });
+    const handle: RequestHandler = (req, res) => this.#handle(req, res, null);
     router.all(GATEWAY_PATH, hostHeaderValidation([...hosts]), checkOrigin, bearer, handle);
+
+    // A per-server endpoint: its 401 names its own metadata.
+    const serverBearer: RequestHandler = (req, res, next) => {
+      const serverId = parseServerId(req.params.id);
+      if (serverId === undefined) return serverNotFound(res, String(req.params.id));
+      const resourceMetadataUrl = getOAuthProtectedResourceMetadataUrl(
+        this.serverResourceUrl(serverId),
+      );
+      return requireBearerAuth({ resourceMetadataUrl, verifier })(req, res, next);
+    };
+    const handleServer: RequestHandler = (req, res) =>
+      this.#handle(req, res, parseServerId(req.params.id)!);
+    router.all(
+      SERVER_GATEWAY_PATH,
+      hostHeaderValidation([...hosts]),
+      checkOrigin,
+      serverBearer,
+      handleServer,
+    );
     return router;
   }
 
@@ -321,7 +394,10 @@ export class Gateway {
     return owner;
   }
 
-  async #handle(req: Request, res: Response): Promise<void> {
+  /**
+   * Answers one request of `/mcp` (`serverId` null) or of `/mcp/servers/<serverId>`.
+   */
+  async #handle(req: Request, res: Response, serverId: number | null): Promise<void> {
     const owner = (req as Request & { auth?: { extra?: { owner?: GatewayTokenOwner } } }).auth
       ?.extra?.owner;
     if (!owner) return rpcError(res, 401, -32001, 'Unauthorized');
@@ -329,13 +405,23 @@ export class Gateway {
     const sessionId = req.get('mcp-session-id');
     if (sessionId !== undefined) {
       const session = this.#sessions.get(sessionId);
-      // Another token's session is as unknown as a closed one.
-      if (!session || session.closed || session.tokenId !== owner.tokenId) {
+      // Another token's session, or one opened on another path, is as unknown as a closed one.
+      if (
+        !session ||
+        session.closed ||
+        session.tokenId !== owner.tokenId ||
+        session.serverId !== serverId
+      ) {
         return rpcError(res, 404, -32001, 'Session not found');
       }
       session.lastActive = Date.now();
       await session.transport.handleRequest(req, res, req.body);
       return;
+    }
+    if (serverId !== null) {
+      const refusal = await this.#serverRefusal(owner, serverId);
+      if (refusal === 'not_found') return serverNotFound(res, serverId);
+      if (refusal) return rpcError(res, 404, -32001, refusal);
     }
     if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
       return rpcError(
@@ -356,11 +442,42 @@ export class Gateway {
         'The gateway holds as many sessions as it may; try again in a minute',
       );
     }
-    await this.#openSession(req, res, owner);
+    await this.#openSession(req, res, owner, serverId);
   }
 
-  /** Opens a session for an initialize request. */
-  async #openSession(req: Request, res: Response, owner: GatewayTokenOwner): Promise<void> {
+  /**
+   * Why the token's owner cannot open a per-server session of `serverId`: `'not_found'` when
+   * the server is outside the token's scopes, does not exist, or is another user's (one answer
+   * for all three); a sentence for the owner when the gateway cannot serve it (`user-token`
+   * auth); `undefined` when it may. A deactivated server may be opened (its lists are empty
+   * until it is active again).
+   */
+  async #serverRefusal(
+    owner: GatewayTokenOwner,
+    serverId: number,
+  ): Promise<'not_found' | string | undefined> {
+    if (owner.servers !== null && !owner.servers.includes(serverId)) return 'not_found';
+    const [row] = await this.#options.database.db
+      .select({ auth: mcpServers.auth })
+      .from(mcpServers)
+      .where(and(eq(mcpServers.id, serverId), eq(mcpServers.userId, owner.userId)));
+    if (!row) return 'not_found';
+    if (row.auth.type === 'user-token') {
+      return (
+        `The MCP server ${serverId} cannot be used through the gateway: it forwards the voice ` +
+        "session's user token (auth user-token), which an MCP client of the gateway does not have"
+      );
+    }
+    return undefined;
+  }
+
+  /** Opens a session for an initialize request, on `/mcp` or `/mcp/servers/<serverId>`. */
+  async #openSession(
+    req: Request,
+    res: Response,
+    owner: GatewayTokenOwner,
+    serverId: number | null,
+  ): Promise<void> {
     this.#makeRoomFor(owner.userId);
     const lease = this.#pool.acquire(owner.userId);
     const caller: GatewayCallerScope = {
@@ -378,6 +495,7 @@ export class Gateway {
       onActivity: () => {
         if (holder.session) holder.session.lastActive = Date.now();
       },
+      naming: serverId === null ? AGGREGATE_NAMING : singleServerNaming(serverId),
     });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -391,6 +509,7 @@ export class Gateway {
     });
     const tokenHash = hashToken((req as Request & { auth?: { token?: string } }).auth?.token ?? '');
     const session: GatewaySession = {
+      serverId,
       userId: owner.userId,
       tokenId: owner.tokenId,
       tokenHash,

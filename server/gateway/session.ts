@@ -1,8 +1,11 @@
 /**
  * One gateway session's MCP server (issue 15; MCP 2025-11-25, the SDK's low-level `Server`):
- * what a client sees of the caller's servers and how its requests reach them.
+ * what a client sees of the caller's servers and how its requests reach them. The session's
+ * {@link GatewayNaming} says which servers it serves and under which names: all of the token's,
+ * namespaced (`/mcp`), or one, under its own names and URIs (`/mcp/servers/<id>`); everything
+ * else below is the same for both.
  *
- * - `tools/list`, `prompts/list`, `resources/list`, `resources/templates/list`: the user's
+ * - `tools/list`, `prompts/list`, `resources/list`, `resources/templates/list`: the served
  *   servers' entries, limited to the token's servers, paged (`catalog.ts`); tools withheld until
  *   approved (tool pinning, issue 16) are neither listed nor callable (a call says why).
  * - `tools/call`: through the shared supervised connection, with the server's tool policy: a
@@ -10,7 +13,7 @@
  *   through elicitation when the client declared it, and refused with a readable tool error
  *   otherwise. Progress is relayed to the client's progress token, the client's cancellation to
  *   the server, and the result is returned as the server gave it, its resource links under
- *   gateway URIs (so the client can read them back). Each call is audited.
+ *   the session's URIs (so the client can read them back). Each call is audited.
  * - Elicitation: a server's `elicitation/create` during a call is relayed to the client that made
  *   the call (as a request related to that call), in the modes the client declared, and its
  *   answer back; `notifications/elicitation/complete` of an accepted URL-mode request follows.
@@ -19,6 +22,11 @@
  *   it goes to the oldest call in flight on that server that is not already answering one
  *   (`CallToolOptions.onElicitation`), which is the right one whenever a server has one call at a
  *   time from this user.
+ * - Logging: a server's log messages (`notifications/message`) during a call are relayed to the
+ *   client as notifications related to that call, at or above the level the client set with
+ *   `logging/setLevel` (all of them until it sets one); the upstream's own level is not changed
+ *   (its connection is shared). Attributed to a call like an elicitation: the oldest call in
+ *   flight on that server (`CallToolOptions.onLog`). Messages outside any call are not relayed.
  * - `resources/read` and `prompts/get`: routed back to their server by URI or name.
  * - `notifications/*_list_changed` when the user's servers or their tools change.
  */
@@ -34,10 +42,14 @@ import {
   ListResourceTemplatesRequestSchema,
   ListResourcesRequestSchema,
   ListToolsRequestSchema,
+  LoggingLevelSchema,
   McpError,
   ReadResourceRequestSchema,
   UrlElicitationRequiredError,
+  SetLevelRequestSchema,
   type CallToolResult,
+  type LoggingLevel,
+  type LoggingMessageNotification,
   type Prompt,
   type ServerNotification,
   type ServerRequest,
@@ -49,15 +61,14 @@ import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { McpConnectionError } from '../../shared/mcp/errors.js';
 import type { ElicitationHandler } from '../../shared/mcp/elicitation.js';
-import { advertisedToolNames } from '../../shared/mcp/tool-names.js';
 import { needsConfirmation } from '../../shared/mcp/tool-policy.js';
 import {
-  gatewayResourceUri,
+  AGGREGATE_NAMING,
   gatewayTools,
   listedTool,
   pageOf,
-  parseGatewayResourceUri,
   withheldGatewayTools,
+  type GatewayNaming,
   type GatewayTool,
   type WithheldGatewayTool,
 } from './catalog.js';
@@ -93,7 +104,22 @@ export interface GatewayServerOptions {
   sessionId: () => string | undefined;
   /** Called on every request the session answers (idle expiry). */
   onActivity?: () => void;
+  /**
+   * Which servers the session serves and how it names them: {@link AGGREGATE_NAMING} (the
+   * default, `/mcp`) or `singleServerNaming(id)` (`/mcp/servers/<id>`).
+   */
+  naming?: GatewayNaming;
 }
+
+/** The `instructions` of an aggregate session. */
+const AGGREGATE_INSTRUCTIONS =
+  "Switchboard's MCP gateway: the tools, resources and prompts of your Switchboard MCP servers. " +
+  'Tool names are <server>__<tool>; resource URIs are switchboard://server/<id>/<uri>.';
+
+/** The `instructions` of a per-server session. */
+const SINGLE_SERVER_INSTRUCTIONS =
+  "Switchboard's MCP gateway for one of your Switchboard MCP servers: its tools, resources " +
+  'and prompts under their own names and URIs.';
 
 /**
  * Makes the SDK `Server` of one session. Connect it to the session's transport; close it (the
@@ -101,25 +127,43 @@ export interface GatewayServerOptions {
  */
 export function createGatewayServer(options: GatewayServerOptions): Server {
   const { caller, upstreams, logger } = options;
+  const naming = options.naming ?? AGGREGATE_NAMING;
   const server = new Server(GATEWAY_SERVER_INFO, {
     capabilities: {
       tools: { listChanged: true },
       resources: { listChanged: true },
       prompts: { listChanged: true },
+      logging: {},
     },
-    instructions:
-      "Switchboard's MCP gateway: the tools, resources and prompts of your Switchboard MCP servers. " +
-      'Tool names are <server>__<tool>; resource URIs are switchboard://server/<id>/<uri>.',
+    instructions: naming.serverId === null ? AGGREGATE_INSTRUCTIONS : SINGLE_SERVER_INSTRUCTIONS,
   });
 
   const allowed = (upstream: Upstream) =>
-    caller.servers === null || caller.servers.has(upstream.row.id);
+    (caller.servers === null || caller.servers.has(upstream.row.id)) &&
+    (naming.serverId === null || upstream.row.id === naming.serverId);
+  /**
+   * Why a per-server session's server is not served now (deleted, deactivated, or skipped by
+   * the upstreams, e.g. a configuration that cannot be used), for the answer of a request that
+   * needs it; `undefined` when it is served, and always for an aggregate session. Asked after
+   * {@link served}, once the servers were read.
+   */
+  const unavailable = (): string | undefined => {
+    const id = naming.serverId;
+    if (id === null || upstreams.servers.some((upstream) => upstream.row.id === id)) {
+      return undefined;
+    }
+    const skipped = upstreams.skipped.find((entry) => entry.serverId === id);
+    return skipped
+      ? `the server ${skipped.name} is not served through the gateway: ${skipped.reason}`
+      : `the server ${id} is no longer served through the gateway: it was deleted or deactivated in Switchboard`;
+  };
   let ready = false;
   /** The user's servers once their first connections were tried (only the first list waits). */
   const served = async (): Promise<Upstream[]> => {
     options.onActivity?.();
     if (!ready) {
-      await upstreams.ready;
+      // A per-server session also waits for its one server (which may be new to the upstreams).
+      await (naming.serverId === null ? upstreams.ready : upstreams.settle(naming.serverId));
       ready = true;
     }
     return upstreams.servers.filter(allowed);
@@ -128,7 +172,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
   let catalogue: GatewayTool[] | undefined;
   const tools = async () => {
     await served();
-    return (catalogue ??= gatewayTools(upstreams.servers, caller.servers));
+    return (catalogue ??= gatewayTools(upstreams.servers, caller.servers, naming));
   };
 
   // Tell the client when what it lists may have changed (only once initialized).
@@ -147,6 +191,22 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
   });
   server.onclose = () => unsubscribe();
 
+  // The client's logging level (replacing the SDK's own handler, whose filter only its
+  // `sendLoggingMessage` applies); relayed messages below it are not sent.
+  let logLevel: LoggingLevel | undefined;
+  server.setRequestHandler(SetLevelRequestSchema, (request) => {
+    logLevel = request.params.level;
+    return {};
+  });
+  const relayLog =
+    (extra: RequestHandlerExtra<ServerRequest, ServerNotification>) =>
+    (message: LoggingMessageNotification['params']) => {
+      if (logLevel !== undefined && severity(message.level) < severity(logLevel)) return;
+      void extra
+        .sendNotification({ method: 'notifications/message', params: message })
+        .catch(() => undefined);
+    };
+
   server.setRequestHandler(ListToolsRequestSchema, async (request) => {
     const page = pageOf(await tools(), request.params?.cursor);
     return { tools: page.items.map(listedTool), nextCursor: page.nextCursor };
@@ -156,11 +216,12 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     const name = request.params.name;
     const entry = (await tools()).find((tool) => tool.name === name);
     if (!entry) {
-      const withheld = withheldGatewayTools(upstreams.servers, caller.servers).find(
+      const withheld = withheldGatewayTools(upstreams.servers, caller.servers, naming).find(
         (tool) => tool.name === name,
       );
       if (withheld) throw new McpError(ErrorCode.InvalidParams, withheldToolAnswer(withheld));
-      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      const why = unavailable();
+      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}${why ? `: ${why}` : ''}`);
     }
     const { upstream, tool } = entry;
     if (needsConfirmation(tool, upstream.row.toolPolicy)) {
@@ -176,6 +237,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
       const result = await upstream.connection.callTool(tool.name, request.params.arguments ?? {}, {
         signal: extra.signal,
         onElicitation: relayElicitation(server, extra, logger),
+        onLog: relayLog(extra),
         onProgress:
           progressToken === undefined
             ? undefined
@@ -189,7 +251,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
       });
       ok = result.isError !== true;
       if (!ok) error = firstText(result) ?? 'the tool reported an error';
-      return withGatewayUris(result, upstream.row.id);
+      return withGatewayUris(result, upstream.row.id, naming);
     } catch (thrown) {
       error = describeError(thrown);
       if (extra.signal.aborted) throw thrown;
@@ -222,16 +284,21 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
   });
 
   server.setRequestHandler(ListPromptsRequestSchema, async (request) => {
-    const prompts = await promptsOf(await served());
+    const prompts = await promptsOf(await served(), naming);
     const page = pageOf(prompts, request.params?.cursor);
     return { prompts: page.items.map((entry) => entry.prompt), nextCursor: page.nextCursor };
   });
 
   server.setRequestHandler(GetPromptRequestSchema, async (request) => {
-    const prompts = await promptsOf(await served());
+    const prompts = await promptsOf(await served(), naming);
     const entry = prompts.find((prompt) => prompt.prompt.name === request.params.name);
-    if (!entry)
-      throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${request.params.name}`);
+    if (!entry) {
+      const why = unavailable();
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `Unknown prompt: ${request.params.name}${why ? `: ${why}` : ''}`,
+      );
+    }
     const client = usableClient(entry.upstream);
     return client.getPrompt({ ...request.params, name: entry.originalName });
   });
@@ -247,7 +314,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
         );
         return found.map((resource): Resource => ({
           ...resource,
-          uri: gatewayResourceUri(upstream.row.id, resource.uri),
+          uri: naming.resourceUri(upstream.row.id, resource.uri),
         }));
       }),
     );
@@ -266,7 +333,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
         );
         return found.map((template): ResourceTemplate => ({
           ...template,
-          uriTemplate: gatewayResourceUri(upstream.row.id, template.uriTemplate),
+          uriTemplate: naming.resourceUri(upstream.row.id, template.uriTemplate),
         }));
       }),
     );
@@ -275,13 +342,18 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
   });
 
   server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
-    const target = parseGatewayResourceUri(request.params.uri);
+    const target = naming.parseResourceUri(request.params.uri);
     const upstream =
       target && (await served()).find((candidate) => candidate.row.id === target.serverId);
     if (!target || !upstream) {
-      throw new McpError(-32002, `Resource not found: ${request.params.uri}`, {
-        uri: request.params.uri,
-      });
+      const why = unavailable();
+      throw new McpError(
+        -32002,
+        `Resource not found: ${request.params.uri}${why ? `: ${why}` : ''}`,
+        {
+          uri: request.params.uri,
+        },
+      );
     }
     const result = await usableClient(upstream).readResource({
       ...request.params,
@@ -291,7 +363,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
       ...result,
       contents: result.contents.map((content) => ({
         ...content,
-        uri: gatewayResourceUri(upstream.row.id, content.uri),
+        uri: naming.resourceUri(upstream.row.id, content.uri),
       })),
     };
   });
@@ -400,19 +472,28 @@ export function relayElicitation(
 }
 
 /**
- * The result with its resource links and embedded resources under gateway URIs
- * ({@link gatewayResourceUri}), so the client can read them back through `resources/read`;
- * everything else (text, images, audio, structured content) exactly as the server gave it.
+ * The result with its resource links and embedded resources under the session's URIs
+ * (`naming.resourceUri`: gateway URIs on `/mcp`, the server's own on a per-server endpoint), so
+ * the client can read them back through `resources/read`; everything else (text, images, audio,
+ * structured content) exactly as the server gave it.
+ *
+ * @param result the server's result.
+ * @param serverId the server that gave it.
+ * @param naming the session's naming; default {@link AGGREGATE_NAMING}.
  */
-export function withGatewayUris(result: CallToolResult, serverId: number): CallToolResult {
+export function withGatewayUris(
+  result: CallToolResult,
+  serverId: number,
+  naming: GatewayNaming = AGGREGATE_NAMING,
+): CallToolResult {
   if (!Array.isArray(result.content)) return result;
   const content = result.content.map((item) => {
     if (item.type === 'resource_link')
-      return { ...item, uri: gatewayResourceUri(serverId, item.uri) };
+      return { ...item, uri: naming.resourceUri(serverId, item.uri) };
     if (item.type === 'resource') {
       return {
         ...item,
-        resource: { ...item.resource, uri: gatewayResourceUri(serverId, item.resource.uri) },
+        resource: { ...item.resource, uri: naming.resourceUri(serverId, item.resource.uri) },
       };
     }
     return item;
@@ -431,6 +512,12 @@ function withheldToolAnswer({ name, upstream, state, changes }: WithheldGatewayT
     'it in the Switchboard dashboard (Servers, Tools) or with POST ' +
     `/api/mcp/servers/${upstream.row.id}/tools/approve before it can be used.`
   );
+}
+
+/** The rank of a log level (RFC 5424 order, `debug` lowest); an unknown level ranks highest. */
+function severity(level: string): number {
+  const rank = (LoggingLevelSchema.options as readonly string[]).indexOf(level);
+  return rank < 0 ? LoggingLevelSchema.options.length : rank;
 }
 
 /** A tool result the client's model can read, marked as an error. */
@@ -502,8 +589,11 @@ interface GatewayPrompt {
   upstream: Upstream;
 }
 
-/** The prompts of the served servers, named `<server slug>__<prompt>` in server id order. */
-async function promptsOf(served: Upstream[]): Promise<GatewayPrompt[]> {
+/**
+ * The prompts of the served servers, named by `naming` (`<server slug>__<prompt>` in server id
+ * order on `/mcp`, their own names on a per-server endpoint).
+ */
+async function promptsOf(served: Upstream[], naming: GatewayNaming): Promise<GatewayPrompt[]> {
   const withPrompts = served.filter(
     (upstream) => upstream.connection.info?.capabilities?.prompts !== undefined,
   );
@@ -519,7 +609,7 @@ async function promptsOf(served: Upstream[]): Promise<GatewayPrompt[]> {
   const taken = new Set<string>();
   return withPrompts.flatMap((upstream, index) => {
     const prompts = lists[index]!;
-    const names = advertisedToolNames(
+    const names = naming.names(
       upstream.row.name,
       prompts.map((prompt) => prompt.name),
       taken,

@@ -67,6 +67,11 @@ export interface Upstream {
    * with `row.pinTools` on, tools that do not match them are withheld (`catalog.ts`).
    */
   pins: ToolPinSet;
+  /**
+   * The connection's first attempt: true when it connected (its tools then pinned if the server
+   * was never pinned), false when it failed. Never rejects.
+   */
+  firstConnect: Promise<boolean>;
 }
 
 /** A server of the user the gateway does not serve, and why. */
@@ -165,6 +170,30 @@ export class UserUpstreams {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(started),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * Waits until the server `serverId` is served and its connection's first attempt is over (a
+   * per-server session's first list): after {@link ready}, reads the servers again when it is
+   * not among them yet (a server added just before a session was opened for it, whose change
+   * notification may not have been applied yet), then waits for its first connect; all at most
+   * the start deadline ({@link UpstreamOptions.startDeadlineMs}) past {@link ready}. Never
+   * rejects; a server that is still not served is simply not there.
+   *
+   * @param serverId the server's id.
+   */
+  async settle(serverId: number): Promise<void> {
+    await this.ready;
+    const deadline = this.#options.startDeadlineMs ?? DEFAULT_UPSTREAM_START_DEADLINE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      (async () => {
+        if (!this.#servers.has(serverId)) await this.reload();
+        await this.#servers.get(serverId)?.firstConnect;
+      })(),
       new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline))),
     ]);
     clearTimeout(timer);
@@ -286,13 +315,23 @@ export class UserUpstreams {
             }
           : undefined,
     });
-    const upstream: Upstream = { row, connection, fingerprint: serverFingerprint(row), pins };
+    const upstream: Upstream = {
+      row,
+      connection,
+      fingerprint: serverFingerprint(row),
+      pins,
+      firstConnect: Promise.resolve(false),
+    };
     // The first connect's tools are pinned (a server never pinned) before `ready` resolves, so
     // the first list offers them.
-    const ready = connection.start().then(async (connected) => {
-      if (connected) await this.#pinOnFirstUse(upstream);
-      return connected;
-    });
+    const ready = connection.start().then(
+      async (connected) => {
+        if (connected) await this.#pinOnFirstUse(upstream);
+        return connected;
+      },
+      () => false,
+    );
+    upstream.firstConnect = ready;
     return { upstream, ready };
   }
 

@@ -20,11 +20,13 @@ import {
   ElicitationCompleteNotificationSchema,
   ErrorCode,
   ListToolsResultSchema,
+  LoggingMessageNotificationSchema,
   McpError,
   ToolSchema,
   type CallToolResult,
   type ElicitResult,
   type Implementation,
+  type LoggingMessageNotification,
   type Progress,
   type ReadResourceResult,
   type Resource,
@@ -218,6 +220,15 @@ export interface CallToolOptions {
    * always the right one.
    */
   onElicitation?: ElicitationHandler;
+  /**
+   * Takes the server's log messages (`notifications/message`, MCP 2025-11-25 "Logging") that
+   * arrive while this call runs; used only on a connection made with `onElicitation` (the one
+   * kind that keeps track of its calls in flight). MCP gives a client no way to tell which request
+   * a notification belongs to, so a message goes to the oldest call in flight with this set, as
+   * an elicitation does (always the right one with one call at a time). Messages no call takes
+   * are dropped. Called synchronously; it should not throw (a throw is logged and ignored).
+   */
+  onLog?: (message: LoggingMessageNotification['params']) => void;
 }
 
 /** Longest delay `setTimeout` takes (about 24.8 days): the SDK's timer of a self-timed call. */
@@ -244,6 +255,8 @@ interface InFlightCall {
   eliciting: number;
   /** Its deadline; none for a task-augmented call (bounded by its task). */
   deadline?: CallDeadline;
+  /** Takes the server's log messages while it runs ({@link CallToolOptions.onLog}). */
+  onLog?: CallToolOptions['onLog'];
 }
 
 /**
@@ -593,7 +606,12 @@ export class McpConnection {
         new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs }),
       ),
     );
-    const call: InFlightCall = { handler: options.onElicitation, eliciting: 0, deadline };
+    const call: InFlightCall = {
+      handler: options.onElicitation,
+      eliciting: 0,
+      deadline,
+      onLog: options.onLog,
+    };
     this.#calls.add(call);
     const onProgress = options.onProgress;
     try {
@@ -667,6 +685,20 @@ export class McpConnection {
     }
   }
 
+  /**
+   * `notifications/message`: handed to the oldest call in flight that takes log messages
+   * ({@link CallToolOptions.onLog}); dropped when none does.
+   */
+  #logged(message: LoggingMessageNotification['params']): void {
+    const call = [...this.#calls].find((candidate) => candidate.onLog);
+    if (!call) return;
+    try {
+      call.onLog!(message);
+    } catch (error) {
+      this.#logger.debug({ err: error }, 'a log message handler failed');
+    }
+  }
+
   /** `notifications/elicitation/complete`: the out-of-band step of a URL elicitation is done. */
   #elicitationCompleted(elicitationId: string): void {
     const resolve = this.#urlWaits.get(elicitationId);
@@ -699,7 +731,7 @@ export class McpConnection {
     let reports = 0;
     // Found by an elicitation like any call (a task is bounded by its total, not a deadline).
     const call: InFlightCall | undefined = this.#onElicitation
-      ? { handler: options.onElicitation, eliciting: 0 }
+      ? { handler: options.onElicitation, eliciting: 0, onLog: options.onLog }
       : undefined;
     if (call) this.#calls.add(call);
     try {
@@ -876,6 +908,9 @@ export class McpConnection {
       );
       client.setNotificationHandler(ElicitationCompleteNotificationSchema, (notification) =>
         this.#elicitationCompleted(notification.params.elicitationId),
+      );
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) =>
+        this.#logged(notification.params),
       );
     }
     const onTransportError = this.#onTransportError;

@@ -419,12 +419,14 @@ describe('parseGatewayArgs', () => {
     ).toEqual({ kind: 'gateway', token: 'sb_env', endpoint: new URL('http://env:3000/mcp') });
   });
 
-  it('defaults the URL, keeps a path and a trailing /mcp', () => {
+  it('defaults the URL, keeps a path and a trailing /mcp or /mcp/servers/<id>', () => {
     const endpoint = (url?: string) =>
       (parseGatewayArgs(url ? ['--url', url] : [], { SWITCHBOARD_TOKEN: 't' }) as { endpoint: URL })
         .endpoint.href;
     expect(endpoint()).toBe(`${DEFAULT_SWITCHBOARD_URL}/mcp`);
     expect(endpoint('http://h:3000/mcp')).toBe('http://h:3000/mcp');
+    expect(endpoint('http://h:3000/mcp/servers/12/')).toBe('http://h:3000/mcp/servers/12');
+    expect(endpoint('http://h:3000/servers/12')).toBe('http://h:3000/servers/12/mcp');
     expect(endpoint('http://h/switchboard/')).toBe('http://h/switchboard/mcp');
   });
 

@@ -6,7 +6,9 @@
  * `ask-and-work` tool waits `askAfterMs`, asks the client for a name (elicitation, form mode),
  * records the answer, then works `ms` milliseconds before it answers; and a `sign-in` tool
  * answers "URL elicitation required" (MCP 2025-11-25, error -32042, one URL-mode request for
- * {@link SIGN_IN_URL}) until {@link HttpMcpServer.completeSignIn}, then "Signed in".
+ * {@link SIGN_IN_URL}) until {@link HttpMcpServer.completeSignIn}, then "Signed in". With `logging`, the server
+ * declares the logging capability and a `log-and-echo` tool sends three log messages
+ * (`notifications/message`: debug, info, warning) related to its call before it echoes.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -69,6 +71,8 @@ export interface HttpMcpServerOptions {
   resumableRetryMs?: number;
   /** Offer the `ask-and-work` tool (to a client that declared elicitation). */
   eliciting?: boolean;
+  /** Declare the logging capability and offer the `log-and-echo` tool. */
+  logging?: boolean;
 }
 
 /** Starts the server on a loopback port the kernel picks. */
@@ -84,7 +88,25 @@ export async function startHttpMcpServer(
   let signedIn = false;
 
   const newSession = async (): Promise<StreamableHTTPServerTransport> => {
-    const server = new McpServer({ name: 'switchboard-http-fixture', version: '1.0.0' });
+    const server = new McpServer(
+      { name: 'switchboard-http-fixture', version: '1.0.0' },
+      options.logging ? { capabilities: { logging: {} } } : {},
+    );
+    if (options.logging) {
+      server.registerTool(
+        'log-and-echo',
+        { description: 'Logs three messages, then echoes', inputSchema: { message: z.string() } },
+        async ({ message }, extra) => {
+          for (const level of ['debug', 'info', 'warning'] as const) {
+            await extra.sendNotification({
+              method: 'notifications/message',
+              params: { level, logger: 'fixture', data: `${level}: ${message}` },
+            });
+          }
+          return { content: [{ type: 'text', text: `Echo: ${message}` }] };
+        },
+      );
+    }
     server.registerTool(
       'echo',
       { description: 'Echoes its message', inputSchema: { message: z.string() } },
