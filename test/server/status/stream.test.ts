@@ -183,6 +183,8 @@ describe('GET /api/status from the snapshot', () => {
       sandbox: { network: 'none' },
       command: 'node',
       args: [EVERYTHING_BIN, 'stdio'],
+      // No first-use pin reads in the background while the next test counts queries.
+      pinTools: false,
     });
     await monitor.sync(row.id);
     const res = await api.request('GET', '/api/status', { token: bob.token });
