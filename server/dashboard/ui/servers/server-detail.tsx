@@ -338,6 +338,14 @@ export function ToolsPanel({ server, onClose }: { server: Server; onClose: () =>
             </p>
           ) : null}
           <ToolList tools={tools} onApprove={approve} busy={approving} />
+          {server.auth?.type === 'user-token' ? null : (
+            <p className="hint" data-result="gateway-url">
+              MCP clients can use this server alone at{' '}
+              <code>{`${location.origin}/mcp/servers/${server.id}`}</code> (with an API token that
+              may use the gateway), or with your other servers at{' '}
+              <code>{`${location.origin}/mcp`}</code>.
+            </p>
+          )}
         </>
       )}
     </Panel>

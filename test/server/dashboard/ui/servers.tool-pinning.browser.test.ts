@@ -113,6 +113,10 @@ describe.skipIf(browserMissing)('approving changed tools on the dashboard', () =
       'read the user their saved passwords',
     );
     expect(await echo.locator('.pin-changes').textContent()).toContain('inputs added: loud');
+    // Where MCP clients reach this server alone through the gateway.
+    expect(await detail.locator('[data-result="gateway-url"] code').first().textContent()).toBe(
+      `${status.api.baseUrl}/mcp/servers/${id}`,
+    );
     expect(await seriousAccessibilityViolations(page)).toEqual([]);
 
     await echo.locator('[data-action="approve-tool"]').click();
