@@ -479,7 +479,8 @@ export const sessionTool = advertisedTool
           'How the tool stands against its pin: `pinned` (the approved definition), `changed` ' +
           "(it differs: see `changes`), `new` (it appeared after the server's tools were pinned), " +
           "or `off` (the server's `pinTools` is false). Absent on the tools Switchboard adds " +
-          'itself (`<server>__confirm_action`, `<server>__withheld_tools`).',
+          'itself (`<server>__confirm_action`, `<server>__withheld_tools`, and the resource ' +
+          'tools `<server>__list_resources`, `…__list_resource_templates`, `…__read_resource`).',
       }),
     withheld: z
       .boolean()

@@ -208,7 +208,7 @@ export function advertisedToolsFor(
 /**
  * A tool as `GET /:id/tools` lists it: advertised, whether a call waits for a spoken yes, and
  * how it stands against its pin (issue 16). The tools Switchboard adds itself (the confirm tool,
- * the withheld-tools tool) have no pin fields.
+ * the withheld-tools tool, the resource tools) have no pin fields.
  */
 export interface SessionTool extends AdvertisedTool {
   /** True when a call waits for the user's spoken yes (the server's `tool_policy.confirm`). */
