@@ -200,8 +200,8 @@ interface Question {
 /** Why a question is no longer waiting. */
 type QuestionEnd = 'answered' | 'timeout' | 'withdrawn' | 'closed' | 'unasked';
 
-/** What {@link HeldCall.wait} ended with. */
-type Waited = { text: string } | { question: Question };
+/** What {@link HeldCall.wait} ended with: the call's result as the model reads it, or questions. */
+type Waited = string | Question;
 
 /** Options of {@link ServerElicitations}. */
 export interface ServerElicitationsOptions {
@@ -277,10 +277,9 @@ export class HeldCall {
   }
 
   set outcome(outcome: Promise<string>) {
+    // Nothing more until the server asks something of the call (`ServerElicitations.#keep`): a
+    // call that is never asked anything, nearly every call, costs the hot path nothing here.
     this.#outcome = outcome;
-    const ended = () => this.#owner.release(this);
-    // Nobody may be waiting when it ends (the user is being asked): never an unhandled rejection.
-    outcome.then(ended, ended);
   }
 
   /** The runtime's context of the tool call that waits for the MCP call now. */
@@ -319,21 +318,23 @@ export class HeldCall {
     this.#following?.follow(signal);
     let question = this.#queued?.shift();
     if (!question) {
-      // One promise settled by whichever comes first: the result or the server's questions.
+      // One promise settled by whichever comes first: the result (a string) or the server's
+      // questions (a Question), with no closure or wrapper of its own: this is every session
+      // call's path (`npm run bench`, toolCallOverhead).
       const running = new Promise<Waited>((resolve, reject) => {
-        this.#waiter = (asked) => resolve({ question: asked });
-        this.outcome.then((text) => resolve({ text }), reject);
+        this.#waiter = resolve;
+        this.outcome.then(resolve, reject);
       });
-      const finish = this.#watch(ctx, running);
+      const slowCall = this.#watch(ctx, running);
       let waited: Waited;
       try {
         waited = await running;
       } finally {
         this.#waiter = undefined;
-        finish();
+        if (slowCall) this.#unwatch(slowCall);
       }
-      if ('text' in waited) return this.#redact(waited.text);
-      question = waited.question;
+      if (typeof waited === 'string') return this.#links ? this.#redact(waited) : waited;
+      question = waited;
     }
     this.#following?.follow(undefined);
     return this.#owner.asked(question, ctx);
@@ -378,19 +379,22 @@ export class HeldCall {
     this.#following?.abort();
   }
 
-  /** Arms the filler of one wait; returns what ends it. */
-  #watch(ctx: ElicitationRunContext, running: Promise<unknown>): () => void {
+  /** Arms the filler of one wait (none without a filler delay); {@link #unwatch} ends it. */
+  #watch(ctx: ElicitationRunContext, running: Promise<unknown>): SlowCall | undefined {
     const watch = this.#owner.slowCalls;
-    if (!watch) return () => {};
+    if (!watch) return undefined;
     const slowCall = new SlowCall(ctx, performance.now(), this.toolName);
     slowCall.progress = this.progress;
     slowCall.promise = running;
     this.#slowCall = slowCall;
     watch.add(slowCall);
-    return () => {
-      this.#slowCall = undefined;
-      watch.finish(slowCall, performance.now() - slowCall.startedAt);
-    };
+    return slowCall;
+  }
+
+  /** Ends the filler of a wait (the call ended or asked something). */
+  #unwatch(slowCall: SlowCall): void {
+    this.#slowCall = undefined;
+    this.#owner.slowCalls!.finish(slowCall, performance.now() - slowCall.startedAt);
   }
 }
 
@@ -428,18 +432,12 @@ export class ServerElicitations {
   }
 
   /**
-   * Holds an MCP call made from a tool call in a session (see {@link HeldCall}); it is let go
-   * when its outcome settles.
+   * Holds an MCP call made from a tool call in a session (see {@link HeldCall}). The call is
+   * kept (so that {@link close} aborts it) from the server's first request to it until its
+   * outcome settles.
    */
   hold(options: HoldOptions): HeldCall {
-    const call = new HeldCall(this, options);
-    this.#calls.add(call);
-    return call;
-  }
-
-  /** Lets a held call go (its MCP call ended). */
-  release(call: HeldCall): void {
-    this.#calls.delete(call);
+    return new HeldCall(this, options);
   }
 
   /**
@@ -537,6 +535,7 @@ export class ServerElicitations {
     context: ElicitationContext,
   ): Promise<ElicitResult> {
     if (this.#closed) return { action: 'cancel' };
+    this.#keep(call);
     if (isUrlElicitation(params)) return this.#link(call, params);
     let form: ElicitationFormParams;
     try {
@@ -742,6 +741,19 @@ export class ServerElicitations {
       throw new llm.ToolError(`Question ${id} ${how}; then: ${said}`);
     }
     return `Question ${id} ${how}; ${question.call.toolName} then answered: ${result}`;
+  }
+
+  /**
+   * Keeps a call the server asked something of until its outcome settles, so that {@link close}
+   * aborts it (it no longer follows a tool call's signal while the user is asked). Done at the
+   * first request, not at {@link hold}: a call that is never asked anything costs nothing here.
+   */
+  #keep(call: HeldCall): void {
+    if (this.#calls.has(call)) return;
+    this.#calls.add(call);
+    const release = () => this.#calls.delete(call);
+    // Nobody may be waiting when it ends (the user is being asked): never an unhandled rejection.
+    call.outcome.then(release, release);
   }
 
   #remember(question: Question, why: QuestionEnd): void {

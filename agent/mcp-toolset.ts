@@ -717,16 +717,21 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
    *   itself when the call was aborted), or when the tool has been withheld since the model was
    *   given it (issue 16; nothing is sent to the server).
    */
-  async #call(
+  #call(
     tool: AdvertisedTool,
     args: Record<string, unknown>,
     signal: AbortSignal,
     ctx: voice.RunContext | undefined,
     extra?: BackgroundCallExtra,
   ): Promise<string> {
+    // Not an async function, and no spread of `extra` on the foreground path: every session call
+    // comes this way, and each promise layer and copied object is latency (`npm run bench`,
+    // toolCallOverhead).
     // A call the model started (or a confirmation it got) before the tool was withheld.
     const withheld = this.#withheld.find((entry) => entry.name === tool.name);
-    if (withheld) throw new llm.ToolError(withheldToolAnswer(this.server.name, [withheld]));
+    if (withheld) {
+      return Promise.reject(new llm.ToolError(withheldToolAnswer(this.server.name, [withheld])));
+    }
     if (!ctx) return this.#send(tool, args, { signal, ...extra });
     const held = this.#elicitations.hold({
       toolName: tool.originalName,
@@ -734,7 +739,9 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       signal,
       background: extra !== undefined,
     });
-    const options: CallToolOptions = { signal: held.signal, ...extra, onElicitation: held.handler };
+    const options: CallToolOptions = extra
+      ? { signal: held.signal, ...extra, onElicitation: held.handler }
+      : { signal: held.signal, onElicitation: held.handler };
     if (!extra && this.#slowCalls?.wasSlow(tool.originalName)) {
       options.onProgress = (progress) => held.progressed(progress);
     }
