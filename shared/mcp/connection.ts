@@ -556,14 +556,31 @@ export class McpConnection {
    * @returns the raw result; a result with `isError: true` is returned, not thrown.
    * @throws McpConnectionError `not_connected`, `connection_lost` or `request_failed`.
    */
-  async callTool(
+  callTool(
     name: string,
     args: Record<string, unknown>,
     options: CallToolOptions = {},
   ): Promise<CallToolResult> {
-    const client = this.#requireClient();
+    // Not an async function: it only picks the path, and an async layer here would add promise
+    // ticks to every call's latency (`npm run bench`, toolCallOverhead).
+    let client: Client;
+    try {
+      client = this.#requireClient();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     if (this.#taskOnly.has(name)) return this.#callToolAsTask(client, name, args, options);
     if (this.#deadlines) return this.#callToolTimed(client, this.#deadlines, name, args, options);
+    return this.#callToolPlain(client, name, args, options);
+  }
+
+  /** A call on a connection that does not answer elicitation, timed by the SDK's timer. */
+  async #callToolPlain(
+    client: Client,
+    name: string,
+    args: Record<string, unknown>,
+    options: CallToolOptions,
+  ): Promise<CallToolResult> {
     const relay = options.signal ? new CallAbortRelay(options.signal) : undefined;
     try {
       const result = await client.callTool({ name, arguments: args }, undefined, {
