@@ -35,6 +35,8 @@ import { getSupportedElicitationModes } from '@modelcontextprotocol/sdk/client/i
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import {
   CallToolRequestSchema,
+  CreateMessageResultSchema,
+  CreateMessageResultWithToolsSchema,
   ElicitResultSchema,
   ErrorCode,
   GetPromptRequestSchema,
@@ -61,6 +63,7 @@ import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { McpConnectionError } from '../../shared/mcp/errors.js';
 import type { ElicitationHandler } from '../../shared/mcp/elicitation.js';
+import type { SamplingHandler } from '../../shared/mcp/connection.js';
 import { needsConfirmation } from '../../shared/mcp/tool-policy.js';
 import {
   AGGREGATE_NAMING,
@@ -83,6 +86,12 @@ export const CONFIRMATION_TIMEOUT_MS = 120_000;
 
 /** Longest wait for the client's answer to a server's relayed elicitation, in ms: 10 minutes. */
 export const ELICITATION_RELAY_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * Longest wait for the client's answer to a server's relayed sampling request, in ms: 10 minutes
+ * (the client may ask its user to review the prompt and the completion first).
+ */
+export const SAMPLING_RELAY_TIMEOUT_MS = 10 * 60_000;
 
 /** Who a session acts for. */
 export interface GatewayCallerScope {
@@ -237,6 +246,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
       const result = await upstream.connection.callTool(tool.name, request.params.arguments ?? {}, {
         signal: extra.signal,
         onElicitation: relayElicitation(server, extra, logger),
+        onSampling: relaySampling(server, extra),
         onLog: relayLog(extra),
         onProgress:
           progressToken === undefined
@@ -468,6 +478,34 @@ export function relayElicitation(
       logger.info({ err: error }, 'the client did not answer an elicitation; answering cancel');
       return { action: 'cancel' };
     }
+  };
+}
+
+/**
+ * The handler of one gateway call's sampling requests (MCP 2025-11-25, "Sampling"): each goes to
+ * the client as a request related to its `tools/call`, and the client's result (or error) goes
+ * back to the server as it is. A client that did not declare sampling (or, for a request that
+ * offers tools, `sampling.tools`) gets nothing: the server gets an error saying so. The client
+ * keeps its human in the loop (MCP: it SHOULD let the user review the request and the result).
+ */
+export function relaySampling(
+  server: Server,
+  extra: RequestHandlerExtra<ServerRequest, ServerNotification>,
+): SamplingHandler {
+  return async (params, context) => {
+    const sampling = server.getClientCapabilities()?.sampling;
+    const withTools = params.tools !== undefined || params.toolChoice !== undefined;
+    if (!sampling || (withTools && !sampling.tools)) {
+      throw new McpError(
+        ErrorCode.InvalidRequest,
+        `The MCP client that made this call does not support sampling${withTools ? ' with tools' : ''}`,
+      );
+    }
+    return extra.sendRequest(
+      { method: 'sampling/createMessage', params },
+      withTools ? CreateMessageResultWithToolsSchema : CreateMessageResultSchema,
+      { signal: context.signal, timeout: SAMPLING_RELAY_TIMEOUT_MS },
+    );
   };
 }
 

@@ -293,8 +293,10 @@ export class UserUpstreams {
         authProvider: this.#accountProvider(row),
         serverId: row.id,
         // A question during a gateway call goes to the client that made it (`session.ts`);
-        // one outside any call has nobody to ask.
+        // one outside any call has nobody to ask. So does a sampling request (refused outside
+        // a call, or from a client that does not support sampling).
         onElicitation: declineElicitation,
+        sampling: true,
       },
       onToolsChanged: () => {
         this.#emit('tools');

@@ -16,6 +16,7 @@ import type {
 } from '@modelcontextprotocol/sdk/validation/types.js';
 import { z } from 'zod';
 import {
+  CreateMessageRequestSchema,
   ElicitRequestSchema,
   ElicitationCompleteNotificationSchema,
   ErrorCode,
@@ -24,6 +25,9 @@ import {
   McpError,
   ToolSchema,
   type CallToolResult,
+  type CreateMessageRequest,
+  type CreateMessageResult,
+  type CreateMessageResultWithTools,
   type ElicitResult,
   type Implementation,
   type LoggingMessageNotification,
@@ -181,7 +185,25 @@ export interface McpConnectionOptions extends ConnectionGuards {
    * Default none: no capability is declared, and a server that asks anyway gets the SDK's error.
    */
   onElicitation?: ElicitationHandler;
+  /**
+   * Declares the sampling capability (MCP 2025-11-25, "Client Features › Sampling") at
+   * `initialize`, for a client that relays a server's `sampling/createMessage` to an MCP client
+   * of its own (the gateway): a request during a call goes to that call's
+   * {@link CallToolOptions.onSampling}, found as an elicitation's handler is; one no call takes is
+   * refused with an error. Used only with `onElicitation` (the kind of connection that keeps
+   * track of its calls in flight). Default false: nothing is declared.
+   */
+  sampling?: boolean;
 }
+
+/**
+ * Answers one `sampling/createMessage` request (MCP 2025-11-25, "Sampling") with the result an
+ * LLM gave; throws (an `McpError` for a JSON-RPC error the server reads) to refuse it.
+ */
+export type SamplingHandler = (
+  params: CreateMessageRequest['params'],
+  context: { signal: AbortSignal },
+) => Promise<CreateMessageResult | CreateMessageResultWithTools>;
 
 /**
  * How long a stdio server has, after a line on stdout that is not JSON-RPC, to complete
@@ -229,6 +251,12 @@ export interface CallToolOptions {
    * are dropped. Called synchronously; it should not throw (a throw is logged and ignored).
    */
   onLog?: (message: LoggingMessageNotification['params']) => void;
+  /**
+   * Answers the server's sampling requests while this call runs; used only on a connection made
+   * with `sampling` (see {@link McpConnectionOptions.sampling}). Attributed to a call as an
+   * elicitation is: the oldest call in flight with a handler.
+   */
+  onSampling?: SamplingHandler;
 }
 
 /** Longest delay `setTimeout` takes (about 24.8 days): the SDK's timer of a self-timed call. */
@@ -257,6 +285,8 @@ interface InFlightCall {
   deadline?: CallDeadline;
   /** Takes the server's log messages while it runs ({@link CallToolOptions.onLog}). */
   onLog?: CallToolOptions['onLog'];
+  /** Answers the server's sampling requests while it runs ({@link CallToolOptions.onSampling}). */
+  onSampling?: SamplingHandler;
 }
 
 /**
@@ -304,6 +334,7 @@ export class McpConnection {
   /** Tools the server runs only as tasks (`execution.taskSupport: "required"`), from the listing. */
   #taskOnly: ReadonlySet<string> = new Set();
   readonly #onElicitation?: ElicitationHandler;
+  readonly #sampling: boolean;
   /** With `onElicitation`: the calls in flight, oldest first, and their deadlines. */
   readonly #calls = new Set<InFlightCall>();
   readonly #deadlines?: CallDeadlines;
@@ -348,6 +379,7 @@ export class McpConnection {
     this.#allowedCommands = options.allowedCommands;
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#onElicitation = options.onElicitation;
+    this.#sampling = options.sampling === true && this.#onElicitation !== undefined;
     if (this.#onElicitation) this.#deadlines = new CallDeadlines(config.timeoutMs / 10);
   }
 
@@ -628,6 +660,7 @@ export class McpConnection {
       eliciting: 0,
       deadline,
       onLog: options.onLog,
+      onSampling: options.onSampling,
     };
     this.#calls.add(call);
     const onProgress = options.onProgress;
@@ -699,6 +732,34 @@ export class McpConnection {
         if (url !== undefined) this.#urlWaits.delete(url);
         release();
       }
+    }
+  }
+
+  /**
+   * Answers one `sampling/createMessage`: handed to the oldest call in flight that takes sampling
+   * requests ({@link CallToolOptions.onSampling}), holding every call's deadline meanwhile (the
+   * answer may wait for a person, as an elicitation's does); refused when no call takes it.
+   *
+   * @throws McpError `InvalidRequest` when no call in flight takes sampling requests; what the
+   *   handler throws otherwise (the SDK answers the server with it as a JSON-RPC error).
+   */
+  async #sample(
+    params: CreateMessageRequest['params'],
+    signal: AbortSignal,
+  ): Promise<CreateMessageResult | CreateMessageResultWithTools> {
+    const call = [...this.#calls].find((candidate) => candidate.onSampling);
+    if (!call) {
+      throw new McpError(
+        ErrorCode.InvalidRequest,
+        'Sampling is available only during a tool call from an MCP client that supports it',
+      );
+    }
+    const release = this.#deadlines!.pauseAll();
+    try {
+      return await call.onSampling!(params, { signal });
+    } finally {
+      release();
+      this.#logger.info('mcp server sampling request relayed');
     }
   }
 
@@ -911,7 +972,9 @@ export class McpConnection {
   async #connectWith(transport: Transport): Promise<void> {
     const onToolsListChanged = this.#onToolsListChanged;
     const client = new Client(CLIENT_INFO, {
-      capabilities: this.#onElicitation ? { elicitation: ELICITATION_CAPABILITY } : {},
+      capabilities: this.#onElicitation
+        ? { elicitation: ELICITATION_CAPABILITY, ...(this.#sampling && { sampling: {} }) }
+        : {},
       jsonSchemaValidator: new LazyJsonSchemaValidator(),
       // The SDK's own refresh reads one page only; we list (paginated) when told to.
       listChanged: onToolsListChanged
@@ -928,6 +991,11 @@ export class McpConnection {
       );
       client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) =>
         this.#logged(notification.params),
+      );
+    }
+    if (this.#sampling) {
+      client.setRequestHandler(CreateMessageRequestSchema, (request, extra) =>
+        this.#sample(request.params, extra.signal),
       );
     }
     const onTransportError = this.#onTransportError;

@@ -1,18 +1,21 @@
 /**
- * The gateway relays an upstream server's elicitation (issue 16) to the MCP client whose call it
- * came with, in the modes that client declared, and the client's answer back: the SDK's own
- * client against `/mcp`, server-everything upstream over Streamable HTTP and over stdio (in the
- * sandbox). A client that did not declare a mode gets the server `decline`d. Runs on PGlite, or
- * on Postgres when `DATABASE_URL` is set.
+ * The gateway relays an upstream server's elicitation (issue 16) and sampling requests (issue 15)
+ * to the MCP client whose call they came with, in the modes that client declared, and the
+ * client's answer back: the SDK's own client against `/mcp`, server-everything upstream over
+ * Streamable HTTP and over stdio (in the sandbox). A client that did not declare a mode gets the
+ * server `decline`d; one without sampling gets the server an error. Runs on PGlite, or on
+ * Postgres when `DATABASE_URL` is set.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
+  CreateMessageRequestSchema,
   ErrorCode,
   ElicitRequestSchema,
   McpError,
   type CallToolResult,
+  type CreateMessageRequest,
   type ElicitRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { generateToken, storeToken } from '../../../server/http/auth.js';
@@ -43,10 +46,14 @@ let api: TestServer;
 let token: string;
 const clients: Client[] = [];
 
-/** An SDK client of the gateway with `capabilities`, and the elicitations it was sent. */
+/**
+ * An SDK client of the gateway with `capabilities`, and the elicitations and sampling requests it
+ * was sent (each sampling request answered by a stand-in LLM, `client-model`).
+ */
 async function connect(capabilities: ConstructorParameters<typeof Client>[1] = {}) {
   const client = new Client({ name: 'gateway-elicitation-test', version: '1.0.0' }, capabilities);
   const asked: ElicitRequest['params'][] = [];
+  const sampled: CreateMessageRequest['params'][] = [];
   if (capabilities.capabilities?.elicitation) {
     client.setRequestHandler(ElicitRequestSchema, async (request) => {
       asked.push(request.params);
@@ -55,12 +62,22 @@ async function connect(capabilities: ConstructorParameters<typeof Client>[1] = {
         : { action: 'accept', content: { name: 'Client User', check: true } };
     });
   }
+  if (capabilities.capabilities?.sampling) {
+    client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+      sampled.push(request.params);
+      return {
+        model: 'client-model',
+        role: 'assistant' as const,
+        content: { type: 'text' as const, text: 'Sampled by the client' },
+      };
+    });
+  }
   const transport = new StreamableHTTPClientTransport(new URL(`${api.baseUrl}/mcp`), {
     requestInit: { headers: { Authorization: `Bearer ${token}` } },
   });
   await client.connect(transport);
   clients.push(client);
-  return { client, asked };
+  return { client, asked, sampled };
 }
 
 function text(result: CallToolResult): string {
@@ -213,5 +230,44 @@ describe("the gateway relays an upstream server's elicitation", () => {
     })) as CallToolResult;
     expect(text(retried)).toBe('Signed in');
     expect(signIn.signInCalls).toBe(3);
+  });
+});
+
+describe("the gateway relays an upstream server's sampling requests", () => {
+  it.each([
+    ['Streamable HTTP', 'everything_http__trigger-sampling-request'],
+    ['stdio', 'everything_stdio__trigger-sampling-request'],
+  ])('to the client that made the call, over %s, and its result back', async (_over, tool) => {
+    const { client, sampled } = await connect({ capabilities: { sampling: {} } });
+    await listed(client, tool);
+    const result = (await client.callTool({
+      name: tool,
+      arguments: { prompt: 'Name a colour', maxTokens: 20 },
+    })) as CallToolResult;
+    expect(result.isError).toBeFalsy();
+    expect(sampled).toHaveLength(1);
+    expect(sampled[0]).toMatchObject({
+      maxTokens: 20,
+      systemPrompt: 'You are a helpful test server.',
+    });
+    expect(JSON.stringify(sampled[0]!.messages)).toContain('Name a colour');
+    expect(text(result)).toContain('Sampled by the client');
+    expect(text(result)).toContain('client-model');
+  });
+
+  it('answers the server an error for a client without sampling, which is never asked', async () => {
+    const { client, asked, sampled } = await connect({
+      capabilities: { elicitation: { form: {} } },
+    });
+    const tool = 'everything_http__trigger-sampling-request';
+    await listed(client, tool);
+    const result = (await client.callTool({
+      name: tool,
+      arguments: { prompt: 'Name a colour' },
+    })) as CallToolResult;
+    expect(result.isError).toBe(true);
+    expect(text(result)).toContain('does not support sampling');
+    expect(asked).toHaveLength(0);
+    expect(sampled).toHaveLength(0);
   });
 });
