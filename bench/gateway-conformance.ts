@@ -140,11 +140,7 @@ NOT_APPLICABLE['completion-complete'] =
   'gateway does not offer the optional completions capability';
 
 /** Why an applicable scenario fails, when it is known (a gateway limit, not a bug). */
-const FAILURE_NOTES: Record<string, string> = {
-  'tools-call-sampling':
-    'the gateway does not relay sampling/createMessage: its upstream connections neither declare ' +
-    'sampling nor answer it, so the reference server gets -32601 (Method not found)',
-};
+const FAILURE_NOTES: Record<string, string> = {};
 
 /** Why a scenario that passed still warned, when the warnings are not the gateway's doing. */
 const WARNING_NOTES: Record<string, string> = {
@@ -347,12 +343,16 @@ async function namespacedEquivalents(
     { capabilities: { sampling: {}, elicitation: {} } },
   );
   const logs: unknown[] = [];
+  let sampled = 0;
   client.setNotificationHandler(LoggingMessageNotificationSchema, (note) => void logs.push(note));
-  client.setRequestHandler(CreateMessageRequestSchema, async () => ({
-    role: 'assistant',
-    content: { type: 'text', text: 'a sampled answer' },
-    model: 'conformance-model',
-  }));
+  client.setRequestHandler(CreateMessageRequestSchema, async () => {
+    sampled += 1;
+    return {
+      role: 'assistant',
+      content: { type: 'text', text: 'a sampled answer' },
+      model: 'conformance-model',
+    };
+  });
   client.setRequestHandler(ElicitRequestSchema, async () => ({
     action: 'accept',
     content: { username: 'testuser', email: 'test@example.com' },
@@ -398,7 +398,10 @@ async function namespacedEquivalents(
       'tools-call-sampling',
       'test_sampling',
       { prompt: 'Test prompt for sampling' },
-      (r) => textOf(r.content).includes('a sampled answer') || textOf(r.content),
+      // What the scenario itself checks: the client was asked. The reference server's tool then
+      // reports an error whatever the answer (suite 0.1.16: it parses the sampling *result* with
+      // a schema that wants `method: "sampling/createMessage"`, which no result has).
+      () => sampled > 0 || 'the client was not asked to sample',
     ],
     [
       'tools-call-elicitation',

@@ -22,6 +22,9 @@
  *   it goes to the oldest call in flight on that server that is not already answering one
  *   (`CallToolOptions.onElicitation`), which is the right one whenever a server has one call at a
  *   time from this user.
+ * - Sampling: a server's `sampling/createMessage` during a call is relayed to the client that made
+ *   the call when it declared sampling, and the client's result (or error) back; otherwise the
+ *   server gets an error. Attributed to a call like an elicitation (`CallToolOptions.onSampling`).
  * - Logging: a server's log messages (`notifications/message`) during a call are relayed to the
  *   client as notifications related to that call, at or above the level the client set with
  *   `logging/setLevel` (all of them until it sets one); the upstream's own level is not changed
