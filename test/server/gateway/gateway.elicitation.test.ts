@@ -6,9 +6,8 @@
  * server `decline`d; one without sampling gets the server an error. Runs on PGlite, or on
  * Postgres when `DATABASE_URL` is set.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   CreateMessageRequestSchema,
   ErrorCode,
@@ -18,13 +17,15 @@ import {
   type CreateMessageRequest,
   type ElicitRequest,
 } from '@modelcontextprotocol/sdk/types.js';
-import { generateToken, storeToken } from '../../../server/http/auth.js';
-import { Gateway, gatewayAuthenticator } from '../../../server/gateway/gateway.js';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { createServer } from '../../../shared/db/servers.js';
-import { createLogger } from '../../../shared/logger.js';
-import { createTestUser, openTestDatabase } from '../../helpers/database.js';
-import { serve, type TestServer } from '../../helpers/http.js';
+import { openTestDatabase } from '../../helpers/database.js';
+import {
+  gatewayCaller,
+  startGatewayApi,
+  waitUntilListed as listed,
+  type GatewayApi,
+} from '../../helpers/gateway.js';
 import {
   EVERYTHING_BIN,
   startEverythingHttpServer,
@@ -35,23 +36,20 @@ import {
   startHttpMcpServer,
   type HttpMcpServer,
 } from '../../helpers/http-mcp-server.js';
-import { NO_NETWORK, sandboxedApp, sandboxedGuards } from '../../helpers/sandboxed.js';
+import { NO_NETWORK } from '../../helpers/sandboxed.js';
 
-const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
 let everything: EverythingHttpServer;
 let signIn: HttpMcpServer;
-let gateway: Gateway;
-let api: TestServer;
+let gateway: GatewayApi;
 let token: string;
-const clients: Client[] = [];
 
 /**
  * An SDK client of the gateway with `capabilities`, and the elicitations and sampling requests it
  * was sent (each sampling request answered by a stand-in LLM, `client-model`).
  */
 async function connect(capabilities: ConstructorParameters<typeof Client>[1] = {}) {
-  const client = new Client({ name: 'gateway-elicitation-test', version: '1.0.0' }, capabilities);
+  const client = await gateway.connect(token, { client: capabilities });
   const asked: ElicitRequest['params'][] = [];
   const sampled: CreateMessageRequest['params'][] = [];
   if (capabilities.capabilities?.elicitation) {
@@ -72,11 +70,6 @@ async function connect(capabilities: ConstructorParameters<typeof Client>[1] = {
       };
     });
   }
-  const transport = new StreamableHTTPClientTransport(new URL(`${api.baseUrl}/mcp`), {
-    requestInit: { headers: { Authorization: `Bearer ${token}` } },
-  });
-  await client.connect(transport);
-  clients.push(client);
   return { client, asked, sampled };
 }
 
@@ -91,9 +84,8 @@ beforeAll(async () => {
   database = await openTestDatabase();
   everything = await startEverythingHttpServer('streamableHttp');
   signIn = await startHttpMcpServer({ eliciting: true });
-  const user = await createTestUser(database);
-  token = generateToken();
-  await storeToken(database.db, user.id, token);
+  const { user, token: issued } = await gatewayCaller(database);
+  token = issued;
   await createServer(database, {
     userId: user.id,
     name: 'Everything HTTP',
@@ -114,35 +106,15 @@ beforeAll(async () => {
     args: [EVERYTHING_BIN, 'stdio'],
     sandbox: NO_NETWORK,
   });
-  gateway = new Gateway({
-    database,
-    logger,
-    guards: sandboxedGuards(),
-    publicUrl: 'http://127.0.0.1:3000',
-    authenticate: gatewayAuthenticator(database.db),
-  });
-  api = await serve(sandboxedApp({ database, logger, gateway }));
+  gateway = await startGatewayApi(database);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
   await gateway?.close();
-  await api?.close();
   await everything?.stop();
   await signIn?.close();
   await database?.close();
 });
-
-/** Waits until the gateway lists `name` (an upstream still connecting joins with list_changed). */
-async function listed(client: Client, name: string): Promise<void> {
-  await vi.waitFor(
-    async () => {
-      const { tools } = await client.listTools();
-      expect(tools.map((tool) => tool.name)).toContain(name);
-    },
-    { timeout: 20_000 },
-  );
-}
 
 describe("the gateway relays an upstream server's elicitation", () => {
   it.each([

@@ -15,19 +15,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateToken, storeToken } from '../../../server/http/auth.js';
-import { Gateway, gatewayAuthenticator } from '../../../server/gateway/gateway.js';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { createServer } from '../../../shared/db/servers.js';
-import { createLogger } from '../../../shared/logger.js';
-import { createTestUser, openTestDatabase } from '../../helpers/database.js';
-import { serve, type TestServer } from '../../helpers/http.js';
+import { openTestDatabase } from '../../helpers/database.js';
+import { gatewayCaller, startGatewayApi, type GatewayApi } from '../../helpers/gateway.js';
 import {
   REPO_ROOT,
   startEverythingHttpServer,
   type EverythingHttpServer,
 } from '../../helpers/mcp-processes.js';
-import { sandboxedApp } from '../../helpers/sandboxed.js';
 
 const run = promisify(execFile);
 
@@ -54,11 +50,9 @@ function inspectorBin(): string {
   return path.join(INSPECTOR_PACKAGE, pkg.bin['mcp-inspector']!);
 }
 
-const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
 let everything: EverythingHttpServer;
-let gateway: Gateway;
-let api: TestServer;
+let gateway: GatewayApi;
 let token: string;
 let home: string;
 let bin: string;
@@ -70,7 +64,7 @@ async function inspector(args: string[]): Promise<unknown> {
     [
       bin,
       '--cli',
-      `${api.baseUrl}/mcp`,
+      `${gateway.api.baseUrl}/mcp`,
       '--transport',
       'http',
       '--header',
@@ -88,28 +82,20 @@ beforeAll(async () => {
   home = mkdtempSync(path.join(tmpdir(), 'switchboard-inspector-home-'));
   database = await openTestDatabase();
   everything = await startEverythingHttpServer('streamableHttp');
-  const user = await createTestUser(database);
-  token = generateToken();
-  await storeToken(database.db, user.id, token);
+  const caller = await gatewayCaller(database);
+  const user = caller.user;
+  token = caller.token;
   await createServer(database, {
     userId: user.id,
     name: 'Everything',
     transport: 'streamable-http',
     url: `${everything.origin}/mcp`,
   });
-  gateway = new Gateway({
-    database,
-    logger,
-    guards: {},
-    publicUrl: 'http://127.0.0.1:3000',
-    authenticate: gatewayAuthenticator(database.db),
-  });
-  api = await serve(sandboxedApp({ database, logger, gateway }));
+  gateway = await startGatewayApi(database, { guards: {} });
 }, 60_000);
 
 afterAll(async () => {
   await gateway?.close();
-  await api?.close();
   await everything?.stop();
   await database?.close();
   if (home) rmSync(home, { recursive: true, force: true });

@@ -7,51 +7,33 @@
  * Postgres when `DATABASE_URL` is set.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   ToolListChangedNotificationSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { eq } from 'drizzle-orm';
-import { generateToken, storeToken } from '../../../server/http/auth.js';
-import { Gateway, gatewayAuthenticator } from '../../../server/gateway/gateway.js';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { toolPins } from '../../../shared/db/schema.js';
 import { createServer } from '../../../shared/db/servers.js';
-import { createLogger } from '../../../shared/logger.js';
 import {
   startChangingToolsMcpServer,
   type ChangingToolsMcpServer,
 } from '../../helpers/changing-tools-mcp-server.js';
-import { createTestUser, openTestDatabase } from '../../helpers/database.js';
-import { serve, type TestServer } from '../../helpers/http.js';
-import { sandboxedApp, sandboxedGuards } from '../../helpers/sandboxed.js';
+import { openTestDatabase } from '../../helpers/database.js';
+import { gatewayCaller, startGatewayApi, type GatewayApi } from '../../helpers/gateway.js';
 
-const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
 let mcp: ChangingToolsMcpServer;
-let gateway: Gateway;
-let api: TestServer;
-let client: Client | undefined;
+let gateway: GatewayApi;
 
 beforeAll(async () => {
   database = await openTestDatabase();
   mcp = await startChangingToolsMcpServer();
-  gateway = new Gateway({
-    database,
-    logger,
-    guards: sandboxedGuards(),
-    publicUrl: 'http://127.0.0.1:3000',
-    authenticate: gatewayAuthenticator(database.db),
-  });
-  api = await serve(sandboxedApp({ database, logger, gateway }));
+  gateway = await startGatewayApi(database);
 });
 
 afterAll(async () => {
-  await client?.close().catch(() => undefined);
   await gateway?.close();
-  await api?.close();
   await mcp?.close();
   await database?.close();
 });
@@ -65,22 +47,15 @@ function text(result: CallToolResult): string {
 
 describe('tool pinning in the MCP gateway', () => {
   it('neither lists nor calls a changed or new tool until it is approved, then does at once', async () => {
-    const user = await createTestUser(database);
-    const token = generateToken();
-    await storeToken(database.db, user.id, token);
+    const { user, token } = await gatewayCaller(database);
     const server = await createServer(database, {
       userId: user.id,
       name: 'Drifty',
       transport: 'streamable-http',
       url: mcp.url,
     });
-    client = new Client({ name: 'gateway-pinning-test', version: '1.0.0' });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${api.baseUrl}/mcp`), {
-        requestInit: { headers: { Authorization: `Bearer ${token}` } },
-      }),
-    );
-    const names = async () => (await client!.listTools()).tools.map((tool) => tool.name).sort();
+    const client = await gateway.connect(token, { name: 'gateway-pinning-test' });
+    const names = async () => (await client.listTools()).tools.map((tool) => tool.name).sort();
 
     // First sight: the gateway pins the server's tool and lists it.
     expect(await names()).toEqual(['drifty__echo']);
@@ -114,7 +89,7 @@ describe('tool pinning in the MCP gateway', () => {
       // Each change comes with its own list_changed: wait until the upstream listed both.
       await vi.waitFor(
         async () => {
-          const refused = client!.callTool({ name, arguments: { message: 'b', text: 'b' } });
+          const refused = client.callTool({ name, arguments: { message: 'b', text: 'b' } });
           await expect(refused).rejects.toThrow(`${name} is withheld: ${why}`);
           await expect(refused).rejects.toThrow(`/api/mcp/servers/${server.id}/tools/approve`);
           await expect(refused).rejects.not.toThrow(/passwords/);
@@ -127,10 +102,14 @@ describe('tool pinning in the MCP gateway', () => {
 
     // Approved through the API: the same gateway session lists and calls both.
     changed.mockClear();
-    const approved = await api.request('POST', `/api/mcp/servers/${server.id}/tools/approve`, {
-      token,
-      body: { tools: ['echo', 'shout'] },
-    });
+    const approved = await gateway.api.request(
+      'POST',
+      `/api/mcp/servers/${server.id}/tools/approve`,
+      {
+        token,
+        body: { tools: ['echo', 'shout'] },
+      },
+    );
     expect(approved.status).toBe(200);
     await vi.waitFor(() => expect(changed).toHaveBeenCalled(), { timeout: 15_000 });
     expect(await names()).toEqual(['drifty__echo', 'drifty__shout']);

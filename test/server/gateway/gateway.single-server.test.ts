@@ -11,60 +11,45 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { and, eq } from 'drizzle-orm';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   LoggingMessageNotificationSchema,
   ToolListChangedNotificationSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { generateToken, storeToken } from '../../../server/http/auth.js';
-import { Gateway, gatewayAuthenticator } from '../../../server/gateway/gateway.js';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { toolCalls, type User } from '../../../shared/db/schema.js';
 import { createServer, deleteServer } from '../../../shared/db/servers.js';
-import { createLogger } from '../../../shared/logger.js';
 import {
   startChangingToolsMcpServer,
   type ChangingToolsMcpServer,
 } from '../../helpers/changing-tools-mcp-server.js';
-import { createTestUser, openTestDatabase } from '../../helpers/database.js';
-import { serve, type TestServer } from '../../helpers/http.js';
+import { openTestDatabase } from '../../helpers/database.js';
+import { gatewayCaller, startGatewayApi, type GatewayApi } from '../../helpers/gateway.js';
+import type { TestServer } from '../../helpers/http.js';
 import { startHttpMcpServer, type HttpMcpServer } from '../../helpers/http-mcp-server.js';
 import {
   startEverythingHttpServer,
   type EverythingHttpServer,
 } from '../../helpers/mcp-processes.js';
-import { sandboxedApp, sandboxedGuards } from '../../helpers/sandboxed.js';
 
-const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
 let everything: EverythingHttpServer;
 let drifty: ChangingToolsMcpServer;
 let logging: HttpMcpServer;
-let gateway: Gateway;
+let gateway: GatewayApi;
 let api: TestServer;
 let owner: { user: User; token: string };
 let stranger: { user: User; token: string };
 const ids: Record<string, number> = {};
-const clients: Client[] = [];
 
-async function caller() {
-  const user = await createTestUser(database);
-  const token = generateToken();
-  await storeToken(database.db, user.id, token);
-  return { user, token };
-}
+const caller = () => gatewayCaller(database);
 
 /** An SDK client connected to `path` of the API with `token`. */
-async function connect(token: string, path: string): Promise<Client> {
-  const client = new Client({ name: 'gateway-single-server-test', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(`${api.baseUrl}${path}`), {
-    requestInit: { headers: { Authorization: `Bearer ${token}` } },
-  });
-  await client.connect(transport);
-  clients.push(client);
-  return client;
+function connect(token: string, path: string): Promise<Client> {
+  return gateway.connect(token, { path, name: 'gateway-single-server-test' });
 }
 
 const serverPath = (id: number) => `/mcp/servers/${id}`;
@@ -152,20 +137,12 @@ beforeAll(async () => {
       url,
     })
   ).id;
-  gateway = new Gateway({
-    database,
-    logger,
-    guards: sandboxedGuards(),
-    publicUrl: 'http://127.0.0.1:3000',
-    authenticate: gatewayAuthenticator(database.db),
-  });
-  api = await serve(sandboxedApp({ database, logger, gateway }));
+  gateway = await startGatewayApi(database);
+  api = gateway.api;
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
   await gateway?.close();
-  await api?.close();
   await drifty?.close();
   await logging?.close();
   await everything?.stop();

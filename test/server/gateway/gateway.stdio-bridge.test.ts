@@ -10,43 +10,30 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { generateToken, storeToken } from '../../../server/http/auth.js';
-import { Gateway, gatewayAuthenticator } from '../../../server/gateway/gateway.js';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { createServer } from '../../../shared/db/servers.js';
-import { createLogger } from '../../../shared/logger.js';
 import { createTestUser, openTestDatabase } from '../../helpers/database.js';
-import { serve, type TestServer } from '../../helpers/http.js';
+import { startGatewayApi, type GatewayApi } from '../../helpers/gateway.js';
 import {
   startManyToolsMcpServer,
   type ManyToolsMcpServer,
 } from '../../helpers/many-tools-mcp-server.js';
 import { REPO_ROOT } from '../../helpers/mcp-processes.js';
-import { sandboxedApp } from '../../helpers/sandboxed.js';
 
-const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
 let upstream: ManyToolsMcpServer;
-let gateway: Gateway;
-let api: TestServer;
+let gateway: GatewayApi;
 let client: Client | undefined;
 
 beforeAll(async () => {
   database = await openTestDatabase();
   upstream = await startManyToolsMcpServer(1, 3);
-  gateway = new Gateway({
-    database,
-    logger,
-    guards: {},
-    publicUrl: 'http://127.0.0.1:3000',
-    authenticate: gatewayAuthenticator(database.db),
-  });
-  api = await serve(sandboxedApp({ database, logger, gateway }));
+  gateway = await startGatewayApi(database, { guards: {} });
 });
 
 afterAll(async () => {
   await client?.close();
   await gateway?.close();
-  await api?.close();
   await upstream?.close();
   await database?.close();
 });
@@ -70,7 +57,7 @@ describe('a stdio client through cli/gateway to /mcp', () => {
         env: {
           PATH: process.env.PATH ?? '',
           SWITCHBOARD_TOKEN: token,
-          SWITCHBOARD_URL: api.baseUrl,
+          SWITCHBOARD_URL: gateway.api.baseUrl,
         },
         stderr: 'pipe',
       }),

@@ -9,57 +9,43 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { and, eq } from 'drizzle-orm';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   ElicitRequestSchema,
   ToolListChangedNotificationSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { generateToken, storeToken } from '../../../server/http/auth.js';
-import { Gateway, gatewayAuthenticator } from '../../../server/gateway/gateway.js';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { toolCalls, type User } from '../../../shared/db/schema.js';
 import { createServer, updateServer } from '../../../shared/db/servers.js';
-import { createLogger } from '../../../shared/logger.js';
-import { createTestUser, openTestDatabase } from '../../helpers/database.js';
-import { serve, type TestServer } from '../../helpers/http.js';
+import { openTestDatabase } from '../../helpers/database.js';
+import { gatewayCaller, startGatewayApi, type GatewayApi } from '../../helpers/gateway.js';
+import type { TestServer } from '../../helpers/http.js';
 import {
   EVERYTHING_BIN,
   startEverythingHttpServer,
   type EverythingHttpServer,
 } from '../../helpers/mcp-processes.js';
-import { NO_NETWORK, sandboxedApp, sandboxedGuards } from '../../helpers/sandboxed.js';
+import { NO_NETWORK } from '../../helpers/sandboxed.js';
 
-const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
 let everything: EverythingHttpServer;
-let gateway: Gateway;
+let gateway: GatewayApi;
 let api: TestServer;
 let owner: { user: User; token: string };
 let stranger: { user: User; token: string };
 const ids: Record<string, number> = {};
-const clients: Client[] = [];
 
-async function caller() {
-  const user = await createTestUser(database);
-  const token = generateToken();
-  await storeToken(database.db, user.id, token);
-  return { user, token };
-}
+const caller = () => gatewayCaller(database);
 
 /** An SDK client connected to the gateway with `token`. */
-async function connect(
+function connect(
   token: string,
   capabilities: ConstructorParameters<typeof Client>[1] = {},
 ): Promise<Client> {
-  const client = new Client({ name: 'gateway-test', version: '1.0.0' }, capabilities);
-  const transport = new StreamableHTTPClientTransport(new URL(`${api.baseUrl}/mcp`), {
-    requestInit: { headers: { Authorization: `Bearer ${token}` } },
-  });
-  await client.connect(transport);
-  clients.push(client);
-  return client;
+  return gateway.connect(token, { client: capabilities });
 }
 
 /** One server-sent event (WHATWG HTML, "Server-sent events"): its fields as sent. */
@@ -124,20 +110,12 @@ beforeAll(async () => {
   });
   ids.http = http.id;
   ids.stdio = stdio.id;
-  gateway = new Gateway({
-    database,
-    logger,
-    guards: sandboxedGuards(),
-    publicUrl: 'http://127.0.0.1:3000',
-    authenticate: gatewayAuthenticator(database.db),
-  });
-  api = await serve(sandboxedApp({ database, logger, gateway }));
+  gateway = await startGatewayApi(database);
+  api = gateway.api;
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close().catch(() => undefined)));
   await gateway?.close();
-  await api?.close();
   await everything?.stop();
   await database?.close();
 });
