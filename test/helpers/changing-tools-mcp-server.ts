@@ -11,11 +11,12 @@
  * session it came over, so a test can tell that a client did not reconnect.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
+import { routeSessionRequest } from './mcp-session-router.js';
 
 /** `echo`'s description before {@link ChangingToolsMcpServer.change}. */
 export const ECHO_DESCRIPTION = 'Echoes its message';
@@ -44,12 +45,6 @@ export interface ChangingToolsMcpServer {
    */
   change(): void;
   close(): Promise<void>;
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let body = '';
-  for await (const chunk of req) body += chunk;
-  return body ? JSON.parse(body) : undefined;
 }
 
 /** The tools of one MCP session, and how to change them. */
@@ -118,28 +113,7 @@ export async function startChangingToolsMcpServer(): Promise<ChangingToolsMcpSer
   };
 
   const http: Server = createServer(async (req, res) => {
-    try {
-      const sessionId = req.headers['mcp-session-id'];
-      const body = req.method === 'POST' ? await readJson(req) : undefined;
-      let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
-      if (!transport) {
-        if (sessionId !== undefined) {
-          res.writeHead(404, { 'content-type': 'application/json' });
-          res.end(
-            JSON.stringify({
-              jsonrpc: '2.0',
-              error: { code: -32001, message: 'Session not found' },
-              id: null,
-            }),
-          );
-          return;
-        }
-        transport = await newSession();
-      }
-      await transport.handleRequest(req, res, body);
-    } catch (error) {
-      if (!res.headersSent) res.writeHead(500).end(String(error));
-    }
+    await routeSessionRequest(req, res, transports, newSession);
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address() as AddressInfo;

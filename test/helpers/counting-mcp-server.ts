@@ -7,10 +7,11 @@
  * clients connected to it.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { routeSessionRequest } from './mcp-session-router.js';
 
 /** A running set of counting MCP servers. */
 export interface CountingMcpServers {
@@ -21,12 +22,6 @@ export interface CountingMcpServers {
   /** Clients holding an SSE stream of `name` open now. */
   watchers(name: string): number;
   close(): Promise<void>;
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let body = '';
-  for await (const chunk of req) body += chunk;
-  return body ? JSON.parse(body) : undefined;
 }
 
 /** Starts the servers on a loopback port the kernel picks; any path `/mcp/<name>` answers. */
@@ -58,32 +53,13 @@ export async function startCountingMcpServers(): Promise<CountingMcpServers> {
       return;
     }
     const name = match[1]!;
-    try {
-      const sessionId = req.headers['mcp-session-id'];
-      const body = req.method === 'POST' ? await readJson(req) : undefined;
-      let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
-      if (!transport) {
-        if (sessionId !== undefined) {
-          res.writeHead(404, { 'content-type': 'application/json' });
-          res.end(
-            JSON.stringify({
-              jsonrpc: '2.0',
-              error: { code: -32001, message: 'Session not found' },
-              id: null,
-            }),
-          );
-          return;
-        }
-        transport = await newSession(name);
-      }
-      if (req.method === 'GET') {
+    await routeSessionRequest(req, res, transports, () => newSession(name), {
+      beforeHandle: () => {
+        if (req.method !== 'GET') return;
         add(watchers, name, 1);
         res.once('close', () => add(watchers, name, -1));
-      }
-      await transport.handleRequest(req, res, body);
-    } catch (error) {
-      if (!res.headersSent) res.writeHead(500).end(String(error));
-    }
+      },
+    });
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address() as AddressInfo;

@@ -9,11 +9,12 @@
  * as a restarted replica would (404 for their ids).
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
+import { routeSessionRequest } from './mcp-session-router.js';
 
 /** A token the endpoint knows but that lacks the gateway scope: answered with 403. */
 export const NO_SCOPE_TOKEN = 'sb_no_gateway_scope';
@@ -50,12 +51,6 @@ export interface GatewayEndpoint {
   /** Closes every session's transport and forgets its id, as a restarted replica would. */
   forgetSessions(): Promise<void>;
   close(): Promise<void>;
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let body = '';
-  for await (const chunk of req) body += chunk;
-  return body ? JSON.parse(body) : undefined;
 }
 
 function problem(res: ServerResponse, status: number, detail: string): void {
@@ -186,27 +181,15 @@ export async function startGatewayEndpoint(
         problem(res, 404, 'no such endpoint');
         return;
       }
-      const body = req.method === 'POST' ? await readJson(req) : undefined;
-      let transport = record.sessionId ? transports.get(record.sessionId) : undefined;
-      if (!transport || (req.method === 'GET' && options.getNotFound)) {
-        if (record.sessionId !== undefined) {
-          res.writeHead(404, { 'content-type': 'application/json' });
-          res.end(
-            JSON.stringify({
-              jsonrpc: '2.0',
-              error: { code: -32001, message: 'Session not found' },
-              id: null,
-            }),
-          );
-          return;
-        }
-        transport = await newSession();
-      }
-      if (req.method === 'GET') {
-        getStreams.add(res);
-        res.once('close', () => getStreams.delete(res));
-      }
-      await transport.handleRequest(req, res, body);
+      await routeSessionRequest(req, res, transports, newSession, {
+        sessionId: record.sessionId,
+        notFound: req.method === 'GET' && options.getNotFound,
+        beforeHandle: () => {
+          if (req.method !== 'GET') return;
+          getStreams.add(res);
+          res.once('close', () => getStreams.delete(res));
+        },
+      });
     } catch (error) {
       if (!res.headersSent) res.writeHead(500).end(String(error));
     }

@@ -11,7 +11,7 @@
  * (`notifications/message`: debug, info, warning) related to its call before it echoes.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -22,6 +22,7 @@ import {
   UrlElicitationRequiredError,
   type ElicitResult,
 } from '@modelcontextprotocol/sdk/types.js';
+import { routeSessionRequest } from './mcp-session-router.js';
 
 /** The page `sign-in` sends the user to on its first call. */
 export const SIGN_IN_URL = 'https://login.example.com/authorize?ticket=s3cret';
@@ -52,12 +53,6 @@ export interface HttpMcpServer {
   /** Closes every session's transport and forgets its id, as a restarted server would. */
   forgetSessions(): Promise<void>;
   close(): Promise<void>;
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let body = '';
-  for await (const chunk of req) body += chunk;
-  return body ? JSON.parse(body) : undefined;
 }
 
 /** Options of {@link startHttpMcpServer}. */
@@ -203,28 +198,7 @@ export async function startHttpMcpServer(
       method: req.method ?? '',
       lastEventId: req.headers['last-event-id'] as string | undefined,
     });
-    try {
-      const sessionId = req.headers['mcp-session-id'];
-      const body = req.method === 'POST' ? await readJson(req) : undefined;
-      let transport = typeof sessionId === 'string' ? transports.get(sessionId) : undefined;
-      if (!transport) {
-        if (sessionId !== undefined) {
-          res.writeHead(404, { 'content-type': 'application/json' });
-          res.end(
-            JSON.stringify({
-              jsonrpc: '2.0',
-              error: { code: -32001, message: 'Session not found' },
-              id: null,
-            }),
-          );
-          return;
-        }
-        transport = await newSession();
-      }
-      await transport.handleRequest(req, res, body);
-    } catch (error) {
-      if (!res.headersSent) res.writeHead(500).end(String(error));
-    }
+    await routeSessionRequest(req, res, transports, newSession);
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const { port } = http.address() as AddressInfo;
