@@ -61,16 +61,13 @@ import {
   LoggingMessageNotificationSchema,
   type CallToolResult,
 } from '@modelcontextprotocol/sdk/types.js';
-import { createApp } from '../server/app.js';
-import { Gateway, gatewayAuthenticator } from '../server/gateway/gateway.js';
 import { generateToken, storeToken } from '../server/http/auth.js';
-import { StatusSnapshot } from '../server/status/snapshot.js';
-import { TokenCache } from '../server/http/token-cache.js';
 import { openDatabase, type DatabaseHandle } from '../shared/db/open.js';
 import { users } from '../shared/db/schema.js';
 import { createServer } from '../shared/db/servers.js';
 import { createLogger } from '../shared/logger.js';
 import { SecretBox } from '../shared/secrets.js';
+import { benchGatewayApp } from './gateway-app.js';
 
 const run = promisify(execFile);
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -569,28 +566,9 @@ try {
   const proxyAddress = await listen(proxy);
   closers.push(() => closeServer(proxy));
   const publicUrl = `http://127.0.0.1:${proxyAddress.port}`;
-  const gateway = new Gateway({
-    database,
-    logger,
-    guards: {},
-    publicUrl,
-    authenticate: gatewayAuthenticator(database.db),
-  });
+  const { gateway, app } = benchGatewayApp({ database, logger, publicUrl });
   closers.push(() => gateway.close());
-  api.on(
-    'request',
-    createApp({
-      database,
-      logger,
-      statusSnapshot: new StatusSnapshot({ database, logger }),
-      tokenCache: new TokenCache(database.db),
-      authFailures: undefined,
-      guards: {},
-      publicUrl,
-      rateLimitPerMinute: 0,
-      gateway,
-    }),
-  );
+  api.on('request', app);
   proxyTarget.port = (await listen(api)).port;
   closers.push(() => closeServer(api));
   const gatewayUrl = `${publicUrl}/mcp`;

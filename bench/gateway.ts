@@ -32,15 +32,12 @@ import { count } from 'drizzle-orm';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { createApp } from '../server/app.js';
-import { Gateway, gatewayAuthenticator } from '../server/gateway/gateway.js';
 import { generateToken, storeToken } from '../server/http/auth.js';
-import { TokenCache } from '../server/http/token-cache.js';
-import { StatusSnapshot } from '../server/status/snapshot.js';
 import { toolCalls, users } from '../shared/db/schema.js';
 import { createServer } from '../shared/db/servers.js';
 import { connectBareClient, type BareClient } from './bare-client.js';
 import { startBareProxy } from './bare-proxy.js';
+import { benchGatewayApp } from './gateway-app.js';
 import { openBenchDatabase, productionLogger } from './echo-toolset.js';
 import type { LoadRequest, LoadRound } from './fixtures/gateway-load.js';
 import { median, round } from './stats.js';
@@ -234,13 +231,11 @@ export async function measureGateway(options: GatewayBenchOptions): Promise<Gate
     );
     const publicUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const logger = productionLogger('/dev/null', 'switchboard');
-    const gateway = new Gateway({
+    const { gateway, app } = benchGatewayApp({
       database,
       logger,
-      guards: {},
       publicUrl,
-      authenticate: gatewayAuthenticator(database.db),
-      maxSessionsPerUser: clients,
+      gateway: { maxSessionsPerUser: clients },
     });
     let gatewayClosed = false;
     const closeGateway = async () => {
@@ -249,20 +244,7 @@ export async function measureGateway(options: GatewayBenchOptions): Promise<Gate
       await gateway.close();
     };
     closers.push(closeGateway);
-    server.on(
-      'request',
-      createApp({
-        database,
-        logger,
-        statusSnapshot: new StatusSnapshot({ database, logger }),
-        tokenCache: new TokenCache(database.db),
-        authFailures: undefined,
-        gateway,
-        guards: {},
-        rateLimitPerMinute: 0,
-        publicUrl,
-      }),
-    );
+    server.on('request', app);
     const gatewayUrl = `${publicUrl}/mcp`;
 
     // The name the gateway gives the upstream's echo (`<server>__echo`).
