@@ -410,6 +410,7 @@ export class ServerElicitations {
   readonly #pending = new Map<string, Question>();
   /** Questions that ended without an answer (or were withdrawn), by id, newest last. */
   readonly #ended = new Map<string, { question: Question; why: QuestionEnd }>();
+  /** Held calls the server has asked something of, until their outcome settles (`#keep`). */
   readonly #calls = new Set<HeldCall>();
   #next = 1;
   /** Times the user started speaking or sent a message, since the first question. */
@@ -607,7 +608,10 @@ export class ServerElicitations {
     return question.text;
   }
 
-  /** Answers every waiting question `cancel`, aborts the held calls and stops listening. */
+  /**
+   * Answers every waiting question `cancel`, aborts the held calls the server asked something of
+   * (the others still follow their tool call's signal) and stops listening.
+   */
   close(): void {
     this.#closed = true;
     for (const question of [...this.#pending.values()]) {

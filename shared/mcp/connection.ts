@@ -755,11 +755,14 @@ export class McpConnection {
       );
     }
     const release = this.#deadlines!.pauseAll();
+    let answered = false;
     try {
-      return await call.onSampling!(params, { signal });
+      const result = await call.onSampling!(params, { signal });
+      answered = true;
+      return result;
     } finally {
       release();
-      this.#logger.info('mcp server sampling request relayed');
+      this.#logger.info({ answered }, 'mcp server sampling request relayed');
     }
   }
 

@@ -287,9 +287,7 @@ export class SupervisedConnection {
     try {
       result = await connection.callTool(name, args, options);
     } catch (error) {
-      if (error instanceof McpConnectionError && error.code === 'timeout') {
-        this.#recordFailure(error);
-      }
+      this.#failed(error);
       return this.#callFailed(error, name, args, options);
     }
     this.#succeeded();
@@ -454,9 +452,7 @@ export class SupervisedConnection {
       this.#succeeded();
       return value;
     } catch (error) {
-      if (error instanceof McpConnectionError && error.code === 'timeout') {
-        this.#recordFailure(error);
-      }
+      this.#failed(error);
       throw error;
     }
   }
@@ -467,6 +463,11 @@ export class SupervisedConnection {
       this.#failures = 0;
       if (this.#status === 'degraded') this.#setStatus('connected');
     }
+  }
+
+  /** A request failed: a timeout counts against the server's health. */
+  #failed(error: unknown): void {
+    if (error instanceof McpConnectionError && error.code === 'timeout') this.#recordFailure(error);
   }
 
   #recordFailure(error: McpConnectionError): void {
