@@ -253,6 +253,29 @@ function log(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
 }
 
+/**
+ * Prints the process's warnings as Node does, except `MaxListenersExceededWarning`s raised from
+ * Node's global `fetch`, which only the bare SDK clients use (Switchboard's connections send with
+ * undici's `request`, `shared/mcp/guarded-network.ts`): the SDK's Streamable HTTP transport gives
+ * every request its one long-lived signal, and Node's fetch keeps an abort listener on it per
+ * request until the request is garbage-collected, so thousands of bare calls in a row pass
+ * 1,500 listeners. Those are counted instead, and {@link main} reports the count in one line.
+ *
+ * @returns how many warnings were counted so far.
+ */
+function filterBareFetchWarnings(): () => number {
+  let counted = 0;
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    const fromGlobalFetch =
+      warning.name === 'MaxListenersExceededWarning' &&
+      (warning.stack ?? '').includes('exposed-window-or-worker');
+    if (fromGlobalFetch) counted += 1;
+    else process.stderr.write(`(node:${process.pid}) ${warning.name}: ${warning.message}\n`);
+  });
+  return () => counted;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   let options: BenchOptions;
   try {
@@ -263,6 +286,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   // McpToolset's tools come from @livekit/agents, whose logger must exist before use.
   initializeLogger({ pretty: false, level: 'silent' });
+  const bareFetchWarnings = filterBareFetchWarnings();
   const cleanup = new Cleanup();
   const preexistingChildren = new Set(runningChildPids());
   const stop = (code: number) =>
@@ -280,6 +304,12 @@ async function main(argv: readonly string[]): Promise<number> {
     const results = await runBench(options, cleanup);
     await cleanup.run();
     process.stdout.write(`${formatBenchResults(results).join('\n')}\n`);
+    if (bareFetchWarnings() > 0) {
+      log(
+        `${bareFetchWarnings()} MaxListenersExceededWarning from the bare SDK clients' fetch not ` +
+          'shown (Node keeps an abort listener per request on the transport signal until GC)',
+      );
+    }
     if (options.jsonFile) {
       writeFileSync(options.jsonFile, `${JSON.stringify(results, null, 2)}\n`);
       log(`wrote ${options.jsonFile}`);
