@@ -479,16 +479,22 @@ export class Gateway {
     serverId: number | null,
   ): Promise<void> {
     this.#makeRoomFor(owner.userId);
-    const lease = this.#pool.acquire(owner.userId);
     const caller: GatewayCallerScope = {
       userId: owner.userId,
       tokenLabel: owner.label,
       servers: owner.servers === null ? null : new Set(owner.servers),
     };
+    // Only the servers the session serves are connected: its one server, or those its token
+    // may use.
+    const lease = this.#pool.acquire(
+      owner.userId,
+      serverId === null ? caller.servers : new Set([serverId]),
+    );
     const holder: { session?: GatewaySession } = {};
     const server = createGatewayServer({
       caller,
       upstreams: lease.upstreams,
+      upstreamsReady: lease.ready,
       audit: (record) => this.#audit.add(record),
       logger: this.#logger,
       sessionId: () => holder.session?.id,

@@ -109,6 +109,11 @@ export interface GatewayCallerScope {
 export interface GatewayServerOptions {
   caller: GatewayCallerScope;
   upstreams: UserUpstreams;
+  /**
+   * Resolves when the servers this session serves were read and first tried (the lease's
+   * `ready`, `UpstreamPool.acquire`); default `upstreams.ready`.
+   */
+  upstreamsReady?: Promise<void>;
   /** Takes each finished call's audit row (the gateway's `ToolCallBatcher`). */
   audit: (record: ToolCallRecord) => void;
   logger: Logger;
@@ -150,9 +155,11 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     instructions: naming.serverId === null ? AGGREGATE_INSTRUCTIONS : SINGLE_SERVER_INSTRUCTIONS,
   });
 
-  const allowed = (upstream: Upstream) =>
-    (caller.servers === null || caller.servers.has(upstream.row.id)) &&
-    (naming.serverId === null || upstream.row.id === naming.serverId);
+  /** True for the servers this session serves: its token's, and its one server's. */
+  const serves = (serverId: number) =>
+    (caller.servers === null || caller.servers.has(serverId)) &&
+    (naming.serverId === null || serverId === naming.serverId);
+  const allowed = (upstream: Upstream) => serves(upstream.row.id);
   /**
    * Why a per-server session's server is not served now (deleted, deactivated, or skipped by
    * the upstreams, e.g. a configuration that cannot be used), for the answer of a request that
@@ -175,7 +182,8 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     options.onActivity?.();
     if (!ready) {
       // A per-server session also waits for its one server (which may be new to the upstreams).
-      await (naming.serverId === null ? upstreams.ready : upstreams.settle(naming.serverId));
+      const read = options.upstreamsReady ?? upstreams.ready;
+      await (naming.serverId === null ? read : upstreams.settle(naming.serverId, read));
       ready = true;
     }
     return upstreams.servers.filter(allowed);
@@ -188,7 +196,9 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
   };
 
   // Tell the client when what it lists may have changed (only once initialized).
-  const unsubscribe = upstreams.onChange((change) => {
+  const unsubscribe = upstreams.onChange((change, serverIds) => {
+    // Another session's servers (opened for it, or their tools) change nothing listed here.
+    if (serverIds && ![...serverIds].some(serves)) return;
     catalogue = undefined;
     if (!server.transport) return;
     const send = (notify: () => Promise<void>) =>

@@ -1,7 +1,9 @@
 /**
  * The MCP servers behind the gateway (issue 15): for each user with at least one gateway session
- * on this API process, one supervised connection per active server, shared by all of that user's
- * sessions and kept in step with the user's configuration as a voice session is (DESIGN §6, the
+ * on this API process, one supervised connection per active server that one of the user's
+ * sessions serves (a per-server session `/mcp/servers/<id>` opens its server only, an aggregate
+ * session those its token may use), shared by all of that user's sessions and closed when no
+ * session serves it any more, and kept in step with the user's configuration as a voice session is (DESIGN §6, the
  * live-configuration path): the user's own `NOTIFY` channel (`userServersChannel`) says a server
  * was added, edited or removed; the servers are read again and only those whose
  * {@link serverFingerprint} changed are reconnected. The connections are the agent's own
@@ -85,6 +87,29 @@ export interface SkippedServer {
 export type UpstreamChange = 'servers' | 'tools';
 
 /**
+ * Told what changed, and of which servers: `serverIds` when only those did (a server's tools,
+ * servers a new session opened), `undefined` when any may have (the user's configuration).
+ */
+export type UpstreamListener = (change: UpstreamChange, serverIds?: ReadonlySet<number>) => void;
+
+/**
+ * The servers a session serves, which its lease holds open: `null` for all of the user's active
+ * servers, else these server ids.
+ */
+export type UpstreamScope = ReadonlySet<number> | null;
+
+/** A scope held open, from {@link UserUpstreams.want}. */
+export interface UpstreamWant {
+  /**
+   * Resolves when the scope's servers were read and their connections' first attempts are over,
+   * or the start deadline passed (see {@link UpstreamOptions.startDeadlineMs}). Never rejects.
+   */
+  ready: Promise<void>;
+  /** Stops holding the scope (once); servers no other scope holds are then closed. */
+  release(): void;
+}
+
+/**
  * One user's upstream connections on this process. Made and shared by {@link UpstreamPool};
  * closed when the last session that acquired it releases it.
  */
@@ -95,21 +120,71 @@ export class UserUpstreams {
   /** Server id → upstream, in server id order (the order the agent advertises tools in). */
   #servers = new Map<number, Upstream>();
   #skipped: SkippedServer[] = [];
-  readonly #listeners = new Set<(change: UpstreamChange) => void>();
+  readonly #listeners = new Set<UpstreamListener>();
   #unlisten?: () => Promise<void>;
   /** The tail of the queue of loads ({@link #serial}). */
   #chain: Promise<unknown> = Promise.resolve();
   /** A reload queued and not yet started, which later calls share. */
   #queuedReload?: Promise<void>;
   #closed = false;
+  /** Scopes held with `null` (all servers). */
+  #wantAll = 0;
+  /** Server id → how many held scopes name it. */
+  readonly #wanted = new Map<number, number>();
+  /** True once the first load has read the rows (a scope wanted later needs a load of its own). */
+  #loadStarted = false;
   /** Resolves when the first load is in and its connections tried (or the deadline passed). */
   readonly ready: Promise<void>;
 
+  /**
+   * Starts listening for the user's configuration changes and reads the servers. Connections
+   * are opened only for the servers a held scope names ({@link want}): hold one at once.
+   */
   constructor(userId: number, options: UpstreamOptions) {
     this.userId = userId;
     this.#options = options;
     this.#logger = options.logger.child({ component: 'gateway', userId });
     this.ready = this.#start();
+  }
+
+  /**
+   * Holds `scope`'s servers open (connecting those not open yet) until released: each served
+   * server's connection stays open while at least one held scope names it.
+   *
+   * @param scope `null` for every active server of the user, or the server ids.
+   */
+  want(scope: UpstreamScope): UpstreamWant {
+    const covered =
+      this.#wantAll > 0 || (scope !== null && [...scope].every((id) => this.#wanted.has(id)));
+    if (scope === null) this.#wantAll++;
+    else for (const id of scope) this.#wanted.set(id, (this.#wanted.get(id) ?? 0) + 1);
+    const ready =
+      covered || !this.#loadStarted || this.#closed ? this.ready : this.#loadAndSettle(true);
+    let released = false;
+    return {
+      ready,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (scope === null) this.#wantAll--;
+        else {
+          for (const id of scope) {
+            const left = (this.#wanted.get(id) ?? 1) - 1;
+            if (left > 0) this.#wanted.set(id, left);
+            else this.#wanted.delete(id);
+          }
+        }
+        // Reloaded even when the server is not open yet: a load under way may be opening it.
+        const dropped =
+          scope === null ? this.#wantAll === 0 : [...scope].some((id) => !this.#isWanted(id));
+        if (dropped && !this.#closed) void this.reload();
+      },
+    };
+  }
+
+  /** True when a held scope names the server `id` (or all servers). */
+  #isWanted(id: number): boolean {
+    return this.#wantAll > 0 || this.#wanted.has(id);
   }
 
   /** The served servers, in server id order. */
@@ -124,11 +199,12 @@ export class UserUpstreams {
 
   /**
    * Calls `listener` when the set of servers changed (`servers`) or one server's tool list did
-   * (`tools`, after a reconnect or its `notifications/tools/list_changed`).
+   * (`tools`, after a reconnect or its `notifications/tools/list_changed`), with the ids of the
+   * servers concerned when known.
    *
    * @returns a function that removes the listener.
    */
-  onChange(listener: (change: UpstreamChange) => void): () => void {
+  onChange(listener: UpstreamListener): () => void {
     this.#listeners.add(listener);
     return () => void this.#listeners.delete(listener);
   }
@@ -158,14 +234,27 @@ export class UserUpstreams {
         'cannot listen for server changes; gateway sessions will not see configuration edits',
       );
     }
+    await this.#loadAndSettle(false);
+  }
+
+  /**
+   * Loads the servers (after any load queued before), then waits for the first attempts of the
+   * connections it opened, at most the start deadline. Never rejects: a failed read is logged
+   * (sessions see no new tools until the next change notification or session).
+   *
+   * @param announce true to tell the sessions their servers may have changed once loaded.
+   */
+  async #loadAndSettle(announce: boolean): Promise<void> {
     let started: Promise<boolean>[] = [];
+    const before = new Set(this.#servers.keys());
     try {
       started = await this.#serial(() => this.#load());
     } catch (error) {
-      // Sessions see no tools until the next change notification or session.
       this.#logger.warn({ err: error }, 'cannot read the servers');
       return;
     }
+    const opened = new Set([...this.#servers.keys()].filter((id) => !before.has(id)));
+    if (announce && opened.size > 0) this.#emit('servers', opened);
     const deadline = this.#options.startDeadlineMs ?? DEFAULT_UPSTREAM_START_DEADLINE_MS;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -184,9 +273,11 @@ export class UserUpstreams {
    * rejects; a server that is still not served is simply not there.
    *
    * @param serverId the server's id.
+   * @param after what to wait for first: the `ready` of the scope that names the server
+   *   ({@link want}); default {@link ready}.
    */
-  async settle(serverId: number): Promise<void> {
-    await this.ready;
+  async settle(serverId: number, after: Promise<void> = this.ready): Promise<void> {
+    await after;
     const deadline = this.#options.startDeadlineMs ?? DEFAULT_UPSTREAM_START_DEADLINE_MS;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -223,8 +314,12 @@ export class UserUpstreams {
     return run;
   }
 
-  /** Applies the stored rows; returns the first attempts of the connections it started. */
+  /**
+   * Applies the stored rows to the servers a held scope names (the others are closed, or never
+   * opened); returns the first attempts of the connections it started.
+   */
   async #load(): Promise<Promise<boolean>[]> {
+    this.#loadStarted = true;
     const rows = await listServers(this.#options.database, this.userId, { activeOnly: true });
     // Read again on every change notification: an approval changes the pins, not the rows.
     const pinSets = await readToolPins(
@@ -246,6 +341,7 @@ export class UserUpstreams {
         });
         continue;
       }
+      if (!this.#isWanted(row.id)) continue;
       const fingerprint = serverFingerprint(row);
       const current = this.#servers.get(row.id);
       const pins = pinSets.get(row.id) ?? NO_PINS;
@@ -299,7 +395,7 @@ export class UserUpstreams {
         sampling: true,
       },
       onToolsChanged: () => {
-        this.#emit('tools');
+        this.#emit('tools', new Set([row.id]));
         const current = this.#servers.get(row.id);
         if (current?.connection === connection) void this.#pinOnFirstUse(current);
       },
@@ -358,7 +454,7 @@ export class UserUpstreams {
     // A reload meanwhile made another object for the same connection: it gets them too.
     const current = this.#servers.get(row.id);
     if (current && current !== upstream && current.connection === connection) current.pins = pins;
-    this.#emit('tools');
+    this.#emit('tools', new Set([row.id]));
   }
 
   #accountProvider(row: McpServerRow): OAuthClientProvider | undefined {
@@ -379,10 +475,10 @@ export class UserUpstreams {
     }
   }
 
-  #emit(change: UpstreamChange): void {
+  #emit(change: UpstreamChange, serverIds?: ReadonlySet<number>): void {
     for (const listener of this.#listeners) {
       try {
-        listener(change);
+        listener(change, serverIds);
       } catch (error) {
         this.#logger.warn({ err: error }, 'a gateway change listener failed');
       }
@@ -390,9 +486,11 @@ export class UserUpstreams {
   }
 }
 
-/** A user's upstreams, held until {@link release} is called (once). */
+/** A user's upstreams with a scope of them held open, until {@link release} is called (once). */
 export interface UpstreamLease {
   upstreams: UserUpstreams;
+  /** When the scope's servers were read and first tried ({@link UpstreamWant.ready}). */
+  ready: Promise<void>;
   release(): void;
 }
 
@@ -415,24 +513,31 @@ export class UpstreamPool {
   }
 
   /**
-   * Takes the user's upstreams (opening them for the first holder). They are usable at once;
-   * `upstreams.ready` says when the first connections were tried.
+   * Takes the user's upstreams (made for the first holder) and holds `scope`'s servers open.
+   * They are usable at once; the lease's `ready` says when the scope's connections were tried.
+   *
+   * @param scope the servers the session serves: `null` (default) for all the user's servers.
    */
-  acquire(userId: number): UpstreamLease {
+  acquire(userId: number, scope: UpstreamScope = null): UpstreamLease {
     let entry = this.#users.get(userId);
     if (!entry) {
       entry = { upstreams: new UserUpstreams(userId, this.#options), holders: 0 };
       this.#users.set(userId, entry);
     }
     entry.holders++;
+    const want = entry.upstreams.want(scope);
     let released = false;
     const held = entry;
     return {
       upstreams: held.upstreams,
+      ready: want.ready,
       release: () => {
         if (released) return;
         released = true;
-        if (--held.holders > 0) return;
+        if (--held.holders > 0) {
+          want.release();
+          return;
+        }
         if (this.#users.get(userId) === held) this.#users.delete(userId);
         void held.upstreams.close();
       },
