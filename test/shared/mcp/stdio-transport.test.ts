@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -204,6 +205,50 @@ describe('stdio server environment', () => {
     open.push(conn);
     await expect(conn.connect()).rejects.toThrow(/env NODE_OPTIONS is refused/);
     expect(existsSync(marker)).toBe(false);
+  });
+});
+
+describe('writing to a stdio server', () => {
+  it('writes a lone message at once, and the messages sent in one tick after it in one write', async () => {
+    const transport = new StdioProcessTransport({
+      command: process.execPath,
+      args: [TINY_SERVER_PATH],
+    });
+    open.push(transport);
+    const answered = new Map<number, () => void>();
+    transport.onmessage = (message) => {
+      if ('id' in message && typeof message.id === 'number') answered.get(message.id)?.();
+    };
+    await transport.start();
+    const request = (id: number) => {
+      const answer = new Promise<void>((resolve) => answered.set(id, resolve));
+      const sent = transport.send({ jsonrpc: '2.0', id, method: 'ping' });
+      return { sent, answer };
+    };
+    // Every socket's writes are watched, for this test's sends only.
+    const write = vi.spyOn(net.Socket.prototype, '_write');
+    const writev = vi.spyOn(net.Socket.prototype, '_writev');
+    try {
+      const lone = request(1);
+      // Handed to the pipe before the caller's tick ends.
+      expect(write).toHaveBeenCalledTimes(1);
+      await Promise.all([lone.sent, lone.answer]);
+      write.mockClear();
+
+      const burst = [2, 3, 4, 5, 6].map(request);
+      expect(write).toHaveBeenCalledTimes(1);
+      expect(writev).not.toHaveBeenCalled();
+      await Promise.all(burst.map((item) => item.sent));
+      // The four after the first went out together when the tick ended.
+      expect(write).toHaveBeenCalledTimes(1);
+      expect(writev).toHaveBeenCalledTimes(1);
+      expect(writev.mock.calls[0]![0]).toHaveLength(4);
+      // Each arrived whole: the server answered every one.
+      await Promise.all(burst.map((item) => item.answer));
+    } finally {
+      write.mockRestore();
+      writev.mockRestore();
+    }
   });
 });
 
