@@ -17,6 +17,7 @@ import type { Logger } from '../logger.js';
 import { authHeaders } from './auth.js';
 import { AuthorizationCodeProvider } from './oauth/authorization-code-provider.js';
 import type { GuardedNetwork } from './guarded-network.js';
+import { singleAnswerFetch } from './single-answer.js';
 import { boundedFetch, type McpMessageTooLargeError } from './message-limit.js';
 import type { StdioSandbox } from './sandbox/stdio-sandbox.js';
 import type { RemoteServerConfig, StdioServerConfig } from './server-config.js';
@@ -133,7 +134,11 @@ export function createRemoteTransport(
       authProvider instanceof AuthorizationCodeProvider ? authProvider.observeFetch(fetch) : fetch,
   };
   if (kind === 'sse') return new SSEClientTransport(url, httpOptions);
-  return new StreamableHTTPClientTransport(url, httpOptions);
+  // A request answered by a stream of one event reaches the SDK as the JSON it amounts to.
+  return new StreamableHTTPClientTransport(url, {
+    ...httpOptions,
+    fetch: singleAnswerFetch(httpOptions.fetch),
+  });
 }
 
 /** Headers for a remote server: its custom headers plus `Authorization: Bearer <apiKey>`. */

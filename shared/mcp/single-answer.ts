@@ -1,0 +1,149 @@
+/**
+ * The answer of a Streamable HTTP request that came as a one-event stream, handed to the SDK as
+ * the JSON response it amounts to (MCP spec 2025-11-25, "Transports › Streamable HTTP › Sending
+ * Messages to the Server": to a POSTed request the server answers either `application/json` with
+ * the response, or `text/event-stream` whose events may carry requests and notifications before
+ * the response, which ends the stream).
+ *
+ * Most servers (the MCP SDK's server transport by default) answer every request with an event
+ * stream, even a `ping` or an `echo` whose stream holds nothing but the response. The SDK's
+ * client then builds a pipeline of web streams for each (`TextDecoderStream`, the
+ * `EventSourceParserStream`, two pipes and a reader): about half of the 140 KB a health-check
+ * ping allocates (`npm run bench`, `scale.monitor`). {@link singleAnswerFetch} reads the first
+ * event itself, with the same parser library the SDK uses (`eventsource-parser`): when it is the
+ * response to the request, the SDK gets it as an `application/json` body, as from a server that
+ * answers with JSON; anything else (a notification, a server request, a priming event followed
+ * by more, or a stream that ends or fails first) is handed on as the event stream it was, its
+ * bytes read so far replayed first, so progress, elicitation, sampling and resumption work as
+ * before.
+ */
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+
+/**
+ * Largest request body and answer event looked at, in characters: a larger one passes through as
+ * it came (parsing it here too would cost more than the streams it saves).
+ */
+const MAX_COLLAPSED_CHARS = 64 * 1024;
+
+/** The media type of an event stream, as the SDK tests it (essence, case-insensitive). */
+const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
+
+/**
+ * Wraps the `fetch` of a Streamable HTTP client transport (see the module comment): a POST of one
+ * JSON-RPC request whose `200` answer is an event stream whose first event with data is that
+ * request's response answers as `application/json` with that response (the rest of the stream,
+ * which should be nothing, is cancelled). Every other request and answer passes through as it
+ * is; the wrapped fetch's errors reject as they did.
+ *
+ * @param fetchFn the fetch to wrap (Switchboard's bounded, guarded fetch).
+ * @returns a fetch answering global `Response`s with the same status, headers (but
+ *   `Content-Type` for a collapsed answer), `url` and `redirected`.
+ */
+export function singleAnswerFetch(fetchFn: FetchLike): FetchLike {
+  return async (input, init) => {
+    const response = await fetchFn(input, init);
+    const id = init?.method === 'POST' ? requestId(init.body) : undefined;
+    if (
+      id === undefined ||
+      response.status !== 200 ||
+      !response.body ||
+      !EVENT_STREAM.test(response.headers.get('content-type') ?? '')
+    ) {
+      return response;
+    }
+    const reader = response.body.getReader();
+    const read: Uint8Array[] = [];
+    let first: EventSourceMessage | undefined;
+    const parser = createParser({
+      onEvent: (event) => {
+        // A priming event (SEP-1699: an id and empty data) says nothing yet.
+        if (first === undefined && event.data !== '') first = event;
+      },
+    });
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      read.push(value);
+      parser.feed(decoder.decode(value, { stream: true }));
+      if (first) break;
+    }
+    const answer = first && answerTo(id, first);
+    if (answer !== undefined) {
+      void reader.cancel().catch(() => undefined);
+      const headers = new Headers(response.headers);
+      headers.set('content-type', 'application/json');
+      return withOrigin(
+        new Response(answer, { status: 200, statusText: response.statusText, headers }),
+        response,
+      );
+    }
+    const replay = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of read) controller.enqueue(chunk);
+      },
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    });
+    return withOrigin(
+      new Response(replay, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      }),
+      response,
+    );
+  };
+}
+
+/** The id of the one JSON-RPC request in a POST body, if that is what it is. */
+function requestId(body: RequestInit['body']): string | number | undefined {
+  if (typeof body !== 'string' || body.length > MAX_COLLAPSED_CHARS) return undefined;
+  let message: unknown;
+  try {
+    message = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
+  const { id, method } = message as { id?: unknown; method?: unknown };
+  if (typeof method !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) {
+    return undefined;
+  }
+  return id;
+}
+
+/**
+ * `event`'s data when it is the JSON-RPC response (a result or an error) to the request `id`,
+ * sent as a plain `message` event; otherwise undefined.
+ */
+function answerTo(id: string | number, event: EventSourceMessage): string | undefined {
+  if (event.event !== undefined && event.event !== 'message') return undefined;
+  if (event.data.length > MAX_COLLAPSED_CHARS) return undefined;
+  let message: unknown;
+  try {
+    message = JSON.parse(event.data);
+  } catch {
+    return undefined;
+  }
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
+  const fields = message as { id?: unknown; method?: unknown; result?: unknown; error?: unknown };
+  if (fields.id !== id || fields.method !== undefined) return undefined;
+  return 'result' in fields || 'error' in fields ? event.data : undefined;
+}
+
+/** `response` with the `url` and `redirected` of `from` (a constructed Response has neither). */
+function withOrigin(response: Response, from: Response): Response {
+  Object.defineProperties(response, {
+    url: { value: from.url },
+    redirected: { value: from.redirected },
+  });
+  return response;
+}
