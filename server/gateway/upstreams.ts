@@ -2,14 +2,14 @@
  * The MCP servers behind the gateway (issue 15): for each user with at least one gateway session
  * on this API process, one supervised connection per active server that one of the user's
  * sessions serves (a per-server session `/mcp/servers/<id>` opens its server only, an aggregate
- * session those its token may use), shared by all of that user's sessions and closed when no
- * session serves it any more, and kept in step with the user's configuration as a voice session is (DESIGN §6, the
- * live-configuration path): the user's own `NOTIFY` channel (`userServersChannel`) says a server
- * was added, edited or removed; the servers are read again and only those whose
- * {@link serverFingerprint} changed are reconnected. The connections are the agent's own
- * ({@link SupervisedConnection} with the process's connection guards: URL policy, stdio sandbox,
- * message limit), so the gateway never hangs on a dead server and a stdio server's process ends
- * with the last session that needed it.
+ * session those its token may use), shared by all of that user's sessions, closed when no
+ * session serves it any more, and kept in step with the user's configuration as a voice session
+ * is (DESIGN §6, the live-configuration path): the user's own `NOTIFY` channel
+ * (`userServersChannel`) says a server was added, edited or removed; the servers are read again
+ * and only those whose {@link serverFingerprint} changed are reconnected. The connections are the
+ * agent's own ({@link SupervisedConnection} with the process's connection guards: URL policy,
+ * stdio sandbox, message limit), so the gateway never hangs on a dead server and a stdio server's
+ * process ends with the last session that needed it.
  *
  * Each upstream carries its server's tool pins (issue 16), read with the rows, so an approval's
  * change notification re-reads them without reconnecting; a server whose tools were never pinned
