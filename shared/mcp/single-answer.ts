@@ -8,14 +8,14 @@
  * Most servers (the MCP SDK's server transport by default) answer every request with an event
  * stream, even a `ping` or an `echo` whose stream holds nothing but the response. The SDK's
  * client then builds a pipeline of web streams for each (`TextDecoderStream`, the
- * `EventSourceParserStream`, two pipes and a reader): about half of the 140 KB a health-check
- * ping allocates (`npm run bench`, `scale.monitor`). {@link singleAnswerFetch} reads the first
- * event itself, with the same parser library the SDK uses (`eventsource-parser`): when it is the
- * response to the request, the SDK gets it as an `application/json` body, as from a server that
- * answers with JSON; anything else (a notification, a server request, a priming event followed
- * by more, or a stream that ends or fails first) is handed on as the event stream it was, its
- * bytes read so far replayed first, so progress, elicitation, sampling and resumption work as
- * before.
+ * `EventSourceParserStream`, two pipes and a reader): a third of the 139 KB a health-check ping
+ * allocated (`npm run bench`, `scale.monitor`; 91 KB with this). {@link singleAnswerFetch} reads
+ * the first event itself, with the parser library the SDK uses (`eventsource-parser`): when it is
+ * the response to the request, the SDK gets it as an `application/json` body, as from a server
+ * that answers with JSON (the rest of the stream is read and dropped, as the SDK would have read
+ * it); anything else (a notification, a server request, a priming event followed by more, or a
+ * stream that ends or fails first) is handed on as the event stream it was, its bytes read so
+ * far replayed first, so progress, elicitation, sampling and resumption work as before.
  */
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
@@ -33,7 +33,7 @@ const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
  * Wraps the `fetch` of a Streamable HTTP client transport (see the module comment): a POST of one
  * JSON-RPC request whose `200` answer is an event stream whose first event with data is that
  * request's response answers as `application/json` with that response (the rest of the stream,
- * which should be nothing, is cancelled). Every other request and answer passes through as it
+ * which should be nothing but its end, is read and dropped). Every other request and answer passes through as it
  * is; the wrapped fetch's errors reject as they did.
  *
  * @param fetchFn the fetch to wrap (Switchboard's bounded, guarded fetch).
@@ -71,7 +71,9 @@ export function singleAnswerFetch(fetchFn: FetchLike): FetchLike {
     }
     const answer = first && answerTo(id, first);
     if (answer !== undefined) {
-      void reader.cancel().catch(() => undefined);
+      // The rest (the stream's end, normally) is read, not cancelled: a cancelled HTTP/1.1
+      // answer costs its connection, and the next request a new one.
+      void drain(reader);
       const headers = new Headers(response.headers);
       headers.set('content-type', 'application/json');
       return withOrigin(
@@ -137,6 +139,18 @@ function answerTo(id: string | number, event: EventSourceMessage): string | unde
   const fields = message as { id?: unknown; method?: unknown; result?: unknown; error?: unknown };
   if (fields.id !== id || fields.method !== undefined) return undefined;
   return 'result' in fields || 'error' in fields ? event.data : undefined;
+}
+
+/** Reads `reader` to its end (or its error), dropping what it reads. Never rejects. */
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  try {
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) return;
+    }
+  } catch {
+    // The answer is in; what failed after it changes nothing.
+  }
 }
 
 /** `response` with the `url` and `redirected` of `from` (a constructed Response has neither). */

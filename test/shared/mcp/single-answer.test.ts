@@ -6,7 +6,7 @@
  * answers with real `Response`s, their streams cut into chunks at awkward places; the SDK's
  * client over it and over real servers is tested with the connection (`connection*.test.ts`).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { singleAnswerFetch } from '../../../shared/mcp/single-answer.js';
 
 const URL_ = 'http://127.0.0.1:1/mcp';
@@ -53,6 +53,34 @@ describe('singleAnswerFetch', () => {
     expect(response.headers.get('content-type')).toBe('application/json');
     expect(response.headers.get('mcp-session-id')).toBe('s-1');
     expect(await response.json()).toEqual(JSON.parse(RESPONSE));
+  });
+
+  it('reads the rest of a collapsed stream to its end instead of cancelling it (the connection is kept)', async () => {
+    const chunks = [`data: ${RESPONSE}\n\n`, ': trailing comment\n'];
+    let cancelled = false;
+    let ended = false;
+    const fetch = singleAnswerFetch(
+      async () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            pull(controller) {
+              const next = chunks.shift();
+              if (next === undefined) {
+                ended = true;
+                controller.close();
+              } else controller.enqueue(new TextEncoder().encode(next));
+            },
+            cancel() {
+              cancelled = true;
+            },
+          }),
+          { headers: { 'content-type': 'text/event-stream' } },
+        ),
+    );
+    const response = await fetch(URL_, post({ jsonrpc: '2.0', id: 7, method: 'ping' }));
+    expect(await response.text()).toBe(RESPONSE);
+    await vi.waitFor(() => expect(ended).toBe(true));
+    expect(cancelled).toBe(false);
   });
 
   it('passes over a priming event (an id, no data) to the response after it', async () => {
