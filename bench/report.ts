@@ -101,6 +101,16 @@ export function formatBenchResults(results: BenchResults): string[] {
           'bare client with vs without an abort signal handed to the SDK (for comparison)',
         ],
       );
+      if (result.warm) {
+        rows.push([
+          `  warm`,
+          result.warm.ratio,
+          '',
+          `same connection once compiled (after ${result.warm.calls / 2} more calls): median ` +
+            `${result.warm.switchboardMedianMs} ms vs bare ${result.warm.bareMedianMs} ms, ` +
+            `${result.warm.calls} calls each`,
+        ]);
+      }
       const cpu = result.cpuPerCall;
       // The CPU target is set for stdio; on HTTP the figure is reported for comparison.
       const cpuTarget = name === 'stdio' ? TARGETS.toolCallCpuPerCallRatio : undefined;

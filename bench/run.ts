@@ -101,6 +101,9 @@ function config(input: McpServerConfigInput) {
   return mcpServerConfigSchema.parse(input);
 }
 
+/** `toolCallOverhead.stdio.warm`'s calls per side (after half as many unmeasured). */
+const STDIO_WARM_CALLS = 6_000;
+
 async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchResults> {
   const loadAtStart = os.loadavg()[0]!;
   const logger = createLogger({ level: 'silent' });
@@ -113,6 +116,8 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
       target: { transport: 'stdio', ...stdioEverything } satisfies BareTarget,
       iterations: options.iterations,
       databaseUrl: process.env.DATABASE_URL,
+      // A few seconds on stdio; on HTTP (2 ms a call) it would take minutes.
+      warmCalls: STDIO_WARM_CALLS,
     });
     log('toolCallOverhead: streamable-http');
     const http = await startEverythingHttpServer('streamableHttp');

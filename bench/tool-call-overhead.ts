@@ -81,6 +81,11 @@ export interface ToolCallOverhead {
    * as the client's).
    */
   database: 'postgres' | 'pglite';
+  /**
+   * The same-connection comparison once the code is warm (see
+   * {@link ToolCallOverheadOptions.warmCalls}); absent when not measured.
+   */
+  warm?: { ratio: number; switchboardMedianMs: number; bareMedianMs: number; calls: number };
   /** Measured calls per side, all rounds together (warm-up calls not included). */
   iterations: number;
   /** Rounds, each with fresh connections. */
@@ -110,6 +115,13 @@ export interface ToolCallOverheadOptions {
    * is made there), or the embedded PGlite database when absent.
    */
   databaseUrl?: string;
+  /**
+   * Calls per side of a last comparison on the last round's connection, Switchboard's tool and
+   * the bare `Client.callTool` in turn, after half as many unmeasured ones: the overhead once
+   * V8 has compiled both paths (it settles after about 2,500 calls, longer than a round).
+   * Default 0: not measured.
+   */
+  warmCalls?: number;
 }
 
 type Side = (signal: AbortSignal) => Promise<unknown>;
@@ -146,6 +158,8 @@ export async function measureToolCallOverhead(
   const timings = PAIRS.map(() => [[], []] as [number[], number[]]);
   const cpu = { switchboard: new Block(), bareSeparate: new Block(), bareSame: new Block() };
   const throughput = { switchboard: new Block(), bareSeparate: new Block() };
+  const warmCalls = options.warmCalls ?? 0;
+  const warmTimings: [number[], number[]] = [[], []];
   for (let round = 0; round < rounds; round++) {
     await withSides(options, async (sides, flush) => {
       for (const [index, [a, b]] of PAIRS.entries()) {
@@ -170,6 +184,10 @@ export async function measureToolCallOverhead(
             after[name],
           );
         }
+      }
+      if (round === rounds - 1 && warmCalls > 0) {
+        const sidesInTurn = [sides.switchboard, sides.bareSame] as const;
+        await alternate(sidesInTurn, Math.ceil(warmCalls / 2), warmCalls, warmTimings);
       }
     });
   }
@@ -200,6 +218,14 @@ export async function measureToolCallOverhead(
       barePerSecond: perSecond(throughput.bareSeparate),
       calls: throughput.switchboard.calls,
     },
+    ...(warmCalls > 0 && {
+      warm: {
+        ratio: round(median(warmTimings[0]) / median(warmTimings[1])),
+        switchboardMedianMs: round(median(warmTimings[0]), 4),
+        bareMedianMs: round(median(warmTimings[1]), 4),
+        calls: warmTimings[0].length,
+      },
+    }),
     database: options.databaseUrl ? 'postgres' : 'pglite',
     iterations: timings[0]![0].length,
     rounds,
