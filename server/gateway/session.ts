@@ -111,9 +111,9 @@ export interface GatewayServerOptions {
   upstreams: UserUpstreams;
   /**
    * Resolves when the servers this session serves were read and first tried (the lease's
-   * `ready`, `UpstreamPool.acquire`); default `upstreams.ready`.
+   * `ready`, `UpstreamPool.acquire`).
    */
-  upstreamsReady?: Promise<void>;
+  upstreamsReady: Promise<void>;
   /** Takes each finished call's audit row (the gateway's `ToolCallBatcher`). */
   audit: (record: ToolCallRecord) => void;
   logger: Logger;
@@ -182,7 +182,7 @@ export function createGatewayServer(options: GatewayServerOptions): Server {
     options.onActivity?.();
     if (!ready) {
       // A per-server session also waits for its one server (which may be new to the upstreams).
-      const read = options.upstreamsReady ?? upstreams.ready;
+      const read = options.upstreamsReady;
       await (naming.serverId === null ? read : upstreams.settle(naming.serverId, read));
       ready = true;
     }

@@ -245,20 +245,23 @@ export class UserUpstreams {
    * @param announce true to tell the sessions their servers may have changed once loaded.
    */
   async #loadAndSettle(announce: boolean): Promise<void> {
-    let started: Promise<boolean>[] = [];
-    const before = new Set(this.#servers.keys());
+    let started: Map<number, Promise<boolean>>;
     try {
       started = await this.#serial(() => this.#load());
     } catch (error) {
       this.#logger.warn({ err: error }, 'cannot read the servers');
       return;
     }
-    const opened = new Set([...this.#servers.keys()].filter((id) => !before.has(id)));
-    if (announce && opened.size > 0) this.#emit('servers', opened);
+    if (announce && started.size > 0) this.#emit('servers', new Set(started.keys()));
+    await this.#withinStartDeadline(Promise.all(started.values()));
+  }
+
+  /** Waits for `work`, at most the start deadline ({@link UpstreamOptions.startDeadlineMs}). */
+  async #withinStartDeadline(work: Promise<unknown>): Promise<void> {
     const deadline = this.#options.startDeadlineMs ?? DEFAULT_UPSTREAM_START_DEADLINE_MS;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.all(started),
+      work,
       new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline))),
     ]);
     clearTimeout(timer);
@@ -278,16 +281,12 @@ export class UserUpstreams {
    */
   async settle(serverId: number, after: Promise<void> = this.ready): Promise<void> {
     await after;
-    const deadline = this.#options.startDeadlineMs ?? DEFAULT_UPSTREAM_START_DEADLINE_MS;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
+    await this.#withinStartDeadline(
       (async () => {
         if (!this.#servers.has(serverId)) await this.reload();
         await this.#servers.get(serverId)?.firstConnect;
       })(),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, deadline))),
-    ]);
-    clearTimeout(timer);
+    );
   }
 
   /**
@@ -316,9 +315,9 @@ export class UserUpstreams {
 
   /**
    * Applies the stored rows to the servers a held scope names (the others are closed, or never
-   * opened); returns the first attempts of the connections it started.
+   * opened); returns the first attempts of the connections it started, by server id.
    */
-  async #load(): Promise<Promise<boolean>[]> {
+  async #load(): Promise<Map<number, Promise<boolean>>> {
     this.#loadStarted = true;
     const rows = await listServers(this.#options.database, this.userId, { activeOnly: true });
     // Read again on every change notification: an approval changes the pins, not the rows.
@@ -326,10 +325,10 @@ export class UserUpstreams {
       this.#options.database.db,
       rows.filter((row) => row.pinTools).map((row) => row.id),
     );
-    if (this.#closed) return [];
+    const started = new Map<number, Promise<boolean>>();
+    if (this.#closed) return started;
     const next = new Map<number, Upstream>();
     const skipped: SkippedServer[] = [];
-    const started: Promise<boolean>[] = [];
     const retired: Upstream[] = [];
     for (const row of rows) {
       if (row.auth.type === 'user-token') {
@@ -360,7 +359,7 @@ export class UserUpstreams {
         continue;
       }
       next.set(row.id, made.upstream);
-      started.push(made.ready);
+      started.set(row.id, made.ready);
     }
     for (const [id, server] of this.#servers) if (!next.has(id)) retired.push(server);
     this.#servers = next;

@@ -17,7 +17,13 @@
  * stream that ends or fails first) is handed on as the event stream it was, its bytes read so
  * far replayed first, so progress, elicitation, sampling and resumption work as before.
  */
+import { mediaTypeEssence } from '@modelcontextprotocol/sdk/shared/mediaType.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  isJSONRPCErrorResponse,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+} from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
 /**
@@ -26,15 +32,13 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
  */
 const MAX_COLLAPSED_CHARS = 64 * 1024;
 
-/** The media type of an event stream, as the SDK tests it (essence, case-insensitive). */
-const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
-
 /**
  * Wraps the `fetch` of a Streamable HTTP client transport (see the module comment): a POST of one
  * JSON-RPC request whose `200` answer is an event stream whose first event with data is that
  * request's response answers as `application/json` with that response (the rest of the stream,
- * which should be nothing but its end, is read and dropped). Every other request and answer passes through as it
- * is; the wrapped fetch's errors reject as they did.
+ * which should be nothing but its end, is read and dropped). Every other request and answer
+ * passes through as it is; the wrapped fetch's errors reject as they did. Messages are
+ * recognised with the SDK's own JSON-RPC guards and media-type parsing.
  *
  * @param fetchFn the fetch to wrap (Switchboard's bounded, guarded fetch).
  * @returns a fetch answering global `Response`s with the same status, headers (but
@@ -48,7 +52,7 @@ export function singleAnswerFetch(fetchFn: FetchLike): FetchLike {
       id === undefined ||
       response.status !== 200 ||
       !response.body ||
-      !EVENT_STREAM.test(response.headers.get('content-type') ?? '')
+      mediaTypeEssence(response.headers.get('content-type')) !== 'text/event-stream'
     ) {
       return response;
     }
@@ -108,18 +112,8 @@ export function singleAnswerFetch(fetchFn: FetchLike): FetchLike {
 /** The id of the one JSON-RPC request in a POST body, if that is what it is. */
 function requestId(body: RequestInit['body']): string | number | undefined {
   if (typeof body !== 'string' || body.length > MAX_COLLAPSED_CHARS) return undefined;
-  let message: unknown;
-  try {
-    message = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
-  const { id, method } = message as { id?: unknown; method?: unknown };
-  if (typeof method !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) {
-    return undefined;
-  }
-  return id;
+  const message = parsed(body);
+  return isJSONRPCRequest(message) ? message.id : undefined;
 }
 
 /**
@@ -129,16 +123,18 @@ function requestId(body: RequestInit['body']): string | number | undefined {
 function answerTo(id: string | number, event: EventSourceMessage): string | undefined {
   if (event.event !== undefined && event.event !== 'message') return undefined;
   if (event.data.length > MAX_COLLAPSED_CHARS) return undefined;
-  let message: unknown;
+  const message = parsed(event.data);
+  const response = isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message);
+  return response && message.id === id ? event.data : undefined;
+}
+
+/** `text` parsed as JSON, or undefined when it is not JSON. */
+function parsed(text: string): unknown {
   try {
-    message = JSON.parse(event.data);
+    return JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
-  const fields = message as { id?: unknown; method?: unknown; result?: unknown; error?: unknown };
-  if (fields.id !== id || fields.method !== undefined) return undefined;
-  return 'result' in fields || 'error' in fields ? event.data : undefined;
 }
 
 /** Reads `reader` to its end (or its error), dropping what it reads. Never rejects. */
