@@ -21,6 +21,7 @@ import {
   type NewMcpServerRow,
   type ServerMetadata,
 } from './schema.js';
+import { hasSqlState, UNIQUE_VIOLATION } from './sql-state.js';
 
 /**
  * What the queries that read or write secret columns need: the database and the box that seals
@@ -455,8 +456,5 @@ export async function updateServerStatuses(
  * came from postgres.js or PGlite, bare or wrapped in drizzle's query error.
  */
 export function isUniqueViolation(error: unknown): boolean {
-  for (let current = error; current instanceof Error; current = current.cause) {
-    if ((current as { code?: unknown }).code === '23505') return true;
-  }
-  return false;
+  return hasSqlState(error, UNIQUE_VIOLATION);
 }

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
-import { toolCalls, type User } from '../../../shared/db/schema.js';
+import { mcpServers, toolCalls, type User } from '../../../shared/db/schema.js';
 import {
   recordToolCall,
   recordToolCalls,
@@ -150,10 +150,44 @@ describe('recordToolCalls', () => {
 
   it('stores none of the list when one row cannot be stored', async () => {
     const user = await createTestUser(handle);
-    const ghost = { ...user, id: 2_000_000_000 };
 
-    await expect(recordToolCalls(handle.db, [call(user, 'a'), call(ghost, 'b')])).rejects.toThrow();
+    // A duration that is not a number is null in the JSON: the NOT NULL constraint refuses it.
+    await expect(
+      recordToolCalls(handle.db, [call(user, 'a'), { ...call(user, 'b'), durationMs: Number.NaN }]),
+    ).rejects.toThrow();
 
     expect(await rowsOf(user)).toEqual([]);
+  });
+
+  it("stores a call of a deleted server with no server, and drops only a deleted user's calls", async () => {
+    const user = await createTestUser(handle);
+    const [kept, deleted] = await handle.db
+      .insert(mcpServers)
+      .values([
+        { userId: user.id, name: 'kept', transport: 'stdio', command: 'true' },
+        { userId: user.id, name: 'gone', transport: 'stdio', command: 'true' },
+      ])
+      .returning();
+    await handle.db.delete(mcpServers).where(eq(mcpServers.id, deleted!.id));
+    const ghost = { ...user, id: 2_000_000_000 };
+
+    await recordToolCalls(handle.db, [
+      { ...call(user, 'first'), serverId: kept!.id },
+      { ...call(user, 'second'), serverId: deleted!.id },
+      call(ghost, 'of a deleted user'),
+      { ...call(user, 'third'), serverId: kept!.id },
+    ]);
+
+    const rows = (await rowsOf(user)).sort((a, b) => a.id - b.id);
+    expect(rows.map((row) => [row.toolName, row.serverId])).toEqual([
+      ['first', kept!.id],
+      ['second', null],
+      ['third', kept!.id],
+    ]);
+    const ghostRows = await handle.db
+      .select()
+      .from(toolCalls)
+      .where(eq(toolCalls.userId, ghost.id));
+    expect(ghostRows).toEqual([]);
   });
 });
