@@ -106,7 +106,7 @@ export interface ToolCallOverheadOptions {
   /** Unmeasured calls per side at the start of each round; default 10% of the round's calls. */
   warmupIterations?: number;
   /**
-   * Calls in one CPU or throughput block; default 200. Each round has enough blocks for half its
+   * Calls in one CPU or throughput block; default 200. Each round has enough blocks for twice its
    * share of `iterations` per side (at least one).
    */
   blockCalls?: number;
@@ -153,8 +153,10 @@ export async function measureToolCallOverhead(
   const perRound = Math.ceil(options.iterations / rounds);
   const warmup = options.warmupIterations ?? Math.ceil(perRound / 10);
   const blockCalls = options.blockCalls ?? 200;
-  // Half as many calls as the latency pairs: the sums are steady by then, and the run stays short.
-  const blocks = Math.max(1, Math.ceil(perRound / 2 / blockCalls));
+  // Twice as many calls as each latency side: a sum of 1,000 calls moved by up to half between
+  // two runs on a 2-core VM (one major GC, or compilation finishing, in one block weighs on it),
+  // 4,000 by about a fifth; the blocks are fast, so the run stays short.
+  const blocks = Math.max(1, Math.ceil((perRound * 2) / blockCalls));
   const timings = PAIRS.map(() => [[], []] as [number[], number[]]);
   const cpu = { switchboard: new Block(), bareSeparate: new Block(), bareSame: new Block() };
   const throughput = { switchboard: new Block(), bareSeparate: new Block() };
