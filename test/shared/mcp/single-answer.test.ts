@@ -55,6 +55,29 @@ describe('singleAnswerFetch', () => {
     expect(await response.json()).toEqual(JSON.parse(RESPONSE));
   });
 
+  it('answers the collapsed body once, by any reader, as a Response does', async () => {
+    const fetch = singleAnswerFetch(streaming(`data: ${RESPONSE}\n\n`));
+    const request = post({ jsonrpc: '2.0', id: 7, method: 'tools/call' });
+
+    const asText = await fetch(URL_, request);
+    expect(asText).toBeInstanceOf(Response);
+    expect(asText.bodyUsed).toBe(false);
+    const copy = asText.clone();
+    expect(await asText.text()).toBe(RESPONSE);
+    expect(asText.bodyUsed).toBe(true);
+    await expect(asText.json()).rejects.toThrow(TypeError);
+    expect(() => asText.clone()).toThrow(TypeError);
+    expect(copy.status).toBe(200);
+    expect(copy.headers.get('mcp-session-id')).toBe('s-1');
+    expect(await copy.json()).toEqual(JSON.parse(RESPONSE));
+
+    const asBytes = await fetch(URL_, request);
+    expect(new TextDecoder().decode(await asBytes.arrayBuffer())).toBe(RESPONSE);
+    const asBlob = await (await fetch(URL_, request)).blob();
+    expect(asBlob.type).toBe('application/json');
+    expect(await asBlob.text()).toBe(RESPONSE);
+  });
+
   it('reads the rest of a collapsed stream to its end instead of cancelling it (the connection is kept)', async () => {
     const chunks = [`data: ${RESPONSE}\n\n`, ': trailing comment\n'];
     let cancelled = false;
