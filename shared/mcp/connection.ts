@@ -650,6 +650,23 @@ export class McpConnection {
   ): Promise<CallToolResult> {
     const timeoutMs = options.timeoutMs ?? this.config.timeoutMs;
     const relay = new CallAbortRelay(options.signal ?? NEVER_ABORTED);
+    const onProgress = options.onProgress;
+    // The SDK sends the request before its first await, so what matters only once the server
+    // answers (the deadline, the entry elicitations look for) is booked after the request is on
+    // its way, while the server works: not on the call's latency. The server cannot answer, ask
+    // or report progress before this function's next await.
+    const answered = client.callTool({ name, arguments: args }, undefined, {
+      timeout: NO_SDK_TIMEOUT_MS,
+      signal: relay.signal,
+      ...(onProgress && {
+        onprogress: (progress: Progress) => {
+          deadline.touch();
+          onProgress(progress);
+        },
+        resetTimeoutOnProgress: true,
+        maxTotalTimeout: options.maxTotalTimeoutMs,
+      }),
+    });
     const deadline = deadlines.add(timeoutMs, () =>
       relay.abort(
         new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs }),
@@ -663,21 +680,8 @@ export class McpConnection {
       onSampling: options.onSampling,
     };
     this.#calls.add(call);
-    const onProgress = options.onProgress;
     try {
-      const result = await client.callTool({ name, arguments: args }, undefined, {
-        timeout: NO_SDK_TIMEOUT_MS,
-        signal: relay.signal,
-        ...(onProgress && {
-          onprogress: (progress: Progress) => {
-            deadline.touch();
-            onProgress(progress);
-          },
-          resetTimeoutOnProgress: true,
-          maxTotalTimeout: options.maxTotalTimeoutMs,
-        }),
-      });
-      return result as CallToolResult;
+      return (await answered) as CallToolResult;
     } catch (error) {
       throw this.#requestError(`tools/call ${name}`, error, options.signal);
     } finally {

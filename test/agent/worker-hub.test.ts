@@ -145,15 +145,16 @@ describe('WorkerHub', () => {
         ['add', false, 5, startedAt.toISOString()],
       ]),
     );
-    // A row naming a user that does not exist violates the foreign key: the batch fails.
+    // A duration that is not a number (null once in JSON) is refused: the batch fails, and the
+    // job is told.
     await expect(
       job.writeToolCalls([
         {
-          userId: 2_000_000_000,
+          userId: user.id,
           serverId: null,
           toolName: 'x',
           startedAt,
-          durationMs: 1,
+          durationMs: Number.NaN,
           ok: true,
         },
       ]),
