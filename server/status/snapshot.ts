@@ -129,15 +129,16 @@ export class StatusSnapshot {
   }
 
   /**
-   * Subscribes to the monitor and starts the background checks (timers do not keep the process
-   * alive). Resolves when every part has been checked once; calling it again returns the same
-   * promise.
+   * Subscribes to the monitor, listens for server changes and starts the background checks
+   * (timers do not keep the process alive). Resolves when the database is listened to (or could
+   * not be: then it is polled only) and every part has been checked once; calling it again
+   * returns the same promise.
    */
   start(): Promise<void> {
     if (this.#ready) return this.#ready;
     this.#unsubscribe = this.#options.watcher?.onChange?.((event) => this.#applyEvent(event));
     this.#stopped = false;
-    this.#options.database
+    const listening = this.#options.database
       .listen(SERVERS_CHANNEL, (payload) => this.#onServerChange(payload))
       .then(
         (unlisten) => {
@@ -154,7 +155,13 @@ export class StatusSnapshot {
     };
     every(this.#options.databaseIntervalMs ?? 5_000, () => this.refreshDatabase());
     every(this.#options.externalIntervalMs ?? 10_000, () => this.refreshExternal());
-    this.#ready = Promise.all([this.refreshDatabase(), this.refreshExternal()]).then(() => {
+    // The first read waits for the LISTEN, so a write between the two is never missed: one made
+    // once start() resolved is notified, one made before it is in the read. (A new connection can
+    // take longer than the read; the next round was then the first to see such a write.)
+    this.#ready = Promise.all([
+      listening.then(() => this.refreshDatabase()),
+      this.refreshExternal(),
+    ]).then(() => {
       this.#isReady = true;
     });
     return this.#ready;
