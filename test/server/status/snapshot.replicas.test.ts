@@ -49,6 +49,35 @@ describe('StatusSnapshot and servers watched by another replica', () => {
     });
   }
 
+  it('reads the database for the first time only once it listens', async () => {
+    const steps: string[] = [];
+    const watched: DatabaseHandle = {
+      ...database,
+      listen: async (channel, handler) => {
+        const unlisten = await database.listen(channel, handler);
+        steps.push('listening');
+        return unlisten;
+      },
+      ping: () => {
+        steps.push('read');
+        return database.ping();
+      },
+    };
+    const late = new StatusSnapshot({
+      database: watched,
+      logger,
+      watches: () => false,
+      databaseIntervalMs: 3_600_000,
+    });
+    try {
+      await late.start();
+      // A write made between a first read and the LISTEN would be seen by neither.
+      expect(steps).toEqual(['listening', 'read']);
+    } finally {
+      late.stop();
+    }
+  });
+
   it('shows a server created, its status written and its deletion, as notified', async () => {
     const row = await createServer(database, {
       userId: user.id,
