@@ -3,7 +3,7 @@
  * `NOTIFY` on {@link SERVERS_CHANNEL} so running workers can react without polling. PGlite
  * implements `LISTEN`/`NOTIFY` within its one process, so the embedded database behaves alike.
  */
-import { sql } from 'drizzle-orm';
+import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Database } from './open.js';
 
 /** The channel every `mcp_servers` configuration write notifies. */
@@ -17,8 +17,11 @@ export const SERVERS_CHANNEL = 'mcp_servers_changed';
  * @param userId a user id (a positive integer).
  */
 export function userServersChannel(userId: number): string {
-  return `switchboard_user_${userId}`;
+  return `${USER_CHANNEL_PREFIX}${userId}`;
 }
+
+/** What {@link userServersChannel} puts before the user id. */
+const USER_CHANNEL_PREFIX = 'switchboard_user_';
 
 /**
  * The JSON payload of a {@link SERVERS_CHANNEL} notification. `op` is `insert`, `update` or
@@ -45,8 +48,38 @@ export async function notifyServerChange(db: Database, change: ServerChange): Pr
     await sendServerChange(db, change);
   } finally {
     // Even when the NOTIFY failed, the write before it may have landed: local caches forget.
-    for (const listener of localListeners) listener(change);
+    announceLocalServerChange(change);
   }
+}
+
+/**
+ * The notifications of a configuration write of `mcp_servers`, as one SQL expression for the
+ * write's own `RETURNING` list, evaluated once per row written: the same two `pg_notify` calls
+ * as {@link notifyServerChange} (on {@link SERVERS_CHANNEL} and the row's
+ * {@link userServersChannel}), with the payload built from the row's `user_id` and `id`. The
+ * write and its notifications then take one round trip instead of two, and Postgres delivers
+ * them when the statement's transaction commits (not at all if it fails), as it does for a
+ * separate `NOTIFY` after it. Its value is an empty string. Call
+ * {@link announceLocalServerChange} once the write has returned.
+ *
+ * @param userId the written row's `user_id` column; `id` its `id` column (drizzle columns).
+ * @param op `insert`, `update` or `delete` (`status` writes go through `updateServerStatuses`).
+ */
+export function serverChangeNotifications(
+  userId: SQLWrapper,
+  id: SQLWrapper,
+  op: Exclude<ServerChange['op'], 'status'>,
+): SQL<string> {
+  const payload = sql`json_build_object('userId', ${userId}, 'serverId', ${id}, 'op', ${op}::text)::text`;
+  return sql<string>`concat(pg_notify(${SERVERS_CHANNEL}, ${payload}), pg_notify(${USER_CHANNEL_PREFIX} || ${userId}, ${payload}))`;
+}
+
+/**
+ * Tells this process's {@link onLocalServerChange} listeners of a change whose notifications a
+ * write sent itself ({@link serverChangeNotifications}); {@link notifyServerChange} calls it too.
+ */
+export function announceLocalServerChange(change: ServerChange): void {
+  for (const listener of localListeners) listener(change);
 }
 
 /** Listeners of {@link onLocalServerChange}. */

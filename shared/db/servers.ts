@@ -3,7 +3,12 @@
  * changes one user's servers takes the user id, so a caller can never reach another user's row.
  */
 import { and, asc, eq, getTableColumns, gt, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
-import { SERVERS_CHANNEL, notifyServerChange } from './notify.js';
+import {
+  SERVERS_CHANNEL,
+  announceLocalServerChange,
+  notifyServerChange,
+  serverChangeNotifications,
+} from './notify.js';
 import type { SecretBox } from '../secrets.js';
 import type { Database } from './open.js';
 import {
@@ -93,11 +98,25 @@ export async function getServer(
   userId: number,
   id: number,
 ): Promise<McpServerRow | undefined> {
+  const row = await getSealedServer(db, userId, id);
+  return row && openServerSecrets(row, secrets);
+}
+
+/**
+ * One of a user's servers as stored, its secrets still sealed (the worker hub hands such rows to
+ * its job processes, which open them with their own key); `undefined` when it does not exist or
+ * belongs to someone else.
+ */
+export async function getSealedServer(
+  db: Database,
+  userId: number,
+  id: number,
+): Promise<McpServerRow | undefined> {
   const [row] = await db
     .select()
     .from(mcpServers)
     .where(and(eq(mcpServers.id, id), eq(mcpServers.userId, userId)));
-  return row && openServerSecrets(row, secrets);
+  return row;
 }
 
 /**
@@ -128,6 +147,24 @@ export async function findServerByName(
 }
 
 /**
+ * A `RETURNING` list of every column plus the write's change notifications
+ * ({@link serverChangeNotifications}): the write notifies in its own round trip.
+ */
+function returningNotified(op: 'insert' | 'update') {
+  return {
+    ...getTableColumns(mcpServers),
+    notified: serverChangeNotifications(mcpServers.userId, mcpServers.id, op),
+  };
+}
+
+/** The row of a {@link returningNotified} write without its `notified` value. */
+function withoutNotified<T extends { notified: unknown }>(written: T): Omit<T, 'notified'> {
+  const { notified, ...row } = written;
+  void notified;
+  return row;
+}
+
+/**
  * Inserts a server, its secrets sealed; returns the row with plain secrets.
  *
  * @throws the driver's unique-violation error (SQLSTATE 23505) when the user already has a
@@ -138,15 +175,15 @@ export async function createServer(
   { db, secrets }: ServerStore,
   values: NewMcpServerRow,
 ): Promise<McpServerRow> {
-  const [sealed] = await db
+  const [written] = await db
     .insert(mcpServers)
     .values({
       ...sealServerSecrets(values, values.userId, secrets),
       secretHints: allSecretHints(values),
     })
-    .returning();
-  const row = openServerSecrets(sealed!, secrets);
-  await notifyServerChange(db, { userId: row!.userId, serverId: row!.id, op: 'insert' });
+    .returning(returningNotified('insert'));
+  const row = openServerSecrets(withoutNotified(written!), secrets);
+  announceLocalServerChange({ userId: row!.userId, serverId: row!.id, op: 'insert' });
   return row!;
 }
 
@@ -186,7 +223,7 @@ export async function updateServer(
   patch: ServerConfigPatch,
 ): Promise<McpServerRow | undefined> {
   const hints = secretHintsOf(patch);
-  const [sealed] = await db
+  const [written] = await db
     .update(mcpServers)
     .set({
       ...sealServerSecrets(patch, userId, secrets),
@@ -196,9 +233,10 @@ export async function updateServer(
       updatedAt: new Date(),
     })
     .where(and(eq(mcpServers.id, id), eq(mcpServers.userId, userId)))
-    .returning();
-  const row = sealed && openServerSecrets(sealed, secrets);
-  if (row) await notifyServerChange(db, { userId, serverId: id, op: 'update' });
+    .returning(returningNotified('update'));
+  if (!written) return undefined;
+  const row = openServerSecrets(withoutNotified(written), secrets);
+  announceLocalServerChange({ userId, serverId: id, op: 'update' });
   return row;
 }
 
@@ -358,8 +396,11 @@ export async function deleteServer(db: Database, userId: number, id: number): Pr
   const rows = await db
     .delete(mcpServers)
     .where(and(eq(mcpServers.id, id), eq(mcpServers.userId, userId)))
-    .returning({ id: mcpServers.id });
-  if (rows.length > 0) await notifyServerChange(db, { userId, serverId: id, op: 'delete' });
+    .returning({
+      id: mcpServers.id,
+      notified: serverChangeNotifications(mcpServers.userId, mcpServers.id, 'delete'),
+    });
+  if (rows.length > 0) announceLocalServerChange({ userId, serverId: id, op: 'delete' });
   return rows.length > 0;
 }
 

@@ -1,7 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   SERVERS_CHANNEL,
+  onLocalServerChange,
   parseServerChange,
+  userServersChannel,
   type ServerChange,
 } from '../../../shared/db/notify.js';
 import { openDatabase, type DatabaseHandle } from '../../../shared/db/open.js';
@@ -22,7 +24,11 @@ describe.each(openers)('NOTIFY mcp_servers_changed on %s', (_name, open, skip) =
   let database: DatabaseHandle;
   let userId: number;
   const received: ServerChange[] = [];
+  const onUserChannel: ServerChange[] = [];
+  const local: ServerChange[] = [];
   let unlisten: () => Promise<void>;
+  let unlistenUser: () => Promise<void>;
+  let offLocal: () => void;
 
   beforeAll(async () => {
     if (skip) return;
@@ -32,11 +38,18 @@ describe.each(openers)('NOTIFY mcp_servers_changed on %s', (_name, open, skip) =
       const change = parseServerChange(payload);
       if (change) received.push(change);
     });
+    unlistenUser = await database.listen(userServersChannel(userId), (payload) => {
+      const change = parseServerChange(payload);
+      if (change) onUserChannel.push(change);
+    });
+    offLocal = onLocalServerChange((change) => local.push(change));
   });
 
   afterAll(async () => {
     if (skip) return;
     await unlisten();
+    await unlistenUser();
+    offLocal();
     await database.close();
   });
 
@@ -63,6 +76,14 @@ describe.each(openers)('NOTIFY mcp_servers_changed on %s', (_name, open, skip) =
       expect(await next(1)).toEqual([{ userId, serverId: row.id, op: 'status' }]);
       await deleteServer(database.db, userId, row.id);
       expect(await next(1)).toEqual([{ userId, serverId: row.id, op: 'delete' }]);
+      // The user's own channel hears the configuration writes, not the status; this process's
+      // local listeners heard every write before it returned.
+      const changes = (ops: ServerChange['op'][]) =>
+        ops.map((op) => ({ userId, serverId: row.id, op }));
+      await vi.waitFor(() =>
+        expect(onUserChannel).toEqual(changes(['insert', 'update', 'delete'])),
+      );
+      expect(local).toEqual(changes(['insert', 'update', 'status', 'delete']));
     },
   );
 
