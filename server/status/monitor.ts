@@ -222,6 +222,9 @@ export class StatusMonitor implements ServerWatcher {
   sync(serverId: number): Promise<void> {
     return this.#enqueue(serverId, async () => {
       if (this.#stopped) return;
+      // Nothing of this process writes the server's status meanwhile: the row read next holds
+      // the last status written, and #open need not write it again.
+      const quiet = !this.#entries.has(serverId) && !this.#writer.holds(serverId);
       const row = await findServer(this.#store, serverId);
       const entry = this.#entries.get(serverId);
       if (row?.isActive && !this.#watches(serverId)) {
@@ -240,7 +243,7 @@ export class StatusMonitor implements ServerWatcher {
         if (entry.connection.status === 'error') await entry.connection.reconnectNow();
       } else {
         await this.#drop(serverId);
-        await this.#open(row);
+        await this.#open(row, quiet);
       }
       // What the sync decided is stored when it resolves (with whatever else is queued).
       await this.#writer.flush();
@@ -276,7 +279,23 @@ export class StatusMonitor implements ServerWatcher {
     this.#writer.stop();
   }
 
-  async #open(row: McpServerRow): Promise<void> {
+  /**
+   * Opens the server's connection, or stores why there is none.
+   *
+   * @param stored true when `row` holds the last status written (see `sync`): a status without a
+   *   connection (`needs_authorization`, a `user-token` server's, an invalid configuration) that
+   *   equals it is not written again, so re-syncing an unchanged state costs no write and no
+   *   notification.
+   */
+  async #open(row: McpServerRow, stored = false): Promise<void> {
+    const report = (patch: ServerStatusPatch): void => {
+      this.#emit(row, patch);
+      const same =
+        stored &&
+        row.connectionStatus === patch.connectionStatus &&
+        row.lastError === (patch.lastError ?? null);
+      if (!same) this.#writer.queue(row.id, patch);
+    };
     if (row.auth.type === 'oauth') {
       // Reached with its owner's own tokens, by their sessions and Test; the monitor holds none.
       // It only says when there are none to use.
@@ -286,8 +305,7 @@ export class StatusMonitor implements ServerWatcher {
           connectionStatus: 'needs_authorization',
           lastError: account?.reason ?? NOT_CONNECTED_REASON,
         };
-        this.#emit(row, patch);
-        this.#writer.queue(row.id, patch);
+        report(patch);
       }
       return;
     }
@@ -297,8 +315,7 @@ export class StatusMonitor implements ServerWatcher {
         connectionStatus: 'disconnected',
         lastError: USER_TOKEN_NOTE,
       };
-      this.#emit(row, patch);
-      this.#writer.queue(row.id, patch);
+      report(patch);
       return;
     }
     let config;
@@ -310,8 +327,7 @@ export class StatusMonitor implements ServerWatcher {
         connectionStatus: 'error',
         lastError: scrubber.scrub(`Invalid configuration: ${describeError(error)}`),
       };
-      this.#emit(row, patch);
-      this.#writer.queue(row.id, patch);
+      report(patch);
       return;
     }
     const entry: Entry = {

@@ -48,6 +48,8 @@ export class StatusWriter {
   #timer?: NodeJS.Timeout;
   /** The batch being written, if any (batches never overlap, so writes stay in order). */
   #writing?: Promise<void>;
+  /** The batch {@link #writing} writes. */
+  #inFlight?: ReadonlyMap<number, ServerStatusPatch>;
   #failures = 0;
 
   constructor(options: StatusWriterOptions) {
@@ -76,6 +78,13 @@ export class StatusWriter {
     }
     batch.set(serverId, { ...batch.get(serverId), ...patch });
     this.#arm(this.#tickMs);
+  }
+
+  /** True while a patch of the server is queued or being written. */
+  holds(serverId: number): boolean {
+    return (
+      this.#inFlight?.has(serverId) === true || this.#pending.some((batch) => batch.has(serverId))
+    );
   }
 
   /** Drops what is queued for a server (it is no longer watched); a batch in flight is kept. */
@@ -138,8 +147,12 @@ export class StatusWriter {
       ok = written;
     });
     this.#writing = writing;
+    this.#inFlight = batch;
     await writing;
-    if (this.#writing === writing) this.#writing = undefined;
+    if (this.#writing === writing) {
+      this.#writing = undefined;
+      this.#inFlight = undefined;
+    }
     return ok;
   }
 

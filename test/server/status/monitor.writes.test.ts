@@ -8,6 +8,8 @@ import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { mcpServers } from '../../../shared/db/schema.js';
 import {
   createServer,
+  updateServer,
+  updateServerStatus,
   updateServerStatuses,
   type ServerStatusPatch,
 } from '../../../shared/db/servers.js';
@@ -87,5 +89,52 @@ describe('StatusMonitor status writes', () => {
       .from(mcpServers)
       .where(eq(mcpServers.id, servers[1]!.id));
     expect(stored!.lastConnected?.getTime()).toBe(clock);
+  });
+
+  it('does not write again a status without a connection that is already stored', async () => {
+    const user = await createTestUser(database);
+    const server = await createServer(database, {
+      userId: user.id,
+      name: 'per-user',
+      transport: 'streamable-http',
+      url: 'http://127.0.0.1:9/mcp',
+      auth: { type: 'user-token' },
+    });
+    const batches: ReadonlyMap<number, ServerStatusPatch>[] = [];
+    const mine = () => batches.filter((batch) => batch.has(server.id)).length;
+    const watcher = sandboxedMonitor({
+      db: database.db,
+      secrets: database.secrets,
+      logger: createLogger({ level: 'silent' }),
+      statusTickMs: 3_600_000,
+      statusWrite: (db, batch) => {
+        batches.push(new Map(batch));
+        return updateServerStatuses(db, batch);
+      },
+    });
+    try {
+      await watcher.sync(server.id);
+      expect(mine()).toBe(1);
+      expect(batches.at(-1)!.get(server.id)).toMatchObject({ connectionStatus: 'disconnected' });
+
+      // Edited (updated_at moves, the server is synced again): its status is the one stored.
+      await updateServer(database, user.id, server.id, { description: 'edited' });
+      await watcher.sync(server.id);
+      await watcher.sync(server.id);
+      expect(mine()).toBe(1);
+
+      // Someone else wrote another status meanwhile: the sync writes its own again.
+      await updateServerStatus(database.db, server.id, { connectionStatus: 'error' });
+      await updateServer(database, user.id, server.id, { description: 'edited again' });
+      await watcher.sync(server.id);
+      expect(mine()).toBe(2);
+      const [stored] = await database.db
+        .select()
+        .from(mcpServers)
+        .where(eq(mcpServers.id, server.id));
+      expect(stored!.connectionStatus).toBe('disconnected');
+    } finally {
+      await watcher.stop();
+    }
   });
 });
