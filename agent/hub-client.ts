@@ -1,7 +1,8 @@
 /**
  * A job process's side of the worker hub (`worker-hub.ts`): listens to the session user's
- * configuration channel and writes audit batches through the worker, so the session itself holds
- * no Postgres connection while idle. Messages: `worker-hub-protocol.ts`.
+ * configuration channel, reads the servers its changes name and writes audit batches through the
+ * worker, so the session itself holds no Postgres connection while idle and opens none for a
+ * change. Messages: `worker-hub-protocol.ts`.
  */
 import { connect, type Socket } from 'node:net';
 import type { ToolCallRecord } from '../shared/db/tool-calls.js';
@@ -11,8 +12,13 @@ import {
   HUB_ENV,
   MAX_HUB_LINE_BYTES,
   hubMessageSchema,
+  serverRowFromWire,
   type ClientMessageInput,
 } from './worker-hub-protocol.js';
+import type { DatabaseHandle } from '../shared/db/open.js';
+import type { McpServerRow } from '../shared/db/schema.js';
+import { openServerSecrets } from '../shared/db/server-secrets.js';
+import { getServer } from '../shared/db/servers.js';
 
 /** Raised when the hub cannot be reached or a request fails; `message` says which. */
 export class HubError extends Error {
@@ -39,7 +45,8 @@ export function hubAddressFromEnv(env: NodeJS.ProcessEnv = process.env): HubAddr
 }
 
 interface Pending {
-  resolve(): void;
+  /** Called with the `server` answer's row, or undefined for `done`. */
+  resolve(value: unknown): void;
   reject(error: Error): void;
 }
 
@@ -126,6 +133,27 @@ export class HubClient {
   };
 
   /**
+   * Reads one of a user's servers through the hub's pool (`getSealedServer` there).
+   *
+   * @param userId the session's user; `serverId` the server a change notification named.
+   * @returns the row as stored, its secrets sealed (open them with `openServerSecrets`), or
+   *   undefined when the user has no such server.
+   * @throws HubError when the hub is gone or its read failed; TypeError when its answer is not a
+   *   server row.
+   */
+  readSealedServer = async (
+    userId: number,
+    serverId: number,
+  ): Promise<McpServerRow | undefined> => {
+    const row = await this.#request<Record<string, unknown> | null>({
+      type: 'readServer',
+      userId,
+      serverId,
+    });
+    return row ? serverRowFromWire(row) : undefined;
+  };
+
+  /**
    * Writes audit rows through the hub (one INSERT there). The shape of `ToolCallWriter`.
    *
    * @throws HubError when the hub is gone or the INSERT failed (the batcher retries once).
@@ -146,11 +174,12 @@ export class HubClient {
     this.#socket.destroy();
   }
 
-  #request(message: DistributiveOmit<ClientMessageInput, 'id'>): Promise<void> {
+  /** Sends a request; resolves with the `server` answer's row, or undefined for `done`. */
+  #request<T = void>(message: DistributiveOmit<ClientMessageInput, 'id'>): Promise<T> {
     if (this.#closed) return Promise.reject(new HubError('the worker hub connection is closed'));
     const id = this.#nextId++;
-    return new Promise<void>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       // Idle, the connection does not keep the process alive; an unanswered request does.
       this.#socket.ref();
       this.#send({ ...message, id } as ClientMessageInput);
@@ -177,9 +206,42 @@ export class HubClient {
     if (!pending) return;
     this.#pending.delete(parsed.id);
     if (this.#pending.size === 0) this.#socket.unref();
-    if (parsed.type === 'done') pending.resolve();
+    if (parsed.type === 'done') pending.resolve(undefined);
+    else if (parsed.type === 'server') pending.resolve(parsed.row);
     else pending.reject(new HubError(`The worker hub could not do it: ${parsed.error}`));
   }
+}
+
+/**
+ * How a session reads a server that a change notification names (`watchServerChanges`'s
+ * `readServer`): through the worker's hub when the session has one, so the change costs no
+ * Postgres connection of the session's own; from the session's own database when it has no hub,
+ * or when the hub's read fails (logged at debug).
+ *
+ * @param database the session's database: its key opens the hub's sealed rows.
+ * @param userId the session's user; the read finds only that user's servers.
+ * @returns `(serverId) => row with plain secrets, or undefined when the user has no such server`;
+ *   it rejects as `getServer` does when the fallback read fails, and with SecretError when a
+ *   secret cannot be opened.
+ */
+export function sessionServerReader(
+  database: DatabaseHandle,
+  userId: number,
+  hub: HubClient | undefined,
+  logger: Logger,
+): (serverId: number) => Promise<McpServerRow | undefined> {
+  return async (serverId) => {
+    if (hub) {
+      try {
+        const row = await hub.readSealedServer(userId, serverId);
+        return row && openServerSecrets(row, database.secrets);
+      } catch (error) {
+        if (!(error instanceof HubError)) throw error;
+        logger.debug({ err: error, serverId }, 'read the server without the worker hub');
+      }
+    }
+    return getServer(database, userId, serverId);
+  };
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

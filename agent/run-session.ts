@@ -11,7 +11,7 @@ import type { Room } from '@livekit/rtc-node';
 import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../shared/db/open.js';
 import { users } from '../shared/db/schema.js';
-import { getServer, listServers } from '../shared/db/servers.js';
+import { listServers } from '../shared/db/servers.js';
 import type { Logger } from '../shared/logger.js';
 import { StdioProcessLimiter } from '../shared/mcp/stdio-process-limiter.js';
 import { participantIdentity } from '../shared/livekit-identity.js';
@@ -32,7 +32,12 @@ import { chooseSessionModels } from './model.js';
 import { ToolBudget } from './tool-budget.js';
 import { admitOnlyParticipant, boundInputOptions } from './participant-binding.js';
 import { openSessionDatabase } from './session-database.js';
-import { HubClient, hubAddressFromEnv, type HubAddress } from './hub-client.js';
+import {
+  HubClient,
+  hubAddressFromEnv,
+  sessionServerReader,
+  type HubAddress,
+} from './hub-client.js';
 import { UserResolutionError, resolveUser, type UserSource } from './user-resolution.js';
 
 /** The parts of LiveKit's `JobContext` a session uses; a `JobContext` fits. */
@@ -259,7 +264,7 @@ export async function runSession(
     stopWatching = await watchServerChanges({
       userId,
       listen: hub?.listen ?? database.listen,
-      readServer: (serverId) => getServer(database, userId, serverId),
+      readServer: sessionServerReader(database, userId, hub, logger),
       readAllServers: () => listServers(database, userId),
       fingerprintOf: serverFingerprint,
       toolsets: sessionTools,

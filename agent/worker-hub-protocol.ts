@@ -4,11 +4,13 @@
  *
  * Why a small protocol of our own: agents-js runs each job in a child process of its own and
  * offers no channel for application messages between the worker and its jobs, and a session
- * needs only three things from the hub (a hello, a per-user change subscription and audit
- * batches). Each message is one JSON object on one line, validated with zod on receipt; a line
+ * needs only four things from the hub (a hello, a per-user change subscription, reads of the
+ * user's servers and audit batches). Each message is one JSON object on one line, validated with zod on receipt; a line
  * longer than {@link MAX_HUB_LINE_BYTES} ends the connection (`BoundedLineReader`).
  */
+import { getTableColumns } from 'drizzle-orm';
 import { z } from 'zod';
+import { mcpServers, type McpServerRow } from '../shared/db/schema.js';
 
 /** Longest message line either side accepts, in bytes (a batch of 100 audit rows fits easily). */
 export const MAX_HUB_LINE_BYTES = 4 * 1024 * 1024;
@@ -45,6 +47,16 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
     channel: z.string().regex(USER_CHANNEL_PATTERN),
   }),
   z.object({ type: z.literal('unlisten'), id: z.number().int(), channel: z.string() }),
+  /**
+   * Reads one of a user's servers (`getSealedServer`) through the hub's pool, so a configuration
+   * change costs the session no connection of its own; answered with `server`.
+   */
+  z.object({
+    type: z.literal('readServer'),
+    id: z.number().int(),
+    userId: z.number().int().positive(),
+    serverId: z.number().int().positive(),
+  }),
   /** Writes audit rows with one INSERT (`recordToolCalls`). */
   z.object({
     type: z.literal('toolCalls'),
@@ -63,7 +75,42 @@ export const hubMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('done'), id: z.number().int() }),
   /** A request failed; `error` is readable and holds no secret. */
   z.object({ type: z.literal('failed'), id: z.number().int(), error: z.string() }),
+  /**
+   * The answer to `readServer`: the row as stored (secrets sealed, dates as ISO 8601 text), or
+   * null when the user has no such server. {@link serverRowFromWire} makes it a row again.
+   */
+  z.object({
+    type: z.literal('server'),
+    id: z.number().int(),
+    row: z.record(z.string(), z.unknown()).nullable(),
+  }),
   /** A notification on a channel the job listens to. */
   z.object({ type: z.literal('notify'), channel: z.string(), payload: z.string() }),
 ]);
 export type HubMessage = z.infer<typeof hubMessageSchema>;
+
+/** The properties of an `mcp_servers` row that are dates (timestamp columns). */
+const SERVER_DATE_KEYS = Object.entries(getTableColumns(mcpServers))
+  .filter(([, column]) => column.dataType === 'date')
+  .map(([key]) => key);
+
+/**
+ * An `mcp_servers` row as the hub sent it (`JSON.stringify` of the stored row) made a row again:
+ * its timestamp columns become `Date`s; its secrets stay sealed.
+ *
+ * @param wire the `row` of a `server` message (not null).
+ * @throws TypeError when a timestamp is neither null nor a valid date text.
+ */
+export function serverRowFromWire(wire: Record<string, unknown>): McpServerRow {
+  const row: Record<string, unknown> = { ...wire };
+  for (const key of SERVER_DATE_KEYS) {
+    const value = row[key];
+    if (value === null || value === undefined) continue;
+    const date = new Date(value as string);
+    if (typeof value !== 'string' || Number.isNaN(date.getTime())) {
+      throw new TypeError(`the worker hub sent an invalid ${key}`);
+    }
+    row[key] = date;
+  }
+  return row as McpServerRow;
+}

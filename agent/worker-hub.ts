@@ -8,8 +8,14 @@
  *   session on this worker; each notification goes to the sessions of that user alone. A session
  *   used to hold a dedicated LISTEN connection of its own, which capped a database at about 30
  *   sessions and cannot pass a transaction-mode pooler.
+ * - Reads of a changed server: the session reads the row a change notification names through the
+ *   hub's pool (its secrets stay sealed on the way; the job opens them), so a configuration
+ *   change costs the session no Postgres connection of its own. Opening one per change cost the
+ *   database a backend start each time, which on a 2-core machine limited 500 sessions to about
+ *   25 changes a second (`scale.sessions`, docs/scale.md).
  * - Audit: the sessions' batched `tool_calls` rows are written through the hub's small pool, so a
- *   session making a call a second does not keep a connection of its own busy.
+ *   session making a call a second does not keep a connection of its own busy; the batches of
+ *   all jobs that arrive while one INSERT runs go into the next one (group commit).
  *
  * Jobs reach the hub over a Unix domain socket in a private folder (mode 0700) and must first
  * send the token the worker put in their environment ({@link HUB_ENV}); see
@@ -23,7 +29,8 @@ import path from 'node:path';
 import { openDatabase, type DatabaseHandle } from '../shared/db/open.js';
 import { secretBoxFromSettings, type SecretKeySettings } from '../shared/secrets.js';
 import type { Settings } from '../shared/settings.js';
-import { recordToolCalls } from '../shared/db/tool-calls.js';
+import { getSealedServer } from '../shared/db/servers.js';
+import { recordToolCalls, type ToolCallRecord } from '../shared/db/tool-calls.js';
 import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { BoundedLineReader } from '../shared/mcp/bounded-line-reader.js';
@@ -79,6 +86,10 @@ export class WorkerHub {
   readonly #token: Buffer;
   readonly #jobs = new Set<Job>();
   readonly #subscriptions = new Map<string, Subscription>();
+  /** Audit requests waiting for the next INSERT, oldest first. */
+  readonly #auditQueue: AuditRequest[] = [];
+  /** The loop writing {@link #auditQueue}, while it runs. */
+  #auditWriting?: Promise<void>;
   #closing?: Promise<void>;
 
   private constructor(options: WorkerHubOptions, server: Server, dir: string, token: Buffer) {
@@ -127,6 +138,11 @@ export class WorkerHub {
     return this.#dir;
   }
 
+  /** Audit requests received and not yet being written (for tests and metrics). */
+  get queuedAuditRequests(): number {
+    return this.#auditQueue.length;
+  }
+
   /** Channels listened to now (for tests and metrics). */
   channels(): string[] {
     return [...this.#subscriptions.keys()];
@@ -141,6 +157,8 @@ export class WorkerHub {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       for (const job of this.#jobs) job.socket.destroy();
       await closed;
+      // Rows already received are written before the database closes.
+      while (this.#auditWriting) await this.#auditWriting;
       await Promise.allSettled(
         [...this.#subscriptions.values()].map(async (s) => (await s.ready)()),
       );
@@ -222,15 +240,77 @@ export class WorkerHub {
           send(job, { type: 'done', id: message.id }),
         );
         return;
-      case 'toolCalls':
+      case 'readServer':
         void this.#db()
-          .then((database) => recordToolCalls(database.db, message.records))
+          .then((database) => getSealedServer(database.db, message.userId, message.serverId))
           .then(
-            () => send(job, { type: 'done', id: message.id }),
+            (row) => send(job, { type: 'server', id: message.id, row: row ?? null }),
             (error: unknown) =>
               send(job, { type: 'failed', id: message.id, error: describeError(error) }),
           );
         return;
+      case 'toolCalls':
+        this.#auditQueue.push({ job, id: message.id, records: message.records });
+        this.#auditWriting ??= this.#writeAudit().finally(() => {
+          this.#auditWriting = undefined;
+        });
+        return;
+    }
+  }
+
+  /**
+   * Writes the queued audit requests of every job, a group at a time: one INSERT for all the
+   * requests that arrived while the previous one ran (up to {@link HUB_AUDIT_MAX_ROWS} rows), so
+   * 500 sessions making a call a second cost the database a few statements a second, not 500.
+   * A group that fails is written again request by request, so one job's bad rows never fail
+   * another's; each request is answered with its own outcome.
+   */
+  async #writeAudit(): Promise<void> {
+    while (this.#auditQueue.length > 0) {
+      const group: AuditRequest[] = [];
+      let rows = 0;
+      while (
+        this.#auditQueue.length > 0 &&
+        (group.length === 0 || rows + this.#auditQueue[0]!.records.length <= HUB_AUDIT_MAX_ROWS)
+      ) {
+        const request = this.#auditQueue.shift()!;
+        group.push(request);
+        rows += request.records.length;
+      }
+      const answer = (request: AuditRequest, error?: unknown) =>
+        send(
+          request.job,
+          error === undefined
+            ? { type: 'done', id: request.id }
+            : { type: 'failed', id: request.id, error: describeError(error) },
+        );
+      let database: DatabaseHandle;
+      try {
+        database = await this.#db();
+      } catch (error) {
+        for (const request of group) answer(request, error);
+        continue;
+      }
+      try {
+        await recordToolCalls(
+          database.db,
+          group.flatMap((request) => request.records),
+        );
+        for (const request of group) answer(request);
+      } catch (error) {
+        if (group.length === 1) {
+          answer(group[0]!, error);
+          continue;
+        }
+        await Promise.all(
+          group.map((request) =>
+            recordToolCalls(database.db, request.records).then(
+              () => answer(request),
+              (failure: unknown) => answer(request, failure),
+            ),
+          ),
+        );
+      }
     }
   }
 
@@ -272,6 +352,16 @@ export class WorkerHub {
     }
   }
 }
+
+/** One job's `toolCalls` request waiting in the hub's audit queue. */
+interface AuditRequest {
+  job: Job;
+  id: number;
+  records: ToolCallRecord[];
+}
+
+/** Most audit rows the hub writes with one INSERT (the rows of several jobs' requests). */
+export const HUB_AUDIT_MAX_ROWS = 1000;
 
 function send(job: Job, message: HubMessage): void {
   if (!job.socket.destroyed) job.socket.write(`${JSON.stringify(message)}\n`);

@@ -1,13 +1,21 @@
 import { connect } from 'node:net';
+import { eq } from 'drizzle-orm';
 import { initializeLogger, voice } from '@livekit/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HubClient, HubError, hubAddressFromEnv, type HubAddress } from '../../agent/hub-client.js';
+import {
+  HubClient,
+  HubError,
+  hubAddressFromEnv,
+  sessionServerReader,
+  type HubAddress,
+} from '../../agent/hub-client.js';
 import { runSession } from '../../agent/run-session.js';
 import { WorkerHub } from '../../agent/worker-hub.js';
 import { HUB_ENV } from '../../agent/worker-hub-protocol.js';
 import { notifyServerChange, userServersChannel } from '../../shared/db/notify.js';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { createServer, listServers } from '../../shared/db/servers.js';
+import { toolCalls } from '../../shared/db/schema.js';
 import { listToolCalls } from '../../shared/db/tool-calls.js';
 import { loadSettings } from '../../shared/settings.js';
 import { createTestUser, openTestDatabase } from '../helpers/database.js';
@@ -20,6 +28,15 @@ let handle: DatabaseHandle;
 let hub: WorkerHub;
 let address: HubAddress;
 const clients: HubClient[] = [];
+
+/** The tool names of a user's audit rows. */
+async function listUserToolCalls(userId: number): Promise<string[]> {
+  const rows = await handle.db
+    .select({ toolName: toolCalls.toolName })
+    .from(toolCalls)
+    .where(eq(toolCalls.userId, userId));
+  return rows.map((row) => row.toolName);
+}
 
 /** The hub closes its database when it closes; the test file's handle outlives it. */
 function borrowed(database: DatabaseHandle): DatabaseHandle {
@@ -159,6 +176,88 @@ describe('WorkerHub', () => {
         },
       ]),
     ).rejects.toBeInstanceOf(HubError);
+  });
+
+  it('reads a user’s server for a session, its secrets sealed on the way, never another user’s', async () => {
+    const alice = await createTestUser(handle);
+    const bob = await createTestUser(handle);
+    const server = await createServer(handle, {
+      ...everythingServer(alice.id),
+      env: { API_KEY: 'sk-hub-secret-4321' },
+    });
+    const job = await client();
+
+    const sealed = await job.readSealedServer(alice.id, server.id);
+    expect(sealed?.id).toBe(server.id);
+    expect(sealed!.updatedAt).toBeInstanceOf(Date);
+    expect(sealed!.updatedAt.getTime()).toBe(server.updatedAt.getTime());
+    expect(JSON.stringify(sealed)).not.toContain('sk-hub-secret-4321');
+    expect(await job.readSealedServer(bob.id, server.id)).toBeUndefined();
+
+    // The session opens the row with its own key; without the hub it reads it itself.
+    const read = sessionServerReader(handle, alice.id, job, silentLogger());
+    expect((await read(server.id))?.env).toEqual({ API_KEY: 'sk-hub-secret-4321' });
+    await job.close();
+    await expect(job.readSealedServer(alice.id, server.id)).rejects.toBeInstanceOf(HubError);
+    expect((await read(server.id))?.env).toEqual({ API_KEY: 'sk-hub-secret-4321' });
+    expect(await sessionServerReader(handle, bob.id, undefined, silentLogger())(server.id)).toBe(
+      undefined,
+    );
+  });
+
+  it('writes the audit batches of jobs that arrive together with one INSERT; a bad one fails alone', async () => {
+    const user = await createTestUser(handle);
+    // The first INSERT waits until every other job's batch is queued behind it.
+    let inserts = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const db = new Proxy(handle.db, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (key !== 'execute' || typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          inserts += 1;
+          if (inserts === 1) await gate;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const grouping = await WorkerHub.start({
+      database: { ...borrowed(handle), db },
+      logger: silentLogger(),
+    });
+    const jobs: HubClient[] = [];
+    try {
+      const groupAddress = hubAddressFromEnv({ [HUB_ENV]: grouping.address })!;
+      for (let i = 0; i < 5; i++) {
+        jobs.push(await HubClient.connect(groupAddress, silentLogger()));
+      }
+      const startedAt = new Date('2026-12-02T10:00:00.000Z');
+      const batch = (toolName: string, durationMs = 1) => [
+        { userId: user.id, serverId: null, toolName, startedAt, durationMs, ok: true },
+      ];
+      const first = jobs[0]!.writeToolCalls(batch('first'));
+      await vi.waitFor(() => expect(inserts).toBe(1));
+      const rest = jobs.slice(1).map((job, i) => job.writeToolCalls(batch(`later-${i}`)));
+      await vi.waitFor(() => expect(grouping.queuedAuditRequests).toBe(4));
+      release();
+      await Promise.all([first, ...rest]);
+      expect(inserts).toBe(2);
+      const names = (await listUserToolCalls(user.id)).sort();
+      expect(names).toEqual(['first', 'later-0', 'later-1', 'later-2', 'later-3']);
+
+      // A batch Postgres refuses (a duration beyond its integer column) is written alone and
+      // fails alone; the others of its group are stored.
+      const good = jobs[1]!.writeToolCalls(batch('good'));
+      const bad = jobs[2]!.writeToolCalls(batch('bad', 2 ** 40));
+      await expect(bad).rejects.toBeInstanceOf(HubError);
+      await good;
+      expect(await listUserToolCalls(user.id)).toContain('good');
+      expect(await listUserToolCalls(user.id)).not.toContain('bad');
+    } finally {
+      await Promise.all(jobs.map((job) => job.close()));
+      await grouping.close();
+    }
   });
 
   it('drops a connection that does not open with the token', async () => {
