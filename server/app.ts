@@ -185,9 +185,17 @@ export function createApp(deps: AppDeps): Express {
       metricsHandler(deps.metrics),
     );
   }
+  // Reads of the servers (the dashboard polls the list) are authenticated through the token
+  // cache, as the status endpoints are: a revocation reaches it at once in this process and
+  // within a second from another (`TokenRevocationWatcher`). Writes look the token up each time.
+  const cachedAuth = requireCachedAuth(tokens);
+  const strictAuth = requireAuth(database.db);
   app.use(
     '/api/mcp/servers',
-    requireAuth(database.db),
+    (req, res, next) =>
+      req.method === 'GET' || req.method === 'HEAD'
+        ? cachedAuth(req, res, next)
+        : strictAuth(req, res, next),
     serversRouter({
       db: database.db,
       secrets: database.secrets,

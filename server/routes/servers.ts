@@ -185,8 +185,9 @@ export function serversRouter({
       };
     };
     if (!serverPages) return void res.json(await load());
-    const body = await serverPages.page(userId, `${query.limit} ${query.cursor ?? ''}`, load);
-    res.type('application/json').send(body);
+    const page = await serverPages.page(userId, `${query.limit} ${query.cursor ?? ''}`, load);
+    // With the tag set, Express neither hashes the body again nor misses a 304 (If-None-Match).
+    res.type('application/json').set('ETag', page.etag).send(page.body);
   });
 
   router.post('/', async (req, res) => {

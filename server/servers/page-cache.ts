@@ -16,10 +16,13 @@
  *   are bounded by the time to live (default 5 s).
  * A load that raced a change is not stored (each user's generation counter is compared before
  * and after the query), so the cache never keeps a page read before a change it heard of.
+ * Requests that miss one page at once (it expired while 32 clients poll it) share one load,
+ * unless a change was heard since that load started.
  *
  * Until its `LISTEN` is in place (or if it cannot be), the cache stores nothing and every read
  * goes to the database.
  */
+import { createHash } from 'node:crypto';
 import type { DatabaseHandle } from '../../shared/db/open.js';
 import { onLocalServerChange, parseServerChange, SERVERS_CHANNEL } from '../../shared/db/notify.js';
 import type { Logger } from '../../shared/logger.js';
@@ -43,11 +46,28 @@ export interface ServerPageCacheOptions {
   now?: () => number;
 }
 
+/** One page as the cache answers it: the JSON body, ready to send, and its entity tag. */
+export interface CachedPage {
+  /** The JSON text, UTF-8. */
+  body: Buffer;
+  /**
+   * A strong entity tag of `body` (RFC 9110 §8.8.3): its SHA-1 in base64url, quoted. Computed
+   * once per page stored, where Express would hash the 30 KB body again for every response.
+   */
+  etag: string;
+}
+
 interface UserPages {
   /** Bumped by every change to the user's servers. */
   generation: number;
-  /** Page key → JSON body and when it was stored. */
-  pages: Map<string, { body: string; storedAt: number }>;
+  /** Page key → page and when it was stored. */
+  pages: Map<string, { page: CachedPage; storedAt: number }>;
+}
+
+/** The {@link CachedPage} of a value (its JSON). */
+function pageOf(value: unknown): CachedPage {
+  const body = Buffer.from(JSON.stringify(value), 'utf8');
+  return { body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
 }
 
 /** Per-user cache of `GET /api/mcp/servers` bodies; see the module comment for its rules. */
@@ -68,6 +88,8 @@ export class ServerPageCache {
   #stopped = false;
   #unlisten?: () => Promise<void>;
   #offLocal?: () => void;
+  /** Loads in flight by user and page key, with the user's generation when each started. */
+  readonly #loading = new Map<string, { generation: number; page: Promise<CachedPage> }>();
   #hits = 0;
   #misses = 0;
 
@@ -118,14 +140,16 @@ export class ServerPageCache {
   }
 
   /**
-   * The JSON body of one page: the stored one if fresh, else `load()`'s answer serialized (and
-   * stored unless a change to the user's servers was heard while it loaded).
+   * One page: the stored one if fresh, else `load()`'s answer serialized (and stored unless a
+   * change to the user's servers was heard while it loaded). A request that
+   * misses while the same page is already loading, with no change heard since, waits for that
+   * load instead of calling its own `load`.
    *
    * @param userId whose servers the page lists (the acting user, already authorized).
    * @param key what else selects the page (its `limit` and `cursor`).
    * @param load reads and builds the page; its errors reach the caller and nothing is stored.
    */
-  async page(userId: number, key: string, load: () => Promise<unknown>): Promise<string> {
+  async page(userId: number, key: string, load: () => Promise<unknown>): Promise<CachedPage> {
     const now = this.#now();
     const user = this.#users.get(userId);
     const stored = user?.pages.get(key);
@@ -134,15 +158,27 @@ export class ServerPageCache {
       // Most recently used last.
       this.#users.delete(userId);
       this.#users.set(userId, user);
-      return stored.body;
+      return stored.page;
     }
     this.#misses++;
     const generation = this.#generation(userId);
-    const body = JSON.stringify(await load());
-    if (this.#listening && this.#generation(userId) === generation) {
-      this.#store(userId, generation, key, body, now);
+    // Requests that miss the same page together share one load (no stampede when a page
+    // expires under load: on the embedded PGlite each load holds the event loop).
+    const flightKey = `${userId}\n${key}`;
+    const flying = this.#loading.get(flightKey);
+    if (flying && flying.generation === generation) return flying.page;
+    const page = load().then(pageOf);
+    const flight = { generation, page };
+    this.#loading.set(flightKey, flight);
+    try {
+      const loaded = await page;
+      if (this.#listening && this.#generation(userId) === generation) {
+        this.#store(userId, generation, key, loaded, now);
+      }
+      return loaded;
+    } finally {
+      if (this.#loading.get(flightKey) === flight) this.#loading.delete(flightKey);
     }
-    return body;
   }
 
   /** Forgets every page of one user (a change to one of their servers). */
@@ -173,7 +209,7 @@ export class ServerPageCache {
     return this.#users.get(userId)?.generation ?? this.#generations.get(userId) ?? this.#floor;
   }
 
-  #store(userId: number, generation: number, key: string, body: string, now: number): void {
+  #store(userId: number, generation: number, key: string, page: CachedPage, now: number): void {
     let user = this.#users.get(userId);
     if (!user) {
       user = { generation, pages: new Map() };
@@ -186,7 +222,7 @@ export class ServerPageCache {
       }
     }
     user.pages.delete(key);
-    user.pages.set(key, { body, storedAt: now });
+    user.pages.set(key, { page, storedAt: now });
     if (user.pages.size > PAGES_PER_USER) {
       user.pages.delete(user.pages.keys().next().value!);
     }

@@ -65,8 +65,9 @@ async function openStream(api: StatusApi, token: string) {
 describe('revoking an API token', () => {
   it('closes the status streams it opened in this process, and its status polls answer 401', async () => {
     const { token, id } = await anotherToken();
-    // Cached by the status path, as a dashboard's poll leaves it.
+    // Cached by the status path and the server list, as a dashboard's polls leave it.
     expect((await here.api.request('GET', '/api/status', { token })).status).toBe(200);
+    expect((await here.api.request('GET', '/api/mcp/servers', { token })).status).toBe(200);
     const stream = await openStream(here, token);
     const survivor = await openStream(here, main);
 
@@ -78,6 +79,8 @@ describe('revoking an API token', () => {
       reason: 'The API token was revoked.',
     });
     expect((await here.api.request('GET', '/api/status', { token })).status).toBe(401);
+    // The server list, whose reads go through the same cache, refuses it at once too.
+    expect((await here.api.request('GET', '/api/mcp/servers', { token })).status).toBe(401);
     expect(survivor.ws.readyState).toBe(WebSocket.OPEN);
     survivor.ws.close();
   });
@@ -85,6 +88,7 @@ describe('revoking an API token', () => {
   it('closes its streams in another API process too, which stops honouring its cached token', async () => {
     const { token, id } = await anotherToken();
     expect((await elsewhere.api.request('GET', '/api/status', { token })).status).toBe(200);
+    expect((await elsewhere.api.request('GET', '/api/mcp/servers', { token })).status).toBe(200);
     const stream = await openStream(elsewhere, token);
 
     // Revoked through the first process: the second learns it from the database.
@@ -93,5 +97,6 @@ describe('revoking an API token', () => {
     );
     expect((await stream.closed).code).toBe(TOKEN_REVOKED_CLOSE_CODE);
     expect((await elsewhere.api.request('GET', '/api/status', { token })).status).toBe(401);
+    expect((await elsewhere.api.request('GET', '/api/mcp/servers', { token })).status).toBe(401);
   });
 });

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { generateToken, storeToken } from '../../../server/http/auth.js';
-import { ServerPageCache } from '../../../server/servers/page-cache.js';
+import { ServerPageCache, type CachedPage } from '../../../server/servers/page-cache.js';
 import { SERVERS_CHANNEL } from '../../../shared/db/notify.js';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { createServer, updateServerStatuses } from '../../../shared/db/servers.js';
@@ -36,6 +36,11 @@ afterAll(async () => {
 });
 
 const remote = { transport: 'streamable-http' as const, url: 'https://mcp.example.test/mcp' };
+
+/** A page's JSON text. */
+async function text(page: Promise<CachedPage>): Promise<string> {
+  return (await page).body.toString('utf8');
+}
 
 async function caller() {
   const user = await createTestUser(database);
@@ -82,6 +87,37 @@ describe('GET /api/mcp/servers through the page cache', () => {
       (await api.request('DELETE', `/api/mcp/servers/${created.body.id}`, { token })).status,
     ).toBe(204);
     expect(await names(token)).toEqual([]);
+  });
+
+  it('tags each page, answers 304 to a client that has it, and a new tag once it changed', async () => {
+    const { user, token } = await caller();
+    const server = await createServer(database, { userId: user.id, name: 'tagged', ...remote });
+    const get = (etag?: string) =>
+      fetch(`${api.baseUrl}/api/mcp/servers`, {
+        // As a browser revalidates (fetch would add `no-cache`, which forbids a 304).
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(etag && { 'if-none-match': etag, 'cache-control': 'max-age=0' }),
+        },
+      });
+    const first = await get();
+    const etag = first.headers.get('etag')!;
+    expect(etag).toMatch(/^"[\w-]{27}"$/);
+    expect(((await first.json()) as { items: { name: string }[] }).items[0]!.name).toBe('tagged');
+    const unchanged = await get(etag);
+    expect(unchanged.status).toBe(304);
+    expect(await unchanged.text()).toBe('');
+
+    await api.request('PUT', `/api/mcp/servers/${server.id}`, {
+      token,
+      body: { name: 'retagged' },
+    });
+    const changed = await get(etag);
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).not.toBe(etag);
+    expect(((await changed.json()) as { items: { name: string }[] }).items[0]!.name).toBe(
+      'retagged',
+    );
   });
 
   it('keeps pages per limit and cursor apart', async () => {
@@ -144,9 +180,31 @@ describe('ServerPageCache', () => {
     });
     cache.invalidate(7);
     release();
-    expect(await loading).toBe('{"version":"old"}');
-    expect(await cache.page(7, 'k', async () => ({ version: 'new' }))).toBe('{"version":"new"}');
-    expect(await cache.page(7, 'k', async () => ({ version: 'newer' }))).toBe('{"version":"new"}');
+    expect(await text(loading)).toBe('{"version":"old"}');
+    expect(await text(cache.page(7, 'k', async () => ({ version: 'new' })))).toBe(
+      '{"version":"new"}',
+    );
+    expect(await text(cache.page(7, 'k', async () => ({ version: 'newer' })))).toBe(
+      '{"version":"new"}',
+    );
+    await cache.stop();
+  });
+
+  it('has requests that miss one page together share one load, unless a change came between', async () => {
+    const cache = new ServerPageCache({ database: listening, logger });
+    await cache.start();
+    const loads: (() => void)[] = [];
+    const load = (value: string) => () =>
+      new Promise<string>((resolve) => loads.push(() => resolve(value)));
+    const first = cache.page(3, 'k', load('first'));
+    const joined = cache.page(3, 'k', load('not loaded'));
+    cache.invalidate(3);
+    const afterChange = cache.page(3, 'k', load('after the change'));
+    expect(loads).toHaveLength(2);
+    for (const release of loads) release();
+    expect(await text(first)).toBe('"first"');
+    expect(await text(joined)).toBe('"first"');
+    expect(await text(afterChange)).toBe('"after the change"');
     await cache.stop();
   });
 
@@ -159,11 +217,11 @@ describe('ServerPageCache', () => {
       now: () => now,
     });
     await cache.start();
-    expect(await cache.page(1, 'k', async () => 1)).toBe('1');
+    expect(await text(cache.page(1, 'k', async () => 1))).toBe('1');
     now += 4_999;
-    expect(await cache.page(1, 'k', async () => 2)).toBe('1');
+    expect(await text(cache.page(1, 'k', async () => 2))).toBe('1');
     now += 1;
-    expect(await cache.page(1, 'k', async () => 3)).toBe('3');
+    expect(await text(cache.page(1, 'k', async () => 3))).toBe('3');
     await cache.stop();
   });
 
@@ -179,8 +237,8 @@ describe('ServerPageCache', () => {
     });
     await cache.start();
     expect(warn).toHaveBeenCalledOnce();
-    expect(await cache.page(1, 'k', async () => 1)).toBe('1');
-    expect(await cache.page(1, 'k', async () => 2)).toBe('2');
+    expect(await text(cache.page(1, 'k', async () => 1))).toBe('1');
+    expect(await text(cache.page(1, 'k', async () => 2))).toBe('2');
     await cache.stop();
   });
 
@@ -192,8 +250,8 @@ describe('ServerPageCache', () => {
     await cache.page(1, 'k', async () => 'unused');
     await cache.page(3, 'k', async () => 'three');
     expect(cache.stats.users).toBe(2);
-    expect(await cache.page(1, 'k', async () => 'again')).toBe('"one"');
-    expect(await cache.page(2, 'k', async () => 'two, read again')).toBe('"two, read again"');
+    expect(await text(cache.page(1, 'k', async () => 'again'))).toBe('"one"');
+    expect(await text(cache.page(2, 'k', async () => 'two, read again'))).toBe('"two, read again"');
     await cache.stop();
   });
 });
