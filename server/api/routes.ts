@@ -113,12 +113,16 @@ export const API_ROUTES = {
       `${SCOPE} Paginated by cursor: \`limit\` servers at most (default 50, at most 200) and ` +
       '`nextCursor`, to pass as `cursor` for the next page (null on the last page). Pages follow ' +
       'the server id, so a server added meanwhile appears at the end and none is repeated or ' +
-      'skipped. A malformed `limit` or `cursor` is a 400 naming it.',
+      'skipped. A malformed `limit` or `cursor` is a 400 naming it. Each page carries an ' +
+      '`ETag`; a request whose `If-None-Match` names the current one is answered 304.',
     tag: 'servers',
     auth: 'user',
     query: serversQuery,
     errors: [403, 404],
-    responses: { 200: { description: 'One page of servers.', schema: serverPage } },
+    responses: {
+      200: { description: 'One page of servers.', schema: serverPage },
+      304: { description: 'Not modified: the page is the one the `If-None-Match` tag names.' },
+    },
   }),
   createServer: defineRoute({
     method: 'post',
