@@ -286,7 +286,8 @@ export class WorkerHub {
         );
       let database: DatabaseHandle;
       try {
-        database = await this.#db();
+        // While the hub closes, rows it already received still go to the open database.
+        database = await (this.#closing && this.#database ? this.#database : this.#db());
       } catch (error) {
         for (const request of group) answer(request, error);
         continue;

@@ -260,6 +260,48 @@ describe('WorkerHub', () => {
     }
   });
 
+  it('writes the audit rows it received before it closes', async () => {
+    const user = await createTestUser(handle);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let inserts = 0;
+    const db = new Proxy(handle.db, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target) as unknown;
+        if (key !== 'execute' || typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          inserts += 1;
+          if (inserts === 1) await gate;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const closing = await WorkerHub.start({
+      database: { ...borrowed(handle), db },
+      logger: silentLogger(),
+    });
+    const closingAddress = hubAddressFromEnv({ [HUB_ENV]: closing.address })!;
+    const jobs = [
+      await HubClient.connect(closingAddress, silentLogger()),
+      await HubClient.connect(closingAddress, silentLogger()),
+    ];
+    const startedAt = new Date('2026-12-02T11:00:00.000Z');
+    const rows = (toolName: string) => [
+      { userId: user.id, serverId: null, toolName, startedAt, durationMs: 1, ok: true },
+    ];
+    // Whether answered or cut off by the close, the writes settle.
+    const written = jobs.map((job, i) =>
+      job.writeToolCalls(rows(`before-close-${i}`)).catch((error: unknown) => error),
+    );
+    await vi.waitFor(() => expect(closing.queuedAuditRequests).toBe(1));
+    const closed = closing.close();
+    release();
+    await closed;
+    // The jobs' connections ended with the hub; the rows did not.
+    await Promise.all(written);
+    expect((await listUserToolCalls(user.id)).sort()).toEqual(['before-close-0', 'before-close-1']);
+  });
+
   it('drops a connection that does not open with the token', async () => {
     const socket = connect(address.socketPath);
     const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
