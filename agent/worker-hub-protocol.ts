@@ -49,7 +49,10 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('unlisten'), id: z.number().int(), channel: z.string() }),
   /**
    * Reads one of a user's servers (`getSealedServer`) through the hub's pool, so a configuration
-   * change costs the session no connection of its own; answered with `server`.
+   * change costs the session no connection of its own; answered with `server`. Any user's: a
+   * job that holds the hub's token runs in the worker's own trust (it has `DATABASE_URL` and
+   * the secret key itself), so the hub adds no reach, and the row's secrets stay sealed on the
+   * socket.
    */
   z.object({
     type: z.literal('readServer'),
