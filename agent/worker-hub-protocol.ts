@@ -5,8 +5,9 @@
  * Why a small protocol of our own: agents-js runs each job in a child process of its own and
  * offers no channel for application messages between the worker and its jobs, and a session
  * needs only four things from the hub (a hello, a per-user change subscription, reads of the
- * user's servers and audit batches). Each message is one JSON object on one line, validated with zod on receipt; a line
- * longer than {@link MAX_HUB_LINE_BYTES} ends the connection (`BoundedLineReader`).
+ * user's servers and audit batches). Each message is one JSON object on one line, validated with
+ * zod on receipt; a line longer than {@link MAX_HUB_LINE_BYTES} ends the connection
+ * (`BoundedLineReader`).
  */
 import { getTableColumns } from 'drizzle-orm';
 import { z } from 'zod';
@@ -109,11 +110,10 @@ export function serverRowFromWire(wire: Record<string, unknown>): McpServerRow {
   for (const key of SERVER_DATE_KEYS) {
     const value = row[key];
     if (value === null || value === undefined) continue;
-    const date = new Date(value as string);
-    if (typeof value !== 'string' || Number.isNaN(date.getTime())) {
+    if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) {
       throw new TypeError(`the worker hub sent an invalid ${key}`);
     }
-    row[key] = date;
+    row[key] = new Date(value);
   }
   return row as McpServerRow;
 }

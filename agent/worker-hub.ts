@@ -277,13 +277,6 @@ export class WorkerHub {
         group.push(request);
         rows += request.records.length;
       }
-      const answer = (request: AuditRequest, error?: unknown) =>
-        send(
-          request.job,
-          error === undefined
-            ? { type: 'done', id: request.id }
-            : { type: 'failed', id: request.id, error: describeError(error) },
-        );
       let database: DatabaseHandle;
       try {
         // While the hub closes, rows it already received still go to the open database.
@@ -363,6 +356,16 @@ interface AuditRequest {
 
 /** Most audit rows the hub writes with one INSERT (the rows of several jobs' requests). */
 export const HUB_AUDIT_MAX_ROWS = 1000;
+
+/** Answers one audit request: `done`, or `failed` with the error when one is given. */
+function answer(request: AuditRequest, error?: unknown): void {
+  send(
+    request.job,
+    error === undefined
+      ? { type: 'done', id: request.id }
+      : { type: 'failed', id: request.id, error: describeError(error) },
+  );
+}
 
 function send(job: Job, message: HubMessage): void {
   if (!job.socket.destroyed) job.socket.write(`${JSON.stringify(message)}\n`);

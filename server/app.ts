@@ -187,7 +187,8 @@ export function createApp(deps: AppDeps): Express {
   }
   // Reads of the servers (the dashboard polls the list) are authenticated through the token
   // cache, as the status endpoints are: a revocation reaches it at once in this process and
-  // within a second from another (`TokenRevocationWatcher`). Writes look the token up each time.
+  // within a second from another (`TokenRevocationWatcher`); anything else about the token's
+  // owner (a role) within the cache's 10 s. Writes look the token up each time.
   const cachedAuth = requireCachedAuth(tokens);
   const strictAuth = requireAuth(database.db);
   app.use(

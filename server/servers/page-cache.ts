@@ -141,9 +141,9 @@ export class ServerPageCache {
 
   /**
    * One page: the stored one if fresh, else `load()`'s answer serialized (and stored unless a
-   * change to the user's servers was heard while it loaded). A request that
-   * misses while the same page is already loading, with no change heard since, waits for that
-   * load instead of calling its own `load`.
+   * change to the user's servers was heard while it loaded). A request that misses while the
+   * same page is already loading, with no change heard since, waits for that load instead of
+   * calling its own `load`.
    *
    * @param userId whose servers the page lists (the acting user, already authorized).
    * @param key what else selects the page (its `limit` and `cursor`).

@@ -38,6 +38,47 @@ async function listUserToolCalls(userId: number): Promise<string[]> {
   return rows.map((row) => row.toolName);
 }
 
+/**
+ * A hub of its own on the test database whose first statement (`db.execute`: an audit INSERT)
+ * waits for `release()`, and `jobCount` job connections to it; `statements()` counts the
+ * statements sent.
+ */
+async function gatedHub(jobCount: number) {
+  let statements = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const db = new Proxy(handle.db, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target) as unknown;
+      if (key !== 'execute' || typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        statements += 1;
+        if (statements === 1) await gate;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  const gated = await WorkerHub.start({
+    database: { ...borrowed(handle), db },
+    logger: silentLogger(),
+  });
+  const gatedAddress = hubAddressFromEnv({ [HUB_ENV]: gated.address })!;
+  const jobs: HubClient[] = [];
+  for (let i = 0; i < jobCount; i++) {
+    jobs.push(await HubClient.connect(gatedAddress, silentLogger()));
+  }
+  return {
+    hub: gated,
+    jobs,
+    release,
+    statements: () => statements,
+    close: async () => {
+      await Promise.all(jobs.map((job) => job.close()));
+      await gated.close();
+    },
+  };
+}
+
 /** The hub closes its database when it closes; the test file's handle outlives it. */
 function borrowed(database: DatabaseHandle): DatabaseHandle {
   return { ...database, close: async () => {} };
@@ -208,41 +249,19 @@ describe('WorkerHub', () => {
   it('writes the audit batches of jobs that arrive together with one INSERT; a bad one fails alone', async () => {
     const user = await createTestUser(handle);
     // The first INSERT waits until every other job's batch is queued behind it.
-    let inserts = 0;
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const db = new Proxy(handle.db, {
-      get(target, key) {
-        const value = Reflect.get(target, key, target) as unknown;
-        if (key !== 'execute' || typeof value !== 'function') return value;
-        return async (...args: unknown[]) => {
-          inserts += 1;
-          if (inserts === 1) await gate;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
-    const grouping = await WorkerHub.start({
-      database: { ...borrowed(handle), db },
-      logger: silentLogger(),
-    });
-    const jobs: HubClient[] = [];
+    const { hub: grouping, jobs, release, statements, close } = await gatedHub(5);
     try {
-      const groupAddress = hubAddressFromEnv({ [HUB_ENV]: grouping.address })!;
-      for (let i = 0; i < 5; i++) {
-        jobs.push(await HubClient.connect(groupAddress, silentLogger()));
-      }
       const startedAt = new Date('2026-12-02T10:00:00.000Z');
       const batch = (toolName: string, durationMs = 1) => [
         { userId: user.id, serverId: null, toolName, startedAt, durationMs, ok: true },
       ];
       const first = jobs[0]!.writeToolCalls(batch('first'));
-      await vi.waitFor(() => expect(inserts).toBe(1));
+      await vi.waitFor(() => expect(statements()).toBe(1));
       const rest = jobs.slice(1).map((job, i) => job.writeToolCalls(batch(`later-${i}`)));
       await vi.waitFor(() => expect(grouping.queuedAuditRequests).toBe(4));
       release();
       await Promise.all([first, ...rest]);
-      expect(inserts).toBe(2);
+      expect(statements()).toBe(2);
       const names = (await listUserToolCalls(user.id)).sort();
       expect(names).toEqual(['first', 'later-0', 'later-1', 'later-2', 'later-3']);
 
@@ -255,51 +274,35 @@ describe('WorkerHub', () => {
       expect(await listUserToolCalls(user.id)).toContain('good');
       expect(await listUserToolCalls(user.id)).not.toContain('bad');
     } finally {
-      await Promise.all(jobs.map((job) => job.close()));
-      await grouping.close();
+      await close();
     }
   });
 
   it('writes the audit rows it received before it closes', async () => {
     const user = await createTestUser(handle);
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let inserts = 0;
-    const db = new Proxy(handle.db, {
-      get(target, key) {
-        const value = Reflect.get(target, key, target) as unknown;
-        if (key !== 'execute' || typeof value !== 'function') return value;
-        return async (...args: unknown[]) => {
-          inserts += 1;
-          if (inserts === 1) await gate;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
-    const closing = await WorkerHub.start({
-      database: { ...borrowed(handle), db },
-      logger: silentLogger(),
-    });
-    const closingAddress = hubAddressFromEnv({ [HUB_ENV]: closing.address })!;
-    const jobs = [
-      await HubClient.connect(closingAddress, silentLogger()),
-      await HubClient.connect(closingAddress, silentLogger()),
-    ];
-    const startedAt = new Date('2026-12-02T11:00:00.000Z');
-    const rows = (toolName: string) => [
-      { userId: user.id, serverId: null, toolName, startedAt, durationMs: 1, ok: true },
-    ];
-    // Whether answered or cut off by the close, the writes settle.
-    const written = jobs.map((job, i) =>
-      job.writeToolCalls(rows(`before-close-${i}`)).catch((error: unknown) => error),
-    );
-    await vi.waitFor(() => expect(closing.queuedAuditRequests).toBe(1));
-    const closed = closing.close();
-    release();
-    await closed;
-    // The jobs' connections ended with the hub; the rows did not.
-    await Promise.all(written);
-    expect((await listUserToolCalls(user.id)).sort()).toEqual(['before-close-0', 'before-close-1']);
+    const { hub: closing, jobs, release, close } = await gatedHub(2);
+    try {
+      const startedAt = new Date('2026-12-02T11:00:00.000Z');
+      const rows = (toolName: string) => [
+        { userId: user.id, serverId: null, toolName, startedAt, durationMs: 1, ok: true },
+      ];
+      // Whether answered or cut off by the close, the writes settle.
+      const written = jobs.map((job, i) =>
+        job.writeToolCalls(rows(`before-close-${i}`)).catch((error: unknown) => error),
+      );
+      await vi.waitFor(() => expect(closing.queuedAuditRequests).toBe(1));
+      const closed = closing.close();
+      release();
+      await closed;
+      // The jobs' connections ended with the hub; the rows did not.
+      await Promise.all(written);
+      expect((await listUserToolCalls(user.id)).sort()).toEqual([
+        'before-close-0',
+        'before-close-1',
+      ]);
+    } finally {
+      await close();
+    }
   });
 
   it('drops a connection that does not open with the token', async () => {
