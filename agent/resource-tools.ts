@@ -254,10 +254,13 @@ export class ServerResources {
     signal?: AbortSignal,
   ): Promise<Map<CallToolResult['content'][number], string>> | undefined {
     if (result.isError === true || !Array.isArray(result.content)) return undefined;
-    const hasResources = result.content.some(
-      (part) => part.type === 'resource' || part.type === 'resource_link',
-    );
-    return hasResources ? this.#describeParts(result.content, signal) : undefined;
+    // A loop, not `some` with a closure: every session call's result is looked at here.
+    for (const part of result.content) {
+      if (part.type === 'resource' || part.type === 'resource_link') {
+        return this.#describeParts(result.content, signal);
+      }
+    }
+    return undefined;
   }
 
   async #describeParts(

@@ -7,12 +7,13 @@
  * user or agent starts speaking).
  *
  * The filler is armed lazily, so a fast call pays no timer and no session listener: each call is
- * put in a set, and one ticker per toolset, running only while calls are being made, arms the
+ * linked in a list (a `CallList`, which allocates nothing), and one ticker per toolset, running only while calls are being made, arms the
  * filler of the calls that have run past the delay (at most one tick late).
  */
 import type { voice } from '@livekit/agents';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../shared/logger.js';
+import { CallList, type CallListItem } from '../shared/mcp/call-list.js';
 
 /** Default of `AGENT_FILLER_AFTER_MS`, in milliseconds. */
 export const DEFAULT_FILLER_AFTER_MS = 1_500;
@@ -27,7 +28,10 @@ const IDLE_TICKS_BEFORE_STOP = 20;
 export type FillerContext = Pick<voice.RunContext, 'filler' | 'session'>;
 
 /** One tool call watched for slowness; made per call by the toolset, only inside a session. */
-export class SlowCall {
+export class SlowCall implements CallListItem<SlowCall> {
+  callList: object | undefined = undefined;
+  callPrevious: SlowCall | undefined = undefined;
+  callNext: SlowCall | undefined = undefined;
   /** The latest `notifications/progress` of the call, when it carries a progress token. */
   progress: Progress | undefined;
   /**
@@ -101,7 +105,7 @@ export class SlowCallWatch {
   readonly afterMs: number;
   readonly #tickMs: number;
   readonly #logger: Logger;
-  readonly #pending = new Set<SlowCall>();
+  readonly #pending = new CallList<SlowCall>();
   /** Tools that ran past `afterMs` before: their calls should carry a progress token. */
   readonly #slowTools = new Set<string>();
   #ticker: NodeJS.Timeout | undefined;
@@ -163,7 +167,7 @@ export class SlowCallWatch {
     }
     this.#idleTicks = 0;
     const now = performance.now();
-    for (const call of this.#pending) {
+    for (const call of this.#pending.toArray()) {
       if (now - call.startedAt < this.afterMs || !call.promise) continue;
       this.#pending.delete(call);
       this.#arm(call);

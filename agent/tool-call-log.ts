@@ -54,10 +54,13 @@ export class ToolCallLog {
    * A recorder that throws or rejects is logged, never rethrown.
    */
   record(record: ToolCallRecord): void {
-    this.#logger.debug(
-      { tool: record.toolName, durationMs: Math.round(record.durationMs), ok: record.ok },
-      'mcp tool called',
-    );
+    // Checked first, so that at `info` the line's object is not even made.
+    if (this.#logger.isLevelEnabled('debug')) {
+      this.#logger.debug(
+        { tool: record.toolName, durationMs: Math.round(record.durationMs), ok: record.ok },
+        'mcp tool called',
+      );
+    }
     if (this.#sink) {
       this.#sink.add(record);
       return;

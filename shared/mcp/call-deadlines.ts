@@ -9,9 +9,10 @@
  * progress report (MCP spec, "Lifecycle › Timeouts": a client MAY reset the timeout clock).
  *
  * One ticker per connection runs while calls are pending (every `tickMs`, at most 250 ms) and
- * stops after 20 idle ticks; a call costs no timer of its own, so a fast call pays only a set
- * insertion. A deadline fires at most one tick late.
+ * stops after 20 idle ticks; a call costs no timer of its own, so a fast call pays only two links
+ * in a {@link CallList}. A deadline fires at most one tick late.
  */
+import { CallList, type CallListItem } from './call-list.js';
 
 /** Idle ticks (no call pending) after which the ticker stops until the next call. */
 const IDLE_TICKS_BEFORE_STOP = 20;
@@ -25,14 +26,17 @@ export interface CallDeadline {
 }
 
 /** One call's deadline (a class: a call costs one small object, no closures). */
-class Entry implements CallDeadline {
+class Entry implements CallDeadline, CallListItem<Entry> {
+  callList: object | undefined = undefined;
+  callPrevious: Entry | undefined = undefined;
+  callNext: Entry | undefined = undefined;
   /** `performance.now()` when the deadline last started over. */
   since = performance.now();
   /** Pauses holding the deadline; it runs only at 0. */
   paused = 0;
 
   constructor(
-    readonly entries: Set<Entry>,
+    readonly entries: CallList<Entry>,
     readonly timeoutMs: number,
     readonly onTimeout: () => void,
   ) {}
@@ -49,7 +53,7 @@ class Entry implements CallDeadline {
 /** The deadlines of one connection's calls. */
 export class CallDeadlines {
   readonly #tickMs: number;
-  readonly #entries = new Set<Entry>();
+  readonly #entries = new CallList<Entry>();
   #ticker: NodeJS.Timeout | undefined;
   #idleTicks = 0;
 
@@ -90,7 +94,7 @@ export class CallDeadlines {
    * @returns the release; safe to call twice.
    */
   pauseAll(): () => void {
-    const held = [...this.#entries];
+    const held = this.#entries.toArray();
     for (const entry of held) entry.paused++;
     let released = false;
     return () => {
@@ -121,7 +125,7 @@ export class CallDeadlines {
     }
     this.#idleTicks = 0;
     const now = performance.now();
-    for (const entry of this.#entries) {
+    for (const entry of this.#entries.toArray()) {
       if (entry.paused > 0 || now - entry.since < entry.timeoutMs) continue;
       this.#entries.delete(entry);
       entry.onTimeout();

@@ -42,6 +42,7 @@ import type { Logger } from '../logger.js';
 import { createOAuthProvider, isOAuth } from './auth.js';
 import { CallAbortRelay } from './call-abort-relay.js';
 import { CallDeadlines, type CallDeadline } from './call-deadlines.js';
+import { CallList, type CallListItem } from './call-list.js';
 import {
   ELICITATION_CAPABILITY,
   type ElicitationHandler,
@@ -275,8 +276,8 @@ const NEVER_ABORTED = new AbortController().signal;
 /** A promise that never settles: the `completed` of a form-mode elicitation. */
 const NEVER = new Promise<void>(() => {});
 
-/** A tool call in flight on a connection that answers elicitation. */
-interface InFlightCall {
+/** A tool call in flight on a connection that answers elicitation (linked in its `#calls`). */
+interface InFlightCall extends CallListItem<InFlightCall> {
   /** The call's own handler, if it has one. */
   handler?: ElicitationHandler;
   /** Elicitations of this call being answered now. */
@@ -336,7 +337,7 @@ export class McpConnection {
   readonly #onElicitation?: ElicitationHandler;
   readonly #sampling: boolean;
   /** With `onElicitation`: the calls in flight, oldest first, and their deadlines. */
-  readonly #calls = new Set<InFlightCall>();
+  readonly #calls = new CallList<InFlightCall>();
   readonly #deadlines?: CallDeadlines;
   /** URL-mode elicitations waiting for `notifications/elicitation/complete`, by elicitationId. */
   readonly #urlWaits = new Map<string, () => void>();
@@ -678,6 +679,9 @@ export class McpConnection {
       deadline,
       onLog: options.onLog,
       onSampling: options.onSampling,
+      callList: undefined,
+      callPrevious: undefined,
+      callNext: undefined,
     };
     this.#calls.add(call);
     try {
@@ -698,7 +702,7 @@ export class McpConnection {
    * {@link URL_ELICITATION_HOLD_MS} has passed). A handler that throws answers `cancel`.
    */
   async #elicit(params: ElicitationParams, signal: AbortSignal): Promise<ElicitResult> {
-    const calls = [...this.#calls].filter((call) => call.handler);
+    const calls = this.#calls.toArray().filter((call) => call.handler);
     const call = calls.find((candidate) => candidate.eliciting === 0) ?? calls[0];
     const handler = call?.handler ?? this.#onElicitation!;
     const release = this.#deadlines!.pauseAll();
@@ -751,7 +755,7 @@ export class McpConnection {
     params: CreateMessageRequest['params'],
     signal: AbortSignal,
   ): Promise<CreateMessageResult | CreateMessageResultWithTools> {
-    const call = [...this.#calls].find((candidate) => candidate.onSampling);
+    const call = this.#calls.find((candidate) => candidate.onSampling !== undefined);
     if (!call) {
       throw new McpError(
         ErrorCode.InvalidRequest,
@@ -775,7 +779,7 @@ export class McpConnection {
    * ({@link CallToolOptions.onLog}); dropped when none does.
    */
   #logged(message: LoggingMessageNotification['params']): void {
-    const call = [...this.#calls].find((candidate) => candidate.onLog);
+    const call = this.#calls.find((candidate) => candidate.onLog !== undefined);
     if (!call) return;
     try {
       call.onLog!(message);

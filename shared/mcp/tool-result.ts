@@ -175,24 +175,25 @@ export function toolResultToText(
   options: ToolResultTextOptions = {},
 ): ToolResultText {
   const structured = result.structuredContent;
-  const parts = (result.content ?? [])
-    .filter((part) => structured === undefined || part.type !== 'text')
-    .map((part) => options.describePart?.(part) ?? contentPartToText(part))
-    .filter((text) => text !== '');
-  if (structured !== undefined) {
-    parts.unshift(
-      options.structured === 'summary'
+  // One pass, no closures or intermediate arrays: every session call's result comes this way
+  // (`npm run bench`, toolCallOverhead).
+  let joined: string | undefined =
+    structured === undefined
+      ? undefined
+      : options.structured === 'summary'
         ? summarizeStructured(structured)
-        : JSON.stringify(structured),
-    );
+        : JSON.stringify(structured);
+  const { describePart } = options;
+  for (const part of result.content ?? []) {
+    if (structured !== undefined && part.type === 'text') continue;
+    const piece = describePart?.(part) ?? contentPartToText(part);
+    if (piece === '') continue;
+    joined = joined === undefined ? piece : `${joined}\n${piece}`;
   }
   const isError = result.isError === true;
   const text =
-    parts.length > 0
-      ? parts.join('\n')
-      : isError
-        ? 'The tool failed without saying why.'
-        : 'The tool returned no content.';
+    joined ??
+    (isError ? 'The tool failed without saying why.' : 'The tool returned no content.');
   return { text: truncate(text, options.maxChars ?? DEFAULT_MAX_RESULT_CHARS), isError };
 }
 

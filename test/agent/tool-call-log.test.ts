@@ -5,6 +5,7 @@ import {
   type ToolCallSink,
 } from '../../agent/tool-call-log.js';
 import type { ToolCallRecord } from '../../shared/db/tool-calls.js';
+import { createLogger } from '../../shared/logger.js';
 import { silentLogger } from './fixtures.js';
 
 const record: ToolCallRecord = {
@@ -65,18 +66,36 @@ describe('ToolCallLog', () => {
   });
 
   it('writes only a debug log line without a recorder', async () => {
-    const logger = silentLogger();
-    const info = vi.spyOn(logger, 'info');
-    const debug = vi.spyOn(logger, 'debug');
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      pretty: false,
+      destination: { write: (line: string) => void lines.push(line) },
+    });
     const log = new ToolCallLog(undefined, logger);
 
     log.record(record);
     await log.flush();
 
-    expect(debug).toHaveBeenCalledWith(
-      { tool: 'echo', durationMs: 12, ok: true },
-      'mcp tool called',
-    );
-    expect(info).not.toHaveBeenCalled();
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({
+        level: 20,
+        msg: 'mcp tool called',
+        tool: 'echo',
+        durationMs: 12,
+        ok: true,
+      }),
+    ]);
+  });
+
+  it('does not make the debug line at all at info', () => {
+    const logger = createLogger({ level: 'info', pretty: false, destination: { write: () => {} } });
+    const debug = vi.spyOn(logger, 'debug');
+    const sink: ToolCallSink = { add: vi.fn(), flush: vi.fn(async () => {}) };
+
+    new ToolCallLog(sink, logger).record(record);
+
+    expect(debug).not.toHaveBeenCalled();
+    expect(sink.add).toHaveBeenCalledWith(record);
   });
 });

@@ -11,7 +11,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CallAbortRelay, RELAY_TICK_MS } from '../../../shared/mcp/call-abort-relay.js';
+import {
+  CallAbortRelay,
+  RELAY_TICK_MS,
+  WATCH_AFTER_TICKS,
+} from '../../../shared/mcp/call-abort-relay.js';
 
 /** The SDK release whose `Protocol.request` the relay was checked against. */
 const CHECKED_SDK_VERSION = '1.32.2';
@@ -104,9 +108,10 @@ describe('CallAbortRelay contract with the MCP SDK', () => {
     const controller = new AbortController();
     const relay = new CallAbortRelay(controller.signal);
     const call = client.callTool({ name: 'hang' }, undefined, { signal: relay.signal });
-    // The call is at the server, and past at least one tick: the relay watches the real signal.
+    // The call is at the server, and past the ticks it is polled at: the relay watches the real
+    // signal with a listener by now.
     await hangStarted;
-    await new Promise((resolve) => setTimeout(resolve, RELAY_TICK_MS * 2));
+    await new Promise((resolve) => setTimeout(resolve, RELAY_TICK_MS * (WATCH_AFTER_TICKS + 2)));
     controller.abort(new Error('user hung up'));
     await expect(call).rejects.toThrow('user hung up');
     await cancelledSeen;
@@ -139,12 +144,33 @@ describe('CallAbortRelay', () => {
     const relay = new CallAbortRelay(controller.signal);
     const heard = vi.fn();
     relay.signal.addEventListener('abort', heard);
-    // Watching the real signal by now (a tick has passed).
+    // Polled at a few ticks by now.
     await new Promise((resolve) => setTimeout(resolve, RELAY_TICK_MS * 3));
     relay.done();
     controller.abort();
     await new Promise((resolve) => setTimeout(resolve, RELAY_TICK_MS * 3));
     expect(heard).not.toHaveBeenCalled();
     expect(relay.signal.aborted).toBe(false);
+  });
+
+  it('polls a short call without touching the signal, then watches a long one with a listener', async () => {
+    const controller = new AbortController();
+    const added = vi.spyOn(controller.signal, 'addEventListener');
+    const short = new CallAbortRelay(controller.signal);
+    short.signal.addEventListener('abort', () => {});
+    await new Promise((resolve) => setTimeout(resolve, RELAY_TICK_MS * 3));
+    short.done();
+    expect(added).not.toHaveBeenCalled();
+
+    const long = new CallAbortRelay(controller.signal);
+    const heard = vi.fn();
+    long.signal.addEventListener('abort', heard);
+    await vi.waitFor(() => expect(added).toHaveBeenCalledOnce(), { timeout: 5_000 });
+    // Watching: the abort reaches the SDK's listener at once, not at a tick.
+    controller.abort(new Error('gone'));
+    expect(heard).toHaveBeenCalledOnce();
+    expect(long.signal.aborted).toBe(true);
+    expect(long.signal.reason).toEqual(new Error('gone'));
+    long.done();
   });
 });
