@@ -41,8 +41,7 @@ import {
 import type { Logger } from '../logger.js';
 import { createOAuthProvider, isOAuth } from './auth.js';
 import { CallAbortRelay } from './call-abort-relay.js';
-import { CallDeadlines, type CallDeadline } from './call-deadlines.js';
-import { CallList, type CallListItem } from './call-list.js';
+import { CallDeadlines, TimedCall } from './call-deadlines.js';
 import {
   ELICITATION_CAPABILITY,
   type ElicitationHandler,
@@ -270,24 +269,34 @@ const NO_SDK_TIMEOUT_MS = 2_147_483_647;
  */
 export const URL_ELICITATION_HOLD_MS = 10 * 60_000;
 
-/** A signal that is never aborted: the source of a self-timed call without a caller's signal. */
-const NEVER_ABORTED = new AbortController().signal;
-
 /** A promise that never settles: the `completed` of a form-mode elicitation. */
 const NEVER = new Promise<void>(() => {});
 
-/** A tool call in flight on a connection that answers elicitation (linked in its `#calls`). */
-interface InFlightCall extends CallListItem<InFlightCall> {
-  /** The call's own handler, if it has one. */
-  handler?: ElicitationHandler;
+/**
+ * A tool call in flight on a connection that answers elicitation: its deadline, the signal the SDK
+ * gets, and what an elicitation, sampling request or log message looks for (`call-deadlines.ts`).
+ */
+class InFlightCall extends TimedCall {
   /** Elicitations of this call being answered now. */
-  eliciting: number;
-  /** Its deadline; none for a task-augmented call (bounded by its task). */
-  deadline?: CallDeadline;
+  eliciting = 0;
+  /** The call's own elicitation handler, if it has one. */
+  readonly handler: ElicitationHandler | undefined;
   /** Takes the server's log messages while it runs ({@link CallToolOptions.onLog}). */
-  onLog?: CallToolOptions['onLog'];
+  readonly onLog: CallToolOptions['onLog'];
   /** Answers the server's sampling requests while it runs ({@link CallToolOptions.onSampling}). */
-  onSampling?: SamplingHandler;
+  readonly onSampling: SamplingHandler | undefined;
+
+  /**
+   * @param timeoutMs its idle deadline in milliseconds (`Infinity` for a task-augmented call,
+   *   bounded by its task).
+   * @param options the caller's signal and handlers.
+   */
+  constructor(timeoutMs: number, options: CallToolOptions) {
+    super(timeoutMs, options.signal);
+    this.handler = options.onElicitation;
+    this.onLog = options.onLog;
+    this.onSampling = options.onSampling;
+  }
 }
 
 /**
@@ -337,8 +346,7 @@ export class McpConnection {
   readonly #onElicitation?: ElicitationHandler;
   readonly #sampling: boolean;
   /** With `onElicitation`: the calls in flight, oldest first, and their deadlines. */
-  readonly #calls = new CallList<InFlightCall>();
-  readonly #deadlines?: CallDeadlines;
+  readonly #deadlines?: CallDeadlines<InFlightCall>;
   /** URL-mode elicitations waiting for `notifications/elicitation/complete`, by elicitationId. */
   readonly #urlWaits = new Map<string, () => void>();
 
@@ -381,7 +389,12 @@ export class McpConnection {
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#onElicitation = options.onElicitation;
     this.#sampling = options.sampling === true && this.#onElicitation !== undefined;
-    if (this.#onElicitation) this.#deadlines = new CallDeadlines(config.timeoutMs / 10);
+    if (this.#onElicitation) {
+      this.#deadlines = new CallDeadlines<InFlightCall>(
+        config.timeoutMs / 10,
+        (timeoutMs) => new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs }),
+      );
+    }
   }
 
   /** The current status (DESIGN §5). */
@@ -644,54 +657,36 @@ export class McpConnection {
    */
   async #callToolTimed(
     client: Client,
-    deadlines: CallDeadlines,
+    deadlines: CallDeadlines<InFlightCall>,
     name: string,
     args: Record<string, unknown>,
     options: CallToolOptions,
   ): Promise<CallToolResult> {
-    const timeoutMs = options.timeoutMs ?? this.config.timeoutMs;
-    const relay = new CallAbortRelay(options.signal ?? NEVER_ABORTED);
+    // One object per call: the SDK's signal, the deadline and the entry elicitations look for.
+    const call = new InFlightCall(options.timeoutMs ?? this.config.timeoutMs, options);
     const onProgress = options.onProgress;
-    // The SDK sends the request before its first await, so what matters only once the server
-    // answers (the deadline, the entry elicitations look for) is booked after the request is on
-    // its way, while the server works: not on the call's latency. The server cannot answer, ask
-    // or report progress before this function's next await.
     const answered = client.callTool({ name, arguments: args }, undefined, {
       timeout: NO_SDK_TIMEOUT_MS,
-      signal: relay.signal,
+      signal: call.signal,
       ...(onProgress && {
         onprogress: (progress: Progress) => {
-          deadline.touch();
+          call.touch();
           onProgress(progress);
         },
         resetTimeoutOnProgress: true,
         maxTotalTimeout: options.maxTotalTimeoutMs,
       }),
     });
-    const deadline = deadlines.add(timeoutMs, () =>
-      relay.abort(
-        new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs }),
-      ),
-    );
-    const call: InFlightCall = {
-      handler: options.onElicitation,
-      eliciting: 0,
-      deadline,
-      onLog: options.onLog,
-      onSampling: options.onSampling,
-      callList: undefined,
-      callPrevious: undefined,
-      callNext: undefined,
-    };
-    this.#calls.add(call);
+    // The SDK sends the request before its first await, so the call is listed (and its deadline
+    // starts being checked) after the request is on its way, while the server works: not on the
+    // call's latency. The server cannot answer, ask or report progress before the next await.
+    deadlines.add(call);
     try {
       return (await answered) as CallToolResult;
     } catch (error) {
       throw this.#requestError(`tools/call ${name}`, error, options.signal);
     } finally {
-      deadline.done();
-      this.#calls.delete(call);
-      relay.done();
+      call.done();
     }
   }
 
@@ -702,7 +697,7 @@ export class McpConnection {
    * {@link URL_ELICITATION_HOLD_MS} has passed). A handler that throws answers `cancel`.
    */
   async #elicit(params: ElicitationParams, signal: AbortSignal): Promise<ElicitResult> {
-    const calls = this.#calls.toArray().filter((call) => call.handler);
+    const calls = this.#deadlines!.toArray().filter((call) => call.handler);
     const call = calls.find((candidate) => candidate.eliciting === 0) ?? calls[0];
     const handler = call?.handler ?? this.#onElicitation!;
     const release = this.#deadlines!.pauseAll();
@@ -755,7 +750,7 @@ export class McpConnection {
     params: CreateMessageRequest['params'],
     signal: AbortSignal,
   ): Promise<CreateMessageResult | CreateMessageResultWithTools> {
-    const call = this.#calls.find((candidate) => candidate.onSampling !== undefined);
+    const call = this.#deadlines!.find((candidate) => candidate.onSampling !== undefined);
     if (!call) {
       throw new McpError(
         ErrorCode.InvalidRequest,
@@ -779,7 +774,7 @@ export class McpConnection {
    * ({@link CallToolOptions.onLog}); dropped when none does.
    */
   #logged(message: LoggingMessageNotification['params']): void {
-    const call = this.#calls.find((candidate) => candidate.onLog !== undefined);
+    const call = this.#deadlines?.find((candidate) => candidate.onLog !== undefined);
     if (!call) return;
     try {
       call.onLog!(message);
@@ -819,10 +814,9 @@ export class McpConnection {
     let taskId: string | undefined;
     let reports = 0;
     // Found by an elicitation like any call (a task is bounded by its total, not a deadline).
-    const call: InFlightCall | undefined = this.#onElicitation
-      ? { handler: options.onElicitation, eliciting: 0, onLog: options.onLog }
-      : undefined;
-    if (call) this.#calls.add(call);
+    const call = this.#deadlines?.add(
+      new InFlightCall(Infinity, { onElicitation: options.onElicitation, onLog: options.onLog }),
+    );
     try {
       const stream = client.experimental.tasks.callToolStream(
         { name, arguments: args },
@@ -858,7 +852,7 @@ export class McpConnection {
       }
       throw this.#requestError(`tools/call ${name}`, error, options.signal);
     } finally {
-      if (call) this.#calls.delete(call);
+      call?.done();
     }
   }
 
