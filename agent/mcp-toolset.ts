@@ -36,6 +36,7 @@ import { McpConnectionError } from '../shared/mcp/errors.js';
 import {
   advertiseTools,
   toolPassesFilter,
+  plainResultText,
   toolResultToText,
   type AdvertisedTool,
   type CallToolOptions,
@@ -728,7 +729,10 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     // comes this way, and each promise layer and copied object is latency (`npm run bench`,
     // toolCallOverhead).
     // A call the model started (or a confirmation it got) before the tool was withheld.
-    const withheld = this.#withheld.find((entry) => entry.name === tool.name);
+    const withheld =
+      this.#withheld.length > 0
+        ? this.#withheld.find((entry) => entry.name === tool.name)
+        : undefined;
     if (withheld) {
       return Promise.reject(new llm.ToolError(withheldToolAnswer(this.server.name, [withheld])));
     }
@@ -760,11 +764,14 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     args: Record<string, unknown>,
     options: CallToolOptions,
   ): Promise<string> {
-    const startedAt = new Date();
+    // Only what must come before the request is done before it (the rest waits for the answer,
+    // while the server works): each step here is latency (`npm run bench`, toolCallOverhead).
     const started = performance.now();
     let error: string | null = null;
     try {
       const result = await this.connection.callTool(tool.originalName, args, options);
+      const plain = plainResultText(result, this.#maxResultChars);
+      if (plain !== undefined) return plain;
       // Resource links and embedded resources are read for the ear (or put on the screen).
       const reading = this.#resources.describeResultParts(result, options.signal);
       const parts = reading && (await reading);
@@ -796,6 +803,8 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       throw new llm.ToolError(callFailedSentence(this.server.name, tool.originalName, thrown));
     } finally {
       const durationMs = performance.now() - started;
+      // The wall clock now, less the call's monotonic duration: no Date made before the request.
+      const startedAt = new Date(Date.now() - durationMs);
       this.#log.record({
         userId: this.#scope.userId,
         serverId: this.server.id,

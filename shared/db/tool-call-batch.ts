@@ -151,9 +151,11 @@ export class ToolCallBatcher implements ToolCallSink {
    */
   #scheduleNext(): void {
     if (this.#buffer.length === 0) return;
+    const full = this.#buffer.length >= this.#maxBatchRows;
+    // A row added to a buffer whose timer is already set (nearly every call) needs no clock.
+    if (!full && this.#timer && this.#timer.dueAt <= this.#oldestAt! + this.#intervalMs) return;
     const now = performance.now();
-    const dueAt =
-      this.#buffer.length >= this.#maxBatchRows ? now : this.#oldestAt! + this.#intervalMs;
+    const dueAt = full ? now : this.#oldestAt! + this.#intervalMs;
     if (this.#timer && this.#timer.dueAt <= dueAt) return;
     this.#cancelTimer();
     const handle = setTimeout(

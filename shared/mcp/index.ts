@@ -81,6 +81,7 @@ export {
 export { MAX_TOOL_NAME_LENGTH, advertisedToolNames, slugify } from './tool-names.js';
 export {
   DEFAULT_MAX_RESULT_CHARS,
+  plainResultText,
   toolResultToText,
   truncate,
   type ToolResultText,

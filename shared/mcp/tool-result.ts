@@ -198,6 +198,25 @@ export function toolResultToText(
 }
 
 /**
+ * The text of the commonest result, a success with one non-empty text part and no
+ * `structuredContent`, when it fits in `maxChars`: what {@link toolResultToText} would give, without
+ * its general walk. Undefined for any other result.
+ *
+ * @param maxChars the longest text given (characters); default {@link DEFAULT_MAX_RESULT_CHARS}.
+ */
+export function plainResultText(
+  result: CallToolResult,
+  maxChars = DEFAULT_MAX_RESULT_CHARS,
+): string | undefined {
+  if (result.isError === true || result.structuredContent !== undefined) return undefined;
+  const content = result.content;
+  if (!Array.isArray(content) || content.length !== 1) return undefined;
+  const part = content[0]!;
+  if (part.type !== 'text' || part.text === '' || part.text.length > maxChars) return undefined;
+  return part.text;
+}
+
+/**
  * Cuts `text` to at most `maxChars` characters (note included), ending with a note that says how
  * much was left out, so the model knows the result is partial.
  */

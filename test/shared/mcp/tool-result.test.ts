@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
-import { toolResultToText } from '../../../shared/mcp/index.js';
+import { plainResultText, toolResultToText } from '../../../shared/mcp/index.js';
 import { base64ByteLength, formatBytes } from '../../../shared/mcp/tool-result.js';
 
 /** Base64 of `bytes` bytes. */
@@ -160,6 +160,40 @@ describe('toolResultToText', () => {
     const result = { content: [{ type: 'hologram', data: 'x' }] } as unknown as CallToolResult;
 
     expect(toolResultToText(result).text).toBe('[hologram content]');
+  });
+});
+
+describe('plainResultText', () => {
+  const text = (value: string) => ({ type: 'text' as const, text: value });
+  const cases: { name: string; result: CallToolResult; plain: boolean }[] = [
+    { name: 'one text part', result: { content: [text('hello')] }, plain: true },
+    { name: 'an empty text', result: { content: [text('')] }, plain: false },
+    { name: 'two text parts', result: { content: [text('a'), text('b')] }, plain: false },
+    { name: 'an error', result: { content: [text('no')], isError: true }, plain: false },
+    {
+      name: 'structured content',
+      result: { content: [text('{"a":1}')], structuredContent: { a: 1 } },
+      plain: false,
+    },
+    {
+      name: 'an image',
+      result: { content: [{ type: 'image', data: 'AAAA', mimeType: 'image/png' }] },
+      plain: false,
+    },
+    { name: 'a text over the limit', result: { content: [text('x'.repeat(11))] }, plain: false },
+    { name: 'a text at the limit', result: { content: [text('x'.repeat(10))] }, plain: true },
+    { name: 'no content', result: { content: [] }, plain: false },
+  ];
+
+  it.each(cases)('takes only the plain case, and then agrees with toolResultToText: $name', ({ result, plain }) => {
+    const fast = plainResultText(result, 10);
+    expect(fast !== undefined).toBe(plain);
+    if (fast !== undefined) expect(fast).toBe(toolResultToText(result, { maxChars: 10 }).text);
+  });
+
+  it('uses the default limit of toolResultToText', () => {
+    expect(plainResultText({ content: [text('x'.repeat(8_000))] })).toHaveLength(8_000);
+    expect(plainResultText({ content: [text('x'.repeat(8_001))] })).toBeUndefined();
   });
 });
 
