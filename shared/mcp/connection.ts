@@ -392,7 +392,8 @@ export class McpConnection {
     if (this.#onElicitation) {
       this.#deadlines = new CallDeadlines<InFlightCall>(
         config.timeoutMs / 10,
-        (timeoutMs) => new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs }),
+        (timeoutMs) =>
+          new McpError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: timeoutMs }),
       );
     }
   }

@@ -192,8 +192,7 @@ export function toolResultToText(
   }
   const isError = result.isError === true;
   const text =
-    joined ??
-    (isError ? 'The tool failed without saying why.' : 'The tool returned no content.');
+    joined ?? (isError ? 'The tool failed without saying why.' : 'The tool returned no content.');
   return { text: truncate(text, options.maxChars ?? DEFAULT_MAX_RESULT_CHARS), isError };
 }
 

@@ -185,11 +185,14 @@ describe('plainResultText', () => {
     { name: 'no content', result: { content: [] }, plain: false },
   ];
 
-  it.each(cases)('takes only the plain case, and then agrees with toolResultToText: $name', ({ result, plain }) => {
-    const fast = plainResultText(result, 10);
-    expect(fast !== undefined).toBe(plain);
-    if (fast !== undefined) expect(fast).toBe(toolResultToText(result, { maxChars: 10 }).text);
-  });
+  it.each(cases)(
+    'takes only the plain case, and then agrees with toolResultToText: $name',
+    ({ result, plain }) => {
+      const fast = plainResultText(result, 10);
+      expect(fast !== undefined).toBe(plain);
+      if (fast !== undefined) expect(fast).toBe(toolResultToText(result, { maxChars: 10 }).text);
+    },
+  );
 
   it('uses the default limit of toolResultToText', () => {
     expect(plainResultText({ content: [text('x'.repeat(8_000))] })).toHaveLength(8_000);
