@@ -60,8 +60,9 @@ async function callText(
   name: string,
   args: Record<string, unknown> = {},
   onElicitation?: ElicitationHandler,
+  timeoutMs?: number,
 ): Promise<string> {
-  return toolResultToText(await connection.callTool(name, args, { onElicitation })).text;
+  return toolResultToText(await connection.callTool(name, args, { onElicitation, timeoutMs })).text;
 }
 
 describe('elicitation on a connection', () => {
@@ -134,13 +135,21 @@ describe('elicitation on a connection', () => {
   });
 
   it("holds a call's timeout while its elicitation is answered; a silent call still times out", async () => {
-    const connection = await connect(declineElicitation, everything(1_000));
+    // The server's own timeout is the default: only the calls have 1 s (a 1 s connect failed
+    // once on a busy CI machine before the server had started).
+    const connection = await connect(declineElicitation);
     let answered!: (result: ElicitResult) => void;
     const asked = vi.fn();
-    const call = callText(connection, 'trigger-elicitation-request', {}, (params) => {
-      asked(params);
-      return new Promise<ElicitResult>((resolve) => (answered = resolve));
-    });
+    const call = callText(
+      connection,
+      'trigger-elicitation-request',
+      {},
+      (params) => {
+        asked(params);
+        return new Promise<ElicitResult>((resolve) => (answered = resolve));
+      },
+      1_000,
+    );
     await vi.waitFor(() => expect(asked).toHaveBeenCalled(), { timeout: 10_000 });
     // The user takes longer than the call's timeout to answer.
     const late = Date.now() + 2_000;
@@ -153,10 +162,11 @@ describe('elicitation on a connection', () => {
 
     // A call that asks nothing and never answers still times out after its timeoutMs.
     const started = performance.now();
-    const hanging = connection.callTool('trigger-long-running-operation', {
-      duration: 30,
-      steps: 2,
-    });
+    const hanging = connection.callTool(
+      'trigger-long-running-operation',
+      { duration: 30, steps: 2 },
+      { timeoutMs: 1_000 },
+    );
     await expect(hanging).rejects.toMatchObject({ code: 'timeout' });
     expect(performance.now() - started).toBeLessThan(5_000);
   });
