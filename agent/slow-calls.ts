@@ -7,8 +7,9 @@
  * user or agent starts speaking).
  *
  * The filler is armed lazily, so a fast call pays no timer and no session listener: each call is
- * linked in a list (a `CallList`, which allocates nothing), and one ticker per toolset, running only while calls are being made, arms the
- * filler of the calls that have run past the delay (at most one tick late).
+ * linked in a list (a `CallList`, which allocates nothing), and one ticker per toolset, running
+ * only while calls are being made, arms the filler of the calls that have run past the delay (at
+ * most one tick late).
  */
 import type { voice } from '@livekit/agents';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';

@@ -198,8 +198,8 @@ export function toolResultToText(
 
 /**
  * The text of the commonest result, a success with one non-empty text part and no
- * `structuredContent`, when it fits in `maxChars`: what {@link toolResultToText} would give, without
- * its general walk. Undefined for any other result.
+ * `structuredContent`, when it fits in `maxChars`: what {@link toolResultToText} would give,
+ * without its general walk. Undefined for any other result.
  *
  * @param maxChars the longest text given (characters); default {@link DEFAULT_MAX_RESULT_CHARS}.
  */
