@@ -151,11 +151,10 @@ export class ToolCallBatcher implements ToolCallSink {
    */
   #scheduleNext(): void {
     if (this.#buffer.length === 0) return;
-    const full = this.#buffer.length >= this.#maxBatchRows;
-    // A row added to a buffer whose timer is already set (nearly every call) needs no clock.
-    if (!full && this.#timer && this.#timer.dueAt <= this.#oldestAt! + this.#intervalMs) return;
-    const now = performance.now();
-    const dueAt = full ? now : this.#oldestAt! + this.#intervalMs;
+    // 0: at once (a full batch). The clock is read only when a timer is set: a row added to a
+    // buffer whose timer is already due soon enough (nearly every call) needs none.
+    const dueAt =
+      this.#buffer.length >= this.#maxBatchRows ? 0 : this.#oldestAt! + this.#intervalMs;
     if (this.#timer && this.#timer.dueAt <= dueAt) return;
     this.#cancelTimer();
     const handle = setTimeout(
@@ -163,7 +162,7 @@ export class ToolCallBatcher implements ToolCallSink {
         this.#timer = undefined;
         this.#start();
       },
-      Math.max(0, dueAt - now),
+      Math.max(0, dueAt - performance.now()),
     );
     // Buffered rows do not keep the process alive; a clean stop flushes them.
     handle.unref();

@@ -56,7 +56,6 @@ export class TimedCall implements CallDeadline, CallListItem<TimedCall> {
   since = performance.now();
   /** Pauses holding the deadline; it runs only at 0. */
   paused = 0;
-  #owner: CallDeadlines | undefined = undefined;
   /** The SDK's cancel callback (it adds exactly one), and any more. */
   #listener: (() => void) | undefined = undefined;
   #moreListeners: (() => void)[] | undefined = undefined;
@@ -116,8 +115,8 @@ export class TimedCall implements CallDeadline, CallListItem<TimedCall> {
   }
 
   done(): void {
-    this.#owner?.delete(this);
-    this.#owner = undefined;
+    // The list it is in is the owner's (`CallDeadlines.add`).
+    (this.callList as CallList<TimedCall> | undefined)?.delete(this);
     this.#unwatch();
   }
 
@@ -131,11 +130,6 @@ export class TimedCall implements CallDeadline, CallListItem<TimedCall> {
     this.#ownReason = { value: reason };
     this.#unwatch();
     this.#fire();
-  }
-
-  /** Joined to `owner`'s list (by {@link CallDeadlines.add}). */
-  joined(owner: CallDeadlines): void {
-    this.#owner = owner;
   }
 
   /**
@@ -211,16 +205,10 @@ export class CallDeadlines<Call extends TimedCall = TimedCall> {
    */
   add(call: Call): Call {
     this.#calls.add(call);
-    call.joined(this as CallDeadlines);
     this.#added = true;
     if (call.polling) this.#run(RELAY_TICK_MS);
     else if (this.#ticker === undefined) this.#run(this.#tickMs);
     return call;
-  }
-
-  /** Forgets `call` (its `done()` calls this). */
-  delete(call: TimedCall): void {
-    this.#calls.delete(call);
   }
 
   /** The oldest call in flight that `predicate` accepts. */
