@@ -19,9 +19,10 @@
  * answers within `AGENT_ELICITATION_TIMEOUT_MS` of the user's last words is answered `cancel`.
  * While the server works, the call's filler and progress behave as for any call.
  *
- * The MCP call outlives the tool call that made it: its abort signal ({@link FollowingSignal})
- * follows whichever tool call waits for it (the first one, then the answer tool), and none while
- * the user is asked, so the user interrupting the question does not cancel the server's work.
+ * The MCP call outlives the tool call that made it: once the server asks something, the call in
+ * flight (`ElicitationContext.call`) follows whichever tool call waits for it (the first one, then
+ * the answer tool), and none while the user is asked, so the user interrupting the question does
+ * not cancel the server's work.
  *
  * URL mode: the link goes to the user's screen as a LiveKit data message (topic
  * `switchboard.link`, like account links), never to the model; the agent says it sent a link, the
@@ -43,6 +44,7 @@ import {
   isUrlElicitation,
   parseFormParams,
   spokenDefault,
+  type AskingCall,
   type ElicitationContext,
   type ElicitationFormParams,
   type ElicitationHandler,
@@ -89,95 +91,6 @@ export type ElicitationRunContext = Pick<
   'session' | 'speechHandle' | 'filler' | 'update'
 >;
 
-/**
- * The abort signal of an MCP call that can outlive the tool call that made it: it follows the
- * signal it is told to ({@link follow}), or none, and aborts when that one does. It implements
- * what `CallAbortRelay` and the request error classification read of an `AbortSignal`
- * (`aborted`, `reason`, `throwIfAborted`, `addEventListener`/`removeEventListener` of `abort`).
- * Hand-written like `CallAbortRelay`, for the same reason: a call that never meets an
- * elicitation pays for no listener on any signal.
- */
-export class FollowingSignal {
-  #source: AbortSignal | undefined;
-  #listeners: Array<() => void> = [];
-  #own: { reason: unknown } | undefined;
-  #onSource: (() => void) | undefined;
-
-  /** @param source the signal followed first (the tool call's own). */
-  constructor(source?: AbortSignal) {
-    this.#source = source;
-  }
-
-  /** This object as the `AbortSignal` an MCP call takes. */
-  get signal(): AbortSignal {
-    return this as unknown as AbortSignal;
-  }
-
-  /** True once aborted, by {@link abort} or by the signal followed. */
-  get aborted(): boolean {
-    return this.#own !== undefined || (this.#source?.aborted ?? false);
-  }
-
-  /** The reason of the abort. */
-  get reason(): unknown {
-    return this.#own ? this.#own.reason : this.#source?.reason;
-  }
-
-  /** Throws the reason once aborted. */
-  throwIfAborted(): void {
-    if (this.aborted) throw this.reason;
-  }
-
-  /** Adds an `abort` listener (called once). */
-  addEventListener(type: string, listener: () => void): void {
-    if (type !== 'abort' || this.aborted) return;
-    this.#listeners.push(listener);
-    if (this.#listeners.length === 1) this.#source?.addEventListener('abort', this.#handler());
-  }
-
-  /** Removes an `abort` listener. */
-  removeEventListener(type: string, listener: () => void): void {
-    if (type !== 'abort') return;
-    this.#listeners = this.#listeners.filter((entry) => entry !== listener);
-    if (this.#listeners.length === 0 && this.#onSource) {
-      this.#source?.removeEventListener('abort', this.#onSource);
-    }
-  }
-
-  /**
-   * Follows `source` from now on (none: nothing but {@link abort} aborts it). Aborts at once when
-   * `source` already is. Does nothing once aborted.
-   */
-  follow(source: AbortSignal | undefined): void {
-    if (this.aborted || source === this.#source) return;
-    if (this.#listeners.length > 0 && this.#onSource) {
-      this.#source?.removeEventListener('abort', this.#onSource);
-      source?.addEventListener('abort', this.#onSource);
-    }
-    this.#source = source;
-    if (source?.aborted) this.#fire();
-  }
-
-  /** Aborts now with `reason` (the toolset closes). */
-  abort(reason: unknown = new Error('closed')): void {
-    if (this.aborted) return;
-    this.#own = { reason };
-    this.#fire();
-  }
-
-  #handler(): () => void {
-    this.#onSource ??= () => this.#fire();
-    return this.#onSource;
-  }
-
-  #fire(): void {
-    if (this.#onSource) this.#source?.removeEventListener('abort', this.#onSource);
-    const listeners = this.#listeners;
-    this.#listeners = [];
-    for (const listener of listeners) listener();
-  }
-}
-
 /** One question set (one `elicitation/create` in form mode) and where it stands. */
 interface Question {
   /** Short id the model passes back, e.g. `e1`. */
@@ -199,9 +112,6 @@ interface Question {
 
 /** Why a question is no longer waiting. */
 type QuestionEnd = 'answered' | 'timeout' | 'withdrawn' | 'closed' | 'unasked';
-
-/** What {@link HeldCall.wait} ended with: the call's result as the model reads it, or questions. */
-type Waited = string | Question;
 
 /** Options of {@link ServerElicitations}. */
 export interface ServerElicitationsOptions {
@@ -235,51 +145,74 @@ export interface HoldOptions {
 }
 
 /**
- * An MCP call made from a tool call in a session, held so that its elicitations reach the user.
- * The toolset passes {@link signal} and {@link handler} to the call, sets {@link outcome}, and
- * (foreground) waits with {@link wait}.
+ * Where an MCP call's outcome goes once it is in: the text the model reads, or what the tool call
+ * throws.
  */
-export class HeldCall {
+export interface CallOutcome {
+  /** The call's result as the model reads it. */
+  settle(text: string): void;
+  /** The call failed; `error` is what the tool call throws (a `ToolError`, or the abort error). */
+  fail(error: unknown): void;
+}
+
+/** A tool call waiting for a held call's outcome: it settles its promise. */
+interface Waiter {
+  resolve: (text: string) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * An MCP call made from a tool call in a session, held so that its elicitations reach the user.
+ * The toolset makes the call with {@link signal} and {@link handler}, hands it the outcome
+ * ({@link CallOutcome}: {@link settle} or {@link fail}), and waits with {@link wait} (foreground)
+ * or {@link result} (background).
+ *
+ * The MCP call is made with the tool call's own signal. Once the server asks something, its
+ * handler gets the call in flight (`ElicitationContext.call`), and a foreground call is made to
+ * follow the tool call waiting for it from then on, and none while the user is asked. A wait is
+ * one promise, settled by whichever comes first: the outcome or the server's next questions.
+ * Every session call comes this way, so it is one object and one promise, with no promise layer
+ * between the outcome and the tool call (`npm run bench`, toolCallOverhead).
+ */
+export class HeldCall implements CallOutcome {
   readonly toolName: string;
   readonly background: boolean;
-  /** The signal the MCP call is made with. */
+  /** The signal the MCP call is made with: the tool call's (a background call's task signal). */
   readonly signal: AbortSignal;
   /** The handler of the MCP call's elicitations. */
   readonly handler: ElicitationHandler;
   /** The latest progress report (shown by the filler of each wait). */
-  progress: Progress | undefined;
-  readonly #following: FollowingSignal | undefined;
+  progress: Progress | undefined = undefined;
+  /**
+   * Called once when the outcome is in; set while the owner keeps the call (the server asked it
+   * something: `ServerElicitations.#keep`).
+   */
+  onEnd: (() => void) | undefined = undefined;
   readonly #owner: ServerElicitations;
+  /** The call in flight, once the server asked it something. */
+  #asking: AskingCall | undefined = undefined;
   #ctx: ElicitationRunContext;
-  #outcome: Promise<string> | undefined;
-  #waiter: ((question: Question) => void) | undefined;
-  #slowCall: SlowCall | undefined;
+  #state: 'running' | 'settled' | 'failed' = 'running';
+  /** The result's text once settled, or what the tool call throws once failed. */
+  #value: unknown = undefined;
+  /** The tool call waiting now (its promise's functions): gets the outcome or the next questions. */
+  #resolve: ((text: string) => void) | undefined = undefined;
+  #reject: ((error: unknown) => void) | undefined = undefined;
+  /** Earlier tool calls still waiting for the outcome only (made when one waits meanwhile). */
+  #outcomeWaiters: Waiter[] | undefined = undefined;
+  #slowCall: SlowCall | undefined = undefined;
   /** URL-mode links sent to the screen, kept out of what the model reads. */
-  #links: string[] | undefined;
+  #links: string[] | undefined = undefined;
   /** Questions that came while no tool call waited (made at the first). */
-  #queued: Question[] | undefined;
+  #queued: Question[] | undefined = undefined;
 
   constructor(owner: ServerElicitations, options: HoldOptions) {
     this.#owner = owner;
     this.toolName = options.toolName;
     this.background = options.background;
+    this.signal = options.signal;
     this.#ctx = options.ctx;
-    // A background call keeps its task's signal (lk_agents_cancel_task); a foreground one follows
-    // whichever tool call waits for it.
-    this.#following = options.background ? undefined : new FollowingSignal(options.signal);
-    this.signal = this.#following?.signal ?? options.signal;
     this.handler = (params, context) => owner.handle(this, params, context);
-  }
-
-  /** The MCP call's result as the model reads it; rejects as the tool call would. */
-  get outcome(): Promise<string> {
-    return this.#outcome!;
-  }
-
-  set outcome(outcome: Promise<string>) {
-    // Nothing more until the server asks something of the call (`ServerElicitations.#keep`): a
-    // call that is never asked anything, nearly every call, costs the hot path nothing here.
-    this.#outcome = outcome;
   }
 
   /** The runtime's context of the tool call that waits for the MCP call now. */
@@ -287,12 +220,36 @@ export class HeldCall {
     return this.#ctx;
   }
 
+  /** True once the outcome is in. */
+  get ended(): boolean {
+    return this.#state !== 'running';
+  }
+
+  /** The MCP call's result: goes to the tool calls waiting (links replaced). Once only. */
+  settle(text: string): void {
+    if (this.#state !== 'running') return;
+    this.#state = 'settled';
+    this.#value = text;
+    this.#end();
+  }
+
+  /** The MCP call failed: the tool calls waiting throw `error`. Once only. */
+  fail(error: unknown): void {
+    if (this.#state !== 'running') return;
+    this.#state = 'failed';
+    this.#value = error;
+    this.#end();
+  }
+
   /**
-   * The MCP call's result as the model reads it (as {@link outcome}), with the links sent to the
-   * screen replaced by a note, so the model cannot read them out.
+   * The MCP call's result as the model reads it, with the links sent to the screen replaced by a
+   * note, so the model cannot read them out (a background call's wait).
+   *
+   * @throws what the MCP call's tool call throws (see {@link fail}).
    */
-  async result(): Promise<string> {
-    return this.#redact(await this.outcome);
+  result(): Promise<string> {
+    if (this.#state !== 'running') return this.#outcome();
+    return new Promise<string>((resolve, reject) => this.#addWaiter(resolve, reject));
   }
 
   /** Remembers a link sent to the screen (see {@link result}). */
@@ -311,49 +268,63 @@ export class HeldCall {
    * of a slow call, following `signal` meanwhile.
    *
    * @returns the result as the model reads it, or the questions to ask.
-   * @throws what the MCP call throws (a `ToolError`, or the abort error when it was aborted).
+   * @throws what the MCP call's tool call throws (a `ToolError`, or the abort error).
    */
-  async wait(ctx: ElicitationRunContext, signal: AbortSignal): Promise<string> {
+  wait(ctx: ElicitationRunContext, signal: AbortSignal): Promise<string> {
     this.#ctx = ctx;
-    this.#following?.follow(signal);
-    let question = this.#queued?.shift();
-    if (!question) {
-      // One promise settled by whichever comes first: the result (a string) or the server's
-      // questions (a Question), with no closure or wrapper of its own: this is every session
-      // call's path (`npm run bench`, toolCallOverhead).
-      const running = new Promise<Waited>((resolve, reject) => {
-        this.#waiter = resolve;
-        this.outcome.then(resolve, reject);
-      });
-      const slowCall = this.#watch(ctx, running);
-      let waited: Waited;
-      try {
-        waited = await running;
-      } finally {
-        this.#waiter = undefined;
-        if (slowCall) this.#unwatch(slowCall);
-      }
-      if (typeof waited === 'string') return this.#links ? this.#redact(waited) : waited;
-      question = waited;
+    this.#follow(signal);
+    const question = this.#queued?.shift();
+    if (question) {
+      this.#follow(undefined);
+      return Promise.resolve(this.#owner.asked(question, ctx));
     }
-    this.#following?.follow(undefined);
-    return this.#owner.asked(question, ctx);
+    if (this.#state !== 'running') return this.#outcome();
+    const waiting = new Promise<string>((resolve, reject) => this.#addWaiter(resolve, reject));
+    this.#watch(ctx, waiting);
+    return waiting;
   }
 
   /** Hands a question to the tool call waiting now, or queues it for the next one. */
   deliver(question: Question): boolean {
-    if (this.#waiter) {
-      this.#waiter(question);
-      return true;
+    const resolve = this.#resolve;
+    if (!resolve) {
+      (this.#queued ??= []).push(question);
+      return false;
     }
-    (this.#queued ??= []).push(question);
-    return false;
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    this.#unwatch();
+    this.#follow(undefined);
+    resolve(this.#owner.asked(question, this.#ctx));
+    return true;
   }
 
   /** Forgets a queued question (it ended before anyone took it). */
   unqueue(question: Question): void {
     const at = this.#queued?.indexOf(question) ?? -1;
     if (at >= 0) this.#queued!.splice(at, 1);
+  }
+
+  /**
+   * The server asked something of the call in flight `call` (`ElicitationContext.call`): from
+   * now on the held call steers it (see the class comment). The first one given is kept.
+   */
+  steer(call: AskingCall | undefined): void {
+    this.#asking ??= call;
+  }
+
+  /** Aborts the MCP call (the toolset closes) once the server asked it something; foreground. */
+  abort(): void {
+    if (!this.background) this.#asking?.abort(new Error('closed'));
+  }
+
+  /**
+   * Makes a foreground MCP call follow `signal` (none: nothing the tool calls do aborts it).
+   * Before the server asks anything it follows the signal it was made with, which is the first
+   * waiting tool call's.
+   */
+  #follow(signal: AbortSignal | undefined): void {
+    if (!this.background) this.#asking?.follow(signal);
   }
 
   /** Says `text` to the user now, while the call goes on (a URL-mode link was sent). */
@@ -365,6 +336,45 @@ export class HeldCall {
     }
   }
 
+  /**
+   * Makes the tool call whose promise `resolve` and `reject` settle the one that gets the next
+   * question; a tool call still waiting from before (the model called the answer tool of a
+   * question that ended) then waits for the outcome only.
+   */
+  #addWaiter(resolve: (text: string) => void, reject: (error: unknown) => void): void {
+    if (this.#resolve) {
+      (this.#outcomeWaiters ??= []).push({ resolve: this.#resolve, reject: this.#reject! });
+    }
+    this.#unwatch();
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** The outcome, once in, as a settled promise (links replaced). */
+  #outcome(): Promise<string> {
+    return new Promise<string>((resolve, reject) => this.#tell(resolve, reject));
+  }
+
+  /** The outcome is in: every tool call waiting gets it, and the owner lets the call go. */
+  #end(): void {
+    const resolve = this.#resolve;
+    const reject = this.#reject;
+    const others = this.#outcomeWaiters;
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    this.#outcomeWaiters = undefined;
+    this.#unwatch();
+    if (resolve) this.#tell(resolve, reject!);
+    if (others) for (const waiter of others) this.#tell(waiter.resolve, waiter.reject);
+    this.onEnd?.();
+  }
+
+  /** Settles one waiting tool call's promise with the outcome (links replaced). */
+  #tell(resolve: (text: string) => void, reject: (error: unknown) => void): void {
+    if (this.#state === 'settled') resolve(this.#redact(this.#value as string));
+    else reject(this.#value);
+  }
+
   #redact(text: string): string {
     if (!this.#links) return text;
     let redacted = text;
@@ -374,25 +384,21 @@ export class HeldCall {
     return redacted;
   }
 
-  /** Aborts the MCP call (the toolset closes). */
-  abort(): void {
-    this.#following?.abort();
-  }
-
   /** Arms the filler of one wait (none without a filler delay); {@link #unwatch} ends it. */
-  #watch(ctx: ElicitationRunContext, running: Promise<unknown>): SlowCall | undefined {
+  #watch(ctx: ElicitationRunContext, waiting: Promise<unknown>): void {
     const watch = this.#owner.slowCalls;
-    if (!watch) return undefined;
+    if (!watch) return;
     const slowCall = new SlowCall(ctx, performance.now(), this.toolName);
     slowCall.progress = this.progress;
-    slowCall.promise = running;
+    slowCall.promise = waiting;
     this.#slowCall = slowCall;
     watch.add(slowCall);
-    return slowCall;
   }
 
-  /** Ends the filler of a wait (the call ended or asked something). */
-  #unwatch(slowCall: SlowCall): void {
+  /** Ends the filler of the wait now, if any (the call ended or asked something). */
+  #unwatch(): void {
+    const slowCall = this.#slowCall;
+    if (!slowCall) return;
     this.#slowCall = undefined;
     this.#owner.slowCalls!.finish(slowCall, performance.now() - slowCall.startedAt);
   }
@@ -536,6 +542,7 @@ export class ServerElicitations {
     context: ElicitationContext,
   ): Promise<ElicitResult> {
     if (this.#closed) return { action: 'cancel' };
+    call.steer(context.call);
     this.#keep(call);
     if (isUrlElicitation(params)) return this.#link(call, params);
     let form: ElicitationFormParams;
@@ -748,16 +755,14 @@ export class ServerElicitations {
   }
 
   /**
-   * Keeps a call the server asked something of until its outcome settles, so that {@link close}
+   * Keeps a call the server asked something of until its outcome is in, so that {@link close}
    * aborts it (it no longer follows a tool call's signal while the user is asked). Done at the
    * first request, not at {@link hold}: a call that is never asked anything costs nothing here.
    */
   #keep(call: HeldCall): void {
-    if (this.#calls.has(call)) return;
+    if (call.onEnd || call.ended) return;
     this.#calls.add(call);
-    const release = () => this.#calls.delete(call);
-    // Nobody may be waiting when it ends (the user is being asked): never an unhandled rejection.
-    call.outcome.then(release, release);
+    call.onEnd = () => this.#calls.delete(call);
   }
 
   #remember(question: Question, why: QuestionEnd): void {

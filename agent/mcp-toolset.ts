@@ -29,7 +29,7 @@
  * `tool-errors.ts`, and every call is audited through `tool-call-log.ts`.
  */
 import { llm, type voice } from '@livekit/agents';
-import type { Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Tool as McpTool } from '@modelcontextprotocol/sdk/types.js';
 import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { McpConnectionError } from '../shared/mcp/errors.js';
@@ -58,7 +58,12 @@ import {
   type ToolExecuteOptions,
 } from './background-calls.js';
 import { ServerConfirmations } from './confirmation.js';
-import { ANSWER_TOOL_NAME, ServerElicitations, type SendLink } from './elicitation.js';
+import {
+  ANSWER_TOOL_NAME,
+  ServerElicitations,
+  type CallOutcome,
+  type SendLink,
+} from './elicitation.js';
 import { SlowCallWatch } from './slow-calls.js';
 import {
   ToolCallLog,
@@ -67,6 +72,7 @@ import {
   type ToolCallSink,
 } from './tool-call-log.js';
 import { callFailedSentence, toolSaidSentence } from './tool-errors.js';
+import type { ToolCallRecord } from '../shared/db/tool-calls.js';
 import { CONFIRM_TOOL_NAME, isLongRunning, needsConfirmation } from '../shared/mcp/tool-policy.js';
 import type { BudgetedToolset, CatalogTool, ToolBudget } from './tool-budget.js';
 import { ServerResources, type ShowOnScreen } from './resource-tools.js';
@@ -736,7 +742,11 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     if (withheld) {
       return Promise.reject(new llm.ToolError(withheldToolAnswer(this.server.name, [withheld])));
     }
-    if (!ctx) return this.#send(tool, args, { signal, ...extra });
+    if (!ctx) {
+      return new Promise<string>((settle, fail) => {
+        this.#sent(this.#send(tool, args, { signal, ...extra }, { settle, fail }));
+      });
+    }
     const held = this.#elicitations.hold({
       toolName: tool.originalName,
       ctx,
@@ -749,21 +759,41 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     if (!extra && this.#slowCalls?.wasSlow(tool.originalName)) {
       options.onProgress = (progress) => held.progressed(progress);
     }
-    held.outcome = this.#send(tool, args, options);
+    this.#sent(this.#send(tool, args, options, held));
     return extra ? held.result() : held.wait(ctx, signal);
   }
 
   /**
-   * Sends one MCP call and turns its result into what the model reads; records it when it ends.
+   * Records the call {@link #send} made once the tool call waiting for it has its outcome, in a
+   * job of its own after that tool call's: the row and its log line are not on the call's latency
+   * (`npm run bench`, toolCallOverhead). A rejection, which only a bug there could cause, is
+   * logged, never thrown: it must not end the worker.
+   */
+  #sent(sending: Promise<ToolCallRecord>): void {
+    sending.then(this.#record, this.#sendFailed);
+  }
+
+  readonly #record = (record: ToolCallRecord): void => this.#log.record(record);
+
+  readonly #sendFailed = (error: unknown): void => {
+    this.#logger.error({ err: describeError(error) }, 'tool call bookkeeping failed');
+  };
+
+  /**
+   * Sends one MCP call and hands what the model reads (or the `ToolError` for it) to `outcome`:
+   * straight to the tool call waiting for it, with no promise layer between (`npm run bench`,
+   * toolCallOverhead).
    *
-   * @throws llm.ToolError with a sentence for the model when the call fails (the abort error
-   *   itself when the call was aborted).
+   * @param outcome gets the text, or fails with an `llm.ToolError` holding a sentence for the
+   *   model (the abort error itself when the call was aborted).
+   * @returns the call's `tool_calls` row, for {@link #sent}; does not reject.
    */
   async #send(
     tool: AdvertisedTool,
     args: Record<string, unknown>,
     options: CallToolOptions,
-  ): Promise<string> {
+    outcome: CallOutcome,
+  ): Promise<ToolCallRecord> {
     // Only what must come before the request is done before it (the rest waits for the answer,
     // while the server works): each step here is latency (`npm run bench`, toolCallOverhead).
     const started = performance.now();
@@ -771,52 +801,71 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
     try {
       const result = await this.connection.callTool(tool.originalName, args, options);
       const plain = plainResultText(result, this.#maxResultChars);
-      if (plain !== undefined) return plain;
-      // Resource links and embedded resources are read for the ear (or put on the screen).
-      const reading = this.#resources.describeResultParts(result, options.signal);
-      const parts = reading && (await reading);
-      const { text, isError } = toolResultToText(result, {
-        maxChars: this.#maxResultChars,
-        structured: 'summary',
-        describePart: parts && ((part) => parts.get(part)),
-      });
-      if (isError) {
-        // A failing tool may quote the request it got: its own secrets never reach the record.
-        error = this.connection.scrubber.scrub(text);
-        throw new llm.ToolError(toolSaidSentence(this.server.name, tool.originalName, error));
-      }
-      return text;
+      if (plain !== undefined) outcome.settle(plain);
+      else error = await this.#convert(tool, result, options.signal, outcome);
     } catch (thrown) {
-      if (thrown instanceof llm.ToolError) throw thrown;
       error = this.connection.scrubber.scrub(describeError(thrown));
-      if (options.signal?.aborted) throw thrown;
-      if (thrown instanceof McpConnectionError && thrown.urlElicitations) {
-        // The server needs the user on a web page first (-32042): links to the screen.
-        throw new llm.ToolError(
-          await this.#elicitations.urlRequired(
-            tool.originalName,
-            tool.name,
-            thrown.urlElicitations,
-          ),
-        );
-      }
-      throw new llm.ToolError(callFailedSentence(this.server.name, tool.originalName, thrown));
-    } finally {
-      const durationMs = performance.now() - started;
-      // The wall clock now, less the call's monotonic duration: no Date made before the request.
-      const startedAt = new Date(Date.now() - durationMs);
-      this.#log.record({
-        userId: this.#scope.userId,
-        serverId: this.server.id,
-        toolName: tool.originalName,
-        roomName: this.#scope.roomName ?? null,
-        sessionId: this.#scope.sessionId ?? null,
-        startedAt,
-        durationMs,
-        ok: error === null,
-        error,
-      });
+      outcome.fail(await this.#failure(tool, thrown, options.signal));
     }
+    const durationMs = performance.now() - started;
+    return {
+      userId: this.#scope.userId,
+      serverId: this.server.id,
+      toolName: tool.originalName,
+      roomName: this.#scope.roomName ?? null,
+      sessionId: this.#scope.sessionId ?? null,
+      // The wall clock now, less the call's monotonic duration: no Date made before the request.
+      startedAt: new Date(Date.now() - durationMs),
+      durationMs,
+      ok: error === null,
+      error,
+    };
+  }
+
+  /**
+   * Turns a result that is more than one plain text into what the model reads and hands it to
+   * `outcome`: resource links and embedded resources are read for the ear (or put on the
+   * screen), structured content summarized; a result marked `isError` fails the tool call.
+   *
+   * @returns the error text for the record (scrubbed of the server's secrets), or null.
+   */
+  async #convert(
+    tool: AdvertisedTool,
+    result: CallToolResult,
+    signal: AbortSignal | undefined,
+    outcome: CallOutcome,
+  ): Promise<string | null> {
+    const reading = this.#resources.describeResultParts(result, signal);
+    const parts = reading && (await reading);
+    const { text, isError } = toolResultToText(result, {
+      maxChars: this.#maxResultChars,
+      structured: 'summary',
+      describePart: parts && ((part) => parts.get(part)),
+    });
+    if (!isError) {
+      outcome.settle(text);
+      return null;
+    }
+    // A failing tool may quote the request it got: its own secrets never reach the record.
+    const error = this.connection.scrubber.scrub(text);
+    outcome.fail(new llm.ToolError(toolSaidSentence(this.server.name, tool.originalName, error)));
+    return error;
+  }
+
+  /**
+   * What the tool call throws for a call that failed with `thrown`: the abort error itself when
+   * the call was aborted, else an `llm.ToolError` with a sentence for the model (after sending
+   * the pages of a "URL elicitation required" error to the user's screen). Never rejects.
+   */
+  async #failure(tool: AdvertisedTool, thrown: unknown, signal?: AbortSignal): Promise<unknown> {
+    if (signal?.aborted) return thrown;
+    if (thrown instanceof McpConnectionError && thrown.urlElicitations) {
+      // The server needs the user on a web page first (-32042): links to the screen.
+      return new llm.ToolError(
+        await this.#elicitations.urlRequired(tool.originalName, tool.name, thrown.urlElicitations),
+      );
+    }
+    return new llm.ToolError(callFailedSentence(this.server.name, tool.originalName, thrown));
   }
 }
 

@@ -27,6 +27,7 @@
  */
 import { RELAY_TICK_MS, WATCH_AFTER_TICKS } from './call-abort-relay.js';
 import { CallList, type CallListItem } from './call-list.js';
+import type { AskingCall } from './elicitation.js';
 
 export { RELAY_TICK_MS, WATCH_AFTER_TICKS };
 
@@ -48,7 +49,7 @@ export interface CallDeadline {
  * of a call in flight. Made with `new`, linked by {@link CallDeadlines.add} once the request is
  * out.
  */
-export class TimedCall implements CallDeadline, CallListItem<TimedCall> {
+export class TimedCall implements CallDeadline, AskingCall, CallListItem<TimedCall> {
   callList: object | undefined = undefined;
   callPrevious: TimedCall | undefined = undefined;
   callNext: TimedCall | undefined = undefined;
@@ -65,6 +66,8 @@ export class TimedCall implements CallDeadline, CallListItem<TimedCall> {
   /** The reason given to {@link abort}, which replaces the caller's. */
   #ownReason: { value: unknown } | undefined = undefined;
   #onSourceAbort: (() => void) | undefined = undefined;
+  /** The signal followed (see {@link follow}). */
+  #source: AbortSignal | undefined;
 
   /**
    * @param timeoutMs how long the call may go without progress, in milliseconds (`Infinity`:
@@ -74,8 +77,15 @@ export class TimedCall implements CallDeadline, CallListItem<TimedCall> {
    */
   constructor(
     readonly timeoutMs: number,
-    readonly source: AbortSignal | undefined,
-  ) {}
+    source: AbortSignal | undefined,
+  ) {
+    this.#source = source;
+  }
+
+  /** The signal the call follows now: the caller's, or the one given to {@link follow}. */
+  get source(): AbortSignal | undefined {
+    return this.#source;
+  }
 
   /** This object as the SDK's `RequestOptions.signal`. */
   get signal(): AbortSignal {
@@ -88,14 +98,14 @@ export class TimedCall implements CallDeadline, CallListItem<TimedCall> {
     return this.#fired;
   }
 
-  /** The caller's abort reason, or the one given to {@link abort}. */
+  /** The followed signal's abort reason, or the one given to {@link abort}. */
   get reason(): unknown {
-    return this.#ownReason ? this.#ownReason.value : this.source?.reason;
+    return this.#ownReason ? this.#ownReason.value : this.#source?.reason;
   }
 
   /** Throws the caller's reason when its signal is already aborted (the SDK calls this first). */
   throwIfAborted(): void {
-    this.source?.throwIfAborted();
+    this.#source?.throwIfAborted();
   }
 
   /** Stores the SDK's cancel callback. */
@@ -107,7 +117,7 @@ export class TimedCall implements CallDeadline, CallListItem<TimedCall> {
 
   /** True while the caller's signal is polled at each tick (see the module comment). */
   get polling(): boolean {
-    return this.source !== undefined && !this.#watching && !this.#fired;
+    return this.#source !== undefined && !this.#watching && !this.#fired;
   }
 
   touch(): void {
@@ -133,27 +143,49 @@ export class TimedCall implements CallDeadline, CallListItem<TimedCall> {
   }
 
   /**
+   * Follows `source` from now on instead of the signal the call was made with (none: only
+   * {@link abort} and the deadline abort it). An elicitation's handler does this when the tool
+   * call that made the call stops waiting for it and another starts (`agent/elicitation.ts`). It
+   * is rare, so the new signal is watched with a listener at once; one already aborted aborts the
+   * call now. Does nothing once aborted.
+   */
+  follow(source: AbortSignal | undefined): void {
+    if (source === this.#source || this.#fired) return;
+    this.#unwatch();
+    this.#source = source;
+    if (!source) return;
+    if (source.aborted) {
+      this.#fire();
+      return;
+    }
+    this.#watch(source);
+  }
+
+  /**
    * Run by the ticker: relays an abort of the caller's signal that already happened; after
    * {@link WATCH_AFTER_TICKS} ticks, watches the signal with a listener instead.
    */
   poll(): void {
     if (!this.polling) return;
-    if (this.source!.aborted) {
+    const source = this.#source!;
+    if (source.aborted) this.#fire();
+    else if (++this.#ticks >= WATCH_AFTER_TICKS) this.#watch(source);
+  }
+
+  /** Watches `source` (the signal followed) with a listener. */
+  #watch(source: AbortSignal): void {
+    this.#watching = true;
+    this.#onSourceAbort ??= () => {
+      this.#watching = false;
       this.#fire();
-    } else if (++this.#ticks >= WATCH_AFTER_TICKS) {
-      this.#watching = true;
-      this.#onSourceAbort ??= () => {
-        this.#watching = false;
-        this.#fire();
-      };
-      this.source!.addEventListener('abort', this.#onSourceAbort, { once: true });
-    }
+    };
+    source.addEventListener('abort', this.#onSourceAbort, { once: true });
   }
 
   #unwatch(): void {
     if (!this.#watching) return;
     this.#watching = false;
-    this.source!.removeEventListener('abort', this.#onSourceAbort!);
+    this.#source!.removeEventListener('abort', this.#onSourceAbort!);
   }
 
   #fire(): void {

@@ -710,7 +710,7 @@ export class McpConnection {
     if (call) call.eliciting++;
     let result: ElicitResult = { action: 'cancel' };
     try {
-      result = await handler(params, { signal, completed });
+      result = await handler(params, { signal, completed, call });
       return result;
     } catch (error) {
       this.#logger.warn({ err: error }, 'elicitation handler failed; answering cancel');

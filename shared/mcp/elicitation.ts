@@ -42,6 +42,22 @@ export interface ElicitationContext {
    * `URL_ELICITATION_HOLD_MS` of an `accept`. Never resolves for form mode. Never rejects.
    */
   completed: Promise<void>;
+  /**
+   * The tool call in flight the request was handed to, when it has a handler of its own
+   * (`CallToolOptions.onElicitation`): its handler may steer it while the user is asked.
+   */
+  call?: AskingCall;
+}
+
+/** A tool call in flight, as the handler of an elicitation it made may steer it. */
+export interface AskingCall {
+  /**
+   * Makes the call abort with `signal` from now on, instead of the signal it was made with
+   * (none: only {@link abort} and its deadline end it): the caller that waits for it changed.
+   */
+  follow(signal: AbortSignal | undefined): void;
+  /** Aborts the call now with `reason` (the MCP request is cancelled). */
+  abort(reason: unknown): void;
 }
 
 /**

@@ -8,12 +8,12 @@ import { EventEmitter } from 'node:events';
 import { llm, voice } from '@livekit/agents';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  FollowingSignal,
   QUESTION_MAX_MS,
   ServerElicitations,
   type ElicitationRunContext,
 } from '../../agent/elicitation.js';
-import type { ElicitationParams } from '../../shared/mcp/elicitation.js';
+import { TimedCall } from '../../shared/mcp/call-deadlines.js';
+import type { AskingCall, ElicitationParams } from '../../shared/mcp/elicitation.js';
 import { silentLogger } from './fixtures.js';
 
 const FORM: ElicitationParams = {
@@ -55,15 +55,18 @@ function heldCall(
   signal: AbortSignal,
 ) {
   const held = elicitations.hold({ toolName: 'ask', ctx, signal, background: false });
-  let finish!: (text: string) => void;
-  held.outcome = new Promise<string>((resolve) => (finish = resolve));
-  return { held, finish: (text: string) => finish(text) };
+  return { held, finish: (text: string) => held.settle(text) };
 }
 
-function ask(handler: ReturnType<ServerElicitations['hold']>['handler'], signal?: AbortSignal) {
+function ask(
+  handler: ReturnType<ServerElicitations['hold']>['handler'],
+  signal?: AbortSignal,
+  call?: AskingCall,
+) {
   return handler(FORM, {
     signal: signal ?? new AbortController().signal,
     completed: new Promise(() => {}),
+    call,
   });
 }
 
@@ -184,60 +187,50 @@ describe('ServerElicitations', () => {
     const ctx = context('speech-1');
     const firstTurn = new AbortController();
     const { held } = heldCall(elicitations, ctx, firstTurn.signal);
+    // The call in flight as the connection makes it: the SDK's signal, following the tool call's.
+    const inFlight = new TimedCall(60_000, held.signal);
+    const cancelled = vi.fn();
+    inFlight.addEventListener('abort', cancelled);
     const waiting = held.wait(ctx, firstTurn.signal);
-    void ask(held.handler);
+    void ask(held.handler, undefined, inFlight);
     await waiting;
 
     // The user interrupts the agent's question: the first turn's signal aborts, the call goes on.
     firstTurn.abort();
-    expect(held.signal.aborted).toBe(false);
+    inFlight.poll();
+    expect(inFlight.aborted).toBe(false);
     const answerTurn = new AbortController();
     void elicitations.answer(
       { question_id: 'e1', action: 'accept', values: { name: 'Ada' } },
       context('speech-2'),
       answerTurn.signal,
     );
-    answerTurn.abort();
-    expect(held.signal.aborted).toBe(true);
-  });
-});
-
-describe('FollowingSignal', () => {
-  it('aborts with the signal it follows now, and moves its listener when told to follow another', () => {
-    const first = new AbortController();
-    const second = new AbortController();
-    const signal = new FollowingSignal(first.signal);
-    const listener = vi.fn();
-    signal.addEventListener('abort', listener);
-
-    signal.follow(second.signal);
-    first.abort('old');
-    expect(signal.aborted).toBe(false);
-    expect(listener).not.toHaveBeenCalled();
-
-    signal.follow(undefined);
-    second.abort('ignored');
-    expect(signal.aborted).toBe(false);
-
-    const third = new AbortController();
-    signal.follow(third.signal);
-    third.abort('now');
-    expect(listener).toHaveBeenCalledOnce();
-    expect(signal.aborted).toBe(true);
-    expect(signal.reason).toBe('now');
-    expect(() => signal.throwIfAborted()).toThrow();
+    answerTurn.abort('never mind');
+    expect(inFlight.aborted).toBe(true);
+    expect(inFlight.reason).toBe('never mind');
+    expect(cancelled).toHaveBeenCalledOnce();
   });
 
-  it('aborts on its own, and drops a removed listener', () => {
-    const signal = new FollowingSignal();
-    const kept = vi.fn();
-    const removed = vi.fn();
-    signal.addEventListener('abort', kept);
-    signal.addEventListener('abort', removed);
-    signal.removeEventListener('abort', removed);
-    signal.abort('closed');
-    expect(kept).toHaveBeenCalledOnce();
-    expect(removed).not.toHaveBeenCalled();
-    expect(signal.reason).toBe('closed');
+  it('aborts a call the server asked something of when it closes, and leaves the others', async () => {
+    const { elicitations } = desk();
+    const ctx = context('speech-1');
+    const signal = new AbortController().signal;
+    const asked = heldCall(elicitations, ctx, signal).held;
+    const quiet = heldCall(elicitations, ctx, signal).held;
+    const askedInFlight = new TimedCall(60_000, signal);
+    const waiting = asked.wait(ctx, signal);
+    let quietEnded = false;
+    const quietWait = quiet.wait(ctx, signal).finally(() => (quietEnded = true));
+    const answered = ask(asked.handler, undefined, askedInFlight);
+    await waiting;
+
+    elicitations.close();
+    await expect(answered).resolves.toEqual({ action: 'cancel' });
+    expect(askedInFlight.aborted).toBe(true);
+    expect(String(askedInFlight.reason)).toContain('closed');
+    // The call never asked anything still follows its tool call, which waits for its result.
+    expect(quietEnded).toBe(false);
+    quiet.settle('Done anyway');
+    await expect(quietWait).resolves.toBe('Done anyway');
   });
 });

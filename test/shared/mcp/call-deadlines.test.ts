@@ -144,4 +144,42 @@ describe('CallDeadlines', () => {
     expect(heard).toHaveBeenCalledOnce();
     expect(call.reason).toEqual(new Error('closed'));
   });
+
+  it('follows another signal when told to: the old one no longer aborts it, the new one at once', () => {
+    const first = new AbortController();
+    const firstRemoved = vi.spyOn(first.signal, 'removeEventListener');
+    const deadlines = new CallDeadlines(250);
+    const { call, heard } = listed(deadlines, 30_000, first.signal);
+    // Past its polled ticks, as a call waiting for the user is: its first signal is watched.
+    for (let tick = 0; tick < WATCH_AFTER_TICKS; tick++) call.poll();
+    expect(call.polling).toBe(false);
+
+    call.follow(undefined);
+    expect(firstRemoved).toHaveBeenCalledOnce();
+    first.abort(new Error('interrupted'));
+    call.poll();
+    expect(heard).not.toHaveBeenCalled();
+    expect(call.source).toBeUndefined();
+
+    const next = new AbortController();
+    call.follow(next.signal);
+    expect(call.source).toBe(next.signal);
+    next.abort(new Error('never mind'));
+    expect(heard).toHaveBeenCalledOnce();
+    expect(call.reason).toEqual(new Error('never mind'));
+    call.done();
+    deadlines.close();
+  });
+
+  it('is aborted at once when told to follow a signal that already is', () => {
+    const call = new TimedCall(1_000, new AbortController().signal);
+    const heard = vi.fn();
+    call.signal.addEventListener('abort', heard);
+    const gone = new AbortController();
+    gone.abort(new Error('gone'));
+    call.follow(gone.signal);
+    expect(heard).toHaveBeenCalledOnce();
+    expect(call.aborted).toBe(true);
+    expect(call.reason).toEqual(new Error('gone'));
+  });
 });
