@@ -1,23 +1,33 @@
 /**
- * Hands a caller's AbortSignal to the MCP SDK without paying for an abort listener, or a timer,
- * on calls that finish quickly.
+ * Hands a caller's AbortSignal to the MCP SDK without paying for an abort listener, a timer, or
+ * even a read of that signal, on calls that finish quickly.
  *
- * Why this exists (hand-written on purpose): the SDK's `Protocol.request` adds one `abort`
- * listener to the signal of every request it sends (and never removes it). On Node 20,
- * `AbortSignal.prototype.addEventListener` costs about 3.5 µs (measured in a loop of 200 000
- * fresh controllers), and even a 1 ms timer per call costs 1–3 % of a 200 µs `echo` call over
- * stdio (its timer list is made, scheduled with libuv and torn down each time): together most of
- * the 5 % Switchboard allows itself over the bare SDK (`npm run bench`). The relay gives the SDK a minimal signal
- * object instead, whose `addEventListener` only stores the callback and puts the relay in a
- * pending set. One shared ticker, running every {@link RELAY_TICK_MS} while calls are being made,
- * reads `aborted` of the caller's signal for each call pending at a tick (a getter: no listener,
- * no allocation), and relays an abort it finds. A call still pending after
- * {@link WATCH_AFTER_TICKS} ticks starts watching the caller's signal with a real listener
- * instead, and leaves the set, so that a long call does not keep the ticker running. A call that
- * answers within that time never touches the real signal (on a machine where a call takes
- * 100 µs, watching at the first tick cost every 40th call a listener added and removed: about a
- * microsecond a call on average); an abort is relayed at most {@link RELAY_TICK_MS} late; a
- * signal aborted before the call is refused at once.
+ * Why this exists (hand-written on purpose): the SDK's `Protocol.request` reads the signal of
+ * every request it sends (`throwIfAborted`) and adds one `abort` listener to it (never removed).
+ * On Node 20, `AbortSignal.prototype.addEventListener` costs about 3.5 µs (measured in a loop of
+ * 200 000 fresh controllers), and even reading the signal costs 1–2 µs of a 100 µs `echo` call
+ * over stdio once the call's code has gone cold between calls (`npm run bench`, toolCallOverhead:
+ * the bare SDK with a signal is about 6 % slower than without one). Switchboard allows itself
+ * 5 % over the bare SDK in all. So the SDK gets a stand-in ({@link RelayedSignal}) instead,
+ * whose `addEventListener` only stores the callback:
+ *
+ * - **Before the request**, the stand-in is all the SDK reads: the caller's signal is not touched.
+ * - **Right after the request is out** ({@link RelayedSignal.sent}, while the server works), the
+ *   caller's signal is read once: one aborted before the call cancels the request at once
+ *   (`notifications/cancelled`; the SDK rejects the call with the caller's reason).
+ * - **While the call is young**, a ticker (every {@link RELAY_TICK_MS}, running only while calls
+ *   are being made) reads `aborted` of the caller's signal (a getter: no listener, no allocation)
+ *   and relays an abort it finds.
+ * - **Once the call is old** ({@link WATCH_AFTER_TICKS} ticks), the stand-in watches the caller's
+ *   signal with a real listener instead, so that a long call does not keep a ticker running.
+ *
+ * A call that answers within that time never adds a listener to the real signal (on a machine
+ * where a call takes 100 µs, watching at the first tick cost every 40th call a listener added and
+ * removed); an abort is relayed at most {@link RELAY_TICK_MS} late.
+ *
+ * Two kinds of call use it: {@link CallAbortRelay} on a connection timed by the SDK (its ticker is
+ * this module's, shared by every connection), and `TimedCall` (`call-deadlines.ts`) on one that
+ * times its calls itself (its connection's ticker).
  *
  * The SDK reads only `aborted`, `reason`, `throwIfAborted()` and `addEventListener('abort', …)`
  * of a request's signal (`@modelcontextprotocol/sdk` 1.x, `shared/protocol.js` `request()`);
@@ -26,19 +36,172 @@
  */
 import { CallList, type CallListItem } from './call-list.js';
 
-/** Period of the shared ticker, in milliseconds: the longest an early abort waits to be relayed. */
+/** Period of the tickers, in milliseconds: the longest an early abort waits to be relayed. */
 export const RELAY_TICK_MS = 5;
 
-/** Idle ticks (no call pending) after which the ticker stops until the next call. */
-const IDLE_TICKS_BEFORE_STOP = 200;
-
 /**
- * Ticks a call is polled before the relay watches its caller's signal with a listener (100 ms
- * at {@link RELAY_TICK_MS}).
+ * Ticks a call is polled before its caller's signal is watched with a listener (100 ms at
+ * {@link RELAY_TICK_MS}).
  */
 export const WATCH_AFTER_TICKS = 20;
 
-/** The calls polled at each tick (a {@link CallList}, not a `Set`: see there). */
+/** Idle ticks (no call pending) after which the shared ticker stops until the next call. */
+const IDLE_TICKS_BEFORE_STOP = 200;
+
+/**
+ * The signal one SDK request is made with, standing in for the caller's (see the module
+ * comment): it implements what the SDK reads of an `AbortSignal` (`aborted`, `reason`,
+ * `throwIfAborted`, `addEventListener`), and follows the caller's signal lazily, or another one
+ * once told to ({@link follow}). The owner calls {@link sent} once the request is out, {@link poll}
+ * at its ticks while {@link polling}, and {@link stop} when the request settles.
+ */
+export class RelayedSignal {
+  #source: AbortSignal | undefined;
+  /** The SDK's cancel callback (it adds exactly one), and any more. */
+  #listener: (() => void) | undefined = undefined;
+  #moreListeners: (() => void)[] | undefined = undefined;
+  /** Ticks the caller's signal has been polled at. */
+  #ticks = 0;
+  #watching = false;
+  #fired = false;
+  /** The reason given to {@link abort}, which replaces the caller's. */
+  #ownReason: { value: unknown } | undefined = undefined;
+  #onSourceAbort: (() => void) | undefined = undefined;
+
+  /**
+   * @param source the caller's signal (for an agent tool call, the runtime's per-call signal);
+   *   none: only {@link abort} aborts the request.
+   */
+  constructor(source: AbortSignal | undefined) {
+    this.#source = source;
+  }
+
+  /** This object as the SDK's `RequestOptions.signal`. */
+  get signal(): AbortSignal {
+    // The SDK's type says AbortSignal; it uses only the members below (see the module comment).
+    return this as unknown as AbortSignal;
+  }
+
+  /** The signal followed now: the caller's, or the one given to {@link follow}. */
+  get source(): AbortSignal | undefined {
+    return this.#source;
+  }
+
+  /** True once an abort (the caller's, or {@link abort}'s) reached the SDK. */
+  get aborted(): boolean {
+    return this.#fired;
+  }
+
+  /** The followed signal's abort reason, or the one given to {@link abort}. */
+  get reason(): unknown {
+    return this.#ownReason ? this.#ownReason.value : this.#source?.reason;
+  }
+
+  /**
+   * Throws the reason once aborted (the SDK calls this before it sends). The caller's own signal
+   * is not read here but right after the request is out ({@link sent}): see the module comment.
+   */
+  throwIfAborted(): void {
+    if (this.#fired) throw this.reason;
+  }
+
+  /** Stores the SDK's cancel callback. */
+  addEventListener(type: 'abort', listener: () => void): void {
+    if (type !== 'abort' || this.#fired) return;
+    if (this.#listener === undefined) this.#listener = listener;
+    else (this.#moreListeners ??= []).push(listener);
+  }
+
+  /** True while the caller's signal is polled at each tick (see the module comment). */
+  get polling(): boolean {
+    return this.#source !== undefined && !this.#watching && !this.#fired;
+  }
+
+  /**
+   * The request is out: relays now an abort of the caller's signal that came before the call, so
+   * the SDK cancels the request at once.
+   */
+  sent(): void {
+    if (this.polling && this.#source!.aborted) this.#fire();
+  }
+
+  /**
+   * Aborts the SDK's request now with `reason` (the SDK rejects the request with it, after
+   * sending `notifications/cancelled`), whatever the caller's signal does. Does nothing once
+   * aborted.
+   */
+  abort(reason: unknown): void {
+    if (this.#fired) return;
+    this.#ownReason = { value: reason };
+    this.#unwatch();
+    this.#fire();
+  }
+
+  /**
+   * Follows `source` from now on instead of the signal the request was made with (none: only
+   * {@link abort}, or the owner's deadline, aborts it). An elicitation's handler does this when the
+   * tool call that made the request stops waiting for it and another starts
+   * (`agent/elicitation.ts`). It is rare, so the new signal is watched with a listener at once;
+   * one already aborted aborts the request now. Does nothing once aborted.
+   */
+  follow(source: AbortSignal | undefined): void {
+    if (source === this.#source || this.#fired) return;
+    this.#unwatch();
+    this.#source = source;
+    if (!source) return;
+    if (source.aborted) {
+      this.#fire();
+      return;
+    }
+    this.#watch(source);
+  }
+
+  /**
+   * Run by the owner's ticker: relays an abort of the caller's signal that already happened;
+   * after {@link WATCH_AFTER_TICKS} ticks, watches the signal with a listener instead.
+   */
+  poll(): void {
+    if (!this.polling) return;
+    const source = this.#source!;
+    if (source.aborted) this.#fire();
+    else if (++this.#ticks >= WATCH_AFTER_TICKS) this.#watch(source);
+  }
+
+  /** The request settled: stops watching the caller's signal and forgets the SDK's callback. */
+  stop(): void {
+    this.#unwatch();
+    this.#listener = undefined;
+    this.#moreListeners = undefined;
+  }
+
+  /** Watches `source` (the signal followed) with a listener. */
+  #watch(source: AbortSignal): void {
+    this.#watching = true;
+    this.#onSourceAbort ??= () => {
+      this.#watching = false;
+      this.#fire();
+    };
+    source.addEventListener('abort', this.#onSourceAbort, { once: true });
+  }
+
+  #unwatch(): void {
+    if (!this.#watching) return;
+    this.#watching = false;
+    this.#source!.removeEventListener('abort', this.#onSourceAbort!);
+  }
+
+  #fire(): void {
+    this.#fired = true;
+    const listener = this.#listener;
+    const more = this.#moreListeners;
+    this.#listener = undefined;
+    this.#moreListeners = undefined;
+    listener?.();
+    for (const extra of more ?? []) extra();
+  }
+}
+
+/** The relays polled at each tick of the shared ticker (a {@link CallList}, not a `Set`). */
 const pending = new CallList<CallAbortRelay>();
 let ticker: NodeJS.Timeout | undefined;
 let idleTicks = 0;
@@ -56,71 +219,24 @@ function tick(): void {
 }
 
 /**
- * A signal for one SDK request that follows `source` lazily (see the module comment).
- * Create one per call, pass {@link signal} to the SDK, and call {@link done} when the call
- * settles (it leaves the pending set and drops the relay's listener, if any).
+ * A signal for one SDK request on a connection the SDK times (see the module comment), polled by
+ * this module's shared ticker. Create one per call, pass {@link signal} to the SDK, call
+ * {@link sent} once the request is out and {@link done} when the call settles.
  */
-export class CallAbortRelay implements CallListItem<CallAbortRelay> {
+export class CallAbortRelay extends RelayedSignal implements CallListItem<CallAbortRelay> {
   callList: object | undefined = undefined;
   callPrevious: CallAbortRelay | undefined = undefined;
   callNext: CallAbortRelay | undefined = undefined;
-  readonly #source: AbortSignal;
-  #listeners: (() => void)[] | undefined;
-  #watching = false;
-  #fired = false;
-  /** Ticks this call has been polled at. */
-  #ticks = 0;
-  #onAbort: (() => void) | undefined;
-  /** The reason given to {@link abort}, which replaces the source's. */
-  #ownReason: { value: unknown } | undefined;
 
   /** @param source the caller's signal (for an agent tool call, the runtime's per-call signal). */
   constructor(source: AbortSignal) {
-    this.#source = source;
+    super(source);
   }
 
-  /** The object to pass as the SDK's `RequestOptions.signal`. */
-  get signal(): AbortSignal {
-    // The SDK's type says AbortSignal; it uses only the members below (module comment).
-    return this as unknown as AbortSignal;
-  }
-
-  /** True once the source's abort has been relayed to the SDK. */
-  get aborted(): boolean {
-    return this.#fired;
-  }
-
-  /** The source's abort reason, or the one given to {@link abort}. */
-  get reason(): unknown {
-    return this.#ownReason ? this.#ownReason.value : this.#source.reason;
-  }
-
-  /**
-   * Aborts the SDK's request now with `reason` (which the SDK rejects the request with, after
-   * sending `notifications/cancelled`), whatever the source does: a call's own deadline
-   * (`call-deadlines.ts`). Does nothing once fired.
-   */
-  abort(reason: unknown): void {
-    if (this.#fired) return;
-    this.#ownReason = { value: reason };
-    pending.delete(this);
-    if (this.#watching) {
-      this.#watching = false;
-      this.#source.removeEventListener('abort', this.#fire);
-    }
-    this.#fire();
-  }
-
-  /** Throws the source's reason when it is already aborted (the SDK calls this before sending). */
-  throwIfAborted(): void {
-    this.#source.throwIfAborted();
-  }
-
-  /** Stores the SDK's cancel callback; the ticker starts watching the source if the call lasts. */
-  addEventListener(type: 'abort', listener: () => void): void {
-    if (type !== 'abort' || this.#fired) return;
-    (this.#listeners ??= []).push(listener);
-    if (this.#watching || this.callList) return;
+  /** Stores the SDK's cancel callback; the shared ticker polls the caller's signal from now on. */
+  override addEventListener(type: 'abort', listener: () => void): void {
+    super.addEventListener(type, listener);
+    if (type !== 'abort' || !this.polling || this.callList) return;
     pending.add(this);
     if (!ticker) {
       ticker = setInterval(tick, RELAY_TICK_MS);
@@ -128,40 +244,20 @@ export class CallAbortRelay implements CallListItem<CallAbortRelay> {
     }
   }
 
-  /** Call when the request settled: leaves the pending set and stops watching. Safe twice. */
+  /** Polled at a tick: leaves the polled set once aborted or watched. */
+  override poll(): void {
+    super.poll();
+    if (!this.polling) pending.delete(this);
+  }
+
+  override abort(reason: unknown): void {
+    pending.delete(this);
+    super.abort(reason);
+  }
+
+  /** Call when the request settled: leaves the polled set and stops watching. Safe twice. */
   done(): void {
     pending.delete(this);
-    this.#listeners = undefined;
-    if (this.#watching) {
-      this.#watching = false;
-      this.#source.removeEventListener('abort', this.#fire);
-    }
-  }
-
-  /**
-   * Run by the ticker: relays an abort that already happened; after {@link WATCH_AFTER_TICKS}
-   * ticks, starts watching the caller's signal instead.
-   */
-  poll(): void {
-    if (this.#source.aborted) {
-      pending.delete(this);
-      this.#fire();
-    } else if (++this.#ticks >= WATCH_AFTER_TICKS) {
-      pending.delete(this);
-      this.#watching = true;
-      this.#source.addEventListener('abort', this.#fire, { once: true });
-    }
-  }
-
-  // Made only for a call that outlives a tick (a class-field arrow would be made for every call).
-  get #fire(): () => void {
-    this.#onAbort ??= () => {
-      this.#watching = false;
-      this.#fired = true;
-      const listeners = this.#listeners;
-      this.#listeners = undefined;
-      for (const listener of listeners ?? []) listener();
-    };
-    return this.#onAbort;
+    this.stop();
   }
 }

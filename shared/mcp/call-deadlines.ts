@@ -11,10 +11,11 @@
  *   deadline while an elicitation is being answered; when it ends, each deadline starts over, as
  *   after a progress report (MCP spec, "Lifecycle › Timeouts": a client MAY reset the timeout
  *   clock).
- * - **Abort.** The call is the signal handed to the SDK, as `CallAbortRelay` is on other
- *   connections and for the same reason (module comment there): the caller's signal is polled at
- *   each tick for the call's first {@link WATCH_AFTER_TICKS} ticks and watched with a listener
- *   after, so a fast call never touches it.
+ * - **Abort.** The call is the signal handed to the SDK, a `RelayedSignal` as on other
+ *   connections and for the same reason (module comment of `call-abort-relay.ts`): the caller's
+ *   signal is read once right after the request is out, polled at each tick for the call's first
+ *   {@link WATCH_AFTER_TICKS} ticks and watched with a listener after, so a fast call adds no
+ *   listener to it and reads it only while the server works.
  * - **List.** Elicitation, sampling and log messages go to the oldest call in flight that takes
  *   them ({@link CallDeadlines.find}).
  *
@@ -25,7 +26,7 @@
  * VM where an `echo` over stdio takes 80 µs; `npm run bench`, toolCallOverhead). A deadline fires
  * at most one tick late; an abort is relayed at most {@link RELAY_TICK_MS} late.
  */
-import { RELAY_TICK_MS, WATCH_AFTER_TICKS } from './call-abort-relay.js';
+import { RELAY_TICK_MS, RelayedSignal, WATCH_AFTER_TICKS } from './call-abort-relay.js';
 import { CallList, type CallListItem } from './call-list.js';
 import type { AskingCall } from './elicitation.js';
 
@@ -43,31 +44,22 @@ export interface CallDeadline {
 }
 
 /**
- * One call in flight: its deadline, the `AbortSignal` stand-in handed to the SDK (it implements
- * what the SDK's `Protocol.request` reads: `aborted`, `reason`, `throwIfAborted`,
- * `addEventListener`), and its place in the list. Subclass it to carry what else the owner needs
- * of a call in flight. Made with `new`, linked by {@link CallDeadlines.add} once the request is
- * out.
+ * One call in flight: its deadline, the `AbortSignal` stand-in handed to the SDK (a
+ * {@link RelayedSignal}: see `call-abort-relay.ts`), and its place in the list. Subclass it to
+ * carry what else the owner needs of a call in flight. Made with `new`, linked by
+ * {@link CallDeadlines.add} once the request is out.
  */
-export class TimedCall implements CallDeadline, AskingCall, CallListItem<TimedCall> {
+export class TimedCall
+  extends RelayedSignal
+  implements CallDeadline, AskingCall, CallListItem<TimedCall>
+{
   callList: object | undefined = undefined;
   callPrevious: TimedCall | undefined = undefined;
   callNext: TimedCall | undefined = undefined;
-  /** `performance.now()` when the deadline last started over. */
-  since = performance.now();
+  /** `performance.now()` when the deadline last started over (set by {@link CallDeadlines.add}). */
+  since = 0;
   /** Pauses holding the deadline; it runs only at 0. */
   paused = 0;
-  /** The SDK's cancel callback (it adds exactly one), and any more. */
-  #listener: (() => void) | undefined = undefined;
-  #moreListeners: (() => void)[] | undefined = undefined;
-  #ticks = 0;
-  #watching = false;
-  #fired = false;
-  /** The reason given to {@link abort}, which replaces the caller's. */
-  #ownReason: { value: unknown } | undefined = undefined;
-  #onSourceAbort: (() => void) | undefined = undefined;
-  /** The signal followed (see {@link follow}). */
-  #source: AbortSignal | undefined;
 
   /**
    * @param timeoutMs how long the call may go without progress, in milliseconds (`Infinity`:
@@ -79,45 +71,7 @@ export class TimedCall implements CallDeadline, AskingCall, CallListItem<TimedCa
     readonly timeoutMs: number,
     source: AbortSignal | undefined,
   ) {
-    this.#source = source;
-  }
-
-  /** The signal the call follows now: the caller's, or the one given to {@link follow}. */
-  get source(): AbortSignal | undefined {
-    return this.#source;
-  }
-
-  /** This object as the SDK's `RequestOptions.signal`. */
-  get signal(): AbortSignal {
-    // The SDK's type says AbortSignal; it uses only the members below (see the class comment).
-    return this as unknown as AbortSignal;
-  }
-
-  /** True once an abort (the caller's, the deadline's or {@link abort}'s) reached the SDK. */
-  get aborted(): boolean {
-    return this.#fired;
-  }
-
-  /** The followed signal's abort reason, or the one given to {@link abort}. */
-  get reason(): unknown {
-    return this.#ownReason ? this.#ownReason.value : this.#source?.reason;
-  }
-
-  /** Throws the caller's reason when its signal is already aborted (the SDK calls this first). */
-  throwIfAborted(): void {
-    this.#source?.throwIfAborted();
-  }
-
-  /** Stores the SDK's cancel callback. */
-  addEventListener(type: 'abort', listener: () => void): void {
-    if (type !== 'abort' || this.#fired) return;
-    if (this.#listener === undefined) this.#listener = listener;
-    else (this.#moreListeners ??= []).push(listener);
-  }
-
-  /** True while the caller's signal is polled at each tick (see the module comment). */
-  get polling(): boolean {
-    return this.#source !== undefined && !this.#watching && !this.#fired;
+    super(source);
   }
 
   touch(): void {
@@ -127,75 +81,7 @@ export class TimedCall implements CallDeadline, AskingCall, CallListItem<TimedCa
   done(): void {
     // The list it is in is the owner's (`CallDeadlines.add`).
     (this.callList as CallList<TimedCall> | undefined)?.delete(this);
-    this.#unwatch();
-  }
-
-  /**
-   * Aborts the SDK's request now with `reason` (the SDK rejects the request with it, after
-   * sending `notifications/cancelled`), whatever the caller's signal does. Does nothing once
-   * aborted.
-   */
-  abort(reason: unknown): void {
-    if (this.#fired) return;
-    this.#ownReason = { value: reason };
-    this.#unwatch();
-    this.#fire();
-  }
-
-  /**
-   * Follows `source` from now on instead of the signal the call was made with (none: only
-   * {@link abort} and the deadline abort it). An elicitation's handler does this when the tool
-   * call that made the call stops waiting for it and another starts (`agent/elicitation.ts`). It
-   * is rare, so the new signal is watched with a listener at once; one already aborted aborts the
-   * call now. Does nothing once aborted.
-   */
-  follow(source: AbortSignal | undefined): void {
-    if (source === this.#source || this.#fired) return;
-    this.#unwatch();
-    this.#source = source;
-    if (!source) return;
-    if (source.aborted) {
-      this.#fire();
-      return;
-    }
-    this.#watch(source);
-  }
-
-  /**
-   * Run by the ticker: relays an abort of the caller's signal that already happened; after
-   * {@link WATCH_AFTER_TICKS} ticks, watches the signal with a listener instead.
-   */
-  poll(): void {
-    if (!this.polling) return;
-    const source = this.#source!;
-    if (source.aborted) this.#fire();
-    else if (++this.#ticks >= WATCH_AFTER_TICKS) this.#watch(source);
-  }
-
-  /** Watches `source` (the signal followed) with a listener. */
-  #watch(source: AbortSignal): void {
-    this.#watching = true;
-    this.#onSourceAbort ??= () => {
-      this.#watching = false;
-      this.#fire();
-    };
-    source.addEventListener('abort', this.#onSourceAbort, { once: true });
-  }
-
-  #unwatch(): void {
-    if (!this.#watching) return;
-    this.#watching = false;
-    this.#source!.removeEventListener('abort', this.#onSourceAbort!);
-  }
-
-  #fire(): void {
-    this.#fired = true;
-    const listener = this.#listener;
-    const more = this.#moreListeners;
-    this.#listener = undefined;
-    this.#moreListeners = undefined;
-    listener?.();
-    for (const extra of more ?? []) extra();
+    this.stop();
   }
 }
 
@@ -231,13 +117,16 @@ export class CallDeadlines<Call extends TimedCall = TimedCall> {
   }
 
   /**
-   * Starts timing `call` (and relaying its caller's abort), and lists it; `call.done()` ends both.
+   * Call once `call`'s request is out: starts its deadline, lists it and relays its caller's
+   * abort (one that came before the call cancels the request now); `call.done()` ends all three.
    *
    * @throws Error when `call` is already listed.
    */
   add(call: Call): Call {
+    call.since = performance.now();
     this.#calls.add(call);
     this.#added = true;
+    call.sent();
     if (call.polling) this.#run(RELAY_TICK_MS);
     else if (this.#ticker === undefined) this.#run(this.#tickMs);
     return call;

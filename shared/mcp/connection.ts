@@ -630,7 +630,7 @@ export class McpConnection {
   ): Promise<CallToolResult> {
     const relay = options.signal ? new CallAbortRelay(options.signal) : undefined;
     try {
-      const result = await client.callTool({ name, arguments: args }, undefined, {
+      const answered = client.callTool({ name, arguments: args }, undefined, {
         timeout: options.timeoutMs ?? this.config.timeoutMs,
         signal: relay?.signal,
         // A progress token goes out only when the caller listens: it costs the server a bigger
@@ -642,7 +642,10 @@ export class McpConnection {
           maxTotalTimeout: options.maxTotalTimeoutMs,
         }),
       });
-      return result as CallToolResult;
+      // The request is out (the SDK sends it before its first await): the caller's signal is
+      // read now, while the server works (see `call-abort-relay.ts`).
+      relay?.sent();
+      return (await answered) as CallToolResult;
     } catch (error) {
       throw this.#requestError(`tools/call ${name}`, error, options.signal);
     } finally {
