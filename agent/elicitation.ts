@@ -363,9 +363,9 @@ export class HeldCall implements CallOutcome {
     this.#resolve = undefined;
     this.#reject = undefined;
     this.#outcomeWaiters = undefined;
-    this.#unwatch();
     if (resolve) this.#tell(resolve, reject!);
     if (others) for (const waiter of others) this.#tell(waiter.resolve, waiter.reject);
+    this.#unwatch();
     this.onEnd?.();
   }
 
@@ -388,7 +388,7 @@ export class HeldCall implements CallOutcome {
   #watch(ctx: ElicitationRunContext, waiting: Promise<unknown>): void {
     const watch = this.#owner.slowCalls;
     if (!watch) return;
-    const slowCall = new SlowCall(ctx, performance.now(), this.toolName);
+    const slowCall = new SlowCall(ctx, this.toolName);
     slowCall.progress = this.progress;
     slowCall.promise = waiting;
     this.#slowCall = slowCall;
@@ -400,7 +400,7 @@ export class HeldCall implements CallOutcome {
     const slowCall = this.#slowCall;
     if (!slowCall) return;
     this.#slowCall = undefined;
-    this.#owner.slowCalls!.finish(slowCall, performance.now() - slowCall.startedAt);
+    this.#owner.slowCalls!.finish(slowCall);
   }
 }
 

@@ -796,10 +796,13 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
   ): Promise<ToolCallRecord> {
     // Only what must come before the request is done before it (the rest waits for the answer,
     // while the server works): each step here is latency (`npm run bench`, toolCallOverhead).
-    const started = performance.now();
     let error: string | null = null;
+    let started = 0;
     try {
-      const result = await this.connection.callTool(tool.originalName, args, options);
+      const answered = this.connection.callTool(tool.originalName, args, options);
+      // The request is out (or waits for the connection): the call's clock starts.
+      started = performance.now();
+      const result = await answered;
       const plain = plainResultText(result, this.#maxResultChars);
       if (plain !== undefined) outcome.settle(plain);
       else error = await this.#convert(tool, result, options.signal, outcome);
@@ -807,7 +810,8 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       error = this.connection.scrubber.scrub(describeError(thrown));
       outcome.fail(await this.#failure(tool, thrown, options.signal));
     }
-    const durationMs = performance.now() - started;
+    // 0 for a call that failed before it could be sent.
+    const durationMs = started > 0 ? performance.now() - started : 0;
     return {
       userId: this.#scope.userId,
       serverId: this.server.id,

@@ -34,20 +34,22 @@ export class SlowCall implements CallListItem<SlowCall> {
   callPrevious: SlowCall | undefined = undefined;
   callNext: SlowCall | undefined = undefined;
   /** The latest `notifications/progress` of the call, when it carries a progress token. */
-  progress: Progress | undefined;
+  progress: Progress | undefined = undefined;
+  /** The call's promise; set once the request is out. */
+  promise: Promise<unknown> | undefined = undefined;
+  /** The watch's tick count when it was added (see {@link SlowCallWatch}). */
+  addedAtTick = 0;
+  /** True once its filler was armed: the call ran past the delay. */
+  armed = false;
+
   /**
    * @param ctx the runtime's context of the call.
-   * @param startedAt `performance.now()` when the call started.
    * @param toolName the tool's original MCP name; default `''` (not remembered as slow).
    */
   constructor(
     readonly ctx: FillerContext,
-    readonly startedAt: number,
     readonly toolName = '',
   ) {}
-
-  /** The call's promise; set once the request is out. */
-  promise: Promise<unknown> | undefined;
 }
 
 /**
@@ -100,47 +102,54 @@ export interface SlowCallWatchOptions {
 /**
  * Watches a toolset's calls and arms the filler of those still running after `afterMs`. One per
  * toolset; its ticker runs every `min(250, max(20, afterMs / 5))` ms while calls are pending and
- * stops after 20 idle ticks.
+ * stops after 20 idle ticks. Time is counted in ticks, so a call reads no clock: a call is armed
+ * at the first tick at least `afterMs` after it was added (at most one tick late; a tick the event
+ * loop delays delays it too).
  */
 export class SlowCallWatch {
   readonly afterMs: number;
   readonly #tickMs: number;
+  /** Ticks after its addition at which a call is armed: the first at least `afterMs` later. */
+  readonly #armAfterTicks: number;
   readonly #logger: Logger;
   readonly #pending = new CallList<SlowCall>();
   /** Tools that ran past `afterMs` before: their calls should carry a progress token. */
   readonly #slowTools = new Set<string>();
   #ticker: NodeJS.Timeout | undefined;
+  /** Ticks run so far. */
+  #ticks = 0;
   #idleTicks = 0;
 
   /** @param options the delay and a logger. */
   constructor(options: SlowCallWatchOptions) {
     this.afterMs = options.afterMs;
     this.#tickMs = Math.min(250, Math.max(20, Math.floor(options.afterMs / 5)));
+    // The next tick after an addition comes within one period, so k ticks are more than k - 1
+    // periods: armed after k ticks, where (k - 1) periods reach afterMs (at most a tick late).
+    this.#armAfterTicks = Math.ceil(options.afterMs / this.#tickMs) + 1;
     this.#logger = options.logger;
   }
 
   /** Starts watching a call (its `promise` must be set before the next tick matters). */
   add(call: SlowCall): void {
-    this.#pending.add(call);
     if (this.#ticker === undefined) {
+      // A ticker started now ticks a whole period later: its start counts as a tick.
+      this.#ticks++;
       this.#idleTicks = 0;
       this.#ticker = setInterval(() => this.#tick(), this.#tickMs);
       this.#ticker.unref();
     }
-  }
-
-  /** Stops watching a call (it ended); an armed filler ends by itself with the call. */
-  delete(call: SlowCall): void {
-    this.#pending.delete(call);
+    call.addedAtTick = this.#ticks;
+    this.#pending.add(call);
   }
 
   /**
-   * Stops watching a call that ended after `durationMs` milliseconds, and remembers its tool as
-   * slow when it ran past `afterMs` (see {@link wasSlow}).
+   * Stops watching a call (it ended; an armed filler ends by itself with the call), and remembers
+   * its tool as slow when its filler was armed (see {@link wasSlow}).
    */
-  finish(call: SlowCall, durationMs: number): void {
-    this.delete(call);
-    if (durationMs >= this.afterMs && call.toolName) this.#slowTools.add(call.toolName);
+  finish(call: SlowCall): void {
+    this.#pending.delete(call);
+    if (call.armed && call.toolName) this.#slowTools.add(call.toolName);
   }
 
   /**
@@ -159,6 +168,7 @@ export class SlowCallWatch {
   }
 
   #tick(): void {
+    this.#ticks++;
     if (this.#pending.size === 0) {
       if (++this.#idleTicks >= IDLE_TICKS_BEFORE_STOP) {
         clearInterval(this.#ticker);
@@ -167,15 +177,15 @@ export class SlowCallWatch {
       return;
     }
     this.#idleTicks = 0;
-    const now = performance.now();
     for (const call of this.#pending.toArray()) {
-      if (now - call.startedAt < this.afterMs || !call.promise) continue;
+      if (this.#ticks - call.addedAtTick < this.#armAfterTicks || !call.promise) continue;
       this.#pending.delete(call);
       this.#arm(call);
     }
   }
 
   #arm(call: SlowCall): void {
+    call.armed = true;
     const { ctx } = call;
     const running = call.promise!;
     ctx

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   SlowCall,
   SlowCallWatch,
@@ -30,19 +30,53 @@ describe('progressPhrase', () => {
 });
 
 describe('SlowCallWatch', () => {
-  it('remembers a tool as slow once a call of it ran past the delay', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('arms the filler of a call still running past the delay, at most a tick late, and remembers its tool as slow', async () => {
+    vi.useFakeTimers();
     const watch = new SlowCallWatch({ afterMs: 1_000, logger: silentLogger() });
-    const ctx = {} as FillerContext;
-    const fast = new SlowCall(ctx, 0, 'echo');
-    const slow = new SlowCall(ctx, 0, 'export');
+    // 200 ms ticks (a fifth of the delay).
+    const filler = vi.fn(async () => {});
+    const ctx = { filler } as unknown as FillerContext;
+    const fast = new SlowCall(ctx, 'echo');
+    const slow = new SlowCall(ctx, 'export');
+    fast.promise = new Promise(() => {});
+    slow.promise = new Promise(() => {});
     watch.add(fast);
     watch.add(slow);
 
-    watch.finish(fast, 999);
-    watch.finish(slow, 1_000);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(filler).not.toHaveBeenCalled();
+    watch.finish(fast);
+    await vi.advanceTimersByTimeAsync(201);
+    expect(filler).toHaveBeenCalledOnce();
+    expect(slow.armed).toBe(true);
+    watch.finish(slow);
 
     expect(watch.wasSlow('echo')).toBe(false);
     expect(watch.wasSlow('export')).toBe(true);
+    watch.close();
+  });
+
+  it('counts from when a call is added, whatever the ticker did before', async () => {
+    vi.useFakeTimers();
+    const watch = new SlowCallWatch({ afterMs: 1_000, logger: silentLogger() });
+    const filler = vi.fn(async () => {});
+    const ctx = { filler } as unknown as FillerContext;
+    const first = new SlowCall(ctx, 'first');
+    first.promise = new Promise(() => {});
+    watch.add(first);
+    await vi.advanceTimersByTimeAsync(900);
+    const late = new SlowCall(ctx, 'late');
+    late.promise = new Promise(() => {});
+    watch.add(late);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(first.armed).toBe(true);
+    expect(late.armed).toBe(false);
+    await vi.advanceTimersByTimeAsync(900);
+    expect(late.armed).toBe(true);
     watch.close();
   });
 });
