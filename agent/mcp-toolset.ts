@@ -743,34 +743,57 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
       return Promise.reject(new llm.ToolError(withheldToolAnswer(this.server.name, [withheld])));
     }
     if (!ctx) {
+      const { answered, started } = this.#request(tool, { signal, ...extra }, args);
       return new Promise<string>((settle, fail) => {
-        this.#sent(this.#send(tool, args, { signal, ...extra }, { settle, fail }));
+        this.#sent(this.#receive(tool, answered, started, signal, { settle, fail }));
       });
     }
+    const options: CallToolOptions = extra ? { signal, ...extra } : { signal };
+    if (!extra && this.#slowCalls?.wasSlow(tool.originalName)) {
+      // No report can arrive before the held call is made, below (the same turn of the loop).
+      options.onProgress = (progress) => held.progressed(progress);
+    }
+    const { answered, started } = this.#request(tool, options, args);
+    // The request is out: what waits for its outcome is made while the server works. Its
+    // elicitation handler is read only when the server asks (`CallToolOptions.onElicitation`).
     const held = this.#elicitations.hold({
       toolName: tool.originalName,
       ctx,
       signal,
       background: extra !== undefined,
     });
-    const options: CallToolOptions = extra
-      ? { signal: held.signal, ...extra, onElicitation: held.handler }
-      : { signal: held.signal, onElicitation: held.handler };
-    if (!extra && this.#slowCalls?.wasSlow(tool.originalName)) {
-      options.onProgress = (progress) => held.progressed(progress);
-    }
-    this.#sent(this.#send(tool, args, options, held));
+    options.onElicitation = held.handler;
+    this.#sent(this.#receive(tool, answered, started, signal, held));
     return extra ? held.result() : held.wait(ctx, signal);
   }
 
   /**
-   * Records the call {@link #send} made once the tool call waiting for it has its outcome, in a
-   * job of its own after that tool call's: the row and its log line are not on the call's latency
-   * (`npm run bench`, toolCallOverhead). A rejection, which only a bug there could cause, is
-   * logged, never thrown: it must not end the worker.
+   * Sends one MCP call: the answer to come, and `performance.now()` once the request is out (or
+   * waits for the connection). A connection that throws instead of rejecting is taken as one
+   * that rejected.
    */
-  #sent(sending: Promise<ToolCallRecord>): void {
-    sending.then(this.#record, this.#sendFailed);
+  #request(
+    tool: AdvertisedTool,
+    options: CallToolOptions,
+    args: Record<string, unknown>,
+  ): { answered: Promise<CallToolResult>; started: number } {
+    let answered: Promise<CallToolResult>;
+    try {
+      answered = this.connection.callTool(tool.originalName, args, options);
+    } catch (error) {
+      answered = Promise.reject(error as Error);
+    }
+    return { answered, started: performance.now() };
+  }
+
+  /**
+   * Records the call {@link #receive} waited for once the tool call waiting for it has its
+   * outcome, in a job of its own after that tool call's: the row and its log line are not on the
+   * call's latency (`npm run bench`, toolCallOverhead). A rejection, which only a bug there could
+   * cause, is logged, never thrown: it must not end the worker.
+   */
+  #sent(receiving: Promise<ToolCallRecord>): void {
+    receiving.then(this.#record, this.#sendFailed);
   }
 
   readonly #record = (record: ToolCallRecord): void => this.#log.record(record);
@@ -780,38 +803,35 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
   };
 
   /**
-   * Sends one MCP call and hands what the model reads (or the `ToolError` for it) to `outcome`:
-   * straight to the tool call waiting for it, with no promise layer between (`npm run bench`,
-   * toolCallOverhead).
+   * Waits for one MCP call's answer and hands what the model reads (or the `ToolError` for it)
+   * to `outcome`: straight to the tool call waiting for it, with no promise layer between
+   * (`npm run bench`, toolCallOverhead).
    *
+   * @param answered the call's answer, from {@link #request}.
+   * @param started `performance.now()` when its request went out.
+   * @param signal the tool call's signal (an aborted call fails with the abort error itself).
    * @param outcome gets the text, or fails with an `llm.ToolError` holding a sentence for the
    *   model (the abort error itself when the call was aborted).
    * @returns the call's `tool_calls` row, for {@link #sent}; does not reject.
    */
-  async #send(
+  async #receive(
     tool: AdvertisedTool,
-    args: Record<string, unknown>,
-    options: CallToolOptions,
+    answered: Promise<CallToolResult>,
+    started: number,
+    signal: AbortSignal,
     outcome: CallOutcome,
   ): Promise<ToolCallRecord> {
-    // Only what must come before the request is done before it (the rest waits for the answer,
-    // while the server works): each step here is latency (`npm run bench`, toolCallOverhead).
     let error: string | null = null;
-    let started = 0;
     try {
-      const answered = this.connection.callTool(tool.originalName, args, options);
-      // The request is out (or waits for the connection): the call's clock starts.
-      started = performance.now();
       const result = await answered;
       const plain = plainResultText(result, this.#maxResultChars);
       if (plain !== undefined) outcome.settle(plain);
-      else error = await this.#convert(tool, result, options.signal, outcome);
+      else error = await this.#convert(tool, result, signal, outcome);
     } catch (thrown) {
       error = this.connection.scrubber.scrub(describeError(thrown));
-      outcome.fail(await this.#failure(tool, thrown, options.signal));
+      outcome.fail(await this.#failure(tool, thrown, signal));
     }
-    // 0 for a call that failed before it could be sent.
-    const durationMs = started > 0 ? performance.now() - started : 0;
+    const durationMs = performance.now() - started;
     return {
       userId: this.#scope.userId,
       serverId: this.server.id,

@@ -1,20 +1,19 @@
 /**
- * Hands a caller's AbortSignal to the MCP SDK without paying for an abort listener, a timer, or
- * even a read of that signal, on calls that finish quickly.
+ * Hands a caller's AbortSignal to the MCP SDK without paying for an abort listener, or a timer,
+ * on calls that finish quickly.
  *
- * Why this exists (hand-written on purpose): the SDK's `Protocol.request` reads the signal of
- * every request it sends (`throwIfAborted`) and adds one `abort` listener to it (never removed).
- * On Node 20, `AbortSignal.prototype.addEventListener` costs about 3.5 µs (measured in a loop of
- * 200 000 fresh controllers), and even reading the signal costs 1–2 µs of a 100 µs `echo` call
- * over stdio once the call's code has gone cold between calls (`npm run bench`, toolCallOverhead:
- * the bare SDK with a signal is about 6 % slower than without one). Switchboard allows itself
- * 5 % over the bare SDK in all. So the SDK gets a stand-in ({@link RelayedSignal}) instead,
- * whose `addEventListener` only stores the callback:
+ * Why this exists (hand-written on purpose): the SDK's `Protocol.request` adds one `abort`
+ * listener to the signal of every request it sends (and never removes it). On Node 20,
+ * `AbortSignal.prototype.addEventListener` costs about 3.5 µs (measured in a loop of 200 000
+ * fresh controllers), and even a 1 ms timer per call costs 1–3 % of a 200 µs `echo` call over
+ * stdio (`npm run bench`, toolCallOverhead: the bare SDK with a signal is about 6 % slower than
+ * without one). Switchboard allows itself 5 % over the bare SDK in all. So the SDK gets a
+ * stand-in ({@link RelayedSignal}) instead, whose `addEventListener` only stores the callback:
  *
- * - **Before the request**, the stand-in is all the SDK reads: the caller's signal is not touched.
- * - **Right after the request is out** ({@link RelayedSignal.sent}, while the server works), the
- *   caller's signal is read once: one aborted before the call cancels the request at once
- *   (`notifications/cancelled`; the SDK rejects the call with the caller's reason).
+ * - **Before the request**, the SDK's `throwIfAborted` reads the caller's signal once: a call the
+ *   caller gave up on before it was made is never sent. (That read costs 1–2 µs of a 100 µs call
+ *   once its code has gone cold between calls; reading it only after the request was out, and
+ *   cancelling, was measured and dropped: the tool could still run.)
  * - **While the call is young**, a ticker (every {@link RELAY_TICK_MS}, running only while calls
  *   are being made) reads `aborted` of the caller's signal (a getter: no listener, no allocation)
  *   and relays an abort it finds.
@@ -98,11 +97,12 @@ export class RelayedSignal {
   }
 
   /**
-   * Throws the reason once aborted (the SDK calls this before it sends). The caller's own signal
-   * is not read here but right after the request is out ({@link sent}): see the module comment.
+   * Throws the reason once aborted, or the caller's when its signal already is (the SDK calls this
+   * before it sends: a call the caller gave up on before it was made is never sent).
    */
   throwIfAborted(): void {
     if (this.#fired) throw this.reason;
+    this.#source?.throwIfAborted();
   }
 
   /** Stores the SDK's cancel callback. */
@@ -115,14 +115,6 @@ export class RelayedSignal {
   /** True while the caller's signal is polled at each tick (see the module comment). */
   get polling(): boolean {
     return this.#source !== undefined && !this.#watching && !this.#fired;
-  }
-
-  /**
-   * The request is out: relays now an abort of the caller's signal that came before the call, so
-   * the SDK cancels the request at once.
-   */
-  sent(): void {
-    if (this.polling && this.#source!.aborted) this.#fire();
   }
 
   /**

@@ -13,9 +13,9 @@
  *   clock).
  * - **Abort.** The call is the signal handed to the SDK, a `RelayedSignal` as on other
  *   connections and for the same reason (module comment of `call-abort-relay.ts`): the caller's
- *   signal is read once right after the request is out, polled at each tick for the call's first
+ *   signal is read once before the request, polled at each tick for the call's first
  *   {@link WATCH_AFTER_TICKS} ticks and watched with a listener after, so a fast call adds no
- *   listener to it and reads it only while the server works.
+ *   listener to it.
  * - **List.** Elicitation, sampling and log messages go to the oldest call in flight that takes
  *   them ({@link CallDeadlines.find}).
  *
@@ -118,7 +118,7 @@ export class CallDeadlines<Call extends TimedCall = TimedCall> {
 
   /**
    * Call once `call`'s request is out: starts its deadline, lists it and relays its caller's
-   * abort (one that came before the call cancels the request now); `call.done()` ends all three.
+   * abort; `call.done()` ends all three.
    *
    * @throws Error when `call` is already listed.
    */
@@ -126,7 +126,6 @@ export class CallDeadlines<Call extends TimedCall = TimedCall> {
     call.since = performance.now();
     this.#calls.add(call);
     this.#added = true;
-    call.sent();
     if (call.polling) this.#run(RELAY_TICK_MS);
     else if (this.#ticker === undefined) this.#run(this.#tickMs);
     return call;

@@ -239,7 +239,9 @@ export interface CallToolOptions {
    * the stream it came on, and stdio has none), so a request goes to the oldest call in flight
    * with a handler that is not already answering one, else to the oldest call with a handler,
    * else to the connection's handler. With one call at a time, as in a voice session, it is
-   * always the right one.
+   * always the right one. Read when a request arrives, not when the call is made: it may be set
+   * on this options object after `callTool` returned, before the caller's turn of the event loop
+   * ends (no request of the server can arrive before then).
    */
   onElicitation?: ElicitationHandler;
   /**
@@ -272,6 +274,9 @@ export const URL_ELICITATION_HOLD_MS = 10 * 60_000;
 /** A promise that never settles: the `completed` of a form-mode elicitation. */
 const NEVER = new Promise<void>(() => {});
 
+/** The handlers of a call in flight ({@link CallToolOptions}). */
+type CallHandlers = Pick<CallToolOptions, 'onElicitation' | 'onLog' | 'onSampling'>;
+
 /**
  * A tool call in flight on a connection that answers elicitation: its deadline, the signal the SDK
  * gets, and what an elicitation, sampling request or log message looks for (`call-deadlines.ts`).
@@ -279,23 +284,32 @@ const NEVER = new Promise<void>(() => {});
 class InFlightCall extends TimedCall {
   /** Elicitations of this call being answered now. */
   eliciting = 0;
-  /** The call's own elicitation handler, if it has one. */
-  readonly handler: ElicitationHandler | undefined;
-  /** Takes the server's log messages while it runs ({@link CallToolOptions.onLog}). */
-  readonly onLog: CallToolOptions['onLog'];
-  /** Answers the server's sampling requests while it runs ({@link CallToolOptions.onSampling}). */
-  readonly onSampling: SamplingHandler | undefined;
+  readonly #options: CallHandlers;
 
   /**
    * @param timeoutMs its idle deadline in milliseconds (`Infinity` for a task-augmented call,
    *   bounded by its task).
-   * @param options the caller's signal and handlers.
+   * @param source the caller's signal, relayed to the SDK (none for a task-augmented call).
+   * @param options the call's handlers, read when a request or message arrives.
    */
-  constructor(timeoutMs: number, options: CallToolOptions) {
-    super(timeoutMs, options.signal);
-    this.handler = options.onElicitation;
-    this.onLog = options.onLog;
-    this.onSampling = options.onSampling;
+  constructor(timeoutMs: number, source: AbortSignal | undefined, options: CallHandlers) {
+    super(timeoutMs, source);
+    this.#options = options;
+  }
+
+  /** The call's own elicitation handler, if it has one ({@link CallToolOptions.onElicitation}). */
+  get handler(): ElicitationHandler | undefined {
+    return this.#options.onElicitation;
+  }
+
+  /** Takes the server's log messages while it runs ({@link CallToolOptions.onLog}). */
+  get onLog(): CallToolOptions['onLog'] {
+    return this.#options.onLog;
+  }
+
+  /** Answers the server's sampling requests while it runs ({@link CallToolOptions.onSampling}). */
+  get onSampling(): SamplingHandler | undefined {
+    return this.#options.onSampling;
   }
 }
 
@@ -630,7 +644,7 @@ export class McpConnection {
   ): Promise<CallToolResult> {
     const relay = options.signal ? new CallAbortRelay(options.signal) : undefined;
     try {
-      const answered = client.callTool({ name, arguments: args }, undefined, {
+      const result = await client.callTool({ name, arguments: args }, undefined, {
         timeout: options.timeoutMs ?? this.config.timeoutMs,
         signal: relay?.signal,
         // A progress token goes out only when the caller listens: it costs the server a bigger
@@ -642,10 +656,7 @@ export class McpConnection {
           maxTotalTimeout: options.maxTotalTimeoutMs,
         }),
       });
-      // The request is out (the SDK sends it before its first await): the caller's signal is
-      // read now, while the server works (see `call-abort-relay.ts`).
-      relay?.sent();
-      return (await answered) as CallToolResult;
+      return result as CallToolResult;
     } catch (error) {
       throw this.#requestError(`tools/call ${name}`, error, options.signal);
     } finally {
@@ -667,7 +678,11 @@ export class McpConnection {
     options: CallToolOptions,
   ): Promise<CallToolResult> {
     // One object per call: the SDK's signal, the deadline and the entry elicitations look for.
-    const call = new InFlightCall(options.timeoutMs ?? this.config.timeoutMs, options);
+    const call = new InFlightCall(
+      options.timeoutMs ?? this.config.timeoutMs,
+      options.signal,
+      options,
+    );
     const onProgress = options.onProgress;
     const answered = client.callTool({ name, arguments: args }, undefined, {
       timeout: NO_SDK_TIMEOUT_MS,
@@ -819,7 +834,15 @@ export class McpConnection {
     let reports = 0;
     // Found by an elicitation like any call (a task is bounded by its total, not a deadline).
     const call = this.#deadlines?.add(
-      new InFlightCall(Infinity, { onElicitation: options.onElicitation, onLog: options.onLog }),
+      new InFlightCall(Infinity, undefined, {
+        // Read when asked, as on any call; a task takes no sampling requests.
+        get onElicitation() {
+          return options.onElicitation;
+        },
+        get onLog() {
+          return options.onLog;
+        },
+      }),
     );
     try {
       const stream = client.experimental.tasks.callToolStream(
