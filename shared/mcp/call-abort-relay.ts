@@ -51,8 +51,8 @@ const IDLE_TICKS_BEFORE_STOP = 200;
  * The signal one SDK request is made with, standing in for the caller's (see the module
  * comment): it implements what the SDK reads of an `AbortSignal` (`aborted`, `reason`,
  * `throwIfAborted`, `addEventListener`), and follows the caller's signal lazily, or another one
- * once told to ({@link follow}). The owner calls {@link sent} once the request is out, {@link poll}
- * at its ticks while {@link polling}, and {@link stop} when the request settles.
+ * once told to ({@link follow}). The owner calls {@link poll} at its ticks while {@link polling},
+ * and {@link stop} when the request settles.
  */
 export class RelayedSignal {
   #source: AbortSignal | undefined;
@@ -212,8 +212,8 @@ function tick(): void {
 
 /**
  * A signal for one SDK request on a connection the SDK times (see the module comment), polled by
- * this module's shared ticker. Create one per call, pass {@link signal} to the SDK, call
- * {@link sent} once the request is out and {@link done} when the call settles.
+ * this module's shared ticker. Create one per call, pass {@link signal} to the SDK, and call
+ * {@link done} when the call settles.
  */
 export class CallAbortRelay extends RelayedSignal implements CallListItem<CallAbortRelay> {
   callList: object | undefined = undefined;
