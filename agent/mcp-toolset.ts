@@ -878,11 +878,13 @@ export class McpToolset extends llm.Toolset implements BudgetedToolset {
 
   /**
    * What the tool call throws for a call that failed with `thrown`: the abort error itself when
-   * the call was aborted, else an `llm.ToolError` with a sentence for the model (after sending
+   * the call was cancelled (by the tool call's signal, or the one its MCP call follows since the
+   * server asked something), else an `llm.ToolError` with a sentence for the model (after sending
    * the pages of a "URL elicitation required" error to the user's screen). Never rejects.
    */
   async #failure(tool: AdvertisedTool, thrown: unknown, signal?: AbortSignal): Promise<unknown> {
-    if (signal?.aborted) return thrown;
+    const cancelled = thrown instanceof McpConnectionError && thrown.code === 'cancelled';
+    if (signal?.aborted || cancelled) return thrown;
     if (thrown instanceof McpConnectionError && thrown.urlElicitations) {
       // The server needs the user on a web page first (-32042): links to the screen.
       return new llm.ToolError(

@@ -60,6 +60,8 @@ export class TimedCall
   since = 0;
   /** Pauses holding the deadline; it runs only at 0. */
   paused = 0;
+  /** True once the deadline ran out (and aborted the call); any other abort is a cancellation. */
+  timedOut = false;
 
   /**
    * @param timeoutMs how long the call may go without progress, in milliseconds (`Infinity`:
@@ -200,6 +202,7 @@ export class CallDeadlines<Call extends TimedCall = TimedCall> {
       call.poll();
       if (call.paused === 0 && now - call.since >= call.timeoutMs) {
         this.#calls.delete(call);
+        call.timedOut = true;
         call.abort(this.#timeoutReason(call.timeoutMs));
       } else if (call.polling) {
         polling = true;

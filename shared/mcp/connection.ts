@@ -703,7 +703,13 @@ export class McpConnection {
     try {
       return (await answered) as CallToolResult;
     } catch (error) {
-      throw this.#requestError(`tools/call ${name}`, error, options.signal);
+      // Aborted by anything but its deadline (the caller's signal, the one an elicitation's
+      // handler made it follow, a close): cancelled, never counted as the server's timeout.
+      throw this.#requestError(
+        `tools/call ${name}`,
+        error,
+        call.timedOut ? undefined : call.signal,
+      );
     } finally {
       call.done();
     }

@@ -29,23 +29,33 @@ describe('progressPhrase', () => {
   });
 });
 
+/**
+ * A watch with a 1 s delay (200 ms ticks, a fifth of it) on fake timers, and `start`, which adds
+ * a call of `toolName` that never ends by itself.
+ */
+function fakeWatch() {
+  vi.useFakeTimers();
+  const watch = new SlowCallWatch({ afterMs: 1_000, logger: silentLogger() });
+  const filler = vi.fn(async () => {});
+  const ctx = { filler } as unknown as FillerContext;
+  const start = (toolName: string) => {
+    const call = new SlowCall(ctx, toolName);
+    call.promise = new Promise(() => {});
+    watch.add(call);
+    return call;
+  };
+  return { watch, filler, start };
+}
+
 describe('SlowCallWatch', () => {
   afterEach(() => {
     vi.useRealTimers();
   });
 
   it('arms the filler of a call still running past the delay, at most a tick late, and remembers its tool as slow', async () => {
-    vi.useFakeTimers();
-    const watch = new SlowCallWatch({ afterMs: 1_000, logger: silentLogger() });
-    // 200 ms ticks (a fifth of the delay).
-    const filler = vi.fn(async () => {});
-    const ctx = { filler } as unknown as FillerContext;
-    const fast = new SlowCall(ctx, 'echo');
-    const slow = new SlowCall(ctx, 'export');
-    fast.promise = new Promise(() => {});
-    slow.promise = new Promise(() => {});
-    watch.add(fast);
-    watch.add(slow);
+    const { watch, filler, start } = fakeWatch();
+    const fast = start('echo');
+    const slow = start('export');
 
     await vi.advanceTimersByTimeAsync(999);
     expect(filler).not.toHaveBeenCalled();
@@ -61,17 +71,10 @@ describe('SlowCallWatch', () => {
   });
 
   it('counts from when a call is added, whatever the ticker did before', async () => {
-    vi.useFakeTimers();
-    const watch = new SlowCallWatch({ afterMs: 1_000, logger: silentLogger() });
-    const filler = vi.fn(async () => {});
-    const ctx = { filler } as unknown as FillerContext;
-    const first = new SlowCall(ctx, 'first');
-    first.promise = new Promise(() => {});
-    watch.add(first);
+    const { watch, start } = fakeWatch();
+    const first = start('first');
     await vi.advanceTimersByTimeAsync(900);
-    const late = new SlowCall(ctx, 'late');
-    late.promise = new Promise(() => {});
-    watch.add(late);
+    const late = start('late');
     await vi.advanceTimersByTimeAsync(300);
     expect(first.armed).toBe(true);
     expect(late.armed).toBe(false);

@@ -104,6 +104,30 @@ describe('elicitation on a connection', () => {
     expect(text).toContain('- Favorite Integer: 7');
   });
 
+  it('lets the handler steer its call: an abort of the signal it was told to follow is a cancellation', async () => {
+    const connection = await connect(declineElicitation);
+    const first = new AbortController();
+    const next = new AbortController();
+    const call = connection
+      .callTool(
+        'trigger-elicitation-request',
+        {},
+        {
+          signal: first.signal,
+          onElicitation: async (_params, context) => {
+            // The user is asked; the tool call that waits for the call now is another one.
+            context.call!.follow(next.signal);
+            next.abort(new Error('never mind'));
+            return { action: 'cancel' };
+          },
+        },
+      )
+      .catch((error: unknown) => error);
+    // Cancelled by the signal it was told to follow, not its first: not the server's timeout.
+    expect(await call).toMatchObject({ code: 'cancelled' });
+    expect(first.signal.aborted).toBe(false);
+  });
+
   it('hands a URL-mode request over with its link and elicitation id', async () => {
     const connection = await connect(declineElicitation);
     const asked: ElicitationParams[] = [];
