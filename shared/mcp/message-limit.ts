@@ -6,6 +6,7 @@
  * (`ws`'s `maxPayload`, `websocket-transport.ts`), and Streamable HTTP and SSE through
  * {@link boundedFetch}, per response body or per server-sent event.
  */
+import { NodeBodyResponse } from './node-body-response.js';
 
 /** Default of `MCP_MAX_MESSAGE_BYTES`: 4 MiB. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -58,56 +59,35 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
  * Wraps a `fetch` so that no response body delivers more than `maxBytes` per message: a body
  * of `Content-Type: text/event-stream` is counted per event (WHATWG HTML "Server-sent events":
  * an event ends at a blank line), any other body as a whole. Past the limit the body stream
- * errors with {@link McpMessageTooLargeError} and the connection's body is cancelled, so at most
- * `maxBytes` plus one network chunk is ever buffered. Bytes are only counted, never copied or
- * parsed.
+ * errors with {@link McpMessageTooLargeError} (a reading method rejects with it) and the
+ * connection's body is destroyed, so at most `maxBytes` plus one network chunk is ever buffered.
+ * Bytes are only counted, never copied or parsed.
  *
  * @param fetchFn the fetch to wrap (e.g. `GuardedNetwork.fetch`).
- * @returns a fetch answering `Response`s with the same status, headers, `url` and `redirected`.
+ * @returns a fetch answering `Response`s ({@link NodeBodyResponse}s) with the same status, headers,
+ *   `url` and `redirected`.
  */
 export function boundedFetch(fetchFn: typeof fetch, options: BoundedFetchOptions): typeof fetch {
   return async (input, init) => {
     const response = await fetchFn(input, init);
-    if (!response.body || NULL_BODY_STATUSES.has(response.status)) return response;
+    // The answer of Switchboard's fetch as it is (its body still undici's readable; any other
+    // fetch's answer read through one), each chunk counted as it is read: no stream, copy or
+    // second Response per request.
+    const bounded = NodeBodyResponse.from(response);
+    if (!bounded.hasBody || NULL_BODY_STATUSES.has(bounded.status)) return bounded;
     const eventStream = /^\s*text\/event-stream/i.test(response.headers.get('content-type') ?? '');
     const counter = eventStream
       ? new EventSizeCounter(options.maxBytes)
       : new BodySizeCounter(options.maxBytes);
     let reported = false;
-    // A pulling stream over the body's reader: lighter than a TransformStream (one stream, no
-    // pipe), which counts on every request.
-    const reader = response.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const { done, value } = await reader.read();
-        if (done) {
-          controller.close();
-          return;
-        }
-        if (counter.exceeded(value)) {
-          const error = new McpMessageTooLargeError(options.maxBytes);
-          if (!reported) {
-            reported = true;
-            options.onTooLarge?.(error);
-          }
-          controller.error(error);
-          void reader.cancel(error).catch(() => undefined);
-          return;
-        }
-        controller.enqueue(value);
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
-    });
-    const bounded = new Response(body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
-    Object.defineProperties(bounded, {
-      url: { value: response.url },
-      redirected: { value: response.redirected },
+    bounded.guard((chunk) => {
+      if (!counter.exceeded(chunk)) return undefined;
+      const error = new McpMessageTooLargeError(options.maxBytes);
+      if (!reported) {
+        reported = true;
+        options.onTooLarge?.(error);
+      }
+      return error;
     });
     return bounded;
   };

@@ -19,12 +19,8 @@
  */
 import { mediaTypeEssence } from '@modelcontextprotocol/sdk/shared/mediaType.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  isJSONRPCErrorResponse,
-  isJSONRPCRequest,
-  isJSONRPCResultResponse,
-} from '@modelcontextprotocol/sdk/types.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { NodeBodyResponse } from './node-body-response.js';
 
 /**
  * Largest request body and answer event looked at, in characters: a larger one passes through as
@@ -38,7 +34,7 @@ const MAX_COLLAPSED_CHARS = 64 * 1024;
  * request's response answers as `application/json` with that response (the rest of the stream,
  * which should be nothing but its end, is read and dropped). Every other request and answer
  * passes through as it is; the wrapped fetch's errors reject as they did. Messages are
- * recognised with the SDK's own JSON-RPC guards and media-type parsing.
+ * recognised by their JSON-RPC shape (see `answerTo`) and the SDK's media-type parsing.
  *
  * @param fetchFn the fetch to wrap (Switchboard's bounded, guarded fetch).
  * @returns a fetch answering global `Response`s with the same status, headers (but
@@ -51,13 +47,12 @@ export function singleAnswerFetch(fetchFn: FetchLike): FetchLike {
     if (
       id === undefined ||
       response.status !== 200 ||
-      !response.body ||
+      !(response instanceof NodeBodyResponse ? response.hasBody : response.body) ||
       mediaTypeEssence(response.headers.get('content-type')) !== 'text/event-stream'
     ) {
       return response;
     }
-    const reader = response.body.getReader();
-    const read: Uint8Array[] = [];
+    const answer = NodeBodyResponse.from(response);
     let first: EventSourceMessage | undefined;
     const parser = createParser({
       onEvent: (event) => {
@@ -66,46 +61,15 @@ export function singleAnswerFetch(fetchFn: FetchLike): FetchLike {
       },
     });
     const decoder = new TextDecoder();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      read.push(value);
-      parser.feed(decoder.decode(value, { stream: true }));
-      if (first) break;
-    }
-    const answer = first && answerTo(id, first);
-    if (answer !== undefined) {
-      // The rest (the stream's end, normally) is read, not cancelled: a cancelled HTTP/1.1
-      // answer costs its connection, and the next request a new one.
-      void drain(reader);
-      const headers = new Headers(response.headers);
-      headers.set('content-type', 'application/json');
-      return withOrigin(
-        new JsonAnswer(answer, { status: 200, statusText: response.statusText, headers }),
-        response,
-      );
-    }
-    const replay = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (const chunk of read) controller.enqueue(chunk);
-      },
-      async pull(controller) {
-        const { done, value } = await reader.read();
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      cancel(reason) {
-        return reader.cancel(reason);
-      },
+    await answer.peek((chunk) => {
+      parser.feed(decoder.decode(chunk, { stream: true }));
+      return first !== undefined;
     });
-    return withOrigin(
-      new Response(replay, {
-        status: response.status,
-        statusText: response.statusText,
-        headers: response.headers,
-      }),
-      response,
-    );
+    const data = first && answerTo(id, first);
+    // The rest (the stream's end, normally) is read and dropped by replaceBody; anything else is
+    // handed on with the bytes read so far first.
+    if (data !== undefined) answer.replaceBody(data, 'application/json');
+    return answer;
   };
 }
 
@@ -113,89 +77,42 @@ export function singleAnswerFetch(fetchFn: FetchLike): FetchLike {
 function requestId(body: RequestInit['body']): string | number | undefined {
   if (typeof body !== 'string' || body.length > MAX_COLLAPSED_CHARS) return undefined;
   const message = parsed(body);
-  return isJSONRPCRequest(message) ? message.id : undefined;
+  if (!isObject(message) || message.jsonrpc !== '2.0' || typeof message.method !== 'string') {
+    return undefined;
+  }
+  return typeof message.id === 'string' || typeof message.id === 'number' ? message.id : undefined;
 }
 
 /**
  * `event`'s data when it is the JSON-RPC response (a result or an error) to the request `id`,
- * sent as a plain `message` event; otherwise undefined.
+ * sent as a plain `message` event; otherwise undefined. The shape is checked by hand, not with
+ * the SDK's schemas (zod cost about a tenth of a health-check ping's CPU): the SDK parses the
+ * message with its own schema once it is handed on either way, so this only decides whether it
+ * is handed on as JSON.
  */
 function answerTo(id: string | number, event: EventSourceMessage): string | undefined {
   if (event.event !== undefined && event.event !== 'message') return undefined;
   if (event.data.length > MAX_COLLAPSED_CHARS) return undefined;
   const message = parsed(event.data);
-  const response = isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message);
-  return response && message.id === id ? event.data : undefined;
+  if (!isObject(message) || message.jsonrpc !== '2.0' || message.id !== id) return undefined;
+  const { result, error } = message;
+  const answer =
+    'result' in message
+      ? isObject(result) && !('error' in message)
+      : isObject(error) && typeof error.code === 'number' && typeof error.message === 'string';
+  return answer ? event.data : undefined;
+}
+
+/** Whether `value` is a JSON object (not null, not an array). */
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** `text` parsed as JSON, or undefined when it is not JSON. */
 function parsed(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch {
     return undefined;
   }
-}
-
-/**
- * A `Response` whose body is a JSON text already in memory, read without a stream: the SDK calls
- * `json()` on it, and a `Response` made from a string builds a byte stream and reads it back,
- * about 18 µs of a health-check ping's 300–500 µs on Node 20 (`new ReadableStream` is slow
- * there), against 2 µs for this. Its `body` is null: it is read with `text()`, `json()`,
- * `arrayBuffer()` or `blob()`, once, as a `Response`'s body is (`bodyUsed`; a second read rejects
- * with a `TypeError`). The readers are instance fields, not methods: the DOM typings declare them
- * as properties of `Response`.
- */
-class JsonAnswer extends Response {
-  override readonly body = null;
-  override bodyUsed = false;
-  readonly #text: string;
-
-  /** @param text the JSON text of the body; `init` as for `Response`. */
-  constructor(text: string, init: ResponseInit) {
-    super(null, init);
-    this.#text = text;
-  }
-
-  override text = (): Promise<string> => {
-    if (this.bodyUsed) return Promise.reject(new TypeError('Body is unusable: already read'));
-    this.bodyUsed = true;
-    return Promise.resolve(this.#text);
-  };
-
-  override json = async (): Promise<unknown> => JSON.parse(await this.text()) as unknown;
-
-  override arrayBuffer = async (): Promise<ArrayBuffer> => {
-    const bytes = new TextEncoder().encode(await this.text());
-    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  };
-
-  override blob = async (): Promise<Blob> =>
-    new Blob([await this.text()], { type: this.headers.get('content-type') ?? '' });
-
-  override clone = (): Response => {
-    if (this.bodyUsed) throw new TypeError('Response.clone: Body has already been consumed.');
-    return withOrigin(new JsonAnswer(this.#text, this), this);
-  };
-}
-
-/** Reads `reader` to its end (or its error), dropping what it reads. Never rejects. */
-async function drain(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-  try {
-    for (;;) {
-      const { done } = await reader.read();
-      if (done) return;
-    }
-  } catch {
-    // The answer is in; what failed after it changes nothing.
-  }
-}
-
-/** `response` with the `url` and `redirected` of `from` (a constructed Response has neither). */
-function withOrigin(response: Response, from: Response): Response {
-  Object.defineProperties(response, {
-    url: { value: from.url },
-    redirected: { value: from.redirected },
-  });
-  return response;
 }

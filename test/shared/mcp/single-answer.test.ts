@@ -133,6 +133,15 @@ describe('singleAnswerFetch', () => {
     ['an event of another type', `event: other\ndata: ${RESPONSE}\n\n`],
     ['a stream that ends before any event', `: a comment only\n`],
     ['data that is not JSON', `data: {not json\n\n`],
+    [
+      'a response whose result is not an object',
+      `data: ${RESPONSE.replace('{"content":[]}', '5')}\n\n`,
+    ],
+    [
+      'an error response without a code',
+      `data: {"jsonrpc":"2.0","id":7,"error":{"message":"x"}}\n\n`,
+    ],
+    ['a message of another JSON-RPC version', `data: ${RESPONSE.replace('2.0', '1.0')}\n\n`],
   ])('hands on %s as the event stream it was, every byte', async (_, text) => {
     const fetch = singleAnswerFetch(streaming(text));
     const response = await fetch(URL_, post({ jsonrpc: '2.0', id: 7, method: 'tools/call' }));
