@@ -311,6 +311,21 @@ describe('GuardedNetwork.fetch', () => {
     expect(resolve.calls).toHaveLength(0);
   });
 
+  it('checks every URL after one that passed: only the same scheme and host skip the check', async () => {
+    const net = network(OPEN);
+    const passed = await net.fetch(`http://127.0.0.1:${port}/first`);
+    expect(await passed.text()).toBe('ok /first');
+    await expect(net.fetch('http://169.254.169.254/latest/meta-data/')).rejects.toThrow(
+      /cloud metadata address/,
+    );
+    await expect(net.fetch(`http://user:secret@127.0.0.1:${port}/`)).rejects.toThrow(
+      /must not contain credentials/,
+    );
+    await expect(net.fetch(`file://127.0.0.1/etc/passwd`)).rejects.toThrow(/not file/);
+    const again = await net.fetch(`http://127.0.0.1:${port}/again`);
+    expect(await again.text()).toBe('ok /again');
+  });
+
   it('resolves a host once for many requests, sequential and concurrent', async () => {
     const resolve = sequenceResolver(['127.0.0.1']);
     const net = network({ ...OPEN, resolve });
