@@ -303,8 +303,11 @@ export function formatBenchResults(results: BenchResults): string[] {
         'scale.monitor.rssPerServerMb',
         monitor.rssPerServerMb,
         `≤ ${t.monitorRssPerServerMb} ${mark(monitor.rssPerServerMb <= t.monitorRssPerServerMb)}`,
-        `${monitor.servers} servers: ${monitor.loaded.rssMb} MB vs ${monitor.bare.rssMb} MB ` +
-          `watching none (median RSS over ${monitor.windowSeconds} s)`,
+        `one more server: ${monitor.servers} servers ${monitor.loaded.rssMb} MB vs ` +
+          `${monitor.fewerServers} ${monitor.fewer.rssMb} MB (median RSS over ` +
+          `${monitor.windowSeconds} s); ${monitor.bare.rssMb} MB watching none: ` +
+          `${monitor.rssOverBarePerServerMb} MB a server over it, ${monitor.rssFixedMb} MB ` +
+          `fixed for watching any`,
       ],
       [
         'scale.monitor.cpuPerServerPercent',

@@ -221,7 +221,7 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
   }
 
   if (options.parts.has('scaleMonitor')) {
-    log('scaleMonitor: StatusMonitor watching 200 Streamable HTTP servers at 1 Hz vs none');
+    log('scaleMonitor: StatusMonitor watching 300 and 100 Streamable HTTP servers at 1 Hz vs none');
     const monitor = await measureScaleMonitor({ databaseUrl: process.env.DATABASE_URL });
     results.scale = { ...results.scale, monitor };
   }

@@ -1,13 +1,20 @@
 /**
- * `scale.monitor`: what the API's status monitor costs per watched server. Two forked processes
+ * `scale.monitor`: what the API's status monitor costs per watched server. Three forked processes
  * (`bench/fixtures/monitor-process.ts`) run the real `StatusMonitor` side by side over their own
- * fresh databases: a bare one watching no server and a loaded one watching `servers` Streamable
- * HTTP servers (rows pointing at a few server-everything processes, one session each) at a 1 s
- * health interval. Both collect their start-up garbage (one full GC) once started. Over one
- * steady-state window both are sampled together, so load from other work on the machine falls
- * on both alike:
+ * fresh databases: a bare one watching no server, one watching `fewerServers` and a loaded one
+ * watching `servers` Streamable HTTP servers (rows pointing at a few server-everything processes,
+ * one session each) at a 1 s health interval. Each collects its start-up garbage (one full GC)
+ * once started. Over one steady-state window all are sampled together, so load from other work
+ * on the machine falls on all alike:
  *
- * - `rssPerServerMb` = (median RSS of loaded − median RSS of bare) / servers;
+ * - `rssPerServerMb` = (median RSS of loaded − median RSS of fewer) / (servers − fewerServers):
+ *   what one more watched server costs. Watching any server at all also costs a fixed amount that
+ *   does not grow with their number, mostly V8's young generation, which grows from 1 MB to its
+ *   32 MB ceiling under a few hundred pings a second (docs/scale.md ³); it is reported apart
+ *   (`rssFixedMb`), and so is the difference to the bare process per server
+ *   (`rssOverBarePerServerMb`), which charges that fixed part to the servers of one run and moves
+ *   with the bare process's own RSS (104–182 MB across runs on one machine, as V8 returns memory
+ *   to the system or not);
  * - `cpuPerServerPercent` = (CPU time of loaded − CPU time of bare) / window / servers × 100
  *   (percent of one core);
  * - `statusWritesPerServerPerSec` = rows of `mcp_servers` updated in the window (counted by a
@@ -24,7 +31,14 @@ import { median, round, sleep } from './stats.js';
 /** What `scale.monitor` reports. */
 export interface ScaleMonitor {
   servers: number;
+  /** Servers the middle process watched (the other end of `rssPerServerMb`). */
+  fewerServers: number;
+  /** RSS of one more watched server, in MB (see the module comment). */
   rssPerServerMb: number;
+  /** (RSS of loaded − RSS of bare) / servers, in MB: the fixed part charged to the servers too. */
+  rssOverBarePerServerMb: number;
+  /** RSS of watching any server at all, in MB: fewer − bare − fewerServers × rssPerServerMb. */
+  rssFixedMb: number;
   cpuPerServerPercent: number;
   /** Rows of `mcp_servers` updated per watched server per second. */
   statusWritesPerServerPerSec: number;
@@ -37,8 +51,9 @@ export interface ScaleMonitor {
   connectedAtEnd: number;
   /** Servers connected at their first attempt (the rest by the monitor's retries). */
   firstAttemptConnected: number;
-  /** The two processes' median RSS in MB and CPU in percent of a core over the window. */
+  /** The three processes' median RSS in MB and CPU in percent of a core over the window. */
   bare: { rssMb: number; cpuPercent: number };
+  fewer: { rssMb: number; cpuPercent: number };
   loaded: { rssMb: number; cpuPercent: number };
   database: 'postgres' | 'pglite';
   setup: string;
@@ -48,8 +63,10 @@ export interface ScaleMonitor {
 export interface ScaleMonitorOptions {
   /** Postgres URL to create the two fresh databases from; default PGlite in each child. */
   databaseUrl?: string;
-  /** Watched servers; default 200. */
+  /** Watched servers; default 300. */
   servers?: number;
+  /** Servers the middle process watches; default 100. */
+  fewerServers?: number;
   /** server-everything processes the servers are spread over; default 4. */
   serverProcesses?: number;
   /** Health interval in milliseconds; default 1000. */
@@ -120,15 +137,20 @@ async function freshDatabase(baseUrl: string): Promise<{ url: string; drop(): Pr
 }
 
 /**
- * Runs the bare and the loaded monitor processes side by side and reports the difference per
- * server (see the module doc). Stops everything it started.
+ * Runs the bare, the fewer and the loaded monitor processes side by side and reports the
+ * differences per server (see the module doc). Stops everything it started.
  *
- * @throws Error when a process fails to start or fewer than all servers connect.
+ * @throws Error when a process fails to start, fewer than all servers connect, or
+ *   `fewerServers` is not below `servers`.
  */
 export async function measureScaleMonitor(
   options: ScaleMonitorOptions = {},
 ): Promise<ScaleMonitor> {
-  const servers = options.servers ?? 200;
+  const servers = options.servers ?? 300;
+  const fewerServers = options.fewerServers ?? 100;
+  if (!(fewerServers < servers)) {
+    throw new Error(`fewerServers (${fewerServers}) must be below servers (${servers})`);
+  }
   const intervalMs = options.intervalMs ?? 1_000;
   const windowSeconds = options.windowSeconds ?? 20;
   const warmupSeconds = options.warmupSeconds ?? 5;
@@ -142,80 +164,92 @@ export async function measureScaleMonitor(
     for (const server of everything) cleanup.push(server.stop);
     const urls = everything.map((server) => `${server.origin}/mcp`);
 
-    const databases = options.databaseUrl
-      ? await Promise.all([freshDatabase(options.databaseUrl), freshDatabase(options.databaseUrl)])
+    const counts = [0, fewerServers, servers] as const;
+    const databaseUrl = options.databaseUrl;
+    const databases = databaseUrl
+      ? await Promise.all(counts.map(() => freshDatabase(databaseUrl)))
       : undefined;
     for (const database of databases ?? []) cleanup.push(database.drop);
 
-    const bare = new MonitorProcess();
-    const loaded = new MonitorProcess();
-    cleanup.push(
-      () => bare.stop(),
-      () => loaded.stop(),
+    // bare, fewer, loaded: indexes 0, 1, 2 of every sample below.
+    const processes = counts.map(() => new MonitorProcess());
+    for (const child of processes) cleanup.push(() => child.stop());
+    const readies = await Promise.all(
+      processes.map((child, index) =>
+        child.request<{ connected: number; errors: string[] }>(
+          {
+            type: 'start',
+            databaseUrl: databases?.[index]?.url,
+            servers: counts[index]!,
+            urls,
+            intervalMs,
+          } satisfies MonitorProcessStart,
+          'ready',
+        ),
+      ),
     );
-    const start = (servers: number, index: number): MonitorProcessStart => ({
-      type: 'start',
-      databaseUrl: databases?.[index]?.url,
-      servers,
-      urls,
-      intervalMs,
-    });
-    const [, ready] = await Promise.all([
-      bare.request(start(0, 0), 'ready'),
-      loaded.request<{ connected: number; errors: string[] }>(start(servers, 1), 'ready'),
-    ]);
     // On a busy machine a few first attempts may time out; the monitor retries them (backoff).
-    let connected = ready.connected;
+    const sampleAll = () =>
+      Promise.all(
+        processes.map((child) => child.request<MonitorProcessSample>({ type: 'sample' }, 'sample')),
+      );
+    let connected = readies.map((ready) => ready.connected);
     const settleBy = performance.now() + 120_000;
-    while (connected < servers && performance.now() < settleBy) {
+    const settled = () => connected.every((count, index) => count >= counts[index]!);
+    while (!settled() && performance.now() < settleBy) {
       await sleep(1_000);
-      connected = (await loaded.request<MonitorProcessSample>({ type: 'sample' }, 'sample'))
-        .connected;
+      connected = (await sampleAll()).map((sample) => sample.connected);
     }
-    if (connected < servers) {
+    if (!settled()) {
       throw new Error(
-        `only ${connected} of ${servers} servers connected: ${ready.errors.join('; ')}`,
+        `only ${connected[1]} of ${fewerServers} and ${connected[2]} of ${servers} servers ` +
+          `connected: ${[...readies[1]!.errors, ...readies[2]!.errors].join('; ')}`,
       );
     }
-    const firstAttemptConnected = ready.connected;
+    const firstAttemptConnected = readies[2]!.connected;
     await sleep(warmupSeconds * 1000);
 
-    const sampleBoth = () =>
-      Promise.all([
-        bare.request<MonitorProcessSample>({ type: 'sample' }, 'sample'),
-        loaded.request<MonitorProcessSample>({ type: 'sample' }, 'sample'),
-      ]);
     const startedAt = performance.now();
-    const first = await sampleBoth();
+    const first = await sampleAll();
     const samples = [first];
     for (let second = 1; second <= windowSeconds; second++) {
       await sleep(Math.max(0, startedAt + second * 1000 - performance.now()));
-      samples.push(await sampleBoth());
+      samples.push(await sampleAll());
     }
     const seconds = (performance.now() - startedAt) / 1000;
     const last = samples.at(-1)!;
-    const cpuPercent = (i: 0 | 1) => (last[i].cpuMicros - first[i].cpuMicros) / 1e4 / seconds;
-    const rssMb = (i: 0 | 1) => median(samples.map((s) => s[i].rss)) / 1024 / 1024;
-    const rows = last[1].rowsUpdated - first[1].rowsUpdated;
-    const statements = last[1].statements - first[1].statements;
+    const cpuPercent = (i: number) => (last[i]!.cpuMicros - first[i]!.cpuMicros) / 1e4 / seconds;
+    const rssMb = (i: number) => median(samples.map((s) => s[i]!.rss)) / 1024 / 1024;
+    const rows = last[2]!.rowsUpdated - first[2]!.rowsUpdated;
+    const statements = last[2]!.statements - first[2]!.statements;
+    const perServer = (rssMb(2) - rssMb(1)) / (servers - fewerServers);
+    const usage = (i: number) => ({
+      rssMb: round(rssMb(i), 1),
+      cpuPercent: round(cpuPercent(i), 2),
+    });
     return {
       servers,
-      rssPerServerMb: round((rssMb(1) - rssMb(0)) / servers, 3),
-      cpuPerServerPercent: round((cpuPercent(1) - cpuPercent(0)) / servers, 4),
+      fewerServers,
+      rssPerServerMb: round(perServer, 3),
+      rssOverBarePerServerMb: round((rssMb(2) - rssMb(0)) / servers, 3),
+      rssFixedMb: round(rssMb(1) - rssMb(0) - fewerServers * perServer, 1),
+      cpuPerServerPercent: round((cpuPercent(2) - cpuPercent(0)) / servers, 4),
       statusWritesPerServerPerSec: round(rows / servers / seconds, 4),
       statusStatementsPerSec: round(statements / seconds, 3),
       intervalMs,
       windowSeconds: round(seconds, 1),
-      connectedAtEnd: last[1].connected,
+      connectedAtEnd: last[2]!.connected,
       firstAttemptConnected,
-      bare: { rssMb: round(rssMb(0), 1), cpuPercent: round(cpuPercent(0), 2) },
-      loaded: { rssMb: round(rssMb(1), 1), cpuPercent: round(cpuPercent(1), 2) },
-      database: options.databaseUrl ? 'postgres' : 'pglite',
+      bare: usage(0),
+      fewer: usage(1),
+      loaded: usage(2),
+      database: databaseUrl ? 'postgres' : 'pglite',
       setup:
-        `StatusMonitor in a forked process watching ${servers} Streamable HTTP servers ` +
-        `(${everything.length} server-everything processes, one session per server) at ` +
-        `MCP_HEALTH_INTERVAL_MS=${intervalMs}, beside one watching none; ${warmupSeconds} s ` +
-        `settling, then ${windowSeconds} s sampled every second; writes counted by triggers`,
+        `StatusMonitor in forked processes watching ${servers} and ${fewerServers} Streamable ` +
+        `HTTP servers (${everything.length} server-everything processes, one session per ` +
+        `server) at MCP_HEALTH_INTERVAL_MS=${intervalMs}, beside one watching none; ` +
+        `${warmupSeconds} s settling, then ${windowSeconds} s sampled every second; writes ` +
+        `counted by triggers`,
     };
   } finally {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
