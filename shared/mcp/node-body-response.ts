@@ -103,7 +103,8 @@ export class NodeBodyResponse extends Response {
    * Reads chunks until `until` returns true for one or the body ends, without consuming them:
    * whoever reads the body next gets them first, then the rest.
    *
-   * @param until called with each chunk as it comes; true stops reading (the readable is paused).
+   * @param until called with each chunk as it comes; true stops reading (the readable is paused);
+   *   what it throws rejects the peek (the chunks read stay for the next reader).
    * @throws Error the guard's error when it refused a chunk, or the readable's when it failed
    *   (every later reader fails with that error too).
    * @throws TypeError when the body was used already.
@@ -130,7 +131,16 @@ export class NodeBodyResponse extends Response {
           return;
         }
         this.#peeked.push(chunk);
-        if (until(chunk)) {
+        let done: boolean;
+        try {
+          done = until(chunk);
+        } catch (error) {
+          // Thrown out of a 'data' listener it would reach no one but the process.
+          stop();
+          reject(error);
+          return;
+        }
+        if (done) {
           stop();
           resolve();
         }

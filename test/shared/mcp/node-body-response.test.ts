@@ -139,6 +139,17 @@ describe('NodeBodyResponse', () => {
     expect(await readAll(streamed.body!)).toBe('abc');
   });
 
+  it('rejects a peek whose check throws, and keeps the chunks read for the next reader', async () => {
+    const response = responseOf(readableOf('a', 'b'));
+    const broken = new Error('parser broke');
+    await expect(
+      response.peek(() => {
+        throw broken;
+      }),
+    ).rejects.toBe(broken);
+    expect(await response.text()).toBe('ab');
+  });
+
   it('peeks to the end of a short body, which then reads whole', async () => {
     const response = responseOf(readableOf('a', 'b'));
     await response.peek(() => false);
