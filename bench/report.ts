@@ -132,7 +132,8 @@ export function formatBenchResults(results: BenchResults): string[] {
           `≥ ${TARGETS.toolCallThroughput16Ratio} ` +
             mark(result.throughput16Ratio >= TARGETS.toolCallThroughput16Ratio),
           `16 in flight: ${throughput.switchboardPerSecond} calls/s vs bare SDK ` +
-            `${throughput.barePerSecond} calls/s, ${throughput.calls} calls each`,
+            `${throughput.barePerSecond} calls/s (bare on our connection ` +
+            `${throughput.bareSameConnectionPerSecond}), ${throughput.calls} calls each`,
         ],
       );
     }

@@ -19,7 +19,8 @@
  * Latency hides work done off the caller's path (the audit batch, log lines), so two more figures
  * compare against the bare SDK client with its own transport: the client process's CPU time per
  * call (`process.cpuUsage()`, user + system; the MCP server processes are not counted), and the
- * calls completed per second with 16 calls in flight. Both are measured in blocks of calls that
+ * calls completed per second with 16 calls in flight. Each is also reported for the bare client
+ * on Switchboard's own connection, whose server process is the same one. Both are measured in blocks of calls that
  * alternate between the sides (A B B A…); a Switchboard block ends when its `tool_calls` rows are
  * written, so their cost is charged to it.
  */
@@ -74,7 +75,16 @@ export interface ToolCallOverhead {
    */
   throughput16Ratio: number;
   /** The throughput figures behind it, in calls per second. */
-  throughput16: { switchboardPerSecond: number; barePerSecond: number; calls: number };
+  throughput16: {
+    switchboardPerSecond: number;
+    barePerSecond: number;
+    /**
+     * Bare `Client.callTool` on Switchboard's own connection: the same server process, so the
+     * two processes' placement on the cores does not differ between the sides (for comparison).
+     */
+    bareSameConnectionPerSecond: number;
+    calls: number;
+  };
   /**
    * Where the session's `tool_calls` rows were written: `postgres` (another process, as an agent
    * worker writes them) or the embedded `pglite` (in this process: its engine's CPU time counts
@@ -159,7 +169,7 @@ export async function measureToolCallOverhead(
   const blocks = Math.max(1, Math.ceil((perRound * 2) / blockCalls));
   const timings = PAIRS.map(() => [[], []] as [number[], number[]]);
   const cpu = { switchboard: new Block(), bareSeparate: new Block(), bareSame: new Block() };
-  const throughput = { switchboard: new Block(), bareSeparate: new Block() };
+  const throughput = { switchboard: new Block(), bareSeparate: new Block(), bareSame: new Block() };
   const warmCalls = options.warmCalls ?? 0;
   const warmTimings: [number[], number[]] = [[], []];
   for (let round = 0; round < rounds; round++) {
@@ -177,7 +187,7 @@ export async function measureToolCallOverhead(
         }
       }
       for (let block = 0; block < blocks; block++) {
-        const order = (['switchboard', 'bareSeparate'] as const).slice();
+        const order = (['switchboard', 'bareSeparate', 'bareSame'] as const).slice();
         if (block % 2 === 1) order.reverse();
         for (const name of order) {
           await throughput[name].add(
@@ -218,6 +228,7 @@ export async function measureToolCallOverhead(
     throughput16: {
       switchboardPerSecond: perSecond(throughput.switchboard),
       barePerSecond: perSecond(throughput.bareSeparate),
+      bareSameConnectionPerSecond: perSecond(throughput.bareSame),
       calls: throughput.switchboard.calls,
     },
     ...(warmCalls > 0 && {
