@@ -133,7 +133,7 @@ export function formatBenchResults(results: BenchResults): string[] {
             mark(result.throughput16Ratio >= TARGETS.toolCallThroughput16Ratio),
           `16 in flight: ${throughput.switchboardPerSecond} calls/s vs bare SDK ` +
             `${throughput.barePerSecond} calls/s (bare on our connection ` +
-            `${throughput.bareSameConnectionPerSecond}), ${throughput.calls} calls each`,
+            `${throughput.bareSameConnectionPerSecond} calls/s), ${throughput.calls} calls each`,
         ],
       );
     }

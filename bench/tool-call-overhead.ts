@@ -20,9 +20,9 @@
  * compare against the bare SDK client with its own transport: the client process's CPU time per
  * call (`process.cpuUsage()`, user + system; the MCP server processes are not counted), and the
  * calls completed per second with 16 calls in flight. Each is also reported for the bare client
- * on Switchboard's own connection, whose server process is the same one. Both are measured in blocks of calls that
- * alternate between the sides (A B B A…); a Switchboard block ends when its `tool_calls` rows are
- * written, so their cost is charged to it.
+ * on Switchboard's own connection, whose server process is the same one. Both are measured in
+ * blocks of calls that alternate between the sides (A B B A…); a Switchboard block ends when its
+ * `tool_calls` rows are written, so their cost is charged to it.
  */
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { connectBareClient, type BareClient, type BareTarget } from './bare-client.js';

@@ -52,9 +52,6 @@ export interface BoundedFetchOptions {
   onTooLarge?: (error: McpMessageTooLargeError) => void;
 }
 
-/** Statuses whose responses cannot have a body (WHATWG Fetch, "null body status"). */
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-
 /**
  * Wraps a `fetch` so that no response body delivers more than `maxBytes` per message: a body
  * of `Content-Type: text/event-stream` is counted per event (WHATWG HTML "Server-sent events":
@@ -74,7 +71,8 @@ export function boundedFetch(fetchFn: typeof fetch, options: BoundedFetchOptions
     // fetch's answer read through one), each chunk counted as it is read: no stream, copy or
     // second Response per request.
     const bounded = NodeBodyResponse.from(response);
-    if (!bounded.hasBody || NULL_BODY_STATUSES.has(bounded.status)) return bounded;
+    // A null-body status (204, 304…) has no body to count: a Response cannot be made with one.
+    if (!bounded.hasBody) return bounded;
     const eventStream = /^\s*text\/event-stream/i.test(response.headers.get('content-type') ?? '');
     const counter = eventStream
       ? new EventSizeCounter(options.maxBytes)

@@ -52,7 +52,7 @@ export class NodeBodyResponse extends Response {
   #text?: string;
   /** The web stream made when `body` was first read. */
   #stream?: ReadableStream<Uint8Array>;
-  /** A reading method was called (or the body was cancelled). */
+  /** A reading method was called (a read or cancelled stream shows as `isDisturbed`). */
   #used = false;
   readonly #url: string;
   readonly #redirected: boolean;
@@ -122,11 +122,9 @@ export class NodeBodyResponse extends Response {
         readable.off('error', onError);
       };
       const onData = (chunk: Buffer) => {
-        const refused = this.#guard?.(chunk);
+        const refused = this.#refused(readable, chunk);
         if (refused) {
-          this.#failure = refused;
           stop();
-          readable.destroy();
           reject(refused);
           return;
         }
@@ -178,6 +176,19 @@ export class NodeBodyResponse extends Response {
     if (readable && !this.#ended && this.#failure === undefined) readable.resume();
   }
 
+  /**
+   * `chunk` checked by the guard: its error, after which the body fails every later reader and
+   * the readable is destroyed; undefined when the chunk may be handed on.
+   */
+  #refused(readable: Readable, chunk: Uint8Array): Error | undefined {
+    const refused = this.#guard?.(chunk);
+    if (refused) {
+      this.#failure = refused;
+      readable.destroy();
+    }
+    return refused;
+  }
+
   /** The body as bytes, read once (the reading methods' common part). */
   async #consume(): Promise<Uint8Array> {
     if (this.#used || (this.#stream && (this.#stream.locked || isDisturbed(this.#stream)))) {
@@ -208,10 +219,9 @@ export class NodeBodyResponse extends Response {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       const onData = (chunk: Buffer) => {
-        const refused = this.#guard?.(chunk);
+        const refused = this.#refused(readable, chunk);
         if (refused) {
           readable.off('data', onData);
-          readable.destroy();
           reject(refused);
         } else chunks.push(chunk);
       };
@@ -242,11 +252,10 @@ export class NodeBodyResponse extends Response {
         }
         readable.on('data', (chunk: Buffer) => {
           if (ended) return;
-          const refused = this.#guard?.(chunk);
+          const refused = this.#refused(readable, chunk);
           if (refused) {
             ended = true;
             controller.error(refused);
-            readable.destroy();
             return;
           }
           controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
@@ -268,7 +277,6 @@ export class NodeBodyResponse extends Response {
       },
       cancel: () => {
         ended = true;
-        this.#used = true;
         readable.destroy();
       },
     });
