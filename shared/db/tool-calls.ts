@@ -107,13 +107,13 @@ const BATCH_INSERT = (() => {
   };
 })();
 
-/** A lone UTF-16 surrogate (with the `u` flag a paired one is a whole code point, not matched). */
-const LONE_SURROGATE = /\p{Cs}/gu;
-
-/** `text` with each lone surrogate replaced by U+FFFD (`String#toWellFormed`); null stays null. */
+/**
+ * `text` with each lone UTF-16 surrogate replaced by U+FFFD (ES2024 `String#toWellFormed`, in
+ * V8 since Node 20: about a tenth of a `/\p{Cs}/gu` replace); null stays null.
+ */
 function wellFormed(text: string | null | undefined): string | null {
   if (text === null || text === undefined) return null;
-  return text.replace(LONE_SURROGATE, '\uFFFD');
+  return text.toWellFormed();
 }
 
 /**
