@@ -22,9 +22,10 @@ type Message = any;
 const logger = createLogger({ level: 'silent' });
 let database: DatabaseHandle;
 /**
- * The API's own view of `database` (same connection, its own object): the last test counts the
- * queries made through it, not the monitor's background work on the same database (a status
- * batch on its tick, a first-use pin), which a slow run can place inside the count.
+ * The app's own view of `database` (same connection, its own object): the last test counts the
+ * queries made through it, not the background work on the same database that a slow run can
+ * place inside the count (the monitor's status batch on its tick or a first-use pin, and the
+ * snapshot's re-read of a server whose write was notified, which reads through `database`).
  */
 let apiDatabase: DatabaseHandle;
 let monitor: StatusMonitor;
@@ -56,6 +57,7 @@ beforeAll(async () => {
   // Database rounds only when a test asks: a status request must not cause one.
   status = await serveStatusApi({
     database: apiDatabase,
+    snapshotDatabase: database,
     logger,
     watcher: monitor,
     databaseIntervalMs: 3_600_000,
