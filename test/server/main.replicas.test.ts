@@ -228,8 +228,8 @@ describe.skipIf(!DATABASE_URL)('API replicas on one Postgres database (needs DAT
     // Each replica's gauge counts the servers it watches: every server once in all. Read until
     // the sum holds: a replica slowed past its lease (both cores busy) hands its servers over,
     // and until another claims them the sum is short; a gauge that never adds up times out.
-    const gauges = async () => {
-      const counts: number[] = [];
+    await until('the gauges to count every server once', async () => {
+      let watched = 0;
       for (const replica of replicas) {
         const res = await fetch(`${replica.base}/metrics`, {
           headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -237,13 +237,9 @@ describe.skipIf(!DATABASE_URL)('API replicas on one Postgres database (needs DAT
         const text = await res.text();
         const match = /^switchboard_monitor_watched_servers (\d+)$/m.exec(text);
         if (!match) throw new Error(`no watched-servers gauge in ${text.slice(0, 2000)}`);
-        counts.push(Number(match[1]));
+        watched += Number(match[1]);
       }
-      return counts;
-    };
-    await until('the gauges to count every server once', async () => {
-      const sum = (await gauges()).reduce((total, count) => total + count, 0);
-      return sum === SERVERS ? sum : undefined;
+      return watched === SERVERS ? watched : undefined;
     });
   }, 120_000);
 
