@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../../shared/db/open.js';
 import { mcpServers, toolCalls, type User } from '../../../shared/db/schema.js';
@@ -143,6 +143,26 @@ describe('recordToolCalls', () => {
     const [row] = await rowsOf(user);
     expect(row?.error).toBe('bad \uFFFD here \uFFFD and \uFFFD, kept 😀');
   });
+
+  it.skipIf(!process.env.DATABASE_URL)(
+    'runs every batch on a connection as one statement prepared there once (Postgres)',
+    async () => {
+      const user = await createTestUser(handle);
+
+      // A transaction holds one connection, whose prepared statements PostgreSQL lists.
+      const prepared = await handle.db.transaction(async (tx) => {
+        await recordToolCalls(tx, [call(user, 'a')]);
+        await recordToolCalls(tx, [call(user, 'b'), call(user, 'c')]);
+        return tx.execute(
+          sql`select count(*)::int as statements from pg_prepared_statements
+              where statement like 'insert into "tool_calls"%'`,
+        );
+      });
+
+      expect(prepared).toEqual([{ statements: 1 }]);
+      expect(await rowsOf(user)).toHaveLength(3);
+    },
+  );
 
   it('writes nothing for an empty list', async () => {
     await expect(recordToolCalls(handle.db, [])).resolves.toBeUndefined();
