@@ -22,7 +22,11 @@
  * calls completed per second with 16 calls in flight. Each is also reported for the bare client
  * on Switchboard's own connection, whose server process is the same one. Both are measured in
  * blocks of calls that alternate between the sides (A B B A…); a Switchboard block ends when its
- * `tool_calls` rows are written, so their cost is charged to it.
+ * `tool_calls` rows are written, so their cost is charged to it. That end is a drain a steady
+ * stream of calls never waits for (the last batch or two written while no call runs), so a
+ * throughput block is long enough to span a few of the batcher's 100 ms intervals: with 16 in
+ * flight, blocks of 200 stdio calls lasted 20–30 ms and their drain (3.5–10 ms) was 11 % of
+ * their time; in blocks of 2,000 it was 1 %.
  */
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { connectBareClient, type BareClient, type BareTarget } from './bare-client.js';
@@ -31,6 +35,13 @@ import { median, round } from './stats.js';
 
 /** Calls in flight at once in the throughput blocks. */
 export const THROUGHPUT_CONCURRENCY = 16;
+
+/**
+ * Default calls in one throughput block: at 16 in flight a block of Switchboard's stdio calls
+ * lasts about 250 ms, a few of the `tool_calls` batcher's 100 ms intervals, so the drain at its
+ * end weighs about 1 % (see the module's docstring).
+ */
+export const THROUGHPUT_BLOCK_CALLS = 2_000;
 
 /** What `toolCallOverhead.<transport>` reports. */
 export interface ToolCallOverhead {
@@ -116,10 +127,15 @@ export interface ToolCallOverheadOptions {
   /** Unmeasured calls per side at the start of each round; default 10% of the round's calls. */
   warmupIterations?: number;
   /**
-   * Calls in one CPU or throughput block; default 200. Each round has enough blocks for twice its
-   * share of `iterations` per side (at least one).
+   * Calls in one CPU block; default 200. Each round has enough blocks for twice its share of
+   * `iterations` per side (at least one).
    */
   blockCalls?: number;
+  /**
+   * Calls in one throughput block (16 in flight); default {@link THROUGHPUT_BLOCK_CALLS}. Each
+   * round has enough blocks for twice its share of `iterations` per side (at least one).
+   */
+  throughputBlockCalls?: number;
   /**
    * Where the session's `tool_calls` rows go: a `postgres://` URL (a database of the bench's own
    * is made there), or the embedded PGlite database when absent.
@@ -167,6 +183,13 @@ export async function measureToolCallOverhead(
   // two runs on a 2-core VM (one major GC, or compilation finishing, in one block weighs on it),
   // 4,000 by about a fifth; the blocks are fast, so the run stays short.
   const blocks = Math.max(1, Math.ceil((perRound * 2) / blockCalls));
+  const throughputBlockCalls = options.throughputBlockCalls ?? THROUGHPUT_BLOCK_CALLS;
+  const throughputBlocks = Math.max(1, Math.ceil((perRound * 2) / throughputBlockCalls));
+  // A B C, then C B A: each side as often first as last, across rounds when a round has one block.
+  const inTurn = (round: number, block: number) => {
+    const order = (['switchboard', 'bareSeparate', 'bareSame'] as const).slice();
+    return (round + block) % 2 === 1 ? order.reverse() : order;
+  };
   const timings = PAIRS.map(() => [[], []] as [number[], number[]]);
   const cpu = { switchboard: new Block(), bareSeparate: new Block(), bareSame: new Block() };
   const throughput = { switchboard: new Block(), bareSeparate: new Block(), bareSame: new Block() };
@@ -179,20 +202,15 @@ export async function measureToolCallOverhead(
       }
       const after = { switchboard: flush, bareSeparate: undefined, bareSame: undefined };
       for (let block = 0; block < blocks; block++) {
-        // A B C, then C B A: each side as often first as last.
-        const order = (['switchboard', 'bareSeparate', 'bareSame'] as const).slice();
-        if (block % 2 === 1) order.reverse();
-        for (const name of order) {
+        for (const name of inTurn(round, block)) {
           await cpu[name].add(() => callSerially(sides[name], blockCalls), blockCalls, after[name]);
         }
       }
-      for (let block = 0; block < blocks; block++) {
-        const order = (['switchboard', 'bareSeparate', 'bareSame'] as const).slice();
-        if (block % 2 === 1) order.reverse();
-        for (const name of order) {
+      for (let block = 0; block < throughputBlocks; block++) {
+        for (const name of inTurn(round, block)) {
           await throughput[name].add(
-            () => callConcurrently(sides[name], blockCalls, THROUGHPUT_CONCURRENCY),
-            blockCalls,
+            () => callConcurrently(sides[name], throughputBlockCalls, THROUGHPUT_CONCURRENCY),
+            throughputBlockCalls,
             after[name],
           );
         }
