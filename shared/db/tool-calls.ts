@@ -54,7 +54,7 @@ const BATCH_COLUMNS = [
  * The two batch statements, each `INSERT INTO tool_calls (…) SELECT … FROM json_to_recordset($1)`
  * with the batch's JSON as its one parameter. Their texts are rendered once, from the schema
  * (column names and SQL types), so a batch costs no query building, and each runs as a named
- * prepared query (see {@link runBatch}), which postgres.js parses and plans once per connection.
+ * prepared query (see {@link runBatch}), which PostgreSQL parses and plans once per connection.
  *
  * - `plain` takes every row as it is: what nearly every batch runs.
  * - `joined` (`… FROM ROWS FROM (json_to_recordset(…)) WITH ORDINALITY AS r JOIN users … LEFT
