@@ -39,25 +39,49 @@ async function listUserToolCalls(userId: number): Promise<string[]> {
 }
 
 /**
- * A hub of its own on the test database whose first statement (`db.execute`: an audit INSERT)
- * waits for `release()`, and `jobCount` job connections to it; `statements()` counts the
- * statements sent.
+ * `target` with its method `name` (when it has one) running `before()` first, then itself.
+ */
+function wrapMethod<T extends object>(
+  target: T,
+  name: string,
+  before: (run: () => unknown) => unknown,
+): T {
+  return new Proxy(target, {
+    get(object, key) {
+      const value = Reflect.get(object, key, object) as unknown;
+      if (key !== name || typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        before(() => (value as (...a: unknown[]) => unknown).apply(object, args));
+    },
+  });
+}
+
+/**
+ * A hub of its own on the test database whose first statement (an audit INSERT, which
+ * `recordToolCalls` runs as a prepared query: `db._.session.prepareQuery(…).execute()`) waits
+ * for `release()`, and `jobCount` job connections to it; `statements()` counts the statements
+ * sent that way or through `db.execute`.
  */
 async function gatedHub(jobCount: number) {
   let statements = 0;
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const db = new Proxy(handle.db, {
-    get(target, key) {
-      const value = Reflect.get(target, key, target) as unknown;
-      if (key !== 'execute' || typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        statements += 1;
-        if (statements === 1) await gate;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
+  const gateFirst = async (run: () => unknown) => {
+    statements += 1;
+    if (statements === 1) await gate;
+    return run();
+  };
+  const session = wrapMethod(handle.db._.session, 'prepareQuery', (prepare) =>
+    wrapMethod(prepare() as object, 'execute', gateFirst),
+  );
+  const internals = { ...handle.db._, session };
+  const db = wrapMethod(
+    new Proxy(handle.db, {
+      get: (target, key) => (key === '_' ? internals : Reflect.get(target, key, target)),
+    }),
+    'execute',
+    gateFirst,
+  );
   const gated = await WorkerHub.start({
     database: { ...borrowed(handle), db },
     logger: silentLogger(),
