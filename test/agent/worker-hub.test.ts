@@ -39,19 +39,20 @@ async function listUserToolCalls(userId: number): Promise<string[]> {
 }
 
 /**
- * `target` with its method `name` (when it has one) running `before()` first, then itself.
+ * `target` whose method `name` (when it has one) is called through `around`: it gets `run` (the
+ * method with the call's arguments), runs it when it will, and its return value is the call's.
  */
 function wrapMethod<T extends object>(
   target: T,
   name: string,
-  before: (run: () => unknown) => unknown,
+  around: (run: () => unknown) => unknown,
 ): T {
   return new Proxy(target, {
     get(object, key) {
       const value = Reflect.get(object, key, object) as unknown;
       if (key !== name || typeof value !== 'function') return value;
       return (...args: unknown[]) =>
-        before(() => (value as (...a: unknown[]) => unknown).apply(object, args));
+        around(() => (value as (...a: unknown[]) => unknown).apply(object, args));
     },
   });
 }
