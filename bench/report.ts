@@ -82,7 +82,8 @@ export function formatBenchResults(results: BenchResults): string[] {
         `≤ ${TARGETS.toolCallOverheadRatio} ${mark(result.ratio <= TARGETS.toolCallOverheadRatio)}`,
         `median ${result.switchboardMedianMs} ms vs bare SDK on the same connection ` +
           `${result.bareMedianMs} ms, ` +
-          `${result.iterations} calls each in ${result.rounds} rounds`,
+          `${result.iterations} calls each in ${result.rounds} rounds ` +
+          `(one round: ${result.roundRatioRange[0]}–${result.roundRatioRange[1]})`,
       ]);
       const separate = result.separateProcess;
       rows.push(

@@ -51,7 +51,8 @@ type Part = (typeof PARTS)[number];
 const USAGE = `Usage: npm run bench -- [--json FILE] [--only ${PARTS.join(',')}] [--iterations N]
   --json FILE      also write the results as JSON to FILE
   --only PARTS     comma-separated parts to run (default all)
-  --iterations N   measured tool calls per side and transport (default 2000; gateway: per side)`;
+  --iterations N   measured tool calls per side and transport (default 2000; stdio: twice as
+                   many, in 10 rounds; gateway: per side)`;
 
 interface BenchOptions {
   jsonFile?: string;
@@ -104,6 +105,16 @@ function config(input: McpServerConfigInput) {
 /** `toolCallOverhead.stdio.warm`'s calls per side (after half as many unmeasured). */
 const STDIO_WARM_CALLS = 6_000;
 
+/**
+ * Rounds of the stdio comparison, each with fresh server processes, and the factor on
+ * `--iterations` for its calls. On a 2-core machine one round's same-connection ratio moved
+ * between 1.017 and 1.08 with where the processes landed (and round 0 runs cold code), so that
+ * five rounds of 400 calls gave 1.031–1.069 between runs of the same commit; ten rounds of 400
+ * gave 1.031–1.043. A stdio call takes about 0.3 ms: the extra rounds add about 15 s.
+ */
+const STDIO_ROUNDS = 10;
+const STDIO_CALLS_FACTOR = 2;
+
 async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchResults> {
   const loadAtStart = os.loadavg()[0]!;
   const logger = createLogger({ level: 'silent' });
@@ -114,7 +125,8 @@ async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchR
     log('toolCallOverhead: stdio');
     const stdio = await measureToolCallOverhead({
       target: { transport: 'stdio', ...stdioEverything } satisfies BareTarget,
-      iterations: options.iterations,
+      iterations: options.iterations * STDIO_CALLS_FACTOR,
+      rounds: STDIO_ROUNDS,
       databaseUrl: process.env.DATABASE_URL,
       // A few seconds on stdio; on HTTP (2 ms a call) it would take minutes.
       warmCalls: STDIO_WARM_CALLS,

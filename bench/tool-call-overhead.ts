@@ -111,6 +111,11 @@ export interface ToolCallOverhead {
   iterations: number;
   /** Rounds, each with fresh connections. */
   rounds: number;
+  /**
+   * The lowest and highest same-connection ratio of a single round (median over median): how far
+   * one round's process placement and compilation state move the figure.
+   */
+  roundRatioRange: [number, number];
 }
 
 /** Options of {@link measureToolCallOverhead}. */
@@ -191,6 +196,7 @@ export async function measureToolCallOverhead(
     return (round + block) % 2 === 1 ? order.reverse() : order;
   };
   const timings = PAIRS.map(() => [[], []] as [number[], number[]]);
+  const roundRatios: number[] = [];
   const cpu = { switchboard: new Block(), bareSeparate: new Block(), bareSame: new Block() };
   const throughput = { switchboard: new Block(), bareSeparate: new Block(), bareSame: new Block() };
   const warmCalls = options.warmCalls ?? 0;
@@ -198,7 +204,12 @@ export async function measureToolCallOverhead(
   for (let round = 0; round < rounds; round++) {
     await withSides(options, async (sides, flush) => {
       for (const [index, [a, b]] of PAIRS.entries()) {
-        await alternate([sides[a], sides[b]], warmup, perRound, timings[index]!);
+        const measured = timings[index]!;
+        const from = measured[0].length;
+        await alternate([sides[a], sides[b]], warmup, perRound, measured);
+        if (index === 0) {
+          roundRatios.push(median(measured[0].slice(from)) / median(measured[1].slice(from)));
+        }
       }
       const after = { switchboard: flush, bareSeparate: undefined, bareSame: undefined };
       for (let block = 0; block < blocks; block++) {
@@ -260,6 +271,7 @@ export async function measureToolCallOverhead(
     database: options.databaseUrl ? 'postgres' : 'pglite',
     iterations: timings[0]![0].length,
     rounds,
+    roundRatioRange: [round(Math.min(...roundRatios)), round(Math.max(...roundRatios))],
   };
 }
 
