@@ -106,13 +106,18 @@ function config(input: McpServerConfigInput) {
 const STDIO_WARM_CALLS = 6_000;
 
 /**
- * Rounds of the stdio comparison, each with fresh server processes, and the factor on
- * `--iterations` for its calls. On a 2-core machine one round's same-connection ratio moved
- * between 1.017 and 1.08 with where the processes landed (and round 0 runs cold code), so that
- * five rounds of 400 calls gave 1.031–1.069 between runs of the same commit; ten rounds of 400
- * gave 1.031–1.043. A stdio call takes about 0.3 ms: the extra rounds add about 15 s.
+ * Rounds of the stdio comparison, each with fresh server processes. On a 2-core machine one
+ * round's same-connection ratio moved between 1.017 and 1.08 with where the processes landed (and
+ * round 0 runs cold code), so that five rounds of 400 calls gave 1.031–1.069 between runs of the
+ * same commit; ten rounds of 400 gave 1.031–1.043. A stdio call takes about 0.3 ms: the extra
+ * rounds add about 15 s.
  */
 const STDIO_ROUNDS = 10;
+
+/**
+ * Stdio calls per side over `--iterations`: twice Streamable HTTP's 5 rounds, with as many calls
+ * in each (400 at the default 2,000).
+ */
 const STDIO_CALLS_FACTOR = 2;
 
 async function runBench(options: BenchOptions, cleanup: Cleanup): Promise<BenchResults> {
